@@ -1,0 +1,1 @@
+"""The adversary: schedulers (control of delivery) and Byzantine strategies (corrupted nodes)."""

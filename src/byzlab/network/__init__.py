@@ -1,0 +1,1 @@
+"""Ways to move messages between nodes: the deterministic simulator and the TCP transport."""

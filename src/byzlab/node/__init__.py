@@ -1,0 +1,1 @@
+"""Sans-IO protocol state machines: no clock, no sockets, no global randomness."""

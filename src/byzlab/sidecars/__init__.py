@@ -1,0 +1,1 @@
+"""Sidecar models: committees, sortition, peer ranking and difficulty filtering."""
