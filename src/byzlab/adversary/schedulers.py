@@ -1,0 +1,103 @@
+"""Schedulers: the adversary's power over delivery order (HPZ §2, "Full Information & Scheduling").
+
+A scheduler picks the delay of every message in [0, delta]. In the simulator delays are in
+virtual time; behind the TCP proxy the same objects are used with delta mapped to wall-clock
+seconds, so one scenario means the same thing in both modes. Since the model bounds delays
+by delta but puts no lower bound on them, a scheduler controls the delivery order completely
+within that window. Schedulers take their randomness from the `random.Random` handed to
+`bind`, so a run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from byzlab.node.messages import Message
+
+
+@dataclass
+class Scheduler:
+    """Base class: constant delay delta (FIFO on every link and globally)."""
+
+    name: str = "fifo"
+    description: str = "every message takes exactly delta: global FIFO delivery"
+    n: int = 0
+    f: int = 0
+    delta: float = 1.0
+    byzantine: frozenset[int] = frozenset()
+    rng: random.Random = field(default_factory=random.Random)
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        self.n, self.f, self.delta = n, f, delta
+        self.byzantine = frozenset(byzantine)
+        self.rng = rng
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        return self.delta
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
+class FifoScheduler(Scheduler):
+    pass
+
+
+@dataclass
+class UniformScheduler(Scheduler):
+    name: str = "random"
+    description: str = "independent uniform delays in [0, delta]"
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        return self.rng.random() * self.delta
+
+
+@dataclass
+class HoldScheduler(Scheduler):
+    """The messages of `held` nodes (default: f honest nodes) take delta; all others at most
+    delta/4. Every quorum of n - f then forms from the others first, so exactly n - f nodes
+    participate, and the held columns of the blackboards stay partial."""
+
+    name: str = "hold-f"
+    description: str = "messages of f chosen nodes arrive last, so exactly n-f participate"
+    held: frozenset[int] | None = None
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if self.held is None:
+            honest = [i for i in range(n) if i not in self.byzantine]
+            self.held = frozenset(honest[-f:])
+        elif any(not 0 <= i < n for i in self.held):
+            raise ValueError(f"held nodes {sorted(self.held)} out of range for n={n}")
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        assert self.held is not None
+        if src in self.held and src != dst:
+            return self.delta
+        return self.rng.random() * self.delta * 0.25
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "held": sorted(self.held or ())}
+
+
+SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
+    "fifo": FifoScheduler,
+    "random": UniformScheduler,
+    "hold-f": HoldScheduler,
+}
+
+
+def make_scheduler(name: str, **kwargs: Any) -> Scheduler:
+    try:
+        factory = SCHEDULERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown scheduler {name!r}; choose one of: {', '.join(sorted(SCHEDULERS))}"
+        ) from None
+    return factory(**kwargs)

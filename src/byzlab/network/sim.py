@@ -1,0 +1,358 @@
+"""A deterministic discrete-event simulator: the protocol core in virtual time.
+
+Theory of operation
+-------------------
+One thread, one priority queue of deliveries keyed by (virtual time, sequence number). Every
+send asks the scheduler (the adversary's scheduling power, adversary/schedulers.py) for a
+delay in [0, delta]; a node's messages to itself are local and take no time. Time,
+randomness and the network are all simulated, and each node, the scheduler and the
+Byzantine strategies get their own `random.Random` derived from the run seed, so a seed
+replays a run exactly. The trace hash folds in every delivery (time, endpoints, message
+identity and value) and every decision; running a seed twice and comparing hashes catches
+nondeterminism (as madsim does).
+
+Byzantine strategies replace whole nodes (adversary/strategies.py). Invariant checkers
+(byzlab.invariants) sit outside the protocol: agreement and validity are checked on every
+decision as it happens, and the blackboard properties and Invariant 1 after the run (or
+after every event with `check_every_event`, which is slow).
+
+A run ends when every honest node has halted, the queue drains, or a limit on virtual time
+or on deliveries is reached (then `agreed` is False and `stopped` says why).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from byzlab.adversary.schedulers import Scheduler
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec
+from byzlab.node.agreement import HonestNode
+from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
+from byzlab.node.messages import DecideMsg, Message, RbcMsg, wire_size
+from byzlab.node.params import Params
+
+_MASK = (1 << 64) - 1
+_FNV = 0x100000001B3
+
+NodeLike = HonestNode | ByzantineNode
+ByzantineFactory = Callable[[NodeSpec], ByzantineNode]
+
+
+class InvariantViolation(AssertionError):
+    """A safety property failed; the message names the seed to replay it."""
+
+
+def derive_rng(seed: int, *labels: object) -> random.Random:
+    """An independent, reproducible stream per (seed, label): no shared global state."""
+    material = repr((seed, *labels)).encode()
+    return random.Random(int.from_bytes(hashlib.blake2b(material, digest_size=16).digest(), "big"))
+
+
+def make_inputs(kind: str, n: int, seed: int) -> list[int]:
+    if kind == "split":
+        return [1 if i % 2 == 0 else -1 for i in range(n)]
+    if kind == "zeros":
+        return [-1] * n
+    if kind == "ones":
+        return [1] * n
+    if kind == "random":
+        rng = derive_rng(seed, "inputs")
+        return [rng.choice((-1, 1)) for _ in range(n)]
+    raise ValueError(f"unknown inputs {kind!r}; choose one of: split, zeros, ones, random")
+
+
+@dataclass
+class DecisionRecord:
+    node: int
+    value: int
+    iteration: int
+    time: float
+
+
+@dataclass
+class SimResult:
+    agreed: bool
+    decision: int | None
+    valid: bool
+    honest_decisions: dict[int, int]
+    latency_delta: float
+    iterations: int
+    epochs: int
+    rbc_instances: int
+    messages: int
+    bytes: int
+    trace_hash: str
+    seed: int
+    params: dict[str, Any]
+    protocol: str
+    scheduler: dict[str, Any]
+    byzantine: dict[int, str]
+    inputs: list[int]
+    stopped: str
+    deliveries: int
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    messages_by_kind: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    coin_unanimous: int = 0
+    coin_split: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The keys promised by `byzlab sim --json`, plus a few diagnostics."""
+        return {
+            "agreed": self.agreed,
+            "decision": self.decision,
+            "valid": self.valid,
+            "honest_decisions": {str(k): v for k, v in sorted(self.honest_decisions.items())},
+            "latency_delta": self.latency_delta,
+            "iterations": self.iterations,
+            "epochs": self.epochs,
+            "rbc_instances": self.rbc_instances,
+            "messages": self.messages,
+            "bytes": self.bytes,
+            "trace_hash": self.trace_hash,
+            "seed": self.seed,
+            "params": self.params,
+            "protocol": self.protocol,
+            "scheduler": self.scheduler,
+            "byzantine": {str(k): v for k, v in sorted(self.byzantine.items())},
+            "inputs": self.inputs,
+            "stopped": self.stopped,
+            "deliveries": self.deliveries,
+            "messages_by_kind": self.messages_by_kind,
+            "rejected": self.rejected,
+            "dropped": self.dropped,
+            "coin_unanimous": self.coin_unanimous,
+            "coin_split": self.coin_split,
+        }
+
+
+class Simulator:
+    """Runs one agreement instance to completion in virtual time."""
+
+    def __init__(self, params: Params, *, protocol: str, inputs: Sequence[int], seed: int,
+                 scheduler: Scheduler, byzantine: dict[int, ByzantineFactory] | None = None,
+                 delta: float = 1.0, max_time: float | None = None,
+                 max_deliveries: int = 50_000_000,
+                 observers: Sequence[Callable[[Simulator, float], None]] = ()) -> None:
+        if len(inputs) != params.n:
+            raise ValueError(f"inputs has {len(inputs)} values for n={params.n}")
+        byzantine = dict(byzantine or {})
+        if len(byzantine) > params.f:
+            raise ValueError(f"{len(byzantine)} Byzantine nodes exceed f={params.f}")
+        if any(not 0 <= i < params.n for i in byzantine):
+            raise ValueError(f"Byzantine node ids {sorted(byzantine)} out of range")
+        self.params = params
+        self.protocol = protocol
+        self.inputs = list(inputs)
+        self.seed = seed
+        self.delta = delta
+        self.max_time = max_time if max_time is not None else 1e7 * delta
+        self.max_deliveries = max_deliveries
+        self.observers = list(observers)
+        self.scheduler = scheduler
+        self.byzantine_ids = sorted(byzantine)
+        self.honest_ids = [i for i in range(params.n) if i not in byzantine]
+        ideal_seed = hashlib.blake2b(f"ideal-coin:{seed}".encode(), digest_size=16).digest()
+        scheduler.bind(n=params.n, f=params.f, delta=delta, byzantine=self.byzantine_ids,
+                       rng=derive_rng(seed, "scheduler"))
+        self.nodes: list[NodeLike] = []
+        self.strategy_names: dict[int, str] = {}
+        for i in range(params.n):
+            spec = NodeSpec(i, params, protocol, self.inputs[i], derive_rng(seed, "node", i),
+                            ideal_seed)
+            if i in byzantine:
+                corrupted = byzantine[i](spec)
+                self.strategy_names[i] = corrupted.name
+                node: NodeLike = corrupted
+            else:
+                node = spec.honest()
+            self.nodes.append(node)
+        self.now = 0.0
+        self._queue: list[tuple[float, int, int, int, Message]] = []
+        self._seq = 0
+        self._hash = 0xCBF29CE484222325
+        self.deliveries = 0
+        self.messages = 0
+        self.bytes = 0
+        self.by_kind: Counter[str] = Counter()
+        self.decisions: list[DecisionRecord] = []
+        self.honest_decisions: dict[int, int] = {}
+        self.halted: set[int] = set()
+        self.events: list[tuple[float, int, Event]] = []
+        self.initials: set[tuple[int, int]] = set()
+
+    # -- the event loop ----------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        for i, node in enumerate(self.nodes):
+            self._apply(i, node.start(0.0))
+        stopped = self._loop()
+        return self._result(stopped)
+
+    def _loop(self) -> str:
+        queue = self._queue
+        nodes = self.nodes
+        halted = self.halted
+        honest_count = len(self.honest_ids)
+        pop = heapq.heappop
+        max_time, max_deliveries = self.max_time, self.max_deliveries
+        observers = self.observers
+        h = self._hash
+        while queue:
+            if len(halted) == honest_count:
+                self._hash = h
+                return "all-honest-halted"
+            time, _, dst, src, msg = pop(queue)
+            if time > max_time:
+                self._hash = h
+                return "max-time"
+            self.now = time
+            self.deliveries += 1
+            if self.deliveries > max_deliveries:
+                self._hash = h
+                return "max-deliveries"
+            if isinstance(msg, RbcMsg):
+                key = (src | dst << 10 | msg.kind << 20 | msg.origin << 22 | msg.seq << 32)
+                h = ((h ^ key) * _FNV ^ (msg.item.value + 1)) & _MASK
+            else:
+                h = ((h ^ (src | dst << 10 | 3 << 20)) * _FNV ^ (msg.value + 1)) & _MASK
+            h = (h ^ int(time * 1e9)) * _FNV & _MASK
+            node = nodes[dst]
+            if node.halted:
+                continue
+            effects = node.receive(src, msg, time)
+            if effects:
+                self._hash = h
+                self._apply(dst, effects)
+                h = self._hash
+            for observer in observers:
+                observer(self, time)
+        self._hash = h
+        return "all-honest-halted" if len(halted) == honest_count else "queue-empty"
+
+    def _push(self, src: int, dst: int, msg: Message, delay: float) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (self.now + delay, self._seq, dst, src, msg))
+
+    def _count(self, msg: Message) -> None:
+        self.messages += 1
+        self.bytes += wire_size(msg)
+
+    def _apply(self, src: int, effects: list[Effect]) -> None:
+        n = self.params.n
+        delay = self.scheduler.delay
+        now = self.now
+        push = self._push
+        for effect in effects:
+            if isinstance(effect, Broadcast):
+                msg = effect.msg
+                self._note_initial(src, msg)
+                for dst in range(n):
+                    if dst == src:
+                        push(src, dst, msg, 0.0)
+                    else:
+                        push(src, dst, msg, delay(src, dst, msg, now))
+                size = wire_size(msg)
+                self.messages += n - 1
+                self.bytes += size * (n - 1)
+                self.by_kind[_kind_name(msg)] += n - 1
+            elif isinstance(effect, Send):
+                msg = effect.msg
+                if not 0 <= effect.dst < n:
+                    continue
+                self._note_initial(src, msg)
+                if effect.dst == src:
+                    push(src, src, msg, 0.0)
+                else:
+                    push(src, effect.dst, msg, delay(src, effect.dst, msg, now))
+                    self._count(msg)
+                    self.by_kind[_kind_name(msg)] += 1
+            elif isinstance(effect, Decide):
+                self._on_decide(src, effect)
+            elif isinstance(effect, Halt):
+                if src in self.honest_ids:
+                    self.halted.add(src)
+            elif isinstance(effect, Event):
+                self.events.append((now, src, effect))
+
+    def _note_initial(self, src: int, msg: Message) -> None:
+        if isinstance(msg, RbcMsg) and msg.kind == 0:
+            self.initials.add((msg.origin, msg.seq))
+
+    def _on_decide(self, node: int, effect: Decide) -> None:
+        if node not in self.honest_ids:
+            return
+        self.decisions.append(DecisionRecord(node, effect.value, effect.iteration, self.now))
+        self.honest_decisions[node] = effect.value
+        self._hash = (self._hash ^ (node << 8 | (effect.value + 1))) * _FNV & _MASK
+        if len(set(self.honest_decisions.values())) > 1:
+            raise InvariantViolation(
+                f"agreement violated at t={self.now:.3f}: decisions {self.honest_decisions} "
+                f"(seed={self.seed})"
+            )
+        honest_inputs = {self.inputs[i] for i in self.honest_ids}
+        if len(honest_inputs) == 1 and effect.value not in honest_inputs:
+            raise InvariantViolation(
+                f"validity violated: all honest inputs are {honest_inputs} but node {node} "
+                f"decided {effect.value} (seed={self.seed})"
+            )
+
+    # -- results -----------------------------------------------------------------------
+
+    def honest_nodes(self) -> list[HonestNode]:
+        return [n for n in self.nodes if isinstance(n, HonestNode)]
+
+    def _result(self, stopped: str) -> SimResult:
+        honest = [self.nodes[i] for i in self.honest_ids]
+        decided = self.honest_decisions
+        agreed = len(decided) == len(self.honest_ids) and len(set(decided.values())) == 1
+        decision = next(iter(decided.values())) if agreed else None
+        honest_inputs = {self.inputs[i] for i in self.honest_ids}
+        valid = decision is None or (decision in {self.inputs[i] for i in range(len(self.inputs))}
+                                     and (len(honest_inputs) > 1 or decision in honest_inputs))
+        last = max((d.time for d in self.decisions), default=0.0)
+        iterations = max((n.iteration for n in honest if isinstance(n, HonestNode)), default=0)
+        rejected: Counter[str] = Counter()
+        dropped: Counter[str] = Counter()
+        for node in honest:
+            if isinstance(node, HonestNode):
+                rejected.update(node.rejected)
+                dropped.update(node.rbc.dropped)
+        unanimous, split = self.coin_agreement()
+        digest = hashlib.blake2b(
+            repr((self._hash, sorted(decided.items()), stopped)).encode(), digest_size=16
+        ).hexdigest()
+        return SimResult(
+            agreed=agreed, decision=decision, valid=valid, honest_decisions=dict(decided),
+            latency_delta=last / self.delta, iterations=iterations,
+            epochs=(iterations - 1) // self.params.T + 1 if iterations else 0,
+            rbc_instances=len(self.initials), messages=self.messages, bytes=self.bytes,
+            trace_hash=digest, seed=self.seed, params=self.params.to_dict(),
+            protocol=self.protocol, scheduler=self.scheduler.describe(),
+            byzantine=dict(self.strategy_names), inputs=self.inputs, stopped=stopped,
+            deliveries=self.deliveries, decisions=list(self.decisions),
+            messages_by_kind=dict(self.by_kind), rejected=dict(rejected), dropped=dict(dropped),
+            coin_unanimous=unanimous, coin_split=split,
+        )
+
+    def coin_agreement(self) -> tuple[int, int]:
+        """Iterations whose coin every honest node that flipped it saw the same way, and not."""
+        outcomes: dict[int, set[int]] = {}
+        for node in self.honest_nodes():
+            for t, v in node.coin_outputs.items():
+                outcomes.setdefault(t, set()).add(v)
+        unanimous = sum(1 for vs in outcomes.values() if len(vs) == 1)
+        return unanimous, len(outcomes) - unanimous
+
+
+def _kind_name(msg: Message) -> str:
+    if isinstance(msg, DecideMsg):
+        return "DECIDE"
+    return ("INITIAL", "ECHO", "READY")[msg.kind]

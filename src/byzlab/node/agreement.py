@@ -1,0 +1,266 @@
+"""Bracha agreement with validation, driving the HPZ coin flip (HPZ Algorithm 1 + 2).
+
+Theory of operation
+-------------------
+One iteration t of Bracha-Agreement from node p's side (HPZ Algorithm 1):
+
+1. RBC v_p; wait for n - f validated step-1 votes; v_p <- sgn(sum).
+2. RBC v_p; wait for n - f; v_p <- v* if more than n/2 carry v*, else bottom.
+3. RBC v_p; wait for n - f; x_p <- number of non-bottom values v*. If x_p >= 1, v_p <- v*.
+   If x_p >= f + 1, decide v*. Because any two sets of n - f votes share n - 2f senders,
+   |x_p - x_q| <= f, so a decision by one honest node means every honest node keeps v* and
+   decides in iteration t + 1 at the latest.
+4. Coin-Flip (coin.py): stage 1 (a step-4 vote), the odd blackboard, the even blackboard. If
+   x_p = 0, v_p <- the coin's output.
+
+"Wait for n - f" uses exactly the first n - f votes p validated, and p records them as the
+`support` of its next vote so that everyone can validate the transition (validation.py).
+Every node runs the coin every iteration, whatever its x_p, so the iterated blackboard always
+has all honest writers. A node also waits until its own broadcasts have come back validated
+before it moves on; that makes its fixed views cover exactly its own earlier items.
+
+Termination: a node that decides sends DECIDE(v) to everyone. f + 1 DECIDE(v) prove that an
+honest node decided v, so a node that sees them decides v too and echoes DECIDE; 2f + 1
+DECIDE(v) prove that f + 1 honest nodes decided, so every honest node will receive f + 1 and
+decide. A decided node therefore halts on 2f + 1 DECIDE(v), or after step 3 of the iteration
+after its decision (playing one more iteration, as HPZ's Algorithm 1 assumes). A halted node
+processes nothing more; no process spins forever.
+
+Protocols: "hpz" (the coin above), "bracha-local" (a private fair coin per node) and
+"ideal-coin" (a shared coin from a seed), all on this same engine.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from enum import Enum
+
+from byzlab.node.coin import ideal_coin
+from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt
+from byzlab.node.messages import DecideMsg, Item, Message, RbcMsg, Vote, Write
+from byzlab.node.params import Params
+from byzlab.node.rbc import ReliableBroadcast
+from byzlab.node.validation import Knowledge, Verdict
+
+
+class Phase(Enum):
+    IDLE = "idle"
+    VOTE = "vote"
+    BOARD = "board"
+    HALTED = "halted"
+
+
+class HonestNode:
+    """One honest HPZ (or baseline) player as a pure state machine."""
+
+    def __init__(self, me: int, params: Params, *, protocol: str, input_value: int,
+                 rng: random.Random, ideal_seed: bytes = b"") -> None:
+        if input_value not in (-1, 1):
+            raise ValueError(f"input_value must be -1 or +1, got {input_value!r}")
+        if not 0 <= me < params.n:
+            raise ValueError(f"node id {me} out of range for n={params.n}")
+        self.me = me
+        self.params = params
+        self.protocol = protocol
+        self.input_value = input_value
+        self.rng = rng
+        self.ideal_seed = ideal_seed
+        self.rbc = ReliableBroadcast(me, params.n, params.f, params.window)
+        self.know = Knowledge(params, protocol, ideal_seed)
+        self.phase = Phase.IDLE
+        self.iteration = 1
+        self.step = 0
+        self.value = input_value
+        self.x = 0
+        self.vstar = 0
+        self.board = 0
+        self.row = 0
+        self.board_value = 0
+        self.decision: int | None = None
+        self.decided_iteration = 0
+        self.halted = False
+        self.views: dict[int, tuple[int, ...]] = {}
+        self.coin_outputs: dict[int, int] = {}
+        self.rejected: Counter[str] = Counter()
+        self._pending: list[list[tuple[int, Item]]] = [[] for _ in range(params.n)]
+        self._decide_from: dict[int, int] = {1: 0, -1: 0}
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def start(self, now: float = 0.0) -> list[Effect]:
+        out: list[Effect] = []
+        if self.phase is Phase.IDLE:
+            self._vote(1, 1, self.value, 0, None, out)
+        return out
+
+    def receive(self, sender: int, msg: Message, now: float = 0.0) -> list[Effect]:
+        out: list[Effect] = []
+        if self.halted:
+            return out
+        if isinstance(msg, RbcMsg):
+            delivered = self.rbc.handle(sender, msg, out)
+            if delivered:
+                for origin, seq, item in delivered:
+                    if self.know.shadows[origin].dead is None:
+                        self._pending[origin].append((seq, item))
+                self._drain(out)
+                self._progress(out)
+        elif isinstance(msg, DecideMsg):
+            self._on_decide_msg(sender, msg.value, out)
+        return out
+
+    # -- validation pipeline -----------------------------------------------------------
+
+    def _drain(self, out: list[Effect]) -> None:
+        know = self.know
+        progressed = True
+        while progressed:
+            progressed = False
+            for q, queue in enumerate(self._pending):
+                taken = 0
+                for seq, item in queue:
+                    check = know.check(q, seq, item)
+                    if check.verdict is Verdict.WAIT:
+                        break
+                    taken += 1
+                    if check.verdict is Verdict.VALID:
+                        know.apply(q, seq, item)
+                        progressed = True
+                    else:
+                        know.shadows[q].dead = check.reason
+                        self.rejected[check.reason] += 1
+                        out.append(Event("invalid", {"origin": q, "seq": seq,
+                                                     "reason": check.reason}))
+                        taken = len(queue)
+                        break
+                if taken:
+                    del queue[:taken]
+
+    # -- own state machine ---------------------------------------------------------------
+
+    def _broadcast(self, item: Item, out: list[Effect]) -> None:
+        out.append(Broadcast(self.rbc.broadcast(item)))
+
+    def _vote(self, t: int, step: int, value: int, support: int,
+              view: tuple[int, ...] | None, out: list[Effect]) -> None:
+        self.phase = Phase.VOTE
+        self.iteration = t
+        self.step = step
+        self._broadcast(Vote(t, step, value, support, view), out)
+
+    def _write(self, board: int, row: int, value: int, support: int,
+               view: tuple[int, ...] | None, out: list[Effect]) -> None:
+        self.phase = Phase.BOARD
+        self.board = board
+        self.row = row
+        self._broadcast(Write(board, row, value, support, view), out)
+
+    def _progress(self, out: list[Effect]) -> None:
+        know = self.know
+        quorum = self.params.quorum
+        while not self.halted and know.validated[self.me] == self.rbc.own_seq:
+            if self.phase is Phase.VOTE:
+                t, step = self.iteration, self.step
+                if know.vote_count(t, step) < quorum:
+                    return
+                support, values = know.first_quorum(t, step)
+                self._after_vote(t, step, support, values, out)
+            elif self.phase is Phase.BOARD:
+                if not self._board_progress(out):
+                    return
+            else:
+                return
+
+    def _after_vote(self, t: int, step: int, support: int, values: list[int],
+                    out: list[Effect]) -> None:
+        if step == 1:
+            self._vote(t, 2, 1 if sum(values) >= 0 else -1, support, None, out)
+        elif step == 2:
+            half = self.params.n / 2
+            v = 1 if values.count(1) > half else -1 if values.count(-1) > half else 0
+            self._vote(t, 3, v, support, None, out)
+        elif step == 3:
+            nonzero = [v for v in values if v]
+            self.x = len(nonzero)
+            self.vstar = nonzero[0] if nonzero else 0
+            if self.x >= 1:
+                self.value = self.vstar
+            if self.x >= self.params.f + 1 and self.decision is None:
+                self._decide(self.vstar, t, "protocol", out)
+            if self.decision is not None and t >= self.decided_iteration + 1:
+                self._halt("played one more iteration", out)
+                return
+            if self.protocol == "hpz":
+                self._vote(t, 4, self.vstar if self.x else 0, support, None, out)
+                return
+            if not self.x:
+                if self.protocol == "ideal-coin":
+                    self.value = ideal_coin(self.ideal_seed, t)
+                else:
+                    self.value = self.rng.choice((-1, 1))
+                self.coin_outputs[t] = self.value
+            self._vote(t + 1, 1, self.value, support, None, out)
+        else:
+            nonzero = [v for v in values if v]
+            self.board_value = nonzero[0] if nonzero else 0
+            self._write(2 * t - 1, 1, self.board_value, support, None, out)
+
+    def _board_progress(self, out: list[Effect]) -> bool:
+        know = self.know
+        b, r = self.board, self.row
+        if know.store.is_complete(b):
+            view = tuple(know.validated)
+            self.views[b] = view
+            if b % 2 == 1:
+                self._write(b + 1, 1, self.rng.choice((-1, 1)), 0, view, out)
+            else:
+                t = b // 2
+                coin = know.coin(view, t)
+                self.coin_outputs[t] = coin
+                if not self.x:
+                    self.value = coin
+                self._vote(t + 1, 1, self.value, 0, view, out)
+            return True
+        if r < self.params.rows(b) and know.store.writers_at_row(b, r) >= self.params.quorum:
+            value = self.board_value if b % 2 == 1 else self.rng.choice((-1, 1))
+            self._write(b, r + 1, value, 0, None, out)
+            return True
+        return False
+
+    # -- deciding and halting ----------------------------------------------------------
+
+    def _decide(self, value: int, iteration: int, how: str, out: list[Effect]) -> None:
+        self.decision = value
+        self.decided_iteration = iteration
+        out.append(Decide(value, iteration))
+        out.append(Event("decide", {"value": value, "iteration": iteration, "how": how}))
+        out.append(Broadcast(DecideMsg(value)))
+
+    def _on_decide_msg(self, sender: int, value: int, out: list[Effect]) -> None:
+        bit = 1 << sender
+        if (self._decide_from[1] | self._decide_from[-1]) & bit:
+            self.rejected["duplicate-decide"] += 1
+            return
+        mask = self._decide_from[value] | bit
+        self._decide_from[value] = mask
+        count = mask.bit_count()
+        if count >= self.params.f + 1 and self.decision is None:
+            self._decide(value, self.iteration, "f+1 DECIDE", out)
+        if count >= 2 * self.params.f + 1 and self.decision == value:
+            self._halt("2f+1 DECIDE", out)
+
+    def _halt(self, reason: str, out: list[Effect]) -> None:
+        self.halted = True
+        self.phase = Phase.HALTED
+        out.append(Halt(reason))
+
+    # -- introspection (the adversary's state oracle and the invariant checkers) --------
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "node": self.me, "phase": self.phase.value, "iteration": self.iteration,
+            "step": self.step, "value": self.value, "x": self.x, "vstar": self.vstar,
+            "board": self.board, "row": self.row, "decision": self.decision,
+            "halted": self.halted,
+        }
