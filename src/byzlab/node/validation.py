@@ -92,6 +92,8 @@ class Knowledge:
         self.store = BlackboardStore(params)
         self.shadows = [Shadow() for _ in range(n)]
         self.epoch_views: list[dict[int, tuple[int, ...]]] = [{} for _ in range(n)]
+        # board -> the view of that board each node carried (for property-3 checks)
+        self.carried_views: list[dict[int, tuple[int, ...]]] = [{} for _ in range(n)]
         self.weights = WeightBook(params, self.store, self.epoch_views)
 
     # -- queries used by the node's own state machine ---------------------------------
@@ -268,5 +270,8 @@ class Knowledge:
             shadow.view = item.view
             if isinstance(item, Vote):
                 self.epoch_views[q][item.iteration] = item.view
+                self.carried_views[q][2 * (item.iteration - 1)] = item.view
+            else:
+                self.carried_views[q][item.board - 1] = item.view
         shadow.last = item
         self.validated[q] = seq

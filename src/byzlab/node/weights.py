@@ -51,6 +51,10 @@ class WeightBook:
             return self._ones
         return [self.weight(j, e) for j in range(self.params.n)]
 
+    def known(self, j: int, e: int) -> bool:
+        """Can this node compute w_{j,e}? (It has validated j's view opening epoch e.)"""
+        return e % (self.params.k_max + 1) == 0 or (e * self.params.T + 1) in self._epoch_views[j]
+
     def weight(self, j: int, e: int) -> int:
         """w_{j,e} in fixed point; 0 when j's view for epoch e is not known here."""
         p = self.params
