@@ -86,10 +86,35 @@ class HoldScheduler(Scheduler):
         return {"name": self.name, "held": sorted(self.held or ())}
 
 
+@dataclass
+class SplitVoteScheduler(Scheduler):
+    """The classic attack on Bracha: every vote reaches the receivers of "its" side first.
+
+    Even-numbered receivers hear +1 votes quickly and -1 votes late; odd-numbered ones the
+    reverse. Each quorum of n - f votes then mirrors its receiver's side, step-2 majorities
+    split, step 3 carries bottoms and the honest nodes fall back on the coin. Against local
+    coins this makes agreement take exponentially many iterations; the HPZ coin overrides
+    it. Blackboard traffic gets ordinary random delays."""
+
+    name: str = "split-vote"
+    description: str = "keeps honest values balanced: each receiver hears its own side first"
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        item = getattr(msg, "item", None)
+        value = getattr(item, "value", 0) if getattr(item, "step", 0) in (1, 2, 3) else 0
+        if value:
+            own_side = 1 if dst % 2 == 0 else -1
+            if value == own_side:
+                return self.rng.random() * 0.1 * self.delta
+            return self.delta * (0.9 + 0.1 * self.rng.random())
+        return self.rng.random() * self.delta
+
+
 SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
     "fifo": FifoScheduler,
     "random": UniformScheduler,
     "hold-f": HoldScheduler,
+    "split-vote": SplitVoteScheduler,
 }
 
 
