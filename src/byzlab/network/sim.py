@@ -209,7 +209,7 @@ class Simulator:
             if len(halted) == honest_count:
                 self._hash = h
                 return "all-honest-halted"
-            time, _, dst, src, msg = pop(queue)
+            time, seqno, dst, src, msg = pop(queue)
             if time > max_time:
                 self._hash = h
                 return "max-time"
@@ -218,12 +218,9 @@ class Simulator:
             if self.deliveries > max_deliveries:
                 self._hash = h
                 return "max-deliveries"
-            if isinstance(msg, RbcMsg):
-                key = (src | dst << 10 | msg.kind << 20 | msg.origin << 22 | msg.seq << 32)
-                h = ((h ^ key) * _FNV ^ (msg.item.value + 1)) & _MASK
-            else:
-                h = ((h ^ (src | dst << 10 | 3 << 20)) * _FNV ^ (msg.value + 1)) & _MASK
-            h = (h ^ int(time * 1e9)) * _FNV & _MASK
+            # the order in which pushes are delivered is the schedule; contents are hashed
+            # once per send in _apply
+            h = (h ^ seqno) * _FNV & _MASK
             node = nodes[dst]
             if node.halted:
                 continue
@@ -245,20 +242,33 @@ class Simulator:
         self.messages += 1
         self.bytes += wire_size(msg)
 
+    def _mix(self, src: int, msg: Message) -> None:
+        if isinstance(msg, RbcMsg):
+            key = src | msg.kind << 10 | msg.origin << 12 | msg.seq << 22
+            value = msg.item.value + 1
+        else:
+            key, value = src | 3 << 10, msg.value + 1
+        self._hash = ((self._hash ^ key) * _FNV ^ value) * _FNV & _MASK
+
     def _apply(self, src: int, effects: list[Effect]) -> None:
         n = self.params.n
         delay = self.scheduler.delay
         now = self.now
-        push = self._push
+        queue = self._queue
+        push = heapq.heappush
         for effect in effects:
             if isinstance(effect, Broadcast):
                 msg = effect.msg
                 self._note_initial(src, msg)
+                self._mix(src, msg)
+                seq = self._seq
                 for dst in range(n):
+                    seq += 1
                     if dst == src:
-                        push(src, dst, msg, 0.0)
+                        push(queue, (now, seq, dst, src, msg))
                     else:
-                        push(src, dst, msg, delay(src, dst, msg, now))
+                        push(queue, (now + delay(src, dst, msg, now), seq, dst, src, msg))
+                self._seq = seq
                 size = wire_size(msg)
                 self.messages += n - 1
                 self.bytes += size * (n - 1)
@@ -268,6 +278,7 @@ class Simulator:
                 if not 0 <= effect.dst < n:
                     continue
                 self._note_initial(src, msg)
+                self._mix(src, msg)
                 if effect.dst == src:
                     push(src, src, msg, 0.0)
                 else:
