@@ -280,9 +280,9 @@ class Simulator:
                 self._note_initial(src, msg)
                 self._mix(src, msg)
                 if effect.dst == src:
-                    push(src, src, msg, 0.0)
+                    self._push(src, src, msg, 0.0)
                 else:
-                    push(src, effect.dst, msg, delay(src, effect.dst, msg, now))
+                    self._push(src, effect.dst, msg, delay(src, effect.dst, msg, now))
                     self._count(msg)
                     self.by_kind[_kind_name(msg)] += 1
             elif isinstance(effect, Decide):
