@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -42,7 +43,12 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
             except ValueError:
                 raise click.BadParameter(f"{key} must be a number, got {raw!r}",
                                          param_hint="--param") from None
-        out[key.strip()] = value
+        name = key.strip()
+        known = sorted(f.name for f in dataclasses.fields(Params) if f.name not in ("n", "f"))
+        if name not in known:
+            raise click.BadParameter(f"unknown parameter {name!r}; known: {', '.join(known)}",
+                                     param_hint="--param")
+        out[name] = value
     return out
 
 
@@ -162,3 +168,14 @@ def strategies() -> None:
     for name, factory in sorted(SCHEDULERS.items()):
         table.add_row(name, factory().description)
     console.print(table)
+
+
+def _register_subcommands() -> None:
+    from byzlab.network.keys import keys_command
+    from byzlab.sidecars.committee import command as committee_command
+
+    main.add_command(keys_command)
+    main.add_command(committee_command)
+
+
+_register_subcommands()

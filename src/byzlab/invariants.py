@@ -79,13 +79,13 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
     for b in boards:
         fixed = [(node, node.views[b]) for node in nodes if b in node.views]
         for i, (p, vp) in enumerate(fixed):
-            for q, vq in fixed[i + 1:]:
+            for r, vq in fixed[i + 1:]:
                 cols_diff = 0
                 cells_diff = 0
                 for j in range(n):
                     for bb in range(1, b + 1):
                         a = p.know.store.cells_in_view(bb, j, vp[j])[0]
-                        c = q.know.store.cells_in_view(bb, j, vq[j])[0]
+                        c = r.know.store.cells_in_view(bb, j, vq[j])[0]
                         cells_diff += abs(a - c)
                         if bb == b and a != c:
                             cols_diff += 1
@@ -94,7 +94,7 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
                     report.max_columns_differing_on_fixed_board, cols_diff)
                 if cols_diff > 2 * f:
                     report.violations.append(
-                        f"views of board {b} at nodes {p.me} and {q.me} differ in {cols_diff} "
+                        f"views of board {b} at nodes {p.me} and {r.me} differ in {cols_diff} "
                         f"columns (> 2f = {2 * f})")
     return report
 
