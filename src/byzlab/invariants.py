@@ -85,9 +85,9 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
                 for j in range(n):
                     for bb in range(1, b + 1):
                         a = p.know.store.cells_in_view(bb, j, vp[j])[0]
-                        c = r.know.store.cells_in_view(bb, j, vq[j])[0]
-                        cells_diff += abs(a - c)
-                        if bb == b and a != c:
+                        other = r.know.store.cells_in_view(bb, j, vq[j])[0]
+                        cells_diff += abs(a - other)
+                        if bb == b and a != other:
                             cols_diff += 1
                 report.max_cells_differing = max(report.max_cells_differing, cells_diff)
                 report.max_columns_differing_on_fixed_board = max(
