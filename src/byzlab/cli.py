@@ -172,10 +172,11 @@ def strategies() -> None:
 
 def _register_subcommands() -> None:
     from byzlab.network.keys import keys_command
-    from byzlab.sidecars.committee import command as committee_command
+    from byzlab.sidecars import committee, difficulty, ranking, sortition
 
     main.add_command(keys_command)
-    main.add_command(committee_command)
+    for module in (committee, sortition, ranking, difficulty):
+        main.add_command(module.command)
 
 
 _register_subcommands()
