@@ -70,6 +70,8 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
+from byzlab.sidecars._checks import _count, _finite, _nonneg, _positive
+
 __all__ = [
     "ASERT",
     "BitcoinDAA",
@@ -93,38 +95,8 @@ AlgorithmFactory = Callable[[float], "DifficultyAlgorithm"]
 _EXP_CAP = 700.0
 
 
-def _finite(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
-def _positive(name: str, value: float) -> float:
-    v = _finite(name, value)
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def _nonneg(name: str, value: float) -> float:
-    v = _finite(name, value)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def _count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-# --------------------------------------------------------------------------------------------
-# algorithms
-# --------------------------------------------------------------------------------------------
 
 
 class DifficultyAlgorithm(Protocol):

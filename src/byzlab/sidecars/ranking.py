@@ -56,7 +56,6 @@ chain loss ``−R · (T − 0.5)`` is negative and the appendix loop only inflat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -66,6 +65,8 @@ import numpy as np
 import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
+
+from byzlab.sidecars._checks import _count, _finite, _nonneg, _positive
 
 __all__ = [
     "PAPER_CABAL_SHARES",
@@ -98,33 +99,8 @@ PAPER_CABAL_SHARES: tuple[float, ...] = (0.48773, 0.48495, 0.48155, 0.47739, 0.4
 # --------------------------------------------------------------------------------------------
 
 
-def _finite(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
 
 
-def _nonneg(name: str, value: float) -> float:
-    v = _finite(name, value)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def _positive(name: str, value: float) -> float:
-    v = _finite(name, value)
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def _count(name: str, value: int, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _stake_vector(stake: npt.ArrayLike, name: str = "stake") -> FloatArray:

@@ -73,6 +73,8 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
+from byzlab.sidecars._checks import _count, _finite
+
 __all__ = [
     "EXPERIMENTS",
     "SWEEP_EXPERIMENT",
@@ -98,19 +100,6 @@ BoolArray = npt.NDArray[np.bool_]
 # --------------------------------------------------------------------------------------------
 
 
-def _finite(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return v
-
-
-def _count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _probability(name: str, value: float, *, open_zero: bool = False) -> float:
