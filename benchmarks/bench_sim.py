@@ -45,6 +45,7 @@ def main() -> None:
     scenarios = [
         ("n=7 hpz split, random sched", dict(n=7, f=2, scheduler="random")),
         ("n=7 hpz split-vote sched", dict(n=7, f=2, scheduler="split-vote")),
+        ("n=7 hpz crash, random sched", dict(n=7, f=2, strategy="crash")),
         ("n=10 hpz split-vote sched", dict(n=10, f=3, scheduler="split-vote")),
         ("n=13 hpz crash, random sched", dict(n=13, f=4, strategy="crash")),
         ("n=16 hpz split-vote sched", dict(n=16, f=5, scheduler="split-vote")),
