@@ -106,3 +106,43 @@ def test_flood_of_far_future_instances_is_bounded() -> None:
         node.receive(2, RbcMsg(int(Kind.ECHO), 3, seq, Vote(10**6, 1, 1)))
     assert node.rbc.open_instances() <= node.params.window + 1
     assert node.rbc.dropped["beyond-window"] >= 50_000 - node.params.window - 1
+
+
+def test_in_process_adversary_cannot_crash_a_node_with_malformed_fields() -> None:
+    """Byzantine strategies in the simulator bypass the wire decoder; the node still copes."""
+    node = _running_node(2)
+    hostile = [
+        RbcMsg(int(Kind.INITIAL), 99, 1, Vote(1, 1, 1)),
+        RbcMsg(int(Kind.INITIAL), 1, 0, Vote(1, 1, 1)),
+        RbcMsg(int(Kind.INITIAL), 1, 1, Vote(1, 1, 7)),
+        RbcMsg(int(Kind.INITIAL), 1, 1, Vote(1, 2, 1, support=1 << 40 | 0b111)),
+        RbcMsg(int(Kind.INITIAL), 1, 1, Write(2, 1, 1, view=(1, 2))),
+    ]
+    for msg in hostile:
+        for sender in range(N):  # enough ECHO/READY from everyone to accept it
+            for kind in (Kind.INITIAL, Kind.ECHO, Kind.READY):
+                node.receive(sender, RbcMsg(int(kind), msg.origin, msg.seq, msg.item))
+    from byzlab.node.messages import DecideMsg
+
+    node.receive(1, DecideMsg(5))
+    assert node.rejected["malformed-rbc"] > 0
+    assert node.rejected["malformed-decide"] == 1
+    assert not node.halted
+
+
+def test_a_stream_that_can_never_validate_cannot_pile_up() -> None:
+    """A Byzantine origin whose items all wait forever is cut off at `window` pending items."""
+    params = Params.practical(N, F, window=16)
+    node = HonestNode(0, params, protocol="hpz", input_value=1, rng=random.Random(0))
+    node.start()
+    origin = 3
+    for seq in range(1, 60):
+        # each item claims support from votes that never arrive, so it waits forever
+        item = Vote(1, 1, 1) if seq == 1 else Vote(1, 2, 1, support=0b0111)
+        for sender in range(N):
+            for kind in (Kind.INITIAL, Kind.ECHO, Kind.READY):
+                if kind == Kind.INITIAL and sender != origin:
+                    continue
+                node.receive(sender, RbcMsg(int(kind), origin, seq, item))
+    assert node.rejected["pending-overflow"] == 1
+    assert sum(len(q) for q in node._pending) <= params.window

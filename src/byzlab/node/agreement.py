@@ -99,15 +99,32 @@ class HonestNode:
         if self.halted:
             return out
         if isinstance(msg, RbcMsg):
+            # the TCP decoder checks these too; in-process adversaries bypass it
+            if not 0 <= msg.origin < self.params.n or msg.seq < 1:
+                self.rejected["malformed-rbc"] += 1
+                return out
             delivered = self.rbc.handle(sender, msg, out)
             if delivered:
+                limit = self.params.window
                 for origin, seq, item in delivered:
-                    if self.know.shadows[origin].dead is None:
-                        self._pending[origin].append((seq, item))
+                    shadow = self.know.shadows[origin]
+                    if shadow.dead is not None:
+                        continue
+                    queue = self._pending[origin]
+                    if len(queue) >= limit:
+                        # items that can never be validated must not pile up without bound
+                        shadow.dead = "pending-overflow"
+                        self.rejected["pending-overflow"] += 1
+                        queue.clear()
+                        continue
+                    queue.append((seq, item))
                 self._drain(out)
                 self._progress(out)
         elif isinstance(msg, DecideMsg):
-            self._on_decide_msg(sender, msg.value, out)
+            if msg.value in (-1, 1):
+                self._on_decide_msg(sender, msg.value, out)
+            else:
+                self.rejected["malformed-decide"] += 1
         return out
 
     # -- validation pipeline -----------------------------------------------------------

@@ -121,13 +121,15 @@ class Knowledge:
     # -- validation ------------------------------------------------------------------
 
     def check(self, q: int, seq: int, item: Item) -> Check:
+        if item.value not in (-1, 0, 1):
+            return _invalid("value-out-of-range")
         shadow = self.shadows[q]
         if isinstance(item, Vote):
             return self._check_vote(q, seq, item, shadow)
         return self._check_write(q, seq, item, shadow)
 
     def _support_values(self, support: int, iteration: int, step: int) -> list[int] | Check:
-        if support.bit_count() != self.params.quorum:
+        if support < 0 or support >> self.n or support.bit_count() != self.params.quorum:
             return _invalid("support-size")
         votes = self.votes.get((iteration, step))
         if votes is None:
@@ -148,6 +150,8 @@ class Knowledge:
                     shadow: Shadow) -> Check:
         if view is None:
             return _invalid("missing-view")
+        if len(view) != self.n:
+            return _invalid("view-length")
         if view[q] != seq - 1:
             return _invalid("view-not-own-prefix")
         if shadow.view is not None and any(a < b for a, b in zip(view, shadow.view, strict=True)):
