@@ -272,8 +272,10 @@ class LinkSender:
 
     __slots__ = ("_mac", "_next_seq", "receiver", "sender")
 
-    def __init__(self, *, sender: int, receiver: int, key: bytes) -> None:
+    def __init__(self, *, sender: int, receiver: int, key: bytes, first_seq: int = 1) -> None:
         _check_id("sender", sender)
+        if not 1 <= first_seq <= MAX_SEQ:
+            raise ValueError(f"first_seq must be in 1..{MAX_SEQ}, got {first_seq}")
         _check_id("receiver", receiver)
         _check_key(key)
         self.sender = sender
@@ -281,7 +283,9 @@ class LinkSender:
         # Keyed BLAKE2b state prepared once; .copy() per frame skips re-hashing the key
         # block, which makes short frames ~2x cheaper than constructing a keyed hash.
         self._mac = hashlib.blake2b(key=key, digest_size=MAC_SIZE, person=_PERSON)
-        self._next_seq = 1  # 0 is never valid: the receiver treats it as already seen
+        # 0 is never valid: the receiver treats it as already seen. A sender that restarts
+        # within a run (the proxy's corrupted nodes) starts above every seq it used before.
+        self._next_seq = first_seq
 
     @property
     def next_seq(self) -> int:

@@ -1,0 +1,941 @@
+"""The adversary as one process: a TCP relay that schedules frames and runs the corrupted nodes.
+
+Theory of operation
+-------------------
+Every honest node keeps one TCP connection to this proxy (a star, see ``network/tcp.py``),
+so every protocol message between two nodes passes through it. The proxy is HPZ's adversary
+made concrete, with exactly the model's powers:
+
+* *Scheduling.* A frame from s to d is held for a delay chosen by the same scheduler objects
+  the simulator uses (``schedulers.py``), bound with delta = 1 virtual unit; the delay is
+  then scaled by ``delta_s`` wall-clock seconds and realised with an event-loop timer. A
+  frame batches several messages; its delay is the maximum of ``scheduler.delay`` over them
+  (the frame arrives when its slowest message may arrive, so no message arrives earlier
+  than the scheduler allowed; each message is still delayed at most delta).
+* *Full information.* Link frames are MAC'd, not encrypted, so the proxy decodes every
+  payload (to hand messages to the scheduler and to count them by kind), and honest nodes
+  send it their state snapshots (``HonestNode.snapshot()``) on the side channel. Strategies
+  that have an ``oracle`` attribute get a read-only view of the latest snapshots.
+* *Corruption.* The Byzantine nodes run *inside* the proxy: it loads their private keys,
+  derives their link keys, and drives the same strategy objects as the simulator
+  (``make_strategy``). One full-information adversary process sees every frame, owns the
+  schedule and the corrupted nodes, with the same objects as the simulator and no IPC
+  between a "network adversary" and "corrupted node" processes that would have to be
+  kept consistent.
+* *No forgery.* The proxy holds no honest link key, so it relays honest frames byte for
+  byte; anything it changed would fail the receiver's MAC. ``tamper = "flip-byte"``
+  (test-only) demonstrates it: one honest frame is delivered twice, once with a byte
+  flipped and once intact. The receiver drops the tampered copy (``bad_mac``) and accepts
+  the original. A tampered frame is never delivered *instead of* the original, because
+  that would be a lost message, which the asynchronous model does not allow.
+
+Ordering limits. Receivers accept a frame only within a 4096-frame anti-replay window per
+direction (``auth.py``), so a frame held back behind 4096 later frames of the same
+direction would be dropped as stale: a loss. The proxy therefore keeps, per direction, at
+most ``max_reorder`` (1024) frames in flight; when one more arrives, the oldest is delivered
+at once (counted as ``forced_in_order``). Every frame in flight is then among the last 1024
+of its direction, well inside the window, whatever the scheduler asks for.
+
+Start and end. When all honest nodes have said hello, the proxy sends each a ``start``
+frame and starts the Byzantine strategies: a common start for latency measurements, and
+nobody's first messages pile up for a node that is not connected yet. When every honest
+node's snapshot says it halted, the proxy sends ``done``; the nodes write their results and
+exit, and the proxy exits when their connections are gone (or on SIGTERM/SIGINT). It
+writes its statistics (messages and bytes by kind, frames, drops, decided/halted counts) to
+``stats_file`` every ``stats_interval_s`` and on exit, atomically; the orchestrator polls
+that file for progress.
+
+Restarts. Everything the proxy holds is soft state. After a restart (same port) nodes
+reconnect and re-send their recent frames (receivers drop duplicates), the start barrier
+runs again (nodes ignore a second ``start``), the previous statistics are loaded from
+``stats_file`` and continued (``incarnation`` counts restarts), and the Byzantine nodes start
+over: their link senders continue from a sequence number derived from the wall clock, so
+their new frames are not rejected as replays of the previous incarnation's. A node whose own
+connection broke gets the last ``redeliver_frames`` frames written to it again.
+
+Memory bounds. Per destination, frames scheduled or queued for it are capped at
+``max_queue_bytes``; above it, the proxy stops reading from the senders that feed it until
+the destination catches up (back-pressure; with the default 256 MiB this only engages when a
+node stops reading). Frames for a node that halted and disconnected are dropped: a halted
+node processes nothing. Frame bodies are limited to 1 MiB by the framing layer; the hello
+must arrive within ``hello_timeout_s``.
+
+Test-only injection (``inject``): before the start, when the proxy receives SIGUSR1, it
+writes garbage frames, forged frames, frames with a valid Byzantine MAC but invalid
+contents, and finally one oversized frame to the target node's connection, then writes
+``done_file``; with ``hold_start`` the run starts on the next SIGUSR1, so a test can measure
+the target between the flood and the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import struct
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import msgpack
+from pydantic import BaseModel, ConfigDict, Field
+
+from byzlab.adversary.schedulers import make_scheduler
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
+from byzlab.network.auth import (
+    HEADER_SIZE,
+    MAC_SIZE,
+    REPLAY_WINDOW,
+    LinkReceiver,
+    LinkSender,
+    Reject,
+    link_keys_for,
+)
+from byzlab.network.framing import (
+    MAX_FRAME,
+    FrameDecoder,
+    FrameError,
+    encode_frame,
+    pack_batch,
+    read_frames,
+    unpack_batch,
+)
+from byzlab.network.keys import KeyFileError, load_private_key, load_roster
+from byzlab.network.sim import derive_rng
+from byzlab.network.tcp import (
+    DONE,
+    HELLO,
+    SNAPSHOT,
+    START,
+    ConfigError,
+    clean_snapshot,
+    ideal_seed_for,
+    load_config,
+    node_rng,
+    peek_route,
+    run_with_loop,
+    setup_logging,
+)
+from byzlab.node.effects import Broadcast, Effect, Send
+from byzlab.node.messages import (
+    DecideMsg,
+    DecodeError,
+    Kind,
+    Message,
+    RbcMsg,
+    Vote,
+    decode,
+    encode,
+    wire_size,
+)
+from byzlab.node.params import Params, ParamsError
+from byzlab.orchestration.results import atomic_write_json, read_json
+
+__all__ = ["ByzantineSpec", "InjectSpec", "Proxy", "ProxyConfig", "main"]
+
+log = logging.getLogger("byzlab.proxy")
+
+TAMPER_MODES = ("none", "flip-byte")
+_WRITE_CHUNK = 256 * 1024  # bytes handed to one writelines() before awaiting drain()
+_BYZ_CHUNK = 128  # messages per frame sealed for a Byzantine node
+
+
+class ByzantineSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    node: int = Field(ge=0)
+    strategy: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class InjectSpec(BaseModel):
+    """Test-only: hostile frames written to one honest node before the run starts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    target: int = Field(ge=0)
+    from_node: int = Field(ge=0)  # a Byzantine node whose keys give the invalid frames a MAC
+    done_file: str
+    garbage_frames: int = Field(default=1000, ge=0)
+    forged_frames: int = Field(default=200, ge=0)
+    invalid_frames: int = Field(default=1000, ge=0)
+    oversized: bool = True
+    hold_start: bool = True  # after injecting, start only on a second SIGUSR1
+
+
+class ProxyConfig(BaseModel):
+    """proxy.json, written by the orchestrator."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    params: dict[str, Any]
+    protocol: str
+    inputs: list[int]
+    seed: int = Field(ge=0)
+    run_id: str = ""
+    key_dir: str
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    byzantine: list[ByzantineSpec] = Field(default_factory=list)
+    scheduler: str = "fifo"
+    scheduler_options: dict[str, Any] = Field(default_factory=dict)
+    delta_s: float = Field(default=0.005, ge=0)
+    tamper: str = "none"
+    inject: InjectSpec | None = None
+    stats_file: str
+    ready_file: str
+    stats_interval_s: float = Field(default=0.25, gt=0)
+    hello_timeout_s: float = Field(default=10.0, gt=0)
+    exit_when_done: bool = True
+    redeliver_frames: int = Field(default=1024, ge=0, le=REPLAY_WINDOW // 2)
+    max_reorder: int = Field(default=REPLAY_WINDOW // 4, ge=1, le=REPLAY_WINDOW // 2)
+    max_queue_bytes: int = Field(default=256 << 20, ge=4 * MAX_FRAME)
+
+
+@dataclass(slots=True, eq=False)
+class _Pending:
+    """One scheduled delivery: frames (length-prefixed) or, between two Byzantine nodes,
+    message objects that never leave the proxy."""
+
+    src: int
+    dst: int
+    frames: list[bytes]
+    msgs: list[Message]
+    held: int
+    delivered: bool = False
+    handle: asyncio.Handle | asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _Outbox:
+    """Frames due for one honest node, and the bytes held for it (scheduled + queued)."""
+
+    frames: deque[bytes] = field(default_factory=deque)
+    held: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    space: asyncio.Event = field(default_factory=asyncio.Event)
+    recent: deque[bytes] = field(default_factory=deque)
+
+
+@dataclass(slots=True, eq=False)
+class _Conn:
+    node: int
+    writer: asyncio.StreamWriter
+    control: LinkSender
+    writer_task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _Actor:
+    """A corrupted node: its strategy and its keys, held by the adversary."""
+
+    node: int
+    strategy: ByzantineNode
+    senders: dict[int, LinkSender]
+    receiver: LinkReceiver
+
+
+class Proxy:
+    """The adversary process. See the module docstring."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        try:
+            params = Params(**config.params)
+        except (ParamsError, TypeError) as exc:
+            raise ConfigError(f"params: {exc}") from None
+        n, f = params.n, params.f
+        self.params = params
+        self.n = n
+        if len(config.inputs) != n or any(v not in (-1, 1) for v in config.inputs):
+            raise ConfigError(f"inputs: need {n} values of -1/+1, got {config.inputs}")
+        if config.tamper not in TAMPER_MODES:
+            raise ConfigError(f"tamper: {config.tamper!r} is not one of {', '.join(TAMPER_MODES)}")
+        byz_ids = [b.node for b in config.byzantine]
+        if len(set(byz_ids)) != len(byz_ids) or any(not 0 <= b < n for b in byz_ids):
+            raise ConfigError(f"byzantine: node ids {byz_ids} must be distinct, in 0..{n - 1}")
+        if len(byz_ids) > f:
+            raise ConfigError(f"byzantine: {len(byz_ids)} nodes exceed f={f}")
+        self.byz_ids = sorted(byz_ids)
+        self.honest_ids = [i for i in range(n) if i not in byz_ids]
+        key_dir = Path(config.key_dir)
+        roster = load_roster(key_dir, expected_n=n + 1)
+        me = n
+        keys = link_keys_for(me, load_private_key(key_dir, me, roster=roster), roster)
+        # K(i -> proxy) for the side channel; the proxy's own control frames use K(proxy -> i).
+        self.node_rx = LinkReceiver(receiver=me, keys={i: keys[i].recv_key
+                                                       for i in self.honest_ids})
+        self._control_keys = {i: keys[i].send_key for i in self.honest_ids}
+        options = {k: frozenset(v) if isinstance(v, list) else v
+                   for k, v in config.scheduler_options.items()}
+        try:
+            self.scheduler = make_scheduler(config.scheduler, **options)
+            self.scheduler.bind(n=n, f=f, delta=1.0, byzantine=self.byz_ids,
+                                rng=derive_rng(config.seed, "scheduler"))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"scheduler: {exc}") from None
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self._snapshot_seq: dict[int, int] = {}
+        self.oracle = MappingProxyType(self.snapshots)
+        # Byzantine link senders continue past any previous incarnation's sequence numbers.
+        seq_base = time.time_ns() // 1000
+        ideal = ideal_seed_for(config.seed)
+        self.actors: dict[int, _Actor] = {}
+        for spec in config.byzantine:
+            b = spec.node
+            bkeys = link_keys_for(b, load_private_key(key_dir, b, roster=roster), roster)
+            # the proxy may restart within a run (see above): start above any earlier seq
+            senders = {d: LinkSender(sender=b, receiver=d, key=bkeys[d].send_key,
+                                     first_seq=seq_base)
+                       for d in self.honest_ids}
+            receiver = LinkReceiver(receiver=b, keys={s: bkeys[s].recv_key
+                                                      for s in range(n) if s != b})
+            node_spec = NodeSpec(b, params, config.protocol, config.inputs[b],
+                                 node_rng(config.seed, b), ideal)
+            try:
+                strategy = make_strategy(spec.strategy, node_spec, **spec.options)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"byzantine node {b}: {exc}") from None
+            if hasattr(strategy, "oracle"):
+                strategy.oracle = self.oracle
+            self.actors[b] = _Actor(b, strategy, senders, receiver)
+        self.outboxes: dict[int, _Outbox] = {}
+        self._directions: dict[tuple[int, int], deque[_Pending]] = {}
+        self.conns: dict[int, _Conn] = {}
+        self.started = False
+        self.done = False
+        self._t0 = 0.0
+        self._inject_done = config.inject is None
+        self._tampered_this_run = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.errors: list[BaseException] = []
+        self.stop_reason = ""
+        self._load_stats()
+
+    # ----------------------------------------------------------------- statistics
+
+    def _load_stats(self) -> None:
+        prev = read_json(Path(self.config.stats_file))
+        prev = prev if isinstance(prev, dict) else {}
+        self.incarnation = int(prev.get("incarnation", 0)) + 1
+        self.counts: Counter[str] = Counter(
+            {k: int(v) for k, v in (prev.get("counts") or {}).items()})
+        self.by_kind: Counter[str] = Counter(
+            {k: int(v) for k, v in (prev.get("messages_by_kind") or {}).items()})
+        self.bytes_by_kind: Counter[str] = Counter(
+            {k: int(v) for k, v in (prev.get("bytes_by_kind") or {}).items()})
+        self.drops: Counter[str] = Counter(
+            {k: int(v) for k, v in (prev.get("drops") or {}).items()})
+        self.initials: set[tuple[int, int]] = {
+            (int(o), int(s)) for o, s in (prev.get("rbc_initials") or [])}
+        self.first_start_wall: float | None = prev.get("start_wall")
+        self.injected: dict[str, int] = dict(prev.get("injected") or {})
+
+    def stats(self, *, final: bool = False) -> dict[str, Any]:
+        decided = sum(1 for i in self.honest_ids
+                      if (self.snapshots.get(i) or {}).get("decision") is not None)
+        halted = sum(1 for i in self.honest_ids if (self.snapshots.get(i) or {}).get("halted"))
+        return {
+            "final": final,
+            "pid": os.getpid(),
+            "incarnation": self.incarnation,
+            "honest": len(self.honest_ids),
+            "connected": len(self.conns),
+            "started": self.started,
+            "decided": decided,
+            "halted": halted,
+            "done": self.done,
+            "start_wall": self.first_start_wall,
+            "messages": self.counts["messages"],
+            "messages_delivered": self.counts["messages_delivered"],
+            "bytes": self.counts["bytes"],
+            "frames_relayed": self.counts["frames_relayed"],
+            "tampered": self.counts["tampered"],
+            "rbc_instances": len(self.initials),
+            "messages_by_kind": dict(self.by_kind),
+            "bytes_by_kind": dict(self.bytes_by_kind),
+            "drops": dict(self.drops),
+            "counts": dict(self.counts),
+            "injected": self.injected,
+            "scheduler": self.scheduler.describe(),
+            "delta_s": self.config.delta_s,
+            "byzantine": {str(b): a.strategy.name for b, a in self.actors.items()},
+            "snapshots": {str(k): v for k, v in sorted(self.snapshots.items())},
+            "rbc_initials": sorted(self.initials),
+        }
+
+    def write_stats(self, *, final: bool = False) -> None:
+        atomic_write_json(Path(self.config.stats_file), self.stats(final=final))
+
+    # ----------------------------------------------------------------- entry point
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._inject_trigger = asyncio.Event()
+        self._conn_change = asyncio.Event()
+        if self.config.inject is not None:
+            loop.add_signal_handler(signal.SIGUSR1, self._inject_trigger.set)
+        for i in self.honest_ids:
+            self.outboxes[i] = _Outbox()
+            self.outboxes[i].space.set()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop, f"signal-{sig.name}")
+        server: asyncio.Server | None = None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                server = await asyncio.start_server(self._on_client, self.config.host,
+                                                    self.config.port)
+                try:
+                    port = server.sockets[0].getsockname()[1]
+                    log.info("proxy (incarnation %d) listening on %s:%d", self.incarnation,
+                             self.config.host, port)
+                    atomic_write_json(Path(self.config.ready_file),
+                                      {"port": port, "pid": os.getpid(),
+                                       "incarnation": self.incarnation})
+                    self._spawn(self._stats_loop())
+                    if self.config.inject is not None:
+                        self._spawn(self._inject())
+                    await self._stop.wait()
+                finally:
+                    server.close()
+                    for task in list(self._tasks):
+                        task.cancel()
+                    for pending in self._directions.values():
+                        for p in pending:
+                            if p.handle is not None:
+                                p.handle.cancel()
+        except* Exception as group:
+            for exc in group.exceptions:
+                log.error("proxy: task failed", exc_info=exc)
+            self.errors.extend(group.exceptions)
+        finally:
+            for sig in (*signals, signal.SIGUSR1):
+                loop.remove_signal_handler(sig)
+            if server is not None:
+                await server.wait_closed()
+        self.write_stats(final=True)
+        log.info("proxy: stopped (%s)", self.stop_reason)
+        return 1 if self.errors else 0
+
+    def stop(self, reason: str) -> None:
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop.set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._tg.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _stats_loop(self) -> None:
+        while True:
+            self.write_stats()
+            await asyncio.sleep(self.config.stats_interval_s)
+
+    def _vnow(self) -> float:
+        """Virtual time for the scheduler and strategies: units of delta since the start."""
+        if not self.started:
+            return 0.0
+        elapsed = asyncio.get_running_loop().time() - self._t0
+        # With delta_s = 0 (as fast as possible) one virtual unit is a millisecond.
+        return elapsed / self.config.delta_s if self.config.delta_s > 0 else elapsed * 1e3
+
+    # ----------------------------------------------------------------- connections
+
+    def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._spawn(self._client(reader, writer))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = FrameDecoder(MAX_FRAME)
+        conn: _Conn | None = None
+        try:
+            try:
+                async with asyncio.timeout(self.config.hello_timeout_s):
+                    first, rest = await self._first_frames(reader, decoder)
+            except TimeoutError:
+                self.drops["hello-timeout"] += 1
+                return
+            node = self._check_hello(first)
+            if node is None:
+                return
+            conn = self._register(node, writer)
+            for item in rest:
+                if not await self._on_frame(node, item):
+                    return
+            async for item in read_frames(reader, decoder):
+                if not await self._on_frame(node, item):
+                    return
+        except (ConnectionError, OSError) as exc:
+            log.info("proxy: connection error: %s", exc)
+        finally:
+            if conn is not None:
+                self._unregister(conn)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _first_frames(self, reader: asyncio.StreamReader, decoder: FrameDecoder
+                            ) -> tuple[bytes | FrameError | None, list[bytes | FrameError]]:
+        while True:
+            data = await reader.read(64 * 1024)
+            if not data:
+                return None, []
+            items = decoder.feed(data)
+            if items:
+                return items[0], items[1:]
+
+    def _check_hello(self, item: bytes | FrameError | None) -> int | None:
+        if not isinstance(item, bytes):
+            self.drops["hello-missing"] += 1
+            return None
+        route = peek_route(item)
+        if route is None or route[1] != self.n or route[0] not in self.outboxes:
+            self.drops["hello-bad-route"] += 1
+            return None
+        frame = self.node_rx.open(item)
+        if isinstance(frame, Reject):
+            self.drops[f"hello-{frame.value}"] += 1
+            return None
+        items = unpack_batch(frame.payload)
+        if isinstance(items, FrameError) or not items or not isinstance(items[0], dict) \
+                or items[0].get("t") != HELLO or items[0].get("node") != frame.sender:
+            self.drops["hello-malformed"] += 1
+            return None
+        hello = items[0]
+        snap = clean_snapshot(hello.get("snapshot"))
+        if snap is not None:
+            self._set_snapshot(frame.sender, frame.seq, snap)
+        return frame.sender
+
+    def _register(self, node: int, writer: asyncio.StreamWriter) -> _Conn:
+        old = self.conns.pop(node, None)
+        if old is not None:
+            self._close_conn(old)
+        conn = _Conn(node, writer, LinkSender(sender=self.n, receiver=node,
+                                              key=self._control_keys[node]))
+        self.conns[node] = conn
+        self._conn_change.set()
+        self.counts["connections"] += 1
+        log.info("proxy: node %d connected (%d/%d)", node, len(self.conns),
+                 len(self.honest_ids))
+        conn.writer_task = self._tg.create_task(self._writer_loop(conn))
+        self._tasks.add(conn.writer_task)
+        conn.writer_task.add_done_callback(self._tasks.discard)
+        if self.done:
+            self._send_control(conn, DONE)
+        elif self.started:
+            self._send_control(conn, START)
+        else:
+            self._maybe_start()
+        self._check_done()
+        return conn
+
+    def _close_conn(self, conn: _Conn) -> None:
+        if conn.writer_task is not None:
+            conn.writer_task.cancel()
+        conn.writer.close()
+
+    def _unregister(self, conn: _Conn) -> None:
+        if self.conns.get(conn.node) is conn:
+            del self.conns[conn.node]
+            log.info("proxy: node %d disconnected", conn.node)
+        self._close_conn(conn)
+        if self.done and not self.conns and self.config.exit_when_done:
+            self.stop("done")
+
+    def _send_control(self, conn: _Conn, kind: str) -> None:
+        body = conn.control.seal(pack_batch([{"t": kind}]))
+        conn.writer.write(encode_frame(body))
+
+    async def _writer_loop(self, conn: _Conn) -> None:
+        box = self.outboxes[conn.node]
+        writer = conn.writer
+        try:
+            # Frames written to this node's previous connection may have died with it.
+            if box.recent:
+                writer.writelines(list(box.recent))
+                self.counts["redelivered"] += len(box.recent)
+                await writer.drain()
+            while True:
+                while not box.frames:
+                    box.ready.clear()
+                    await box.ready.wait()
+                chunk: list[bytes] = []
+                size = 0
+                while box.frames and size < _WRITE_CHUNK:
+                    frame = box.frames.popleft()
+                    chunk.append(frame)
+                    size += len(frame)
+                    box.recent.append(frame)
+                    if len(box.recent) > self.config.redeliver_frames:
+                        box.recent.popleft()
+                self._release(box, size)
+                writer.writelines(chunk)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            writer.close()
+
+    # ----------------------------------------------------------------- inbound frames
+
+    async def _on_frame(self, node: int, item: bytes | FrameError) -> bool:
+        """Handle one frame from ``node``; False means close the connection."""
+        if isinstance(item, FrameError):
+            self.drops[f"framing-{item.kind.value}"] += 1
+            return not item.fatal
+        self.counts["frames_in"] += 1
+        route = peek_route(item)
+        if route is None:
+            self.drops["truncated"] += 1
+            return True
+        src, dst = route
+        if src != node:
+            # A node speaks only for itself on its connection (the MAC would fail anyway).
+            self.drops["wrong-sender"] += 1
+            return True
+        if dst == self.n:
+            self._on_side_channel(item)
+            return True
+        if not 0 <= dst < self.n or dst == src:
+            self.drops["bad-destination"] += 1
+            return True
+        box = self.outboxes.get(dst)
+        if box is not None and box.held > self.config.max_queue_bytes and not self._halted(dst):
+            # Back-pressure: stop reading this sender until the destination catches up.
+            self.counts["backpressure_waits"] += 1
+            box.space.clear()
+            await box.space.wait()
+        self._relay(src, dst, item)
+        return True
+
+    def _on_side_channel(self, body: bytes) -> None:
+        frame = self.node_rx.open(body)
+        if isinstance(frame, Reject):
+            self.drops[f"side-{frame.value}"] += 1
+            return
+        items = unpack_batch(frame.payload)
+        if isinstance(items, FrameError):
+            self.drops["side-batch"] += 1
+            return
+        for item in items:
+            if isinstance(item, dict) and item.get("t") == SNAPSHOT:
+                snap = clean_snapshot(item.get("s"))
+                if snap is not None:
+                    self._set_snapshot(frame.sender, frame.seq, snap)
+                    continue
+            self.drops["side-unknown"] += 1
+        self._check_done()
+
+    def _halted(self, node: int) -> bool:
+        return bool((self.snapshots.get(node) or {}).get("halted"))
+
+    def _set_snapshot(self, node: int, seq: int, snap: dict[str, Any]) -> None:
+        # Re-sent old frames may arrive after newer ones: keep the newest by sequence number.
+        if seq >= self._snapshot_seq.get(node, -1):
+            self._snapshot_seq[node] = seq
+            self.snapshots[node] = snap
+
+    def _decode_payload(self, payload: bytes) -> list[Message]:
+        batch = unpack_batch(payload)
+        if isinstance(batch, FrameError):
+            self.counts["undecodable_frames"] += 1
+            return []
+        out = []
+        for obj in batch:
+            msg = decode(obj, self.n)
+            if isinstance(msg, DecodeError):
+                self.counts["undecodable_messages"] += 1
+            else:
+                out.append(msg)
+        return out
+
+    def _relay(self, src: int, dst: int, body: bytes) -> None:
+        msgs = self._decode_payload(body[HEADER_SIZE:-MAC_SIZE])
+        frame = encode_frame(body)
+        frames = [frame]
+        if (self.config.tamper == "flip-byte" and self.started and dst in self.outboxes
+                and not self._tampered_this_run and self.counts["tampered"] == 0):
+            copy = bytearray(frame)
+            copy[4 + HEADER_SIZE] ^= 0xFF  # first payload byte: the MAC no longer matches
+            frames.insert(0, bytes(copy))  # the tampered copy first, then the original
+            self._tampered_this_run = True
+            self.counts["tampered"] += 1
+            log.info("proxy: tampered with a copy of a frame %d -> %d", src, dst)
+        self._schedule(src, dst, frames, msgs)
+
+    # ----------------------------------------------------------------- scheduling
+
+    def _schedule(self, src: int, dst: int, frames: list[bytes], msgs: list[Message]) -> None:
+        delay = self.scheduler.delay
+        now = self._vnow()
+        virtual = max(delay(src, dst, m, now) for m in msgs) if msgs else self.scheduler.delta
+        virtual = min(max(virtual, 0.0), 1.0)  # the model's bound, whatever a scheduler says
+        self._count(msgs, frames[-1] if frames else b"")
+        box = self.outboxes.get(dst)
+        if box is not None and dst not in self.conns and self._halted(dst):
+            self.counts["dropped_for_halted"] += 1
+            return
+        held = sum(len(f) for f in frames)
+        if box is not None:
+            box.held += held
+        pending = _Pending(src, dst, frames, msgs, held)
+        queue = self._directions.get((src, dst))
+        if queue is None:
+            queue = self._directions[(src, dst)] = deque()
+        while queue and queue[0].delivered:
+            queue.popleft()
+        while len(queue) >= self.config.max_reorder:
+            oldest = queue.popleft()
+            if not oldest.delivered:
+                if oldest.handle is not None:
+                    oldest.handle.cancel()
+                self.counts["forced_in_order"] += 1
+                self._deliver_now(oldest)
+            while queue and queue[0].delivered:
+                queue.popleft()
+        loop = asyncio.get_running_loop()
+        seconds = virtual * self.config.delta_s
+        if seconds <= 0:
+            pending.handle = loop.call_soon(self._deliver, pending)  # keeps FIFO order
+        else:
+            pending.handle = loop.call_later(seconds, self._deliver, pending)
+        queue.append(pending)
+
+    def _count(self, msgs: list[Message], frame: bytes) -> None:
+        counts = self.counts
+        counts["messages"] += len(msgs)
+        counts["bytes"] += len(frame)
+        counts["frames_relayed"] += 1
+        for m in msgs:
+            kind = _kind_name(m)
+            self.by_kind[kind] += 1
+            # Per kind, the simulator's size estimate (re-encoding every message to measure
+            # it would double the proxy's work); the total above is exact frame bytes.
+            self.bytes_by_kind[kind] += wire_size(m)
+            if isinstance(m, RbcMsg) and m.kind == Kind.INITIAL:
+                self.initials.add((m.origin, m.seq))
+
+    def _deliver(self, pending: _Pending) -> None:
+        """Timer callback. An exception here is a bug (in a strategy, say): stop loudly,
+        rather than leave it to the loop's handler and run on in a broken state."""
+        try:
+            self._deliver_now(pending)
+        except Exception as exc:
+            log.error("proxy: delivery %d -> %d failed", pending.src, pending.dst, exc_info=exc)
+            self.errors.append(exc)
+            self.stop("error")
+
+    def _deliver_now(self, pending: _Pending) -> None:
+        if pending.delivered:
+            return
+        pending.delivered = True
+        self.counts["messages_delivered"] += len(pending.msgs)
+        box = self.outboxes.get(pending.dst)
+        if box is not None:
+            box.frames.extend(pending.frames)
+            box.ready.set()
+            return
+        self._byz_receive(pending)
+
+    def _release(self, box: _Outbox, size: int) -> None:
+        box.held -= size
+        if box.held <= self.config.max_queue_bytes // 2:
+            box.space.set()
+
+    # ----------------------------------------------------------------- start / done
+
+    def _maybe_start(self) -> None:
+        if self.started or not self._inject_done:
+            return
+        if any(i not in self.conns for i in self.honest_ids):
+            return
+        self.started = True
+        self._t0 = asyncio.get_running_loop().time()
+        if self.first_start_wall is None:
+            self.first_start_wall = time.time()
+        log.info("proxy: all %d honest nodes connected; start", len(self.honest_ids))
+        # In node order, as the simulator starts its nodes: under FIFO, simultaneous
+        # broadcasts then tend to reach every receiver in the same order as in `byzlab sim`.
+        for i in sorted(self.conns):
+            self._send_control(self.conns[i], START)
+        now = self._vnow()
+        for actor in self.actors.values():
+            self._byz_effects(actor, actor.strategy.start(now))
+
+    def _check_done(self) -> None:
+        if self.done or not self.started:
+            return
+        if all((self.snapshots.get(i) or {}).get("halted") for i in self.honest_ids):
+            self.done = True
+            log.info("proxy: every honest node halted; done")
+            for conn in self.conns.values():
+                self._send_control(conn, DONE)
+
+    # ----------------------------------------------------------------- Byzantine nodes
+
+    def _byz_receive(self, pending: _Pending) -> None:
+        actor = self.actors[pending.dst]
+        msgs = pending.msgs
+        if pending.frames:
+            # From an honest node: check the MAC like any receiver would (the adversary
+            # holds this node's keys), then use what the frame really says.
+            msgs = []
+            for frame in pending.frames:
+                opened = actor.receiver.open(frame[4:])
+                if isinstance(opened, Reject):
+                    self.drops[f"byzantine-{opened.value}"] += 1
+                    continue
+                msgs.extend(self._decode_payload(opened.payload))
+        now = self._vnow()
+        for msg in msgs:
+            self._byz_effects(actor, actor.strategy.receive(pending.src, msg, now))
+
+    def _byz_effects(self, actor: _Actor, effects: list[Effect]) -> None:
+        b = actor.node
+        out: dict[int, list[Message]] = {}
+        local: deque[Message] = deque()
+        while True:
+            for effect in effects:
+                if isinstance(effect, Broadcast):
+                    for d in range(self.n):
+                        if d == b:
+                            local.append(effect.msg)
+                        else:
+                            out.setdefault(d, []).append(effect.msg)
+                elif isinstance(effect, Send):
+                    if effect.dst == b:
+                        local.append(effect.msg)
+                    elif 0 <= effect.dst < self.n:
+                        out.setdefault(effect.dst, []).append(effect.msg)
+            if not local:
+                break
+            effects = actor.strategy.receive(b, local.popleft(), self._vnow())
+        for d, msgs in out.items():
+            if d in self.actors:
+                self._schedule(b, d, [], msgs)
+                continue
+            for k in range(0, len(msgs), _BYZ_CHUNK):
+                chunk = msgs[k:k + _BYZ_CHUNK]
+                body = actor.senders[d].seal(pack_batch([encode(m) for m in chunk]))
+                self._schedule(b, d, [encode_frame(body)], chunk)
+
+    # ----------------------------------------------------------------- test-only injection
+
+    async def _inject(self) -> None:
+        spec = self.config.inject
+        assert spec is not None
+        if spec.target not in self.outboxes or spec.from_node not in self.actors:
+            raise ConfigError("inject: target must be honest and from_node Byzantine")
+        await self._inject_trigger.wait()
+        while spec.target not in self.conns:
+            self._conn_change.clear()
+            await self._conn_change.wait()
+        conn = self.conns[spec.target]
+        writer = conn.writer
+        rng = random.Random(f"inject:{self.config.seed}")
+        counts: Counter[str] = Counter()
+        log.info("proxy: injecting hostile frames into node %d", spec.target)
+
+        async def put(data: bytes, kind: str) -> None:
+            writer.write(data)
+            counts[kind] += 1
+            if counts.total() % 64 == 0:
+                await writer.drain()
+
+        for _ in range(spec.garbage_frames):
+            await put(encode_frame(rng.randbytes(rng.randrange(0, 600))), "garbage")
+        other = next(i for i in self.honest_ids if i != spec.target)
+        for _ in range(spec.forged_frames):
+            # A well-formed header claiming an honest sender, with a MAC we cannot compute.
+            header = struct.pack("!BIIQ", 1, other, spec.target, rng.randrange(1, 1 << 40))
+            body = header + rng.randbytes(rng.randrange(1, 200)) + rng.randbytes(MAC_SIZE)
+            await put(encode_frame(body), "forged")
+        payloads = _invalid_payloads(self.n, spec.from_node, other)
+        sender = self.actors[spec.from_node].senders[spec.target]
+        for k in range(spec.invalid_frames):
+            await put(encode_frame(sender.seal(payloads[k % len(payloads)])), "invalid")
+        await writer.drain()
+        if spec.oversized:
+            # The length prefix alone is over the limit: the node must close the stream.
+            writer.write(struct.pack("!I", MAX_FRAME + 1) + bytes(4096))
+            counts["oversized"] += 1
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.drain()
+        self.injected = dict(counts)
+        self._inject_trigger.clear()
+        atomic_write_json(Path(spec.done_file), dict(counts))
+        log.info("proxy: injection done: %s", dict(counts))
+        if spec.hold_start:
+            # Lets a test measure the target after the flood and before the run.
+            await self._inject_trigger.wait()
+        self._inject_done = True
+        self._maybe_start()
+
+
+def _invalid_payloads(n: int, byz: int, other: int) -> list[bytes]:
+    """Payloads with a valid Byzantine MAC whose contents every honest node must reject."""
+    bad_items: list[object] = [
+        ["x"], [9], [], {"a": 1}, [3, 5], [3],
+        [0, n + 5, 1, 0, 1, 1, 1, 0, None],  # origin out of range
+        [0, byz, 0, 0, 1, 1, 1, 0, None],  # seq 0
+        [0, byz, 1, 7, 1, 1, 1, 0, None],  # unknown item tag
+        [0, byz, 1, 0, 1, 9, 1, 0, None],  # vote step 9
+        [0, byz, 1, 0, 1, 1, 5, 0, None],  # value 5
+        [0, byz, 1, 0, 1, 1, 1, 1 << (n + 1), None],  # support beyond n bits
+        [0, byz, 1, 0, 1, 1, 1, 0, [1] * (n + 1)],  # view of the wrong length
+        [0, byz, 1, 0, 1, 1, 1, 0, "view"],
+        [1.5, byz, 1, 0, 1, 1, 1, 0, None],
+    ]
+    return [
+        b"\xc1",  # a reserved msgpack type byte
+        msgpack.packb({"not": "a batch"}),
+        b"\xdd\xff\xff\xff\xff",  # an array header announcing 4 billion messages
+        b"\x91" * 3000 + b"\x90",  # nesting deeper than msgpack allows
+        pack_batch(bad_items * 40),  # 600 invalid messages in one frame
+        # Well-formed messages the protocol must ignore:
+        pack_batch([encode(RbcMsg(int(Kind.INITIAL), other, 1, Vote(1, 1, 1)))]),  # not origin
+        pack_batch([encode(RbcMsg(int(Kind.ECHO), byz, 1 << 30, Vote(1, 1, 1)))]),  # far ahead
+        pack_batch([encode(DecideMsg(1)), encode(DecideMsg(-1))]),  # a duplicate DECIDE
+    ]
+
+
+def _kind_name(msg: Message) -> str:
+    if isinstance(msg, DecideMsg):
+        return "DECIDE"
+    return ("INITIAL", "ECHO", "READY")[msg.kind]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``byzlab proxy --config proxy.json`` (also ``python -m byzlab.adversary.proxy``)."""
+    parser = argparse.ArgumentParser(
+        prog="byzlab proxy",
+        description="Run the adversary proxy: relay, schedule, and run the Byzantine nodes.")
+    parser.add_argument("--config", required=True, type=Path, help="proxy.json")
+    args = parser.parse_args(argv)
+    return run_proxy(args.config)
+
+
+def run_proxy(config_path: Path) -> int:
+    setup_logging("proxy")
+    try:
+        config = load_config(config_path, ProxyConfig)
+        proxy = Proxy(config)
+    except (ConfigError, KeyFileError, ValueError) as exc:
+        print(f"byzlab proxy: {exc}", file=sys.stderr)
+        return 2
+    return run_with_loop(proxy.run, name="proxy")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
