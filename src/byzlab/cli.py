@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -94,32 +95,56 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
 @click.option("--max-time", type=float, default=None,
               help="Stop after this much virtual time (units of delta).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def sim(n: int, f: int | None, seed: int, inputs: str, protocol: str, byzantine: str,
-        byzantine_nodes: str | None, scheduler: str, preset: str, params_kv: tuple[str, ...],
-        max_time: float | None, as_json: bool) -> None:
+@click.option("--scenario", "scenario_file", default=None, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Read n, f, seed, protocol, inputs, parameters, scheduler and Byzantine "
+                   "nodes from a TOML scenario file (the one `byzlab run` takes). Only "
+                   "--seed, --max-time and --json may be combined with it.")
+@click.pass_context
+def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, protocol: str,
+        byzantine: str, byzantine_nodes: str | None, scheduler: str, preset: str,
+        params_kv: tuple[str, ...], max_time: float | None, as_json: bool,
+        scenario_file: Path | None) -> None:
     """Run one agreement instance in the deterministic simulator.
 
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
     from byzlab.network.sim import Simulator, make_inputs
 
-    try:
-        overrides = _parse_overrides(params_kv)
-        f_value = f if f is not None else max(1, (n - 1) // 3)
-        if preset == "theory":
-            params = Params.theory(n, f_value, **overrides)
-        else:
-            params = Params.practical(n, f_value, **overrides)
-    except (ParamsError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
-    ids = [] if byzantine == "none" else _byzantine_ids(byzantine_nodes, n, params.f)
+    if scenario_file is not None:
+        from byzlab.orchestration.scenario import build_simulator
 
-    def factory(spec: NodeSpec) -> Any:
-        return make_strategy(byzantine, spec)
+        clashing = [f"--{name.replace('_', '-')}" for name in
+                    ("n", "f", "inputs", "protocol", "byzantine", "byzantine_nodes",
+                     "scheduler", "preset", "params_kv")
+                    if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if clashing:
+            raise click.UsageError(
+                f"{', '.join(clashing).replace('--params-kv', '--param')} cannot be combined "
+                "with --scenario; set it in the scenario file")
+        explicit_seed = ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT
+        scn = _load_scenario_or_exit(scenario_file).with_seed(seed if explicit_seed else None)
+        simulator = build_simulator(scn, max_time=max_time)
+        params, n, seed = simulator.params, scn.n, scn.seed
+        protocol, scheduler = scn.run.protocol, scn.adversary.scheduler
+    else:
+        try:
+            overrides = _parse_overrides(params_kv)
+            f_value = f if f is not None else max(1, (n - 1) // 3)
+            if preset == "theory":
+                params = Params.theory(n, f_value, **overrides)
+            else:
+                params = Params.practical(n, f_value, **overrides)
+        except (ParamsError, TypeError) as exc:
+            raise click.UsageError(str(exc)) from None
+        ids = [] if byzantine == "none" else _byzantine_ids(byzantine_nodes, n, params.f)
 
-    simulator = Simulator(params, protocol=protocol, inputs=make_inputs(inputs, n, seed),
-                          seed=seed, scheduler=make_scheduler(scheduler),
-                          byzantine={i: factory for i in ids}, max_time=max_time)
+        def factory(spec: NodeSpec) -> Any:
+            return make_strategy(byzantine, spec)
+
+        simulator = Simulator(params, protocol=protocol, inputs=make_inputs(inputs, n, seed),
+                              seed=seed, scheduler=make_scheduler(scheduler),
+                              byzantine={i: factory for i in ids}, max_time=max_time)
     started = time.perf_counter()
     result = simulator.run()
     wall = time.perf_counter() - started
@@ -150,6 +175,124 @@ def sim(n: int, f: int | None, seed: int, inputs: str, protocol: str, byzantine:
     console.print(table)
     if not result.agreed:
         sys.exit(1)
+
+
+def _load_scenario_or_exit(path: Path) -> Any:
+    """The validated scenario, or its problems on stderr (no traceback) and exit status 2."""
+    from byzlab.orchestration.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("scenario_file", metavar="[SCENARIO.toml]", required=False,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
+              help="Where the processes run: local = one process per node on 127.0.0.1.")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("results"), show_default=True,
+              help="Results go to OUT/<run-id>/.")
+@click.option("--seed", type=int, default=None,
+              help="Override the scenario's seed (run.seed).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print summary.json on stdout instead of a table.")
+def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | None,
+        as_json: bool) -> None:
+    """Run a scenario on real processes: N nodes over TCP through the adversary proxy.
+
+    Without a file: n=4, f=1, node 3 equivocates, random scheduler, HPZ, split inputs,
+    delta_s = 0.005. Writes OUT/<run-id>/summary.json (the keys of `byzlab sim --json`
+    plus latency_s, decision_times, git_commit, backend), nodes.csv and traces/. Exit
+    status 0 iff the honest nodes agreed on a valid value; 2 for an invalid scenario.
+
+    Example: byzlab run my-scenario.toml --seed 3 --out results
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from byzlab.orchestration.local import RunFailed, run_local, summary_line
+    from byzlab.orchestration.scenario import default_scenario
+
+    scn = _load_scenario_or_exit(scenario_file) if scenario_file else default_scenario()
+    scn = scn.with_seed(seed)
+    honest = scn.n - len(scn.adversary.byzantine)
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
+                        console=console, disable=not console.is_terminal, transient=True)
+    bars = {name: progress.add_task(name, total=honest)
+            for name in ("connected", "decided", "halted")}
+    last: list[tuple[int, ...]] = []
+    peak_connected = [0]
+
+    def on_status(status: dict[str, Any]) -> None:
+        # Nodes disconnect once done, and a fast run can finish between two status
+        # writes: a node that decided was connected, so show the most ever known.
+        peak_connected[0] = max(peak_connected[0], *(int(status.get(k, 0)) for k in
+                                                     ("connected", "decided", "halted")))
+        counts = (peak_connected[0], int(status.get("decided", 0)), int(status.get("halted", 0)))
+        for name, value in zip(("connected", "decided", "halted"), counts, strict=True):
+            progress.update(bars[name], completed=value)
+        if not console.is_terminal and (not last or last[-1] != counts):
+            console.print(f"connected {counts[0]}/{honest}  decided {counts[1]}/{honest}  "
+                          f"halted {counts[2]}/{honest}", highlight=False)
+        last[:] = [counts]
+
+    try:
+        with progress:
+            outcome = run_local(scn, out_root=out_root, on_status=on_status)
+    except RunFailed as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(outcome.summary, sort_keys=True))
+    else:
+        s = outcome.summary
+        table = Table(title=f"byzlab run ({backend}): {s['protocol']}, n={scn.n}, "
+                            f"f={scn.f}, seed={s['seed']}", show_header=False)
+        lat = s.get("latency_s")
+        lat_d = s.get("latency_delta")
+        verdict = "[green]yes[/green]" if s["agreed"] else f"[red]no[/red] ({outcome.stopped})"
+        rows = [
+            ("agreed", verdict), ("decision", str(s["decision"])), ("valid", str(s["valid"])),
+            ("latency", "-" if lat is None else f"{lat * 1e3:.1f} ms"
+             + ("" if lat_d is None else f" ({lat_d:.1f} delta)")),
+            ("iterations / epochs", f"{s['iterations']} / {s['epochs']}"),
+            ("RBC instances", f"{s['rbc_instances']:,}"),
+            ("messages / bytes", f"{s['messages']:,} / {s['bytes']:,}"),
+            ("byzantine", ", ".join(f"{k}:{v}" for k, v in s["byzantine"].items()) or "none"),
+            ("scheduler", str(s["scheduler"].get("name"))),
+            ("trace hash", s["trace_hash"]),
+            ("results", str(outcome.out_dir)),
+        ]
+        for key, value in rows:
+            table.add_row(key, value)
+        Console().print(table)
+    if not outcome.ok:
+        click.echo(f"FAILED: {summary_line(outcome)}", err=True)
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.option("--config", "config", required=True, metavar="node.json",
+              type=click.Path(dir_okay=False, path_type=Path), help="The node's config file.")
+def node(config: Path) -> None:
+    """Run one honest node over TCP through the adversary proxy (used by `byzlab run`)."""
+    from byzlab.network.tcp import run_node
+
+    sys.exit(run_node(config))
+
+
+@main.command()
+@click.option("--config", "config", required=True, metavar="proxy.json",
+              type=click.Path(dir_okay=False, path_type=Path), help="The proxy's config file.")
+def proxy(config: Path) -> None:
+    """Run the adversary proxy: relay and schedule frames, run the Byzantine nodes."""
+    from byzlab.adversary.proxy import run_proxy
+
+    sys.exit(run_proxy(config))
 
 
 @main.command()

@@ -1,0 +1,446 @@
+"""The local backend: one adversary proxy and N honest node processes on 127.0.0.1.
+
+Theory of operation
+-------------------
+``byzlab run SCENARIO --backend local`` turns a scenario into processes and back into
+results, in this order:
+
+1. *Plan.* Validate the scenario (``scenario.py``), fix the seed, derive the parameters and
+   inputs exactly as ``byzlab sim`` does, and create ``results/<run-id>/``.
+2. *Keys.* Generate n + 1 X25519 key pairs with the logic of ``byzlab keys gen`` (ids 0..n-1
+   for the nodes, id n for the proxy's side channel) bound to the run id. Each honest node's
+   directory gets the roster and *its own* private key only; the proxy's gets the roster,
+   its own key and the keys of the Byzantine nodes (the adversary controls them). Private
+   keys are deleted when the run ends: they are worthless after it (the run id is bound into
+   every link key) and there is no reason to leave secrets in a results tree.
+3. *Proxy.* Start ``python -m byzlab.adversary.proxy`` with port 0; it binds a free port and
+   reports it in ``ready.json`` (no race between choosing a port and binding it).
+4. *Nodes.* Write ``node-<i>.json`` with that port and start the honest nodes (``python -m
+   byzlab.network.tcp``). The lean module entry points are used instead of the ``byzlab``
+   CLI because importing the CLI (rich, the sidecars, scipy) costs about a second per
+   process, which dominates start-up at n = 64.
+5. *Wait.* Poll the proxy's statistics file for progress (connected, decided, halted; shown
+   with rich when stderr is a terminal) until every node process has exited, the proxy
+   fails, or the timeout expires.
+6. *Stop.* Always, in ``finally``: SIGTERM to each process group, SIGKILL to what is left
+   after a grace period, and ``wait()`` on every child so none is left as a zombie or an
+   orphan. Every child runs in its own session (``start_new_session``), so a signal to its
+   group reaches anything it might spawn, and a Ctrl-C at the terminal reaches only the
+   orchestrator, which then stops the children in order. SIGTERM to the orchestrator is
+   turned into the same orderly stop.
+7. *Collect.* Read every node's ``result.json`` and ``trace.jsonl`` and the proxy's final
+   statistics, and write ``summary.json`` (the keys of ``byzlab sim --json`` plus
+   wall-clock latency, per-node decision times, git commit and backend), ``nodes.csv``,
+   ``traces/node-<i>.jsonl`` and ``proxy-stats.json``, all atomically.
+
+The exit status of ``byzlab run`` is 0 if and only if the honest nodes agreed on a valid
+value. Everything a test or a person needs to debug a run (configs, logs of every process,
+the raw outputs) stays under ``results/<run-id>/work/``, and every failure message names the
+run id and the seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
+from byzlab.orchestration.results import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    build_summary,
+    git_commit,
+    nodes_csv,
+    read_json,
+)
+from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
+
+__all__ = ["LocalRun", "RunFailed", "RunOutcome", "new_run_id", "run_local"]
+
+NODE_MODULE = "byzlab.network.tcp"
+PROXY_MODULE = "byzlab.adversary.proxy"
+STARTUP_SLACK_S = 15.0  # process start-up on top of the scenario's timeout
+STOP_GRACE_S = 3.0
+
+
+class RunFailed(RuntimeError):
+    """The run could not be set up (the proxy did not come up, a process failed to start)."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    out_dir: Path
+    summary: dict[str, Any]
+    stopped: str
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.summary.get("agreed")) and bool(self.summary.get("valid"))
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped == "interrupted":
+            return 130
+        return 0 if self.ok else 1
+
+
+def new_run_id(seed: int) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-s{seed}-{secrets.token_hex(3)}"
+
+
+class LocalRun:
+    """One run's processes and files. Use as a context manager: exit stops everything."""
+
+    def __init__(self, scenario: Scenario, *, out_root: Path, run_id: str | None = None,
+                 proxy_options: dict[str, Any] | None = None,
+                 node_options: dict[str, Any] | None = None,
+                 python: str | None = None) -> None:
+        self.scenario = scenario
+        self.n = scenario.n
+        self.f = scenario.f
+        self.seed = scenario.seed
+        self.params = build_params(scenario)
+        self.inputs = resolve_inputs(scenario)
+        self.byzantine = {b.node: b.strategy for b in scenario.adversary.byzantine}
+        self.honest_ids = [i for i in range(self.n) if i not in self.byzantine]
+        self.run_id = run_id or new_run_id(self.seed)
+        self.out_dir = out_root.resolve() / self.run_id  # children run with cwd=work
+        self.work = self.out_dir / "work"
+        self.proxy_options = dict(proxy_options or {})
+        self.node_options = dict(node_options or {})
+        self.python = python or sys.executable
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+        self.port: int | None = None
+        self.started_at = time.monotonic()
+
+    # ----------------------------------------------------------------- paths
+
+    @property
+    def stats_file(self) -> Path:
+        return self.work / "proxy" / "stats.json"
+
+    @property
+    def ready_file(self) -> Path:
+        return self.work / "proxy" / "ready.json"
+
+    def node_dir(self, i: int) -> Path:
+        return self.work / "nodes" / str(i)
+
+    def describe(self) -> str:
+        """What to put in every failure message: enough to find and replay the run."""
+        return f"run {self.run_id} (seed={self.seed}, results in {self.out_dir})"
+
+    # ----------------------------------------------------------------- setup
+
+    def prepare(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=False)
+        (self.work / "logs").mkdir()
+        atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
+        all_keys = self.work / "keys-all"
+        generate_keys(self.n + 1, all_keys, self.run_id)
+        roster = (all_keys / ROSTER_FILE).read_bytes()
+        proxy_keys = self.work / "proxy" / "keys"
+        for i in self.honest_ids:
+            self._install_key(all_keys, i, self.node_dir(i) / "keys", roster)
+        for i in [self.n, *self.byzantine]:
+            self._install_key(all_keys, i, proxy_keys, roster)
+        shutil.rmtree(all_keys)
+        cfg: dict[str, Any] = {
+            "params": self.params.to_dict(),
+            "protocol": self.scenario.run.protocol,
+            "inputs": self.inputs,
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "key_dir": str(proxy_keys),
+            "byzantine": [b.model_dump() for b in self.scenario.adversary.byzantine],
+            "scheduler": self.scenario.adversary.scheduler,
+            "scheduler_options": dict(self.scenario.adversary.scheduler_options),
+            "delta_s": self.scenario.adversary.delta_s,
+            "tamper": self.scenario.adversary.tamper,
+            "stats_file": str(self.stats_file),
+            "ready_file": str(self.ready_file),
+            "port": 0,
+        }
+        cfg.update(self.proxy_options)
+        self._proxy_config = cfg
+
+    @staticmethod
+    def _install_key(src: Path, i: int, dest: Path, roster: bytes) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(dest / ROSTER_FILE, roster)
+        atomic_write_bytes(dest / key_file_name(i), (src / key_file_name(i)).read_bytes(),
+                           mode=0o600)
+
+    def _spawn(self, name: str, module: str, config: Path) -> subprocess.Popen[bytes]:
+        log = open(self.work / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop_all
+        self._logs.append(log)
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-m", module, "--config", str(config)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=self.work,
+            )
+        except OSError as exc:
+            raise RunFailed(f"{self.describe()}: cannot start {name}: {exc}") from exc
+        self.procs[name] = proc
+        self._write_pids()
+        return proc
+
+    def _write_pids(self) -> None:
+        atomic_write_json(self.work / "pids.json",
+                          {name: p.pid for name, p in self.procs.items()})
+
+    def start_proxy(self, *, port: int | None = None, timeout: float = 20.0) -> int:
+        """Start (or restart) the proxy; returns its port once it listens."""
+        cfg = dict(self._proxy_config)
+        if port is not None:
+            cfg["port"] = port
+        path = self.work / "proxy.json"
+        atomic_write_json(path, cfg)
+        self.ready_file.unlink(missing_ok=True)
+        proc = self._spawn("proxy", PROXY_MODULE, path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = read_json(self.ready_file)
+            if isinstance(ready, dict) and ready.get("pid") == proc.pid:
+                self.port = int(ready["port"])
+                return self.port
+            if proc.poll() is not None:
+                raise RunFailed(f"{self.describe()}: the proxy exited with status "
+                                f"{proc.returncode} during start-up; see "
+                                f"{self.work / 'logs' / 'proxy.log'}")
+            time.sleep(0.02)
+        raise RunFailed(f"{self.describe()}: the proxy did not start within {timeout:.0f} s")
+
+    def start_nodes(self) -> None:
+        if self.port is None:
+            raise RunFailed("start the proxy before the nodes")
+        for i in self.honest_ids:
+            cfg: dict[str, Any] = {
+                "node": i,
+                "params": self.params.to_dict(),
+                "protocol": self.scenario.run.protocol,
+                "input": self.inputs[i],
+                "seed": self.seed,
+                "run_id": self.run_id,
+                "key_dir": str(self.node_dir(i) / "keys"),
+                "proxy_host": "127.0.0.1",
+                "proxy_port": self.port,
+                "out_dir": str(self.node_dir(i) / "out"),
+                "timeout_s": self.scenario.run.timeout_s,
+            }
+            cfg.update(self.node_options)
+            path = self.node_dir(i) / "node.json"
+            atomic_write_json(path, cfg)
+            self._spawn(f"node-{i}", NODE_MODULE, path)
+
+    def start(self) -> None:
+        self.prepare()
+        self.start_proxy()
+        self.start_nodes()
+
+    # ----------------------------------------------------------------- while running
+
+    def status(self) -> dict[str, Any]:
+        stats = read_json(self.stats_file)
+        return stats if isinstance(stats, dict) else {}
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.procs.items()}
+
+    def node_procs(self) -> dict[int, subprocess.Popen[bytes]]:
+        return {i: self.procs[f"node-{i}"] for i in self.honest_ids
+                if f"node-{i}" in self.procs}
+
+    def wait(self, *, timeout: float | None = None,
+             on_status: Callable[[dict[str, Any]], None] | None = None) -> str:
+        """Block until every node exited ("nodes-exited"), the proxy failed, or timeout."""
+        budget = timeout if timeout is not None else (
+            self.scenario.run.timeout_s + STARTUP_SLACK_S)
+        deadline = time.monotonic() + budget
+        while True:
+            if on_status is not None:
+                on_status(self.status())
+            nodes = self.node_procs()
+            if nodes and all(p.poll() is not None for p in nodes.values()):
+                return "nodes-exited"
+            proxy = self.procs.get("proxy")
+            if proxy is not None and proxy.poll() not in (None, 0):
+                return "proxy-failed"
+            if time.monotonic() >= deadline:
+                return "timeout"
+            time.sleep(0.05)
+
+    def kill_proxy(self, sig: int = signal.SIGKILL) -> None:
+        """Test hook: kill the proxy abruptly and reap it."""
+        proc = self.procs["proxy"]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        proc.wait()
+
+    def signal_proxy(self, sig: int) -> None:
+        os.kill(self.procs["proxy"].pid, sig)
+
+    # ----------------------------------------------------------------- stopping
+
+    def stop_proxy(self, grace: float = STOP_GRACE_S) -> None:
+        proc = self.procs.get("proxy")
+        if proc is not None:
+            self._stop([proc], grace)
+
+    def stop_all(self, grace: float = STOP_GRACE_S) -> None:
+        """SIGTERM every child's process group, SIGKILL after ``grace``, reap all."""
+        nodes = [p for name, p in self.procs.items() if name != "proxy"]
+        # Nodes first (they write their results on SIGTERM), then the proxy.
+        self._stop(nodes, grace)
+        self.stop_proxy(grace)
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    @staticmethod
+    def _stop(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
+        running = [p for p in procs if p.poll() is None]
+        for p in running:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for p in running:
+            try:
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for p in procs:
+            p.wait()  # reap, so no zombie outlives the run
+
+    def __enter__(self) -> LocalRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+    # ----------------------------------------------------------------- results
+
+    def collect(self, waited: str) -> RunOutcome:
+        """Write summary.json, nodes.csv, traces/ and proxy-stats.json; return the outcome."""
+        results: dict[int, dict[str, Any]] = {}
+        traces: list[bytes] = []
+        for i in self.honest_ids:
+            out = self.node_dir(i) / "out"
+            res = read_json(out / "result.json")
+            if isinstance(res, dict):
+                results[i] = res
+            try:
+                trace = (out / "trace.jsonl").read_bytes()
+            except FileNotFoundError:
+                trace = b""
+            traces.append(trace)
+            atomic_write_bytes(self.out_dir / "traces" / f"node-{i}.jsonl", trace)
+        stats = read_json(self.stats_file)
+        stats = stats if isinstance(stats, dict) else {}
+        if stats:
+            atomic_write_json(self.out_dir / "proxy-stats.json", stats)
+        exit_codes: dict[int, int | None] = {
+            i: p.returncode for i, p in self.node_procs().items()}
+        stopped = self._stopped_reason(waited, results)
+        summary = build_summary(
+            n=self.n, seed=self.seed, params=self.params.to_dict(),
+            protocol=self.scenario.run.protocol,
+            scheduler={"name": self.scenario.adversary.scheduler,
+                       **self.scenario.adversary.scheduler_options},
+            byzantine=self.byzantine, inputs=self.inputs,
+            delta_s=self.scenario.adversary.delta_s, node_results=results, proxy_stats=stats,
+            traces=traces, stopped=stopped, backend="local", run_id=self.run_id,
+            commit=git_commit(),
+        )
+        summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
+        summary["wall_time_s"] = time.monotonic() - self.started_at
+        starts = [r["start_time"] for r in results.values()
+                  if isinstance(r.get("start_time"), int | float)]
+        atomic_write_json(self.out_dir / "summary.json", summary)
+        atomic_write_text(self.out_dir / "nodes.csv", nodes_csv(
+            self.n, byzantine=self.byzantine, inputs=self.inputs, node_results=results,
+            exit_codes=exit_codes, start_time=min(starts) if starts else None))
+        for key_file in self.work.glob("**/node-*.key"):
+            key_file.unlink()
+        return RunOutcome(self.run_id, self.out_dir, summary, stopped)
+
+    def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:
+        if waited == "interrupted":
+            return "interrupted"
+        if results and len(results) == len(self.honest_ids) \
+                and all(r.get("halted") for r in results.values()):
+            return "all-honest-halted"
+        if waited == "nodes-exited":
+            reasons = {str(r.get("stop_reason")) for r in results.values()}
+            return "node-" + "/".join(sorted(reasons)) if reasons else "nodes-exited"
+        return waited
+
+
+class _Terminated(BaseException):
+    """SIGTERM to the orchestrator, raised in the main thread to unwind through finally."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_local(scenario: Scenario, *, out_root: Path,
+              on_status: Callable[[dict[str, Any]], None] | None = None,
+              run_id: str | None = None) -> RunOutcome:
+    """Run one scenario on local processes and write its results (see the module docs)."""
+    run = LocalRun(scenario, out_root=out_root, run_id=run_id)
+    waited = "interrupted"
+    with _sigterm_unwinds():
+        try:
+            run.start()
+            waited = run.wait(on_status=on_status)
+            if waited == "nodes-exited":
+                # The proxy exits by itself after "done"; give it a moment to write its
+                # final statistics before stopping it.
+                proxy = run.procs.get("proxy")
+                if proxy is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proxy.wait(timeout=STOP_GRACE_S)
+        except (KeyboardInterrupt, _Terminated):
+            waited = "interrupted"
+        finally:
+            run.stop_all()
+    return run.collect(waited)
+
+
+def summary_line(outcome: RunOutcome) -> str:
+    s = outcome.summary
+    lat = s.get("latency_s")
+    return (f"run {outcome.run_id}: agreed={s.get('agreed')} decision={s.get('decision')} "
+            f"valid={s.get('valid')} latency="
+            f"{'-' if lat is None else f'{lat:.3f} s'} stopped={outcome.stopped} "
+            f"seed={s.get('seed')}")

@@ -1,0 +1,278 @@
+"""Writing run results: atomic files, the run summary, nodes.csv and the trace hash.
+
+Theory of operation
+-------------------
+Every file a run produces is written *atomically*: the bytes go to a temporary file in the
+destination directory, are flushed and fsync'ed, and the temporary file is renamed over the
+destination with ``os.replace``. A reader (the orchestrator polling the proxy's stats, a
+person tailing ``results/``, a plotting script running while a sweep is in progress) sees
+either the previous complete file or the new complete file, never a torn one, even if the
+writer is killed half way. The temporary file lives in the same directory because a rename
+is only atomic within one file system.
+
+This module is a leaf (standard library only): the node runtime (``network/tcp.py``) and the
+proxy (``adversary/proxy.py``) use the same writers for their own outputs, and importing it
+costs nothing at process start-up.
+
+``build_summary`` turns the per-node result files and the proxy statistics of a real run
+into the same JSON shape as ``byzlab sim --json`` (``SimResult.summary``), plus what only
+real runs have: wall-clock latency, per-node decision times, the git commit and the backend.
+Two keys change meaning, and the summary says so in ``notes``:
+
+* ``latency_delta`` is ``latency_s / delta_s``: the wall-clock latency in units of the
+  scheduler's maximum delay. It includes real processing and queueing time, which the
+  simulator does not have, so it is an upper bound on the causal depth the simulator reports.
+* ``trace_hash`` hashes the ordered decisions and every node's trace file. Real runs are not
+  reproducible (the OS schedules processes), so the hash identifies *this* recorded run; it
+  is not expected to repeat for the same seed, unlike the simulator's.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import secrets
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "NODE_CSV_COLUMNS",
+    "SUMMARY_KEYS",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "build_summary",
+    "git_commit",
+    "nodes_csv",
+    "read_json",
+    "trace_hash",
+]
+
+# The keys `byzlab sim --json` promises (README); a real run's summary has all of them.
+SUMMARY_KEYS = (
+    "agreed", "decision", "valid", "honest_decisions", "latency_delta", "iterations", "epochs",
+    "rbc_instances", "messages", "bytes", "trace_hash", "seed", "params",
+)
+
+NODE_CSV_COLUMNS = (
+    "node", "role", "strategy", "input", "decision", "decision_time_s", "iteration", "halted",
+    "frames_in", "frames_dropped", "messages_in", "messages_invalid", "messages_out",
+    "reconnects", "exit_code",
+)
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` so that readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, obj: object) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path``, or None if the file does not exist (yet)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------- run metadata
+
+
+def git_commit(where: Path | None = None) -> str:
+    """``git rev-parse HEAD`` of the source tree (or "unknown" outside a checkout)."""
+    cwd = where if where is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+            timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else "unknown"
+
+
+def trace_hash(decisions: Sequence[tuple[float, int, int]], traces: Iterable[bytes]) -> str:
+    """BLAKE2b-128 over the decisions in time order and every trace file, in node order."""
+    h = hashlib.blake2b(digest_size=16, person=b"byzlab-trace-v1")
+    for t, node, value in sorted(decisions):
+        h.update(f"{t!r}:{node}:{value};".encode())
+    for i, data in enumerate(traces):
+        h.update(f"trace {i} {len(data)}\n".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def build_summary(
+    *,
+    n: int,
+    seed: int,
+    params: Mapping[str, Any],
+    protocol: str,
+    scheduler: Mapping[str, Any],
+    byzantine: Mapping[int, str],
+    inputs: Sequence[int],
+    delta_s: float,
+    node_results: Mapping[int, Mapping[str, Any]],
+    proxy_stats: Mapping[str, Any] | None,
+    traces: Sequence[bytes],
+    stopped: str,
+    backend: str,
+    run_id: str,
+    commit: str,
+) -> dict[str, Any]:
+    """The summary.json of a real run: the simulator's keys plus real-run measurements."""
+    honest_ids = [i for i in range(n) if i not in byzantine]
+    decided: dict[int, int] = {}
+    decision_at: dict[int, float] = {}
+    starts: list[float] = []
+    for i in honest_ids:
+        res = node_results.get(i) or {}
+        if isinstance(res.get("start_time"), int | float):
+            starts.append(float(res["start_time"]))
+        value = res.get("decision")
+        if value in (-1, 1) and isinstance(res.get("decision_time"), int | float):
+            decided[i] = int(value)
+            decision_at[i] = float(res["decision_time"])
+    start = min(starts) if starts else None
+    agreed = len(decided) == len(honest_ids) and len(set(decided.values())) == 1
+    decision = next(iter(decided.values())) if agreed else None
+    honest_inputs = {inputs[i] for i in honest_ids}
+    # The simulator's validity: a decision must be some node's input and, if all honest
+    # inputs agree, that common input. A disagreement is reported by `agreed`, not here.
+    valid = all(
+        v in set(inputs) and (len(honest_inputs) > 1 or v in honest_inputs)
+        for v in decided.values()
+    )
+    times = {i: t - start for i, t in decision_at.items()} if start is not None else {}
+    latency_s = max(times.values()) if agreed and times else None
+    iterations = max(
+        (int((node_results.get(i) or {}).get("iteration", 0)) for i in honest_ids), default=0
+    )
+    T = int(params.get("T", 1)) or 1
+    rejected: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    coins: dict[int, set[int]] = {}
+    for i in honest_ids:
+        res = node_results.get(i) or {}
+        rejected.update({str(k): int(v) for k, v in (res.get("rejected") or {}).items()})
+        dropped.update({str(k): int(v) for k, v in (res.get("rbc_dropped") or {}).items()})
+        for t, v in (res.get("coin_outputs") or {}).items():
+            coins.setdefault(int(t), set()).add(int(v))
+    unanimous = sum(1 for vs in coins.values() if len(vs) == 1)
+    stats = dict(proxy_stats or {})
+    decisions = [(decision_at[i], i, decided[i]) for i in decided]
+    return {
+        "agreed": agreed,
+        "decision": decision,
+        "valid": valid,
+        "honest_decisions": {str(k): v for k, v in sorted(decided.items())},
+        "latency_delta": (latency_s / delta_s) if latency_s is not None and delta_s > 0
+        else None,
+        "iterations": iterations,
+        "epochs": (iterations - 1) // T + 1 if iterations else 0,
+        "rbc_instances": int(stats.get("rbc_instances", 0)),
+        "messages": int(stats.get("messages", 0)),
+        "bytes": int(stats.get("bytes", 0)),
+        "trace_hash": trace_hash(decisions, traces),
+        "seed": seed,
+        "params": dict(params),
+        "protocol": protocol,
+        "scheduler": dict(scheduler),
+        "byzantine": {str(k): v for k, v in sorted(byzantine.items())},
+        "inputs": list(inputs),
+        "stopped": stopped,
+        "deliveries": int(stats.get("messages_delivered", 0)),
+        "messages_by_kind": dict(stats.get("messages_by_kind", {})),
+        "rejected": dict(rejected),
+        "dropped": dict(dropped),
+        "coin_unanimous": unanimous,
+        "coin_split": len(coins) - unanimous,
+        # real-run measurements
+        "latency_s": latency_s,
+        "delta_s": delta_s,
+        "decision_times": {str(k): v for k, v in sorted(times.items())},
+        "git_commit": commit,
+        "backend": backend,
+        "run_id": run_id,
+        "proxy_incarnations": int(stats.get("incarnation", 0)),
+        "tampered_frames": int(stats.get("tampered", 0)),
+        "notes": {
+            "latency_delta": "latency_s / delta_s: wall-clock latency in units of the maximum "
+            "scheduled delay, processing and queueing included",
+            "trace_hash": "hash of the ordered decisions and the per-node traces of this "
+            "recorded run (real runs are not replayable, unlike the simulator's)",
+            "bytes": "frame bytes relayed between distinct nodes (length prefix, link header, "
+            "payload and MAC); the simulator estimates message sizes instead",
+        },
+    }
+
+
+def nodes_csv(
+    n: int,
+    *,
+    byzantine: Mapping[int, str],
+    inputs: Sequence[int],
+    node_results: Mapping[int, Mapping[str, Any]],
+    exit_codes: Mapping[int, int | None],
+    start_time: float | None,
+) -> str:
+    """One row per node (honest rows from the node's result, Byzantine rows from the plan)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(NODE_CSV_COLUMNS)
+    for i in range(n):
+        res = node_results.get(i) or {}
+        counters = res.get("counters") or {}
+        t = res.get("decision_time")
+        when = (
+            f"{t - start_time:.6f}"
+            if isinstance(t, int | float) and start_time is not None else ""
+        )
+        role = "byzantine" if i in byzantine else "honest"
+        # Byzantine nodes live inside the proxy: no result file, so their cells stay empty.
+        zero: object = "" if not res else 0
+        writer.writerow([
+            i, role, byzantine.get(i, "honest"), inputs[i],
+            "" if res.get("decision") is None else res["decision"], when,
+            res.get("iteration", ""), res.get("halted", ""),
+            *(counters.get(k, zero) for k in (
+                "frames_in", "frames_dropped", "messages_in", "messages_invalid",
+                "messages_out", "reconnects")),
+            "" if exit_codes.get(i) is None else exit_codes[i],
+        ])
+    return buf.getvalue()

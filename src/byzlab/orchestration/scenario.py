@@ -1,0 +1,580 @@
+"""Scenario files: one TOML file describes a run for every backend (sim, local, containers).
+
+Theory of operation
+-------------------
+A scenario has three tables::
+
+    [run]        n, f, seed, protocol, preset, inputs, timeout_s
+    [params]     overrides of any protocol parameter (m, T, c, window, m0, xmax, ...)
+    [adversary]  scheduler, scheduler_options, delta_s, tamper,
+                 [[adversary.byzantine]] node, strategy, options
+
+Every table and every key is optional; what is left out takes the defaults below. The same
+file drives ``byzlab sim --scenario F`` (virtual time, delta = 1) and ``byzlab run F``
+(real processes, delta = ``adversary.delta_s`` wall-clock seconds), so one scenario means
+the same adversary in both modes.
+
+Validation happens in two passes, and every problem becomes *one line* naming the full
+field path (``adversary.byzantine[1].strategy: 'sneaky' is not one of crash, ...``):
+
+1. pydantic v2, strict (a TOML string is never silently turned into a number) and
+   ``extra="forbid"`` (a misspelt key is an error, not a silently ignored setting). Its
+   errors are translated by ``format_validation_error`` rather than shown raw, because the
+   raw form is several lines per error and speaks pydantic, not TOML.
+2. cross-field rules pydantic cannot see on one field alone: f < n/3, the inputs list has n
+   entries, Byzantine node ids are in range, distinct and at most f, strategy and scheduler
+   options exist and have the right types (checked against the real constructors, so a new
+   strategy option needs no change here), and the parameters form a valid ``Params``.
+
+All problems found are reported together, one per line, in ``ScenarioError``; the CLI
+prints them and exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import tomllib
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler
+from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.node.params import Params, ParamsError
+from byzlab.node.validation import PROTOCOLS
+
+__all__ = [
+    "INPUT_KINDS",
+    "PRESETS",
+    "TAMPER_MODES",
+    "ByzantineEntry",
+    "Scenario",
+    "ScenarioError",
+    "build_params",
+    "build_simulator",
+    "default_scenario",
+    "format_validation_error",
+    "load_scenario",
+    "parse_scenario",
+    "resolve_inputs",
+]
+
+INPUT_KINDS = ("split", "zeros", "ones", "random")
+PRESETS = ("practical", "theory")
+TAMPER_MODES = ("none", "flip-byte")
+# Scheduler dataclass fields that `bind` sets; a scenario may not set them.
+_SCHEDULER_BASE_FIELDS = frozenset({"name", "description", "n", "f", "delta", "byzantine", "rng"})
+MAX_N = 1024
+MAX_SEED = 2**63 - 1
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot run. ``problems`` holds one "path: message" line each."""
+
+    def __init__(self, problems: Sequence[str], *, source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        if len(self.problems) == 1:
+            text = prefix + self.problems[0]
+        else:
+            text = f"{prefix}{len(self.problems)} problems:\n" + "\n".join(
+                f"  {p}" for p in self.problems
+            )
+        super().__init__(text)
+
+
+def _one_of(value: object, choices: Sequence[str]) -> str:
+    return f"{value!r} is not one of {', '.join(sorted(choices))}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RunSection(_Strict):
+    """[run]: the size of the system and what the honest nodes start with."""
+
+    n: int = Field(default=4, ge=4, le=MAX_N)
+    f: int | None = Field(default=None, ge=1)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    protocol: str = "hpz"
+    preset: str = "practical"
+    inputs: Any = "split"
+    timeout_s: float = Field(default=120.0, gt=0, le=86_400)
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, v: str) -> str:
+        if v not in PROTOCOLS:
+            raise ValueError(_one_of(v, PROTOCOLS))
+        return v
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, v: str) -> str:
+        if v not in PRESETS:
+            raise ValueError(_one_of(v, PRESETS))
+        return v
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, v: object) -> str | tuple[int, ...]:
+        if isinstance(v, str):
+            if v not in INPUT_KINDS:
+                raise ValueError(f"{_one_of(v, INPUT_KINDS)}, nor a list of -1/+1 values")
+            return v
+        if isinstance(v, list | tuple):
+            bad = [x for x in v if type(x) is not int or x not in (-1, 1)]
+            if bad:
+                raise ValueError(f"a list of inputs may only hold -1 and 1, found {bad[0]!r}")
+            return tuple(v)
+        raise ValueError(
+            f"expected one of {', '.join(INPUT_KINDS)} or a list of -1/+1 values, "
+            f"got {type(v).__name__} {v!r}"
+        )
+
+    @property
+    def f_value(self) -> int:
+        return self.f if self.f is not None else max(1, (self.n - 1) // 3)
+
+
+class ParamsSection(_Strict):
+    """[params]: overrides of protocol parameters (node/params.py); unset keys keep the preset."""
+
+    m: int | None = Field(default=None, ge=1)
+    T: int | None = Field(default=None, ge=1)
+    c: float | None = Field(default=None, gt=0)
+    window: int | None = Field(default=None, ge=16)
+    m0: int | None = Field(default=None, ge=1)
+    xmax: int | None = Field(default=None, ge=1)
+    k_max: int | None = Field(default=None, ge=1)
+    beta: float | None = Field(default=None, ge=0)
+    w_min: float | None = Field(default=None, ge=0)
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class ByzantineEntry(_Strict):
+    """One [[adversary.byzantine]] entry: which node the adversary corrupts, and how."""
+
+    node: int = Field(ge=0)
+    strategy: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        if v not in STRATEGIES:
+            raise ValueError(_one_of(v, list(STRATEGIES)))
+        return v
+
+
+class AdversarySection(_Strict):
+    """[adversary]: the scheduler, the time scale of real runs, and the corrupted nodes."""
+
+    scheduler: str = "random"
+    scheduler_options: dict[str, Any] = Field(default_factory=dict)
+    delta_s: float = Field(default=0.005, ge=0, le=60)
+    tamper: str = "none"
+    byzantine: list[ByzantineEntry] = Field(default_factory=list)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v: str) -> str:
+        if v not in SCHEDULERS:
+            raise ValueError(_one_of(v, list(SCHEDULERS)))
+        return v
+
+    @field_validator("tamper")
+    @classmethod
+    def _tamper(cls, v: str) -> str:
+        if v not in TAMPER_MODES:
+            raise ValueError(_one_of(v, TAMPER_MODES))
+        return v
+
+
+class Scenario(_Strict):
+    """A whole scenario. Build it with ``parse_scenario`` / ``load_scenario`` (full checks)."""
+
+    # Frozen models, so sharing one default instance between scenarios is safe.
+    run: RunSection = RunSection()
+    params: ParamsSection = ParamsSection()
+    adversary: AdversarySection = AdversarySection()
+
+    @property
+    def n(self) -> int:
+        return self.run.n
+
+    @property
+    def f(self) -> int:
+        return self.run.f_value
+
+    @property
+    def seed(self) -> int:
+        return self.run.seed
+
+    def with_seed(self, seed: int | None) -> Scenario:
+        if seed is None:
+            return self
+        return self.model_copy(update={"run": self.run.model_copy(update={"seed": seed})})
+
+    def byzantine_map(self) -> dict[int, ByzantineEntry]:
+        return {b.node: b for b in self.adversary.byzantine}
+
+    def to_toml(self) -> str:
+        """The scenario as TOML (recorded next to every run's results)."""
+        lines = ["[run]"]
+        run = self.run.model_dump()
+        run["f"] = self.f
+        lines += [f"{k} = {_toml_value(v)}" for k, v in run.items()]
+        overrides = self.params.overrides()
+        if overrides:
+            lines += ["", "[params]"] + [f"{k} = {_toml_value(v)}" for k, v in overrides.items()]
+        adv = self.adversary
+        lines += ["", "[adversary]", f"scheduler = {_toml_value(adv.scheduler)}",
+                  f"delta_s = {_toml_value(adv.delta_s)}", f"tamper = {_toml_value(adv.tamper)}"]
+        if adv.scheduler_options:
+            lines += ["", "[adversary.scheduler_options]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in adv.scheduler_options.items()]
+        for b in adv.byzantine:
+            lines += ["", "[[adversary.byzantine]]", f"node = {b.node}",
+                      f"strategy = {_toml_value(b.strategy)}"]
+            if b.options:
+                opts = ", ".join(f"{k} = {_toml_value(v)}" for k, v in b.options.items())
+                lines.append(f"options = {{ {opts} }}")
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple | frozenset | set):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(scenario)"
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class holding the field at ``loc`` (for listing the keys it allows)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        current = field.annotation
+        # unwrap list[X] and X | None down to a model class, if there is one
+        for _ in range(3):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                break
+            if not args:
+                break
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "string_type": "a string",
+    "bool_type": "true or false", "list_type": "a list", "dict_type": "a table",
+    "model_type": "a table", "model_attributes_type": "a table",
+}
+_BOUND_WORDS = {
+    "greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"), "less_than": ("<", "lt"),
+}
+
+
+def _describe(value: object) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
+            dict: "table"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}"
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """One "path: message" line per pydantic error, in TOML terms."""
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = _path(loc)
+        kind = err["type"]
+        ctx = err.get("ctx") or {}
+        value = err.get("input")
+        if kind == "extra_forbidden":
+            parent = _model_at(model, loc[:-1]) if len(loc) > 1 else model
+            allowed = ", ".join(sorted(parent.model_fields)) if parent is not None else ""
+            msg = "unknown key" + (f"; expected one of: {allowed}" if allowed else "")
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind in _TYPE_WORDS:
+            msg = f"expected {_TYPE_WORDS[kind]}, got {_describe(value)}"
+        elif kind in _BOUND_WORDS:
+            op, key = _BOUND_WORDS[kind]
+            bound = ctx.get(key)
+            if isinstance(bound, float) and bound.is_integer():
+                bound = int(bound)  # "> 0", not "> 0.0", for a bound written as 0
+            msg = f"must be {op} {bound}, got {value!r}"
+        elif kind in ("value_error", "assertion_error") and "error" in ctx:
+            msg = str(ctx["error"])
+        elif kind == "finite_number":
+            msg = f"must be a finite number, got {value!r}"
+        else:
+            msg = str(err["msg"])
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+# --------------------------------------------------------------------------- cross checks
+
+
+def _option_hints(func: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # pragma: no cover - unresolvable annotations: accept any type
+        return {}
+
+
+def _check_value(hint: Any, value: object) -> str | None:
+    """None if ``value`` fits the annotation ``hint`` (strictly), else a reason."""
+    if hint is None:
+        return None
+    # TOML has no sets: accept a list where the constructor wants a frozenset.
+    if isinstance(value, list) and "frozenset" in repr(hint):
+        value = frozenset(value)
+    if isinstance(hint, type) and hint is float and type(value) is int:
+        return None
+    try:
+        TypeAdapter(hint).validate_python(value, strict=True)
+    except ValidationError:
+        return f"expected {_hint_words(hint)}, got {_describe(value)}"
+    return None
+
+
+def _hint_words(hint: Any) -> str:
+    text = repr(hint).replace("typing.", "")
+    if "frozenset[int]" in text:
+        return "a list of node ids"
+    return {"float | None": "a number", "int | None": "an integer", "<class 'float'>": "a number",
+            "<class 'int'>": "an integer"}.get(text, text)
+
+
+def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
+    cls: type[ByzantineNode] = STRATEGIES[entry.strategy]
+    params = {
+        name: p for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name not in ("self", "spec") and p.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+    hints = _option_hints(cls.__init__)
+    problems = []
+    for key, value in entry.options.items():
+        if key not in params:
+            known = ", ".join(sorted(params)) or "(none)"
+            problems.append(
+                f"{where}.options.{key}: unknown option for strategy {entry.strategy!r}; "
+                f"known: {known}"
+            )
+            continue
+        reason = _check_value(hints.get(key), value)
+        if reason:
+            problems.append(f"{where}.options.{key}: {reason}")
+    return problems
+
+
+def _scheduler_option_problems(scenario: Scenario) -> list[str]:
+    adv = scenario.adversary
+    factory = SCHEDULERS[adv.scheduler]
+    allowed: dict[str, Any] = {}
+    if isinstance(factory, type):
+        hints = _option_hints(factory)
+        allowed = {
+            f.name: hints.get(f.name) for f in dataclass_fields(factory)
+            if f.name not in _SCHEDULER_BASE_FIELDS
+        }
+    problems = []
+    for key, value in adv.scheduler_options.items():
+        where = f"adversary.scheduler_options.{key}"
+        if key not in allowed:
+            known = ", ".join(sorted(allowed)) or "(none)"
+            problems.append(f"{where}: unknown option for scheduler {adv.scheduler!r}; "
+                            f"known: {known}")
+            continue
+        reason = _check_value(allowed[key], value)
+        if reason:
+            problems.append(f"{where}: {reason}")
+    return problems
+
+
+def _cross_check(scn: Scenario) -> list[str]:
+    problems: list[str] = []
+    n, f = scn.run.n, scn.f
+    if 3 * f >= n:
+        problems.append(
+            f"run.f: f={f} is too large for n={n}: Byzantine agreement needs f < n/3 "
+            f"(the largest allowed f is {(n - 1) // 3})"
+        )
+    inputs = scn.run.inputs
+    if isinstance(inputs, tuple) and len(inputs) != n:
+        problems.append(f"run.inputs: the list has {len(inputs)} values but n={n}")
+    seen: dict[int, int] = {}
+    for k, b in enumerate(scn.adversary.byzantine):
+        where = f"adversary.byzantine[{k}]"
+        if b.node >= n:
+            problems.append(f"{where}.node: node {b.node} is out of range 0..{n - 1}")
+        if b.node in seen:
+            problems.append(f"{where}.node: node {b.node} is already corrupted by "
+                            f"adversary.byzantine[{seen[b.node]}]")
+        seen.setdefault(b.node, k)
+        problems += _strategy_option_problems(b, where)
+    if len(scn.adversary.byzantine) > f:
+        problems.append(f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes "
+                        f"exceed f={f}")
+    problems += _scheduler_option_problems(scn)
+    if problems:
+        return problems
+    # Everything is individually fine: now the parameter set and the constructors as a whole.
+    try:
+        params = build_params(scn)
+    except (ParamsError, TypeError) as exc:
+        return [_params_problem(str(exc))]
+    try:
+        scheduler = make_scheduler(scn.adversary.scheduler, **_scheduler_kwargs(scn))
+        scheduler.bind(n=n, f=f, delta=1.0, byzantine=sorted(scn.byzantine_map()),
+                       rng=random.Random(0))
+    except (TypeError, ValueError) as exc:
+        problems.append(f"adversary.scheduler_options: {exc}")
+    for k, b in enumerate(scn.adversary.byzantine):
+        try:
+            spec = NodeSpec(b.node, params, scn.run.protocol, 1, random.Random(0))
+            make_strategy(b.strategy, spec, **b.options)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"adversary.byzantine[{k}].options: {exc}")
+    return problems
+
+
+def _params_problem(message: str) -> str:
+    name = message.split(" ", 1)[0]
+    if name in ParamsSection.model_fields:
+        return f"params.{name}: {message}"
+    if name.startswith("f="):
+        return f"run.f: {message}"
+    return f"params: {message}"
+
+
+def _scheduler_kwargs(scn: Scenario) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in scn.adversary.scheduler_options.items():
+        out[key] = frozenset(value) if isinstance(value, list) else value
+    return out
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def parse_scenario(data: Mapping[str, Any], *, source: str | None = None) -> Scenario:
+    """Validate a scenario given as nested dicts (a parsed TOML document)."""
+    try:
+        scn = Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc, Scenario), source=source) from None
+    problems = _cross_check(scn)
+    if problems:
+        raise ScenarioError(problems, source=source)
+    return scn
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a TOML scenario file; every problem is a ``ScenarioError``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(["file not found"], source=str(path)) from None
+    except OSError as exc:
+        raise ScenarioError([f"cannot be read: {exc.strerror or exc}"], source=str(path)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(["is not UTF-8 text"], source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"invalid TOML: {exc}"], source=str(path)) from None
+    return parse_scenario(data, source=str(path))
+
+
+def default_scenario() -> Scenario:
+    """What `byzlab run` runs without a file: n=4, f=1, node 3 equivocates, random delays."""
+    return parse_scenario({
+        "run": {"n": 4, "f": 1, "protocol": "hpz", "inputs": "split"},
+        "adversary": {"scheduler": "random", "delta_s": 0.005,
+                      "byzantine": [{"node": 3, "strategy": "equivocate"}]},
+    })
+
+
+def build_params(scn: Scenario) -> Params:
+    n, f = scn.run.n, scn.f
+    overrides = scn.params.overrides()
+    if scn.run.preset == "theory":
+        return Params.theory(n, f, **overrides)
+    return Params.practical(n, f, **overrides)
+
+
+def resolve_inputs(scn: Scenario) -> list[int]:
+    """The n input values: a named pattern (seeded for "random") or the explicit list."""
+    from byzlab.network.sim import make_inputs
+
+    inputs = scn.run.inputs
+    if isinstance(inputs, str):
+        return make_inputs(inputs, scn.run.n, scn.seed)
+    return list(inputs)
+
+
+def make_run_scheduler(scn: Scenario) -> Scheduler:
+    return make_scheduler(scn.adversary.scheduler, **_scheduler_kwargs(scn))
+
+
+def _strategy_factory(entry: ByzantineEntry) -> Callable[[NodeSpec], ByzantineNode]:
+    def factory(spec: NodeSpec) -> ByzantineNode:
+        return make_strategy(entry.strategy, spec, **entry.options)
+
+    return factory
+
+
+def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
+    """A ``Simulator`` for this scenario (delta = 1 virtual unit)."""
+    from byzlab.network.sim import Simulator
+
+    params = build_params(scn)
+    byzantine = {b.node: _strategy_factory(b) for b in scn.adversary.byzantine}
+    return Simulator(params, protocol=scn.run.protocol, inputs=resolve_inputs(scn),
+                     seed=scn.seed, scheduler=make_run_scheduler(scn), byzantine=byzantine,
+                     max_time=max_time)
