@@ -1,0 +1,285 @@
+"""Scenario files: every field's validation message, defaults, TOML round trip, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from byzlab.cli import main
+from byzlab.network.sim import make_inputs
+from byzlab.orchestration.scenario import (
+    Scenario,
+    ScenarioError,
+    build_params,
+    build_simulator,
+    default_scenario,
+    load_scenario,
+    parse_scenario,
+    resolve_inputs,
+)
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    return info.value.problems
+
+
+def one_problem(data: dict[str, Any]) -> str:
+    found = problems(data)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# --------------------------------------------------------------------------- happy paths
+
+
+def test_empty_scenario_takes_the_documented_defaults() -> None:
+    scn = parse_scenario({})
+    assert (scn.n, scn.f, scn.seed, scn.run.protocol, scn.run.inputs) == (4, 1, 0, "hpz", "split")
+    assert scn.adversary.scheduler == "random" and scn.adversary.delta_s == 0.005
+    assert scn.adversary.byzantine == [] and scn.run.timeout_s == 120.0
+
+
+def test_default_run_scenario_is_the_promised_one() -> None:
+    scn = default_scenario()
+    assert (scn.n, scn.f, scn.run.protocol, scn.run.inputs) == (4, 1, "hpz", "split")
+    assert [(b.node, b.strategy) for b in scn.adversary.byzantine] == [(3, "equivocate")]
+    assert scn.adversary.scheduler == "random" and scn.adversary.delta_s == 0.005
+
+
+def test_full_scenario_round_trips_through_toml(tmp_path: Path) -> None:
+    text = """
+[run]
+n = 7
+f = 2
+seed = 11
+protocol = "bracha-local"
+preset = "practical"
+inputs = [1, 1, -1, 1, -1, 1, 1]
+timeout_s = 30.0
+
+[params]
+m = 12
+T = 4
+c = 1.5
+window = 512
+
+[adversary]
+scheduler = "hold-f"
+delta_s = 0.01
+tamper = "flip-byte"
+
+[adversary.scheduler_options]
+held = [0, 1]
+
+[[adversary.byzantine]]
+node = 5
+strategy = "crash"
+options = { at_time = 2.5, at_step = 2 }
+
+[[adversary.byzantine]]
+node = 6
+strategy = "equivocate"
+"""
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    scn = load_scenario(path)
+    assert scn.run.inputs == (1, 1, -1, 1, -1, 1, 1)
+    assert build_params(scn).m == 12 and build_params(scn).T == 4 and build_params(scn).c == 1.5
+    assert scn.byzantine_map()[5].options == {"at_time": 2.5, "at_step": 2}
+    again = parse_scenario(tomllib.loads(scn.to_toml()))
+    assert again == scn
+
+
+def test_seed_override_and_random_inputs_follow_the_seed() -> None:
+    scn = parse_scenario({"run": {"n": 10, "inputs": "random", "seed": 1}})
+    other = scn.with_seed(2)
+    assert other.seed == 2 and scn.seed == 1 and scn.with_seed(None) is scn
+    assert resolve_inputs(scn) == make_inputs("random", 10, 1)
+    assert resolve_inputs(other) == make_inputs("random", 10, 2)
+
+
+def test_theory_preset_uses_theorem_15_shapes() -> None:
+    scn = parse_scenario({"run": {"n": 7, "preset": "theory"}, "params": {"T": 3}})
+    params = build_params(scn)
+    assert params.preset == "theory" and params.T == 3 and params.m > 8
+
+
+def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
+    scn = parse_scenario({"run": {"n": 7, "seed": 4}, "adversary": {
+        "scheduler": "split-vote", "byzantine": [{"node": 5, "strategy": "equivocate"},
+                                                 {"node": 6, "strategy": "equivocate"}]}})
+    ours = build_simulator(scn).run().summary()
+    path = tmp_path / "s.toml"
+    path.write_text(scn.to_toml())
+    via_file = json.loads(CliRunner().invoke(main, ["sim", "--scenario", str(path),
+                                                    "--json"]).output)
+    via_flags = json.loads(CliRunner().invoke(main, [
+        "sim", "--n", "7", "--seed", "4", "--scheduler", "split-vote", "--byzantine",
+        "equivocate", "--byzantine-nodes", "5,6", "--json"]).output)
+    assert ours["trace_hash"] == via_file["trace_hash"] == via_flags["trace_hash"], "seed=4"
+
+
+# --------------------------------------------------------------------------- one message per field
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    # unknown keys, at every level
+    ({"rn": {}}, "rn: unknown key; expected one of: adversary, params, run"),
+    ({"run": {"nodes": 4}},
+     "run.nodes: unknown key; expected one of: f, inputs, n, preset, protocol, seed, timeout_s"),
+    ({"params": {"rows": 3}}, "params.rows: unknown key; expected one of: T, beta, c, k_max, "
+                              "m, m0, w_min, window, xmax"),
+    ({"adversary": {"sched": "fifo"}}, "adversary.sched: unknown key; expected one of: "
+                                       "byzantine, delta_s, scheduler, scheduler_options, tamper"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash", "when": 1}]}},
+     "adversary.byzantine[0].when: unknown key; expected one of: node, options, strategy"),
+    # [run]
+    ({"run": {"n": "4"}}, "run.n: expected an integer, got string '4'"),
+    ({"run": {"n": 4.0}}, "run.n: expected an integer, got number 4.0"),
+    ({"run": {"n": 3}}, "run.n: must be >= 4, got 3"),
+    ({"run": {"n": 5000}}, "run.n: must be <= 1024, got 5000"),
+    ({"run": {"f": 0}}, "run.f: must be >= 1, got 0"),
+    ({"run": {"n": 6, "f": 2}}, "run.f: f=2 is too large for n=6: Byzantine agreement needs "
+                                "f < n/3 (the largest allowed f is 1)"),
+    ({"run": {"seed": -1}}, "run.seed: must be >= 0, got -1"),
+    ({"run": {"seed": True}}, "run.seed: expected an integer, got boolean True"),
+    ({"run": {"protocol": "pbft"}},
+     "run.protocol: 'pbft' is not one of bracha-local, hpz, ideal-coin"),
+    ({"run": {"preset": "huge"}}, "run.preset: 'huge' is not one of practical, theory"),
+    ({"run": {"inputs": "half"}}, "run.inputs: 'half' is not one of ones, random, split, zeros, "
+                                  "nor a list of -1/+1 values"),
+    ({"run": {"inputs": [1, 0, 1, 1]}},
+     "run.inputs: a list of inputs may only hold -1 and 1, found 0"),
+    ({"run": {"inputs": [1, -1]}}, "run.inputs: the list has 2 values but n=4"),
+    ({"run": {"inputs": 7}},
+     "run.inputs: expected one of split, zeros, ones, random or a list of -1/+1 values, "
+     "got int 7"),
+    ({"run": {"timeout_s": 0}}, "run.timeout_s: must be > 0, got 0"),
+    ({"run": {"timeout_s": "1m"}}, "run.timeout_s: expected a number, got string '1m'"),
+    ({"run": 4}, "run: expected a table, got integer 4"),
+    # [params]
+    ({"params": {"m": 0}}, "params.m: must be >= 1, got 0"),
+    ({"params": {"T": 2.5}}, "params.T: expected an integer, got number 2.5"),
+    ({"params": {"c": 0}}, "params.c: must be > 0, got 0"),
+    ({"params": {"window": 8}}, "params.window: must be >= 16, got 8"),
+    ({"params": {"beta": -1.0}}, "params.beta: must be >= 0, got -1.0"),
+    # [adversary]
+    ({"adversary": {"scheduler": "fast"}},
+     "adversary.scheduler: 'fast' is not one of fifo, hold-f, random, split-vote"),
+    ({"adversary": {"delta_s": -0.1}}, "adversary.delta_s: must be >= 0, got -0.1"),
+    ({"adversary": {"delta_s": 100}}, "adversary.delta_s: must be <= 60, got 100"),
+    ({"adversary": {"tamper": "flip-bit"}},
+     "adversary.tamper: 'flip-bit' is not one of flip-byte, none"),
+    ({"adversary": {"scheduler": "fifo", "scheduler_options": {"held": [1]}}},
+     "adversary.scheduler_options.held: unknown option for scheduler 'fifo'; known: (none)"),
+    ({"adversary": {"scheduler": "hold-f", "scheduler_options": {"held": "0"}}},
+     "adversary.scheduler_options.held: expected a list of node ids, got string '0'"),
+    ({"adversary": {"scheduler": "hold-f", "scheduler_options": {"held": [9]}}},
+     "adversary.scheduler_options: held nodes [9] out of range for n=4"),
+    ({"adversary": {"byzantine": {"node": 3}}},
+     "adversary.byzantine: expected a list, got table {'node': 3}"),
+    ({"adversary": {"byzantine": [{"strategy": "crash"}]}},
+     "adversary.byzantine[0].node: required key is missing"),
+    ({"adversary": {"byzantine": [{"node": 3}]}},
+     "adversary.byzantine[0].strategy: required key is missing"),
+    ({"adversary": {"byzantine": [{"node": -1, "strategy": "crash"}]}},
+     "adversary.byzantine[0].node: must be >= 0, got -1"),
+    ({"adversary": {"byzantine": [{"node": 4, "strategy": "crash"}]}},
+     "adversary.byzantine[0].node: node 4 is out of range 0..3"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "sneaky"}]}},
+     "adversary.byzantine[0].strategy: 'sneaky' is not one of crash, equivocate, random-value, "
+     "silent"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash",
+                                   "options": {"at_time": "soon"}}]}},
+     "adversary.byzantine[0].options.at_time: expected a number, got string 'soon'"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash", "options": {"when": 1}}]}},
+     "adversary.byzantine[0].options.when: unknown option for strategy 'crash'; "
+     "known: at_iteration, at_step, at_time"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "silent", "options": {"x": 1}}]}},
+     "adversary.byzantine[0].options.x: unknown option for strategy 'silent'; known: (none)"),
+    ({"adversary": {"byzantine": [{"node": 2, "strategy": "crash"},
+                                  {"node": 3, "strategy": "silent"}]}},
+     "adversary.byzantine: 2 Byzantine nodes exceed f=1"),
+])
+def test_each_bad_field_gets_one_message_naming_its_path(data: dict[str, Any],
+                                                         expected: str) -> None:
+    assert one_problem(data) == expected
+
+
+def test_a_node_corrupted_twice_names_both_entries() -> None:
+    found = problems({"run": {"n": 7}, "adversary": {"byzantine": [
+        {"node": 3, "strategy": "crash"}, {"node": 3, "strategy": "silent"}]}})
+    assert found == ["adversary.byzantine[1].node: node 3 is already corrupted by "
+                     "adversary.byzantine[0]"]
+
+
+def test_several_problems_are_all_reported_one_per_line() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario({"run": {"n": "x", "seed": -2}, "adversary": {"scheduler": "fast"}})
+    text = str(info.value)
+    assert text.startswith("3 problems:\n")
+    assert "run.n: expected an integer" in text and "run.seed: must be >= 0" in text
+    assert "adversary.scheduler: 'fast' is not one of" in text
+
+
+def test_parameter_set_errors_name_the_field() -> None:
+    # pydantic accepts inf for a float > 0; Params, which checks finiteness, does not.
+    assert one_problem({"params": {"c": float("inf")}}) == (
+        "params.c: c must be a positive finite number, got inf")
+    assert build_params(parse_scenario({"params": {"m": 3}})).m == 3
+
+
+# --------------------------------------------------------------------------- files and the CLI
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\nn = 4\n")
+    with pytest.raises(ScenarioError, match=r"bad\.toml: invalid TOML: .*line 1"):
+        load_scenario(bad)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(ScenarioError, match="is not UTF-8 text"):
+        load_scenario(binary)
+
+
+def test_cli_run_prints_one_clear_line_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[adversary]\nscheduler = "fast"\n')
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {path}: adversary.scheduler: 'fast' is not one of "
+                             "fifo, hold-f, random, split-vote\n")
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_sim_scenario_errors_and_clashes(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[run]\nn = 6\nf = 2\n")
+    result = CliRunner().invoke(main, ["sim", "--scenario", str(path)])
+    assert result.exit_code == 2 and "run.f: f=2 is too large for n=6" in result.output
+    path.write_text("[run]\nn = 7\n")
+    result = CliRunner().invoke(main, ["sim", "--scenario", str(path), "--n", "4",
+                                       "--param", "m=3"])
+    assert result.exit_code == 2
+    assert "--n, --param cannot be combined with --scenario" in result.output
+    result = CliRunner().invoke(main, ["sim", "--scenario", str(path), "--seed", "9", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["seed"] == 9 and data["params"]["n"] == 7 and data["agreed"] is True
+
+
+def test_scenario_model_is_frozen() -> None:
+    scn = Scenario()
+    with pytest.raises(ValueError, match="frozen"):
+        scn.run.n = 7  # type: ignore[misc]
