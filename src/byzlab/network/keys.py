@@ -35,7 +35,6 @@ message names the file and says what is wrong with it; nothing here lets a ``Key
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ from typing import Any
 
 import click
 from nacl.public import PrivateKey, PublicKey
+
+from byzlab.atomicio import atomic_write_bytes
 
 __all__ = [
     "ROSTER_FILE",
@@ -152,9 +153,9 @@ def generate_keys(
             )
     for i, key in enumerate(private_keys):
         record = {"run_id": run_id, "node": i, "private_key": bytes(key).hex()}
-        _write_atomically(out_dir / key_file_name(i), _dump(record), mode=0o600)
+        atomic_write_bytes(out_dir / key_file_name(i), _dump(record), mode=0o600)
     # The roster goes last: its presence means every key file of the run was written.
-    _write_atomically(out_dir / ROSTER_FILE, _dump(roster.to_json()), mode=0o644)
+    atomic_write_bytes(out_dir / ROSTER_FILE, _dump(roster.to_json()), mode=0o644)
     return KeyDirectory(path=out_dir, roster=roster)
 
 
@@ -230,24 +231,6 @@ def _key_material(directory: Path) -> list[Path]:
 def _dump(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, indent=2) + "\n").encode()
 
-
-def _write_atomically(path: Path, content: bytes, *, mode: int) -> None:
-    # Write to a temporary file created with the final mode, then rename: a reader never
-    # sees a half-written key, and a private key is never world-readable, not even for
-    # the instant between creation and a later chmod.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        try:
-            os.fchmod(fd, mode)  # the umask may have removed bits we want (e.g. 0644)
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
