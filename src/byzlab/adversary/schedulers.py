@@ -29,6 +29,9 @@ class Scheduler:
     delta: float = 1.0
     byzantine: frozenset[int] = frozenset()
     rng: random.Random = field(default_factory=random.Random)
+    # Does `delay` look at message contents? The TCP proxy decodes frames for schedulers that
+    # do (full information) and skips that cost for the ones that only look at endpoints.
+    inspects_messages: bool = False
 
     def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
              rng: random.Random) -> None:
@@ -98,6 +101,7 @@ class SplitVoteScheduler(Scheduler):
 
     name: str = "split-vote"
     description: str = "keeps honest values balanced: each receiver hears its own side first"
+    inspects_messages: bool = True
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         item = getattr(msg, "item", None)
