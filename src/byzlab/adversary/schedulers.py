@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from byzlab.node.messages import Message
+from byzlab.adversary.view import AdversaryView
+from byzlab.node.coin import sgn
+from byzlab.node.messages import Message, Write
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Scheduler:
     # Does `delay` look at message contents? The TCP proxy decodes frames for schedulers that
     # do (full information) and skips that cost for the ones that only look at endpoints.
     inspects_messages: bool = False
+    # set by the runtime: the adversary's full-information view (adversary/view.py)
+    adversary: AdversaryView | None = None
 
     def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
              rng: random.Random) -> None:
@@ -104,14 +108,137 @@ class SplitVoteScheduler(Scheduler):
     inspects_messages: bool = True
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        return _split_vote_delay(self, dst, getattr(msg, "item", None))
+
+
+@dataclass
+class ExponentialScheduler(Scheduler):
+    """Delays drawn from an exponential distribution of mean `mean` x delta, cut at delta:
+    mostly fast messages with a long tail, like a real network."""
+
+    name: str = "exponential"
+    description: str = "exponential delays (mean 0.25 delta) truncated at delta"
+    mean: float = 0.25
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        return min(self.delta, self.rng.expovariate(1.0 / (self.mean * self.delta)))
+
+
+@dataclass
+class LatencyMatrixScheduler(Scheduler):
+    """Fixed per-link latencies (a geography): `matrix[src][dst]` in units of delta, plus
+    `jitter` x delta of uniform noise; values are cut at delta. Default: a ring where latency
+    grows with the distance between ids."""
+
+    name: str = "latency-matrix"
+    description: str = "per-link latency matrix (default: ring distance), plus jitter"
+    matrix: list[list[float]] | None = None
+    jitter: float = 0.05
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if self.matrix is None:
+            self.matrix = [[min(abs(i - j), n - abs(i - j)) / (n / 2) * 0.8 for j in range(n)]
+                           for i in range(n)]
+        if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
+            raise ValueError(f"latency matrix must be {n} x {n}")
+        if any(not 0 <= x <= 1 for row in self.matrix for x in row):
+            raise ValueError("latency matrix entries must be in [0, 1] (units of delta)")
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        assert self.matrix is not None
+        return min(self.delta, (self.matrix[src][dst] + self.rng.random() * self.jitter)
+                   * self.delta)
+
+
+@dataclass
+class TargetedScheduler(Scheduler):
+    """Slow or targeted nodes: every message to or from `nodes` (default: f honest nodes)
+    takes `slowdown` x delta; all others are uniform in [0, delta/4]."""
+
+    name: str = "targeted"
+    description: str = "chosen nodes are slow: their traffic takes the full delta"
+    nodes: list[int] | None = None
+    slowdown: float = 1.0
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if self.nodes is None:
+            self.nodes = [i for i in range(n) if i not in self.byzantine][:f]
+        if not 0 <= self.slowdown <= 1:
+            raise ValueError("slowdown must be in [0, 1] (a fraction of delta)")
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        assert self.nodes is not None
+        if src in self.nodes or dst in self.nodes:
+            return self.slowdown * self.delta
+        return self.rng.random() * 0.25 * self.delta
+
+
+@dataclass
+class PartitionScheduler(Scheduler):
+    """Partition and heal: until `heal_at` (virtual time, units of delta) messages between
+    the two groups take the full delta while messages inside a group are fast; after it,
+    uniform. An asynchronous partition can only slow links down to delta, never cut them."""
+
+    name: str = "partition"
+    description: str = "two groups: cross-group links take delta until heal_at, then heal"
+    group: list[int] | None = None
+    heal_at: float = 30.0
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if self.group is None:
+            self.group = list(range(n // 2))
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        assert self.group is not None
+        if now < self.heal_at * self.delta and (src in self.group) != (dst in self.group):
+            return self.delta
+        return self.rng.random() * 0.25 * self.delta
+
+
+@dataclass
+class CoinAwareScheduler(Scheduler):
+    """Uses full information to fight the HPZ coin (§2.2, Lemma 6): an honest coin cell that
+    pushes the running total bias + Sigma away from zero is delivered late (delta), one that
+    pulls it back early, and the odd-board writes of nodes that keep v* (the bias, a "finger
+    on the scale") are delayed so that they miss as many views as possible. Votes travel as
+    in split-vote, so that the coin keeps being needed."""
+
+    name: str = "coin-aware"
+    description: str = "delays coin cells and bias writes that would end the game (full info)"
+    inspects_messages: bool = True
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        view = self.adversary
         item = getattr(msg, "item", None)
-        value = getattr(item, "value", 0) if getattr(item, "step", 0) in (1, 2, 3) else 0
-        if value:
-            own_side = 1 if dst % 2 == 0 else -1
-            if value == own_side:
-                return self.rng.random() * 0.1 * self.delta
-            return self.delta * (0.9 + 0.1 * self.rng.random())
-        return self.rng.random() * self.delta
+        if view is None or item is None:
+            return self.rng.random() * self.delta
+        if isinstance(item, Write):
+            if src in self.byzantine:
+                return self.rng.random() * 0.05 * self.delta
+            if item.board % 2 == 1:
+                return self.delta if item.value else self.rng.random() * 0.2 * self.delta
+            t = item.board // 2
+            total = view.bias(t) + view.sigma_g(t) + view.sigma_b(t)
+            if total and sgn(total) == item.value:
+                return self.delta
+            return self.rng.random() * 0.2 * self.delta
+        return _split_vote_delay(self, dst, item)
+
+
+def _split_vote_delay(sched: Scheduler, dst: int, item: object) -> float:
+    value = getattr(item, "value", 0) if getattr(item, "step", 0) in (1, 2, 3) else 0
+    if value:
+        own_side = 1 if dst % 2 == 0 else -1
+        if value == own_side:
+            return sched.rng.random() * 0.1 * sched.delta
+        return sched.delta * (0.9 + 0.1 * sched.rng.random())
+    return sched.rng.random() * sched.delta
 
 
 SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
@@ -119,6 +246,11 @@ SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
     "random": UniformScheduler,
     "hold-f": HoldScheduler,
     "split-vote": SplitVoteScheduler,
+    "exponential": ExponentialScheduler,
+    "latency-matrix": LatencyMatrixScheduler,
+    "targeted": TargetedScheduler,
+    "partition": PartitionScheduler,
+    "coin-aware": CoinAwareScheduler,
 }
 
 
@@ -130,3 +262,10 @@ def make_scheduler(name: str, **kwargs: Any) -> Scheduler:
             f"unknown scheduler {name!r}; choose one of: {', '.join(sorted(SCHEDULERS))}"
         ) from None
     return factory(**kwargs)
+
+
+# Rule-based triggers live in their own module (they are a small language of their own); it
+# needs the base class above, so it is imported last.
+from byzlab.adversary.triggers import RuleScheduler  # noqa: E402
+
+SCHEDULERS["rules"] = RuleScheduler

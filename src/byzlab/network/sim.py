@@ -32,6 +32,7 @@ from typing import Any
 
 from byzlab.adversary.schedulers import Scheduler
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec
+from byzlab.adversary.view import AdversaryView
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
 from byzlab.node.messages import DecideMsg, Message, RbcMsg, wire_size
@@ -160,8 +161,11 @@ class Simulator:
         self.byzantine_ids = sorted(byzantine)
         self.honest_ids = [i for i in range(params.n) if i not in byzantine]
         ideal_seed = hashlib.blake2b(f"ideal-coin:{seed}".encode(), digest_size=16).digest()
+        # one full-information view shared by the scheduler and every corrupted node
+        self.adversary = AdversaryView(params, self.byzantine_ids)
         scheduler.bind(n=params.n, f=params.f, delta=delta, byzantine=self.byzantine_ids,
                        rng=derive_rng(seed, "scheduler"))
+        scheduler.adversary = self.adversary
         self.nodes: list[NodeLike] = []
         self.strategy_names: dict[int, str] = {}
         for i in range(params.n):
@@ -169,6 +173,7 @@ class Simulator:
                             ideal_seed)
             if i in byzantine:
                 corrupted = byzantine[i](spec)
+                corrupted.adversary = self.adversary
                 self.strategy_names[i] = corrupted.name
                 node: NodeLike = corrupted
             else:
@@ -200,13 +205,13 @@ class Simulator:
         queue = self._queue
         nodes = self.nodes
         halted = self.halted
-        honest_count = len(self.honest_ids)
+        honest_ids = self.honest_ids
         pop = heapq.heappop
         max_time, max_deliveries = self.max_time, self.max_deliveries
         observers = self.observers
         h = self._hash
         while queue:
-            if len(halted) == honest_count:
+            if len(halted) == len(honest_ids):
                 self._hash = h
                 return "all-honest-halted"
             time, seqno, dst, src, msg = pop(queue)
@@ -232,7 +237,33 @@ class Simulator:
             for observer in observers:
                 observer(self, time)
         self._hash = h
-        return "all-honest-halted" if len(halted) == honest_count else "queue-empty"
+        return "all-honest-halted" if len(halted) == len(honest_ids) else "queue-empty"
+
+    def corrupt(self, node: int, strategy: str, **options: Any) -> None:
+        """Adaptive corruption: the adversary takes over `node`'s keys and current state."""
+        from byzlab.adversary.strategies import make_strategy
+
+        current = self.nodes[node]
+        if not isinstance(current, HonestNode) or node not in self.honest_ids:
+            raise ValueError(f"node {node} is not honest")
+        if len(self.byzantine_ids) >= self.params.f:
+            raise ValueError(f"cannot corrupt more than f={self.params.f} nodes")
+        spec = NodeSpec(node, self.params, self.protocol, self.inputs[node], current.rng,
+                        current.ideal_seed)
+        try:
+            corrupted = make_strategy(strategy, spec, inner=current, **options)
+        except TypeError:  # strategies that do not wrap an honest node start from scratch
+            corrupted = make_strategy(strategy, spec, **options)
+        corrupted.adversary = self.adversary
+        self.nodes[node] = corrupted
+        self.honest_ids.remove(node)
+        self.byzantine_ids.append(node)
+        self.strategy_names[node] = f"{corrupted.name} (corrupted at t={self.now:.2f})"
+        self.adversary.corrupt(node)
+        self.scheduler.byzantine = frozenset(self.byzantine_ids)
+        self.honest_decisions.pop(node, None)
+        self.decisions = [d for d in self.decisions if d.node != node]
+        self.halted.discard(node)
 
     def _push(self, src: int, dst: int, msg: Message, delay: float) -> None:
         self._seq += 1
@@ -256,9 +287,11 @@ class Simulator:
         now = self.now
         queue = self._queue
         push = heapq.heappush
+        observe = self.adversary.observe
         for effect in effects:
             if isinstance(effect, Broadcast):
                 msg = effect.msg
+                observe(src, msg, now)
                 self._note_initial(src, msg)
                 self._mix(src, msg)
                 seq = self._seq
@@ -277,6 +310,7 @@ class Simulator:
                 msg = effect.msg
                 if not 0 <= effect.dst < n:
                     continue
+                observe(src, msg, now)
                 self._note_initial(src, msg)
                 self._mix(src, msg)
                 if effect.dst == src:
