@@ -99,29 +99,38 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
     return report
 
 
-def epoch_weights(nodes: list[HonestNode], byzantine: set[int], epochs: int) -> list[list[float]]:
+def epoch_weights(nodes: list[HonestNode], byzantine: set[int],
+                  epochs: int) -> list[list[float] | None]:
     """Consensus weights w_{., e} for e = 0..epochs-1, each taken from an honest node that knows
-    it (they all compute the same value). A Byzantine node nobody can weigh (it never opened
-    the epoch) counts as weight 1, so the check never credits blacklisting that did not
-    happen."""
+    it (they all compute the same value). An epoch in which some honest node's weight is not
+    known to any honest node (the run ended before its opening votes spread) is None. A
+    Byzantine node nobody can weigh (it never opened the epoch) counts as weight 1, so the
+    checks never credit blacklisting that did not happen."""
     n = nodes[0].params.n
-    table = []
+    table: list[list[float] | None] = []
     for e in range(epochs):
-        row = []
+        row: list[float] | None = []
         for j in range(n):
             knower = next((nd for nd in nodes if nd.know.weights.known(j, e)), None)
-            if knower is None:
-                row.append(1.0 if j in byzantine else 0.0)
-            else:
+            if knower is not None:
+                assert row is not None
                 row.append(knower.know.weights.weight(j, e) / WEIGHT_ONE)
+            elif j in byzantine:
+                assert row is not None
+                row.append(1.0)
+            else:
+                row = None
+                break
         table.append(row)
     return table
 
 
 def check_invariant1(nodes: list[HonestNode], byzantine: set[int], epochs: int) -> list[str]:
+    """Invariant 1 for every epoch whose weights are known (see `epoch_weights`)."""
     params = nodes[0].params
     violations = []
     for e, w in enumerate(epoch_weights(nodes, byzantine, epochs)):
-        if not invariant1_holds(np.array(w), frozenset(byzantine), params.eps, params.f):
+        if w is not None and not invariant1_holds(np.array(w), frozenset(byzantine),
+                                                  params.eps, params.f):
             violations.append(f"Invariant 1 fails in epoch {e}: weights {w}, bad {byzantine}")
     return violations

@@ -17,7 +17,7 @@ from typing import Any
 
 from byzlab.adversary.view import AdversaryView
 from byzlab.node.coin import sgn
-from byzlab.node.messages import Message, Write
+from byzlab.node.messages import Kind, Message, RbcMsg, Vote, Write
 
 
 @dataclass
@@ -95,20 +95,45 @@ class HoldScheduler(Scheduler):
 
 @dataclass
 class SplitVoteScheduler(Scheduler):
-    """The classic attack on Bracha: every vote reaches the receivers of "its" side first.
+    """The classic attack on Bracha: keep the honest values balanced (Bracha 1987; Kimmett).
 
-    Even-numbered receivers hear +1 votes quickly and -1 votes late; odd-numbered ones the
-    reverse. Each quorum of n - f votes then mirrors its receiver's side, step-2 majorities
-    split, step 3 carries bottoms and the honest nodes fall back on the coin. Against local
-    coins this makes agreement take exponentially many iterations; the HPZ coin overrides
-    it. Blackboard traffic gets ordinary random delays."""
+    Every receiver d has a "side" (+1 for even ids, -1 for odd). A node accepts an RBC
+    instance when 2f+1 READYs reach it, so the scheduler lets INITIALs and ECHOs flow fast
+    everywhere and orders the READYs addressed to d: step-1 votes of d's side arrive first,
+    so step-2 values split by side; step-2 votes of the value that is rarer so far arrive
+    first (full information), so no step-2 quorum holds more than n/2 equal values; step-3
+    bottoms arrive first. Everybody votes bottom in step 3 and falls back on the coin.
+    Against local coins the honest nodes only escape when their coins are so lopsided that
+    one side runs out of votes, which takes exponentially many iterations; the HPZ coin
+    escapes as soon as its outcome is unanimous."""
 
     name: str = "split-vote"
-    description: str = "keeps honest values balanced: each receiver hears its own side first"
+    description: str = "orders READYs so quorums stay balanced and values never converge"
     inspects_messages: bool = True
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        return _split_vote_delay(self, dst, getattr(msg, "item", None))
+        if not isinstance(msg, RbcMsg) or not isinstance(msg.item, Vote) or msg.item.step == 4:
+            return self.rng.random() * self.delta
+        if msg.kind != Kind.READY:
+            return self.rng.random() * 0.05 * self.delta
+        item = msg.item
+        if item.step == 1:
+            wanted = 1 if dst % 2 == 0 else -1
+        elif item.step == 2:
+            wanted = self._rarer(item.iteration, dst)
+        else:
+            wanted = 0
+        if item.value == wanted:
+            return self.delta * (0.1 + 0.1 * self.rng.random())
+        return self.delta * (0.8 + 0.2 * self.rng.random())
+
+    def _rarer(self, iteration: int, dst: int) -> int:
+        votes = self.adversary.votes.get((iteration, 2), {}) if self.adversary else {}
+        plus = sum(1 for v in votes.values() if v == 1)
+        minus = sum(1 for v in votes.values() if v == -1)
+        if plus == minus:
+            return 1 if dst % 2 == 0 else -1
+        return 1 if plus < minus else -1
 
 
 @dataclass
@@ -228,17 +253,14 @@ class CoinAwareScheduler(Scheduler):
             if total and sgn(total) == item.value:
                 return self.delta
             return self.rng.random() * 0.2 * self.delta
-        return _split_vote_delay(self, dst, item)
+        self._votes.adversary = view
+        return self._votes.delay(src, dst, msg, now)
 
-
-def _split_vote_delay(sched: Scheduler, dst: int, item: object) -> float:
-    value = getattr(item, "value", 0) if getattr(item, "step", 0) in (1, 2, 3) else 0
-    if value:
-        own_side = 1 if dst % 2 == 0 else -1
-        if value == own_side:
-            return sched.rng.random() * 0.1 * sched.delta
-        return sched.delta * (0.9 + 0.1 * sched.rng.random())
-    return sched.rng.random() * sched.delta
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        self._votes = SplitVoteScheduler()
+        self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
 
 
 SCHEDULERS: dict[str, Callable[..., Scheduler]] = {

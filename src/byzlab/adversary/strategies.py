@@ -294,6 +294,13 @@ class _QuorumPicker(_ItemRewriter):
         return ()
 
     def rewrite_item(self, item: Item) -> Item:
+        if isinstance(item, Vote) and item.step == 1 and item.iteration > 1 \
+                and self.spec.protocol == "bracha-local" and self.inner.x == 0:
+            # a local coin cannot be validated: the corrupted node picks its "coin" freely
+            for want in self.preferred(item.iteration, 1):
+                if want:
+                    return replace(item, value=want)
+            return item
         if not isinstance(item, Vote) or item.step == 1 or not item.support:
             return item
         know = self.inner.know
@@ -348,9 +355,12 @@ class SplitVoteVoter(_QuorumPicker):
 
     def preferred(self, iteration: int, step: int) -> tuple[int, ...]:
         assert self.adversary is not None
-        honest = [v for j, v in self.adversary.votes.get((iteration, step - 1), {}).items()
+        # the honest values this vote will be counted with: the previous step's, or for a
+        # step-1 coin the honest step-1 votes already out in this iteration
+        source = (iteration, step - 1) if step > 1 else (iteration, 1)
+        honest = [v for j, v in self.adversary.votes.get(source, {}).items()
                   if j in self.adversary.honest]
-        minority = -sgn(sum(honest))
+        minority = -sgn(sum(honest)) if honest else self.rng.choice((-1, 1))
         return (0, minority) if step >= 3 else (minority,)
 
 
