@@ -314,10 +314,20 @@ def strategies() -> None:
 
 
 def _register_subcommands() -> None:
+    from byzlab.adversary.matrix import matrix_command
     from byzlab.network.keys import keys_command
+    from byzlab.orchestration.experiments_cli import (
+        replay_command,
+        report_command,
+        results_command,
+        sweep_command,
+    )
     from byzlab.sidecars import committee, difficulty, ranking, sortition
 
     main.add_command(keys_command)
+    main.add_command(matrix_command)
+    for command in (sweep_command, results_command, report_command, replay_command):
+        main.add_command(command)
     for module in (committee, sortition, ranking, difficulty):
         main.add_command(module.command)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from byzlab.adversary.view import AdversaryView
@@ -274,6 +274,14 @@ SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
     "partition": PartitionScheduler,
     "coin-aware": CoinAwareScheduler,
 }
+
+
+def option_fields(cls: type[Scheduler]) -> list[Field[Any]]:
+    """The fields of a scheduler class that a scenario may set (its options): everything
+    beyond the base class, except private and internal bookkeeping."""
+    base = {f.name for f in fields(Scheduler)}
+    return [f for f in fields(cls) if f.name not in base and not f.name.startswith("_")
+            and not f.metadata.get("internal")]
 
 
 def make_scheduler(name: str, **kwargs: Any) -> Scheduler:

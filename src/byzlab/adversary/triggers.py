@@ -128,7 +128,7 @@ class RuleScheduler(Scheduler):
     description: str = "rule-based triggers composed with all/any/not, first match sets delay"
     inspects_messages: bool = True
     rules: list[dict[str, Any]] = field(default_factory=list)
-    compiled: list[Rule] = field(default_factory=list)
+    compiled: list[Rule] = field(default_factory=list, metadata={"internal": True})
 
     def __post_init__(self) -> None:
         self.compiled = []

@@ -2,17 +2,21 @@
 
 Theory of operation
 -------------------
-A scenario has three tables::
+A scenario has four tables::
 
     [run]        n, f, seed, protocol, preset, inputs, timeout_s
     [params]     overrides of any protocol parameter (m, T, c, window, m0, xmax, ...)
     [adversary]  scheduler, scheduler_options, delta_s, tamper,
                  [[adversary.byzantine]] node, strategy, options
+    [docker]     image, [[docker.faults]] node, action, at_s | at_iteration, duration_s,
+                 delay_ms, jitter_ms, loss_pct  (container faults; only the docker backend)
 
 Every table and every key is optional; what is left out takes the defaults below. The same
 file drives ``byzlab sim --scenario F`` (virtual time, delta = 1) and ``byzlab run F``
 (real processes, delta = ``adversary.delta_s`` wall-clock seconds), so one scenario means
-the same adversary in both modes.
+the same adversary in both modes. ``[docker]`` describes faults at the container level
+(kill, pause, ``tc netem``) that only ``byzlab run --backend docker`` can apply: a killed or
+paused container is a crash fault and counts toward f together with the Byzantine nodes.
 
 Validation happens in two passes, and every problem becomes *one line* naming the full
 field path (``adversary.byzantine[1].strategy: 'sneaky' is not one of crash, ...``):
@@ -37,22 +41,24 @@ import random
 import tomllib
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler
+from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
 
 __all__ = [
+    "FAULT_ACTIONS",
     "INPUT_KINDS",
     "PRESETS",
     "TAMPER_MODES",
     "ByzantineEntry",
+    "DockerFault",
+    "DockerSection",
     "Scenario",
     "ScenarioError",
     "build_params",
@@ -67,8 +73,9 @@ __all__ = [
 INPUT_KINDS = ("split", "zeros", "ones", "random")
 PRESETS = ("practical", "theory")
 TAMPER_MODES = ("none", "flip-byte")
+FAULT_ACTIONS = ("kill", "pause", "netem")
+DEFAULT_IMAGE = "byzlab:latest"
 # Scheduler dataclass fields that `bind` sets; a scenario may not set them.
-_SCHEDULER_BASE_FIELDS = frozenset({"name", "description", "n", "f", "delta", "byzantine", "rng"})
 MAX_N = 1024
 MAX_SEED = 2**63 - 1
 
@@ -200,6 +207,55 @@ class AdversarySection(_Strict):
         return v
 
 
+class DockerFault(_Strict):
+    """One [[docker.faults]] entry: what happens to one node's container, and when.
+
+    ``kill`` (SIGKILL; the node never comes back) and ``pause`` (the cgroup freezer; resumed
+    after ``duration_s``, or never) are crash faults. ``netem`` adds ``tc netem`` delay,
+    jitter or loss on the container's interface (removed after ``duration_s``, if set); TCP
+    turns loss into retransmission delay, so it is scheduling, not a fault that counts toward
+    f. The trigger is ``at_s`` seconds after the proxy's start barrier, or the node's
+    ``at_iteration`` as its state snapshots report it to the proxy.
+    """
+
+    node: int = Field(ge=0)
+    action: str
+    at_s: float | None = Field(default=None, ge=0, le=86_400)
+    at_iteration: int | None = Field(default=None, ge=1)
+    duration_s: float | None = Field(default=None, gt=0, le=86_400)
+    delay_ms: float | None = Field(default=None, ge=0, le=60_000)
+    jitter_ms: float | None = Field(default=None, ge=0, le=60_000)
+    loss_pct: float | None = Field(default=None, ge=0, le=100)
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if v not in FAULT_ACTIONS:
+            raise ValueError(_one_of(v, FAULT_ACTIONS))
+        return v
+
+    @property
+    def is_crash(self) -> bool:
+        """A kill, or a pause: the node stops taking steps (for a while, or for good)."""
+        return self.action in ("kill", "pause")
+
+    @property
+    def permanent(self) -> bool:
+        """The node never takes another step: it is left out of the agreement check."""
+        return self.action == "kill" or (self.action == "pause" and self.duration_s is None)
+
+
+class DockerSection(_Strict):
+    """[docker]: the image of ``--backend docker`` and container-level faults."""
+
+    image: str = Field(default=DEFAULT_IMAGE, min_length=1, max_length=256)
+    faults: list[DockerFault] = Field(default_factory=list)
+
+    def crashed_nodes(self) -> list[int]:
+        """Nodes whose container is killed or paused: crash faults, counted toward f."""
+        return sorted({fault.node for fault in self.faults if fault.is_crash})
+
+
 class Scenario(_Strict):
     """A whole scenario. Build it with ``parse_scenario`` / ``load_scenario`` (full checks)."""
 
@@ -207,6 +263,7 @@ class Scenario(_Strict):
     run: RunSection = RunSection()
     params: ParamsSection = ParamsSection()
     adversary: AdversarySection = AdversarySection()
+    docker: DockerSection = DockerSection()
 
     @property
     def n(self) -> int:
@@ -249,6 +306,12 @@ class Scenario(_Strict):
             if b.options:
                 opts = ", ".join(f"{k} = {_toml_value(v)}" for k, v in b.options.items())
                 lines.append(f"options = {{ {opts} }}")
+        if self.docker != DockerSection():
+            lines += ["", "[docker]", f"image = {_toml_value(self.docker.image)}"]
+            for fault in self.docker.faults:
+                lines += ["", "[[docker.faults]]"]
+                lines += [f"{k} = {_toml_value(v)}"
+                          for k, v in fault.model_dump().items() if v is not None]
         return "\n".join(lines) + "\n"
 
 
@@ -394,7 +457,8 @@ def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
     cls: type[ByzantineNode] = STRATEGIES[entry.strategy]
     params = {
         name: p for name, p in inspect.signature(cls.__init__).parameters.items()
-        if name not in ("self", "spec") and p.kind is not inspect.Parameter.VAR_KEYWORD
+        # `inner` is how adaptive corruption hands over a live node, not a scenario option
+        if name not in ("self", "spec", "inner") and p.kind is not inspect.Parameter.VAR_KEYWORD
     }
     hints = _option_hints(cls.__init__)
     problems = []
@@ -418,10 +482,7 @@ def _scheduler_option_problems(scenario: Scenario) -> list[str]:
     allowed: dict[str, Any] = {}
     if isinstance(factory, type):
         hints = _option_hints(factory)
-        allowed = {
-            f.name: hints.get(f.name) for f in dataclass_fields(factory)
-            if f.name not in _SCHEDULER_BASE_FIELDS
-        }
+        allowed = {f.name: hints.get(f.name) for f in option_fields(factory)}
     problems = []
     for key, value in adv.scheduler_options.items():
         where = f"adversary.scheduler_options.{key}"
@@ -461,6 +522,7 @@ def _cross_check(scn: Scenario) -> list[str]:
         problems.append(f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes "
                         f"exceed f={f}")
     problems += _scheduler_option_problems(scn)
+    problems += _docker_problems(scn)
     if problems:
         return problems
     # Everything is individually fine: now the parameter set and the constructors as a whole.
@@ -480,6 +542,45 @@ def _cross_check(scn: Scenario) -> list[str]:
             make_strategy(b.strategy, spec, **b.options)
         except (TypeError, ValueError) as exc:
             problems.append(f"adversary.byzantine[{k}].options: {exc}")
+    return problems
+
+
+_NETEM_FIELDS = ("delay_ms", "jitter_ms", "loss_pct")
+
+
+def _docker_problems(scn: Scenario) -> list[str]:
+    """[docker] rules: targets are honest nodes, one trigger each, fields fit the action,
+    and crashed plus Byzantine nodes stay within f."""
+    problems: list[str] = []
+    n, f = scn.run.n, scn.f
+    byzantine = {b.node: k for k, b in enumerate(scn.adversary.byzantine)}
+    for k, fault in enumerate(scn.docker.faults):
+        where = f"docker.faults[{k}]"
+        if fault.node >= n:
+            problems.append(f"{where}.node: node {fault.node} is out of range 0..{n - 1}")
+        elif fault.node in byzantine:
+            problems.append(
+                f"{where}.node: node {fault.node} is Byzantine "
+                f"(adversary.byzantine[{byzantine[fault.node]}]); it runs inside the proxy "
+                "and has no container of its own")
+        if (fault.at_s is None) == (fault.at_iteration is None):
+            problems.append(f"{where}: set exactly one of at_s, at_iteration")
+        unused = [name for name in _NETEM_FIELDS if getattr(fault, name) is not None]
+        if fault.action == "kill" and fault.duration_s is not None:
+            unused.insert(0, "duration_s")
+        if fault.action != "netem":
+            problems += [f"{where}.{name}: not used by action {fault.action!r}"
+                         for name in unused]
+        elif fault.delay_ms is None and fault.loss_pct is None:
+            problems.append(f"{where}: a netem fault needs delay_ms or loss_pct")
+        elif fault.jitter_ms is not None and fault.delay_ms is None:
+            problems.append(f"{where}.jitter_ms: jitter needs delay_ms")
+    crashed = [i for i in scn.docker.crashed_nodes() if i < n and i not in byzantine]
+    if crashed and len(crashed) + len(byzantine) > f:
+        problems.append(
+            f"docker.faults: Byzantine nodes {sorted(byzantine)} plus crashed nodes {crashed} "
+            f"are {len(byzantine) + len(crashed)} faulty nodes, more than f={f} (a killed or "
+            "paused container is a crash fault and counts toward f)")
     return problems
 
 

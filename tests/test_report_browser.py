@@ -1,0 +1,111 @@
+"""The HTML report: self-contained, and it renders in a real (headless) browser.
+
+The browser test needs Debian's Chromium at /usr/bin/chromium (scripts/ci-setup.d/30-browser
+installs it). Without it the test is skipped, unless BYZLAB_REQUIRE_BROWSER=1 (as CI sets),
+in which case a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from byzlab.orchestration.experiments_cli import report_command, sweep_command
+from tests.exputil import EXAMPLES, invoke, make_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+FIGURES = 6  # four sweep-wide figures, plus the featured run's weights and timeline
+
+
+class _Refs(HTMLParser):
+    """Every URL the page would load (src, href) and every <img>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.images = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images += 1
+        for name, value in attrs:
+            if name in ("src", "href") and value is not None:
+                self.urls.append(value)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("store")
+    make_store(store)
+    # add an attacked run with several epochs, so the featured run has weights to show
+    result = invoke(sweep_command, [EXAMPLES / "attack-timeline.toml", "--out", store])
+    assert result.exit_code == 0, result.output
+    out = store / "report.html"
+    result = invoke(report_command, [store, "--out", out])
+    assert result.exit_code == 0, result.output
+    assert "featured run sim-hpz-n7-f2-split-vote-coin-interval-s10-" in result.stdout
+    return out
+
+
+def test_report_is_self_contained(report: Path) -> None:
+    page = report.read_text(encoding="utf-8")
+    refs = _Refs()
+    refs.feed(page)
+    assert refs.images == FIGURES
+    external = [u for u in refs.urls if not u.startswith(("data:", "#"))]
+    assert external == [], f"the report loads outside resources: {external}"
+    assert not re.search(r"<script|<link|@import|url\(", page), "no scripts, links or imports"
+    for section in ("Summary per configuration", "Featured run", "Sweep file",
+                    "Runs that did not agree", "latency p50"):
+        assert section in page, section
+    assert "coin-interval" in page  # the featured run
+    # both sweep files that wrote to the store, the tiny sweep and the attack scenario
+    assert "2 sweep files wrote to this store" in page
+    assert "&quot;run.protocol&quot; = [&quot;hpz&quot;, &quot;bracha-local&quot;]" in page
+    assert "attack-timeline.toml" in page
+
+
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("BYZLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"BYZLAB_REQUIRE_BROWSER=1 but {CHROMIUM} is missing; run "
+                        "scripts/ci-setup.d/30-browser")
+        pytest.skip(f"{CHROMIUM} not installed (scripts/ci-setup.d/30-browser installs it; "
+                    "set BYZLAB_REQUIRE_BROWSER=1 to make this a failure)")
+    from playwright.sync_api import sync_playwright
+
+    console_errors: list[str] = []
+    requests: list[str] = []
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: console_errors.append(m.text)
+                    if m.type == "error" else None)
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(report.as_uri(), wait_until="load")
+            assert page.title().startswith("byzlab report")
+            images = page.evaluate(
+                "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
+                "w: i.naturalWidth, h: i.naturalHeight}))")
+            headings = page.locator("h2").all_inner_texts()
+        finally:
+            context.close()
+    assert len(images) == FIGURES, images
+    broken = [i for i in images if not i["complete"] or i["w"] <= 0 or i["h"] <= 0]
+    assert broken == [], f"images that did not load: {broken}"
+    assert all(i["w"] > 300 for i in images), images
+    assert console_errors == [], console_errors
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == [], requests
+    assert "Figures" in headings and "Featured run" in headings
