@@ -150,18 +150,29 @@ def test_coin_interval_lands_closer_to_zero_than_random_coins() -> None:
 
 
 def test_split_vote_voter_votes_the_honest_minority() -> None:
-    for seed in range(10):
-        sim = build_sim(7, 2, seed=seed, strategy="split-vote", scheduler="random")
-        _safe(sim)
-        view = sim.adversary
-        for (t, step), votes in view.votes.items():
-            if step != 2 or 5 not in votes:
-                continue
-            honest = [v for j, v in votes.items() if j in view.honest]
-            if honest and sum(honest):
-                # a corrupted step-2 vote never joins a strict honest majority if it could
-                # pick a valid quorum against it
-                assert votes[5] in (-1, 1)
+    """Its step-2 vote sides with the honest step-1 minority more often than an
+    honest-behaving corrupted node's does."""
+
+    def minority_rate(strategy: str) -> float:
+        hits = total = 0
+        for seed in range(10):
+            sim = build_sim(7, 2, seed=seed, strategy=strategy, scheduler="random",
+                            inputs="random")
+            _safe(sim)
+            view = sim.adversary
+            for (t, step), votes in view.votes.items():
+                honest = [v for j, v in view.votes.get((t, 1), {}).items() if j in view.honest]
+                if step != 2 or 5 not in votes or not sum(honest):
+                    continue
+                total += 1
+                hits += votes[5] == -(1 if sum(honest) > 0 else -1)
+        assert total >= 5, (strategy, total)
+        return hits / total
+
+    # a minority quorum only exists when enough minority votes are validated, so the
+    # effect is partial (measured: 0.38 against 0.17 for an honest-behaving node)
+    attack, honest = minority_rate("split-vote"), minority_rate("random-coins")
+    assert attack > 2 * honest, (attack, honest)
 
 
 def test_deadlock_and_split_hold_withhold_initials() -> None:
