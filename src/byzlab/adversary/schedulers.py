@@ -231,8 +231,10 @@ class CoinAwareScheduler(Scheduler):
     """Uses full information to fight the HPZ coin (§2.2, Lemma 6): an honest coin cell that
     pushes the running total bias + Sigma away from zero is delivered late (delta), one that
     pulls it back early, and the odd-board writes of nodes that keep v* (the bias, a "finger
-    on the scale") are delayed so that they miss as many views as possible. Votes travel as
-    in split-vote, so that the coin keeps being needed."""
+    on the scale") are delayed so that they miss as many views as possible. The corrupted
+    nodes' coin cells reach even-numbered nodes at once and odd-numbered ones a delta later,
+    so when the total sits near zero the two halves fix views on opposite sides of it (the
+    coin splits). Votes travel as in split-vote, so that the coin keeps being needed."""
 
     name: str = "coin-aware"
     description: str = "delays coin cells and bias writes that would end the game (full info)"
@@ -243,8 +245,10 @@ class CoinAwareScheduler(Scheduler):
         item = getattr(msg, "item", None)
         if view is None or item is None:
             return self.rng.random() * self.delta
-        if isinstance(item, Write):
-            if src in self.byzantine:
+        if isinstance(item, Write) and isinstance(msg, RbcMsg):
+            if msg.origin in self.byzantine:
+                if item.board % 2 == 0 and msg.kind == Kind.READY and dst % 2 == 1:
+                    return self.delta
                 return self.rng.random() * 0.05 * self.delta
             if item.board % 2 == 1:
                 return self.delta if item.value else self.rng.random() * 0.2 * self.delta
