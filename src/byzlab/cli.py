@@ -19,8 +19,46 @@ from byzlab.adversary.strategies import STRATEGIES, NodeSpec, make_strategy
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
 
+# Commands whose modules pull in heavy libraries (scipy, pyarrow, matplotlib, the Docker
+# SDK) are imported only when used, so `byzlab node`/`byzlab proxy` start fast and the
+# container image does not need those libraries.
+_LAZY_COMMANDS = {
+    "keys": ("byzlab.network.keys", "keys_command"),
+    "matrix": ("byzlab.adversary.matrix", "matrix_command"),
+    "sweep": ("byzlab.orchestration.experiments_cli", "sweep_command"),
+    "results": ("byzlab.orchestration.experiments_cli", "results_command"),
+    "report": ("byzlab.orchestration.experiments_cli", "report_command"),
+    "replay": ("byzlab.orchestration.experiments_cli", "replay_command"),
+    "image": ("byzlab.orchestration.docker_cli", "image_command"),
+    "docker": ("byzlab.orchestration.docker_cli", "docker_command"),
+    "compose": ("byzlab.orchestration.docker_cli", "compose_command"),
+    "committee": ("byzlab.sidecars.committee", "command"),
+    "sortition": ("byzlab.sidecars.sortition", "command"),
+    "ranking": ("byzlab.sidecars.ranking", "command"),
+    "difficulty": ("byzlab.sidecars.difficulty", "command"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _load_lazy(name: str) -> click.Command:
+    import importlib
+
+    module, attr = _LAZY_COMMANDS[name]
+    command = getattr(importlib.import_module(module), attr)
+    assert isinstance(command, click.Command)
+    return command
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(_load_lazy(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="byzlab")
 def main() -> None:
     """byzlab: spin up nodes, inject Byzantine strategies, measure latency to agreement.
@@ -191,8 +229,11 @@ def _load_scenario_or_exit(path: Path) -> Any:
 @main.command()
 @click.argument("scenario_file", metavar="[SCENARIO.toml]", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
-              help="Where the processes run: local = one process per node on 127.0.0.1.")
+@click.option("--backend", type=click.Choice(["local", "docker"]), default="local",
+              show_default=True,
+              help="Where the processes run: local = one process per node on 127.0.0.1; "
+                   "docker = one container per node on a private bridge network (needs a "
+                   "Docker engine and `byzlab image build`).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results"), show_default=True,
               help="Results go to OUT/<run-id>/.")
@@ -218,6 +259,9 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
 
     scn = _load_scenario_or_exit(scenario_file) if scenario_file else default_scenario()
     scn = scn.with_seed(seed)
+    if backend == "local" and scn.docker.faults:
+        click.echo("Error: docker.faults: container faults need --backend docker", err=True)
+        sys.exit(2)
     honest = scn.n - len(scn.adversary.byzantine)
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
@@ -242,7 +286,18 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
 
     try:
         with progress:
-            outcome = run_local(scn, out_root=out_root, on_status=on_status)
+            if backend == "docker":
+                from byzlab.orchestration.docker import DockerUnavailable, run_docker
+
+                try:
+                    outcome = run_docker(scn, out_root=out_root, on_status=on_status,
+                                         log=lambda line: console.print(
+                                         line, highlight=False, soft_wrap=True))
+                except DockerUnavailable as exc:
+                    click.echo(f"Error: {exc}", err=True)
+                    sys.exit(1)
+            else:
+                outcome = run_local(scn, out_root=out_root, on_status=on_status)
     except RunFailed as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -313,23 +368,3 @@ def strategies() -> None:
     console.print(table)
 
 
-def _register_subcommands() -> None:
-    from byzlab.adversary.matrix import matrix_command
-    from byzlab.network.keys import keys_command
-    from byzlab.orchestration.experiments_cli import (
-        replay_command,
-        report_command,
-        results_command,
-        sweep_command,
-    )
-    from byzlab.sidecars import committee, difficulty, ranking, sortition
-
-    main.add_command(keys_command)
-    main.add_command(matrix_command)
-    for command in (sweep_command, results_command, report_command, replay_command):
-        main.add_command(command)
-    for module in (committee, sortition, ranking, difficulty):
-        main.add_command(module.command)
-
-
-_register_subcommands()

@@ -1,0 +1,1096 @@
+"""The docker backend: the adversary proxy and N honest nodes, one container each.
+
+Theory of operation
+-------------------
+``byzlab run SCENARIO --backend docker`` is the local backend (``local.py``) with containers
+instead of processes, through the Docker SDK for Python, and it writes the same results:
+
+1. *Connect.* ``connect()`` pings the engine named by ``DOCKER_HOST`` (default
+   ``unix:///var/run/docker.sock``). If it cannot be reached, the run stops with one sentence
+   saying what to start (``DockerUnavailable``), never a traceback. The image
+   (``[docker] image``, default ``byzlab:latest``) must exist; ``byzlab image build`` makes
+   it, and a warning says when it was built from other sources than the working tree.
+2. *Plan and keys.* As in the local backend: ``results/<run-id>/``, n + 1 key pairs bound to
+   the run id; each honest node gets the roster and only its own private key, the proxy its
+   own key and those of the Byzantine nodes. Everything a container needs is also kept on
+   the host under ``results/<run-id>/work/`` (the configs name the paths *inside* the
+   containers).
+3. *Network.* One user-defined bridge network per run, ``internal`` (no route out of the
+   host: the nodes only ever talk to the proxy). Nodes are given the proxy container's
+   address on it rather than its name (see ``_proxy_address``).
+4. *Files in, files out.* Configs and keys are copied into each container (``put_archive``)
+   before it starts, owned by the image's unprivileged user, keys with mode 0600; outputs
+   are copied back (``get_archive``) after it stops. Copying instead of bind-mounting a host
+   directory needs no agreement between host and container user ids and works the same
+   with a remote engine (``DOCKER_HOST=tcp://...``).
+5. *Start.* The proxy first (the run waits for its ``ready.json``), then the node
+   containers, several at a time: creating and starting a container is mostly the engine's
+   work, so a few concurrent API calls keep it busy. Nodes run the lean module entry points
+   (``python -m byzlab.network.tcp``) rather than the ``byzlab`` entry point: importing the
+   full command line (rich, scipy) costs about a second of CPU per container, which at
+   n = 32 on two cores is most of the start-up. The image's health check runs only in the
+   proxy, for the same reason.
+6. *Wait.* Poll container states (one API call for all of them) and the proxy's statistics
+   (copied out of its container) for progress, apply due faults, and stop when every node
+   container has exited, the proxy failed, or the timeout expired.
+7. *Faults* (``[docker]`` in the scenario): ``kill`` takes a node's container off the
+   network and then sends it SIGKILL (a crashed host goes silent; it does not close its
+   connections); ``pause`` freezes it (and thaws it after ``duration_s``, if given);
+   ``netem`` runs ``tc qdisc replace dev eth0 root netem ...`` in it as root (the
+   container gets ``NET_ADMIN`` for this and nothing else). Triggers are seconds after the
+   proxy's start barrier, or the node's iteration as its snapshots report it. A killed or
+   never-resumed container is a crash: it is left out of the agreement check (summary key
+   ``crashed``, role ``crashed`` in nodes.csv) and counts toward f in validation. The proxy
+   cannot know a node crashed and so never announces "done"; the orchestrator does it for
+   it, with SIGTERM to the surviving nodes once the proxy's snapshots show them all halted.
+8. *Stop and clean up, always* (success, failure, exception, Ctrl-C, SIGTERM): thaw paused
+   containers, SIGTERM the nodes and then the proxy (SIGKILL after a grace period), copy
+   outputs and logs out, and remove every container and the network. A second Ctrl-C
+   during this is ignored so the clean-up can finish. Only SIGKILL to the orchestrator can
+   leave objects behind, and every object carries labels for that case:
+   ``byzlab.run=<run-id>``, ``byzlab.role=node|proxy|network``, ``byzlab.node=<i>`` and
+   ``byzlab.owner=<host>:<pid>:<start time>``. ``byzlab docker clean`` removes labelled
+   objects whose owner process is gone (``clean()``).
+9. *Collect.* Exactly the local backend's files, from ``results.py``: ``summary.json``
+   (with ``backend = "docker"``, ``crashed``, ``faults`` and ``spinup_s``, the time from the
+   first API call to every node connected), ``nodes.csv``, ``traces/node-<i>.jsonl``,
+   ``proxy-stats.json``, ``scenario.toml``, and ``work/logs/<container>.log``.
+
+Latency is measured as in the local backend, from the proxy's start barrier (sent when every
+honest node has connected) to the last honest decision, so container start-up is reported
+separately (``spinup_s``) and never inflates the latency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import tarfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
+from byzlab.orchestration.local import RunFailed, RunOutcome, new_run_id
+from byzlab.orchestration.results import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    build_summary,
+    git_commit,
+    nodes_csv,
+    read_json,
+)
+from byzlab.orchestration.scenario import DockerFault, Scenario, build_params, resolve_inputs
+
+__all__ = [
+    "LABEL_NODE",
+    "LABEL_OWNER",
+    "LABEL_ROLE",
+    "LABEL_RUN",
+    "CleanReport",
+    "DockerRun",
+    "DockerUnavailable",
+    "clean",
+    "connect",
+    "engine_address",
+    "owner_label",
+    "run_docker",
+    "run_labels",
+]
+
+LABEL_RUN = "byzlab.run"
+LABEL_ROLE = "byzlab.role"
+LABEL_NODE = "byzlab.node"
+LABEL_OWNER = "byzlab.owner"
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+
+NODE_MODULE = "byzlab.network.tcp"
+PROXY_MODULE = "byzlab.adversary.proxy"
+CONTAINER_UID = 10001  # the image's user (image.py)
+DATA = "/data"  # the image's working directory, owned by that user
+PROXY_PORT = 7000  # inside the run's private network: no clash with anything
+POLL_S = 0.1
+STOP_GRACE_S = 5.0
+START_WORKERS = 8
+# Start-up on top of the scenario's timeout: the engine starts containers one by one.
+STARTUP_SLACK_S = 30.0
+STARTUP_SLACK_PER_NODE_S = 1.0
+
+
+class DockerUnavailable(RuntimeError):
+    """The Docker engine (or the SDK, or the image) is missing: one sentence on what to do."""
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
+
+
+def connect(*, timeout: float = 60.0) -> Any:
+    """A ``docker.DockerClient`` for the engine at ``DOCKER_HOST``, checked with a ping.
+
+    The client is made in two steps: a probe pinned to the oldest API version asks the
+    engine for its version, then the real client uses the newest version both sides speak.
+    ``docker.from_env()`` would negotiate inside its constructor, and when the engine is
+    unreachable it leaves its socket open with no client object to close it by.
+    """
+    address = engine_address()
+    try:
+        import docker
+        from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
+    except ImportError:  # pragma: no cover - docker is a dependency of byzlab
+        raise DockerUnavailable("the Docker SDK for Python is not installed: "
+                                "`pip install docker`") from None
+    _precheck(address, timeout=min(timeout, 10.0))
+    probe = None
+    try:
+        probe = docker.DockerClient.from_env(version=MINIMUM_DOCKER_API_VERSION,
+                                             timeout=int(timeout))
+        engine = str(probe.api.version(api_version=False)["ApiVersion"])
+    except Exception as exc:  # the SDK raises DockerException, requests and OS errors alike
+        reason = _reason(exc)
+        if "permission denied" in reason.lower():
+            raise DockerUnavailable(
+                f"cannot use the Docker engine at {address}: permission denied; run as root "
+                "or add your user to the docker group") from None
+        raise _unreachable(address) from None
+    finally:
+        if probe is not None:
+            probe.close()
+    version = min(engine, DEFAULT_DOCKER_API_VERSION,
+                  key=lambda v: tuple(int(x) for x in v.split(".")))
+    return docker.DockerClient.from_env(version=version, timeout=int(timeout))
+
+
+def _unreachable(address: str) -> DockerUnavailable:
+    return DockerUnavailable(f"cannot reach the Docker engine at {address}: start it with "
+                             "`dockerd &` or `systemctl start docker`")
+
+
+def _uses_cli_context() -> bool:
+    """Is a docker CLI context other than the default selected (then it names the engine)?"""
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        current = json.loads(config.read_text()).get("currentContext")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(current) and current != "default"
+
+
+def _precheck(address: str, *, timeout: float) -> None:
+    """Fail fast, and without the SDK, when a unix or tcp engine address does not answer.
+
+    The SDK leaks the socket of a failed connection (a ResourceWarning at best), and this
+    check costs one connect; ssh:// addresses and CLI contexts are left to the SDK.
+    """
+    if not os.environ.get("DOCKER_HOST") and _uses_cli_context():
+        return
+    try:
+        if address.startswith("unix://"):
+            path = address[len("unix://"):]
+            if not path.startswith("/"):
+                path = "/" + path
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(path)
+        elif address.startswith("tcp://"):
+            host, _, port = address[len("tcp://"):].partition("/")[0].rpartition(":")
+            with socket.create_connection((host.strip("[]") or "localhost", int(port or 2375)),
+                                          timeout=timeout):
+                pass
+    except PermissionError:
+        raise DockerUnavailable(
+            f"cannot use the Docker engine at {address}: permission denied; run as root or "
+            "add your user to the docker group") from None
+    except (OSError, ValueError):
+        raise _unreachable(address) from None
+
+
+def _reason(exc: BaseException) -> str:
+    parts = [str(exc)]
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        parts.append(str(exc))
+    return " ".join(parts)
+
+
+def _api_error(exc: BaseException) -> str:
+    text = str(getattr(exc, "explanation", None) or exc)
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _process_start(pid: int) -> str:
+    """The kernel's start time of ``pid`` (so a recycled pid is not mistaken for it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "0"
+
+
+def owner_label() -> str:
+    """``<host>:<pid>:<start time>`` of this orchestrator process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def owner_alive(label: str) -> bool | None:
+    """True/False for an owner on this host; None if it lives on another host (unknown)."""
+    host, _, rest = label.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and _process_start(pid) == start
+
+
+def run_labels(run_id: str, role: str, *, node: int | None = None,
+               owner: str | None = None) -> dict[str, str]:
+    """The labels of every object a run creates (see the module docs)."""
+    labels = {LABEL_RUN: run_id, LABEL_ROLE: role}
+    if node is not None:
+        labels[LABEL_NODE] = str(node)
+    if owner is not None:
+        labels[LABEL_OWNER] = owner
+    return labels
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _tar(files: dict[str, tuple[bytes | None, int]]) -> bytes:
+    """A tar archive of ``{path: (content or None for a directory, mode)}``, owned by the
+    container user, for ``put_archive``."""
+    buf = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, (content, mode) in files.items():
+            info = tarfile.TarInfo(name)
+            info.uid = info.gid = CONTAINER_UID
+            info.uname = info.gname = "byzlab"
+            info.mode = mode
+            info.mtime = int(now)
+            if content is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+def _untar(chunks: Iterable[bytes], dest: Path) -> None:
+    """Extract a ``get_archive`` stream into ``dest`` (regular files and directories only)."""
+    data = b"".join(chunks)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                continue  # never write outside dest, whatever the archive says
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.isfile():
+                source = tar.extractfile(member)
+                if source is not None:
+                    atomic_write_bytes(target, source.read())
+
+
+def _read_file(container: Any, path: str) -> bytes | None:
+    """One file's bytes from a container, or None if it does not exist (yet)."""
+    import docker.errors
+
+    try:
+        chunks, _ = container.get_archive(path)
+        data = b"".join(chunks)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                source = tar.extractfile(member)
+                return source.read() if source is not None else None
+    return None
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class _FaultState:
+    index: int
+    fault: DockerFault
+    applied_s: float | None = None
+    undone_s: float | None = None
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in self.fault.model_dump().items()
+                               if v is not None}
+        out.update(applied_s=self.applied_s, undone_s=self.undone_s, error=self.error)
+        return out
+
+
+def netem_args(fault: DockerFault) -> list[str]:
+    """``tc`` arguments for a netem fault on eth0 (the run network's interface)."""
+    args = ["tc", "qdisc", "replace", "dev", "eth0", "root", "netem"]
+    if fault.delay_ms is not None:
+        args += ["delay", f"{fault.delay_ms:g}ms"]
+        if fault.jitter_ms is not None:
+            args.append(f"{fault.jitter_ms:g}ms")
+    if fault.loss_pct is not None:
+        args += ["loss", f"{fault.loss_pct:g}%"]
+    return args
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Box:
+    """One container of the run."""
+
+    name: str
+    role: str
+    node: int | None
+    container: Any = None
+    exit_code: int | None = None
+    files: dict[str, tuple[bytes | None, int]] = field(default_factory=dict)
+
+
+class DockerRun:
+    """One run's containers, network and files. Use as a context manager: exit removes all."""
+
+    def __init__(self, scenario: Scenario, *, out_root: Path, run_id: str | None = None,
+                 client: Any = None, proxy_options: dict[str, Any] | None = None,
+                 node_options: dict[str, Any] | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.scenario = scenario
+        self.n = scenario.n
+        self.f = scenario.f
+        self.seed = scenario.seed
+        self.params = build_params(scenario)
+        self.inputs = resolve_inputs(scenario)
+        self.byzantine = {b.node: b.strategy for b in scenario.adversary.byzantine}
+        self.honest_ids = [i for i in range(self.n) if i not in self.byzantine]
+        self.run_id = run_id or new_run_id(self.seed)
+        self.out_dir = out_root.resolve() / self.run_id
+        self.work = self.out_dir / "work"
+        self.image = scenario.docker.image
+        self.proxy_options = dict(proxy_options or {})
+        self.node_options = dict(node_options or {})
+        self.log = log or (lambda line: None)
+        self.client = client
+        self.owner = owner_label()
+        self.network: Any = None
+        self.network_name = f"byzlab-{self.run_id}"
+        self.proxy = _Box(f"byzlab-{self.run_id}-proxy", "proxy", None)
+        self.nodes = {i: _Box(f"byzlab-{self.run_id}-node-{i}", "node", i)
+                      for i in self.honest_ids}
+        self.faults = [_FaultState(k, fault) for k, fault in enumerate(scenario.docker.faults)]
+        netem_nodes = {fault.node for fault in scenario.docker.faults
+                       if fault.action == "netem"}
+        self._cap_net_admin = netem_nodes
+        self.crashed: dict[int, str] = {}
+        self.started_at = time.monotonic()
+        self.spinup_s: float | None = None
+        self.start_wall: float | None = None
+        self._terminated_survivors = False
+        self._removed = False
+
+    # ----------------------------------------------------------------- paths
+
+    def node_dir(self, i: int) -> Path:
+        return self.work / "nodes" / str(i)
+
+    @property
+    def proxy_dir(self) -> Path:
+        return self.work / "proxy"
+
+    @property
+    def stats_file(self) -> Path:
+        return self.proxy_dir / "stats.json"
+
+    def describe(self) -> str:
+        return f"run {self.run_id} (seed={self.seed}, results in {self.out_dir})"
+
+    # ----------------------------------------------------------------- setup
+
+    def check_image(self) -> None:
+        import docker.errors
+
+        try:
+            image = self.client.images.get(self.image)
+        except docker.errors.ImageNotFound:
+            raise DockerUnavailable(
+                f"the image {self.image} does not exist: build it with "
+                "`byzlab image build`") from None
+        built_from = (image.labels or {}).get("byzlab.source-hash")
+        try:
+            from byzlab.orchestration.image import source_hash, source_root
+
+            here = source_hash(source_root())
+        except Exception:  # not a source checkout: nothing to compare with
+            return
+        if built_from and built_from != here:
+            self.log(f"warning: {self.image} was built from other sources ({built_from}, "
+                     f"the working tree is {here}); rebuild it with `byzlab image build`")
+
+    def prepare(self) -> None:
+        """Keys and configs, on the host and staged for each container."""
+        self.work.mkdir(parents=True, exist_ok=False)
+        (self.work / "logs").mkdir()
+        atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
+        all_keys = self.work / "keys-all"
+        generate_keys(self.n + 1, all_keys, self.run_id)
+        roster = (all_keys / ROSTER_FILE).read_bytes()
+
+        def key_files(ids: Iterable[int]) -> dict[str, tuple[bytes | None, int]]:
+            files: dict[str, tuple[bytes | None, int]] = {
+                "keys": (None, 0o700), f"keys/{ROSTER_FILE}": (roster, 0o644)}
+            for i in ids:
+                files[f"keys/{key_file_name(i)}"] = (
+                    (all_keys / key_file_name(i)).read_bytes(), 0o600)
+            return files
+
+        proxy_cfg: dict[str, Any] = {
+            "params": self.params.to_dict(),
+            "protocol": self.scenario.run.protocol,
+            "inputs": self.inputs,
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "key_dir": f"{DATA}/keys",
+            "host": "0.0.0.0",  # every interface of the container; the network is private
+            "port": PROXY_PORT,
+            "byzantine": [b.model_dump() for b in self.scenario.adversary.byzantine],
+            "scheduler": self.scenario.adversary.scheduler,
+            "scheduler_options": dict(self.scenario.adversary.scheduler_options),
+            "delta_s": self.scenario.adversary.delta_s,
+            "tamper": self.scenario.adversary.tamper,
+            "stats_file": f"{DATA}/stats.json",
+            "ready_file": f"{DATA}/ready.json",
+        }
+        proxy_cfg.update(self.proxy_options)
+        proxy_json = json.dumps(proxy_cfg, indent=2, sort_keys=True).encode() + b"\n"
+        atomic_write_bytes(self.proxy_dir / "proxy.json", proxy_json)
+        self.proxy.files = {**key_files([self.n, *self.byzantine]),
+                            "proxy.json": (proxy_json, 0o644)}
+        for i, box in self.nodes.items():
+            box.files = {**key_files([i]), "out": (None, 0o755)}
+        # The host keeps no private keys: they live in the containers until they are removed.
+        for path in all_keys.iterdir():
+            path.unlink()
+        all_keys.rmdir()
+
+    def _create(self, box: _Box, module: str, config: str, *,
+                environment: dict[str, str] | None = None,
+                healthcheck: dict[str, Any] | None = None) -> None:
+        labels = run_labels(self.run_id, box.role, node=box.node, owner=self.owner)
+        cap_add = ["NET_ADMIN"] if box.node in self._cap_net_admin else None
+        box.container = self.client.containers.create(
+            self.image, entrypoint=["python", "-m", module], command=["--config", config],
+            name=box.name, hostname=box.name, labels=labels, network=self.network_name,
+            environment=environment or {}, cap_add=cap_add, healthcheck=healthcheck,
+            detach=True)
+        box.container.put_archive(DATA, _tar(box.files))
+        box.container.start()
+
+    def start(self, on_status: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Network, proxy, nodes; ``on_status`` sees the proxy's statistics meanwhile, so
+        progress shows nodes connecting while the rest are still being started."""
+        import docker.errors
+
+        if self.client is None:
+            self.client = connect()
+        self.check_image()
+        self.prepare()
+        started = time.monotonic()
+        try:
+            self.network = self.client.networks.create(
+                self.network_name, driver="bridge", internal=True,
+                labels=run_labels(self.run_id, "network", owner=self.owner))
+            self.log(f"starting the proxy and {len(self.nodes)} node containers "
+                     f"({self.image}, network {self.network_name})")
+            self._create(self.proxy, PROXY_MODULE, f"{DATA}/proxy.json",
+                         environment={"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json"})
+            self._wait_ready()
+            address = self._proxy_address()
+            with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
+                futures = [pool.submit(self._start_node, box, address)
+                           for box in self.nodes.values()]
+                while futures_wait(futures, timeout=0.5).not_done:
+                    if on_status is not None:
+                        on_status(self.status())
+                for future in futures:
+                    future.result()  # re-raises the first failure
+        except docker.errors.APIError as exc:
+            raise RunFailed(f"{self.describe()}: the Docker engine refused: "
+                            f"{_api_error(exc)}") from None
+        self.log(f"{len(self.nodes) + 1} containers started in "
+                 f"{time.monotonic() - started:.1f} s")
+
+    def _node_config(self, i: int, proxy_address: str) -> bytes:
+        cfg: dict[str, Any] = {
+            "node": i,
+            "params": self.params.to_dict(),
+            "protocol": self.scenario.run.protocol,
+            "input": self.inputs[i],
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "key_dir": f"{DATA}/keys",
+            "proxy_host": proxy_address,
+            "proxy_port": PROXY_PORT,
+            "out_dir": f"{DATA}/out",
+            "timeout_s": self.scenario.run.timeout_s,
+        }
+        cfg.update(self.node_options)
+        node_json = json.dumps(cfg, indent=2, sort_keys=True).encode() + b"\n"
+        atomic_write_bytes(self.node_dir(i) / "node.json", node_json)
+        return node_json
+
+    def _proxy_address(self) -> str:
+        """The proxy container's address on the run network.
+
+        Nodes get the address, not the container name: a name costs a DNS query through the
+        engine's resolver on every (re)connect, and once the proxy container has stopped
+        such a query can hang for the resolver's timeout, which also holds up the node's
+        exit (its event loop waits for the lookup thread).
+        """
+        self.proxy.container.reload()
+        networks = self.proxy.container.attrs["NetworkSettings"]["Networks"]
+        address = str((networks.get(self.network_name) or {}).get("IPAddress") or "")
+        return address or self.proxy.name
+
+    def _start_node(self, box: _Box, proxy_address: str) -> None:
+        assert box.node is not None
+        box.files["node.json"] = (self._node_config(box.node, proxy_address), 0o644)
+        # No health check on nodes: n health-check processes every few seconds cost real
+        # CPU at n = 32 on two cores, and a node has no heartbeat file to check.
+        self._create(box, NODE_MODULE, f"{DATA}/node.json", healthcheck={"test": ["NONE"]})
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _read_file(self.proxy.container, f"{DATA}/ready.json") is not None:
+                return
+            self.proxy.container.reload()
+            if self.proxy.container.status not in ("created", "running"):
+                logs = self.proxy.container.logs().decode(errors="replace")[-2000:]
+                raise RunFailed(f"{self.describe()}: the proxy container exited during "
+                                f"start-up:\n{logs}")
+            time.sleep(0.05)
+        raise RunFailed(f"{self.describe()}: the proxy did not start within {timeout:.0f} s")
+
+    # ----------------------------------------------------------------- while running
+
+    def status(self) -> dict[str, Any]:
+        """The proxy's latest statistics ({} before it wrote any)."""
+        if self.proxy.container is None:
+            return {}
+        data = _read_file(self.proxy.container, f"{DATA}/stats.json")
+        if not data:
+            return {}
+        try:
+            stats = json.loads(data)
+        except ValueError:
+            return {}
+        return stats if isinstance(stats, dict) else {}
+
+    def _states(self) -> dict[str, str]:
+        """Container name -> state ("running", "exited", "paused", ...), one API call."""
+        rows = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}="
+                                                                      f"{self.run_id}"})
+        return {str(r["Names"][0]).lstrip("/"): str(r["State"]) for r in rows}
+
+    def wait(self, *, timeout: float | None = None,
+             on_status: Callable[[dict[str, Any]], None] | None = None) -> str:
+        """Until every node container exited ("nodes-exited"), the proxy failed, or timeout."""
+        budget = timeout if timeout is not None else (
+            self.scenario.run.timeout_s + STARTUP_SLACK_S
+            + STARTUP_SLACK_PER_NODE_S * self.n)
+        deadline = time.monotonic() + budget
+        while True:
+            stats = self.status()
+            if on_status is not None:
+                on_status(stats)
+            self._observe(stats)
+            self._apply_faults(stats)
+            states = self._states()
+            node_states = [states.get(box.name, "removed") for box in self.nodes.values()]
+            if node_states and all(s in ("exited", "dead", "removed") for s in node_states):
+                return "nodes-exited"
+            if states.get(self.proxy.name, "removed") in ("exited", "dead", "removed"):
+                self.proxy.container.reload()
+                if self.proxy.container.attrs["State"].get("ExitCode") != 0:
+                    return "proxy-failed"
+            if time.monotonic() >= deadline:
+                return "timeout"
+            time.sleep(self._next_poll())
+
+    def _next_poll(self) -> float:
+        """Sleep until the next poll, or less if a timed fault falls due before it."""
+        elapsed = self._elapsed()
+        pending = [s.fault.at_s for s in self.faults
+                   if s.applied_s is None and s.error is None and s.fault.at_s is not None]
+        if elapsed is None or not pending:
+            return POLL_S
+        return min(POLL_S, max(0.005, min(pending) - elapsed))
+
+    def _observe(self, stats: dict[str, Any]) -> None:
+        if self.start_wall is None and isinstance(stats.get("start_wall"), int | float):
+            self.start_wall = float(stats["start_wall"])
+            self.spinup_s = time.monotonic() - self.started_at
+        if not self.crashed or self._terminated_survivors:
+            return
+        # The proxy waits for every honest node to halt before it says "done", crashed ones
+        # included; once all survivors have halted, say it for the proxy.
+        snapshots = stats.get("snapshots") or {}
+        survivors = [i for i in self.nodes if i not in self.crashed]
+        if survivors and all((snapshots.get(str(i)) or {}).get("halted") for i in survivors):
+            self._terminated_survivors = True
+            self.log(f"every surviving node halted; stopping them (crashed: "
+                     f"{sorted(self.crashed)})")
+            for i in survivors:
+                with contextlib.suppress(Exception):
+                    self.nodes[i].container.kill(signal="SIGTERM")
+
+    def _elapsed(self) -> float | None:
+        return None if self.start_wall is None else time.time() - self.start_wall
+
+    def _due(self, state: _FaultState, stats: dict[str, Any]) -> bool:
+        fault = state.fault
+        if fault.at_s is not None:
+            elapsed = self._elapsed()
+            return elapsed is not None and elapsed >= fault.at_s
+        snapshot = (stats.get("snapshots") or {}).get(str(fault.node)) or {}
+        iteration = snapshot.get("iteration")
+        return (isinstance(iteration, int) and fault.at_iteration is not None
+                and iteration >= fault.at_iteration and bool(stats.get("started")))
+
+    def _apply_faults(self, stats: dict[str, Any]) -> None:
+        for state in self.faults:
+            fault = state.fault
+            box = self.nodes[fault.node]
+            if state.applied_s is None and state.error is None and self._due(state, stats):
+                state.applied_s = self._elapsed() or 0.0
+                try:
+                    self._apply(box, fault)
+                except Exception as exc:  # a failed fault is reported, the run goes on
+                    state.error = _api_error(exc)
+                    if "is not running" in state.error:
+                        state.error = (f"node {fault.node}'s container had already exited "
+                                       "(the run was over before the fault was due)")
+                    self.log(f"warning: fault docker.faults[{state.index}] ({fault.action} "
+                             f"node {fault.node}) failed: {state.error}")
+                    continue
+                self.log(f"fault: {fault.action} node {fault.node} at "
+                         f"{state.applied_s:.2f} s")
+                if fault.permanent:
+                    self.crashed[fault.node] = fault.action
+            elif (state.applied_s is not None and state.undone_s is None and state.error is None
+                  and fault.duration_s is not None
+                  and (self._elapsed() or 0.0) >= state.applied_s + fault.duration_s):
+                state.undone_s = self._elapsed()
+                try:
+                    self._undo(box, fault)
+                except Exception as exc:
+                    state.error = f"undo: {_api_error(exc)}"
+                    self.log(f"warning: undoing docker.faults[{state.index}] failed: "
+                             f"{state.error}")
+
+    def _apply(self, box: _Box, fault: DockerFault) -> None:
+        if fault.action == "kill":
+            # Off the network first, then SIGKILL: a crashed host goes silent. Killing the
+            # process alone would let its kernel close its connection (FIN or RST), telling
+            # the proxy at once that the node is gone, which no crash announces in the
+            # asynchronous model (a crashed node looks exactly like a slow one).
+            with contextlib.suppress(Exception):
+                self.network.disconnect(box.container, force=True)
+            box.container.kill(signal="SIGKILL")
+        elif fault.action == "pause":
+            box.container.pause()
+        else:
+            self._exec_tc(box, netem_args(fault))
+
+    def _undo(self, box: _Box, fault: DockerFault) -> None:
+        if fault.action == "pause":
+            box.container.unpause()
+        elif fault.action == "netem":
+            self._exec_tc(box, ["tc", "qdisc", "del", "dev", "eth0", "root"])
+
+    @staticmethod
+    def _exec_tc(box: _Box, args: list[str]) -> None:
+        code, output = box.container.exec_run(args, user="0")
+        if code != 0:
+            text = output.decode(errors="replace").strip()
+            if "unknown" in text.lower() and "qdisc" in text.lower():
+                text += " (this kernel has no sch_netem module)"
+            raise RuntimeError(f"{' '.join(args)}: exit status {code}: {text}")
+
+    # ----------------------------------------------------------------- stopping
+
+    def stop_all(self, grace: float = STOP_GRACE_S) -> None:
+        """Thaw, stop (nodes first: they write their results on SIGTERM), harvest, remove."""
+        with _ignoring_sigint():
+            try:
+                self._stop_and_harvest(grace)
+            finally:
+                self.remove()
+
+    def _stop_and_harvest(self, grace: float) -> None:
+        boxes = [b for b in self.nodes.values() if b.container is not None]
+        with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
+            list(pool.map(lambda b: self._stop(b, grace), boxes))
+            if self.proxy.container is not None:
+                self._stop(self.proxy, grace)
+            list(pool.map(self._harvest, [*boxes, self.proxy]))
+
+    @staticmethod
+    def _stop(box: _Box, grace: float) -> None:
+        container = box.container
+        if container is None:
+            return
+        with contextlib.suppress(Exception):
+            container.reload()
+            if container.status == "paused":
+                container.unpause()  # a frozen process cannot receive SIGTERM
+            if container.status in ("running", "paused", "restarting"):
+                container.stop(timeout=max(1, int(grace)))
+
+    def _harvest(self, box: _Box) -> None:
+        """Copy a stopped container's outputs and log to the host (best effort)."""
+        container = box.container
+        if container is None:
+            return
+        with contextlib.suppress(Exception):
+            container.reload()
+            box.exit_code = container.attrs["State"].get("ExitCode")
+        name = "proxy" if box.node is None else f"node-{box.node}"
+        with contextlib.suppress(Exception):
+            logs = container.logs(stdout=True, stderr=True)
+            atomic_write_bytes(self.work / "logs" / f"{name}.log", logs)
+        with contextlib.suppress(Exception):
+            if box.node is None:
+                data = _read_file(container, f"{DATA}/stats.json")
+                if data is not None:
+                    atomic_write_bytes(self.stats_file, data)
+            else:
+                chunks, _ = container.get_archive(f"{DATA}/out")
+                _untar(chunks, self.node_dir(box.node))
+
+    def remove(self) -> None:
+        """Remove every container and the network of this run (idempotent)."""
+        if self._removed or self.client is None:
+            return
+        self._removed = True
+        boxes = [b for b in [*self.nodes.values(), self.proxy] if b.container is not None]
+        failed: list[str] = []
+
+        def remove(box: _Box) -> None:
+            try:
+                _force_remove(box.container)
+            except Exception as exc:  # keep going: every other object must still go
+                failed.append(f"{box.name}: {_api_error(exc)}")
+
+        with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
+            list(pool.map(remove, boxes))
+        # Anything created but not recorded (an exception between create and return), and
+        # the network once its containers are gone.
+        try:
+            report = clean(self.client, run_id=self.run_id, include_live=True)
+            failed += report.errors
+        except Exception as exc:
+            failed.append(f"network {self.network_name}: {_api_error(exc)}")
+        if failed:
+            self.log(f"warning: could not remove {'; '.join(failed)}; run `byzlab docker "
+                     f"clean --run {self.run_id}` once the engine is back")
+
+    def __enter__(self) -> DockerRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+    # ----------------------------------------------------------------- results
+
+    def collect(self, waited: str) -> RunOutcome:
+        """Write the local backend's result files (results.py) and return the outcome."""
+        results: dict[int, dict[str, Any]] = {}
+        traces: list[bytes] = []
+        for i in self.honest_ids:
+            out = self.node_dir(i) / "out"
+            res = read_json(out / "result.json")
+            if isinstance(res, dict):
+                results[i] = res
+            try:
+                trace = (out / "trace.jsonl").read_bytes()
+            except FileNotFoundError:
+                trace = b""
+            if i not in self.crashed:
+                traces.append(trace)
+            atomic_write_bytes(self.out_dir / "traces" / f"node-{i}.jsonl", trace)
+        stats = read_json(self.stats_file)
+        stats = stats if isinstance(stats, dict) else {}
+        if stats:
+            atomic_write_json(self.out_dir / "proxy-stats.json", stats)
+        exit_codes: dict[int, int | None] = {i: b.exit_code for i, b in self.nodes.items()}
+        crashed = {i: f"container-{action}" for i, action in sorted(self.crashed.items())}
+        # Crashed nodes are faulty: left out of agreement and validity like Byzantine ones.
+        faulty = {**self.byzantine, **crashed}
+        survivors = {i: r for i, r in results.items() if i not in crashed}
+        stopped = self._stopped_reason(waited, survivors)
+        summary = build_summary(
+            n=self.n, seed=self.seed, params=self.params.to_dict(),
+            protocol=self.scenario.run.protocol,
+            scheduler={"name": self.scenario.adversary.scheduler,
+                       **self.scenario.adversary.scheduler_options},
+            byzantine=faulty, inputs=self.inputs,
+            delta_s=self.scenario.adversary.delta_s, node_results=survivors, proxy_stats=stats,
+            traces=traces, stopped=stopped, backend="docker", run_id=self.run_id,
+            commit=git_commit(),
+        )
+        summary["byzantine"] = {str(k): v for k, v in sorted(self.byzantine.items())}
+        summary["crashed"] = {str(k): v for k, v in crashed.items()}
+        summary["faults"] = [state.record() for state in self.faults]
+        summary["image"] = self.image
+        summary["spinup_s"] = self.spinup_s
+        summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
+        summary["wall_time_s"] = time.monotonic() - self.started_at
+        starts = [r["start_time"] for r in survivors.values()
+                  if isinstance(r.get("start_time"), int | float)]
+        atomic_write_json(self.out_dir / "summary.json", summary)
+        table = nodes_csv(self.n, byzantine=faulty, inputs=self.inputs, node_results=results,
+                          exit_codes=exit_codes, start_time=min(starts) if starts else None)
+        atomic_write_text(self.out_dir / "nodes.csv", _mark_crashed(table, crashed))
+        return RunOutcome(self.run_id, self.out_dir, summary, stopped)
+
+    def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:
+        survivors = [i for i in self.honest_ids if i not in self.crashed]
+        if waited == "interrupted":
+            return "interrupted"
+        if results and len(results) == len(survivors) \
+                and all(r.get("halted") for r in results.values()):
+            return "all-honest-halted"
+        if waited == "nodes-exited":
+            reasons = {str(r.get("stop_reason")) for r in results.values()}
+            return "node-" + "/".join(sorted(reasons)) if reasons else "nodes-exited"
+        return waited
+
+
+def _mark_crashed(table: str, crashed: dict[int, str]) -> str:
+    """nodes.csv with role "crashed" (not "byzantine") for nodes whose container crashed."""
+    if not crashed:
+        return table
+    rows = list(csv.reader(io.StringIO(table)))
+    role = rows[0].index("role")
+    for row in rows[1:]:
+        if int(row[0]) in crashed:
+            row[role] = "crashed"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _force_remove(container: Any) -> None:
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            # A paused container may refuse removal on older engines: thaw it and retry.
+            with contextlib.suppress(docker.errors.APIError):
+                container.unpause()
+            container.remove(force=True)
+
+
+@contextlib.contextmanager
+def _ignoring_sigint() -> Iterator[None]:
+    """A second Ctrl-C must not abandon the clean-up half way."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM to the orchestrator, raised in the main thread to unwind through finally."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_docker(scenario: Scenario, *, out_root: Path,
+               on_status: Callable[[dict[str, Any]], None] | None = None,
+               run_id: str | None = None, log: Callable[[str], None] | None = None,
+               client: Any = None) -> RunOutcome:
+    """Run one scenario in containers and write its results (see the module docs)."""
+    import docker.errors
+    import requests.exceptions
+
+    client = client or connect()
+    run = DockerRun(scenario, out_root=out_root, run_id=run_id, client=client, log=log)
+    waited = "interrupted"
+    with _sigterm_unwinds():
+        try:
+            try:
+                run.start(on_status)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise RunFailed(f"{run.describe()}: the Docker engine failed while starting "
+                                f"the containers: {_api_error(exc)}") from None
+            try:
+                waited = run.wait(on_status=on_status)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                run.log(f"error: the Docker engine failed during the run: {_api_error(exc)}")
+                waited = "engine-failed"
+            if waited == "nodes-exited" and run.proxy.container is not None \
+                    and not run.crashed:
+                # The proxy exits by itself after "done"; let it write its final statistics.
+                # (With a crashed node it never sees "done": it is stopped right away.)
+                with contextlib.suppress(Exception):
+                    run.proxy.container.wait(timeout=STOP_GRACE_S)
+        except (KeyboardInterrupt, _Terminated):
+            waited = "interrupted"
+        finally:
+            run.stop_all()
+    return run.collect(waited)
+
+
+# --------------------------------------------------------------------------- clean
+
+
+@dataclass
+class CleanReport:
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    skipped_live: list[str] = field(default_factory=list)  # run ids whose owner still runs
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.removed.values())
+
+
+def _keep(labels: dict[str, str], *, run_id: str | None, include_live: bool,
+          include_unowned: bool, report: CleanReport) -> bool:
+    """Should a labelled object survive this clean?"""
+    if run_id is not None and labels.get(LABEL_RUN) != run_id:
+        return True
+    owner = labels.get(LABEL_OWNER)
+    if owner is None:
+        return not include_unowned  # compose/stack objects: only with --all
+    if include_live:
+        return False
+    alive = owner_alive(owner)
+    if alive is False:
+        return False
+    run = labels.get(LABEL_RUN, "?")
+    if run not in report.skipped_live:
+        report.skipped_live.append(run)
+    return True
+
+
+def clean(client: Any, *, run_id: str | None = None, include_live: bool = False,
+          include_unowned: bool = False, dry_run: bool = False) -> CleanReport:
+    """Remove labelled containers, networks and volumes whose orchestrator is gone.
+
+    ``include_live`` also removes objects of runs whose orchestrator still runs (it will
+    then fail); ``include_unowned`` also those made by compose or a swarm stack, which carry
+    a run label but no owner; ``run_id`` limits it all to one run. Swarm services, configs
+    and secrets are removed the same way when the engine is a swarm manager.
+    """
+    import docker.errors
+
+    report = CleanReport()
+    label_filter = {"label": LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"}
+
+    def remove_all(kind: str, objects: Iterable[Any], remove: Callable[[Any], None]) -> None:
+        for obj in objects:
+            labels = _labels_of(obj)
+            if _keep(labels, run_id=run_id, include_live=include_live,
+                     include_unowned=include_unowned, report=report):
+                continue
+            name = str(getattr(obj, "name", None) or obj.id)
+            if not dry_run:
+                try:
+                    remove(obj)
+                except docker.errors.NotFound:
+                    continue
+                except docker.errors.APIError as exc:
+                    report.errors.append(f"{kind} {name}: {_api_error(exc)}")
+                    continue
+            report.removed.setdefault(kind, []).append(name)
+
+    swarm = _is_swarm_manager(client)
+    if swarm:
+        remove_all("services", client.services.list(filters=label_filter),
+                   lambda s: s.remove())
+    remove_all("containers", client.containers.list(all=True, filters=label_filter),
+               lambda c: _force_remove(c))
+    if swarm:
+        remove_all("configs", client.configs.list(filters=label_filter), lambda c: c.remove())
+        remove_all("secrets", client.secrets.list(filters=label_filter), lambda s: s.remove())
+    remove_all("networks", client.networks.list(filters=label_filter), lambda n: n.remove())
+    remove_all("volumes", client.volumes.list(filters=label_filter), lambda v: v.remove(force=True))
+    return report
+
+
+def _labels_of(obj: Any) -> dict[str, str]:
+    attrs = getattr(obj, "attrs", {}) or {}
+    labels = attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") \
+        or (attrs.get("Spec") or {}).get("Labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _is_swarm_manager(client: Any) -> bool:
+    with contextlib.suppress(Exception):
+        info = client.info().get("Swarm") or {}
+        return bool(info.get("ControlAvailable"))
+    return False
+
+
+def leftover_summary(client: Any) -> dict[str, list[str]]:
+    """Every labelled object, by kind (for `byzlab docker ps` and the tests)."""
+    label_filter = {"label": LABEL_RUN}
+    out: dict[str, list[str]] = {
+        "containers": [c.name for c in client.containers.list(all=True, filters=label_filter)],
+        "networks": [n.name for n in client.networks.list(filters=label_filter)],
+        "volumes": [v.name for v in client.volumes.list(filters=label_filter)],
+    }
+    if _is_swarm_manager(client):
+        out["services"] = [s.name for s in client.services.list(filters=label_filter)]
+    return out

@@ -1,0 +1,352 @@
+"""Real containers: the docker backend, container faults, clean-up after a killed
+orchestrator, docker-compose and a single-node swarm.
+
+These need a Docker engine and the image (`byzlab image build`). Without them they are
+skipped, with the reason, unless BYZLAB_REQUIRE_DOCKER=1, in which case they fail: CI sets
+it, so a broken engine cannot pass as "skipped". Every assertion message names the run id
+and the seed; a run's container logs are kept in results/<run-id>/work/logs/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from byzlab.orchestration.docker import (
+    LABEL_RUN,
+    DockerUnavailable,
+    connect,
+    run_docker,
+)
+from byzlab.orchestration.local import RunOutcome
+from byzlab.orchestration.results import SUMMARY_KEYS
+from byzlab.orchestration.scenario import DEFAULT_IMAGE, parse_scenario
+
+pytestmark = pytest.mark.docker
+
+BYZLAB = str(Path(sys.executable).with_name("byzlab"))
+REQUIRE = os.environ.get("BYZLAB_REQUIRE_DOCKER") == "1"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"BYZLAB_REQUIRE_DOCKER=1, but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    try:
+        engine = connect(timeout=120)
+    except DockerUnavailable as exc:
+        _unavailable(str(exc))
+    import docker.errors
+
+    try:
+        engine.images.get(DEFAULT_IMAGE)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"the image {DEFAULT_IMAGE} is missing: run `byzlab image build`")
+    return engine
+
+
+def about(outcome: RunOutcome) -> str:
+    s = outcome.summary
+    return (f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
+            f"decisions={s.get('honest_decisions')} logs={outcome.out_dir / 'work' / 'logs'}")
+
+
+def labelled(client: Any, run_id: str) -> dict[str, list[str]]:
+    """Containers and networks of one run that still exist."""
+    flt = {"label": f"{LABEL_RUN}={run_id}"}
+    return {"containers": [c.name for c in client.containers.list(all=True, filters=flt)],
+            "networks": [n.name for n in client.networks.list(filters=flt)]}
+
+
+def nodes_table(outcome: RunOutcome) -> list[dict[str, str]]:
+    return list(csv.DictReader((outcome.out_dir / "nodes.csv").read_text().splitlines()))
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def test_n4_with_a_byzantine_node_agrees_in_containers(client: Any, tmp_path: Path) -> None:
+    """`byzlab run --backend docker`: the default scenario (node 3 equivocates inside the
+    proxy), the same result files as the local backend, and nothing left behind."""
+    proc = subprocess.run([BYZLAB, "run", "--backend", "docker", "--out", str(tmp_path),
+                           "--json"], capture_output=True, text=True, timeout=300, check=False)
+    summary = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    run_id = summary.get("run_id", "?")
+    assert proc.returncode == 0, (run_id, proc.stderr[-3000:])
+    outcome = RunOutcome(run_id, tmp_path / run_id, summary, summary["stopped"])
+    assert summary["agreed"] and summary["valid"], about(outcome)
+    assert outcome.stopped == "all-honest-halted", about(outcome)
+    assert summary["backend"] == "docker" and summary["byzantine"] == {"3": "equivocate"}
+    assert set(SUMMARY_KEYS) <= set(summary) and summary["crashed"] == {}
+    assert summary["latency_s"] == max(summary["decision_times"].values()) > 0
+    assert summary["spinup_s"] > 0 and summary["messages"] > 0
+    out = outcome.out_dir
+    for name in ("summary.json", "nodes.csv", "proxy-stats.json", "scenario.toml",
+                 "work/logs/proxy.log", *(f"traces/node-{i}.jsonl" for i in range(3)),
+                 *(f"work/logs/node-{i}.log" for i in range(3))):
+        assert (out / name).is_file(), (name, about(outcome))
+    rows = nodes_table(outcome)
+    assert [r["role"] for r in rows] == ["honest"] * 3 + ["byzantine"]
+    assert all(r["decision"] == str(summary["decision"]) and r["exit_code"] == "0"
+               for r in rows[:3]), about(outcome)
+    events = [json.loads(line)["event"]
+              for line in (out / "traces" / "node-0.jsonl").read_text().splitlines()]
+    assert {"start", "decide", "halt"} <= set(events), about(outcome)
+    assert not list(out.rglob("*.key")), "private keys must not stay on the host"
+    assert labelled(client, run_id) == {"containers": [], "networks": []}, about(outcome)
+
+
+def test_killed_container_is_a_crash_and_the_rest_agree(client: Any, tmp_path: Path) -> None:
+    """n = 7, f = 2: one Byzantine node in the proxy and one node's container killed at the
+    start; the five others agree, and the killed node is reported as crashed."""
+    scn = parse_scenario({
+        "run": {"n": 7, "seed": 5, "timeout_s": 120},
+        # delta_s = 0.1 s: agreement takes about a second, the kill lands well before.
+        "adversary": {"scheduler": "random", "delta_s": 0.1,
+                      "byzantine": [{"node": 6, "strategy": "equivocate"}]},
+        "docker": {"faults": [{"node": 1, "action": "kill", "at_s": 0.0}]},
+    })
+    outcome = run_docker(scn, out_root=tmp_path, client=client)
+    s = outcome.summary
+    assert s["agreed"] and s["valid"] and outcome.exit_code == 0, about(outcome)
+    assert s["crashed"] == {"1": "container-kill"}, about(outcome)
+    assert set(s["honest_decisions"]) == {"0", "2", "3", "4", "5"}, about(outcome)
+    assert s["faults"][0]["applied_s"] is not None and s["faults"][0]["error"] is None
+    rows = {int(r["node"]): r for r in nodes_table(outcome)}
+    assert rows[1]["role"] == "crashed" and rows[1]["exit_code"] == "137", rows[1]
+    assert rows[6]["role"] == "byzantine"
+    assert labelled(client, outcome.run_id) == {"containers": [], "networks": []}
+
+
+def test_paused_container_resumes_and_decides_too(client: Any, tmp_path: Path) -> None:
+    """A pause with a duration is a slow node, not a crash: it must decide as well."""
+    scn = parse_scenario({
+        "run": {"n": 4, "seed": 2, "timeout_s": 120},
+        # delta_s = 0.2 s: agreement takes over a second, so the pause lands mid-run.
+        "adversary": {"scheduler": "random", "delta_s": 0.2},
+        # at_iteration: as soon as node 2's snapshots say it runs iteration 1.
+        "docker": {"faults": [{"node": 2, "action": "pause", "at_iteration": 1,
+                               "duration_s": 1.0}]},
+    })
+    outcome = run_docker(scn, out_root=tmp_path, client=client)
+    s = outcome.summary
+    assert s["agreed"] and s["crashed"] == {}, about(outcome)
+    assert set(s["honest_decisions"]) == {"0", "1", "2", "3"}, about(outcome)
+    fault = s["faults"][0]
+    assert fault["error"] is None and fault["undone_s"] >= fault["applied_s"] + 1.0, fault
+
+
+def test_netem_fault_applies_or_says_why(client: Any, tmp_path: Path) -> None:
+    """tc netem needs sch_netem in the host kernel; where it is missing the fault is
+    reported in the summary (and the run goes on), not silently ignored."""
+    scn = parse_scenario({
+        "run": {"n": 4, "seed": 3, "timeout_s": 120},
+        "adversary": {"scheduler": "fifo", "delta_s": 0.0},
+        "docker": {"faults": [{"node": 0, "action": "netem", "at_s": 0.0, "delay_ms": 20,
+                               "duration_s": 0.5}]},
+    })
+    outcome = run_docker(scn, out_root=tmp_path, client=client)
+    assert outcome.summary["agreed"], about(outcome)
+    fault = outcome.summary["faults"][0]
+    assert fault["applied_s"] is not None
+    assert fault["error"] is None or "netem" in fault["error"], fault
+
+
+# --------------------------------------------------------------------------- clean-up
+
+
+def test_clean_removes_everything_after_the_orchestrator_is_killed(client: Any,
+                                                                    tmp_path: Path) -> None:
+    path = tmp_path / "slow.toml"
+    # delta_s = 5 s under FIFO: the run needs about half a minute; we kill it long before.
+    path.write_text('[run]\nn = 4\nseed = 1\n[adversary]\nscheduler = "fifo"\ndelta_s = 5.0\n')
+    out = tmp_path / "r"
+    with open(tmp_path / "stderr.log", "wb") as err:
+        proc = subprocess.Popen([BYZLAB, "run", str(path), "--backend", "docker", "--out",
+                                 str(out)], stdout=subprocess.DEVNULL, stderr=err)
+    run_id = ""
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            runs = [p.name for p in out.glob("*") if p.is_dir()]
+            if runs:
+                run_id = runs[0]
+                if len(labelled(client, run_id)["containers"]) == 5:  # proxy + 4 nodes
+                    break
+            assert proc.poll() is None, (tmp_path / "stderr.log").read_text()
+            time.sleep(0.2)
+        assert run_id and len(labelled(client, run_id)["containers"]) == 5, (
+            f"containers never all started (run {run_id})")
+        proc.send_signal(signal.SIGKILL)  # no chance to clean up
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    left = labelled(client, run_id)
+    assert len(left["containers"]) == 5 and len(left["networks"]) == 1, left
+    clean = subprocess.run([BYZLAB, "docker", "clean"], capture_output=True, text=True,
+                           timeout=180, check=False)
+    assert clean.returncode == 0, clean.stderr
+    assert run_id in clean.stdout, clean.stdout
+    assert labelled(client, run_id) == {"containers": [], "networks": []}, clean.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_removes_its_containers(client: Any, tmp_path: Path, sig: int) -> None:
+    path = tmp_path / "slow.toml"
+    path.write_text('[run]\nn = 4\nseed = 1\n[adversary]\nscheduler = "fifo"\ndelta_s = 5.0\n')
+    out = tmp_path / "r"
+    with open(tmp_path / "stderr.log", "wb") as err:
+        proc = subprocess.Popen([BYZLAB, "run", str(path), "--backend", "docker", "--out",
+                                 str(out)], stdout=subprocess.DEVNULL, stderr=err)
+    run_id = ""
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            stats = list(out.glob("*/work"))
+            run_id = stats[0].parent.name if stats else ""
+            if run_id and len(labelled(client, run_id)["containers"]) == 5:
+                break
+            assert proc.poll() is None, (tmp_path / "stderr.log").read_text()
+            time.sleep(0.2)
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (tmp_path / "stderr.log").read_text()[-2000:]
+    assert labelled(client, run_id) == {"containers": [], "networks": []}, run_id
+    summary = json.loads((out / run_id / "summary.json").read_text())
+    assert summary["stopped"] == "interrupted" and summary["agreed"] is False
+
+
+# --------------------------------------------------------------------------- compose, swarm
+
+
+def _compose_binary() -> str:
+    found = shutil.which("docker-compose")
+    if found is None:
+        _unavailable("docker-compose is not installed (apt-get install docker-compose)")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("n", [4, 32])
+def test_compose_file_for_n_validates(client: Any, tmp_path: Path, n: int) -> None:
+    out = tmp_path / f"docker-compose.{n}.yml"
+    made = subprocess.run([BYZLAB, "compose", "--n", str(n), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    check = subprocess.run([_compose_binary(), "-f", str(out), "config", "--services"],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert check.returncode == 0, check.stderr
+    assert sorted(check.stdout.split()) == sorted(
+        ["proxy", *(f"node-{i}" for i in range(n) if i != 3)])
+
+
+def test_the_repository_compose_file_runs_the_default_scenario(client: Any,
+                                                               tmp_path: Path) -> None:
+    """`byzlab compose --init && docker-compose up` from a copy of the repository's file."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    init = subprocess.run([BYZLAB, "compose", "--init"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert init.returncode == 0, init.stderr
+    project = f"byzlabtest{os.getpid()}"
+    compose = [_compose_binary(), "-p", project, "-f", str(tmp_path / "docker-compose.yml")]
+    try:
+        up = subprocess.run([*compose, "up", "--no-color"], capture_output=True, text=True,
+                            timeout=300, check=False)
+        assert up.returncode == 0, up.stderr[-3000:]
+        logs = up.stdout
+        assert "every honest node halted; done" in logs, logs[-3000:]
+        decisions = {line.rsplit("decided ", 1)[1].split()[0]
+                     for line in logs.splitlines() if ": decided " in line}
+        assert len(decisions) == 1 and sum(": decided " in ln for ln in logs.splitlines()) == 3
+    finally:
+        subprocess.run([*compose, "down", "--remove-orphans"], capture_output=True,
+                       timeout=120, check=False)
+
+
+@pytest.fixture
+def swarm(client: Any) -> Iterator[Any]:
+    """A single-node swarm, left again afterwards (only if this test made it)."""
+    active = client.info().get("Swarm", {}).get("LocalNodeState") == "active"
+    gateway = client.networks.list(names=["docker_gwbridge"])
+    if not active:
+        client.swarm.init()
+    try:
+        yield client
+    finally:
+        if not active:
+            client.swarm.leave(force=True)
+            if not gateway:  # swarm init made it, and leaving does not remove it
+                for network in client.networks.list(names=["docker_gwbridge"]):
+                    with contextlib.suppress(Exception):
+                        network.remove()
+
+
+def _service_logs(stack: str, service: str) -> str:
+    proc = subprocess.run(["docker", "service", "logs", "--raw", f"{stack}_{service}"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return proc.stdout + proc.stderr
+
+
+def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None:
+    """The compose file for n = 4 deploys unchanged with `docker stack deploy`; the proxy
+    logs that every honest node halted and all three nodes log the same decision."""
+    if shutil.which("docker") is None:
+        _unavailable("the docker command line is not installed")
+    out = tmp_path / "docker-compose.4.yml"
+    made = subprocess.run([BYZLAB, "compose", "--n", "4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    stack = f"byzlabtest{os.getpid()}"
+    deploy = subprocess.run(["docker", "stack", "deploy", "-c", str(out), stack],
+                            capture_output=True, text=True, timeout=120, check=False)
+    try:
+        assert deploy.returncode == 0, deploy.stderr
+        deadline = time.monotonic() + 180
+        proxy_log = ""
+        while time.monotonic() < deadline:
+            proxy_log = _service_logs(stack, "proxy")
+            if "stopped (done)" in proxy_log:
+                break
+            time.sleep(1)
+        assert "every honest node halted; done" in proxy_log, proxy_log[-3000:]
+        decisions = {}
+        for i in range(3):
+            log = _service_logs(stack, f"node-{i}")
+            found = [line.rsplit("decided ", 1)[1].split()[0]
+                     for line in log.splitlines() if ": decided " in line]
+            assert found, (i, log[-2000:])
+            decisions[i] = found[0]
+        assert len(set(decisions.values())) == 1, decisions
+    finally:
+        subprocess.run(["docker", "stack", "rm", stack], capture_output=True, timeout=120,
+                       check=False)
+        deadline = time.monotonic() + 60
+        flt = {"label": f"com.docker.stack.namespace={stack}"}
+        while time.monotonic() < deadline and (
+                swarm.containers.list(all=True, filters=flt)
+                or swarm.networks.list(filters=flt)):
+            time.sleep(0.5)
+    assert not swarm.services.list(filters=flt)
