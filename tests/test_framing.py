@@ -21,6 +21,7 @@ from byzlab.network.framing import (
     FrameDecoder,
     FrameError,
     FrameErrorKind,
+    batch_length,
     encode_frame,
     pack_batch,
     read_frames,
@@ -283,6 +284,48 @@ def test_fuzz_mutated_batches_never_raise(messages: list[object], index: int, ma
         assert isinstance(result, FrameError)
     truncated = unpack_batch(bytes(packed[: index % len(packed)]))
     assert isinstance(truncated, list | FrameError)
+
+
+# --------------------------------------------------------------------------- header count
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages=st.lists(primitives, max_size=40), prefix=st.binary(max_size=20))
+def test_batch_length_is_the_number_of_items_msgpack_decodes(
+        messages: list[object], prefix: bytes) -> None:
+    packed = pack_batch(messages)
+    assert batch_length(packed) == len(messages) == len(msgpack.unpackb(packed))
+    # At an offset inside a larger buffer (the proxy reads it inside a frame body).
+    assert batch_length(prefix + packed, len(prefix)) == len(messages)
+    assert batch_length(memoryview(prefix + packed), len(prefix)) == len(messages)
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(0, 70_000) | st.sampled_from([15, 16, 65_535, 65_536]))
+def test_batch_length_reads_every_array_header_size(count: int) -> None:
+    packed = pack_batch([0] * count)
+    assert batch_length(packed) == count == len(msgpack.unpackb(packed))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.binary(max_size=60))
+def test_batch_length_agrees_with_unpack_batch_on_any_bytes(data: bytes) -> None:
+    count = batch_length(data)
+    result = unpack_batch(data, max_items=1 << 32)
+    if isinstance(result, list):
+        assert count == len(result)
+    elif isinstance(count, FrameError):
+        # No array header: unpack_batch refuses the payload for the same reason.
+        assert result.kind is count.kind
+
+
+def test_batch_length_without_an_array_header() -> None:
+    for data, kind in ((b"", FrameErrorKind.TRUNCATED), (b"\x01", FrameErrorKind.NOT_A_BATCH),
+                       (b"\xdc\x00", FrameErrorKind.TRUNCATED),
+                       (b"\xdd\x00\x00\x01", FrameErrorKind.TRUNCATED)):
+        result = batch_length(data)
+        assert isinstance(result, FrameError) and result.kind is kind, (data, result)
+    assert isinstance(batch_length(b"\x93", 1), FrameError)  # offset past the end
 
 
 # --------------------------------------------------------------------------- asyncio IO
@@ -585,3 +628,224 @@ async def test_max_frame_sized_payloads_fit_the_default_frame() -> None:
     sizes = [len(b) - 4 for b in bodies]
     assert max(sizes) <= MAX_FRAME
     assert len(bodies) == math.ceil(40 / ((MAX_FRAME - OVERHEAD - 5) // 100_005))
+
+
+# --------------------------------------------------------------------------- fast producer path
+
+
+class Rounds:
+    """A ``flush_round`` that records each round: [(dest, messages), ...]."""
+
+    def __init__(self) -> None:
+        self.rounds: list[list[tuple[int, list[object]]]] = []
+
+    async def flush_round(self, payloads: list[tuple[int, bytes]]) -> None:
+        batches = []
+        for dest, payload in payloads:
+            batch = unpack_batch(payload, max_items=100_000)
+            assert isinstance(batch, list)
+            batches.append((dest, batch))
+        self.rounds.append(batches)
+
+
+def test_batcher_needs_exactly_one_flush() -> None:
+    async def flush(dest: int, payload: bytes) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="exactly one"):
+        Batcher()
+    with pytest.raises(ValueError, match="exactly one"):
+        Batcher(flush, flush_round=Rounds().flush_round)
+
+
+@pytest.mark.asyncio
+async def test_put_packed_queues_one_packing_for_many_destinations_in_order() -> None:
+    wire = Rounds()
+    batcher = Batcher(flush_round=wire.flush_round, max_items=100)
+    runner = asyncio.create_task(batcher.run())
+    batcher.send_nowait(2, "first, for 2 only")
+    assert batcher.put_packed([1, 2, 3], batcher.pack([7, "broadcast"])) is False
+    batcher.send_nowait(3, "last, for 3 only")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    # One round: a payload per destination, in the order destinations became ready.
+    assert wire.rounds == [[(2, ["first, for 2 only", [7, "broadcast"]]),
+                            (1, [[7, "broadcast"]]),
+                            (3, [[7, "broadcast"], "last, for 3 only"])]]
+    assert (batcher.frames_sent, batcher.messages_sent) == (3, 5)
+    batcher.close()
+    await runner
+
+
+@pytest.mark.asyncio
+async def test_rounds_are_cut_at_max_items_and_continue_round_robin() -> None:
+    wire = Rounds()
+    batcher = Batcher(flush_round=wire.flush_round, max_items=2, max_pending=10)
+    for i in range(5):
+        batcher.put_packed([7, 8], batcher.pack(i))
+    batcher.put_packed([9], batcher.pack("nine"))
+    await _run(batcher)
+    assert wire.rounds == [
+        [(7, [0, 1]), (8, [0, 1]), (9, ["nine"])],
+        [(7, [2, 3]), (8, [2, 3])],
+        [(7, [4]), (8, [4])],
+    ]
+
+
+@pytest.mark.asyncio
+async def test_put_packed_reports_the_bound_and_the_producer_waits_for_space() -> None:
+    wire = Rounds()
+    batcher = Batcher(flush_round=wire.flush_round, max_items=2, max_pending=4,
+                      max_payload=100, max_pending_bytes=100)
+    item = batcher.pack(b"x" * 10)
+    assert [batcher.put_packed([0, 1], item) for _ in range(4)] == [False, False, False, True]
+    # The fast path never refuses: one input's worth may cross the bound.
+    assert batcher.put_packed([0], item) is True
+    assert batcher.pending(0) == 5
+    waiter = asyncio.create_task(batcher.wait_for_space())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    runner = asyncio.create_task(batcher.run())
+    async with asyncio.timeout(10):
+        await waiter
+    assert batcher.pending(0) < 4 and batcher.pending(1) < 4
+    big = Batcher(flush_round=wire.flush_round, max_items=100, max_pending=100,
+                  max_payload=100, max_pending_bytes=100)
+    assert big.put_packed([0], big.pack(b"y" * 60)) is False
+    assert big.put_packed([0], big.pack(b"y" * 60)) is True  # the byte bound counts too
+    with pytest.raises(ValueError, match="cannot fit"):
+        big.pack(b"z" * 100)
+    batcher.close()
+    await runner
+    with pytest.raises(BatcherClosedError):
+        batcher.put_packed([0], item)
+    with pytest.raises(BatcherClosedError):
+        batcher.pack("late")
+
+
+@pytest.mark.asyncio
+async def test_a_failed_round_releases_producers_waiting_for_space() -> None:
+    async def broken(payloads: list[tuple[int, bytes]]) -> None:
+        raise ConnectionResetError("peer went away")
+
+    batcher = Batcher(flush_round=broken, max_items=1, max_pending=1)
+    assert batcher.put_packed([0], batcher.pack("first")) is True
+    waiting = asyncio.create_task(batcher.wait_for_space())
+    await asyncio.sleep(0)
+    async with asyncio.timeout(10):
+        with pytest.raises(ConnectionResetError):
+            await batcher.run()
+        with pytest.raises(BatcherClosedError):
+            await waiting
+
+
+# --------------------------------------------------------------------------- broadcast log
+
+
+@pytest.mark.asyncio
+async def test_a_broadcast_is_queued_once_and_shares_its_payload() -> None:
+    payloads: list[list[tuple[int, bytes]]] = []
+
+    async def flush_round(round_: list[tuple[int, bytes]]) -> None:
+        payloads.append(round_)
+
+    batcher = Batcher(flush_round=flush_round, broadcast=[1, 2, 3])
+    for i in range(5):
+        assert batcher.put_broadcast(batcher.pack(i)) is False
+    assert [batcher.pending(d) for d in (1, 2, 3, 4)] == [5, 5, 5, 0]
+    assert batcher.pending_bytes(1) == len(b"".join(batcher.pack(i) for i in range(5)))
+    await _run(batcher)
+    (round_,) = payloads
+    assert [d for d, _ in round_] == [1, 2, 3]
+    assert round_[0][1] is round_[1][1] is round_[2][1]  # packed once, for everyone
+    assert unpack_batch(round_[0][1]) == [0, 1, 2, 3, 4]
+    assert batcher.pending(1) == 0 and not batcher._log
+
+
+@pytest.mark.asyncio
+async def test_broadcasts_and_own_messages_keep_their_order_per_destination() -> None:
+    wire = Rounds()
+    batcher = Batcher(flush_round=wire.flush_round, broadcast=[1, 2], max_items=3)
+    batcher.put_broadcast(batcher.pack("b0"))
+    batcher.put_packed([2], batcher.pack("to 2"))
+    batcher.put_broadcast(batcher.pack("b1"))
+    batcher.send_nowait(5, "to 5, not a member")
+    batcher.put_broadcast(batcher.pack("b2"))
+    batcher.put_broadcast(batcher.pack("b3"))
+    await _run(batcher)
+    assert wire.rounds == [
+        [(1, ["b0", "b1", "b2"]), (2, ["b0", "to 2", "b1"]), (5, ["to 5, not a member"])],
+        [(1, ["b3"]), (2, ["b2", "b3"])],
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(st.tuples(st.sampled_from(["broadcast", "own", "round"]), st.integers(0, 4),
+                           st.binary(max_size=40)), max_size=60),
+    max_items=st.integers(1, 5),
+    max_payload=st.integers(50, 200),
+)
+def test_the_broadcast_log_delivers_what_per_destination_queues_would(
+        ops: list[tuple[str, int, bytes]], max_items: int, max_payload: int) -> None:
+    """Model: every destination receives, in order, exactly the messages queued for it
+    (broadcasts to members 0..2, own messages to anyone), in frames within the limits."""
+    members = [0, 1, 2]
+    expected: dict[int, list[object]] = {d: [] for d in range(5)}
+    got: dict[int, list[object]] = {d: [] for d in range(5)}
+
+    async def flush_round(round_: list[tuple[int, bytes]]) -> None:
+        assert len({d for d, _ in round_}) == len(round_)  # one payload per destination
+        for dest, payload in round_:
+            assert len(payload) <= max_payload
+            batch = unpack_batch(payload, max_items=max_items)
+            assert isinstance(batch, list) and batch
+            got[dest].extend(batch)
+
+    async def scenario() -> None:
+        batcher = Batcher(flush_round=flush_round, broadcast=members, max_items=max_items,
+                          max_payload=max_payload, max_pending=1000,
+                          max_pending_bytes=100_000)
+        runner = asyncio.create_task(batcher.run())
+        for op, dest, data in ops:
+            if op == "broadcast":
+                batcher.put_broadcast(batcher.pack(data))
+                for d in members:
+                    expected[d].append(data)
+            elif op == "own":
+                batcher.put_packed([dest], batcher.pack(data))
+                expected[dest].append(data)
+            else:
+                await asyncio.sleep(0)  # let a round go
+                await asyncio.sleep(0)
+            for d in range(5):
+                assert batcher.pending(d) == len(expected[d]) - len(got[d])
+        batcher.close()
+        async with asyncio.timeout(10):
+            await runner
+        assert not batcher._log
+
+    asyncio.run(scenario())
+    assert got == expected
+
+
+@pytest.mark.asyncio
+async def test_the_broadcast_log_counts_toward_every_members_bound() -> None:
+    wire = Rounds()
+    batcher = Batcher(flush_round=wire.flush_round, broadcast=[0, 1], max_items=2,
+                      max_pending=4, max_payload=100, max_pending_bytes=100)
+    assert batcher.put_packed([1], batcher.pack("own")) is False
+    assert [batcher.put_broadcast(batcher.pack(i)) for i in range(3)] == [False, False, True]
+    assert (batcher.pending(0), batcher.pending(1)) == (3, 4)
+    with pytest.raises(asyncio.QueueFull):
+        batcher.send_nowait(1, "one too many")
+    waiter = asyncio.create_task(batcher.wait_for_space())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    runner = asyncio.create_task(batcher.run())
+    async with asyncio.timeout(10):
+        await waiter
+    batcher.close()
+    await runner
+    assert [m for r in wire.rounds for d, b in r if d == 1 for m in b] == ["own", 0, 1, 2]
+    assert Batcher(flush_round=wire.flush_round).put_broadcast(b"\x01") is False  # no members

@@ -1,11 +1,31 @@
-"""The decoder between untrusted wire objects and node/: round trips and hostile input."""
+"""The decoder between untrusted wire objects and node/: round trips and hostile input.
+
+``decode`` has a fast path and ``Decoder`` a memory of recent results; both must give
+exactly what ``decode_reference`` (every check, in order) gives, on valid messages, on
+every kind of corruption of one, and on arbitrary objects.
+"""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from byzlab.node.messages import DecideMsg, DecodeError, Kind, RbcMsg, Vote, Write, decode, encode
+from byzlab.node.messages import (
+    MAX_ITERATION,
+    MAX_ROWS,
+    MAX_SEQ,
+    DecideMsg,
+    DecodeError,
+    Decoder,
+    Kind,
+    Message,
+    RbcMsg,
+    Vote,
+    Write,
+    decode,
+    decode_reference,
+    encode,
+)
 
 N = 7
 
@@ -28,6 +48,7 @@ def test_round_trip() -> None:
 def test_decoder_never_raises(obj: object) -> None:
     result = decode(obj, N)
     assert isinstance(result, RbcMsg | DecideMsg | DecodeError)
+    _same(obj)  # and the fast path gives exactly the reference's result
 
 
 @settings(max_examples=1000, deadline=None)
@@ -58,3 +79,93 @@ def test_specific_rejections() -> None:
         result = decode(obj, N)
         assert isinstance(result, DecodeError) and result.reason == reason, (reason, result)
     assert isinstance(decode([True, *good[1:]], N), DecodeError)  # bools are not ints here
+
+
+# --------------------------------------------------------------------------- fast paths
+
+views = st.none() | st.lists(st.integers(0, MAX_SEQ - 1), min_size=N, max_size=N).map(tuple)
+votes = st.builds(Vote, st.integers(1, MAX_ITERATION - 1), st.integers(1, 4),
+                  st.integers(-1, 1), st.integers(0, (1 << N) - 1), views)
+writes = st.builds(Write, st.integers(1, 2 * MAX_ITERATION - 1), st.integers(1, MAX_ROWS),
+                   st.integers(-1, 1), st.integers(0, (1 << N) - 1), views)
+valid_messages: st.SearchStrategy[Message] = st.builds(
+    RbcMsg, st.integers(0, 2), st.integers(0, N - 1), st.integers(1, MAX_SEQ - 1),
+    votes | writes) | st.builds(DecideMsg, st.sampled_from([-1, 1]))
+# Values a hostile sender might put in any field: boundaries, wrong types, look-alikes of
+# ints (True == 1 == 1.0), containers.
+nasty = (st.integers(-3, 6) | st.sampled_from([N - 1, N, 1 << N, (1 << N) - 1, MAX_SEQ,
+                                               MAX_SEQ - 1, MAX_ITERATION, MAX_ROWS,
+                                               MAX_ROWS + 1, 1 << 64, -(1 << 63)])
+         | st.booleans() | st.floats(allow_nan=False) | st.none() | st.text(max_size=3)
+         | st.binary(max_size=3) | st.lists(st.integers(0, 3), max_size=N + 1))
+
+
+def _same(obj: object) -> None:
+    expected = decode_reference(obj, N)
+    got = decode(obj, N)
+    assert type(got) is type(expected) and got == expected, (obj, got, expected)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(valid_messages)
+def test_decode_fast_path_round_trips_valid_messages(msg: Message) -> None:
+    wire = encode(msg)
+    assert decode(wire, N) == msg == decode_reference(wire, N)
+    assert Decoder(N).decode(wire) == msg
+    _same(tuple(wire))  # tuples take the reference path, with the same result
+
+
+@settings(max_examples=3000, deadline=None)
+@given(valid_messages, st.integers(0, 8), nasty, st.integers(0, N))
+def test_decode_fast_path_equals_the_reference_on_mutated_messages(
+        msg: Message, index: int, value: object, view_index: int) -> None:
+    wire = encode(msg)
+    mutated = list(wire)
+    mutated[index % len(mutated)] = value
+    _same(mutated)
+    _same(mutated[:-1])
+    _same([*wire, None])
+    if isinstance(msg, RbcMsg):
+        # One bad entry in a view.
+        with_view = list(wire)
+        view = list(range(N))
+        view[view_index % N] = value
+        with_view[8] = view
+        _same(with_view)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(valid_messages, min_size=1, max_size=30), st.lists(st.tuples(
+    st.integers(0, 29), st.integers(0, 8), nasty), max_size=30), st.integers(1, 8))
+def test_decoder_with_memory_equals_the_reference(
+        msgs: list[Message], mutations: list[tuple[int, int, object]], max_entries: int) -> None:
+    """Valid messages, repeats and hostile look-alikes, through a small memory that fills
+    and clears: always the reference's result."""
+    decoder = Decoder(N, max_entries=max_entries)
+    wires: list[object] = [encode(m) for m in msgs]
+    for k, index, value in mutations:
+        mutated = list(encode(msgs[k % len(msgs)]))
+        mutated[index % len(mutated)] = value
+        wires.append(mutated)
+    for obj in [*wires, *wires, *reversed(wires)]:
+        expected = decode_reference(obj, N)
+        got = decoder.decode(obj)
+        assert type(got) is type(expected) and got == expected, (obj, got, expected)
+        assert len(decoder) <= max_entries
+
+
+def test_decoder_memory_never_confuses_ints_with_look_alikes() -> None:
+    decoder = Decoder(N)
+    wire = encode(RbcMsg(int(Kind.ECHO), 1, 1, Vote(1, 1, 1, 3)))
+    first = decoder.decode(wire)
+    assert isinstance(first, RbcMsg)
+    assert decoder.decode(list(wire)) is first  # equal fields: the same (frozen) object
+    for index in range(8):
+        for look_alike in (True, 1.0, float(wire[index])):  # type: ignore[arg-type]
+            if look_alike != wire[index]:
+                continue
+            mutated = list(wire)
+            mutated[index] = look_alike
+            result = decoder.decode(mutated)
+            assert isinstance(result, DecodeError), (index, look_alike, result)
+            assert result == decode_reference(mutated, N)

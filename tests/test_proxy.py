@@ -17,6 +17,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from byzlab.adversary.proxy import ByzantineSpec, Proxy, ProxyConfig
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode
@@ -32,7 +35,7 @@ from byzlab.network.auth import LinkFrame, LinkReceiver, LinkSender, link_keys_f
 from byzlab.network.framing import FrameDecoder, FrameError, encode_frame, pack_batch, unpack_batch
 from byzlab.network.keys import generate_keys, load_private_key
 from byzlab.network.tcp import DONE, HELLO, SNAPSHOT, START
-from byzlab.node.messages import DecideMsg, encode
+from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, Vote, encode
 from byzlab.node.params import Params
 from byzlab.orchestration.local import LocalRun
 from byzlab.orchestration.results import read_json
@@ -360,3 +363,111 @@ def test_strategies_with_an_oracle_attribute_get_a_read_only_live_view(
     assert strategy.oracle[0]["phase"] == "vote"  # live: sees what the proxy learns
     with pytest.raises(TypeError):
         strategy.oracle[0] = {}  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- what is decoded
+
+
+def _proxy(tmp_path: Path, **overrides: Any) -> Proxy:
+    key_dir = tmp_path / "keys"
+    if not key_dir.exists():
+        generate_keys(N + 1, key_dir, "inspect-test")
+    config = ProxyConfig(**{
+        "params": Params.practical(N, 1).to_dict(), "protocol": "hpz",
+        "inputs": [1, -1, 1, -1], "seed": 1, "key_dir": str(key_dir),
+        "stats_file": str(tmp_path / "s.json"), "ready_file": str(tmp_path / "r.json"),
+        **overrides})
+    return Proxy(config)
+
+
+_PROXIES: dict[str, tuple[Proxy, tempfile.TemporaryDirectory[str]]] = {}
+
+
+def _fresh(name: str) -> Proxy:
+    """A proxy object with empty statistics, built once per test session (keys are slow)."""
+    if name not in _PROXIES:
+        tmp = tempfile.TemporaryDirectory(prefix="proxy-test-")  # removed at exit
+        _PROXIES[name] = (_proxy(Path(tmp.name)), tmp)
+    proxy = _PROXIES[name][0]
+    proxy._kind_counts = [0] * 4
+    proxy._kind_bytes = [0] * 4
+    proxy.initials = set()
+    proxy.counts.clear()
+    return proxy
+
+
+def test_messages_are_decoded_exactly_when_someone_may_inspect_them(tmp_path: Path) -> None:
+    assert _proxy(tmp_path).inspect is False  # honest nodes, fifo
+    assert _proxy(tmp_path, scheduler="random").inspect is False
+    assert _proxy(tmp_path, scheduler="split-vote").inspect is True
+    corrupted = _proxy(tmp_path, byzantine=[ByzantineSpec(node=3, strategy="equivocate")])
+    assert corrupted.inspect is True
+    # The scheduler and the strategies share one full-information view, fed with every
+    # message the proxy decodes (as in the simulator).
+    assert corrupted.scheduler.adversary is corrupted.view
+    assert corrupted.actors[3].strategy.adversary is corrupted.view
+    vote = RbcMsg(int(Kind.INITIAL), 0, 1, Vote(1, 1, -1))
+    assert corrupted._decode_payload(0, pack_batch([encode(vote)])) == [vote]
+    assert corrupted.view.votes[(1, 1)] == {0: -1}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.builds(
+    RbcMsg, st.integers(0, 2), st.integers(0, N - 1), st.integers(1, 50),
+    st.builds(Vote, st.integers(1, 9), st.integers(1, 4), st.integers(-1, 1),
+              st.integers(0, 15), st.none() | st.just((1, 2, 3, 4))))
+    | st.builds(DecideMsg, st.sampled_from([-1, 1])), max_size=40))
+def test_census_counts_what_decoding_counts(msgs: list[Message]) -> None:
+    """Honest frames: counting without decoding gives the statistics decoding gives."""
+    counted, decoded = _fresh("counted"), _fresh("decoded")
+    payload = pack_batch([encode(m) for m in msgs])
+    assert counted._census(memoryview(payload)) == len(msgs)
+    decoded._count(decoded._decode_payload(0, payload))
+    for p in (counted, decoded):
+        p.counts["messages"] = len(msgs)
+    a, b = counted.stats(), decoded.stats()
+    for key in ("messages_by_kind", "bytes_by_kind", "rbc_instances", "rbc_initials"):
+        assert a[key] == b[key], key
+    assert counted.counts["undecodable_messages"] == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.recursive(
+    st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.floats()
+    | st.text(max_size=3) | st.binary(max_size=5),
+    lambda inner: st.lists(inner, max_size=10), max_leaves=20), max_size=10))
+def test_census_never_raises_on_garbage(items: list[object]) -> None:
+    proxy = _fresh("garbage")
+    counted = proxy._census(memoryview(pack_batch(items)))
+    assert counted + proxy.counts["undecodable_messages"] == len(items)
+    assert proxy._census(memoryview(b"\xc1")) == 0
+    assert proxy.counts["undecodable_frames"] == 1
+
+
+@pytest.mark.parametrize("scheduler", ["fifo", "split-vote"])
+@pytest.mark.asyncio
+async def test_relayed_statistics_do_not_depend_on_decoding(tmp_path: Path,
+                                                            scheduler: str) -> None:
+    proxy = ProxyProcess(tmp_path, scheduler=scheduler, delta_s=0.01)
+    made = [Client(i, proxy.key_dir) for i in range(N)]
+    try:
+        for c in made:
+            await c.connect(proxy.port)
+        for c in made:
+            assert await c.control_item() == START
+        batch = [encode(RbcMsg(int(Kind.INITIAL), 0, 1, Vote(1, 1, 1))),
+                 encode(RbcMsg(int(Kind.ECHO), 2, 1, Vote(1, 1, -1))),
+                 encode(RbcMsg(int(Kind.READY), 2, 1, Vote(1, 1, -1, view=(1, 2, 3, 4)))),
+                 encode(DecideMsg(1))]
+        bodies = [made[0].send(d, batch) for d in (1, 2, 3)]
+        for d in (1, 2, 3):
+            assert await made[d].frame() == bodies[d - 1]
+        stats = await wait_stats(proxy, "messages_delivered", lambda v: v == 12)
+        assert stats["messages"] == 12 and stats["frames_relayed"] == 3
+        assert stats["messages_by_kind"] == {"INITIAL": 3, "ECHO": 3, "READY": 3, "DECIDE": 3}
+        assert stats["bytes_by_kind"] == {"INITIAL": 42, "ECHO": 42, "READY": 81, "DECIDE": 9}
+        assert stats["rbc_instances"] == 1 and stats["bytes"] == sum(len(b) + 4 for b in bodies)
+    finally:
+        for c in made:
+            await c.close()
+        proxy.stop()

@@ -6,6 +6,7 @@ directory keeps every process's log under ``work/logs/``.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -260,3 +261,52 @@ def test_node_and_proxy_report_bad_configs_clearly(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "cannot be read" in proc.stderr
     assert os.listdir(tmp_path) == ["node.json"]
+
+
+# --------------------------------------------------------------------------- fast paths
+
+
+def test_an_undecoded_run_keeps_exact_statistics(tmp_path: Path) -> None:
+    """Honest nodes under FIFO: the proxy relays without decoding (nobody inspects the
+    messages) and still counts every message by kind, exactly."""
+    n = 4
+    outcome = run(tmp_path, {"run": {"n": n, "seed": 3, "inputs": [1, 1, -1, 1]},
+                             "adversary": {"scheduler": "fifo", "delta_s": 0.0}})
+    assert_agreed(outcome)
+    s = outcome.summary
+    by_kind = s["messages_by_kind"]
+    assert sum(by_kind.values()) == s["messages"] == s["deliveries"], about(outcome)
+    # Every message a node sent went through the proxy; every INITIAL went to n - 1 peers.
+    sent = sum(node_result(outcome, i)["counters"]["messages_out"] for i in range(n))
+    assert sent == s["messages"], about(outcome)
+    assert by_kind["INITIAL"] == s["rbc_instances"] * (n - 1), about(outcome)
+    stats = json.loads((outcome.out_dir / "proxy-stats.json").read_text())
+    assert stats["counts"].get("undecodable_messages", 0) == 0
+    for source in (stats, *(node_result(outcome, i) for i in range(n))):
+        assert 0 <= source["cpu_start_s"] <= source["cpu_s"], about(outcome)
+
+
+@pytest.mark.asyncio
+async def test_the_inbox_is_bounded_by_frames_and_keeps_order() -> None:
+    from byzlab.network.tcp import START, _Inbox
+
+    inbox = _Inbox(3)
+    await inbox.put([b"1", b"2"])
+    await inbox.put(START)
+    await inbox.put([b"3", b"4"])  # at 2 of 3 frames: let in, crossing the bound
+    assert len(inbox) == 4
+    blocked = asyncio.create_task(inbox.put([b"5"]))
+    await asyncio.sleep(0)
+    assert not blocked.done()
+    assert await inbox.get() == [b"1", b"2"]
+    assert await inbox.get() == START
+    async with asyncio.timeout(5):
+        await blocked
+    assert await inbox.get() == [b"3", b"4"]
+    assert await inbox.get() == [b"5"]
+    waiting = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await inbox.put([b"6"])
+    async with asyncio.timeout(5):
+        assert await waiting == [b"6"]

@@ -8,14 +8,24 @@ made concrete, with exactly the model's powers:
 
 * *Scheduling.* A frame from s to d is held for a delay chosen by the same scheduler objects
   the simulator uses (``schedulers.py``), bound with delta = 1 virtual unit; the delay is
-  then scaled by ``delta_s`` wall-clock seconds and realised with an event-loop timer. A
-  frame batches several messages; its delay is the maximum of ``scheduler.delay`` over them
-  (the frame arrives when its slowest message may arrive, so no message arrives earlier
-  than the scheduler allowed; each message is still delayed at most delta).
-* *Full information.* Link frames are MAC'd, not encrypted, so the proxy decodes every
-  payload (to hand messages to the scheduler and to count them by kind), and honest nodes
-  send it their state snapshots (``HonestNode.snapshot()``) on the side channel. Strategies
-  that have an ``oracle`` attribute get a read-only view of the latest snapshots.
+  then scaled by ``delta_s`` wall-clock seconds and realised with an event-loop timer
+  (deliveries scheduled in the same loop turn with the same delay share one timer). A
+  frame batches several messages; for a scheduler that inspects messages, its delay is the
+  maximum of ``scheduler.delay`` over them (the frame arrives when its slowest message may
+  arrive, so no message arrives earlier than the scheduler allowed; each message is still
+  delayed at most delta). A scheduler that does not (``inspects_messages = False``: its
+  delay depends only on sender, receiver and time) is asked once per frame. A frame due at
+  once, with nothing of its direction in flight, goes straight to its destination's queue.
+* *Full information.* Link frames are MAC'd, not encrypted, so the proxy can decode every
+  payload, and it does whenever someone may look at the messages: a scheduler that
+  inspects them, or corrupted nodes, whose strategies share the full-information view
+  (``adversary/view.py``, fed with every message as in the simulator). Otherwise, with
+  honest nodes under a scheduler that does not inspect messages, a frame is relayed on its
+  header and its messages are only counted (``_census``: kinds, RBC instances, the same
+  statistics as decoding gives for honest frames) without being validated or built, which
+  is most of what relaying used to cost. Honest nodes also send the proxy their state
+  snapshots (``HonestNode.snapshot()``) on the side channel. Strategies that have an
+  ``oracle`` attribute get a read-only view of the latest snapshots.
 * *Corruption.* The Byzantine nodes run *inside* the proxy: it loads their private keys,
   derives their link keys, and drives the same strategy objects as the simulator
   (``make_strategy``). One full-information adversary process sees every frame, owns the
@@ -41,9 +51,10 @@ frame and starts the Byzantine strategies: a common start for latency measuremen
 nobody's first messages pile up for a node that is not connected yet. When every honest
 node's snapshot says it halted, the proxy sends ``done``; the nodes write their results and
 exit, and the proxy exits when their connections are gone (or on SIGTERM/SIGINT). It
-writes its statistics (messages and bytes by kind, frames, drops, decided/halted counts) to
-``stats_file`` every ``stats_interval_s`` and on exit, atomically; the orchestrator polls
-that file for progress.
+writes its statistics (messages and bytes by kind, frames, drops, decided/halted counts,
+CPU time) to ``stats_file`` every ``stats_interval_s`` and on exit, atomically and from a
+writer thread (an fsync must not stall relaying); the orchestrator polls that file for
+progress.
 
 Restarts. Everything the proxy holds is soft state. After a restart (same port) nodes
 reconnect and re-send their recent frames (receivers drop duplicates), the start barrier
@@ -81,6 +92,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -91,9 +103,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from byzlab.adversary.schedulers import make_scheduler
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.view import AdversaryView
+from byzlab.atomicio import atomic_write_bytes
 from byzlab.network.auth import (
     HEADER_SIZE,
     MAC_SIZE,
+    OVERHEAD,
     REPLAY_WINDOW,
     LinkReceiver,
     LinkSender,
@@ -102,11 +117,11 @@ from byzlab.network.auth import (
 )
 from byzlab.network.framing import (
     MAX_FRAME,
+    READ_CHUNK,
     FrameDecoder,
     FrameError,
     encode_frame,
     pack_batch,
-    read_frames,
     unpack_batch,
 )
 from byzlab.network.keys import KeyFileError, load_private_key, load_roster
@@ -118,6 +133,8 @@ from byzlab.network.tcp import (
     START,
     ConfigError,
     clean_snapshot,
+    compact_json,
+    cpu_seconds,
     ideal_seed_for,
     load_config,
     node_rng,
@@ -129,11 +146,11 @@ from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import (
     DecideMsg,
     DecodeError,
+    Decoder,
     Kind,
     Message,
     RbcMsg,
     Vote,
-    decode,
     encode,
     wire_size,
 )
@@ -147,6 +164,13 @@ log = logging.getLogger("byzlab.proxy")
 TAMPER_MODES = ("none", "flip-byte")
 _WRITE_CHUNK = 256 * 1024  # bytes handed to one writelines() before awaiting drain()
 _BYZ_CHUNK = 128  # messages per frame sealed for a Byzantine node
+_KIND_NAMES = ("INITIAL", "ECHO", "READY", "DECIDE")  # statistics keys, indexed by Kind
+_HEADER = struct.Struct("!BIIQ")  # auth.py's frame header: version, sender, receiver, seq
+if _HEADER.size != HEADER_SIZE:  # pragma: no cover - guards against auth.py changing
+    raise ImportError("adversary/proxy.py's header layout no longer matches network/auth.py")
+# What a scheduler that does not inspect messages is given for an undecoded frame (by its
+# contract, `inspects_messages = False`, its delay does not depend on the message).
+_UNINSPECTED: Message = DecideMsg(0)
 
 
 class ByzantineSpec(BaseModel):
@@ -209,9 +233,20 @@ class _Pending:
     src: int
     dst: int
     frames: list[bytes]
-    msgs: list[Message]
+    msgs: list[Message] | None  # None: not decoded (nobody inspects them)
+    count: int  # messages in the frames (or in msgs)
     held: int
     delivered: bool = False
+    handle: asyncio.Handle | asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _Group:
+    """Deliveries scheduled in one turn of the loop with the same delay: one timer."""
+
+    seconds: float
+    scheduled_at: float
+    pendings: list[_Pending]
     handle: asyncio.Handle | asyncio.TimerHandle | None = None
 
 
@@ -283,6 +318,15 @@ class Proxy:
                                 rng=derive_rng(config.seed, "scheduler"))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"scheduler: {exc}") from None
+        # One full-information view shared by the scheduler and the corrupted nodes, fed
+        # with every message the proxy decodes, as in the simulator (adversary/view.py).
+        self.view = AdversaryView(params, self.byz_ids)
+        self.scheduler.adversary = self.view
+        # Decode every relayed message when someone may look at it: a scheduler that
+        # inspects messages, or corrupted nodes (their strategies read the shared view).
+        # Otherwise frames are relayed on their header alone and only counted.
+        self.inspect = bool(self.scheduler.inspects_messages or config.byzantine)
+        self._decoder = Decoder(n)
         self.snapshots: dict[int, dict[str, Any]] = {}
         self._snapshot_seq: dict[int, int] = {}
         self.oracle = MappingProxyType(self.snapshots)
@@ -307,16 +351,20 @@ class Proxy:
                 raise ConfigError(f"byzantine node {b}: {exc}") from None
             if hasattr(strategy, "oracle"):
                 strategy.oracle = self.oracle
+            strategy.adversary = self.view
             self.actors[b] = _Actor(b, strategy, senders, receiver)
         self.outboxes: dict[int, _Outbox] = {}
         self._directions: dict[tuple[int, int], deque[_Pending]] = {}
+        self._group: _Group | None = None  # the timer deliveries of this turn may join
         self.conns: dict[int, _Conn] = {}
         self.started = False
+        self.cpu_at_start: float | None = None
         self.done = False
         self._t0 = 0.0
         self._inject_done = config.inject is None
         self._tampered_this_run = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stats_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats")
         self.errors: list[BaseException] = []
         self.stop_reason = ""
         self._load_stats()
@@ -329,10 +377,11 @@ class Proxy:
         self.incarnation = int(prev.get("incarnation", 0)) + 1
         self.counts: Counter[str] = Counter(
             {k: int(v) for k, v in (prev.get("counts") or {}).items()})
-        self.by_kind: Counter[str] = Counter(
-            {k: int(v) for k, v in (prev.get("messages_by_kind") or {}).items()})
-        self.bytes_by_kind: Counter[str] = Counter(
-            {k: int(v) for k, v in (prev.get("bytes_by_kind") or {}).items()})
+        # Indexed by Kind (INITIAL, ECHO, READY, DECIDE): lists are cheaper than Counters.
+        by_kind = prev.get("messages_by_kind") or {}
+        bytes_by_kind = prev.get("bytes_by_kind") or {}
+        self._kind_counts = [int(by_kind.get(k, 0)) for k in _KIND_NAMES]
+        self._kind_bytes = [int(bytes_by_kind.get(k, 0)) for k in _KIND_NAMES]
         self.drops: Counter[str] = Counter(
             {k: int(v) for k, v in (prev.get("drops") or {}).items()})
         self.initials: set[tuple[int, int]] = {
@@ -347,6 +396,8 @@ class Proxy:
         return {
             "final": final,
             "pid": os.getpid(),
+            "cpu_s": round(cpu_seconds(), 4),
+            "cpu_start_s": self.cpu_at_start,
             "incarnation": self.incarnation,
             "honest": len(self.honest_ids),
             "connected": len(self.conns),
@@ -361,8 +412,10 @@ class Proxy:
             "frames_relayed": self.counts["frames_relayed"],
             "tampered": self.counts["tampered"],
             "rbc_instances": len(self.initials),
-            "messages_by_kind": dict(self.by_kind),
-            "bytes_by_kind": dict(self.bytes_by_kind),
+            "messages_by_kind": {k: c for k, c in zip(_KIND_NAMES, self._kind_counts,
+                                                      strict=True) if c},
+            "bytes_by_kind": {k: c for k, c in zip(_KIND_NAMES, self._kind_bytes,
+                                                   strict=True) if c},
             "drops": dict(self.drops),
             "counts": dict(self.counts),
             "injected": self.injected,
@@ -374,7 +427,9 @@ class Proxy:
         }
 
     def write_stats(self, *, final: bool = False) -> None:
-        atomic_write_json(Path(self.config.stats_file), self.stats(final=final))
+        """Write the statistics now (and after any write still in progress)."""
+        self._stats_writer.submit(atomic_write_json, Path(self.config.stats_file),
+                                  self.stats(final=final)).result()
 
     # ----------------------------------------------------------------- entry point
 
@@ -386,7 +441,7 @@ class Proxy:
         if self.config.inject is not None:
             loop.add_signal_handler(signal.SIGUSR1, self._inject_trigger.set)
         for i in self.honest_ids:
-            self.outboxes[i] = _Outbox()
+            self.outboxes[i] = _Outbox(recent=deque(maxlen=self.config.redeliver_frames))
             self.outboxes[i].space.set()
         signals = (signal.SIGTERM, signal.SIGINT)
         for sig in signals:
@@ -426,6 +481,7 @@ class Proxy:
             if server is not None:
                 await server.wait_closed()
         self.write_stats(final=True)
+        self._stats_writer.shutdown()
         log.info("proxy: stopped (%s)", self.stop_reason)
         return 1 if self.errors else 0
 
@@ -440,8 +496,14 @@ class Proxy:
         task.add_done_callback(self._tasks.discard)
 
     async def _stats_loop(self) -> None:
+        # The file is written (with an fsync) on a thread: relaying never waits for the disk.
+        # One writer thread keeps the writes in order, so the final one is the last. The
+        # JSON is encoded here, compact (C encoder): a thread encoding it would hold the GIL.
+        loop = asyncio.get_running_loop()
+        path = Path(self.config.stats_file)
         while True:
-            self.write_stats()
+            data = compact_json(self.stats())
+            await loop.run_in_executor(self._stats_writer, atomic_write_bytes, path, data)
             await asyncio.sleep(self.config.stats_interval_s)
 
     def _vnow(self) -> float:
@@ -471,12 +533,24 @@ class Proxy:
             if node is None:
                 return
             conn = self._register(node, writer)
-            for item in rest:
-                if not await self._on_frame(node, item):
+            items = rest
+            while True:
+                # Every frame of one read is handled without yielding to the loop, except
+                # to wait for a destination under back-pressure.
+                for item in items:
+                    verdict = self._on_frame(node, item)
+                    if verdict is True:
+                        continue
+                    if verdict is False:
+                        return
+                    await self._wait_for_space(node, verdict)
+                data = await reader.read(READ_CHUNK)
+                if not data:
+                    error = decoder.eof()
+                    if error is not None:
+                        self.drops[f"framing-{error.kind.value}"] += 1
                     return
-            async for item in read_frames(reader, decoder):
-                if not await self._on_frame(node, item):
-                    return
+                items = decoder.feed(data)
         except (ConnectionError, OSError) as exc:
             log.info("proxy: connection error: %s", exc)
         finally:
@@ -572,15 +646,14 @@ class Proxy:
                 while not box.frames:
                     box.ready.clear()
                     await box.ready.wait()
+                frames = box.frames
                 chunk: list[bytes] = []
                 size = 0
-                while box.frames and size < _WRITE_CHUNK:
-                    frame = box.frames.popleft()
+                while frames and size < _WRITE_CHUNK:
+                    frame = frames.popleft()
                     chunk.append(frame)
                     size += len(frame)
-                    box.recent.append(frame)
-                    if len(box.recent) > self.config.redeliver_frames:
-                        box.recent.popleft()
+                box.recent.extend(chunk)  # a bounded deque: keeps the last redeliver_frames
                 self._release(box, size)
                 writer.writelines(chunk)
                 await writer.drain()
@@ -589,17 +662,19 @@ class Proxy:
 
     # ----------------------------------------------------------------- inbound frames
 
-    async def _on_frame(self, node: int, item: bytes | FrameError) -> bool:
-        """Handle one frame from ``node``; False means close the connection."""
+    def _on_frame(self, node: int, item: bytes | FrameError) -> bool | tuple[_Outbox, bytes]:
+        """Handle one frame from ``node``: True when done, False to close the connection,
+        or (outbox, frame) when the destination is over its memory bound: the caller waits
+        for space (``_wait_for_space``), which then relays the frame."""
         if isinstance(item, FrameError):
             self.drops[f"framing-{item.kind.value}"] += 1
             return not item.fatal
-        self.counts["frames_in"] += 1
-        route = peek_route(item)
-        if route is None:
+        counts = self.counts
+        counts["frames_in"] += 1
+        if len(item) < OVERHEAD:
             self.drops["truncated"] += 1
             return True
-        src, dst = route
+        _, src, dst, _ = _HEADER.unpack_from(item)
         if src != node:
             # A node speaks only for itself on its connection (the MAC would fail anyway).
             self.drops["wrong-sender"] += 1
@@ -612,12 +687,17 @@ class Proxy:
             return True
         box = self.outboxes.get(dst)
         if box is not None and box.held > self.config.max_queue_bytes and not self._halted(dst):
-            # Back-pressure: stop reading this sender until the destination catches up.
-            self.counts["backpressure_waits"] += 1
-            box.space.clear()
-            await box.space.wait()
+            return box, item
         self._relay(src, dst, item)
         return True
+
+    async def _wait_for_space(self, src: int, verdict: tuple[_Outbox, bytes]) -> None:
+        # Back-pressure: stop reading this sender until the destination catches up.
+        box, item = verdict
+        self.counts["backpressure_waits"] += 1
+        box.space.clear()
+        await box.space.wait()
+        self._relay(src, _HEADER.unpack_from(item)[2], item)
 
     def _on_side_channel(self, body: bytes) -> None:
         frame = self.node_rx.open(body)
@@ -646,22 +726,74 @@ class Proxy:
             self._snapshot_seq[node] = seq
             self.snapshots[node] = snap
 
-    def _decode_payload(self, payload: bytes) -> list[Message]:
+    def _decode_payload(self, src: int, payload: bytes | memoryview, *,
+                        observe: bool = True) -> list[Message]:
+        """Every valid message of a payload (fed to the full-information view)."""
         batch = unpack_batch(payload)
         if isinstance(batch, FrameError):
             self.counts["undecodable_frames"] += 1
             return []
         out = []
+        decode = self._decoder.decode
+        view = self.view.observe if observe else None
+        now = self._vnow()
         for obj in batch:
-            msg = decode(obj, self.n)
+            msg = decode(obj)
             if isinstance(msg, DecodeError):
                 self.counts["undecodable_messages"] += 1
-            else:
-                out.append(msg)
+                continue
+            if view is not None:
+                view(src, msg, now)
+            out.append(msg)
         return out
 
+    def _census(self, payload: memoryview) -> int:
+        """Count a payload's messages by kind without decoding them (nobody inspects them).
+
+        The same statistics as decoding honest frames gives, about a tenth of the cost: the
+        msgpack batch is unpacked (C) and each message is counted by the kind it announces,
+        INITIALs by (origin, seq) for ``rbc_instances``, and bytes by the simulator's
+        size estimate, like ``_count``; the other fields are not validated (receivers do
+        that). Items that do not even look like a message count as undecodable.
+        """
+        batch = unpack_batch(payload)
+        if isinstance(batch, FrameError):
+            self.counts["undecodable_frames"] += 1
+            return 0
+        kinds = self._kind_counts
+        sizes = self._kind_bytes
+        bad = 0
+        for m in batch:
+            if type(m) is list:
+                size = len(m)
+                k = m[0] if size else None
+                if type(k) is int:
+                    if size == 9 and 0 <= k <= 2:
+                        kinds[k] += 1
+                        v = m[8]
+                        sizes[k] += 14 if v is None else (15 + 3 * len(v) if type(v) is list
+                                                          else 14)
+                        if k == 0 and type(m[1]) is int and type(m[2]) is int:
+                            self.initials.add((m[1], m[2]))
+                        continue
+                    if size == 2 and k == 3:
+                        kinds[3] += 1
+                        sizes[3] += 3
+                        continue
+            bad += 1
+        if bad:
+            self.counts["undecodable_messages"] += bad
+        return len(batch) - bad
+
     def _relay(self, src: int, dst: int, body: bytes) -> None:
-        msgs = self._decode_payload(body[HEADER_SIZE:-MAC_SIZE])
+        payload = memoryview(body)[HEADER_SIZE:len(body) - MAC_SIZE]
+        if self.inspect:
+            msgs: list[Message] | None = self._decode_payload(src, payload)
+            assert msgs is not None
+            count = len(msgs)
+        else:
+            msgs = None
+            count = self._census(payload)
         frame = encode_frame(body)
         frames = [frame]
         if (self.config.tamper == "flip-byte" and self.started and dst in self.outboxes
@@ -672,59 +804,96 @@ class Proxy:
             self._tampered_this_run = True
             self.counts["tampered"] += 1
             log.info("proxy: tampered with a copy of a frame %d -> %d", src, dst)
-        self._schedule(src, dst, frames, msgs)
+        self._schedule(src, dst, frames, msgs, count)
 
     # ----------------------------------------------------------------- scheduling
 
-    def _schedule(self, src: int, dst: int, frames: list[bytes], msgs: list[Message]) -> None:
-        delay = self.scheduler.delay
+    def _schedule(self, src: int, dst: int, frames: list[bytes], msgs: list[Message] | None,
+                  count: int) -> None:
+        """Hold a delivery for the scheduler's delay. ``msgs`` None: the frames were not
+        decoded (the scheduler does not inspect messages), so the delay is drawn once for
+        the frame; otherwise it is the largest of the delays of its messages."""
+        scheduler = self.scheduler
         now = self._vnow()
-        virtual = max(delay(src, dst, m, now) for m in msgs) if msgs else self.scheduler.delta
+        if not count:
+            virtual = scheduler.delta
+        elif msgs is None:
+            virtual = scheduler.delay(src, dst, _UNINSPECTED, now)
+        else:
+            delay = scheduler.delay
+            virtual = max(delay(src, dst, m, now) for m in msgs)
         virtual = min(max(virtual, 0.0), 1.0)  # the model's bound, whatever a scheduler says
-        self._count(msgs, frames[-1] if frames else b"")
+        counts = self.counts
+        counts["messages"] += count
+        if frames:
+            counts["bytes"] += len(frames[-1])
+        counts["frames_relayed"] += 1
+        if msgs is not None:
+            self._count(msgs)
         box = self.outboxes.get(dst)
         if box is not None and dst not in self.conns and self._halted(dst):
-            self.counts["dropped_for_halted"] += 1
+            counts["dropped_for_halted"] += 1
             return
-        held = sum(len(f) for f in frames)
+        held = len(frames[0]) if len(frames) == 1 else sum(len(f) for f in frames)
         if box is not None:
             box.held += held
-        pending = _Pending(src, dst, frames, msgs, held)
+        pending = _Pending(src, dst, frames, msgs, count, held)
         queue = self._directions.get((src, dst))
         if queue is None:
             queue = self._directions[(src, dst)] = deque()
         while queue and queue[0].delivered:
             queue.popleft()
+        seconds = virtual * self.config.delta_s
+        if seconds <= 0 and not queue and box is not None:
+            # Due now, nothing of this direction in flight: straight into the outbox, no
+            # timer (the order is the same as with call_soon; a corrupted destination still
+            # goes through the loop, so its strategy never runs inside this call).
+            self._deliver(pending)
+            return
         while len(queue) >= self.config.max_reorder:
             oldest = queue.popleft()
             if not oldest.delivered:
-                if oldest.handle is not None:
-                    oldest.handle.cancel()
-                self.counts["forced_in_order"] += 1
+                # Its timer may serve other deliveries too: it skips this one when it fires.
+                counts["forced_in_order"] += 1
                 self._deliver_now(oldest)
             while queue and queue[0].delivered:
                 queue.popleft()
         loop = asyncio.get_running_loop()
-        seconds = virtual * self.config.delta_s
-        if seconds <= 0:
-            pending.handle = loop.call_soon(self._deliver, pending)  # keeps FIFO order
+        now_s = loop.time()
+        group = self._group
+        if group is not None and group.seconds == seconds and group.scheduled_at == now_s:
+            # Same delay, scheduled in the same turn of the loop (uvloop's clock only moves
+            # between turns): one more delivery for the same timer, in order.
+            group.pendings.append(pending)
         else:
-            pending.handle = loop.call_later(seconds, self._deliver, pending)
+            group = self._group = _Group(seconds, now_s, [pending])
+            if seconds <= 0:
+                group.handle = loop.call_soon(self._deliver_group, group)  # keeps FIFO order
+            else:
+                group.handle = loop.call_later(seconds, self._deliver_group, group)
+        pending.handle = group.handle
         queue.append(pending)
 
-    def _count(self, msgs: list[Message], frame: bytes) -> None:
-        counts = self.counts
-        counts["messages"] += len(msgs)
-        counts["bytes"] += len(frame)
-        counts["frames_relayed"] += 1
+    def _count(self, msgs: list[Message]) -> None:
+        kinds = self._kind_counts
+        sizes = self._kind_bytes
         for m in msgs:
-            kind = _kind_name(m)
-            self.by_kind[kind] += 1
+            if isinstance(m, DecideMsg):
+                kinds[3] += 1
+                sizes[3] += wire_size(m)
+                continue
+            kinds[m.kind] += 1
             # Per kind, the simulator's size estimate (re-encoding every message to measure
             # it would double the proxy's work); the total above is exact frame bytes.
-            self.bytes_by_kind[kind] += wire_size(m)
-            if isinstance(m, RbcMsg) and m.kind == Kind.INITIAL:
+            sizes[m.kind] += wire_size(m)
+            if m.kind == Kind.INITIAL:
                 self.initials.add((m.origin, m.seq))
+
+    def _deliver_group(self, group: _Group) -> None:
+        if self._group is group:
+            self._group = None
+        for pending in group.pendings:
+            self._deliver(pending)
 
     def _deliver(self, pending: _Pending) -> None:
         """Timer callback. An exception here is a bug (in a strategy, say): stop loudly,
@@ -740,7 +909,7 @@ class Proxy:
         if pending.delivered:
             return
         pending.delivered = True
-        self.counts["messages_delivered"] += len(pending.msgs)
+        self.counts["messages_delivered"] += pending.count
         box = self.outboxes.get(pending.dst)
         if box is not None:
             box.frames.extend(pending.frames)
@@ -761,6 +930,7 @@ class Proxy:
         if any(i not in self.conns for i in self.honest_ids):
             return
         self.started = True
+        self.cpu_at_start = round(cpu_seconds(), 4)
         self._t0 = asyncio.get_running_loop().time()
         if self.first_start_wall is None:
             self.first_start_wall = time.time()
@@ -786,7 +956,7 @@ class Proxy:
 
     def _byz_receive(self, pending: _Pending) -> None:
         actor = self.actors[pending.dst]
-        msgs = pending.msgs
+        msgs = pending.msgs or []
         if pending.frames:
             # From an honest node: check the MAC like any receiver would (the adversary
             # holds this node's keys), then use what the frame really says.
@@ -796,7 +966,7 @@ class Proxy:
                 if isinstance(opened, Reject):
                     self.drops[f"byzantine-{opened.value}"] += 1
                     continue
-                msgs.extend(self._decode_payload(opened.payload))
+                msgs.extend(self._decode_payload(pending.src, opened.payload, observe=False))
         now = self._vnow()
         for msg in msgs:
             self._byz_effects(actor, actor.strategy.receive(pending.src, msg, now))
@@ -805,8 +975,12 @@ class Proxy:
         b = actor.node
         out: dict[int, list[Message]] = {}
         local: deque[Message] = deque()
+        observe = self.view.observe
         while True:
+            now = self._vnow()
             for effect in effects:
+                if isinstance(effect, Broadcast | Send):
+                    observe(b, effect.msg, now)
                 if isinstance(effect, Broadcast):
                     for d in range(self.n):
                         if d == b:
@@ -823,12 +997,12 @@ class Proxy:
             effects = actor.strategy.receive(b, local.popleft(), self._vnow())
         for d, msgs in out.items():
             if d in self.actors:
-                self._schedule(b, d, [], msgs)
+                self._schedule(b, d, [], msgs, len(msgs))
                 continue
             for k in range(0, len(msgs), _BYZ_CHUNK):
                 chunk = msgs[k:k + _BYZ_CHUNK]
                 body = actor.senders[d].seal(pack_batch([encode(m) for m in chunk]))
-                self._schedule(b, d, [encode_frame(body)], chunk)
+                self._schedule(b, d, [encode_frame(body)], chunk, len(chunk))
 
     # ----------------------------------------------------------------- test-only injection
 
@@ -908,12 +1082,6 @@ def _invalid_payloads(n: int, byz: int, other: int) -> list[bytes]:
         pack_batch([encode(RbcMsg(int(Kind.ECHO), byz, 1 << 30, Vote(1, 1, 1)))]),  # far ahead
         pack_batch([encode(DecideMsg(1)), encode(DecideMsg(-1))]),  # a duplicate DECIDE
     ]
-
-
-def _kind_name(msg: Message) -> str:
-    if isinstance(msg, DecideMsg):
-        return "DECIDE"
-    return ("INITIAL", "ECHO", "READY")[msg.kind]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

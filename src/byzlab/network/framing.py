@@ -44,18 +44,23 @@ task's future, which asyncio schedules with ``call_soon``, so the flush runs on 
 turn of the loop, after the producer yields, and takes everything that has accumulated.
 A frame is cut at ``max_items`` messages or ``max_payload`` bytes, whichever comes
 first, and when a destination reaches ``max_items`` pending messages ``send`` yields
-once so that a full frame leaves without waiting for the producer to finish its turn. While the
+once so that a full frame leaves without waiting for the producer to finish its turn.
+With ``flush_round`` the flushing task hands over one payload per destination at a time
+(a *round*), so that the caller can write them all with one system call. While the
 flushing task waits in ``drain()`` (the peer or the proxy is slow), messages keep
 accumulating, so batches grow exactly when the link is the bottleneck.
 
 Bounds (every queue here is bounded): per destination at most ``max_pending`` messages
 (default 4096) wait in a Batcher, holding at most ``max_pending_bytes`` (default 4 MiB)
 plus one message (the bound is checked before appending, so the last message let in may
-cross it); ``send`` suspends the producer while its
-destination is at the bound, ``send_nowait`` raises ``asyncio.QueueFull``. Above the
-transport's high-water mark ``drain()`` holds the flushing task back. So one outgoing
-connection holds at most, per destination, ``max_pending_bytes + max_payload``, plus
-one frame being written and the transport's high-water mark.
+cross it); ``send`` suspends the producer while its destination is at the bound, and
+``send_nowait`` raises ``asyncio.QueueFull``. ``put_packed``, the fast path (a message
+packed once and queued for many destinations), never waits: it reports the bound, and the
+producer waits (``wait_for_space``) as soon as it has finished the input in hand, so a
+destination holds at most what one input adds on top of the bound. Above the transport's
+high-water mark ``drain()`` holds the flushing task back. So one outgoing connection holds
+at most, per destination, ``max_pending_bytes + max_payload`` plus one input's output,
+plus one round being written and the transport's high-water mark.
 """
 
 from __future__ import annotations
@@ -63,8 +68,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import struct
+from bisect import bisect_right
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import msgpack
@@ -80,6 +86,7 @@ __all__ = [
     "FrameDecoder",
     "FrameError",
     "FrameErrorKind",
+    "batch_length",
     "encode_frame",
     "pack_batch",
     "read_frames",
@@ -254,22 +261,31 @@ def pack_batch(messages: list[object]) -> bytes:
     return _packer().pack(messages)  # type: ignore[no-any-return]
 
 
-def _batch_length(data: bytes | bytearray | memoryview) -> int | FrameError:
-    """Number of items announced by the top-level array header, read without decoding."""
-    if not data:
+def batch_length(data: bytes | bytearray | memoryview, offset: int = 0) -> int | FrameError:
+    """Number of items announced by the msgpack array header at ``data[offset:]``.
+
+    Reads at most five bytes and decodes nothing: O(1) whatever the payload. For a payload
+    that ``unpack_batch`` accepts, this is exactly ``len(unpack_batch(payload))``; for any
+    other payload it is only what the header claims (or a ``FrameError`` if there is no
+    array header). The proxy counts messages this way when nobody needs their contents.
+    """
+    if len(data) <= offset:
         return FrameError(kind=FrameErrorKind.TRUNCATED, detail="empty payload")
-    first = data[0]
+    first = data[offset]
     if 0x90 <= first <= 0x9F:
         return first & 0x0F
-    size = {0xDC: 2, 0xDD: 4}.get(first)
-    if size is None:
+    if first == 0xDC:
+        size = 2
+    elif first == 0xDD:
+        size = 4
+    else:
         return FrameError(
             kind=FrameErrorKind.NOT_A_BATCH,
             detail=f"payload starts with 0x{first:02x}, not a msgpack array",
         )
-    if len(data) < 1 + size:
+    if len(data) < offset + 1 + size:
         return FrameError(kind=FrameErrorKind.TRUNCATED, detail="array header cut short")
-    return int.from_bytes(data[1 : 1 + size], "big")
+    return int.from_bytes(data[offset + 1 : offset + 1 + size], "big")
 
 
 def unpack_batch(
@@ -289,7 +305,7 @@ def unpack_batch(
             kind=FrameErrorKind.OVERSIZED,
             detail=f"payload of {size} bytes exceeds the limit of {max_size}",
         )
-    count = _batch_length(data)
+    count = batch_length(data)
     if isinstance(count, FrameError):
         return count
     if count > max_items:
@@ -394,9 +410,14 @@ class BatcherClosedError(RuntimeError):
 
 @dataclass(slots=True)
 class _Pending:
-    items: deque[bytes]
-    nbytes: int = 0
+    items: deque[bytes]  # this destination's own messages (and broadcasts taken early)
+    nbytes: int = 0  # bytes in ``items``
     space: asyncio.Event | None = None  # created when a producer first has to wait
+    member: bool = False  # a broadcast destination: also takes the broadcast log
+    cursor: int = 0  # members: the first broadcast in the log it has not taken yet
+
+
+Payloads = list[tuple[int, bytes]]
 
 
 class Batcher:
@@ -408,24 +429,44 @@ class Batcher:
     connection: with a single connection to the proxy, one Batcher serves all
     destinations; destinations are served round-robin, one frame each per round.
 
+    Alternatively ``flush_round(payloads)`` receives a whole round at once, one payload
+    per destination with pending messages, in round-robin order: the caller can then seal
+    them all and hand the socket a single write per round instead of one per destination.
+
+    Fast producer path: ``pack`` a message once, then ``put_broadcast`` it for every
+    destination in ``broadcast`` (the node's peers), or ``put_packed`` it for any list of
+    destinations. A broadcast costs O(1): it is appended to one shared *log*, which each
+    broadcast destination reads from its own cursor, and destinations that take the same
+    stretch of the log in a round share one payload (packed once, sealed per destination
+    by the caller). Order per destination is kept: a message of a destination's own is
+    queued after the broadcasts before it. Neither method waits: they report whether a
+    destination reached its bound, and the producer then awaits ``wait_for_space()`` at
+    its next convenient point (after the input it is working on), so a destination may
+    exceed ``max_pending`` by what one such step produces.
+
     Run ``run()`` as a task (in the connection's TaskGroup). ``close()`` stops new
     messages; ``run()`` then flushes what is pending and returns.
     """
 
     def __init__(
         self,
-        flush: Callable[[int, bytes], Awaitable[None]],
+        flush: Callable[[int, bytes], Awaitable[None]] | None = None,
         *,
+        flush_round: Callable[[Payloads], Awaitable[None]] | None = None,
+        broadcast: Iterable[int] = (),
         max_items: int = 256,
         max_payload: int = MAX_FRAME - AUTH_OVERHEAD,
         max_pending: int = 4096,
         max_pending_bytes: int = 4 * MAX_FRAME,
     ) -> None:
+        if (flush is None) == (flush_round is None):
+            raise ValueError("give exactly one of flush and flush_round")
         if max_items < 1 or max_pending < max_items:
             raise ValueError("need 1 <= max_items <= max_pending")
         if max_payload <= _ARRAY_HEADER_MAX or max_pending_bytes < max_payload:
             raise ValueError("need a positive max_payload <= max_pending_bytes")
         self._flush = flush
+        self._flush_round = flush_round
         self.max_items = max_items
         self.max_payload = max_payload
         self.max_pending = max_pending
@@ -434,6 +475,18 @@ class Batcher:
         self._queues: dict[int, _Pending] = {}
         # Destinations with pending messages, in the order they will be served.
         self._ready: dict[int, None] = {}
+        # The broadcast log: messages for every member, not yet taken by all of them, and
+        # cumulative sizes (_log_bytes[i] = bytes of _log[:i]).
+        self._members = tuple(dict.fromkeys(broadcast))
+        for dest in self._members:
+            self._queues[dest] = _Pending(items=deque(), member=True)
+        self._log: list[bytes] = []
+        self._log_bytes: list[int] = [0]
+        self._members_ready = False  # every member is in _ready
+        # Upper bounds, over members, of the pending messages and bytes beyond the log's.
+        self._extra_items = 0
+        self._extra_bytes = 0
+        self._payloads: dict[tuple[int, int], bytes] = {}  # log stretches packed this round
         self._wakeup = asyncio.Event()
         self._closed = False
         self._running = False
@@ -444,22 +497,37 @@ class Batcher:
 
     def pending(self, dest: int) -> int:
         queue = self._queues.get(dest)
-        return len(queue.items) if queue is not None else 0
+        if queue is None:
+            return 0
+        return len(queue.items) + (len(self._log) - queue.cursor if queue.member else 0)
 
     def pending_bytes(self, dest: int) -> int:
         queue = self._queues.get(dest)
-        return queue.nbytes if queue is not None else 0
+        if queue is None:
+            return 0
+        shared = self._log_bytes[-1] - self._log_bytes[queue.cursor] if queue.member else 0
+        return queue.nbytes + shared
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def _full(self, queue: _Pending) -> bool:
-        return len(queue.items) >= self.max_pending or (
-            bool(queue.items) and queue.nbytes >= self.max_pending_bytes
-        )
+        if not queue.member:
+            return len(queue.items) >= self.max_pending or (
+                bool(queue.items) and queue.nbytes >= self.max_pending_bytes
+            )
+        items = len(queue.items) + len(self._log) - queue.cursor
+        size = queue.nbytes + self._log_bytes[-1] - self._log_bytes[queue.cursor]
+        return items >= self.max_pending or (items > 0 and size >= self.max_pending_bytes)
 
-    def _encode(self, message: object) -> bytes:
+    def pack(self, message: object) -> bytes:
+        """``message`` as msgpack bytes for ``put_packed``.
+
+        Raises ``TypeError`` for what msgpack cannot encode and ``ValueError`` for a
+        message too large for any payload (both bugs in the caller, not the peer's doing),
+        and ``BatcherClosedError`` once closed.
+        """
         if self._closed:
             raise BatcherClosedError("Batcher is closed")
         item: bytes = self._packer.pack(message)
@@ -469,43 +537,99 @@ class Batcher:
             )
         return item
 
+    def _own(self, dest: int) -> _Pending:
+        """``dest``'s queue, ready for a message of its own: a member first takes the
+        broadcasts queued before it, so that the order is kept."""
+        queue = self._queues.get(dest)
+        if queue is None:
+            queue = self._queues[dest] = _Pending(items=deque())
+        elif queue.member and queue.cursor < len(self._log):
+            log_bytes = self._log_bytes
+            queue.items.extend(self._log[queue.cursor:])
+            queue.nbytes += log_bytes[-1] - log_bytes[queue.cursor]
+            queue.cursor = len(self._log)
+        return queue
+
     def _append(self, dest: int, queue: _Pending, item: bytes) -> None:
         queue.items.append(item)
         queue.nbytes += len(item)
+        if queue.member:
+            self._extra_items = max(self._extra_items, len(queue.items) - queue.cursor)
+            self._extra_bytes = max(self._extra_bytes,
+                                    queue.nbytes - self._log_bytes[queue.cursor])
         if dest not in self._ready:
             self._ready[dest] = None
             self._wakeup.set()  # the flushing task runs when the loop next turns
 
-    def _queue(self, dest: int) -> _Pending:
-        queue = self._queues.get(dest)
-        if queue is None:
-            queue = self._queues[dest] = _Pending(items=deque())
-        return queue
-
     def send_nowait(self, dest: int, message: object) -> None:
         """Queue ``message`` for ``dest``; ``asyncio.QueueFull`` if its queue is full."""
-        item = self._encode(message)
-        queue = self._queue(dest)
+        item = self.pack(message)
+        queue = self._own(dest)
         if self._full(queue):
             raise asyncio.QueueFull(f"{self.pending(dest)} messages pending for {dest}")
         self._append(dest, queue, item)
 
     async def send(self, dest: int, message: object) -> None:
         """Queue ``message`` for ``dest``, waiting while that destination is at its bound."""
-        item = self._encode(message)
-        queue = self._queue(dest)
+        item = self.pack(message)
+        queue = self._own(dest)
         while self._full(queue):
-            if queue.space is None:
-                queue.space = asyncio.Event()
-            queue.space.clear()
-            await queue.space.wait()
-            if self._closed:
-                raise BatcherClosedError("Batcher closed while waiting to send")
+            await self._wait(queue)
+            queue = self._own(dest)  # broadcasts may have been queued meanwhile
         self._append(dest, queue, item)
-        if len(queue.items) % self.max_items == 0:
+        if self.pending(dest) % self.max_items == 0:
             # A full frame's worth is waiting: let the flushing task take it now rather
             # than at the end of the producer's turn.
             await asyncio.sleep(0)
+
+    def put_packed(self, dests: Iterable[int], item: bytes) -> bool:
+        """Queue the packed message ``item`` (from ``pack``) for every destination in
+        ``dests``, without waiting. True if some destination is now at its bound: the
+        producer should ``await wait_for_space()`` before it produces much more."""
+        if self._closed:
+            raise BatcherClosedError("Batcher is closed")
+        full = False
+        for dest in dests:
+            queue = self._own(dest)
+            self._append(dest, queue, item)
+            if self._full(queue):
+                full = True
+        return full
+
+    def put_broadcast(self, item: bytes) -> bool:
+        """Queue the packed message ``item`` for every ``broadcast`` destination, in O(1).
+        True if some destination is now at its bound (see ``put_packed``)."""
+        if self._closed:
+            raise BatcherClosedError("Batcher is closed")
+        if not self._members:
+            return False
+        log = self._log
+        log.append(item)
+        total = self._log_bytes[-1] + len(item)
+        self._log_bytes.append(total)
+        if not self._members_ready:
+            self._members_ready = True
+            ready = self._ready
+            for dest in self._members:
+                if dest not in ready:
+                    ready[dest] = None
+            self._wakeup.set()
+        return (len(log) + self._extra_items >= self.max_pending
+                or total + self._extra_bytes >= self.max_pending_bytes)
+
+    async def wait_for_space(self) -> None:
+        """Wait until no destination is at its bound (see ``put_packed``)."""
+        for queue in self._queues.values():
+            while self._full(queue):
+                await self._wait(queue)
+
+    async def _wait(self, queue: _Pending) -> None:
+        if queue.space is None:
+            queue.space = asyncio.Event()
+        queue.space.clear()
+        await queue.space.wait()
+        if self._closed:
+            raise BatcherClosedError("Batcher closed while waiting to send")
 
     def close(self) -> None:
         """Accept no more messages; ``run()`` flushes what is pending, then returns."""
@@ -524,16 +648,66 @@ class Batcher:
         queue = self._queues[dest]
         items = queue.items
         budget = self.max_payload - _ARRAY_HEADER_MAX
-        parts: list[bytes] = []
-        used = 0
-        while items and len(parts) < self.max_items and used + len(items[0]) <= budget:
-            item = items.popleft()
-            parts.append(item)
-            used += len(item)
-        queue.nbytes -= used
+        log = self._log
+        if not items and queue.member:
+            # Only broadcasts: a stretch of the log, packed once for every member that
+            # takes the same stretch in this round.
+            start = queue.cursor
+            log_bytes = self._log_bytes
+            end = min(len(log), start + self.max_items)
+            if log_bytes[end] - log_bytes[start] > budget:
+                end = bisect_right(log_bytes, log_bytes[start] + budget, start, end) - 1
+            key = (start, end)
+            payload = self._payloads.get(key)
+            if payload is None:
+                payload = self._payloads[key] = _array_header(end - start) + b"".join(
+                    log[start:end])
+            queue.cursor = end
+            count = end - start
+        elif len(items) <= self.max_items and queue.nbytes <= budget and (
+                not queue.member or queue.cursor == len(log)):
+            # The common case otherwise: everything pending fits in one payload.
+            count = len(items)
+            payload = _array_header(count) + b"".join(items)
+            items.clear()
+            queue.nbytes = 0
+        else:
+            parts: list[bytes] = []
+            used = 0
+            while items and len(parts) < self.max_items and used + len(items[0]) <= budget:
+                item = items.popleft()
+                parts.append(item)
+                used += len(item)
+            queue.nbytes -= used
+            if not items and queue.member:
+                while (queue.cursor < len(log) and len(parts) < self.max_items
+                       and used + len(log[queue.cursor]) <= budget):
+                    parts.append(log[queue.cursor])
+                    used += len(log[queue.cursor])
+                    queue.cursor += 1
+            count = len(parts)
+            payload = _array_header(count) + b"".join(parts)
         if queue.space is not None:
             queue.space.set()
-        return _array_header(len(parts)) + b"".join(parts), len(parts)
+        return payload, count
+
+    def _after_cuts(self) -> None:
+        """Forget the broadcasts every member has taken; recompute the bounds."""
+        self._payloads.clear()
+        self._members_ready = False
+        members = [self._queues[d] for d in self._members]
+        if not members:
+            return
+        taken = min(q.cursor for q in members)
+        if taken:
+            del self._log[:taken]
+            base = self._log_bytes[taken]
+            self._log_bytes = [b - base for b in self._log_bytes[taken:]]
+            for q in members:
+                q.cursor -= taken
+        log_bytes = self._log_bytes
+        self._extra_items = max(len(q.items) - q.cursor for q in members)
+        self._extra_bytes = max(q.nbytes - log_bytes[q.cursor] for q in members)
 
     async def run(self) -> None:
         """Flush pending messages until ``close()`` and everything is written."""
@@ -548,10 +722,15 @@ class Batcher:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
+                if self._flush_round is not None:
+                    await self._flush_one_round(self._flush_round)
+                    continue
+                assert self._flush is not None
                 dest = next(iter(self._ready))
                 del self._ready[dest]
                 payload, count = self._cut(dest)
-                if self._queues[dest].items:
+                self._after_cuts()
+                if self.pending(dest):
                     self._ready[dest] = None  # back of the line: round-robin
                 await self._flush(dest, payload)
                 self.frames_sent += 1
@@ -561,3 +740,22 @@ class Batcher:
             # release producers waiting for space instead of leaving them stuck.
             self._closed = True
             self._wake_producers()
+
+    async def _flush_one_round(self, flush_round: Callable[[Payloads], Awaitable[None]]
+                               ) -> None:
+        """One payload for each destination that has messages, in round-robin order."""
+        dests = list(self._ready)
+        self._ready.clear()
+        payloads: Payloads = []
+        messages = 0
+        for dest in dests:
+            payload, count = self._cut(dest)
+            payloads.append((dest, payload))
+            messages += count
+        self._after_cuts()
+        for dest in dests:
+            if self.pending(dest):
+                self._ready[dest] = None  # more than one frame's worth: next round
+        await flush_round(payloads)
+        self.frames_sent += len(payloads)
+        self.messages_sent += messages

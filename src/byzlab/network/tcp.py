@@ -25,7 +25,11 @@ Layers on the way in, each of which drops and counts what it cannot use, so that
 authentic, well-formed messages reach ``HonestNode.receive``::
 
     bytes --FrameDecoder--> frame bodies --LinkReceiver.open--> authentic payloads
-          --unpack_batch--> msgpack lists --messages.decode--> Message --HonestNode
+          --unpack_batch--> msgpack lists --messages.Decoder--> Message --HonestNode
+
+Every frame is MAC-checked and every message validated field by field; ``Decoder`` only
+remembers the results for fields it has already validated (the n ECHOs and READYs of an RBC
+instance are identical), so equal messages are built once and shared, as in the simulator.
 
 A fatal framing error (a length prefix above the 1 MiB limit) leaves the stream without
 frame boundaries: the node closes the connection and reconnects; everything else is dropped
@@ -37,18 +41,24 @@ Tasks, all in one ``asyncio.TaskGroup`` (an exception in any of them cancels the
 logged with its traceback, and the process exits 1; nothing dies silently):
 
 * ``connection``: connects to the proxy with capped exponential backoff and jitter, sends
-  the hello, re-sends the resend buffer, then reads frames into the bounded ``inbox``.
-  Frames from the proxy (control) are handled here. On EOF or error it reconnects, so the
-  node survives the proxy restarting.
+  the hello, re-sends the resend buffer, then reads frames into the bounded ``inbox`` (the
+  frames of one read go in together: one wake-up of the protocol task per read, not per
+  frame). Frames from the proxy (control) are handled here. On EOF or error it reconnects,
+  so the node survives the proxy restarting.
 * ``protocol``: takes frames from the inbox, verifies and decodes them, runs the state
   machine, and queues its output in the ``Batcher`` (framing.py), which batches messages per
-  destination per loop turn.
-* ``batcher``: seals one frame per destination batch, appends it to the resend buffer, and
-  writes it if connected.
+  destination per loop turn. A broadcast is encoded and packed once, and queued once for
+  all its destinations (the batcher's broadcast log). The work of one frame never waits;
+  if it filled a destination's queue, the task waits for space before the next frame.
+* ``batcher``: seals one round of batches (a frame for each destination with pending
+  messages), appends them to the resend buffer, and writes the whole round with one
+  ``writelines`` (one system call) if connected.
 * ``snapshots``: sends the state snapshot to the proxy every ``snapshot_interval_s``.
 * ``lifecycle``: ends the run on the proxy's ``done`` (all honest nodes halted), on
   ``linger_s`` after halting, on ``timeout_s``, or on SIGTERM/SIGINT: flushes the batcher,
   cancels the other tasks, writes ``result.json`` and ``trace.jsonl`` atomically, exits 0.
+  (``result.json`` is also written when the node halts, on the loop turn after the one that
+  queued its last DECIDEs, so the disk never delays them.)
 
 Surviving a proxy restart without losing messages. The asynchronous model allows delay,
 never loss, and frames held inside a proxy that dies are lost. So every sealed frame also
@@ -68,11 +78,11 @@ The proxy's control direction uses a fresh ``LinkReceiver`` per connection: a re
 proxy starts its sequence numbers again at 1, and replay protection on frames only the proxy
 can produce would protect against nobody.
 
-Deadlock freedom. The protocol task may block in ``Batcher.send`` (destination queue full),
-and the batcher in ``drain()`` (the proxy is slow to read). The proxy never stops reading
-a node's connection while it has memory below its hard cap, so the chain ends there. The
-connection task never waits for the protocol task except to put a frame in the inbox, and a
-broken connection is detected by the writer as well, so a reconnect never waits on a
+Deadlock freedom. The protocol task may block in ``Batcher.wait_for_space`` (destination
+queue full), and the batcher in ``drain()`` (the proxy is slow to read). The proxy never
+stops reading a node's connection while it has memory below its hard cap, so the chain ends
+there. The connection task never waits for the protocol task except to put frames in the
+inbox, and a broken connection is detected by the writer as well, so a reconnect never waits on a
 blocked protocol task.
 
 Per-node randomness is ``derive_rng(seed, "node", i)`` and the ideal-coin seed is derived
@@ -106,6 +116,7 @@ from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from byzlab.atomicio import atomic_write_bytes
 from byzlab.network.auth import (
     HEADER_SIZE,
     OVERHEAD,
@@ -117,19 +128,19 @@ from byzlab.network.auth import (
 )
 from byzlab.network.framing import (
     MAX_FRAME,
+    READ_CHUNK,
     Batcher,
     FrameDecoder,
     FrameError,
     encode_frame,
     pack_batch,
-    read_frames,
     unpack_batch,
 )
 from byzlab.network.keys import KeyFileError, load_private_key, load_roster
 from byzlab.network.sim import derive_rng
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
-from byzlab.node.messages import DecodeError, Message, decode, encode
+from byzlab.node.messages import DecodeError, Decoder, Message, encode
 from byzlab.node.params import Params, ParamsError
 from byzlab.orchestration.results import atomic_write_json
 
@@ -143,6 +154,8 @@ __all__ = [
     "NodeRuntime",
     "TraceWriter",
     "clean_snapshot",
+    "compact_json",
+    "cpu_seconds",
     "ideal_seed_for",
     "load_config",
     "main",
@@ -159,12 +172,26 @@ SNAPSHOT = "snap"  # node -> proxy, {"t": "snap", "s": HonestNode.snapshot()}
 START = "start"  # proxy -> node: every honest node is connected, begin the protocol
 DONE = "done"  # proxy -> node: every honest node has halted, the run is over
 
+PROFILE_ENV = "BYZLAB_PROFILE"  # a directory: profile this process with cProfile into it
 TRACE_CAP = 200  # trace lines kept per event name; the rest are only counted
 _HEADER = struct.Struct("!BIIQ")  # auth.py's frame header: version, sender, receiver, seq
+_SENDER = struct.Struct("!I")  # the sender field alone, at offset 1
 if _HEADER.size != HEADER_SIZE:  # pragma: no cover - guards against auth.py changing
     raise ImportError("network/tcp.py's header layout no longer matches network/auth.py")
 _SNAPSHOT_MAX_KEYS = 64
 _SNAPSHOT_MAX_STR = 64
+
+
+def compact_json(obj: object) -> bytes:
+    """JSON as ``atomic_write_json`` writes it, but compact: ``indent`` makes the json
+    module fall back to its pure-Python encoder, ten times slower, which matters for files
+    written while the run is going."""
+    return (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def cpu_seconds() -> float:
+    """User plus system CPU time of this process (all threads), in seconds."""
+    return time.process_time()
 
 
 def peek_route(body: bytes | bytearray | memoryview) -> tuple[int, int] | None:
@@ -323,6 +350,43 @@ class ResendBuffer:
         return sum(len(f) for f in self._frames.values())
 
 
+class _Inbox:
+    """Frames from peers waiting for the protocol task, one list per socket read, and
+    ``START``. Bounded by frames: ``put`` waits while ``max_frames`` or more are queued (so
+    one read's worth may cross the bound, like the last message a Batcher lets in)."""
+
+    def __init__(self, max_frames: int) -> None:
+        self.max_frames = max_frames
+        self._items: deque[list[bytes] | str] = deque()
+        self._frames = 0
+        self._nonempty = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+
+    def __len__(self) -> int:
+        return self._frames
+
+    async def put(self, item: list[bytes] | str) -> None:
+        while self._frames >= self.max_frames:
+            self._space.clear()
+            await self._space.wait()
+        self._items.append(item)
+        if not isinstance(item, str):
+            self._frames += len(item)
+        self._nonempty.set()
+
+    async def get(self) -> list[bytes] | str:
+        while not self._items:
+            self._nonempty.clear()
+            await self._nonempty.wait()
+        item = self._items.popleft()
+        if not isinstance(item, str):
+            self._frames -= len(item)
+            if self._frames < self.max_frames:
+                self._space.set()
+        return item
+
+
 # --------------------------------------------------------------------------- the runtime
 
 
@@ -364,12 +428,14 @@ class NodeRuntime:
         self.resend = ResendBuffer([*self.peers, self.proxy_id],
                                    max_frames=config.resend_frames,
                                    max_bytes=config.resend_bytes)
-        self.batcher = Batcher(self._flush)
+        self.batcher = Batcher(flush_round=self._flush_round, broadcast=self.peers)
+        self.decoder = Decoder(n)
         self.counters: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()
         self.decode_errors: Counter[str] = Counter()
         self.started = False
         self.start_wall: float | None = None
+        self.cpu_at_start: float | None = None
         self._start_loop = 0.0
         self.decision_time: float | None = None
         self.halt_reason: str | None = None
@@ -378,8 +444,9 @@ class NodeRuntime:
         self.errors: list[BaseException] = []
         self._jitter = random.Random()  # backoff jitter only; never touches protocol state
         self._last_snap_key: tuple[object, ...] | None = None
+        self._result_written = False  # the write at halting
         # Created inside run(): asyncio primitives bind to the running loop.
-        self._inbox: asyncio.Queue[bytes | str]
+        self._inbox: _Inbox
         self._connected: asyncio.Event
         self._wake: asyncio.Event
         self._write_lock: asyncio.Lock
@@ -391,7 +458,7 @@ class NodeRuntime:
     async def run(self) -> int:
         """Run until done/timeout/signal; write the outputs; 0 on a clean stop, 1 on a bug."""
         loop = asyncio.get_running_loop()
-        self._inbox = asyncio.Queue(maxsize=self.config.inbox_frames)
+        self._inbox = _Inbox(self.config.inbox_frames)
         self._connected = asyncio.Event()
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -501,17 +568,36 @@ class NodeRuntime:
                 self._writer = writer
                 self._connected.set()
             self.trace.event("connected", resent=resent)
-            async for item in read_frames(reader, FrameDecoder(MAX_FRAME)):
-                if isinstance(item, FrameError):
-                    self._drop(f"framing-{item.kind.value}", detail=item.detail)
-                    if item.fatal:
-                        return
-                    continue
-                route = peek_route(item)
-                if route is not None and route[0] == self.proxy_id:
-                    await self._on_control(item, control)
-                else:
-                    await self._inbox.put(item)
+            decoder = FrameDecoder(MAX_FRAME)
+            proxy_id = self.proxy_id
+            inbox = self._inbox
+            while True:
+                data = await reader.read(READ_CHUNK)
+                if not data:
+                    error = decoder.eof()
+                    if error is not None:
+                        self._drop(f"framing-{error.kind.value}", detail=error.detail)
+                    return
+                # Peer frames go to the protocol task one read at a time (one wake-up per
+                # read, not per frame); a control frame first passes on the frames before it.
+                peer: list[bytes] = []
+                for item in decoder.feed(data):
+                    if isinstance(item, FrameError):
+                        self._drop(f"framing-{item.kind.value}", detail=item.detail)
+                        if item.fatal:
+                            if peer:
+                                await inbox.put(peer)
+                            return
+                        continue
+                    if len(item) >= OVERHEAD and _SENDER.unpack_from(item, 1)[0] == proxy_id:
+                        if peer:
+                            await inbox.put(peer)
+                            peer = []
+                        await self._on_control(item, control)
+                    else:
+                        peer.append(item)
+                if peer:
+                    await inbox.put(peer)
         except (ConnectionError, OSError) as exc:
             log.info("node %d: connection error: %s", self.me, exc)
 
@@ -544,25 +630,34 @@ class NodeRuntime:
             self._writer = None
         writer.close()
 
-    async def _flush(self, dest: int, payload: bytes) -> None:
-        """Seal and write one batch (called by the Batcher, one at a time)."""
+    async def _flush_round(self, payloads: list[tuple[int, bytes]]) -> None:
+        """Seal one round of batches (one per destination) and write them all at once
+        (called by the Batcher, one round at a time)."""
+        resend = self.resend
         while True:
             await self._write_lock.acquire()
-            if self._connected.is_set() or not self.resend.full(dest):
+            if self._connected.is_set() or not any(resend.full(d) for d, _ in payloads):
                 break
-            # Disconnected and the buffer is full: evicting now could lose an unsent frame.
+            # Disconnected and a buffer is full: evicting now could lose an unsent frame.
             self._write_lock.release()
             await self._connected.wait()
         try:
-            frame = encode_frame(self.senders[dest].seal(payload))
-            self.resend.append(dest, frame)
-            self.counters["frames_out"] += 1
-            self.counters["bytes_out"] += len(frame)
+            senders = self.senders
+            frames: list[bytes] = []
+            size = 0
+            for dest, payload in payloads:
+                frame = encode_frame(senders[dest].seal(payload))
+                resend.append(dest, frame)
+                frames.append(frame)
+                size += len(frame)
+            counters = self.counters
+            counters["frames_out"] += len(frames)
+            counters["bytes_out"] += size
             writer = self._writer
             if writer is None:
                 return
             try:
-                writer.write(frame)
+                writer.writelines(frames)  # one system call for the whole round
                 await writer.drain()
             except (ConnectionError, OSError) as exc:
                 self._on_write_failure(writer, exc)
@@ -576,79 +671,111 @@ class NodeRuntime:
         return asyncio.get_running_loop().time() - self._start_loop if self.started else 0.0
 
     async def _protocol_loop(self) -> None:
+        batcher = self.batcher
+        on_frame = self._on_peer_frame
         while True:
             item = await self._inbox.get()
             if isinstance(item, str):
                 if item == START and not self.started:
                     await self._start()
                 continue
-            await self._on_peer_frame(item)
+            for body in item:
+                if on_frame(body):
+                    # A destination reached its bound: push back before the next frame.
+                    await batcher.wait_for_space()
 
     async def _start(self) -> None:
         self.started = True
+        self.cpu_at_start = round(cpu_seconds(), 4)
         self.start_wall = time.time()
         self._start_loop = asyncio.get_running_loop().time()
         self.trace.event("start", input=self.config.input)
         log.info("node %d: start", self.me)
-        await self._apply(self.node.start(0.0))
+        if self._apply(self.node.start(0.0), 0.0):
+            await self.batcher.wait_for_space()
         self._maybe_snapshot()
 
-    async def _on_peer_frame(self, body: bytes) -> None:
-        self.counters["frames_in"] += 1
-        self.counters["bytes_in"] += len(body)
+    def _on_peer_frame(self, body: bytes) -> bool:
+        """Verify, decode and run one frame from a peer; True if the batcher is full."""
+        counters = self.counters
+        counters["frames_in"] += 1
+        counters["bytes_in"] += len(body)
         frame = self.link.open(body)
         if isinstance(frame, Reject):
             self._drop(f"link-{frame.value}", size=len(body))
-            return
+            return False
         batch = unpack_batch(frame.payload)
         if isinstance(batch, FrameError):
             self._drop(f"batch-{batch.kind.value}", sender=frame.sender, detail=batch.detail)
-            return
-        self.counters["frames_accepted"] += 1
+            return False
+        counters["frames_accepted"] += 1
         sender = frame.sender
         node = self.node
+        receive = node.receive
+        apply = self._apply
+        decode = self.decoder.decode
+        now = self._now()
+        full = False
+        invalid = 0
         for obj in batch:
-            msg = decode(obj, self.n)
+            msg = decode(obj)
             if isinstance(msg, DecodeError):
-                self.counters["messages_invalid"] += 1
+                invalid += 1
                 self.decode_errors[msg.reason] += 1
                 self.trace.event("invalid-message", sender=sender, reason=msg.reason)
                 continue
-            self.counters["messages_in"] += 1
             if node.halted:
                 continue
-            effects = node.receive(sender, msg, self._now())
-            if effects:
-                await self._apply(effects)
+            effects = receive(sender, msg, now)
+            if effects and apply(effects, now):
+                full = True
+        if invalid:
+            counters["messages_invalid"] += invalid
+        counters["messages_in"] += len(batch) - invalid
         self._maybe_snapshot()
+        return full
 
-    async def _apply(self, effects: list[Effect]) -> None:
-        """Perform effects: network sends via the batcher, self-deliveries locally."""
+    def _apply(self, effects: list[Effect], now: float) -> bool:
+        """Perform effects: network sends via the batcher, self-deliveries locally.
+
+        A broadcast is encoded and packed once and queued for every peer. Never waits:
+        returns True if a destination reached the batcher's bound, and the caller then
+        waits for space before it takes the next input.
+        """
         local: deque[Message] = deque()
         node = self.node
-        while True:
-            for effect in effects:
-                if isinstance(effect, Broadcast):
-                    wire = encode(effect.msg)
-                    for d in self.peers:
-                        await self.batcher.send(d, wire)
-                    self.counters["messages_out"] += len(self.peers)
-                    local.append(effect.msg)
-                elif isinstance(effect, Send):
-                    if effect.dst == self.me:
+        batcher = self.batcher
+        npeers = len(self.peers)
+        me = self.me
+        full = False
+        sent = 0
+        try:
+            while True:
+                for effect in effects:
+                    if isinstance(effect, Broadcast):
+                        if batcher.put_broadcast(batcher.pack(encode(effect.msg))):
+                            full = True
+                        sent += npeers
                         local.append(effect.msg)
-                    elif 0 <= effect.dst < self.n:
-                        await self.batcher.send(effect.dst, encode(effect.msg))
-                        self.counters["messages_out"] += 1
-                elif isinstance(effect, Decide):
-                    self._on_decide(effect)
-                elif isinstance(effect, Halt):
-                    self._on_halt(effect)
-                elif isinstance(effect, Event):
-                    self.trace.event(f"node-{effect.name}", **effect.data)
-            if not local or node.halted:
-                return
-            effects = node.receive(self.me, local.popleft(), self._now())
+                    elif isinstance(effect, Send):
+                        dst = effect.dst
+                        if dst == me:
+                            local.append(effect.msg)
+                        elif 0 <= dst < self.n:
+                            if batcher.put_packed((dst,), batcher.pack(encode(effect.msg))):
+                                full = True
+                            sent += 1
+                    elif isinstance(effect, Decide):
+                        self._on_decide(effect)
+                    elif isinstance(effect, Halt):
+                        self._on_halt(effect)
+                    elif isinstance(effect, Event):
+                        self.trace.event(f"node-{effect.name}", **effect.data)
+                if not local or node.halted:
+                    return full
+                effects = node.receive(me, local.popleft(), now)
+        finally:
+            self.counters["messages_out"] += sent
 
     def _on_decide(self, effect: Decide) -> None:
         self.decision_time = time.time()
@@ -661,9 +788,18 @@ class NodeRuntime:
         self._halted_at = asyncio.get_running_loop().time()
         self.trace.event("halt", reason=effect.reason, after_s=self._now())
         log.info("node %d: halted (%s)", self.me, effect.reason)
-        # The result exists from the moment of halting, even if the linger is cut short.
-        self.write_result()
+        # The result exists from the moment of halting, even if the linger is cut short. It
+        # is written (with an fsync) on the next turn of the loop, once the batcher has sent
+        # the DECIDEs queued in this one: they must not wait for the disk, and a halted
+        # node has nothing else to do.
+        asyncio.get_running_loop().call_soon(self._write_result_at_halt)
         self._wake.set()
+
+    def _write_result_at_halt(self) -> None:
+        if not self._result_written:
+            self._result_written = True
+            # Compact JSON (the C encoder): the file is rewritten, indented, at the end.
+            atomic_write_bytes(self.out_dir / "result.json", compact_json(self.result()))
 
     # ----------------------------------------------------------------- side channel
 
@@ -726,12 +862,17 @@ class NodeRuntime:
             "snapshot": node.snapshot(),
             "errors": [f"{type(e).__name__}: {e}" for e in self.errors],
             "pid": os.getpid(),
+            # CPU seconds of this process: in total, and before the protocol started
+            # (imports, keys, connecting), so the protocol's own share is the difference.
+            "cpu_s": round(cpu_seconds(), 4),
+            "cpu_start_s": self.cpu_at_start,
         }
 
     def write_result(self) -> None:
         atomic_write_json(self.out_dir / "result.json", self.result())
 
     def write_outputs(self) -> None:
+        self._result_written = True  # a write at halting still pending must not follow
         self.write_result()
         self.trace.close()
 
@@ -762,8 +903,31 @@ def run_with_loop(make: Callable[[], Coroutine[Any, Any, int]], *, name: str) ->
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.get_loop().set_exception_handler(on_error)
-        status = runner.run(make())
+        profile_dir = os.environ.get(PROFILE_ENV)
+        if profile_dir:
+            status = _run_profiled(runner, make, Path(profile_dir), name)
+        else:
+            status = runner.run(make())
     return 1 if failures and status == 0 else status
+
+
+def _run_profiled(runner: asyncio.Runner, make: Callable[[], Coroutine[Any, Any, int]],
+                  profile_dir: Path, name: str) -> int:
+    """``runner.run(make())`` under cProfile; the stats go to ``profile_dir`` on exit.
+
+    Development aid (``BYZLAB_PROFILE=DIR byzlab run ...``, or ``bench_tcp.py --profile``):
+    one ``<name>-<pid>.prof`` per process, readable with ``python -m pstats``.
+    """
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return runner.run(make())
+    finally:
+        profiler.disable()
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(profile_dir / f"{name.replace(' ', '-')}-{os.getpid()}.prof")
 
 
 def setup_logging(prefix: str) -> None:
