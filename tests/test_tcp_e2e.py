@@ -202,6 +202,33 @@ def test_nodes_survive_a_proxy_restart(tmp_path: Path) -> None:
         assert res["counters"]["resent_frames"] >= 1, (i, res["counters"], about(outcome))
 
 
+@pytest.mark.slow
+def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(tmp_path: Path) -> None:
+    """SIGKILL of a node process mid-run: the proxy survives the dead connection, the node
+    counts as a crash fault (toward f), and the remaining nodes agree."""
+    scn = parse_scenario({"run": {"n": 4, "seed": 3, "timeout_s": 60},
+                          "adversary": {"scheduler": "random", "delta_s": 0.05}})
+    with LocalRun(scn, out_root=tmp_path, proxy_options={"stats_interval_s": 0.02}) as lr:
+        lr.start()
+        deadline = time.monotonic() + 30
+        while not lr.status().get("messages"):
+            assert time.monotonic() < deadline, lr.describe()
+            time.sleep(0.01)
+        victim = lr.node_procs()[1]
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        waited = lr.wait(timeout=60)
+        proxy = lr.procs["proxy"]
+        assert proxy.poll() in (None, 0), f"the proxy died with the node: {lr.describe()}"
+    outcome = lr.collect(waited)
+    assert outcome.summary["crashed"] == {"1": "killed"}, about(outcome)
+    # the proxy cannot tell a crashed node from a slow one, so it never announces "done":
+    # the survivors halt and exit when their linger expires
+    assert outcome.summary["agreed"] is True, about(outcome)
+    assert outcome.summary["valid"] is True, about(outcome)
+    assert set(outcome.summary["honest_decisions"]) == {"0", "2", "3"}, about(outcome)
+
+
 def pid_gone(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -655,9 +655,15 @@ class Proxy:
                     size += len(frame)
                 box.recent.extend(chunk)  # a bounded deque: keeps the last redeliver_frames
                 self._release(box, size)
+                if writer.is_closing():
+                    break
                 writer.writelines(chunk)
                 await writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, RuntimeError):
+            # uvloop raises RuntimeError ("handler is closed") for a write to a connection
+            # the peer already reset; a dead node must never take the proxy down with it.
+            pass
+        finally:
             writer.close()
 
     # ----------------------------------------------------------------- inbound frames

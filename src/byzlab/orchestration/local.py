@@ -359,16 +359,23 @@ class LocalRun:
         exit_codes: dict[int, int | None] = {
             i: p.returncode for i, p in self.node_procs().items()}
         stopped = self._stopped_reason(waited, results)
+        # A node process killed by a signal before it could report is a crash fault: within
+        # the fault budget it counts toward f and is left out of the agreement check.
+        crashed = {i: "killed" for i, code in exit_codes.items()
+                   if i not in results and code is not None and code < 0}
+        if len(self.byzantine) + len(crashed) > self.params.f:
+            crashed = {}
         summary = build_summary(
             n=self.n, seed=self.seed, params=self.params.to_dict(),
             protocol=self.scenario.run.protocol,
             scheduler={"name": self.scenario.adversary.scheduler,
                        **self.scenario.adversary.scheduler_options},
-            byzantine=self.byzantine, inputs=self.inputs,
+            byzantine={**self.byzantine, **crashed}, inputs=self.inputs,
             delta_s=self.scenario.adversary.delta_s, node_results=results, proxy_stats=stats,
             traces=traces, stopped=stopped, backend="local", run_id=self.run_id,
             commit=git_commit(),
         )
+        summary["crashed"] = {str(k): v for k, v in sorted(crashed.items())}
         summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
         summary["wall_time_s"] = time.monotonic() - self.started_at
         starts = [r["start_time"] for r in results.values()
