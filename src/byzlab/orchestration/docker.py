@@ -86,9 +86,9 @@ from byzlab.orchestration.results import (
     atomic_write_json,
     atomic_write_text,
     build_summary,
+    gather_outputs,
     git_commit,
     nodes_csv,
-    read_json,
 )
 from byzlab.orchestration.scenario import DockerFault, Scenario, build_params, resolve_inputs
 
@@ -832,24 +832,10 @@ class DockerRun:
 
     def collect(self, waited: str) -> RunOutcome:
         """Write the local backend's result files (results.py) and return the outcome."""
-        results: dict[int, dict[str, Any]] = {}
-        traces: list[bytes] = []
-        for i in self.honest_ids:
-            out = self.node_dir(i) / "out"
-            res = read_json(out / "result.json")
-            if isinstance(res, dict):
-                results[i] = res
-            try:
-                trace = (out / "trace.jsonl").read_bytes()
-            except FileNotFoundError:
-                trace = b""
-            if i not in self.crashed:
-                traces.append(trace)
-            atomic_write_bytes(self.out_dir / "traces" / f"node-{i}.jsonl", trace)
-        stats = read_json(self.stats_file)
-        stats = stats if isinstance(stats, dict) else {}
-        if stats:
-            atomic_write_json(self.out_dir / "proxy-stats.json", stats)
+        results, by_node, stats = gather_outputs(
+            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids},
+            self.stats_file)
+        traces = [by_node[i] for i in self.honest_ids if i not in self.crashed]
         exit_codes: dict[int, int | None] = {i: b.exit_code for i, b in self.nodes.items()}
         crashed = {i: f"container-{action}" for i, action in sorted(self.crashed.items())}
         # Crashed nodes are faulty: left out of agreement and validity like Byzantine ones.

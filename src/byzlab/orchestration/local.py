@@ -61,6 +61,7 @@ from byzlab.orchestration.results import (
     atomic_write_json,
     atomic_write_text,
     build_summary,
+    gather_outputs,
     git_commit,
     nodes_csv,
     read_json,
@@ -339,23 +340,10 @@ class LocalRun:
 
     def collect(self, waited: str) -> RunOutcome:
         """Write summary.json, nodes.csv, traces/ and proxy-stats.json; return the outcome."""
-        results: dict[int, dict[str, Any]] = {}
-        traces: list[bytes] = []
-        for i in self.honest_ids:
-            out = self.node_dir(i) / "out"
-            res = read_json(out / "result.json")
-            if isinstance(res, dict):
-                results[i] = res
-            try:
-                trace = (out / "trace.jsonl").read_bytes()
-            except FileNotFoundError:
-                trace = b""
-            traces.append(trace)
-            atomic_write_bytes(self.out_dir / "traces" / f"node-{i}.jsonl", trace)
-        stats = read_json(self.stats_file)
-        stats = stats if isinstance(stats, dict) else {}
-        if stats:
-            atomic_write_json(self.out_dir / "proxy-stats.json", stats)
+        results, by_node, stats = gather_outputs(
+            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids},
+            self.stats_file)
+        traces = [by_node[i] for i in self.honest_ids]
         exit_codes: dict[int, int | None] = {
             i: p.returncode for i, p in self.node_procs().items()}
         stopped = self._stopped_reason(waited, results)

@@ -48,6 +48,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "build_summary",
+    "gather_outputs",
     "git_commit",
     "nodes_csv",
     "read_json",
@@ -102,6 +103,30 @@ def git_commit(where: Path | None = None) -> str:
         return "unknown"
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and commit else "unknown"
+
+
+def gather_outputs(out_dir: Path, node_out_dirs: Mapping[int, Path], stats_file: Path,
+                   ) -> tuple[dict[int, dict[str, Any]], dict[int, bytes], dict[str, Any]]:
+    """Collect what the processes of a real run left behind, for every backend: each node's
+    result.json and trace (copied to out_dir/traces/node-<i>.jsonl) and the proxy's stats
+    (copied to out_dir/proxy-stats.json). Missing files are normal after a crash."""
+    results: dict[int, dict[str, Any]] = {}
+    traces: dict[int, bytes] = {}
+    for i, out in node_out_dirs.items():
+        res = read_json(out / "result.json")
+        if isinstance(res, dict):
+            results[i] = res
+        try:
+            trace = (out / "trace.jsonl").read_bytes()
+        except FileNotFoundError:
+            trace = b""
+        traces[i] = trace
+        atomic_write_bytes(out_dir / "traces" / f"node-{i}.jsonl", trace)
+    stats = read_json(stats_file)
+    stats = stats if isinstance(stats, dict) else {}
+    if stats:
+        atomic_write_json(out_dir / "proxy-stats.json", stats)
+    return results, traces, stats
 
 
 def trace_hash(decisions: Sequence[tuple[float, int, int]], traces: Iterable[bytes]) -> str:
