@@ -13,7 +13,6 @@ from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.adversary.triggers import RuleError, compile_predicate
 from byzlab.network.sim import Simulator
-from byzlab.node.coin import clip
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, Vote, Write
 from tests.simutil import build_sim, describe
 
@@ -260,7 +259,6 @@ def test_coin_aware_delays_coin_cells_that_push_the_total_away() -> None:
     assert sched.delay(1, 0, pull, 0.0) <= 0.2
     bias = RbcMsg(int(Kind.INITIAL), 1, 9, Write(1, 1, 1))
     assert sched.delay(1, 0, bias, 0.0) == 1.0  # the finger on the scale arrives last
-    assert clip(5, 3) == 3
 
 
 def test_rule_triggers_compose() -> None:

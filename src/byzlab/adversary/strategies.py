@@ -141,21 +141,6 @@ def _random_value(item: Vote | Write, rng: random.Random) -> Vote | Write:
     return replace(item, value=rng.choice((-1, 0, 1)))
 
 
-class RandomValue(_Wrapper):
-    name = "random-value"
-    description = "sends random values in its own broadcasts; validation must reject them"
-
-    def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
-        out: list[Effect] = []
-        for e in effects:
-            if isinstance(e, Broadcast) and isinstance(e.msg, RbcMsg) \
-                    and e.msg.kind == Kind.INITIAL:
-                e = Broadcast(replace(e.msg, item=_random_value(e.msg.item, self.rng)))
-            if isinstance(e, Broadcast | Send):
-                out.append(e)
-        return out
-
-
 class Equivocate(_Wrapper):
     name = "equivocate"
     description = "conflicting INITIALs: one value to half the nodes, its opposite to the rest"
@@ -202,6 +187,14 @@ class _ItemRewriter(_Wrapper):
             if isinstance(e, Broadcast | Send):
                 out.append(e)
         return out
+
+
+class RandomValue(_ItemRewriter):
+    name = "random-value"
+    description = "sends random values in its own broadcasts; validation must reject them"
+
+    def rewrite_item(self, item: Item) -> Item:
+        return _random_value(item, self.rng)
 
 
 class InvalidValue(_ItemRewriter):
