@@ -7,6 +7,7 @@ every kind of corruption of one, and on arbitrary objects.
 
 from __future__ import annotations
 
+import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,28 @@ def test_round_trip() -> None:
         DecideMsg(1),
     ]:
         assert decode(encode(msg), N) == msg
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(65, 300).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, (1 << n) - 1))))
+def test_supports_wider_than_64_bits_survive_msgpack(n_support: tuple[int, int]) -> None:
+    # msgpack's integers stop at 64 bits; a support bitmask has n bits.
+    n, support = n_support
+    msg = RbcMsg(int(Kind.ECHO), n - 1, 3, Vote(2, 1, 1, support=support))
+    wire = msgpack.unpackb(msgpack.packb(encode(msg)))
+    assert decode(wire, n) == msg == decode_reference(wire, n)
+    assert Decoder(n).decode(wire) == msg
+
+
+def test_wide_support_rejections() -> None:
+    n = 70
+    base = [0, 1, 1, 0, 1, 1, 1]
+    for raw in [(1 << 70).to_bytes(9, "little"),  # a bit beyond n
+                (5).to_bytes(9, "little"),         # small values travel as ints only
+                (1 << 66).to_bytes(10, "little"),  # not minimal length
+                b"\x01" * 20]:
+        result = decode([*base, raw, None], n)
+        assert isinstance(result, DecodeError) and result.reason == "bad-support", raw
 
 
 @settings(max_examples=2000, deadline=None)

@@ -102,7 +102,30 @@ def encode(msg: Message) -> list[object]:
     tag = _ITEM_VOTE if isinstance(item, Vote) else _ITEM_WRITE
     a, b = (item.iteration, item.step) if isinstance(item, Vote) else (item.board, item.row)
     view = list(item.view) if item.view is not None else None
-    return [msg.kind, msg.origin, msg.seq, tag, a, b, item.value, item.support, view]
+    return [msg.kind, msg.origin, msg.seq, tag, a, b, item.value, _pack_support(item.support),
+            view]
+
+
+_WIRE_INT_LIMIT: Final = 1 << 64
+
+
+def _pack_support(support: int) -> int | bytes:
+    # msgpack integers stop at 64 bits, and a support bitmask has n bits: for n > 64 the
+    # high ids' bits go on the wire as little-endian bytes, and only then (one encoding
+    # per value, so equal messages stay equal on the wire).
+    if support < _WIRE_INT_LIMIT:
+        return support
+    return support.to_bytes((support.bit_length() + 7) // 8, "little")
+
+
+def _unpack_support(raw: object, n: int) -> int | None:
+    if type(raw) is int:
+        return raw if 0 <= raw < (1 << n) else None
+    if type(raw) is bytes and len(raw) <= (n + 7) // 8:
+        value = int.from_bytes(raw, "little")
+        if _WIRE_INT_LIMIT <= value < (1 << n) and len(raw) == (value.bit_length() + 7) // 8:
+            return value
+    return None
 
 
 def _is_int(x: object) -> bool:
@@ -252,8 +275,10 @@ def decode_reference(obj: object, n: int) -> Message | DecodeError:
         return DecideMsg(obj[1])
     if len(obj) != 9:
         return DecodeError("bad-length")
-    _, origin, seq, tag, a, b, value, support, view = obj
-    if not all(_is_int(x) for x in (origin, seq, tag, a, b, value, support)):
+    _, origin, seq, tag, a, b, value, raw_support, view = obj
+    if not all(_is_int(x) for x in (origin, seq, tag, a, b, value)) or not (
+        _is_int(raw_support) or type(raw_support) is bytes
+    ):
         return DecodeError("non-integer-field")
     if not 0 <= origin < n:
         return DecodeError("bad-origin")
@@ -261,7 +286,8 @@ def decode_reference(obj: object, n: int) -> Message | DecodeError:
         return DecodeError("bad-seq")
     if value not in (-1, 0, 1):
         return DecodeError("bad-value")
-    if not 0 <= support < (1 << n):
+    support = _unpack_support(raw_support, n)
+    if support is None:
         return DecodeError("bad-support")
     view_t: tuple[int, ...] | None = None
     if view is not None:
