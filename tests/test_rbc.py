@@ -118,3 +118,23 @@ def test_window_bounds_instances_per_origin() -> None:
         rbc.handle(1, RbcMsg(int(Kind.ECHO), 1, seq, Vote(1, 1, 1)), out)
     assert rbc.open_instances() == 16
     assert rbc.dropped["beyond-window"] == 1000 - 1 - 16
+
+
+def test_a_sender_repeating_new_values_cannot_grow_an_instance() -> None:
+    """Found by benchmarks/bench_flood.py: every conflicting ECHO used to be stored before
+    it was recognised as the sender's second one, so one Byzantine peer could grow a single
+    instance (memory, and the linear scan of its values) without bound."""
+    n = 4
+    rbc = ReliableBroadcast(0, n, 1, window=16)
+    out: list[Effect] = []
+    for support in range(10_000):
+        for kind in (Kind.ECHO, Kind.READY):
+            rbc.handle(3, RbcMsg(int(kind), 1, 1, Vote(1, 1, 1, support=support % 16,
+                                                       view=(support, 0, 0, 0))), out)
+    inst = rbc._instances[1][1]
+    assert len(inst.items) <= 2 * n
+    assert rbc.dropped["conflicting-echo"] == rbc.dropped["conflicting-ready"] == 9_999
+    # the honest senders' votes still count as before
+    for sender in (0, 1, 2):
+        rbc.handle(sender, RbcMsg(int(Kind.READY), 1, 1, Vote(1, 1, 1)), out)
+    assert rbc.delivered_count(1) == 1

@@ -91,7 +91,7 @@ import struct
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +151,7 @@ from byzlab.node.messages import (
     Message,
     RbcMsg,
     Vote,
+    Write,
     encode,
     wire_size,
 )
@@ -192,6 +193,9 @@ class InjectSpec(BaseModel):
     garbage_frames: int = Field(default=1000, ge=0)
     forged_frames: int = Field(default=200, ge=0)
     invalid_frames: int = Field(default=1000, ge=0)
+    # well-formed, validly MACed protocol messages at full speed (benchmarks/bench_flood.py)
+    flood_messages: int = Field(default=0, ge=0)
+    flood_batch: int = Field(default=256, ge=1, le=4096)
     oversized: bool = True
     hold_start: bool = True  # after injecting, start only on a second SIGUSR1
 
@@ -1045,6 +1049,13 @@ class Proxy:
         sender = self.actors[spec.from_node].senders[spec.target]
         for k in range(spec.invalid_frames):
             await put(encode_frame(sender.seal(payloads[k % len(payloads)])), "invalid")
+        flood = _flood_messages(self.n, spec.from_node, rng)
+        left = spec.flood_messages
+        while left > 0:
+            batch: list[object] = [next(flood) for _ in range(min(left, spec.flood_batch))]
+            left -= len(batch)
+            await put(encode_frame(sender.seal(pack_batch(batch))), "flood-frames")
+            counts["flood"] += len(batch)
         await writer.drain()
         if spec.oversized:
             # The length prefix alone is over the limit: the node must close the stream.
@@ -1088,6 +1099,38 @@ def _invalid_payloads(n: int, byz: int, other: int) -> list[bytes]:
         pack_batch([encode(RbcMsg(int(Kind.ECHO), byz, 1 << 30, Vote(1, 1, 1)))]),  # far ahead
         pack_batch([encode(DecideMsg(1)), encode(DecideMsg(-1))]),  # a duplicate DECIDE
     ]
+
+
+def _flood_messages(n: int, byz: int, rng: random.Random) -> Iterator[list[object]]:
+    """Endless well-formed messages a Byzantine peer may send, aimed at an honest node's memory.
+
+    Every one passes the wire decoder; what keeps the node bounded is node/: RBC instances
+    are opened for every origin up to the window with a different value each time, others
+    far beyond it, the peer's own stream claims far-future iterations and boards (items that
+    wait for a validation that never comes), and DECIDEs repeat.
+    """
+    own_seq = 0
+    while True:
+        roll = rng.random()
+        kind = rng.choice((int(Kind.ECHO), int(Kind.READY)))
+        support = rng.getrandbits(n)
+        if roll < 0.4:  # open instances of every origin, inside the window
+            item = Vote(rng.randrange(1, 50), rng.randrange(1, 4),
+                                      rng.choice((-1, 1)), support)
+            yield encode(RbcMsg(kind, rng.randrange(n), rng.randrange(1, 5000), item))
+        elif roll < 0.6:  # far beyond the window
+            yield encode(RbcMsg(kind, rng.randrange(n), rng.randrange(1 << 20, 1 << 39),
+                                Vote(1, 1, 1, support)))
+        elif roll < 0.8:  # its own stream, iterations far ahead
+            own_seq += 1
+            yield encode(RbcMsg(int(Kind.INITIAL), byz, own_seq,
+                                Vote(rng.randrange(1000, 1 << 20), 1, 1, support)))
+        elif roll < 0.9:
+            yield encode(RbcMsg(kind, byz, rng.randrange(1, 5000),
+                                Write(rng.randrange(1000, 1 << 20), rng.randrange(1, 9), 1,
+                                      support, tuple(rng.randrange(1 << 30) for _ in range(n)))))
+        else:
+            yield encode(DecideMsg(rng.choice((-1, 1))))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -52,7 +52,15 @@ class _Instance:
         self.readied = False
         self.accepted = False
 
+    def find(self, item: Item) -> int:
+        for i, known in enumerate(self.items):
+            if known is item or known == item:
+                return i
+        return -1
+
     def index(self, item: Item) -> int:
+        """The slot of ``item``, made if new. Called only for a sender's *first* ECHO or
+        READY, so an instance holds at most 2n items whatever a Byzantine sender repeats."""
         items = self.items
         for i, known in enumerate(items):
             if known is item or known == item:
@@ -119,10 +127,12 @@ class ReliableBroadcast:
         bit = 1 << sender
         kind = msg.kind
         if kind == _ECHO:
-            idx = inst.index(msg.item)
             if inst.echo_from & bit:
-                self._duplicate("echo", inst.echo_masks[idx] & bit, sender, msg, out)
+                idx = inst.find(msg.item)
+                self._duplicate("echo", idx >= 0 and inst.echo_masks[idx] & bit, sender, msg,
+                                out)
                 return None
+            idx = inst.index(msg.item)
             inst.echo_from |= bit
             mask = inst.echo_masks[idx] | bit
             inst.echo_masks[idx] = mask
@@ -131,10 +141,12 @@ class ReliableBroadcast:
                 out.append(Broadcast(RbcMsg(_READY, origin, seq, inst.items[idx])))
             return None
         if kind == _READY:
-            idx = inst.index(msg.item)
             if inst.ready_from & bit:
-                self._duplicate("ready", inst.ready_masks[idx] & bit, sender, msg, out)
+                idx = inst.find(msg.item)
+                self._duplicate("ready", idx >= 0 and inst.ready_masks[idx] & bit, sender, msg,
+                                out)
                 return None
+            idx = inst.index(msg.item)
             inst.ready_from |= bit
             mask = inst.ready_masks[idx] | bit
             inst.ready_masks[idx] = mask
