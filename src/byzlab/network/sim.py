@@ -400,4 +400,9 @@ class Simulator:
 def _kind_name(msg: Message) -> str:
     if isinstance(msg, DecideMsg):
         return "DECIDE"
-    return ("INITIAL", "ECHO", "READY")[msg.kind]
+    # a corrupted node's strategy hands the simulator its messages without a decoder in
+    # between, so a kind may be anything; the receivers drop it, the counts name it
+    return _KIND_NAMES.get(msg.kind, "MALFORMED")
+
+
+_KIND_NAMES: dict[object, str] = {0: "INITIAL", 1: "ECHO", 2: "READY"}
