@@ -23,7 +23,7 @@ from byzlab.adversary.strategies import NodeSpec
 from byzlab.network.sim import Simulator
 from byzlab.network.tcp import ideal_seed_for, node_rng
 from byzlab.orchestration.local import LocalRun, RunOutcome, run_local
-from byzlab.orchestration.results import SUMMARY_KEYS
+from byzlab.orchestration.results import INCOMPLETE_FILE, SUMMARY_KEYS, run_state
 from byzlab.orchestration.scenario import build_simulator, parse_scenario
 
 BYZLAB = str(Path(sys.executable).with_name("byzlab"))
@@ -203,10 +203,16 @@ def test_nodes_survive_a_proxy_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(tmp_path: Path) -> None:
+@pytest.mark.parametrize("restart", [False, True], ids=["stays-dead", "restarted"])
+def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(
+        tmp_path: Path, restart: bool) -> None:
     """SIGKILL of a node process mid-run: the proxy survives the dead connection, the node
-    counts as a crash fault (toward f), and the remaining nodes agree."""
-    scn = parse_scenario({"run": {"n": 4, "seed": 3, "timeout_s": 60},
+    counts as a crash fault (toward f), and the remaining nodes agree.
+
+    Restarted (network/tcp.py, rejoin_as_crashed): the second process of the node finds its
+    first incarnation's marker, sends nothing that could contradict what the first one sent
+    (it does not even connect), and reports itself crashed."""
+    scn = parse_scenario({"run": {"n": 4, "seed": 3 + 2 * restart, "timeout_s": 60},
                           "adversary": {"scheduler": "random", "delta_s": 0.05}})
     with LocalRun(scn, out_root=tmp_path, proxy_options={"stats_interval_s": 0.02}) as lr:
         lr.start()
@@ -217,11 +223,19 @@ def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(tmp_path:
         victim = lr.node_procs()[1]
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
+        if restart:
+            connections = lr.status().get("counts", {}).get("connections")
+            assert lr.restart_node(1).wait(timeout=30) == 0, lr.describe()
+            assert lr.status().get("counts", {}).get("connections") == connections, \
+                f"the restarted node connected to the proxy: {lr.describe()}"
+            log_text = (lr.work / "logs" / "node-1.log").read_text()
+            assert "rejoins as crashed and sends nothing" in log_text, lr.describe()
         waited = lr.wait(timeout=60)
         proxy = lr.procs["proxy"]
         assert proxy.poll() in (None, 0), f"the proxy died with the node: {lr.describe()}"
     outcome = lr.collect(waited)
-    assert outcome.summary["crashed"] == {"1": "killed"}, about(outcome)
+    reason = "restarted-after-crash" if restart else "killed"
+    assert outcome.summary["crashed"] == {"1": reason}, about(outcome)
     # the proxy cannot tell a crashed node from a slow one, so it never announces "done":
     # the survivors halt and exit when their linger expires
     assert outcome.summary["agreed"] is True, about(outcome)
@@ -238,8 +252,12 @@ def pid_gone(pid: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_interrupting_the_orchestrator_leaves_no_processes(tmp_path: Path, sig: int) -> None:
+    """Ctrl-C and SIGTERM: the orchestrator stops everything and writes an interrupted
+    summary. SIGKILL: the children die with it (PR_SET_PDEATHSIG) and the run directory
+    says it is incomplete: no summary.json, INCOMPLETE.json, and every file in it whole."""
     path = tmp_path / "slow.toml"
     # delta_s = 1 s: the run cannot finish before we interrupt it.
     path.write_text('[run]\nn = 4\nseed = 1\n[adversary]\nscheduler = "fifo"\ndelta_s = 1.0\n')
@@ -264,13 +282,27 @@ def test_interrupting_the_orchestrator_leaves_no_processes(tmp_path: Path, sig: 
             proc.kill()
             proc.communicate()
     run_id = found[0].parent.parent.name
-    assert proc.returncode == 130, (err.decode()[-2000:], run_id)
+    expected_status = -signal.SIGKILL if sig == signal.SIGKILL else 130
+    assert proc.returncode == expected_status, (err.decode()[-2000:], run_id)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not all(pid_gone(p) for p in pids.values()):
         time.sleep(0.05)
     alive = {name: pid for name, pid in pids.items() if not pid_gone(pid)}
     assert alive == {}, f"orphans after {signal.Signals(sig).name}: {alive} (run {run_id})"
-    summary = json.loads((tmp_path / "r" / run_id / "summary.json").read_text())
+    run_dir = tmp_path / "r" / run_id
+    if sig == signal.SIGKILL:
+        assert run_state(run_dir) == "incomplete", run_id
+        assert not (run_dir / "summary.json").exists(), run_id
+        marker = json.loads((run_dir / INCOMPLETE_FILE).read_text())
+        assert marker["run_id"] == run_id and marker["orchestrator_pid"] == proc.pid
+        results = list(run_dir.glob("work/nodes/*/out/result.json"))
+        assert len(results) == 4, run_id  # the nodes reported on their SIGTERM
+        for path in run_dir.rglob("*.json"):
+            json.loads(path.read_text())  # whole, never torn
+        assert not [p for p in run_dir.rglob("*.tmp") if p.stat().st_size], run_id
+        return
+    assert run_state(run_dir) == "complete" and not (run_dir / INCOMPLETE_FILE).exists()
+    summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["stopped"] == "interrupted" and summary["agreed"] is False
 
 

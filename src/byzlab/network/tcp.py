@@ -463,6 +463,11 @@ class NodeRuntime:
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._deadline = loop.time() + self.config.timeout_s
+        # Durable before the first frame is sealed: a later process of this node for this
+        # run must know that this one may have sent something (see rejoin_as_crashed).
+        atomic_write_json(self.out_dir / INCARNATION_FILE,
+                          {"run_id": self.config.run_id, "pid": os.getpid(),
+                           "boot_time": time.time()})
         self.trace.event("boot", node=self.me, pid=os.getpid(), loop=type(loop).__module__)
         signals = (signal.SIGTERM, signal.SIGINT)
         for sig in signals:
@@ -945,10 +950,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_node(args.config)
 
 
+INCARNATION_FILE = "incarnation.json"
+
+
+def previous_incarnation(config: NodeConfig) -> dict[str, Any] | None:
+    """The marker an earlier process of this node left for this run, if any."""
+    try:
+        marker = json.loads((Path(config.out_dir) / INCARNATION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(marker, dict) and marker.get("run_id") == config.run_id:
+        return marker
+    return None
+
+
+def rejoin_as_crashed(config: NodeConfig, previous: dict[str, Any]) -> int:
+    """A restarted node stays a crashed node: it sends nothing and says so in its result.
+
+    Why not resume: what an honest node sends depends on the order in which it received
+    its peers' messages (the n - f support of each step, the blackboard views it carries),
+    and that order died with the process. Started again from its input, it would send other
+    contents under the same RBC sequence numbers, which is equivocation by an honest node.
+    Persisting every sent item before sending it would put a disk write on the hot path of
+    every broadcast. The model already has the right name for a node that stopped: a crash
+    fault, counted toward f. The earlier process's ``result.json``, if it wrote one (it
+    halted before it died), is kept as it is.
+    """
+    out_dir = Path(config.out_dir)
+    log.warning("node %d: an earlier process (pid %s) of run %s started here; this restart "
+                "rejoins as crashed and sends nothing", config.node, previous.get("pid"),
+                config.run_id)
+    if not (out_dir / "result.json").exists():
+        atomic_write_json(out_dir / "result.json", {
+            "node": config.node, "role": "crashed", "run_id": config.run_id,
+            "seed": config.seed, "input": config.input, "decision": None,
+            "stop_reason": "restarted-after-crash", "previous_pid": previous.get("pid"),
+            "pid": os.getpid(), "end_time": time.time()})
+    return 0
+
+
 def run_node(config_path: Path) -> int:
     try:
         config = load_config(config_path, NodeConfig)
         setup_logging(f"node {config.node}")
+        previous = previous_incarnation(config)
+        if previous is not None:
+            return rejoin_as_crashed(config, previous)
         runtime = NodeRuntime(config)
     except (ConfigError, KeyFileError, ValueError) as exc:
         print(f"byzlab node: {exc}", file=sys.stderr)

@@ -83,11 +83,12 @@ from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
 from byzlab.orchestration.local import RunFailed, RunOutcome, new_run_id
 from byzlab.orchestration.results import (
     atomic_write_bytes,
-    atomic_write_json,
     atomic_write_text,
     build_summary,
     gather_outputs,
     git_commit,
+    mark_complete,
+    mark_incomplete,
     nodes_csv,
 )
 from byzlab.orchestration.scenario import DockerFault, Scenario, build_params, resolve_inputs
@@ -456,6 +457,7 @@ class DockerRun:
     def prepare(self) -> None:
         """Keys and configs, on the host and staged for each container."""
         self.work.mkdir(parents=True, exist_ok=False)
+        mark_incomplete(self.out_dir, self.run_id, "docker")
         (self.work / "logs").mkdir()
         atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
         all_keys = self.work / "keys-all"
@@ -861,10 +863,10 @@ class DockerRun:
         summary["wall_time_s"] = time.monotonic() - self.started_at
         starts = [r["start_time"] for r in survivors.values()
                   if isinstance(r.get("start_time"), int | float)]
-        atomic_write_json(self.out_dir / "summary.json", summary)
         table = nodes_csv(self.n, byzantine=faulty, inputs=self.inputs, node_results=results,
                           exit_codes=exit_codes, start_time=min(starts) if starts else None)
         atomic_write_text(self.out_dir / "nodes.csv", _mark_crashed(table, crashed))
+        mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
 
     def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:

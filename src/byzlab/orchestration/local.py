@@ -63,6 +63,8 @@ from byzlab.orchestration.results import (
     build_summary,
     gather_outputs,
     git_commit,
+    mark_complete,
+    mark_incomplete,
     nodes_csv,
     read_json,
 )
@@ -149,6 +151,7 @@ class LocalRun:
 
     def prepare(self) -> None:
         self.work.mkdir(parents=True, exist_ok=False)
+        mark_incomplete(self.out_dir, self.run_id, "local")
         (self.work / "logs").mkdir()
         atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
         all_keys = self.work / "keys-all"
@@ -193,7 +196,7 @@ class LocalRun:
             proc = subprocess.Popen(
                 [self.python, "-m", module, "--config", str(config)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=self.work,
+                start_new_session=True, cwd=self.work, preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise RunFailed(f"{self.describe()}: cannot start {name}: {exc}") from exc
@@ -293,6 +296,13 @@ class LocalRun:
             os.killpg(proc.pid, sig)
         proc.wait()
 
+    def restart_node(self, i: int) -> subprocess.Popen[bytes]:
+        """Fault injection: start node ``i`` again with its config (after it was killed)."""
+        old = self.procs.get(f"node-{i}")
+        if old is not None and old.poll() is None:
+            raise RunFailed(f"{self.describe()}: node {i} is still running")
+        return self._spawn(f"node-{i}", NODE_MODULE, self.node_dir(i) / "node.json")
+
     def signal_proxy(self, sig: int) -> None:
         os.kill(self.procs["proxy"].pid, sig)
 
@@ -351,6 +361,12 @@ class LocalRun:
         # the fault budget it counts toward f and is left out of the agreement check.
         crashed = {i: "killed" for i, code in exit_codes.items()
                    if i not in results and code is not None and code < 0}
+        # A node restarted after a crash rejoins as crashed (network/tcp.py,
+        # rejoin_as_crashed) unless its first process had halted and reported.
+        for i, res in list(results.items()):
+            if res.get("role") == "crashed":
+                crashed[i] = str(res.get("stop_reason", "crashed"))
+                del results[i]
         if len(self.byzantine) + len(crashed) > self.params.f:
             crashed = {}
         summary = build_summary(
@@ -368,12 +384,12 @@ class LocalRun:
         summary["wall_time_s"] = time.monotonic() - self.started_at
         starts = [r["start_time"] for r in results.values()
                   if isinstance(r.get("start_time"), int | float)]
-        atomic_write_json(self.out_dir / "summary.json", summary)
         atomic_write_text(self.out_dir / "nodes.csv", nodes_csv(
             self.n, byzantine=self.byzantine, inputs=self.inputs, node_results=results,
             exit_codes=exit_codes, start_time=min(starts) if starts else None))
         for key_file in self.work.glob("**/node-*.key"):
             key_file.unlink()
+        mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
 
     def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:
@@ -406,6 +422,24 @@ def _sigterm_unwinds() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the orchestrator dies, however it dies.
+
+    ``stop_all`` covers every exit the orchestrator lives through (success, failure,
+    Ctrl-C); this covers SIGKILL, so not even that leaves an orphan. Nodes and the proxy
+    write their results on SIGTERM. Linux only (prctl PR_SET_PDEATHSIG); elsewhere a no-op.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def run_local(scenario: Scenario, *, out_root: Path,

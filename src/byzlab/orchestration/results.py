@@ -14,6 +14,12 @@ This module is a leaf (standard library only): the node runtime (``network/tcp.p
 proxy (``adversary/proxy.py``) use the same writers for their own outputs, and importing it
 costs nothing at process start-up.
 
+A run directory is complete exactly when it holds ``summary.json``: the backends write it
+last, after ``nodes.csv`` and the traces. From its first file on, the directory also holds
+``INCOMPLETE.json`` (who is writing it, since when), removed once ``summary.json`` is in
+place: an orchestrator killed half way leaves a directory that says it is incomplete, never
+one that looks finished (``run_state``).
+
 ``build_summary`` turns the per-node result files and the proxy statistics of a real run
 into the same JSON shape as ``byzlab sim --json`` (``SimResult.summary``), plus what only
 real runs have: wall-clock latency, per-node decision times, the git commit and the backend.
@@ -33,7 +39,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -86,6 +94,41 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+
+
+INCOMPLETE_FILE = "INCOMPLETE.json"
+
+
+def mark_incomplete(out_dir: Path, run_id: str, backend: str) -> None:
+    """The first file of a run directory: it stays there until ``mark_complete``."""
+    atomic_write_json(out_dir / INCOMPLETE_FILE, {
+        "run_id": run_id, "backend": backend, "orchestrator_pid": os.getpid(),
+        "started": time.time(),
+        "meaning": "the orchestrator has not finished this run; if it is no longer running, "
+                   "the files here are partial (each one is whole) and summary.json is absent"})
+
+
+def mark_complete(out_dir: Path, summary: Mapping[str, Any]) -> None:
+    """Write ``summary.json`` (the last file of a run) and drop the incomplete marker."""
+    atomic_write_json(out_dir / "summary.json", summary)
+    (out_dir / INCOMPLETE_FILE).unlink(missing_ok=True)
+
+
+def run_state(out_dir: Path) -> str:
+    """"complete", "running" (its orchestrator is alive) or "incomplete" (it died)."""
+    if (out_dir / "summary.json").exists():
+        return "complete"
+    marker = read_json(out_dir / INCOMPLETE_FILE)
+    pid = marker.get("orchestrator_pid") if isinstance(marker, dict) else None
+    if isinstance(pid, int) and pid > 0:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return "incomplete"
+        except PermissionError:
+            return "running"
+        return "running"
+    return "incomplete"
 
 
 # --------------------------------------------------------------------------- run metadata
