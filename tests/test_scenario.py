@@ -284,3 +284,131 @@ def test_scenario_model_is_frozen() -> None:
     scn = Scenario()
     with pytest.raises(ValueError, match="frozen"):
         scn.run.n = 7  # type: ignore[misc]
+
+
+# ------------------------------------------------------------- [committee], [sortition]
+
+POOL = {"stakes": [5, 3, 2, 1], "seats": 7}
+
+
+def _com(**over: Any) -> dict[str, Any]:
+    return {"committee": {**POOL, **over}}
+
+
+def _srt(**over: Any) -> dict[str, Any]:
+    return {"sortition": {"pool": 9, "active": 7, **over}}
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"committee": {"seats": 7, "stakes": [1], "k": 3}},
+     "committee.k: unknown key; expected one of: byzantine, instances, seats, stakes"),
+    ({"sortition": {"active": 7, "pool": 9, "P": 20}},
+     "sortition.P: unknown key; expected one of: active, alpha, byzantine, instances, "
+     "penalty, percentile, pool"),
+    # committee.stakes
+    ({"committee": {"seats": 7}}, "committee.stakes: required key is missing"),
+    (_com(stakes=[]), "committee.stakes: the list is empty: one stake per pool node"),
+    (_com(stakes="5,3"), "committee.stakes: expected a list, got string '5,3'"),
+    (_com(stakes=[5, 2.5]), "committee.stakes[1]: expected an integer, got number 2.5"),
+    (_com(stakes=[5, -1, 2]), "committee.stakes: stakes must be >= 0, found -1 for pool node 1"),
+    (_com(stakes=[0, 0]), "committee.stakes: the stakes add up to 0: at least one must be "
+                          "positive"),
+    # committee.seats
+    ({"committee": {"stakes": [1, 2]}}, "committee.seats: required key is missing"),
+    (_com(seats=3), "committee.seats: must be >= 4, got 3"),
+    (_com(seats=2000), "committee.seats: must be <= 1024, got 2000"),
+    (_com(seats="7"), "committee.seats: expected an integer, got string '7'"),
+    # committee.instances
+    (_com(instances=0), "committee.instances: must be >= 1, got 0"),
+    (_com(instances=1.5), "committee.instances: expected an integer, got number 1.5"),
+    # committee.byzantine
+    (_com(byzantine=[{"node": 4, "strategy": "silent"}]),
+     "committee.byzantine[0].node: pool node 4 is out of range 0..3"),
+    (_com(byzantine=[{"node": 1, "strategy": "silent"}, {"node": 1, "strategy": "crash"}]),
+     "committee.byzantine[1].node: pool node 1 is already corrupted by committee.byzantine[0]"),
+    (_com(byzantine=[{"node": 1, "strategy": "sneaky"}]),
+     f"committee.byzantine[0].strategy: 'sneaky' is not one of {', '.join(sorted(STRATEGIES))}"),
+    (_com(byzantine=[{"node": 1, "strategy": "crash", "options": {"when": 1}}]),
+     "committee.byzantine[0].options.when: unknown option for strategy 'crash'; "
+     "known: at_iteration, at_step, at_time"),
+    (_com(byzantine=[{"node": 1, "strategy": "crash", "at": 1}]),
+     "committee.byzantine[0].at: unknown key; expected one of: node, options, strategy"),
+    (_com(stakes=[5, 0], byzantine=[{"node": 0, "strategy": "silent"}]),
+     "committee.byzantine: every pool node that can take part is Byzantine; an instance "
+     "needs honest players"),
+    # sortition.active
+    ({"sortition": {"pool": 9}}, "sortition.active: required key is missing"),
+    (_srt(active=3), "sortition.active: must be >= 4, got 3"),
+    (_srt(active=10), "sortition.active: 10 active nodes exceed the pool of sortition.pool = 9"),
+    ({**_com(stakes=[1, 1, 0, 1, 1, 0]), "sortition": {"active": 5}},
+     "sortition.active: 5 active nodes, but only 4 pool nodes have stake (committee.stakes)"),
+    # sortition.pool
+    ({"sortition": {"active": 7}}, "sortition.pool: required key is missing (the number of "
+                                   "pool nodes; without [committee] each active node runs one "
+                                   "player)"),
+    (_srt(pool=0), "sortition.pool: must be >= 1, got 0"),
+    ({**_com(), "sortition": {"active": 4, "pool": 4}},
+     "sortition.pool: with [committee] the pool is the committee's; set committee.stakes "
+     "instead"),
+    # sortition.instances, sortition.byzantine (the pool's, without [committee])
+    (_srt(instances=0), "sortition.instances: must be >= 1, got 0"),
+    ({**_com(), "sortition": {"active": 4, "instances": 3}},
+     "sortition.instances: with [committee] the pool is the committee's; set "
+     "committee.instances instead"),
+    (_srt(byzantine=[{"node": 9, "strategy": "silent"}]),
+     "sortition.byzantine[0].node: pool node 9 is out of range 0..8"),
+    ({**_com(), "sortition": {"active": 4, "byzantine": []}},
+     "sortition.byzantine: with [committee] the pool is the committee's; set "
+     "committee.byzantine instead"),
+    # sortition.percentile, alpha, penalty
+    (_srt(percentile=101), "sortition.percentile: must be <= 100, got 101"),
+    (_srt(percentile=-5.0), "sortition.percentile: must be >= 0, got -5.0"),
+    (_srt(percentile="25%"), "sortition.percentile: expected a number, got string '25%'"),
+    (_srt(alpha=0), "sortition.alpha: must be > 0, got 0"),
+    (_srt(alpha=1.5), "sortition.alpha: must be <= 1, got 1.5"),
+    (_srt(penalty=-1), "sortition.penalty: must be >= 0, got -1"),
+    # how the other tables read in a multi-instance run
+    ({"run": {"n": 4}, **_com()}, "run.n: n=4, but a [committee]/[sortition] run has "
+                                  "committee.seats = 7 players per instance; leave run.n out"),
+    ({"run": {"f": 3}, **_com()}, "run.f: f=3 is too large for n=7: Byzantine agreement needs "
+                                  "f < n/3 (the largest allowed f is 2)"),
+    ({"run": {"inputs": [1, -1, 1]}, **_com()},
+     "run.inputs: a [committee]/[sortition] run takes one input per pool node: the list has 3 "
+     "values but the pool has 4 nodes"),
+    ({"adversary": {"byzantine": [{"node": 0, "strategy": "silent"}]}, **_com()},
+     "adversary.byzantine: in a [committee]/[sortition] run the corrupted players are those "
+     "of the Byzantine pool nodes (committee.byzantine); leave adversary.byzantine empty"),
+    ({"docker": {"faults": [{"node": 0, "action": "kill", "at_s": 1.0}]}, **_srt()},
+     "docker.faults: container faults are not supported in [committee]/[sortition] runs"),
+])
+def test_each_bad_multi_instance_field_gets_one_message(data: dict[str, Any],
+                                                        expected: str) -> None:
+    assert one_problem(data) == expected
+
+
+def test_multi_instance_scenarios_fill_in_n_and_round_trip() -> None:
+    scn = parse_scenario({"run": {"f": 2, "inputs": [1, -1, 1, 1]}, "committee": {
+        **POOL, "instances": 3, "byzantine": [{"node": 0, "strategy": "equivocate"}]},
+        "sortition": {"active": 4, "percentile": 30.0}})
+    assert (scn.n, scn.f, scn.pool_size, scn.instances) == (7, 2, 4, 3)
+    assert scn.multi_instance and [b.node for b in scn.pool_byzantine] == [0]
+    assert parse_scenario(tomllib.loads(scn.to_toml())) == scn
+    alone = parse_scenario({"run": {"f": 2}, **_srt(instances=4, byzantine=[
+        {"node": 8, "strategy": "silent"}])})
+    assert (alone.n, alone.pool_size, alone.instances) == (7, 9, 4)
+    assert parse_scenario(tomllib.loads(alone.to_toml())) == alone
+    plain = parse_scenario({})
+    assert not plain.multi_instance and plain.pool_size == 0 and plain.instances == 1
+
+
+@pytest.mark.parametrize("name", ["committee.toml", "sortition.toml"])
+def test_example_multi_instance_files_are_valid(name: str) -> None:
+    scn = load_scenario(Path(__file__).resolve().parent.parent / "examples" / name)
+    assert scn.multi_instance and scn.instances > 1 and scn.pool_byzantine
+
+
+def test_a_multi_instance_scenario_is_not_run_as_one_instance() -> None:
+    scn = parse_scenario({"committee": POOL})
+    for build in (build_simulator, resolve_inputs):
+        with pytest.raises(ScenarioError, match="byzlab run FILE --backend sim"):
+            build(scn)

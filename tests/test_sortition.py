@@ -134,6 +134,7 @@ def test_missed_epoch_penalty_raises_relegation() -> None:
         ("shrinking", 4, 28),  # 100 * e^-2 ~ 13.5
         ("evolving", 35, 80),  # decays toward p_growth / p_attr = 50 (~57 at epoch 1000)
         ("evolving-stationary", 75, 125),  # equilibrium 100
+        ("evolving-long-lived", 75, 125),  # equilibrium 100
     ],
 )
 def test_pool_growth_and_attrition(key: str, lo: int, hi: int) -> None:
@@ -156,27 +157,53 @@ def test_fixed_pools_merit_beats_random_and_tracks_quality(key: str, min_z: floa
     assert rho > 0.6, f"seed={seed} {key}: spearman={rho}"
 
 
-def test_headline_percentile_sweep_reduced() -> None:
-    """§3.4, reduced: 7 percentiles x 3 pools, plus 10 pools at the optimum.
+HEADLINE_GRID = (5.0, 15.0, 25.0, 30.0, 40.0, 80.0, 100.0)
 
-    Full run (CLI, 50 percentiles x 10 pools) gives z > 2 for P = 22-35% (peak 2.17 at 24.5%)
-    and z > 1 for P = 14-84%; per-pool scatter of z is about 0.2.
+
+def test_headline_z_scores_on_the_sweep_pool() -> None:
+    """§3.4 on the default sweep pool (evolving-long-lived), 8 pools per percentile.
+
+    The claims, with the margins that make them hold for most seeds (the means below are over
+    30 pools; a pool's z scatters by 0.1-0.3): z > 2 at the optimum (P = 25-30%: 2.23, 2.08),
+    which lies in the paper's 20-40% band; z > 1 from 15% to 80% (1.54 ... 1.13); z < 1 at the
+    extremes (0.30 at 5%, 0.56 at 100%). Not reproduced, by any reading of the paper: z > 2
+    at the band edges (20%: 2.09, 40%: 1.88) and z > 1 at 10% (0.75).
     """
     seed = 2024
-    rng = np.random.default_rng(seed)
-    grid = [0.0, 5.0, 25.0, 35.0, 50.0, 70.0, 100.0]
-    rows = {r.percentile: r for r in so.percentile_sweep(grid, rng, replicates=3)}
-    z = {p: rows[p].z for p in grid}
+    rows = so.percentile_sweep(HEADLINE_GRID, np.random.default_rng(seed), replicates=8)
+    z = {r.percentile: r.z for r in rows}
     msg = f"seed={seed}: {z}"
-    assert all(rows[p].merit_mean > rows[p].random_mean for p in grid[1:]), msg
-    assert max(z, key=z.__getitem__) in (25.0, 35.0), msg
-    assert all(z[p] > 1.0 for p in (25.0, 35.0, 50.0, 70.0)), msg
-    assert z[0.0] < 1.0, msg
-    assert z[100.0] < 1.0, msg
-    # Headline: > 2 sigma at the optimum (10 fresh pools each at P = 25% and 27.5%).
-    best = so.percentile_sweep([25.0, 27.5], rng, replicates=10)
-    z_best = float(np.mean([r.z for r in best]))
-    assert z_best > 2.0, f"seed={seed}: z at P=25-27.5% = {z_best}"
+    assert all(r.merit_mean > r.random_mean for r in rows if r.percentile >= 15.0), msg
+    assert (z[25.0] + z[30.0]) / 2 > 2.0, msg
+    assert max(z, key=z.__getitem__) in (25.0, 30.0, 40.0), msg
+    assert all(z[p] > 1.0 for p in (15.0, 25.0, 30.0, 40.0, 80.0)), msg
+    assert z[5.0] < 1.0 and z[100.0] < 1.0, msg
+
+
+def test_evolving_pool_readings() -> None:
+    """Gap 1 of the module docstring: the stated rates shrink the pool and the merit gain with
+    it; both stationary readings keep z near 2 at P = 25%."""
+    seed = 7
+    rng = np.random.default_rng(seed)
+    z = {key: so.percentile_sweep([25.0], rng, base=so.EXPERIMENTS[key], replicates=4)[0].z
+         for key in so.EVOLVING_POOLS}
+    msg = f"seed={seed}: {z}"
+    assert z["evolving"] < 1.6, msg
+    assert z["evolving-stationary"] > 1.7 and z["evolving-long-lived"] > 1.8, msg
+    assert min(z["evolving-stationary"], z["evolving-long-lived"]) > z["evolving"] + 0.3, msg
+    assert so.evolving_pool(30.0, pool="evolving").percentile == 30.0
+    with pytest.raises(ValueError, match="pool must be one of"):
+        so.evolving_pool(pool="fixed-8")
+
+
+def test_update_ema_is_equation_1() -> None:
+    ema = np.array([np.nan, 0.5, 0.2, np.nan])
+    target = np.array([0.3, 1.0, np.nan, np.nan])
+    out = so.update_ema(ema, target, 0.1)
+    np.testing.assert_allclose(out[:3], [0.3, 0.1 * 1.0 + 0.9 * 0.5, 0.2])
+    assert np.isnan(out[3]) and np.isnan(ema[0]), "the input is not modified"
+    with pytest.raises(ValueError, match="alpha"):
+        so.update_ema(ema, target, 0.0)
 
 
 # ---------------------------------------------------------------------------- figures, CLI
@@ -190,8 +217,12 @@ def test_write_figures(tmp_path: Path) -> None:
     )
     names = {p.name for p in paths}
     assert {"figure1.png", "figure2.png", "figure3-growing.png", "figure4.png"} <= names
+    assert {f"figure3-{key}.png" for key in so.EVOLVING_POOLS} <= names
     for p in paths:
-        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if p.suffix == ".png":
+            assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (tmp_path / "figs" / "figure4.csv").read_text().splitlines()
+    assert table[0].split(",") == list(so.ZROW_COLUMNS) and len(table) == 4
     assert plt.get_fignums() == []
 
 
@@ -229,8 +260,16 @@ def test_cli_table_and_figures(tmp_path: Path) -> None:
         ["table", "--epochs", "80", "--percentiles", "3", "--replicates", "2", "--seed", "1"],
     )
     assert result.exit_code == 0, result.output
-    assert "evolving-stationary" in result.output
+    assert so.SWEEP_EXPERIMENT in result.output
     assert "run time" in result.output
+    result = runner.invoke(
+        so.command,
+        ["table", "--epochs", "40", "--percentiles", "2", "--replicates", "1", "--pool",
+         "evolving", "--csv", str(tmp_path / "z.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "(evolving," in result.output
+    assert (tmp_path / "z.csv").read_text().startswith("percentile,merit_mean")
     small = replace(so.EXPERIMENTS["fixed-8"], n_epochs=10)
     assert small.n_epochs == 10
     result = runner.invoke(

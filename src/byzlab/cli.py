@@ -162,6 +162,12 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
                 "with --scenario; set it in the scenario file")
         explicit_seed = ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT
         scn = _load_scenario_or_exit(scenario_file).with_seed(seed if explicit_seed else None)
+        if scn.multi_instance:
+            click.echo(f"Error: {scenario_file}: a [committee]/[sortition] scenario is a "
+                       "sequence of agreement instances on a pool of nodes; run it with "
+                       f"`byzlab run {scenario_file} --backend sim` (or --backend local)",
+                       err=True)
+            sys.exit(2)
         simulator = build_simulator(scn, max_time=max_time)
         params, n, seed = simulator.params, scn.n, scn.seed
         protocol, scheduler = scn.run.protocol, scn.adversary.scheduler
@@ -229,11 +235,12 @@ def _load_scenario_or_exit(path: Path) -> Any:
 @main.command()
 @click.argument("scenario_file", metavar="[SCENARIO.toml]", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--backend", type=click.Choice(["local", "docker"]), default="local",
+@click.option("--backend", type=click.Choice(["local", "docker", "sim"]), default="local",
               show_default=True,
               help="Where the processes run: local = one process per node on 127.0.0.1; "
                    "docker = one container per node on a private bridge network (needs a "
-                   "Docker engine and `byzlab image build`).")
+                   "Docker engine and `byzlab image build`); sim = the simulator (only for "
+                   "[committee]/[sortition] scenarios, one instance after another).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results"), show_default=True,
               help="Results go to OUT/<run-id>/.")
@@ -250,6 +257,12 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
     plus latency_s, decision_times, git_commit, backend), nodes.csv and traces/. Exit
     status 0 iff the honest nodes agreed on a valid value; 2 for an invalid scenario.
 
+    A scenario with [committee] or [sortition] runs one agreement instance after another
+    on a pool of nodes (--backend local or sim): OUT/<run-id>/ gets instances.csv/json,
+    players.csv, instances/<t>/ and summary.json. Exit status 3 if in some instance the
+    adversary drew more seats than f (>= k/3): that instance is outside the fault model
+    and not run.
+
     Example: byzlab run my-scenario.toml --seed 3 --out results
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -259,6 +272,14 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
 
     scn = _load_scenario_or_exit(scenario_file) if scenario_file else default_scenario()
     scn = scn.with_seed(seed)
+    if scn.multi_instance:
+        from byzlab.orchestration.instances import run_command
+
+        sys.exit(run_command(scn, backend=backend, out_root=out_root, as_json=as_json))
+    if backend == "sim":
+        click.echo("Error: --backend sim runs [committee]/[sortition] scenarios; run a single "
+                   "instance with `byzlab sim --scenario FILE`", err=True)
+        sys.exit(2)
     if backend == "local" and scn.docker.faults:
         click.echo("Error: docker.faults: container faults need --backend docker", err=True)
         sys.exit(2)

@@ -10,6 +10,20 @@ A scenario has four tables::
                  [[adversary.byzantine]] node, strategy, options
     [docker]     image, [[docker.faults]] node, action, at_s | at_iteration, duration_s,
                  delay_ms, jitter_ms, loss_pct  (container faults; only the docker backend)
+    [committee]  stakes, seats, instances, [[committee.byzantine]] node, strategy, options
+    [sortition]  active, percentile, alpha, penalty, and without [committee]: pool,
+                 instances, [[sortition.byzantine]] node, strategy, options
+
+``[committee]`` and ``[sortition]`` turn a scenario into a *multi-instance* run
+(``orchestration/instances.py``): a pool of nodes, of which some are Byzantine, takes part in
+one agreement instance after another. ``[committee]`` draws ``seats`` players per instance
+from the pool by stake (a node holding s seats runs s players; a Byzantine node corrupts all
+of its players); ``[sortition]`` picks the ``active`` nodes of each instance by merit; with
+both, the seats are drawn from the active set. In such a run ``run.n`` is the number of
+players per instance (``committee.seats``, else ``sortition.active``) and is filled in from
+there; ``run.inputs`` gives one input per *pool node* (its players all start with it); the
+corrupted players follow from the pool's Byzantine nodes, so ``adversary.byzantine`` stays
+empty, and ``[adversary]`` otherwise applies to every instance as it is.
 
 Every table and every key is optional; what is left out takes the defaults below. The same
 file drives ``byzlab sim --scenario F`` (virtual time, delta = 1) and ``byzlab run F``
@@ -28,7 +42,10 @@ field path (``adversary.byzantine[1].strategy: 'sneaky' is not one of crash, ...
 2. cross-field rules pydantic cannot see on one field alone: f < n/3, the inputs list has n
    entries, Byzantine node ids are in range, distinct and at most f, strategy and scheduler
    options exist and have the right types (checked against the real constructors, so a new
-   strategy option needs no change here), and the parameters form a valid ``Params``.
+   strategy option needs no change here), and the parameters form a valid ``Params``. For a
+   multi-instance run: pool node ids are in range and distinct (there is no bound on how many
+   pool nodes are Byzantine: how often they draw a third of the seats is what such a run
+   measures), the active set fits in the pool, and the sections do not contradict each other.
 
 All problems found are reported together, one per line, in ``ScenarioError``; the CLI
 prints them and exits with status 2, without a traceback.
@@ -44,7 +61,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
@@ -57,10 +82,12 @@ __all__ = [
     "PRESETS",
     "TAMPER_MODES",
     "ByzantineEntry",
+    "CommitteeSection",
     "DockerFault",
     "DockerSection",
     "Scenario",
     "ScenarioError",
+    "SortitionSection",
     "build_params",
     "build_simulator",
     "default_scenario",
@@ -78,6 +105,8 @@ DEFAULT_IMAGE = "byzlab:latest"
 # Scheduler dataclass fields that `bind` sets; a scenario may not set them.
 MAX_N = 1024
 MAX_SEED = 2**63 - 1
+MAX_POOL = 100_000
+MAX_INSTANCES = 100_000
 
 
 class ScenarioError(ValueError):
@@ -256,6 +285,63 @@ class DockerSection(_Strict):
         return sorted({fault.node for fault in self.faults if fault.is_crash})
 
 
+class CommitteeSection(_Strict):
+    """[committee]: a pool of nodes with stakes; every instance draws ``seats`` seats by stake.
+
+    The draw is the verifiable one of ``sidecars/committee.py`` (with replacement, so a node
+    may hold several seats), from a public seed made of the previous instance's decision, the
+    instance number and the pool nodes' Ed25519 signatures. A node holding s seats runs s
+    players of the instance; the players of a ``byzantine`` node are all corrupted with its
+    strategy. ``instances`` agreement instances run one after another.
+    """
+
+    stakes: list[int]
+    seats: int = Field(ge=4, le=MAX_N)
+    instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    byzantine: list[ByzantineEntry] = Field(default_factory=list)
+
+    @field_validator("stakes")
+    @classmethod
+    def _stakes(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("the list is empty: one stake per pool node")
+        if len(v) > MAX_POOL:
+            raise ValueError(f"{len(v)} pool nodes; at most {MAX_POOL}")
+        negative = [(i, x) for i, x in enumerate(v) if x < 0]
+        if negative:
+            i, x = negative[0]
+            raise ValueError(f"stakes must be >= 0, found {x} for pool node {i}")
+        if sum(v) == 0:
+            raise ValueError("the stakes add up to 0: at least one must be positive")
+        return v
+
+
+class SortitionSection(_Strict):
+    """[sortition]: the ``active`` nodes of each instance are chosen by merit.
+
+    Merit-based sortition (Kruijssen et al. 2024, ``sidecars/sortition.py``): the top
+    ``active`` pool nodes by the EMA of a measured quality (smoothing ``alpha``) take part;
+    inactive nodes' EMAs are pulled toward the ``percentile`` of the active nodes' scores, and
+    an active node that produced no score toward min - ``penalty`` sigma. With [committee] the
+    active set is where the seats are drawn from and the pool is the committee's; without it,
+    ``pool`` nodes (``byzantine`` among them) take part in ``instances`` instances, one player
+    per active node.
+    """
+
+    active: int = Field(ge=4, le=MAX_N)
+    percentile: float = Field(default=25.0, ge=0, le=100)
+    alpha: float = Field(default=0.1, gt=0, le=1)
+    penalty: float = Field(default=2.0, ge=0, le=100)
+    pool: int | None = Field(default=None, ge=1, le=MAX_POOL)
+    instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    byzantine: list[ByzantineEntry] = Field(default_factory=list)
+
+
+# Keys of [sortition] that describe the pool, which [committee] describes when present.
+_SORTITION_POOL_KEYS = {"pool": "committee.stakes", "instances": "committee.instances",
+                        "byzantine": "committee.byzantine"}
+
+
 class Scenario(_Strict):
     """A whole scenario. Build it with ``parse_scenario`` / ``load_scenario`` (full checks)."""
 
@@ -264,6 +350,57 @@ class Scenario(_Strict):
     params: ParamsSection = ParamsSection()
     adversary: AdversarySection = AdversarySection()
     docker: DockerSection = DockerSection()
+    committee: CommitteeSection | None = None
+    sortition: SortitionSection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _players_per_instance(cls, data: Any) -> Any:
+        """In a multi-instance run, ``run.n`` (players per instance) defaults to
+        ``committee.seats``, else ``sortition.active``. An explicit ``run.n`` is kept (and
+        must match: ``_multi_instance_problems``)."""
+        if not isinstance(data, dict):
+            return data
+        committee, sortition = data.get("committee"), data.get("sortition")
+        if isinstance(committee, dict):
+            players = committee.get("seats")
+        elif isinstance(sortition, dict):
+            players = sortition.get("active")
+        else:
+            return data
+        run = data.get("run", {})
+        if type(players) is not int or not 4 <= players <= MAX_N \
+                or not isinstance(run, dict) or "n" in run:
+            return data
+        return {**data, "run": {**run, "n": players}}
+
+    @property
+    def multi_instance(self) -> bool:
+        """A [committee] and/or [sortition] run (``orchestration/instances.py``)."""
+        return self.committee is not None or self.sortition is not None
+
+    @property
+    def pool_size(self) -> int:
+        """Pool nodes of a multi-instance run (0 for a plain run)."""
+        if self.committee is not None:
+            return len(self.committee.stakes)
+        if self.sortition is not None:
+            return self.sortition.pool or 0
+        return 0
+
+    @property
+    def pool_byzantine(self) -> list[ByzantineEntry]:
+        """The Byzantine *pool* nodes of a multi-instance run."""
+        if self.committee is not None:
+            return self.committee.byzantine
+        return self.sortition.byzantine if self.sortition is not None else []
+
+    @property
+    def instances(self) -> int:
+        """How many agreement instances the run has (1 for a plain run)."""
+        if self.committee is not None:
+            return self.committee.instances
+        return self.sortition.instances if self.sortition is not None else 1
 
     @property
     def n(self) -> int:
@@ -300,19 +437,36 @@ class Scenario(_Strict):
         if adv.scheduler_options:
             lines += ["", "[adversary.scheduler_options]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in adv.scheduler_options.items()]
-        for b in adv.byzantine:
-            lines += ["", "[[adversary.byzantine]]", f"node = {b.node}",
-                      f"strategy = {_toml_value(b.strategy)}"]
-            if b.options:
-                opts = ", ".join(f"{k} = {_toml_value(v)}" for k, v in b.options.items())
-                lines.append(f"options = {{ {opts} }}")
+        lines += _byzantine_toml("adversary.byzantine", adv.byzantine)
         if self.docker != DockerSection():
             lines += ["", "[docker]", f"image = {_toml_value(self.docker.image)}"]
             for fault in self.docker.faults:
                 lines += ["", "[[docker.faults]]"]
                 lines += [f"{k} = {_toml_value(v)}"
                           for k, v in fault.model_dump().items() if v is not None]
+        if self.committee is not None:
+            com = self.committee.model_dump(exclude={"byzantine"})
+            lines += ["", "[committee]"] + [f"{k} = {_toml_value(v)}" for k, v in com.items()]
+            lines += _byzantine_toml("committee.byzantine", self.committee.byzantine)
+        if self.sortition is not None:
+            # with [committee], the pool keys belong to the committee and must stay unset here
+            pool_keys = set(_SORTITION_POOL_KEYS) if self.committee is not None else set()
+            srt = self.sortition.model_dump(exclude={"byzantine", *pool_keys})
+            lines += ["", "[sortition]"] + [f"{k} = {_toml_value(v)}" for k, v in srt.items()
+                                            if v is not None]
+            if self.committee is None:
+                lines += _byzantine_toml("sortition.byzantine", self.sortition.byzantine)
         return "\n".join(lines) + "\n"
+
+
+def _byzantine_toml(table: str, entries: Sequence[ByzantineEntry]) -> list[str]:
+    lines: list[str] = []
+    for b in entries:
+        lines += ["", f"[[{table}]]", f"node = {b.node}", f"strategy = {_toml_value(b.strategy)}"]
+        if b.options:
+            opts = ", ".join(f"{k} = {_toml_value(v)}" for k, v in b.options.items())
+            lines.append(f"options = {{ {opts} }}")
+    return lines
 
 
 def _toml_value(v: object) -> str:
@@ -506,23 +660,15 @@ def _cross_check(scn: Scenario) -> list[str]:
             f"(the largest allowed f is {(n - 1) // 3})"
         )
     inputs = scn.run.inputs
-    if isinstance(inputs, tuple) and len(inputs) != n:
+    if isinstance(inputs, tuple) and len(inputs) != n and not scn.multi_instance:
         problems.append(f"run.inputs: the list has {len(inputs)} values but n={n}")
-    seen: dict[int, int] = {}
-    for k, b in enumerate(scn.adversary.byzantine):
-        where = f"adversary.byzantine[{k}]"
-        if b.node >= n:
-            problems.append(f"{where}.node: node {b.node} is out of range 0..{n - 1}")
-        if b.node in seen:
-            problems.append(f"{where}.node: node {b.node} is already corrupted by "
-                            f"adversary.byzantine[{seen[b.node]}]")
-        seen.setdefault(b.node, k)
-        problems += _strategy_option_problems(b, where)
+    problems += _byzantine_problems(scn.adversary.byzantine, "adversary.byzantine", n, "node")
     if len(scn.adversary.byzantine) > f:
         problems.append(f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes "
                         f"exceed f={f}")
     problems += _scheduler_option_problems(scn)
     problems += _docker_problems(scn)
+    problems += _multi_instance_problems(scn)
     if problems:
         return problems
     # Everything is individually fine: now the parameter set and the constructors as a whole.
@@ -536,12 +682,93 @@ def _cross_check(scn: Scenario) -> list[str]:
                        rng=random.Random(0))
     except (TypeError, ValueError) as exc:
         problems.append(f"adversary.scheduler_options: {exc}")
-    for k, b in enumerate(scn.adversary.byzantine):
+    entries = [(f"adversary.byzantine[{k}]", b.node, b)
+               for k, b in enumerate(scn.adversary.byzantine)]
+    # a pool node's strategy drives players whose ids the draw decides: try it as player 0
+    entries += [(f"{_pool_table(scn)}.byzantine[{k}]", 0, b)
+                for k, b in enumerate(scn.pool_byzantine)]
+    for where, node, b in entries:
         try:
-            spec = NodeSpec(b.node, params, scn.run.protocol, 1, random.Random(0))
+            spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
             make_strategy(b.strategy, spec, **b.options)
         except (TypeError, ValueError) as exc:
-            problems.append(f"adversary.byzantine[{k}].options: {exc}")
+            problems.append(f"{where}.options: {exc}")
+    return problems
+
+
+def _byzantine_problems(entries: Sequence[ByzantineEntry], table: str, size: int,
+                        noun: str) -> list[str]:
+    """Ids in range 0..size-1 (unchecked when size is 0: unknown), each corrupted once, and
+    strategy options that exist with the right types."""
+    problems: list[str] = []
+    seen: dict[int, int] = {}
+    for k, b in enumerate(entries):
+        where = f"{table}[{k}]"
+        if size and b.node >= size:
+            problems.append(f"{where}.node: {noun} {b.node} is out of range 0..{size - 1}")
+        if b.node in seen:
+            problems.append(f"{where}.node: {noun} {b.node} is already corrupted by "
+                            f"{table}[{seen[b.node]}]")
+        seen.setdefault(b.node, k)
+        problems += _strategy_option_problems(b, where)
+    return problems
+
+
+def _pool_table(scn: Scenario) -> str:
+    """Where the pool of a multi-instance run is described."""
+    return "committee" if scn.committee is not None else "sortition"
+
+
+def _multi_instance_problems(scn: Scenario) -> list[str]:
+    """[committee]/[sortition] rules: the sections agree with each other and with [run],
+    pool node ids are in range and distinct, and the active set fits in the pool."""
+    com, srt = scn.committee, scn.sortition
+    if com is None and srt is None:
+        return []
+    problems: list[str] = []
+    players_key = "committee.seats" if com is not None else "sortition.active"
+    players = com.seats if com is not None else srt.active if srt is not None else 0
+    if scn.run.n != players:
+        problems.append(
+            f"run.n: n={scn.run.n}, but a [committee]/[sortition] run has {players_key} = "
+            f"{players} players per instance; leave run.n out")
+    pool = scn.pool_size
+    if com is not None and srt is not None:
+        for key, instead in _SORTITION_POOL_KEYS.items():
+            if key in srt.model_fields_set:
+                problems.append(f"sortition.{key}: with [committee] the pool is the "
+                                f"committee's; set {instead} instead")
+        staked = sum(1 for s in com.stakes if s > 0)
+        if srt.active > staked:
+            problems.append(f"sortition.active: {srt.active} active nodes, but only {staked} "
+                            "pool nodes have stake (committee.stakes)")
+    elif srt is not None:
+        if srt.pool is None:
+            problems.append("sortition.pool: required key is missing (the number of pool "
+                            "nodes; without [committee] each active node runs one player)")
+        elif srt.active > srt.pool:
+            problems.append(f"sortition.active: {srt.active} active nodes exceed the pool of "
+                            f"sortition.pool = {srt.pool}")
+    table = _pool_table(scn)
+    problems += _byzantine_problems(scn.pool_byzantine, f"{table}.byzantine", pool, "pool node")
+    byzantine = {b.node for b in scn.pool_byzantine}
+    honest = [j for j in range(pool) if j not in byzantine
+              and (com is None or com.stakes[j] > 0)]
+    if pool and byzantine and not honest:
+        problems.append(f"{table}.byzantine: every pool node that can take part is Byzantine; "
+                        "an instance needs honest players")
+    if scn.adversary.byzantine:
+        problems.append(f"adversary.byzantine: in a [committee]/[sortition] run the corrupted "
+                        f"players are those of the Byzantine pool nodes ({table}.byzantine); "
+                        "leave adversary.byzantine empty")
+    if scn.docker.faults:
+        problems.append("docker.faults: container faults are not supported in "
+                        "[committee]/[sortition] runs")
+    inputs = scn.run.inputs
+    if isinstance(inputs, tuple) and pool and len(inputs) != pool:
+        problems.append(f"run.inputs: a [committee]/[sortition] run takes one input per pool "
+                        f"node: the list has {len(inputs)} values but the pool has {pool} "
+                        "nodes")
     return problems
 
 
@@ -649,9 +876,20 @@ def build_params(scn: Scenario) -> Params:
     return Params.practical(n, f, **overrides)
 
 
+def _one_instance(scn: Scenario) -> None:
+    """Refuse to run a [committee]/[sortition] scenario as if it were one plain instance."""
+    if scn.multi_instance:
+        raise ScenarioError([
+            "a [committee]/[sortition] scenario is a sequence of agreement instances on a "
+            "pool of nodes: run it with `byzlab run FILE --backend sim|local` "
+            "(orchestration/instances.py)"])
+
+
 def resolve_inputs(scn: Scenario) -> list[int]:
     """The n input values: a named pattern (seeded for "random") or the explicit list."""
     from byzlab.network.sim import make_inputs
+
+    _one_instance(scn)
 
     inputs = scn.run.inputs
     if isinstance(inputs, str):
@@ -674,6 +912,7 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
     """A ``Simulator`` for this scenario (delta = 1 virtual unit)."""
     from byzlab.network.sim import Simulator
 
+    _one_instance(scn)
     params = build_params(scn)
     byzantine = {b.node: _strategy_factory(b) for b in scn.adversary.byzantine}
     return Simulator(params, protocol=scn.run.protocol, inputs=resolve_inputs(scn),

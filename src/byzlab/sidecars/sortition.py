@@ -45,18 +45,47 @@ printed alongside).  ``σ`` is *not* a standard error of the time average — th
 ``P`` (the paper shows one pool per ``P``) and reports the spread across replicates.
 
 Two gaps in the paper, and how they are filled.  (1) §3.3 says the evolving pool (start 100,
-``p_growth = 0.1``, ``p_attr = 2·10⁻³``) "results in a variable number of participants, ranging
-between 90 and 110", but those rates have the equilibrium ``p_growth / p_attr = 50``: the pool
-decays from 100 towards 50 (about 57 at epoch 1000) under any reading of the stated
-distributions.  :data:`EXPERIMENTS` keeps the stated rates as ``"evolving"`` and adds
-``"evolving-stationary"`` (``p_growth = 0.2``, equilibrium 100, i.e. the described 90-110 pool);
-the §3.4 sweep uses the latter by default (:data:`SWEEP_EXPERIMENT`).  Halving ``p_attr``
-instead gives the same z-curve within noise.  (2) ``N_act`` of the evolving pool is not stated;
-we use §3.2's 50 (30-50 give the same curve within noise).  On the decaying stated-rate pool the
-merit advantage is smaller (peak z ≈ 1.35 at P ≈ 25%, z > 1 only for P ≈ 16-51%): as the pool
-shrinks towards ``N_act`` there is less to select from, as §3.3 itself notes.  With the
-stationary pool, 50 percentiles x 10 pools give z > 2 for P ≈ 22-35% (peak 2.17 at 24.5%) and
-z > 1 for P ≈ 14-84%, against the paper's 20-40% and 10-85% from one pool per percentile.
+``p_growth = 0.1``, ``p_attr = 2·10⁻³``, "rates identical to the previous two cases") "results
+in a variable number of participants, ranging between 90 and 110", but those rates have the
+equilibrium ``p_growth / p_attr = 50``: the pool decays from 100 towards 50 (about 57 at epoch
+1000) under any reading of the stated distributions, and each rate on its own is confirmed by
+its own experiment (growing: 8 + 0.1·1000 ≈ 108, "nearly 100"; shrinking: 100·e⁻² ≈ 14,
+"around 10").  Reading the lifetimes as given to the initial participants only (newcomers stay)
+gives a pool of 80-115 but a peak z of only about 1.9 (16 pools per P), so that is not the
+missing piece either.  :data:`EXPERIMENTS` keeps the stated rates as ``"evolving"`` and offers
+the two stationary repairs with equilibrium 100 (a pool of 100 ± 10, the described 90-110):
+``"evolving-stationary"`` doubles the join rate (``p_growth = 0.2``, mean lifetime 500
+epochs) and ``"evolving-long-lived"`` halves the attrition (``p_attr = 10⁻³``, mean lifetime
+1000 epochs, the run's length).  (2) ``N_act`` of the evolving pool is not stated; we use
+§3.2's 50.
+
+The z-scores (``byzlab sortition table --pool POOL --replicates 20``, 50 percentiles, seed 0;
+each is the mean over 20 pools, and one pool's z scatters around it by 0.15-0.3, which is
+what the paper's one pool per percentile shows):
+
+* ``evolving-long-lived``: peak z = 2.21 at P = 24.5%; z > 2 for P = 18-37% and z > 1 for
+  P = 14-86%, against the paper's 20-40% and 10-85%; a single pool has z > 2 with
+  probability 0.55-0.85 across P = 18-37%.  This is the default of the §3.4 sweep
+  (:data:`SWEEP_EXPERIMENT`): the reading of §3.3 under which the paper's numbers come out,
+  and the only one under which the >2σ headline holds robustly at the optimum.
+* ``evolving-stationary``: the same shape, lower by about 0.1: peak z = 2.13 at 26.5%, z > 2
+  only in patches between 22% and 35% (a single pool exceeds 2 there with probability
+  0.4-0.7), z > 1 for P = 12-84%.  The faster turnover replaces measured participants with
+  unmeasured ones.
+* ``evolving`` (stated rates, decaying pool): peak z = 1.28; z > 1 only for P = 16-49%, with
+  gaps.  As the pool shrinks towards ``N_act`` there is less to select from, as §3.3 itself
+  notes; and this pool would gain *less* than the fixed 80/50 pool of §3.2 (peak 1.89),
+  while §3.3 says the evolving pools gain more: more evidence that the stated rates are not
+  what the paper simulated.
+
+What is not reproduced under any reading: z > 2 up to P = 40% (z = 1.87 at 40.8% on the
+long-lived pool) and z > 1 at P = 10% (z = 0.72).  Both edges are within what one pool per
+percentile scatters (a single long-lived pool has z > 2 at 40.8% with probability 0.3, and
+z > 1 at 10% with probability about 0.25), so they are consistent with the paper's
+single-pool curve.  The algorithm was checked against §2-§3 item by item (Eqs. 1-4, the
+initial EMA at the first target as Figure 1 describes it, random tie-breaking, the random
+fill-up of a short active set, newcomers initialised by Eq. 3, attrition of active and
+inactive alike) and no difference was found.
 """
 
 from __future__ import annotations
@@ -76,6 +105,7 @@ from rich.table import Table
 from byzlab.sidecars._checks import _count, _finite
 
 __all__ = [
+    "EVOLVING_POOLS",
     "EXPERIMENTS",
     "SWEEP_EXPERIMENT",
     "SortitionConfig",
@@ -87,8 +117,10 @@ __all__ = [
     "select_active",
     "simulate",
     "target_qualities",
+    "update_ema",
     "write_figures",
     "z_score_table",
+    "zrows_csv",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -148,7 +180,8 @@ class SortitionConfig:
             raise ValueError(f"penalty must be >= 0, got {self.penalty!r}")
 
 
-#: The paper's experiments (§3.1-§3.3); the percentile sweep of §3.4 uses ``evolving``.
+#: The paper's experiments (§3.1-§3.3) and the stationary readings of the evolving pool; the
+#: percentile sweep of §3.4 uses :data:`SWEEP_EXPERIMENT`.
 EXPERIMENTS: dict[str, SortitionConfig] = {
     "fixed-8": SortitionConfig(n_init=8, n_active=5, percentile=20.0),
     "fixed-80": SortitionConfig(n_init=80, n_active=50, percentile=20.0),
@@ -160,16 +193,23 @@ EXPERIMENTS: dict[str, SortitionConfig] = {
     "evolving-stationary": SortitionConfig(
         n_init=100, n_active=50, percentile=20.0, p_growth=0.2, p_attr=2e-3
     ),
+    "evolving-long-lived": SortitionConfig(
+        n_init=100, n_active=50, percentile=20.0, p_growth=0.1, p_attr=1e-3
+    ),
 }
 
 #: The pool used for the §3.4 percentile sweep by default (see the module docstring).
-SWEEP_EXPERIMENT = "evolving-stationary"
+SWEEP_EXPERIMENT = "evolving-long-lived"
+
+#: The readings of the §3.3 evolving pool (module docstring, gap 1).
+EVOLVING_POOLS = ("evolving", "evolving-stationary", "evolving-long-lived")
 
 
-def evolving_pool(percentile: float = 25.0, *, stationary: bool = True) -> SortitionConfig:
-    """The §3.4 evolving pool at ``percentile``: stationary (default) or with the stated rates."""
-    key = "evolving-stationary" if stationary else "evolving"
-    return replace(EXPERIMENTS[key], percentile=percentile)
+def evolving_pool(percentile: float = 25.0, *, pool: str = SWEEP_EXPERIMENT) -> SortitionConfig:
+    """The §3.4 evolving pool at ``percentile``: one of :data:`EVOLVING_POOLS`."""
+    if pool not in EVOLVING_POOLS:
+        raise ValueError(f"pool must be one of {', '.join(EVOLVING_POOLS)}, got {pool!r}")
+    return replace(EXPERIMENTS[pool], percentile=percentile)
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,6 +294,28 @@ def _targets(
     return target
 
 
+def update_ema(ema: npt.ArrayLike, target: npt.ArrayLike, alpha: float) -> FloatArray:
+    """Eq. 1 applied to every participant with a target: ``Q = α Q̂ + (1 − α) Q_prev``.
+
+    A participant without an EMA yet (NaN) starts at its target; one without a target (NaN:
+    absent, or no one contributed) keeps its EMA. Returns the new EMA array.
+    """
+    out = np.array(ema, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    if out.shape != t.shape or out.ndim != 1:
+        raise ValueError("ema and target must be 1-D arrays of the same shape")
+    _update_ema(out, t, _probability("alpha", alpha, open_zero=True))
+    return out
+
+
+def _update_ema(ema: FloatArray, target: FloatArray, alpha: float) -> None:
+    upd = ~np.isnan(target)
+    fresh = upd & np.isnan(ema)
+    ema[fresh] = target[fresh]
+    old = upd & ~fresh
+    ema[old] = alpha * target[old] + (1.0 - alpha) * ema[old]
+
+
 @dataclass(frozen=True)
 class SortitionRun:
     """One simulated pool; participant arrays are indexed by order of first appearance."""
@@ -309,11 +371,7 @@ def simulate(config: SortitionConfig, rng: np.random.Generator) -> SortitionRun:
         scores = median + c.volatility * rng.standard_normal(n_total)
         contributed = rng.random(n_total) >= c.p_miss
         target = _targets(scores, active, contributed & active, present, c.percentile, c.penalty)
-        upd = present & ~np.isnan(target)
-        fresh = upd & np.isnan(ema)
-        ema[fresh] = target[fresh]
-        old = upd & ~fresh
-        ema[old] = c.alpha * target[old] + (1.0 - c.alpha) * ema[old]
+        _update_ema(ema, target, c.alpha)
         ema_hist[i] = ema
         active_hist[i] = active
         score_hist[i, present] = scores[present]
@@ -358,6 +416,7 @@ class ZRow:
     z: float  # mean over replicates of (merit − random) / sigma
     z_err: float  # standard error of z across replicates (NaN for one replicate)
     z_merit_sigma: float  # alternative: normalised by the merit-based 𝒯_i scatter
+    above_2: float = math.nan  # fraction of the replicate pools with z > 2
 
 
 def _run_stats(run: SortitionRun) -> tuple[float, float, float, float]:
@@ -373,7 +432,7 @@ def percentile_sweep(
     base: SortitionConfig | None = None,
     replicates: int = 1,
 ) -> list[ZRow]:
-    """Run ``base`` (default: the evolving pool) at each percentile, ``replicates`` times."""
+    """Run ``base`` (default: :data:`SWEEP_EXPERIMENT`) at each percentile, ``replicates`` times."""
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
     reps = _count("replicates", replicates, 1)
@@ -395,6 +454,7 @@ def percentile_sweep(
                 z=float(zs.mean()),
                 z_err=float(zs.std(ddof=1) / math.sqrt(reps)) if reps > 1 else math.nan,
                 z_merit_sigma=float(zm.mean()),
+                above_2=float((zs > 2.0).mean()),
             )
         )
     return rows
@@ -408,7 +468,7 @@ def z_score_table(
     n_epochs: int = 1000,
     base: SortitionConfig | None = None,
 ) -> list[ZRow]:
-    """§3.4: ``n_percentiles`` values evenly spread over 0-100% (default pool: stationary)."""
+    """§3.4: ``n_percentiles`` values evenly spread over 0-100% (default: the sweep pool)."""
     n = _count("n_percentiles", n_percentiles, 2)
     cfg = replace(
         EXPERIMENTS[SWEEP_EXPERIMENT] if base is None else base,
@@ -481,11 +541,24 @@ def _run_figure(run: SortitionRun, title: str, path: Path, n_show: int = 50) -> 
         plt.close(fig)
 
 
-def _sweep_figure(rows: Sequence[ZRow], path: Path) -> None:
+ZROW_COLUMNS = ("percentile", "merit_mean", "random_mean", "sigma", "z", "z_err",
+                "z_merit_sigma", "above_2")
+
+
+def zrows_csv(rows: Sequence[ZRow]) -> str:
+    """The §3.4 table as CSV, one row per percentile (the columns of :class:`ZRow`)."""
+    lines = [",".join(ZROW_COLUMNS)]
+    lines += [",".join(f"{getattr(r, c):.6g}" for c in ZROW_COLUMNS) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _sweep_figure(rows: Sequence[ZRow], path: Path, title: str = "") -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2))
     try:
+        if title:
+            fig.suptitle(title, fontsize=9)
         p = [r.percentile for r in rows]
         ax0.plot(p, [r.merit_mean for r in rows], "-", label="merit-based")
         ax0.plot(p, [r.random_mean for r in rows], ":", label="random")
@@ -515,30 +588,28 @@ def write_figures(
     n_percentiles: int = 50,
     replicates: int = 1,
     rows: Sequence[ZRow] | None = None,
+    pool: str = SWEEP_EXPERIMENT,
 ) -> list[Path]:
     """Write the paper's figures as PNGs into ``out_dir`` and return their paths.
 
     ``figure1.png`` (8/5), ``figure2.png`` (80/50), ``figure3-<pool>.png`` for the growing,
-    shrinking, evolving and evolving-stationary pools, and ``figure4.png`` (the percentile
-    sweep on :data:`SWEEP_EXPERIMENT`; pass precomputed ``rows`` to skip recomputing it).
+    shrinking pools and each reading of the evolving one (:data:`EVOLVING_POOLS`), and
+    ``figure4.png`` with its table ``figure4.csv``: the percentile sweep on ``pool`` (pass
+    precomputed ``rows`` to skip recomputing it).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
+    if pool not in EXPERIMENTS:
+        raise ValueError(f"pool must be one of {', '.join(sorted(EXPERIMENTS))}, got {pool!r}")
     n_epochs = _count("n_epochs", n_epochs, 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    names = {
-        "fixed-8": "figure1.png",
-        "fixed-80": "figure2.png",
-        "growing": "figure3-growing.png",
-        "shrinking": "figure3-shrinking.png",
-        "evolving": "figure3-evolving.png",
-        "evolving-stationary": "figure3-evolving-stationary.png",
-    }
+    names = {"fixed-8": "figure1.png", "fixed-80": "figure2.png"}
+    names |= {key: f"figure3-{key}.png" for key in ("growing", "shrinking", *EVOLVING_POOLS)}
     for key, fname in names.items():
         cfg = replace(EXPERIMENTS[key], n_epochs=n_epochs)
         run = simulate(cfg, rng)
@@ -546,11 +617,12 @@ def write_figures(
         _run_figure(run, title, out / fname)
         written.append(out / fname)
     if rows is None:
-        rows = z_score_table(
-            rng, n_percentiles=n_percentiles, replicates=replicates, n_epochs=n_epochs
-        )
-    _sweep_figure(rows, out / "figure4.png")
-    written.append(out / "figure4.png")
+        rows = z_score_table(rng, n_percentiles=n_percentiles, replicates=replicates,
+                             n_epochs=n_epochs, base=EXPERIMENTS[pool])
+    reps = f", {replicates} pools per P" if replicates > 1 else ""
+    _sweep_figure(rows, out / "figure4.png", f"merit vs random sortition on {pool}{reps}")
+    (out / "figure4.csv").write_text(zrows_csv(rows))
+    written += [out / "figure4.png", out / "figure4.csv"]
     return written
 
 
@@ -566,7 +638,8 @@ def command() -> None:
 
 def _print_rows(rows: Sequence[ZRow], title: str) -> None:
     table = Table(title=title)
-    for col in ("P [%]", "<T> merit", "<T> random", "sigma", "z", "± se", "z (merit σ)"):
+    for col in ("P [%]", "<T> merit", "<T> random", "sigma", "z", "± se", "z (merit σ)",
+                "pools z>2"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
@@ -577,6 +650,7 @@ def _print_rows(rows: Sequence[ZRow], title: str) -> None:
             f"{r.z:.2f}",
             "-" if math.isnan(r.z_err) else f"{r.z_err:.2f}",
             f"{r.z_merit_sigma:.2f}",
+            f"{r.above_2:.0%}",
         )
     Console().print(table)
 
@@ -586,6 +660,13 @@ _common = [
     click.option("--epochs", type=int, default=1000, show_default=True),
     click.option("--percentiles", type=int, default=50, show_default=True, help="sweep size"),
     click.option("--replicates", type=int, default=10, show_default=True, help="pools per P"),
+    click.option(
+        "--pool",
+        type=click.Choice(sorted(EXPERIMENTS)),
+        default=SWEEP_EXPERIMENT,
+        show_default=True,
+        help="experiment whose percentile is swept",
+    ),
 ]
 
 
@@ -594,16 +675,23 @@ _common = [
 @_common[1]
 @_common[2]
 @_common[3]
-@click.option(
-    "--pool",
-    type=click.Choice(sorted(EXPERIMENTS)),
-    default=SWEEP_EXPERIMENT,
-    show_default=True,
-    help="experiment whose percentile is swept",
-)
+@_common[4]
 @click.option("--n-active", type=int, default=None, help="override the pool's N_act")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="also write the table as CSV",
+)
 def table_cmd(
-    seed: int, epochs: int, percentiles: int, replicates: int, pool: str, n_active: int | None
+    seed: int,
+    epochs: int,
+    percentiles: int,
+    replicates: int,
+    pool: str,
+    n_active: int | None,
+    csv_path: str | None,
 ) -> None:
     """§3.4 z-score table: merit-based vs random sortition as a function of P."""
     start = time.perf_counter()
@@ -632,6 +720,9 @@ def table_cmd(
         click.echo(f"z > 2 for P in [{min(above2):.1f}, {max(above2):.1f}]")
     if above1:
         click.echo(f"z > 1 for P in [{min(above1):.1f}, {max(above1):.1f}]")
+    if csv_path is not None:
+        Path(csv_path).write_text(zrows_csv(rows))
+        click.echo(f"wrote {csv_path}")
     click.echo(f"run time {elapsed:.1f} s")
 
 
@@ -641,8 +732,11 @@ def table_cmd(
 @_common[1]
 @_common[2]
 @_common[3]
-def figures_cmd(out_dir: str, seed: int, epochs: int, percentiles: int, replicates: int) -> None:
-    """Write Figures 1-4 as PNGs into OUT_DIR."""
+@_common[4]
+def figures_cmd(
+    out_dir: str, seed: int, epochs: int, percentiles: int, replicates: int, pool: str
+) -> None:
+    """Write Figures 1-4 as PNGs into OUT_DIR (Figure 4: the sweep on --pool, with its CSV)."""
     try:
         paths = write_figures(
             out_dir,
@@ -650,6 +744,7 @@ def figures_cmd(out_dir: str, seed: int, epochs: int, percentiles: int, replicat
             n_epochs=epochs,
             n_percentiles=percentiles,
             replicates=replicates,
+            pool=pool,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
