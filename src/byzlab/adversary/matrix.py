@@ -2,16 +2,21 @@
 
 Each cell runs `seeds` independent simulations (in parallel across cores; each run is
 deterministic from its seed) with f corrupted nodes of the strategy and reports the
-agreement rate, the median and p95 latency in units of delta, the epochs used, whether
-blacklisting drove every corrupted node's weight to 0 by the last epoch whose weights are
-known, and the honest weight lost there (sum over honest nodes of 1 - w). Results go to a CSV
-(one row per cell) and a readable table.
+agreement rate, the median and p95 latency in units of delta (nearest rank, over the runs
+that agreed), the epochs used (median and maximum), how often blacklisting drove every
+corrupted node's weight to 0 by the last epoch whose weights are known (HPZ Lemma 13), and
+the most honest weight lost there (sum over honest nodes of 1 - w; Invariant 1 bounds it by
+the corrupted loss + eps^4 f). Protocol parameters are `Params.practical` with the same
+overrides a scenario's [params] table takes (`--param T=4`); every CSV row records the
+parameters used. Results go to a CSV (one row per cell) and a readable table.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
+import json
+import math
 import os
 import statistics
 from collections.abc import Sequence
@@ -27,7 +32,7 @@ from rich.table import Table
 
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
 from byzlab.adversary.strategies import STRATEGIES, NodeSpec, make_strategy
-from byzlab.node.params import Params
+from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
 
 MATRIX_SCHEDULERS = tuple(sorted(set(SCHEDULERS) - {"rules"}))
@@ -55,9 +60,11 @@ class CellSummary:
     agreement_rate: float
     latency_median: float
     latency_p95: float
+    epochs_median: float
     epochs_max: int
     blacklisted_all_rate: float
     honest_weight_lost_max: float
+    params: str = ""
 
 
 def run_one(strategy: str, scheduler: str, protocol: str, seed: int, n: int, f: int,
@@ -86,23 +93,64 @@ def run_one(strategy: str, scheduler: str, protocol: str, seed: int, n: int, f: 
     )
 
 
-def summarize(outcomes: Sequence[RunOutcome]) -> list[CellSummary]:
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank q-th percentile (the smallest value with at least q% at or below
+    it); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+
+
+def summarize(outcomes: Sequence[RunOutcome], params: str = "") -> list[CellSummary]:
     cells: dict[tuple[str, str, str], list[RunOutcome]] = {}
     for o in outcomes:
         cells.setdefault((o.strategy, o.scheduler, o.protocol), []).append(o)
     rows = []
     for (strategy, scheduler, protocol), runs in sorted(cells.items()):
-        lat = sorted(o.latency_delta for o in runs if o.agreed) or [float("nan")]
+        lat = [o.latency_delta for o in runs if o.agreed]
         rows.append(CellSummary(
             strategy=strategy, scheduler=scheduler, protocol=protocol, runs=len(runs),
             agreement_rate=sum(o.agreed for o in runs) / len(runs),
-            latency_median=statistics.median(lat),
-            latency_p95=lat[min(len(lat) - 1, int(0.95 * len(lat)))],
+            latency_median=statistics.median(lat) if lat else float("nan"),
+            latency_p95=percentile(lat, 95),
+            epochs_median=statistics.median(o.epochs for o in runs),
             epochs_max=max(o.epochs for o in runs),
             blacklisted_all_rate=sum(o.blacklisted_all for o in runs) / len(runs),
             honest_weight_lost_max=max(o.honest_weight_lost for o in runs),
+            params=params,
         ))
     return rows
+
+
+def parse_params(pairs: Sequence[str], n: int, f: int) -> dict[str, Any]:
+    """NAME=VALUE overrides of `Params.practical`: the keys a scenario's [params] takes."""
+    from byzlab.orchestration.scenario import ParamsSection
+
+    known = set(ParamsSection.model_fields)
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
+        if name not in known:
+            raise click.BadParameter(f"unknown parameter {name!r}; known: "
+                                     f"{', '.join(sorted(known))}", param_hint="--param")
+        try:
+            value: Any = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise click.BadParameter(f"{name}: {raw!r} is not a number",
+                                         param_hint="--param") from None
+        overrides[name] = value
+    try:
+        Params.practical(n, f, **overrides)
+    except ParamsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--param") from None
+    return overrides
 
 
 def write_csv(rows: Sequence[CellSummary], path: Path) -> None:
@@ -143,17 +191,26 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
 @click.option("--max-time", type=float, default=20_000.0, show_default=True,
               help="Virtual-time budget per run (units of delta); a run over it counts as "
                    "not agreed.")
+@click.option("--param", "params_kv", multiple=True, metavar="NAME=VALUE",
+              help="Override a protocol parameter as a scenario's [params] does, e.g. "
+                   "--param T=4 --param m=16.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("results/matrix.csv"),
               show_default=True, help="CSV file for the per-cell summary.")
 def matrix_command(n: int, f: int | None, seeds: int, strategies: str, schedulers: str,
-                   protocols: str, inputs: str, jobs: int, max_time: float, out: Path) -> None:
+                   protocols: str, inputs: str, jobs: int, max_time: float,
+                   params_kv: tuple[str, ...], out: Path) -> None:
     """Run every strategy x scheduler x protocol over SEEDS seeds in the simulator.
 
     Prints a table (agreement rate, median and p95 latency in delta, epochs, whether
     blacklisting zeroed every corrupted node, honest weight lost) and writes a CSV.
     """
     f_value = f if f is not None else max(1, (n - 1) // 3)
-    Params.practical(n, f_value)  # validate early, with the clear ParamsError message
+    try:
+        Params.practical(n, f_value)  # validate early, with the clear ParamsError message
+    except ParamsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--n/--f") from None
+    overrides = parse_params(params_kv, n, f_value)
+    params = Params.practical(n, f_value, **overrides)
     grid = list(itertools.product(
         _choices(strategies, sorted(STRATEGIES), "strategies"),
         _choices(schedulers, MATRIX_SCHEDULERS, "schedulers"),
@@ -165,21 +222,24 @@ def matrix_command(n: int, f: int | None, seeds: int, strategies: str, scheduler
                   MofNCompleteColumn(), TimeRemainingColumn()) as progress, \
             ProcessPoolExecutor(max_workers=workers) as pool:
         task = progress.add_task(f"attack matrix n={n} f={f_value}", total=len(grid))
-        futures = [pool.submit(run_one, s, sch, p, seed, n, f_value, inputs, max_time, {})
+        futures = [pool.submit(run_one, s, sch, p, seed, n, f_value, inputs, max_time,
+                               overrides)
                    for s, sch, p, seed in grid]
         for future in as_completed(futures):
             outcomes.append(future.result())
             progress.advance(task)
-    rows = summarize(outcomes)
+    rows = summarize(outcomes, json.dumps(params.to_dict(), sort_keys=True))
     write_csv(rows, out)
-    table = Table(title=f"attack matrix: n={n}, f={f_value}, {seeds} seeds per cell")
-    for col in ("strategy", "scheduler", "protocol", "agree", "lat p50", "lat p95", "epochs",
-                "blacklisted", "honest w lost"):
+    table = Table(title=f"attack matrix: n={n}, f={f_value}, {seeds} seeds per cell, "
+                        f"m={params.m}, T={params.T}, c={params.c:g}")
+    for col in ("strategy", "scheduler", "protocol", "agree", "lat p50", "lat p95",
+                "epochs p50/max", "blacklisted", "honest w lost"):
         table.add_column(col, justify="right" if col not in ("strategy", "scheduler",
                                                              "protocol") else "left")
     for r in rows:
         table.add_row(r.strategy, r.scheduler, r.protocol, f"{r.agreement_rate:.0%}",
-                      f"{r.latency_median:.1f}", f"{r.latency_p95:.1f}", str(r.epochs_max),
+                      f"{r.latency_median:.1f}", f"{r.latency_p95:.1f}",
+                      f"{r.epochs_median:g}/{r.epochs_max}",
                       f"{r.blacklisted_all_rate:.0%}", f"{r.honest_weight_lost_max:.2f}")
     console = Console()
     if not console.is_terminal:  # a log or a pipe: don't squeeze the table into 80 columns

@@ -228,43 +228,204 @@ class PartitionScheduler(Scheduler):
 
 @dataclass
 class CoinAwareScheduler(Scheduler):
-    """Uses full information to fight the HPZ coin (§2.2, Lemma 6): an honest coin cell that
-    pushes the running total bias + Sigma away from zero is delivered late (delta), one that
-    pulls it back early, and the odd-board writes of nodes that keep v* (the bias, a "finger
-    on the scale") are delayed so that they miss as many views as possible. The corrupted
-    nodes' coin cells reach even-numbered nodes at once and odd-numbered ones a delta later,
-    so when the total sits near zero the two halves fix views on opposite sides of it (the
-    coin splits). Votes travel as in split-vote, so that the coin keeps being needed."""
+    """Uses full information to fight the HPZ coin (§2.2, Lemma 6), together with corrupted
+    nodes that write their coin columns last (the "last word", adversary/strategies.py).
+
+    Even boards: every cell travels at once, except the last row of each honest column,
+    whose READYs reach honest nodes only after `hold` x delta. No honest node can fix its
+    view before then, so the corrupted nodes see every honest coin, write their columns
+    to a plan (`AdversaryView.plans`) and the scheduler delivers them as planned: honest
+    node d validates the first `plan.prefix[(d, b)]` cells of corrupted column b at once and
+    the rest a full delta late, i.e. after it has fixed its view. With no plan (other
+    strategies), corrupted cells travel at once. Odd boards: the writes of nodes that keep v*
+    (the bias, a "finger on the scale") arrive last, so they miss as many views as they can.
+    Votes travel as in split-vote, so that the coin keeps being needed."""
 
     name: str = "coin-aware"
-    description: str = "delays coin cells and bias writes that would end the game (full info)"
+    description: str = "holds honest coin rows so corrupted columns have the last word (full info)"
     inspects_messages: bool = True
-
-    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        view = self.adversary
-        item = getattr(msg, "item", None)
-        if view is None or item is None:
-            return self.rng.random() * self.delta
-        if isinstance(item, Write) and isinstance(msg, RbcMsg):
-            if msg.origin in self.byzantine:
-                if item.board % 2 == 0 and msg.kind == Kind.READY and dst % 2 == 1:
-                    return self.delta
-                return self.rng.random() * 0.05 * self.delta
-            if item.board % 2 == 1:
-                return self.delta if item.value else self.rng.random() * 0.2 * self.delta
-            t = item.board // 2
-            total = view.bias(t) + view.sigma_g(t) + view.sigma_b(t)
-            if total and sgn(total) == item.value:
-                return self.delta
-            return self.rng.random() * 0.2 * self.delta
-        self._votes.adversary = view
-        return self._votes.delay(src, dst, msg, now)
+    hold: float = 0.95
 
     def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
              rng: random.Random) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if not 0.05 < self.hold < 1:
+            raise ValueError("hold must be in (0.05, 1): a fraction of delta, below the delta "
+                             "that the planned corrupted cells are held for")
         self._votes = SplitVoteScheduler()
         self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        view = self.adversary
+        if view is None or not isinstance(msg, RbcMsg):
+            return self.rng.random() * self.delta
+        view.holds_last_rows = True
+        if dst in view.byzantine:
+            return 0.0  # the adversary's own nodes hear everything at once
+        item = msg.item
+        if isinstance(item, Write):
+            return self._write_delay(dst, msg, item, view)
+        if item.step == 3:
+            keeper = min(view.honest, default=-1)
+            if msg.kind == Kind.READY and dst == keeper == msg.origin:
+                return self.delta  # the keeper's quorum waits for the corrupted v*
+            if msg.origin in view.byzantine and item.value:
+                # a corrupted non-bottom step-3 vote makes exactly one honest keeper
+                return 0.0 if dst == keeper else self.delta
+        if item.step == 4:
+            # a stage-1 v* reaches nobody early, so the honest odd columns say 0
+            return self.delta if item.value and msg.kind == Kind.READY else 0.0
+        self._votes.adversary = view
+        return self._votes.delay(src, dst, msg, now)
+
+    def _write_delay(self, dst: int, msg: RbcMsg, item: Write, view: AdversaryView) -> float:
+        rows = view.params.rows(item.board)
+        if msg.origin in view.byzantine:
+            t = (item.board + 1) // 2
+            plan = view.plans.get(t)
+            if plan is None or msg.kind != Kind.READY:
+                return 0.0
+            # a position in the corrupted node's stream for the plan: its late odd cells
+            # (if it held them back), then its even cells
+            late = plan.odd_rows.get(msg.origin, 0)
+            if item.board % 2 == 1 and not late:
+                return 0.0
+            position = item.row if item.board % 2 == 1 else late + item.row
+            limit = plan.prefix.get((dst, msg.origin), late + view.params.rows(2 * t))
+            return self.delta if position > limit else 0.0
+        if item.board % 2 == 1:
+            return self.delta if item.value else 0.0
+        if item.row == 1 and msg.kind == Kind.READY:
+            # The even board starts late everywhere: the corrupted nodes' earlier items,
+            # slowed by the vote scheduling, are validated by all before any view is fixed.
+            return self.hold * self.delta
+        if item.row == rows and msg.kind == Kind.READY:
+            # A last cell that pushes the running total away from 0 arrives last, so views
+            # that fix before it see a total nearer 0. The plan reads the ranks.
+            rank = view.hold_rank.get((item.board, msg.origin))
+            if rank is None:
+                t = item.board // 2
+                before = view.bias(t) + sum(view.column_sum(item.board, j) for j in range(self.n)
+                                            if j != msg.origin)
+                before += view.column_sum(item.board, msg.origin) - item.value
+                rank = int(before != 0 and sgn(before) == item.value)
+                view.hold_rank[(item.board, msg.origin)] = rank
+            return (self.hold - 0.05 * (1 - rank)) * self.delta
+        return 0.0
+
+    def describe(self) -> dict[str, Any]:
+        """The options, and what the adversary did with them so far: how many coin plans
+        the corrupted nodes made, how many promised a split vote, how many came true
+        (every node carried the planned value into the next iteration), and the honest
+        coin sum the first plan was made against. The TCP proxy writes this into its
+        statistics, so real runs show it too."""
+        out: dict[str, Any] = {"name": self.name, "hold": self.hold}
+        view = self.adversary
+        if view is not None and view.plans:
+            plans = list(view.plans.values())
+            out["plans"] = len(plans)
+            out["split_plans"] = sum(p.split for p in plans)
+            out["plans_come_true"] = sum(
+                1 for p in plans if p.split and all(
+                    view.votes.get((p.iteration + 1, 1), {}).get(node) == value
+                    for node, value in p.coins.items()))
+            first = min(plans, key=lambda p: p.iteration)
+            out["first_plan"] = {"iteration": first.iteration, "honest_sum": first.honest_sum,
+                                 "split": first.split}
+        return out
+
+
+@dataclass
+class FingerSuppressionScheduler(Scheduler):
+    """HPZ §2.2, "A Finger on the Scale": when few nodes keep v*, the scheduler decides
+    whether their "finger" (here the v* cells they write into the odd board, which make
+    the bias) reaches anyone's view at all, or how much of it.
+
+    An honest node that writes v* into the odd board is a finger writer. Up to f of them
+    per iteration are made slow for the rest of the coin boards: every cell of theirs
+    reaches node d at once only while the bias d has accepted stays inside [-allow, allow]
+    (allow = f by default); beyond that, and for all their later cells (FIFO), it takes
+    delta. Everything else on the coin boards travels at once, so views are fixed before
+    any held cell lands, and since the bias is read from the view fixed after the even
+    board, retroactive adoption cannot bring the finger back in time. With more than f
+    finger writers the scheduler cannot hold them all (a view needs n - f full columns):
+    that is HPZ's Lemma 2, the finger wins; so the scheduler also keeps A_keep small and
+    lets a stage-1 v* reach at most f honest nodes early. Otherwise votes travel as in
+    split-vote."""
+
+    name: str = "finger-suppression"
+    description: str = "§2.2 finger on the scale: holds v* bias cells, views' bias stays in [-f, f]"
+    inspects_messages: bool = True
+    allow: int | None = None
+    _fingers: dict[int, list[int]] = field(default_factory=dict, metadata={"internal": True})
+    _seen: dict[tuple[int, int], int] = field(default_factory=dict, metadata={"internal": True})
+    _cut: dict[tuple[int, int, int], int] = field(default_factory=dict,
+                                                   metadata={"internal": True})
+    _decided: dict[tuple[int, int, int, int], float] = field(default_factory=dict,
+                                                            metadata={"internal": True})
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if self.allow is None:
+            self.allow = f
+        if self.allow < 0:
+            raise ValueError("allow must be >= 0 (how much bias a view may see)")
+        self._votes = SplitVoteScheduler()
+        self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        view = self.adversary
+        if view is None or not isinstance(msg, RbcMsg):
+            return self.rng.random() * self.delta
+        if dst in view.byzantine:
+            return 0.0
+        item = msg.item
+        if isinstance(item, Vote):
+            return self._vote_delay(src, dst, msg, item, now, view)
+        t = (item.board + 1) // 2
+        fingers = self._fingers.setdefault(t, [])
+        if item.board % 2 == 1 and item.row == 1 and item.value \
+                and msg.origin not in view.byzantine and msg.origin not in fingers \
+                and len(fingers) < self.f:
+            fingers.append(msg.origin)
+        if msg.origin not in fingers:
+            return 0.0
+        if item.board % 2 == 0:
+            return self.delta  # behind its held odd cells anyway (FIFO)
+        key = (dst, msg.origin, item.board, item.row)
+        decided = self._decided.get(key)
+        if decided is None:
+            cut = self._cut.get((dst, msg.origin, item.board))
+            seen = self._seen.get((dst, item.board), 0)
+            assert self.allow is not None
+            if cut is None and abs(seen + item.value) <= self.allow:
+                self._seen[(dst, item.board)] = seen + item.value
+                decided = 0.0
+            else:
+                self._cut.setdefault((dst, msg.origin, item.board), item.row)
+                decided = self.delta
+            self._decided[key] = decided
+        return decided
+
+    def _vote_delay(self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float,
+                    view: AdversaryView) -> float:
+        """A small A_keep, which is when the finger matters (|A_keep| <= f): a non-bottom
+        step-3 vote counts early only at one honest node (the keeper), and a stage-1 v*
+        reaches early only the f lowest-numbered honest nodes, who become finger writers."""
+        honest = sorted(view.honest)
+        if item.step == 3 and honest:
+            if msg.kind == Kind.READY and dst == honest[0] == msg.origin:
+                return self.delta  # the keeper's quorum waits for the non-bottom vote
+            if item.value:
+                return 0.0 if dst == honest[0] else self.delta
+        if item.step == 4 and item.value and msg.kind == Kind.READY:
+            return 0.0 if dst in honest[:self.f] else self.delta
+        self._votes.adversary = view
+        return self._votes.delay(src, dst, msg, now)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "allow": self.allow}
 
 
 SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
@@ -277,6 +438,7 @@ SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
     "targeted": TargetedScheduler,
     "partition": PartitionScheduler,
     "coin-aware": CoinAwareScheduler,
+    "finger-suppression": FingerSuppressionScheduler,
 }
 
 

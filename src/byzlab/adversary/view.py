@@ -3,9 +3,11 @@
 The adversary sees every message in flight. `AdversaryView.observe` is called for every
 send, by the simulator and by the TCP proxy alike, and keeps what the coin and vote attacks
 need: every broadcast vote and blackboard cell as soon as its INITIAL leaves its sender
-(before any honest node has accepted it), per board and iteration. Corrupted nodes and
-adversarial schedulers share one view, so the f corrupted nodes act as one coordinated
-adversary.
+(before any honest node has accepted it), per board and iteration, and the order in which
+the writers sent the last row of each board. Corrupted nodes and adversarial schedulers
+share one view, so the f corrupted nodes act as one coordinated adversary; the view is also
+where they leave each other their plans (`CoinPlan`, made by the corrupted nodes and read by
+the coin-aware scheduler), exactly as one adversary would.
 
 Quantities follow HPZ §2.1-2.2 and §3.2: Sigma_G(t) is the clipped sum of the honest
 columns of BB_2t, Sigma_B(t) that of the corrupted ones, bias(t) the sum of BB_{2t-1}, and the
@@ -15,12 +17,41 @@ adversarial direction sigma(t) = -v* when A_keep is not empty (someone keeps v*)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from byzlab.node.coin import clip
 from byzlab.node.messages import Kind, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
 
 _INITIAL = int(Kind.INITIAL)
+
+
+@dataclass
+class CoinPlan:
+    """The corrupted nodes' plan for the coin boards of one iteration (the "last word").
+
+    `cells` are the values each corrupted writer b puts in its column of the even board.
+    If b held back its odd-board column too (`odd_rows[b]` = m0, else 0), it writes
+    `odd_value[b]` (v* or 0) there at the end. b's stream for the plan is those odd cells
+    followed by its even cells; `prefix[(d, b)]` is how much of it honest node d may
+    validate before it fixes its view (the scheduler holds the rest back). `own_full[b]`
+    lists the honest columns that corrupted node b lets complete in its own view before it
+    fixes it, which sets b's own (validated) coin outcome. `coins` are the values the plan
+    expects the nodes to carry into the next iteration (a keeper's is v*), `split` says
+    whether they disagree, and `keepers` are the honest nodes that keep v* this iteration.
+    """
+
+    iteration: int
+    cells: dict[int, list[int]]
+    odd_value: dict[int, int]
+    odd_rows: dict[int, int]
+    prefix: dict[tuple[int, int], int]
+    own_full: dict[int, frozenset[int]]
+    coins: dict[int, int]
+    split: bool
+    keepers: frozenset[int] = frozenset()
+    final_total: float = 0.0
+    honest_sum: float = 0.0
 
 
 class AdversaryView:
@@ -30,6 +61,16 @@ class AdversaryView:
         self.honest = frozenset(range(params.n)) - self.byzantine
         self.cells: dict[int, dict[int, list[int]]] = {}
         self.votes: dict[tuple[int, int], dict[int, int]] = {}
+        # board -> writers in the order their INITIAL for the board's last row was sent
+        self.last_row_order: dict[int, list[int]] = {}
+        self.plans: dict[int, CoinPlan] = {}
+        # corrupted nodes that write their coin columns to the shared plans
+        self.last_word: set[int] = set()
+        # set by a scheduler that holds honest last rows back (coin-aware): only then is
+        # writing last worth it; otherwise corrupted nodes steer their cells as they go
+        self.holds_last_rows = False
+        # (board, honest writer) -> 1 if the scheduler holds its last row the longest
+        self.hold_rank: dict[tuple[int, int], int] = {}
         self.now = 0.0
 
     def corrupt(self, node: int) -> None:
@@ -46,16 +87,27 @@ class AdversaryView:
             column = self.cells.setdefault(item.board, {}).setdefault(src, [])
             if item.row == len(column) + 1:
                 column.append(item.value)
+                if item.row == self.params.rows(item.board):
+                    self.last_row_order.setdefault(item.board, []).append(src)
         elif isinstance(item, Vote):
             self.votes.setdefault((item.iteration, item.step), {})[src] = item.value
 
     # -- coin quantities ---------------------------------------------------------------
+
+    def column(self, board: int, writer: int) -> list[int]:
+        return self.cells.get(board, {}).get(writer, [])
 
     def column_sum(self, board: int, writer: int) -> int:
         return sum(self.cells.get(board, {}).get(writer, ()))
 
     def rows_written(self, board: int, writer: int) -> int:
         return len(self.cells.get(board, {}).get(writer, ()))
+
+    def complete_honest(self, board: int) -> list[int]:
+        """Honest writers whose whole column of `board` is out, in the order they finished."""
+        rows = self.params.rows(board)
+        done = [j for j in self.last_row_order.get(board, []) if j in self.honest]
+        return [j for j in done if self.rows_written(board, j) == rows]
 
     def sigma_g(self, iteration: int) -> int:
         xmax = self.params.xmax
