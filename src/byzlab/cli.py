@@ -23,6 +23,7 @@ from byzlab.node.validation import PROTOCOLS
 # SDK) are imported only when used, so `byzlab node`/`byzlab proxy` start fast and the
 # container image does not need those libraries.
 _LAZY_COMMANDS = {
+    "bench": ("byzlab.bench.runner", "bench_command"),
     "keys": ("byzlab.network.keys", "keys_command"),
     "matrix": ("byzlab.adversary.matrix", "matrix_command"),
     "sweep": ("byzlab.orchestration.experiments_cli", "sweep_command"),

@@ -1,0 +1,63 @@
+"""Benchmark 3, latency to agreement: real honest FIFO runs on loopback against the
+simulator's causal-depth prediction.
+
+Under the FIFO scheduler every message takes exactly delta, so the simulator's latency (in
+units of delta) is the causal depth of the run in hops. A real FIFO run with delay delta_s
+should then take about depth x (delta_s + one-hop delay) if processing kept up; the ratio
+real / predicted says how much processing and queueing add on top of the hops (target:
+within 3x). Real runs can take more iterations than the simulator where the simulator's
+decision hinges on how simultaneous deliveries are ordered (see network/tcp.py); every run's
+iteration count is kept, and ``same_iteration_ratio`` compares only the runs that took as
+many iterations as the simulator (the prediction's premise).
+"""
+
+from __future__ import annotations
+
+from byzlab.bench.common import Context, Figure, Section
+from byzlab.bench.realrun import honest_scenario, measure
+from byzlab.orchestration.scenario import build_simulator
+
+TARGET_RATIO = 3.0
+DELTA_S = 0.005
+QUICK_SIZES = (4, 7)
+FULL_SIZES = (4, 7, 16, 32, 64)
+
+
+def run(ctx: Context) -> Section:
+    section = Section("latency", "Latency to agreement: loopback vs simulator prediction")
+    if "local" not in ctx.backends:
+        section.notes.append("skipped: needs the local backend (--backends)")
+        return section
+    section.extra["delta_s"] = DELTA_S
+    for n in ctx.sizes(QUICK_SIZES, FULL_SIZES):
+        ctx.step(f"n={n}: simulator causal depth")
+        sim = build_simulator(honest_scenario(n, DELTA_S, timeout_s=ctx.timeout_s)).run()
+        depth = sim.latency_delta
+        rows = measure(ctx.variants, ctx.tmp, n, DELTA_S, ctx.repeats,
+                       timeout_s=ctx.timeout_s, keep_failed=ctx.failed_runs,
+                       step=ctx.step)
+        for variant, row in zip(ctx.variants, rows, strict=True):
+            tag = ctx.variant_label(variant, f"n={n}")
+            hop = ctx.one_hop_s(variant)
+            predicted = depth * (DELTA_S + hop)
+            real = section.record(f"{tag}: real_s", row.values("latency_s"))
+            section.medians[f"{tag}: predicted_s"] = predicted
+            ratio = real / predicted if real is not None else None
+            section.medians[f"{tag}: ratio"] = ratio
+            same = row.median("latency_s", iterations=sim.iterations)
+            same_ratio = same / predicted if same is not None else None
+            section.medians[f"{tag}: same_iteration_ratio"] = same_ratio
+            section.rows.append({**row.to_json(), "depth": depth,
+                                 "sim_iterations": sim.iterations, "one_hop_s": hop,
+                                 "predicted_s": predicted, "real_s": real, "ratio": ratio,
+                                 "same_iteration_ratio": same_ratio})
+            section.figures.append(Figure(
+                ctx.variant_label(variant, f"real / predicted latency, n={n}"), ratio, "x",
+                f"<= {TARGET_RATIO:g}", None if ratio is None else ratio <= TARGET_RATIO,
+                f"real {_ms(real)}, predicted {_ms(predicted)} (depth {depth:g} hops); "
+                f"iterations {row.iterations()} (sim {sim.iterations}); agreed {row.agreed()}"))
+    return section
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.0f} ms"
