@@ -78,7 +78,7 @@ def test_matrix_cli_writes_every_column_and_the_parameters(tmp_path: Path) -> No
 @pytest.mark.parametrize(("args", "needle"), [
     (["--param", "T"], "expected NAME=VALUE"),
     (["--param", "colour=3"], "unknown parameter 'colour'"),
-    (["--param", "T=soon"], "is not a number"),
+    (["--param", "T=soon"], "T must be a number"),
     (["--param", "T=0"], "T must be at least 1"),
 ])
 def test_matrix_cli_rejects_bad_parameters(args: list[str], needle: str) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,25 +70,29 @@ def main() -> None:
     """
 
 
-def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
+def parse_param_overrides(pairs: Sequence[str],
+                          known: Iterable[str] | None = None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` pairs as numbers, names checked against ``known`` (default:
+    every field of ``Params`` but n and f). Shared by ``byzlab sim`` and ``byzlab matrix``."""
+    names = sorted(known if known is not None else
+                   (f.name for f in dataclasses.fields(Params) if f.name not in ("n", "f")))
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        if not sep:
+        name = key.strip()
+        if not sep or not name:
             raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
+        if name not in names:
+            raise click.BadParameter(f"unknown parameter {name!r}; known: {', '.join(names)}",
+                                     param_hint="--param")
         try:
             value: Any = int(raw)
         except ValueError:
             try:
                 value = float(raw)
             except ValueError:
-                raise click.BadParameter(f"{key} must be a number, got {raw!r}",
+                raise click.BadParameter(f"{name} must be a number, got {raw!r}",
                                          param_hint="--param") from None
-        name = key.strip()
-        known = sorted(f.name for f in dataclasses.fields(Params) if f.name not in ("n", "f"))
-        if name not in known:
-            raise click.BadParameter(f"unknown parameter {name!r}; known: {', '.join(known)}",
-                                     param_hint="--param")
         out[name] = value
     return out
 
@@ -174,7 +179,7 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
         protocol, scheduler = scn.run.protocol, scn.adversary.scheduler
     else:
         try:
-            overrides = _parse_overrides(params_kv)
+            overrides = parse_param_overrides(params_kv)
             f_value = f if f is not None else max(1, (n - 1) // 3)
             if preset == "theory":
                 params = Params.theory(n, f_value, **overrides)

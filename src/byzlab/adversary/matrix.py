@@ -125,27 +125,10 @@ def summarize(outcomes: Sequence[RunOutcome], params: str = "") -> list[CellSumm
 
 def parse_params(pairs: Sequence[str], n: int, f: int) -> dict[str, Any]:
     """NAME=VALUE overrides of `Params.practical`: the keys a scenario's [params] takes."""
+    from byzlab.cli import parse_param_overrides
     from byzlab.orchestration.scenario import ParamsSection
 
-    known = set(ParamsSection.model_fields)
-    overrides: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
-        if name not in known:
-            raise click.BadParameter(f"unknown parameter {name!r}; known: "
-                                     f"{', '.join(sorted(known))}", param_hint="--param")
-        try:
-            value: Any = int(raw)
-        except ValueError:
-            try:
-                value = float(raw)
-            except ValueError:
-                raise click.BadParameter(f"{name}: {raw!r} is not a number",
-                                         param_hint="--param") from None
-        overrides[name] = value
+    overrides = parse_param_overrides(pairs, ParamsSection.model_fields)
     try:
         Params.practical(n, f, **overrides)
     except ParamsError as exc:
