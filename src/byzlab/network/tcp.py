@@ -105,6 +105,7 @@ import json
 import logging
 import os
 import random
+import resource
 import signal
 import struct
 import sys
@@ -156,6 +157,7 @@ __all__ = [
     "clean_snapshot",
     "compact_json",
     "cpu_seconds",
+    "max_rss_kib",
     "ideal_seed_for",
     "load_config",
     "main",
@@ -192,6 +194,12 @@ def compact_json(obj: object) -> bytes:
 def cpu_seconds() -> float:
     """User plus system CPU time of this process (all threads), in seconds."""
     return time.process_time()
+
+
+def max_rss_kib() -> int:
+    """This process's peak resident set size so far, in KiB (Linux reports ru_maxrss in
+    KiB): exact, unlike polling VmHWM from outside, which misses a last burst."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def peek_route(body: bytes | bytearray | memoryview) -> tuple[int, int] | None:
@@ -871,6 +879,7 @@ class NodeRuntime:
             # (imports, keys, connecting), so the protocol's own share is the difference.
             "cpu_s": round(cpu_seconds(), 4),
             "cpu_start_s": self.cpu_at_start,
+            "max_rss_kib": max_rss_kib(),
         }
 
     def write_result(self) -> None:
@@ -920,7 +929,7 @@ def _run_profiled(runner: asyncio.Runner, make: Callable[[], Coroutine[Any, Any,
                   profile_dir: Path, name: str) -> int:
     """``runner.run(make())`` under cProfile; the stats go to ``profile_dir`` on exit.
 
-    Development aid (``BYZLAB_PROFILE=DIR byzlab run ...``, or ``bench_tcp.py --profile``):
+    Development aid (``BYZLAB_PROFILE=DIR byzlab run ...``):
     one ``<name>-<pid>.prof`` per process, readable with ``python -m pstats``.
     """
     import cProfile
