@@ -192,3 +192,19 @@ def test_decoder_memory_never_confuses_ints_with_look_alikes() -> None:
             result = decoder.decode(mutated)
             assert isinstance(result, DecodeError), (index, look_alike, result)
             assert result == decode_reference(mutated, N)
+
+
+def test_decoder_shares_one_item_between_the_messages_of_an_instance() -> None:
+    """INITIAL, ECHO and READY about one item come back holding the same item object (the
+    simulator shares it too), so RBC recognises them by identity; other items do not."""
+    decoder = Decoder(N)
+    item = Vote(2, 1, -1, 5)
+    got = [decoder.decode(encode(RbcMsg(int(kind), 3, 7, item))) for kind in
+           (Kind.INITIAL, Kind.ECHO, Kind.READY)]
+    assert all(isinstance(m, RbcMsg) and m.item == item for m in got)
+    first = got[0]
+    assert isinstance(first, RbcMsg)
+    assert all(m.item is first.item for m in got if isinstance(m, RbcMsg))
+    write = decoder.decode(encode(RbcMsg(int(Kind.ECHO), 3, 7, Write(2, 1, -1, 5))))
+    assert isinstance(write, RbcMsg) and isinstance(write.item, Write)
+    assert write.item is not first.item

@@ -421,10 +421,15 @@ def test_census_counts_what_decoding_counts(msgs: list[Message]) -> None:
     """Honest frames: counting without decoding gives the statistics decoding gives."""
     counted, decoded = _fresh("counted"), _fresh("decoded")
     payload = pack_batch([encode(m) for m in msgs])
-    assert counted._census(memoryview(payload)) == len(msgs)
-    decoded._count(decoded._decode_payload(0, payload))
+    # A broadcast round: the same payload to three peers, then another payload; the
+    # census remembers the last payload's tally, and every copy must still count.
+    other = pack_batch([encode(DecideMsg(1))])
+    for body in (payload, payload, bytes(payload), other, payload):
+        expected = 1 if body is other else len(msgs)
+        assert counted._census(memoryview(body)) == expected
+        decoded._count(decoded._decode_payload(0, body))
     for p in (counted, decoded):
-        p.counts["messages"] = len(msgs)
+        p.counts["messages"] = 4 * len(msgs) + 1
     a, b = counted.stats(), decoded.stats()
     for key in ("messages_by_kind", "bytes_by_kind", "rbc_instances", "rbc_initials"):
         assert a[key] == b[key], key

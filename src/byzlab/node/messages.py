@@ -221,17 +221,26 @@ class Decoder:
     one is range-checked and built (``decode``). The types are checked *before* the lookup,
     so a float or bool that compares equal to an int (``1.0 == True == 1``) never finds an
     entry: the result is always the result of ``decode``, and equal messages come back as
-    one shared (frozen) object, as the simulator shares them. At most ``max_entries``
-    results are kept (the memory is cleared when full), so a flood of distinct messages
-    costs what ``decode`` costs and no more memory.
+    one shared (frozen) object, as the simulator shares them.
+
+    Items are shared too: the INITIAL, ECHOs and READYs of an instance are different
+    messages about one item, and the simulator hands all of them the sender's item object.
+    A new message whose item equals one seen recently is rebuilt around that item, so that
+    ``rbc.py`` recognises it by identity (``is``) instead of comparing dataclasses field by
+    field, once per sender.
+
+    At most ``max_entries`` results (and as many items) are kept; each memory is cleared
+    when full, so a flood of distinct messages costs what ``decode`` costs and no more
+    memory.
     """
 
-    __slots__ = ("_cache", "max_entries", "n")
+    __slots__ = ("_cache", "_items", "max_entries", "n")
 
     def __init__(self, n: int, *, max_entries: int = 4096) -> None:
         self.n = n
         self.max_entries = max_entries
         self._cache: dict[tuple[int, ...], Message] = {}
+        self._items: dict[tuple[int, ...], Item] = {}
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -251,6 +260,16 @@ class Decoder:
                 if msg is not None:
                     return msg
                 result = decode(obj, self.n)
+                if isinstance(result, RbcMsg):
+                    items = self._items
+                    item_key = (tag, a, b, value, support)
+                    item = items.get(item_key)
+                    if item is None:
+                        if len(items) >= self.max_entries:
+                            items.clear()
+                        items[item_key] = result.item
+                    else:
+                        result = _new_rbc(kind, origin, seq, item)
                 if not isinstance(result, DecodeError):
                     if len(cache) >= self.max_entries:
                         cache.clear()
