@@ -83,6 +83,14 @@ def assert_results_written(outcome: RunOutcome, n: int, byzantine: dict[int, str
                   for line in (out / "traces" / f"node-{i}.jsonl").read_text().splitlines()]
         for expected in ("start", "decide", "halt", "trace-summary"):
             assert expected in events, (i, events, about(outcome))
+        result = node_result(outcome, i)
+        # Exact peak RSS from the node itself; Linux nodes run under SCHED_BATCH.
+        assert isinstance(result["max_rss_kib"], int) and result["max_rss_kib"] > 10_000
+        if sys.platform == "linux":
+            assert result["scheduling"] == "batch", about(outcome)
+    stats = json.loads((out / "proxy-stats.json").read_text())
+    timeline = stats["relay_timeline"]
+    assert timeline["total"] == sum(timeline["counts"]) == summary["messages"], about(outcome)
     assert (out / "proxy-stats.json").exists() and (out / "scenario.toml").exists()
     leftovers = [p.name for p in out.rglob("*") if p.name.endswith(".tmp")
                  or p.name.endswith(".key")]
@@ -369,3 +377,13 @@ async def test_the_inbox_is_bounded_by_frames_and_keeps_order() -> None:
     await inbox.put([b"6"])
     async with asyncio.timeout(5):
         assert await waiting == [b"6"]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
+def test_batch_scheduling_switches_the_policy_of_the_calling_process() -> None:
+    """In a child process, so the test runner keeps its own policy."""
+    code = ("import os; from byzlab.network.tcp import batch_scheduling; "
+            "ok = batch_scheduling(); print(ok, os.sched_getscheduler(0) == os.SCHED_BATCH)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stdout.split() == ["True", "True"], proc.stderr

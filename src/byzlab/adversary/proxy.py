@@ -143,6 +143,7 @@ from byzlab.network.tcp import (
     run_with_loop,
     setup_logging,
 )
+from byzlab.network.timeline import RelayTimeline
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import (
     DecideMsg,
@@ -389,6 +390,8 @@ class Proxy:
         bytes_by_kind = prev.get("bytes_by_kind") or {}
         self._kind_counts = [int(by_kind.get(k, 0)) for k in _KIND_NAMES]
         self._last_census: tuple[bytes, _Tally] | None = None
+        # Messages relayed over time in this incarnation (for the sustained rate).
+        self.timeline = RelayTimeline()
         self._kind_bytes = [int(bytes_by_kind.get(k, 0)) for k in _KIND_NAMES]
         self.drops: Counter[str] = Counter(
             {k: int(v) for k, v in (prev.get("drops") or {}).items()})
@@ -419,6 +422,7 @@ class Proxy:
             "messages_delivered": self.counts["messages_delivered"],
             "bytes": self.counts["bytes"],
             "frames_relayed": self.counts["frames_relayed"],
+            "relay_timeline": self.timeline.to_json(),
             "tampered": self.counts["tampered"],
             "rbc_instances": len(self.initials),
             "messages_by_kind": {k: c for k, c in zip(_KIND_NAMES, self._kind_counts,
@@ -517,9 +521,13 @@ class Proxy:
 
     def _vnow(self) -> float:
         """Virtual time for the scheduler and strategies: units of delta since the start."""
-        if not self.started:
-            return 0.0
-        elapsed = asyncio.get_running_loop().time() - self._t0
+        return self._virtual(self._elapsed())
+
+    def _elapsed(self) -> float:
+        """Seconds since the protocol started (0 before)."""
+        return asyncio.get_running_loop().time() - self._t0 if self.started else 0.0
+
+    def _virtual(self, elapsed: float) -> float:
         # With delta_s = 0 (as fast as possible) one virtual unit is a millisecond.
         return elapsed / self.config.delta_s if self.config.delta_s > 0 else elapsed * 1e3
 
@@ -853,7 +861,8 @@ class Proxy:
         decoded (the scheduler does not inspect messages), so the delay is drawn once for
         the frame; otherwise it is the largest of the delays of its messages."""
         scheduler = self.scheduler
-        now = self._vnow()
+        elapsed = self._elapsed()
+        now = self._virtual(elapsed)
         if not count:
             virtual = scheduler.delta
         elif msgs is None:
@@ -864,6 +873,7 @@ class Proxy:
         virtual = min(max(virtual, 0.0), 1.0)  # the model's bound, whatever a scheduler says
         counts = self.counts
         counts["messages"] += count
+        self.timeline.add(elapsed, count)
         if frames:
             counts["bytes"] += len(frames[-1])
         counts["frames_relayed"] += 1

@@ -137,6 +137,8 @@ class Sample:
     proxy_rss_kib: int | None = None
     rss_source: str = ""
     kept: str = ""  # where a failed run's directory was kept
+    # Messages/s through the proxy between 10 % and 90 % of them (network/timeline.py).
+    sustained_msgs_per_s: float | None = None
 
     @property
     def msgs_per_s(self) -> float | None:
@@ -169,6 +171,13 @@ def _cpu(result: Any) -> float | None:
     if not isinstance(total, int | float) or not isinstance(start, int | float):
         return None
     return float(total) - float(start)
+
+
+def _sustained(stats: Any) -> float | None:
+    """The proxy's sustained relay rate (10 %-90 % of the messages), if it reported one."""
+    timeline = stats.get("relay_timeline") if isinstance(stats, dict) else None
+    rate = timeline.get("sustained_rate") if isinstance(timeline, dict) else None
+    return float(rate) if isinstance(rate, int | float) and rate > 0 else None
 
 
 def _own_rss(result: Any) -> int | None:
@@ -223,7 +232,8 @@ def sample(out: Path, n: int, delta_s: float, *, timeout_s: float = 240.0,
                   nodes_cpu_s=nodes, wall_s=wall, stopped=outcome.stopped,
                   run_id=outcome.run_id, node_rss_kib=rss,
                   proxy_rss_kib=_own_rss(stats) or sampler.peak_kib.get("proxy"),
-                  rss_source=source, kept=kept)
+                  rss_source=source, kept=kept,
+                  sustained_msgs_per_s=_sustained(stats))
 
 
 @dataclass

@@ -3,9 +3,14 @@ node processes, and what the authenticated link layer costs per frame and per me
 
 Throughput: n honest nodes (n = 7 and 16), the FIFO scheduler with delta_s = 0, i.e. as fast
 as the processes go; messages relayed by the proxy / wall-clock latency to agreement, median
-of ``repeats`` runs. With it the CPU split: CPU seconds of the proxy and of all nodes together
-from the start of the protocol to the end of each process (start-up, imports and key loading
-excluded), and that per message. The target is for the whole machine (two cores here).
+of ``repeats`` runs. Next to it the *sustained* rate: messages per second between the moments
+the proxy had relayed 10 % and 90 % of them (``network/timeline.py``). An honest n = 7 run
+lasts about 20 ms, and its average is held down by the start (nodes begin as the two cores
+get round to them) and the drain (nodes halt one by one); the sustained rate is what the
+transport carries once every node has work. Both are reported against the target.
+With them the CPU split: CPU seconds of the proxy and of all nodes together from the start
+of the protocol to the end of each process (start-up, imports and key loading excluded),
+and that per message. The target is for the whole machine (two cores here).
 
 Link costs, each the median (and the best) of many short timed runs (every run is kept):
 
@@ -242,11 +247,19 @@ def throughput(ctx: Context, section: Section) -> None:
             section.medians[f"{tag}: cpu_us_per_msg"] = per_msg
             section.rows.append({**row.to_json(), "cpu_us_per_msg": per_msg})
             cpu = "" if per_msg is None else f"; {per_msg:.1f} us CPU per message"
+            sustained = section.record(f"{tag}: sustained_msgs_per_s",
+                                       row.values("sustained_msgs_per_s"))
             section.figures.append(Figure(
                 ctx.variant_label(variant, f"messages/s through the proxy, n={n}"), rate,
                 "/s", f">= {TARGET_MSGS_PER_S:,}",
                 None if rate is None else rate >= TARGET_MSGS_PER_S,
-                f"agreed {row.agreed()}, iterations {row.iterations()}{cpu}"))
+                f"whole run: messages / latency; agreed {row.agreed()}, "
+                f"iterations {row.iterations()}{cpu}"))
+            section.figures.append(Figure(
+                ctx.variant_label(variant, f"sustained messages/s, n={n}"), sustained,
+                "/s", f">= {TARGET_MSGS_PER_S:,}",
+                None if sustained is None else sustained >= TARGET_MSGS_PER_S,
+                "relay rate between 10% and 90% of the messages (no ramp-up, no drain)"))
 
 
 def run(ctx: Context) -> Section:
