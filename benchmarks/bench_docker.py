@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from byzlab.bench.limits import search_largest
 from byzlab.orchestration.docker import DockerRun, DockerUnavailable, connect
 from byzlab.orchestration.scenario import parse_scenario
 
@@ -122,26 +123,17 @@ def main() -> int:
             rows.append(row)
             print(fmt(row), flush=True)
         if args.max_n:
-            good = max((r["n"] for r in rows if r["agreed"]), default=4)
-            bad: int | None = None
-            n = good * 2
-            while True:
-                if bad is None and n > args.max_n:
-                    break
-                if bad is not None:
-                    if bad - good <= args.tolerance:
-                        break
-                    n = (good + bad) // 2
+            def attempt(n: int) -> bool:
                 row = one_run(client, work, n, seed=args.seed, timeout_s=args.budget,
                               honest=args.honest)
                 rows.append(row)
                 print(fmt(row), flush=True)
-                if row["agreed"] and row["total_s"] <= args.budget:
-                    good = n
-                    if bad is None:
-                        n *= 2
-                else:
-                    bad = n
+                return bool(row["agreed"]) and row["total_s"] <= args.budget
+
+            known = max((r["n"] for r in rows if r["agreed"]), default=None)
+            start = min(2 * known, args.max_n) if known else 4
+            good, bad = (known, None) if known and known >= args.max_n else search_largest(
+                attempt, start, args.max_n, good=known, tolerance=args.tolerance)
             print(f"# largest N that reached agreement within {args.budget:.0f} s: {good}"
                   + ("" if bad is None else f" (N={bad} did not)"), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -117,3 +117,16 @@ def test_search_doubles_then_bisects(limit: int, start: int, cap: int,
 
     assert search_largest(attempt, start, cap) == expected
     assert len(tried) == len(set(tried)), f"a size was tried twice: {tried}"
+
+
+def test_search_from_a_known_size_with_a_tolerance() -> None:
+    """What bench_docker.py does: sizes already run, then search above the largest that
+    passed, to within one container."""
+    tried: list[int] = []
+
+    def attempt(n: int) -> bool:
+        tried.append(n)
+        return n <= 45
+
+    assert search_largest(attempt, 64, 128, good=32, tolerance=1) == (45, 46)
+    assert 32 not in tried and len(tried) == len(set(tried)), tried

@@ -12,14 +12,14 @@ many iterations as the simulator (the prediction's premise).
 
 The causal-depth prediction counts hops, not work. An honest run does O(n^3) message
 deliveries per step (n RBCs of 2n^2 messages: 1.7 M at n = 64), and each one runs the
-protocol code in some node. The *compute floor* is what that code alone costs: the wall
-time of the simulator running the same scenario (every delivery through the same
-``HonestNode`` code, no sockets, no MACs, no encoding, one process with a warm cache)
-divided by the cores the real run has. No run on this machine can be faster than
-``max(prediction, floor)``; ``real / max(prediction, floor)`` is reported next to the target
-ratio, so that a miss shows whether it is the transport's overhead or the protocol's own
-work. (The floor is generous to the real run: the simulator also spends time on its own
-event queue.)
+protocol code in some node. The *compute floor* estimates what that code alone costs: the
+wall time of the simulator running the same scenario (every delivery through the same
+``HonestNode`` code; no sockets, MACs or encoding; one process with a warm cache) divided
+by the cores the real run has. ``real / max(prediction, floor)`` is reported next to the
+target ratio, so that a miss shows whether the transport's overhead or the protocol's own
+work is to blame. It is an estimate, not a proof: the simulator also runs its own event
+queue (about 40 % of its time at n = 32, by profile), which makes the floor too high by
+that much, and real nodes spread the work over n processes with smaller, hotter state.
 """
 
 from __future__ import annotations

@@ -48,10 +48,14 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run at all here (no Docker engine, no image)."""
 
 
-def search_largest(attempt: Callable[[int], bool], start: int, cap: int,
+def search_largest(attempt: Callable[[int], bool], start: int, cap: int, *,
+                   good: int | None = None, tolerance: int | None = None,
                    ) -> tuple[int | None, int | None]:
-    """(largest n that passed, smallest n that failed) by doubling, then bisection."""
-    good: int | None = None
+    """(largest n that passed, smallest n that failed) by doubling, then bisection.
+
+    ``good``: a size already known to pass (not tried again). Bisection stops when the
+    bracket is at most ``tolerance`` wide (default: a quarter of the size that passed).
+    """
     bad: int | None = None
     n = start
     while True:  # double up from start
@@ -69,7 +73,8 @@ def search_largest(attempt: Callable[[int], bool], start: int, cap: int,
             good = n
         else:
             bad = n
-    while good is not None and bad is not None and bad - good > max(1, good // 4):
+    while good is not None and bad is not None and bad - good > (
+            tolerance if tolerance is not None else max(1, good // 4)):
         n = (good + bad) // 2
         if attempt(n):
             good = n

@@ -102,7 +102,7 @@ PRESETS = ("practical", "theory")
 TAMPER_MODES = ("none", "flip-byte")
 FAULT_ACTIONS = ("kill", "pause", "netem")
 DEFAULT_IMAGE = "byzlab:latest"
-# Scheduler dataclass fields that `bind` sets; a scenario may not set them.
+# Upper bounds that keep a typo (n = 100000) from allocating for minutes before failing.
 MAX_N = 1024
 MAX_SEED = 2**63 - 1
 MAX_POOL = 100_000
