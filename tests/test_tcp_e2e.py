@@ -387,3 +387,17 @@ def test_batch_scheduling_switches_the_policy_of_the_calling_process() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert proc.stdout.split() == ["True", "True"], proc.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_peak_rss_is_the_childs_own_not_its_parents() -> None:
+    """A node forked by a big orchestrator and exec'd must report its own peak: Linux's
+    ru_maxrss would carry the parent's resident set across the exec."""
+    ballast = bytearray(300 * 1024 * 1024)  # the "orchestrator": 300 MiB resident
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    code = "from byzlab.network.tcp import max_rss_kib; print(max_rss_kib())"
+    # preexec_fn forces fork + exec, as the local backend starts its nodes.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True, preexec_fn=lambda: None)
+    del ballast
+    assert 1_000 < int(proc.stdout) < 200 * 1024, proc.stdout

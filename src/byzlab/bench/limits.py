@@ -33,6 +33,7 @@ from typing import Any
 
 from byzlab.bench.common import Context, Figure, Section
 from byzlab.bench.realrun import honest_scenario, keep_run, sample
+from byzlab.network.tcp import max_rss_kib
 from byzlab.orchestration.local import RunFailed
 from byzlab.orchestration.scenario import build_simulator
 
@@ -110,7 +111,7 @@ def sim_child(n: int, cap_bytes: int = 0) -> None:
     print(json.dumps({"agreed": result.agreed and result.valid, "stopped": result.stopped,
                       "deliveries": result.deliveries, "messages": result.messages,
                       "sim_wall_s": wall,
-                      "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "max_rss_kib": max_rss_kib()}))
 
 
 def _attempt_sim(ctx: Context, n: int) -> dict[str, Any]:

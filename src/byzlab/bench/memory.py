@@ -59,7 +59,7 @@ def run(ctx: Context) -> Section:
     section.extra["rss_source"] = sorted(sources)
     if "polled" in sources or "mixed" in sources:
         section.notes.append(f"node peak RSS polled from /proc/<pid>/status VmHWM every "
-                             f"{POLL_S:g} s (nodes do not report ru_maxrss): a lower bound")
+                             f"{POLL_S:g} s (nodes did not report their own peak): a lower bound")
     if "unavailable" in sources:
         section.notes.append("peak RSS unavailable for some runs (no /proc and no report)")
     return section

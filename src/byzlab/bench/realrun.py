@@ -4,8 +4,8 @@
   what the benchmarks read from it: latency, messages, frames, iterations, the CPU seconds
   of the proxy and the nodes from the protocol's start to exit, and the peak resident set
   size of every process.
-* Peak RSS: a node that reports its own peak (``max_rss_kib`` in its ``result.json``, i.e.
-  ``resource.getrusage(RUSAGE_SELF).ru_maxrss``; the proxy likewise in its statistics) is
+* Peak RSS: a node that reports its own peak (``max_rss_kib`` in its ``result.json``, its
+  own ``VmHWM`` when it writes the result; the proxy likewise in its statistics) is
   taken at its word; otherwise the orchestrator reads ``VmHWM`` (the kernel's high-water
   mark of the resident set) from ``/proc/<pid>/status`` while the run goes, through
   ``run_local``'s status hook. A process that exits between two polls loses what it grew in
@@ -37,7 +37,7 @@ from typing import Any
 from byzlab.network.auth import LinkSender, link_keys_for
 from byzlab.network.framing import FrameDecoder, encode_frame, pack_batch
 from byzlab.network.keys import generate_keys, load_private_key, load_roster
-from byzlab.network.tcp import HELLO
+from byzlab.network.tcp import HELLO, peak_rss_kib
 from byzlab.node.messages import DecideMsg, encode
 from byzlab.node.params import Params
 from byzlab.orchestration.local import RunOutcome, new_run_id, run_local
@@ -75,14 +75,7 @@ class Variant:
 
 def vm_hwm_kib(pid: int) -> int | None:
     """The peak resident set size of a running process, in KiB (Linux), else None."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None  # a zombie has no memory lines left
+    return peak_rss_kib(pid)
 
 
 class RssSampler:

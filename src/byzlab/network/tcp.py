@@ -168,6 +168,7 @@ __all__ = [
     "main",
     "max_rss_kib",
     "node_rng",
+    "peak_rss_kib",
     "peek_route",
     "run_with_loop",
 ]
@@ -202,10 +203,32 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
+def peak_rss_kib(pid: int | str = "self") -> int | None:
+    """The kernel's high-water mark of a process's resident set (``VmHWM``), in KiB;
+    None where there is no /proc (or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None  # a zombie has no memory lines left
+
+
 def max_rss_kib() -> int:
-    """This process's peak resident set size so far, in KiB (Linux reports ru_maxrss in
-    KiB): exact, unlike polling VmHWM from outside, which misses a last burst."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """This process's peak resident set size so far, in KiB.
+
+    ``VmHWM`` of this address space where Linux has it. Not ``getrusage``'s ``ru_maxrss``:
+    Linux carries it across ``exec`` from the address space the process was forked with, so
+    a node started by a 60 MiB orchestrator reports at least 60 MiB whatever it used itself.
+    Elsewhere ``ru_maxrss`` is the best there is (bytes on macOS, hence the conversion).
+    """
+    own = peak_rss_kib()
+    if own is not None:
+        return own
+    peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return peak // 1024 if sys.platform == "darwin" else peak
 
 
 def peek_route(body: bytes | bytearray | memoryview) -> tuple[int, int] | None:
