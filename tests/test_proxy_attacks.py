@@ -13,9 +13,11 @@ Real runs are not replayable: timing decides the quorums, and an honest node bat
 messages of one loop turn into one MAC'd frame that the proxy can only delay as a whole
 (it holds no honest key, so it cannot split it). The vote splitting is therefore coarser
 than in the simulator, and now and then the nodes agree in iteration 1, before any coin
-board. Measured with seed 1 over 10 runs: 8 carried out a plan (the simulator's seed 1:
+board. Measured with seed 1 (coin-interval): 10 of 16 runs carried out a plan on an idle
+machine, 6 of 12 with both cores busy with other work, as in CI (the simulator's seed 1:
 5 iterations, 3 plans come true, and some real runs match that exactly). So each case runs
-up to four times until one run carries out a plan; every run must be safe.
+up to ten times until one run carries out a plan (two on average; at one in two, ten
+misses in a row happen once in a thousand suites); every run must be safe.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 from byzlab.orchestration.local import RunOutcome, run_local
 from byzlab.orchestration.scenario import Scenario, build_simulator, parse_scenario
 
-ATTEMPTS = 4
+ATTEMPTS = 10
 
 
 def scenario(strategy: str) -> Scenario:
