@@ -130,3 +130,31 @@ def test_search_from_a_known_size_with_a_tolerance() -> None:
 
     assert search_largest(attempt, 64, 128, good=32, tolerance=1) == (45, 46)
     assert 32 not in tried and len(tried) == len(set(tried)), tried
+
+
+def test_faithful_delay_climbs_the_ladder_until_the_ratio_is_met(tmp_path: Path) -> None:
+    """Real runs at n = 4. No timing asserted (a loaded machine may need a rung or two
+    more): the delays tried are the ladder's in order from above DELTA_S, the search stops
+    at the first within the target, and that is the figure."""
+    from byzlab.bench.common import Context, Section
+    from byzlab.bench.latency import DELAY_LADDER, DELTA_S, TARGET_RATIO, _faithful_delay
+    from byzlab.bench.realrun import Variant
+
+    ctx = Context(quick=False, repeats=1, out=tmp_path / "out", tmp=tmp_path / "tmp",
+                  budget_s=120.0, backends=("local",), variants=[Variant("current")])
+    section = Section("latency", "test")
+    _faithful_delay(ctx, section, ctx.variants[0], 4, depth=9.0, hop=50e-6, iterations=1)
+    (figure,) = section.figures
+    assert figure.name == "smallest delta_s within 3x, n=4"
+    ladder = [d for d in DELAY_LADDER if d > DELTA_S]
+    ratios = [section.medians[f"n=4 delta_s={d:g}: ratio"] for d in ladder
+              if f"n=4 delta_s={d:g}: ratio" in section.medians]
+    assert ratios, section.medians
+    assert all(r is not None and r > TARGET_RATIO for r in ratios[:-1]), ratios
+    found = section.medians["n=4: faithful_delta_s"]
+    if found is None:
+        assert len(ratios) == len(ladder) and figure.value is None
+    else:
+        assert found == ladder[len(ratios) - 1] and ratios[-1] <= TARGET_RATIO
+        assert figure.value == pytest.approx(found * 1e3)
+    assert figure.note.startswith(f"real / predicted at {ladder[0] * 1e3:g} ms: ")

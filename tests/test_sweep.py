@@ -245,6 +245,16 @@ def test_error_unknown_field_path() -> None:
     assert "sweep.run.seed: sweep seeds with the `seeds` key" in problem
 
 
+@pytest.mark.parametrize("example", ["committee.toml", "sortition.toml"])
+def test_error_multi_instance_scenarios_are_refused_up_front(example: str) -> None:
+    """Before any run starts, not as an error row per run."""
+    text = (EXAMPLES / example).read_text() + "\n[sweep]\nseeds = [0, 1]\n"
+    (problem,) = sweep_problems(text)
+    section = example.removesuffix(".toml")
+    assert problem.startswith(f"{section}: a sweep runs single agreement instances"), problem
+    assert "byzlab run FILE --backend sim|local" in problem
+
+
 def test_error_value_is_not_a_list() -> None:
     (problem,) = sweep_problems('[sweep]\n"run.n" = 4\n')
     assert problem == "sweep.run.n: expected a list of values, got integer 4"

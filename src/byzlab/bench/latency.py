@@ -20,6 +20,12 @@ target ratio, so that a miss shows whether the transport's overhead or the proto
 work is to blame. It is an estimate, not a proof: the simulator also runs its own event
 queue (about 40 % of its time at n = 32, by profile), which makes the floor too high by
 that much, and real nodes spread the work over n processes with smaller, hotter state.
+
+Where the ratio misses the target at DELTA_S, the full benchmark also climbs
+``DELAY_LADDER`` and reports the *smallest link delay at which real latency is within 3x of
+the prediction*: above it, a real run's timing is the network model's, not byzlab's
+processing (with 2 cores, about 20 ms at n = 32 and 100-200 ms at n = 64). That is the
+figure to pick delta_s by when wall-clock latencies are the point of a run.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ import os
 import time
 
 from byzlab.bench.common import Context, Figure, Section
-from byzlab.bench.realrun import honest_scenario, measure
+from byzlab.bench.realrun import Variant, honest_scenario, measure
 from byzlab.orchestration.scenario import build_simulator
 
 TARGET_RATIO = 3.0
 DELTA_S = 0.005
 QUICK_SIZES = (4, 7)
 FULL_SIZES = (4, 7, 16, 32, 64)
+# Link delays tried, in order, where DELTA_S misses the target (full runs only).
+DELAY_LADDER = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 
 
 def run(ctx: Context) -> Section:
@@ -87,7 +95,39 @@ def run(ctx: Context) -> Section:
                 bound_ratio, "x",
                 note=f"compute floor {_ms(floor)}: {sim.messages:,} deliveries of the "
                      f"protocol code on {cores} cores, no transport"))
+            if ratio is not None and ratio > TARGET_RATIO and not ctx.quick:
+                _faithful_delay(ctx, section, variant, n, depth, hop, sim.iterations)
     return section
+
+
+def _faithful_delay(ctx: Context, section: Section, variant: Variant, n: int, depth: float,
+                    hop: float, iterations: int) -> None:
+    """The smallest delay of DELAY_LADDER at which real / predicted is within the target.
+
+    The prediction assumes the simulator's run: a real run that took more iterations (a
+    different quorum under real timing, see above) is not compared with it; its rung uses
+    the runs that took ``iterations``, or all of them if none did."""
+    tried = []
+    found: float | None = None
+    for delta_s in (d for d in DELAY_LADDER if d > DELTA_S):
+        (row,) = measure([variant], ctx.tmp, n, delta_s, ctx.repeats, timeout_s=ctx.timeout_s,
+                         keep_failed=ctx.failed_runs, step=ctx.step)
+        tag = ctx.variant_label(variant, f"n={n} delta_s={delta_s:g}")
+        section.record(f"{tag}: real_s", row.values("latency_s"))
+        real = row.median("latency_s", iterations=iterations) or row.median("latency_s")
+        predicted = depth * (delta_s + hop)
+        ratio = real / predicted if real is not None else None
+        section.medians[f"{tag}: ratio"] = ratio
+        tried.append(f"{delta_s * 1e3:g} ms: " + ("-" if ratio is None else f"{ratio:.2f}x")
+                     + f" (iterations {row.iterations()})")
+        if ratio is not None and ratio <= TARGET_RATIO:
+            found = delta_s
+            break
+    section.medians[ctx.variant_label(variant, f"n={n}: faithful_delta_s")] = found
+    section.figures.append(Figure(
+        ctx.variant_label(variant, f"smallest delta_s within {TARGET_RATIO:g}x, n={n}"),
+        None if found is None else found * 1e3, "ms",
+        note="real / predicted at " + ", ".join(tried)))
 
 
 def _ms(seconds: float | None) -> str:

@@ -352,6 +352,14 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None,
             path = line.partition(": ")[0]
             if not any(path == p or path.startswith((p + ".", p + "[")) for p in swept):
                 problems.append(line)
+    for section in ("committee", "sortition"):
+        if section in base:
+            # Said up front rather than as an error row per run after the sweep started.
+            problems.append(
+                f"{section}: a sweep runs single agreement instances, and a [{section}] "
+                "scenario is a sequence of them on a pool of nodes; run it with `byzlab run "
+                "FILE --backend sim|local` (once per seed with --seed), or remove the "
+                f"[{section}] table to sweep the agreement itself")
     if problems:
         raise SweepError(problems, source=source)
 
