@@ -123,14 +123,17 @@ def main() -> int:
             rows.append(row)
             print(fmt(row), flush=True)
         if args.max_n:
+            def passed(row: dict[str, Any]) -> bool:
+                return bool(row["agreed"] and row["valid"]) and row["total_s"] <= args.budget
+
             def attempt(n: int) -> bool:
                 row = one_run(client, work, n, seed=args.seed, timeout_s=args.budget,
                               honest=args.honest)
                 rows.append(row)
                 print(fmt(row), flush=True)
-                return bool(row["agreed"]) and row["total_s"] <= args.budget
+                return passed(row)
 
-            known = max((r["n"] for r in rows if r["agreed"]), default=None)
+            known = max((r["n"] for r in rows if passed(r)), default=None)
             start = min(2 * known, args.max_n) if known else 4
             good, bad = (known, None) if known and known >= args.max_n else search_largest(
                 attempt, start, args.max_n, good=known, tolerance=args.tolerance)

@@ -158,3 +158,20 @@ def test_faithful_delay_climbs_the_ladder_until_the_ratio_is_met(tmp_path: Path)
         assert found == ladder[len(ratios) - 1] and ratios[-1] <= TARGET_RATIO
         assert figure.value == pytest.approx(found * 1e3)
     assert figure.note.startswith(f"real / predicted at {ladder[0] * 1e3:g} ms: ")
+
+
+@pytest.mark.parametrize("tolerance", [0, -3])
+def test_search_ends_whatever_the_tolerance(tolerance: int) -> None:
+    tried: list[int] = []
+
+    def attempt(n: int) -> bool:
+        tried.append(n)
+        assert len(tried) < 50, f"the search does not end: {tried}"
+        return n <= 45
+
+    assert search_largest(attempt, 64, 128, good=32, tolerance=tolerance) == (45, 46)
+
+
+def test_search_refuses_a_known_size_above_the_start() -> None:
+    with pytest.raises(ValueError, match="must be below the start"):
+        search_largest(lambda n: True, 16, 128, good=32)

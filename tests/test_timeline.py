@@ -38,6 +38,16 @@ def test_nothing_relayed_has_no_rate() -> None:
     assert timeline.to_json()["total"] == 0
 
 
+def test_a_burst_inside_one_bucket_has_no_rate() -> None:
+    """Everything in one bucket: the 10 % and 90 % points share it, and any rate computed
+    from them would be the bucket width's, not the traffic's."""
+    timeline = RelayTimeline(width_s=0.001)
+    timeline.add(0.0102, 500)
+    timeline.add(0.0103, 500)
+    assert timeline.sustained_rate() is None
+    assert timeline.time_of(0.5) == pytest.approx(0.0105)
+
+
 def test_negative_times_count_at_the_start() -> None:
     timeline = RelayTimeline()
     timeline.add(-1.0, 3)

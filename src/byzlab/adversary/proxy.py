@@ -784,12 +784,13 @@ class Proxy:
         payload is kept and added again when the next one is equal (a byte comparison),
         instead of unpacking it again. Every relayed copy is still counted.
         """
+        key = bytes(payload)  # bytes == bytes is a memcmp; memoryview == goes item by item
         last = self._last_census
-        if last is not None and last[0] == payload:
+        if last is not None and last[0] == key:
             tally = last[1]
         else:
             tally = self._tally(payload)
-            self._last_census = (bytes(payload), tally)
+            self._last_census = (key, tally)
         count, kinds_delta, sizes_delta, bad, undecodable = tally
         if undecodable:
             self.counts["undecodable_frames"] += 1

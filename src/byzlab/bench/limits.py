@@ -54,9 +54,12 @@ def search_largest(attempt: Callable[[int], bool], start: int, cap: int, *,
                    ) -> tuple[int | None, int | None]:
     """(largest n that passed, smallest n that failed) by doubling, then bisection.
 
-    ``good``: a size already known to pass (not tried again). Bisection stops when the
-    bracket is at most ``tolerance`` wide (default: a quarter of the size that passed).
+    ``good``: a size already known to pass (not tried again), below ``start``. Bisection
+    stops when the bracket is at most ``tolerance`` wide (at least 1, so that it always
+    ends; default: a quarter of the size that passed).
     """
+    if good is not None and good >= start:
+        raise ValueError(f"a size known to pass ({good}) must be below the start ({start})")
     bad: int | None = None
     n = start
     while True:  # double up from start
@@ -74,8 +77,8 @@ def search_largest(attempt: Callable[[int], bool], start: int, cap: int, *,
             good = n
         else:
             bad = n
-    while good is not None and bad is not None and bad - good > (
-            tolerance if tolerance is not None else max(1, good // 4)):
+    while good is not None and bad is not None and bad - good > max(
+            1, tolerance if tolerance is not None else good // 4):
         n = (good + bad) // 2
         if attempt(n):
             good = n

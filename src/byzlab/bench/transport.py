@@ -7,7 +7,8 @@ of ``repeats`` runs. Next to it the *sustained* rate: messages per second betwee
 the proxy had relayed 10 % and 90 % of them (``network/timeline.py``). An honest n = 7 run
 lasts about 20 ms, and its average is held down by the start (nodes begin as the two cores
 get round to them) and the drain (nodes halt one by one); the sustained rate is what the
-transport carries once every node has work. Both are reported against the target.
+transport carries once every node has work. The target is judged on the whole-run figure;
+the sustained one is for information.
 With them the CPU split: CPU seconds of the proxy and of all nodes together from the start
 of the protocol to the end of each process (start-up, imports and key loading excluded),
 and that per message. The target is for the whole machine (two cores here).
@@ -257,9 +258,8 @@ def throughput(ctx: Context, section: Section) -> None:
                 f"iterations {row.iterations()}{cpu}"))
             section.figures.append(Figure(
                 ctx.variant_label(variant, f"sustained messages/s, n={n}"), sustained,
-                "/s", f">= {TARGET_MSGS_PER_S:,}",
-                None if sustained is None else sustained >= TARGET_MSGS_PER_S,
-                "relay rate between 10% and 90% of the messages (no ramp-up, no drain)"))
+                "/s", note="relay rate between 10% and 90% of the messages (no ramp-up, "
+                           "no drain); for information, the target is the whole run's"))
 
 
 def run(ctx: Context) -> Section:

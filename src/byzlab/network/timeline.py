@@ -10,9 +10,13 @@ between the moments the first ``lo`` and the first ``hi`` fraction of them had b
 relayed (10 % and 90 % by default), the usual way to read throughput off a finite run
 without its ramp-up and drain. Both figures are reported; neither replaces the other.
 
-Memory: at most ``max_buckets`` counters. A run that outgrows them merges neighbouring
-buckets pairwise and doubles the bucket width, so a long run keeps the same number of
-counters at a coarser resolution.
+Memory: at most ``max_buckets`` counters. Buckets start at 50 us, fine enough for a 20 ms
+run; a run that outgrows them merges neighbouring buckets pairwise and doubles the bucket
+width, so a long run keeps the same number of counters at a coarser resolution.
+
+The timeline belongs to one proxy process: a restarted proxy starts a new one at its own
+start (``incarnation`` in its statistics says which), so after a restart the sustained rate
+describes the last incarnation only.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class RelayTimeline:
 
     __slots__ = ("counts", "max_buckets", "total", "width_s")
 
-    def __init__(self, width_s: float = 0.001, max_buckets: int = 4096) -> None:
+    def __init__(self, width_s: float = 50e-6, max_buckets: int = 4096) -> None:
         if width_s <= 0 or max_buckets < 2:
             raise ValueError("need width_s > 0 and max_buckets >= 2")
         self.width_s = width_s
@@ -60,23 +64,29 @@ class RelayTimeline:
     def time_of(self, fraction: float) -> float | None:
         """When the first ``fraction`` of all relayed messages had been relayed (messages
         are taken as spread evenly within a bucket); None before anything was relayed."""
+        located = self._locate(fraction)
+        return None if located is None else located[1]
+
+    def _locate(self, fraction: float) -> tuple[int, float] | None:
+        """(bucket, time) of the ``fraction`` quantile of relay times."""
         if self.total == 0:
             return None
         target = fraction * self.total
         done = 0
         for bucket, count in enumerate(self.counts):
             if count and done + count >= target:
-                return (bucket + (target - done) / count) * self.width_s
+                return bucket, (bucket + (target - done) / count) * self.width_s
             done += count
-        return len(self.counts) * self.width_s
+        return len(self.counts) - 1, len(self.counts) * self.width_s
 
     def sustained_rate(self, lo: float = 0.1, hi: float = 0.9) -> float | None:
         """Messages per second between the ``lo`` and ``hi`` quantiles of relay times;
-        None if there is too little to tell (nothing relayed, or all in one instant)."""
-        start, end = self.time_of(lo), self.time_of(hi)
-        if start is None or end is None or end <= start:
+        None if there is too little to tell: nothing relayed, or both quantiles in one
+        bucket (the rate would then be an artefact of the bucket width)."""
+        start, end = self._locate(lo), self._locate(hi)
+        if start is None or end is None or end[0] <= start[0]:
             return None
-        return (hi - lo) * self.total / (end - start)
+        return (hi - lo) * self.total / (end[1] - start[1])
 
     def to_json(self) -> dict[str, Any]:
         return {"bucket_s": self.width_s, "counts": list(self.counts), "total": self.total,
