@@ -148,8 +148,17 @@ def plot_latency(section: Section, out: Path, prefix: str) -> list[str]:
         axes[0].plot([r["n"] for r in rows], [r["predicted_s"] for r in rows], "s--",
                      color=COLORS[(2 * i + 1) % len(COLORS)],
                      label=f"predicted: depth x (delta_s + one hop){label}")
+        floored = [r for r in rows if r.get("compute_floor_s") is not None]
+        if floored:
+            axes[0].plot([r["n"] for r in floored], [r["compute_floor_s"] for r in floored],
+                         "^:", color=COLORS[(2 * i + 1) % len(COLORS)],
+                         label=f"compute floor: the simulator's time / cores{label}")
         axes[1].plot([r["n"] for r in rows], [r["ratio"] for r in rows], "o-",
                      color=COLORS[2 * i % len(COLORS)], label=f"real / predicted{label}")
+        if floored:
+            axes[1].plot([r["n"] for r in floored], [r.get("ratio_to_bound") for r in floored],
+                         "^:", color=COLORS[(2 * i + 1) % len(COLORS)],
+                         label=f"real / max(predicted, floor){label}")
     sizes = [r["n"] for r in section.rows]
     _log(axes[0], "n", "latency to agreement (s)", "Honest FIFO on loopback vs simulator", sizes)
     from byzlab.bench.latency import TARGET_RATIO
