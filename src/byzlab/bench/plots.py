@@ -155,8 +155,9 @@ def plot_latency(section: Section, out: Path, prefix: str) -> list[str]:
                          label=f"compute floor: the simulator's time / cores{label}")
         axes[1].plot([r["n"] for r in rows], [r["ratio"] for r in rows], "o-",
                      color=COLORS[2 * i % len(COLORS)], label=f"real / predicted{label}")
-        if floored:
-            axes[1].plot([r["n"] for r in floored], [r.get("ratio_to_bound") for r in floored],
+        bounded = [r for r in floored if r.get("ratio_to_bound") is not None]
+        if bounded:
+            axes[1].plot([r["n"] for r in bounded], [r["ratio_to_bound"] for r in bounded],
                          "^:", color=COLORS[(2 * i + 1) % len(COLORS)],
                          label=f"real / max(predicted, floor){label}")
     sizes = [r["n"] for r in section.rows]
