@@ -639,7 +639,12 @@ class DockerRun:
             if node_states and all(s in ("exited", "dead", "removed") for s in node_states):
                 return "nodes-exited"
             if states.get(self.proxy.name, "removed") in ("exited", "dead", "removed"):
-                self.proxy.container.reload()
+                import docker.errors
+
+                try:
+                    self.proxy.container.reload()
+                except docker.errors.NotFound:
+                    return "proxy-failed"  # removed behind our back: no exit code to read
                 if self.proxy.container.attrs["State"].get("ExitCode") != 0:
                     return "proxy-failed"
             if time.monotonic() >= deadline:
