@@ -62,6 +62,23 @@ def test_wide_support_rejections() -> None:
                 b"\x01" * 20]:
         result = decode([*base, raw, None], n)
         assert isinstance(result, DecodeError) and result.reason == "bad-support", raw
+        assert Decoder(n).decode([*base, raw, None]) == result, raw
+
+
+def test_decoder_remembers_wide_supports_and_shares_their_items() -> None:
+    """At n > 64 most supports travel as bytes: the decoder's memory must serve them too
+    (the same object back, one item for the instance's ECHO and READY)."""
+    n = 100
+    decoder = Decoder(n)
+    item = Vote(2, 1, 1, (1 << 99) | 7)
+    echo = msgpack.unpackb(msgpack.packb(encode(RbcMsg(int(Kind.ECHO), 5, 3, item))))
+    ready = msgpack.unpackb(msgpack.packb(encode(RbcMsg(int(Kind.READY), 5, 3, item))))
+    assert type(echo[7]) is bytes
+    first = decoder.decode(echo)
+    assert isinstance(first, RbcMsg) and first.item == item
+    assert decoder.decode(list(echo)) is first
+    second = decoder.decode(ready)
+    assert isinstance(second, RbcMsg) and second.item is first.item
 
 
 @settings(max_examples=2000, deadline=None)

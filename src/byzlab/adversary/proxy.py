@@ -1155,8 +1155,8 @@ def _flood_messages(n: int, byz: int, rng: random.Random) -> Iterator[list[objec
         kind = rng.choice((int(Kind.ECHO), int(Kind.READY)))
         support = rng.getrandbits(n)
         if roll < 0.4:  # open instances of every origin, inside the window
-            item = Vote(rng.randrange(1, 50), rng.randrange(1, 4),
-                                      rng.choice((-1, 1)), support)
+            item = Vote(rng.randrange(1, 50), rng.randrange(1, 4), rng.choice((-1, 1)),
+                        support)
             yield encode(RbcMsg(kind, rng.randrange(n), rng.randrange(1, 5000), item))
         elif roll < 0.6:  # far beyond the window
             yield encode(RbcMsg(kind, rng.randrange(n), rng.randrange(1 << 20, 1 << 39),

@@ -189,6 +189,8 @@ def decode(obj: object, n: int) -> Message | DecodeError:
     """
     if type(obj) is list and len(obj) == 9:
         kind, origin, seq, tag, a, b, value, support, view = obj
+        if type(support) is bytes:
+            support = _unpack_support(support, n)  # the wide form (n > 64); None if bad
         if (
             type(kind) is int and type(origin) is int and type(seq) is int
             and type(tag) is int and type(a) is int and type(b) is int
@@ -217,7 +219,8 @@ class Decoder:
 
     Every ECHO and READY of an RBC instance carries the same fields from each of the n
     senders, so most messages a node receives equal one it decoded moments ago. A message
-    whose fields are all exact ints (and no view) is looked up by those fields; only a new
+    whose fields are all exact ints (the support may be its wide bytes form) and no view is
+    looked up by those fields; only a new
     one is range-checked and built (``decode``). The types are checked *before* the lookup,
     so a float or bool that compares equal to an int (``1.0 == True == 1``) never finds an
     entry: the result is always the result of ``decode``, and equal messages come back as
@@ -239,7 +242,7 @@ class Decoder:
     def __init__(self, n: int, *, max_entries: int = 4096) -> None:
         self.n = n
         self.max_entries = max_entries
-        self._cache: dict[tuple[int, ...], Message] = {}
+        self._cache: dict[tuple[int | bytes, ...], Message] = {}
         self._items: dict[tuple[int, ...], Item] = {}
 
     def __len__(self) -> int:
@@ -252,7 +255,7 @@ class Decoder:
                 view is None
                 and type(kind) is int and type(origin) is int and type(seq) is int
                 and type(tag) is int and type(a) is int and type(b) is int
-                and type(value) is int and type(support) is int
+                and type(value) is int and (type(support) is int or type(support) is bytes)
             ):
                 key = (kind, origin, seq, tag, a, b, value, support)
                 cache = self._cache
@@ -262,7 +265,7 @@ class Decoder:
                 result = decode(obj, self.n)
                 if isinstance(result, RbcMsg):
                     items = self._items
-                    item_key = (tag, a, b, value, support)
+                    item_key = (tag, a, b, value, result.item.support)
                     item = items.get(item_key)
                     if item is None:
                         if len(items) >= self.max_entries:

@@ -61,10 +61,10 @@ class _Instance:
     def index(self, item: Item) -> int:
         """The slot of ``item``, made if new. Called only for a sender's *first* ECHO or
         READY, so an instance holds at most 2n items whatever a Byzantine sender repeats."""
+        found = self.find(item)
+        if found >= 0:
+            return found
         items = self.items
-        for i, known in enumerate(items):
-            if known is item or known == item:
-                return i
         items.append(item)
         self.echo_masks.append(0)
         self.ready_masks.append(0)
