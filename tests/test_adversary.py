@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler
@@ -455,3 +457,18 @@ def test_rules_scheduler_in_a_run() -> None:
         {"when": {"not": {"kind": "INITIAL"}}, "delay": 0.1},
     ])
     _safe(build_sim(4, 1, seed=0, strategy="crash", scheduler=sched))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-50, 50), min_size=1, max_size=15), st.integers(-60, 60))
+def test_first_by_sign_equals_scanning_every_option(values: list[int], t: int) -> None:
+    """plan_last_word's lookup of a view with each coin sign, against the plain scan it
+    replaced (one pass over C(n - f, needed) options per combination)."""
+    from byzlab.adversary.strategies import _FirstBySign
+    from byzlab.node.coin import sgn
+
+    options = [(frozenset([i]), v) for i, v in enumerate(values)]
+    scanned: dict[int, frozenset[int]] = {}
+    for own, value in options:
+        scanned.setdefault(sgn(value - t), own)
+    assert _FirstBySign(options).first_by_sign(t) == scanned

@@ -35,6 +35,7 @@ whole adversary, see `AdaptiveCorruption` in adversary/corruption.py.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
 from collections.abc import Callable, Sequence
@@ -475,6 +476,35 @@ def _assign(options: dict[int, set[int]], byz_signs: set[int]
     return None
 
 
+MAX_PLAN_COMBOS = 50_000
+
+
+class _FirstBySign:
+    """For a threshold t, the first option (in list order) whose value v has
+    sgn(v - t) = -1, and the first with sgn(v - t) = +1 (sgn(0) = +1, as node/coin.py
+    has it): what scanning the list with ``setdefault`` gives, in O(log) per threshold
+    instead of a pass over every option (there are C(n - f, needed) of them)."""
+
+    def __init__(self, options: list[tuple[frozenset[int], int]]) -> None:
+        self.options = options
+        lows: list[int] = []  # -(running minimum): non-decreasing
+        highs: list[int] = []  # running maximum: non-decreasing
+        for _, value in options:
+            lows.append(-value if not lows else max(lows[-1], -value))
+            highs.append(value if not highs else max(highs[-1], value))
+        self._lows, self._highs = lows, highs
+
+    def first_by_sign(self, t: int) -> dict[int, frozenset[int]]:
+        out: dict[int, frozenset[int]] = {}
+        below = bisect.bisect_right(self._lows, -t)  # first i with min(v[:i+1]) < t
+        if below < len(self.options):
+            out[-1] = self.options[below][0]
+        at_or_above = bisect.bisect_left(self._highs, t)  # first i with max(v[:i+1]) >= t
+        if at_or_above < len(self.options):
+            out[1] = self.options[at_or_above][0]
+        return out
+
+
 def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
                    writers: Sequence[int], score: Score) -> CoinPlan:
     """The corrupted writers' plan for BB_{2 iteration}, once every honest column is out.
@@ -513,6 +543,7 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
         frozenset(cols): sum(full[j] if j in cols else short[j] for j in done)
         for cols in itertools.combinations(done, needed)
     }
+    own_signs = _FirstBySign(list(own_options.items()))
     pools = []
     for b in writers:
         late = view.rows_written(board - 1, b) == 0
@@ -521,7 +552,9 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
                                  odd_values))
     odd_rows = {b: m0 if view.rows_written(board - 1, b) == 0 else 0 for b in writers}
     best: tuple[tuple[int, float], CoinPlan] | None = None
-    for combo in itertools.product(*pools):
+    # At most MAX_PLAN_COMBOS choices of the corrupted columns are scored (in product
+    # order): pool^f grows exponentially with f, and every one up to n = 10 is scored.
+    for combo in itertools.islice(itertools.product(*pools), MAX_PLAN_COMBOS):
         corrupted = sum(c.full for c in combo)
         final = base + honest_sum + corrupted
         key = (1, score(final, honest_sum, corrupted))
@@ -530,9 +563,7 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
         signs_i = {sgn(lo), sgn(hi)}
         options = {p: {keepers[p]} if p in keepers
                    else signs_i | {sgn(base + corrupted + seen_full[p])} for p in done}
-        by_sign: dict[int, frozenset[int]] = {}
-        for own, value in own_options.items():
-            by_sign.setdefault(sgn(base + corrupted + value), own)
+        by_sign = own_signs.first_by_sign(-(base + corrupted))
         assigned = _assign(options, set(by_sign))
         if assigned is not None:
             key = (0, key[1])  # plans that split come first, then the attack's preference
