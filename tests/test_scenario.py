@@ -331,6 +331,10 @@ def _srt(**over: Any) -> dict[str, Any]:
     (_com(byzantine=[{"node": 1, "strategy": "crash", "options": {"when": 1}}]),
      "committee.byzantine[0].options.when: unknown option for strategy 'crash'; "
      "known: at_iteration, at_step, at_time"),
+    (_com(byzantine=[{"node": 2, "strategy": "sigma-correlation",
+                      "options": {"targets": [1, 2]}}]),
+     "committee.byzantine[0].options.targets: names player ids, but a pool node's players "
+     "get new ids in every instance's draw; leave it out (the strategy then picks its own)"),
     (_com(byzantine=[{"node": 1, "strategy": "crash", "at": 1}]),
      "committee.byzantine[0].at: unknown key; expected one of: node, options, strategy"),
     (_com(stakes=[5, 0], byzantine=[{"node": 0, "strategy": "silent"}]),

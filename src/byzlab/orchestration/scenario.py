@@ -104,6 +104,8 @@ FAULT_ACTIONS = ("kill", "pause", "netem")
 DEFAULT_IMAGE = "byzlab:latest"
 # Upper bounds that keep a typo (n = 100000) from allocating for minutes before failing.
 MAX_N = 1024
+# Strategy options whose values are node ids (adversary/strategies.py).
+_PLAYER_ID_OPTIONS = frozenset({"targets"})
 MAX_SEED = 2**63 - 1
 MAX_POOL = 100_000
 MAX_INSTANCES = 100_000
@@ -684,9 +686,17 @@ def _cross_check(scn: Scenario) -> list[str]:
         problems.append(f"adversary.scheduler_options: {exc}")
     entries = [(f"adversary.byzantine[{k}]", b.node, b)
                for k, b in enumerate(scn.adversary.byzantine)]
-    # a pool node's strategy drives players whose ids the draw decides: try it as player 0
-    entries += [(f"{_pool_table(scn)}.byzantine[{k}]", 0, b)
-                for k, b in enumerate(scn.pool_byzantine)]
+    # a pool node's strategy drives players whose ids the draw decides: try it as player 0,
+    # and refuse options that name players (they would mean a different node every draw)
+    for k, b in enumerate(scn.pool_byzantine):
+        where = f"{_pool_table(scn)}.byzantine[{k}]"
+        named = sorted(set(b.options) & _PLAYER_ID_OPTIONS)
+        if named:
+            problems.append(f"{where}.options.{named[0]}: names player ids, but a pool "
+                            "node's players get new ids in every instance's draw; leave it "
+                            "out (the strategy then picks its own)")
+        else:
+            entries.append((where, 0, b))
     for where, node, b in entries:
         try:
             spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
