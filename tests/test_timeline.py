@@ -79,3 +79,14 @@ def test_memory_is_bounded_and_totals_survive_coarsening(
             (int(last / timeline.width_s) + 1) * timeline.width_s, abs=timeline.width_s)
         rate = timeline.sustained_rate()
         assert rate is None or rate > 0
+
+
+def test_count_until_and_a_json_round_trip() -> None:
+    timeline = RelayTimeline(width_s=0.001)
+    for ms in range(10):
+        timeline.add(ms / 1000, 100)
+    again = RelayTimeline.from_json(timeline.to_json())
+    assert again.counts == timeline.counts and again.total == 1000
+    assert again.count_until(0) == 0
+    assert again.count_until(0.0045) == pytest.approx(450)
+    assert again.count_until(1.0) == 1000

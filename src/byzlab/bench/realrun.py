@@ -38,6 +38,7 @@ from byzlab.network.auth import LinkSender, link_keys_for
 from byzlab.network.framing import FrameDecoder, encode_frame, pack_batch
 from byzlab.network.keys import generate_keys, load_private_key, load_roster
 from byzlab.network.tcp import HELLO, peak_rss_kib
+from byzlab.network.timeline import RelayTimeline
 from byzlab.node.messages import DecideMsg, encode
 from byzlab.node.params import Params
 from byzlab.orchestration.local import RunOutcome, new_run_id, run_local
@@ -132,10 +133,17 @@ class Sample:
     kept: str = ""  # where a failed run's directory was kept
     # Messages/s through the proxy between 10 % and 90 % of them (network/timeline.py).
     sustained_msgs_per_s: float | None = None
+    # Messages the proxy had relayed when the last honest node decided.
+    messages_to_decision: float | None = None
 
     @property
     def msgs_per_s(self) -> float | None:
-        return self.messages / self.latency_s if self.latency_s else None
+        """Messages relayed up to the last decision, per second of latency (both spans
+        end there; the messages relayed while the nodes halt are left out). Without a
+        relay timeline, every message of the run."""
+        count = self.messages if self.messages_to_decision is None else \
+            self.messages_to_decision
+        return count / self.latency_s if self.latency_s else None
 
     @property
     def node_rss_max_kib(self) -> float | None:
@@ -173,6 +181,22 @@ def _sustained(stats: Any) -> float | None:
     return float(rate) if isinstance(rate, int | float) and rate > 0 else None
 
 
+def _relayed_by_decision(stats: Any, starts: list[float], latency_s: float | None
+                         ) -> float | None:
+    """Messages the proxy had relayed when the last honest node decided: the summary's
+    latency runs from the first node's start, the proxy's timeline from its own start."""
+    timeline = stats.get("relay_timeline") if isinstance(stats, dict) else None
+    proxy_start = stats.get("start_wall") if isinstance(stats, dict) else None
+    if (not isinstance(timeline, dict) or not isinstance(proxy_start, int | float)
+            or not starts or latency_s is None):
+        return None
+    try:
+        relayed = RelayTimeline.from_json(timeline)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return relayed.count_until(min(starts) + latency_s - proxy_start)
+
+
 def _own_rss(result: Any) -> int | None:
     """The peak RSS (KiB) a process reported about itself, if it did."""
     own = result.get("max_rss_kib") if isinstance(result, dict) else None
@@ -204,8 +228,11 @@ def sample(out: Path, n: int, delta_s: float, *, timeout_s: float = 240.0,
     nodes: float | None = 0.0
     rss: list[int] = []
     reported = 0
+    starts: list[float] = []
     for i in range(n):
         result = read_json(outcome.out_dir / "work" / "nodes" / str(i) / "out" / "result.json")
+        if isinstance(result, dict) and isinstance(result.get("start_time"), int | float):
+            starts.append(float(result["start_time"]))
         cpu = _cpu(result)
         nodes = None if cpu is None or nodes is None else nodes + cpu
         own = _own_rss(result)
@@ -226,7 +253,8 @@ def sample(out: Path, n: int, delta_s: float, *, timeout_s: float = 240.0,
                   run_id=outcome.run_id, node_rss_kib=rss,
                   proxy_rss_kib=_own_rss(stats) or sampler.peak_kib.get("proxy"),
                   rss_source=source, kept=kept,
-                  sustained_msgs_per_s=_sustained(stats))
+                  sustained_msgs_per_s=_sustained(stats),
+                  messages_to_decision=_relayed_by_decision(stats, starts, s["latency_s"]))
 
 
 @dataclass

@@ -2,13 +2,14 @@
 node processes, and what the authenticated link layer costs per frame and per message.
 
 Throughput: n honest nodes (n = 7 and 16), the FIFO scheduler with delta_s = 0, i.e. as fast
-as the processes go; messages relayed by the proxy / wall-clock latency to agreement, median
-of ``repeats`` runs. Next to it the *sustained* rate: messages per second between the moments
-the proxy had relayed 10 % and 90 % of them (``network/timeline.py``). An honest n = 7 run
-lasts about 20 ms, and its average is held down by the start (nodes begin as the two cores
-get round to them) and the drain (nodes halt one by one); the sustained rate is what the
-transport carries once every node has work. The target is judged on the whole-run figure;
-the sustained one is for information.
+as the processes go; messages the proxy had relayed when the last node decided / wall-clock
+latency to agreement (both spans end at that decision), median of ``repeats`` runs. Next to
+it the *sustained* rate: messages per second between the moments the proxy had relayed 10 %
+and 90 % of them (``network/timeline.py``). An honest n = 7 run lasts about 20 ms, and its
+average is held down by the start (nodes begin as the two cores get round to them) and the
+drain (nodes decide one by one); the sustained rate is what the transport carries once
+every node has work. The target is judged on the whole-run figure; the sustained one is for
+information.
 With them the CPU split: CPU seconds of the proxy and of all nodes together from the start
 of the protocol to the end of each process (start-up, imports and key loading excluded),
 and that per message. The target is for the whole machine (two cores here).
@@ -254,7 +255,7 @@ def throughput(ctx: Context, section: Section) -> None:
                 ctx.variant_label(variant, f"messages/s through the proxy, n={n}"), rate,
                 "/s", f">= {TARGET_MSGS_PER_S:,}",
                 None if rate is None else rate >= TARGET_MSGS_PER_S,
-                f"whole run: messages / latency; agreed {row.agreed()}, "
+                f"whole run: messages to the last decision / latency; agreed {row.agreed()}, "
                 f"iterations {row.iterations()}{cpu}"))
             section.figures.append(Figure(
                 ctx.variant_label(variant, f"sustained messages/s, n={n}"), sustained,

@@ -88,6 +88,24 @@ class RelayTimeline:
             return None
         return (hi - lo) * self.total / (end[1] - start[1])
 
+    def count_until(self, t: float) -> float:
+        """Messages relayed in the first ``t`` seconds (evenly spread within a bucket)."""
+        if t <= 0:
+            return 0.0
+        whole = int(t / self.width_s)
+        done = float(sum(self.counts[:whole]))
+        if whole < len(self.counts):
+            done += self.counts[whole] * (t / self.width_s - whole)
+        return done
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RelayTimeline:
+        """The timeline ``to_json`` wrote (the proxy's statistics)."""
+        timeline = cls(float(data["bucket_s"]), max(2, len(data["counts"])))
+        timeline.counts = [int(c) for c in data["counts"]]
+        timeline.total = int(data["total"])
+        return timeline
+
     def to_json(self) -> dict[str, Any]:
         return {"bucket_s": self.width_s, "counts": list(self.counts), "total": self.total,
                 "t10_s": self.time_of(0.1), "t90_s": self.time_of(0.9),
