@@ -206,7 +206,8 @@ def _search(ctx: Context, section: Section, backend: str) -> None:
     good, bad = search_largest(attempt, MIN_N if ctx.quick else FULL_START[backend], cap)
     section.rows += attempts
     section.record(f"{backend}: largest_n", [good])
-    section.record(f"{backend}: wall_s", [a["wall_s"] for a in attempts])
+    # every attempt's time, in the order tried (different sizes: no median of them)
+    section.samples[f"{backend}: wall_s per attempt"] = [a["wall_s"] for a in attempts]
     if good is not None:
         section.medians[f"{backend}: wall_s at largest n"] = next(
             a["wall_s"] for a in attempts if a["n"] == good and a["ok"])

@@ -46,7 +46,7 @@ from byzlab.orchestration.results import read_json
 from byzlab.orchestration.scenario import Scenario, parse_scenario
 
 __all__ = ["Row", "RssSampler", "Sample", "Variant", "honest_scenario", "keep_run", "measure",
-           "one_hop_delay", "sample", "vm_hwm_kib"]
+           "one_hop_delay", "sample"]
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,6 @@ class Variant:
 # --------------------------------------------------------------------------- peak RSS
 
 
-def vm_hwm_kib(pid: int) -> int | None:
-    """The peak resident set size of a running process, in KiB (Linux), else None."""
-    return peak_rss_kib(pid)
-
-
 class RssSampler:
     """``run_local``'s status hook: polls the peak RSS of a run's processes while it runs.
 
@@ -103,7 +98,7 @@ class RssSampler:
             if isinstance(pids, dict):
                 self._pids = {str(k): int(v) for k, v in pids.items()}
         for name, pid in self._pids.items():
-            kib = vm_hwm_kib(pid)
+            kib = peak_rss_kib(pid)
             if kib is not None and kib > self.peak_kib.get(name, 0):
                 self.peak_kib[name] = kib
 

@@ -35,7 +35,7 @@ from byzlab.adversary.strategies import ByzantineNode, NodeSpec
 from byzlab.adversary.view import AdversaryView
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
-from byzlab.node.messages import DecideMsg, Message, RbcMsg, wire_size
+from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, wire_size
 from byzlab.node.params import Params
 
 _MASK = (1 << 64) - 1
@@ -402,7 +402,5 @@ def _kind_name(msg: Message) -> str:
         return "DECIDE"
     # a corrupted node's strategy hands the simulator its messages without a decoder in
     # between, so a kind may be anything; the receivers drop it, the counts name it
-    return _KIND_NAMES.get(msg.kind, "MALFORMED")
-
-
-_KIND_NAMES: dict[object, str] = {0: "INITIAL", 1: "ECHO", 2: "READY"}
+    kind = msg.kind
+    return Kind(kind).name if type(kind) is int and 0 <= kind < Kind.DECIDE else "MALFORMED"
