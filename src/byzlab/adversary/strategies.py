@@ -223,6 +223,12 @@ class InvalidValue(_ItemRewriter):
 # -- coin attacks (HPZ §2.1-2.2, Lemma 6) -----------------------------------------------------
 
 
+def toward(view: AdversaryView, rng: random.Random, target: int, iteration: int) -> int:
+    """The cell value that moves the corrupted columns' clipped sum toward `target`."""
+    gap = target - view.sigma_b(iteration)
+    return sgn(gap) if gap else rng.choice((-1, 1))
+
+
 class _CoinSteering(_ItemRewriter):
     """Chooses the values of its cells in the even (coin) blackboards. Any +-1 is valid there,
     so these attacks are invisible to validation; only the correlation statistics of §3.2 can
@@ -239,11 +245,8 @@ class _CoinSteering(_ItemRewriter):
         return self.rng.choice((-1, 1))
 
     def _toward(self, target: int, iteration: int) -> int:
-        """The cell value that moves the corrupted columns' clipped sum toward `target`."""
-        view = self.adversary
-        assert view is not None
-        gap = target - view.sigma_b(iteration)
-        return sgn(gap) if gap else self.rng.choice((-1, 1))
+        assert self.adversary is not None
+        return toward(self.adversary, self.rng, target, iteration)
 
 
 class RandomCoins(_CoinSteering):
@@ -737,11 +740,8 @@ class _LastWord(_PatientVoter):
         return -sgn(total)
 
     def _toward(self, target: int, iteration: int) -> int:
-        """The cell value that moves the corrupted columns' clipped sum toward `target`."""
-        view = self.adversary
-        assert view is not None
-        gap = target - view.sigma_b(iteration)
-        return sgn(gap) if gap else self.rng.choice((-1, 1))
+        assert self.adversary is not None
+        return toward(self.adversary, self.rng, target, iteration)
 
     def _last_word(self) -> bool:
         view = self.adversary
