@@ -22,9 +22,15 @@ before it moves on; that makes its fixed views cover exactly its own earlier ite
 Termination: a node that decides sends DECIDE(v) to everyone. f + 1 DECIDE(v) prove that an
 honest node decided v, so a node that sees them decides v too and echoes DECIDE; 2f + 1
 DECIDE(v) prove that f + 1 honest nodes decided, so every honest node will receive f + 1 and
-decide. A decided node therefore halts on 2f + 1 DECIDE(v), or after step 3 of the iteration
-after its decision (playing one more iteration, as HPZ's Algorithm 1 assumes). A halted node
-processes nothing more; no process spins forever.
+decide. A decided node halts on 2f + 1 DECIDE(v) and on nothing else: until then it keeps
+playing iterations and, above all, keeps relaying ECHO and READY, because reliable
+broadcast's totality (one honest acceptance implies all) holds only while honest nodes
+relay. Halting "after playing one more iteration", which HPZ's Algorithm 1 suggests, is not
+safe for liveness: two decided nodes can complete step 3 of the next iteration on different
+quorums, halt, and leave the undecided ones short of both the step-3 votes and the f + 1
+DECIDEs they need (tests/test_termination.py replays such a schedule at n = 7). DECIDE
+messages are point to point and need no relaying, so once 2f + 1 arrived every honest node
+is guaranteed f + 1 of them. A halted node processes nothing more; no process spins forever.
 
 Protocols: "hpz" (the coin above), "bracha-local" (a private fair coin per node) and
 "ideal-coin" (a shared coin from a seed), all on this same engine.
@@ -205,9 +211,6 @@ class HonestNode:
                 self.value = self.vstar
             if self.x >= self.params.f + 1 and self.decision is None:
                 self._decide(self.vstar, t, "protocol", out)
-            if self.decision is not None and t >= self.decided_iteration + 1:
-                self._halt("played one more iteration", out)
-                return
             if self.protocol == "hpz":
                 self._vote(t, 4, self.vstar if self.x else 0, support, None, out)
                 return
