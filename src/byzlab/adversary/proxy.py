@@ -68,8 +68,23 @@ Memory bounds. Per destination, frames scheduled or queued for it are capped at
 ``max_queue_bytes``; above it, the proxy stops reading from the senders that feed it until
 the destination catches up (back-pressure; with the default 256 MiB this only engages when a
 node stops reading). Frames for a node that halted and disconnected are dropped: a halted
-node processes nothing. Frame bodies are limited to 1 MiB by the framing layer; the hello
-must arrive within ``hello_timeout_s``.
+node processes nothing. Frame bodies are limited to 1 MiB by the framing layer.
+
+Before authentication a connection costs next to nothing, because anyone who can reach the
+port can open one. Its first frame (the hello, about 200 bytes) may be at most
+``HELLO_MAX_FRAME`` (16 KiB): it is read with ``readexactly`` once its length prefix has
+been checked, and a longer prefix closes the connection at once, counted as
+``framing-oversized``, before any of the announced body is read. At most
+``max_pending_hellos`` (256) connections wait for their hello at a time; one more closes
+the one that has waited longest (``hello-evicted``): a slow-loris client holding slots is
+pushed out by newer connections, so it cannot lock honest nodes out (they reconnect with
+backoff if they were the ones evicted), whereas refusing the newest would let it hold the
+port with 256 idle sockets. A hello must arrive within ``hello_timeout_s``
+(``hello-timeout``). So unauthenticated connections hold at most 256 x 16 KiB of frame data
+(4 MiB) plus their stream objects: 1,000 connections sending 1 MiB prefixes or trickling
+8 KiB first frames raised the proxy's peak RSS by about 3 MiB
+(``tests/test_hostile_preauth.py``; it used to buffer up to a whole 1 MiB frame per
+connection: 1.2 GiB for 1,000 of them). Every refusal is counted once, under one reason.
 
 Test-only injection (``inject``): before the start, when the proxy receives SIGUSR1, it
 writes garbage frames, forged frames, frames with a valid Byzantine MAC but invalid
@@ -116,6 +131,7 @@ from byzlab.network.auth import (
     link_keys_for,
 )
 from byzlab.network.framing import (
+    LENGTH_PREFIX_SIZE,
     MAX_FRAME,
     READ_CHUNK,
     FrameDecoder,
@@ -129,6 +145,7 @@ from byzlab.network.sim import derive_rng
 from byzlab.network.tcp import (
     DONE,
     HELLO,
+    HELLO_MAX_FRAME,
     SNAPSHOT,
     START,
     ConfigError,
@@ -227,6 +244,8 @@ class ProxyConfig(BaseModel):
     ready_file: str
     stats_interval_s: float = Field(default=0.25, gt=0)
     hello_timeout_s: float = Field(default=10.0, gt=0)
+    # connections waiting for their hello at once; one more closes the oldest
+    max_pending_hellos: int = Field(default=256, ge=1)
     exit_when_done: bool = True
     redeliver_frames: int = Field(default=1024, ge=0, le=REPLAY_WINDOW // 2)
     max_reorder: int = Field(default=REPLAY_WINDOW // 4, ge=1, le=REPLAY_WINDOW // 2)
@@ -365,6 +384,8 @@ class Proxy:
         self._directions: dict[tuple[int, int], deque[_Pending]] = {}
         self._group: _Group | None = None  # the timer deliveries of this turn may join
         self.conns: dict[int, _Conn] = {}
+        # Connections still waiting for their hello, oldest first (a dict keeps order).
+        self._pending_hellos: dict[asyncio.Task[Any], None] = {}
         self.started = False
         self.cpu_at_start: float | None = None
         self.done = False
@@ -537,37 +558,32 @@ class Proxy:
         self._spawn(self._client(reader, writer))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        decoder = FrameDecoder(MAX_FRAME)
         conn: _Conn | None = None
         try:
-            try:
-                async with asyncio.timeout(self.config.hello_timeout_s):
-                    first, rest = await self._first_frames(reader, decoder)
-            except TimeoutError:
-                self.drops["hello-timeout"] += 1
+            first = await self._read_hello(reader)
+            if first is None:
                 return
             node = self._check_hello(first)
             if node is None:
                 return
             conn = self._register(node, writer)
-            items = rest
+            decoder = FrameDecoder(MAX_FRAME)
             while True:
-                # Every frame of one read is handled without yielding to the loop, except
-                # to wait for a destination under back-pressure.
-                for item in items:
-                    verdict = self._on_frame(node, item)
-                    if verdict is True:
-                        continue
-                    if verdict is False:
-                        return
-                    await self._wait_for_space(node, verdict)
                 data = await reader.read(READ_CHUNK)
                 if not data:
                     error = decoder.eof()
                     if error is not None:
                         self.drops[f"framing-{error.kind.value}"] += 1
                     return
-                items = decoder.feed(data)
+                # Every frame of one read is handled without yielding to the loop, except
+                # to wait for a destination under back-pressure.
+                for item in decoder.feed(data):
+                    verdict = self._on_frame(node, item)
+                    if verdict is True:
+                        continue
+                    if verdict is False:
+                        return
+                    await self._wait_for_space(node, verdict)
         except (ConnectionError, OSError) as exc:
             log.info("proxy: connection error: %s", exc)
         finally:
@@ -577,20 +593,43 @@ class Proxy:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    async def _first_frames(self, reader: asyncio.StreamReader, decoder: FrameDecoder
-                            ) -> tuple[bytes | FrameError | None, list[bytes | FrameError]]:
-        while True:
-            data = await reader.read(64 * 1024)
-            if not data:
-                return None, []
-            items = decoder.feed(data)
-            if items:
-                return items[0], items[1:]
+    async def _read_hello(self, reader: asyncio.StreamReader) -> bytes | None:
+        """The first frame of a connection, read under the pre-authentication limits (see
+        "Memory bounds"); None, counted, if there is none to check."""
+        task = asyncio.current_task()
+        assert task is not None
+        pending = self._pending_hellos
+        pending[task] = None
+        if len(pending) > self.config.max_pending_hellos:
+            # Too many connections without a hello: close the one that has waited longest.
+            oldest = next(iter(pending))
+            del pending[oldest]
+            self.drops["hello-evicted"] += 1
+            oldest.cancel()
+            if oldest is task:
+                return None
+        try:
+            async with asyncio.timeout(self.config.hello_timeout_s):
+                prefix = await reader.readexactly(LENGTH_PREFIX_SIZE)
+                (length,) = struct.unpack("!I", prefix)
+                if length > HELLO_MAX_FRAME:
+                    # Decided on the prefix: nothing of the announced body is read.
+                    self.drops["framing-oversized"] += 1
+                    return None
+                return await reader.readexactly(length)
+        except TimeoutError:
+            self.drops["hello-timeout"] += 1
+        except asyncio.IncompleteReadError as exc:
+            self.drops["framing-truncated" if exc.partial else "hello-missing"] += 1
+        except asyncio.CancelledError:
+            if task in pending:
+                raise  # not an eviction: the proxy is stopping
+            return None  # evicted (and counted) by a newer connection
+        finally:
+            pending.pop(task, None)
+        return None
 
-    def _check_hello(self, item: bytes | FrameError | None) -> int | None:
-        if not isinstance(item, bytes):
-            self.drops["hello-missing"] += 1
-            return None
+    def _check_hello(self, item: bytes) -> int | None:
         route = peek_route(item)
         if route is None or route[1] != self.n or route[0] not in self.outboxes:
             self.drops["hello-bad-route"] += 1
@@ -605,9 +644,12 @@ class Proxy:
             self.drops["hello-malformed"] += 1
             return None
         hello = items[0]
-        snap = clean_snapshot(hello.get("snapshot"))
-        if snap is not None:
-            self._set_snapshot(frame.sender, frame.seq, snap)
+        if hello.get("snapshot") is not None:
+            snap = clean_snapshot(hello["snapshot"])
+            if snap is None:
+                self.drops["hello-bad-snapshot"] += 1  # the hello stands; the snapshot not
+            else:
+                self._set_snapshot(frame.sender, frame.seq, snap)
         return frame.sender
 
     def _register(self, node: int, writer: asyncio.StreamWriter) -> _Conn:
@@ -734,9 +776,11 @@ class Proxy:
         for item in items:
             if isinstance(item, dict) and item.get("t") == SNAPSHOT:
                 snap = clean_snapshot(item.get("s"))
-                if snap is not None:
+                if snap is None:
+                    self.drops["side-bad-snapshot"] += 1
+                else:
                     self._set_snapshot(frame.sender, frame.seq, snap)
-                    continue
+                continue
             self.drops["side-unknown"] += 1
         self._check_done()
 

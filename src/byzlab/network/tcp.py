@@ -108,6 +108,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import resource
@@ -153,6 +154,7 @@ from byzlab.orchestration.results import atomic_write_json
 __all__ = [
     "DONE",
     "HELLO",
+    "HELLO_MAX_FRAME",
     "SNAPSHOT",
     "START",
     "ConfigError",
@@ -180,6 +182,10 @@ HELLO = "hello"  # node -> proxy, first frame on every connection
 SNAPSHOT = "snap"  # node -> proxy, {"t": "snap", "s": HonestNode.snapshot()}
 START = "start"  # proxy -> node: every honest node is connected, begin the protocol
 DONE = "done"  # proxy -> node: every honest node has halted, the run is over
+# The largest first frame (the hello) the proxy reads from a connection it has not
+# authenticated yet. A hello is about 200 bytes; the largest snapshot ``clean_snapshot``
+# accepts (64 keys, 64-character strings) packs to under 9 KiB.
+HELLO_MAX_FRAME = 16 * 1024
 
 PROFILE_ENV = "BYZLAB_PROFILE"  # a directory: profile this process with cProfile into it
 TRACE_CAP = 200  # trace lines kept per event name; the rest are only counted
@@ -189,6 +195,7 @@ if _HEADER.size != HEADER_SIZE:  # pragma: no cover - guards against auth.py cha
     raise ImportError("network/tcp.py's header layout no longer matches network/auth.py")
 _SNAPSHOT_MAX_KEYS = 64
 _SNAPSHOT_MAX_STR = 64
+_SNAPSHOT_INT_LIMIT = 1 << 63
 
 
 def compact_json(obj: object) -> bytes:
@@ -250,16 +257,29 @@ def node_rng(seed: int, i: int) -> random.Random:
 
 
 def clean_snapshot(obj: object) -> dict[str, Any] | None:
-    """A snapshot dict with small primitive values, or None if ``obj`` is not one."""
+    """A snapshot dict with small primitive values, or None if ``obj`` is not one.
+
+    Snapshots come from whoever holds a node's key and end up in JSON files (the proxy's
+    statistics, ``proxy-stats.json``), so only what JSON can carry is let through: at most
+    64 string keys of at most 64 characters, values None, bool, 64-bit integers, *finite*
+    floats (NaN and Infinity are not JSON) and strings of at most 64 characters.
+    """
     if not isinstance(obj, dict) or len(obj) > _SNAPSHOT_MAX_KEYS:
         return None
     out: dict[str, Any] = {}
     for k, v in obj.items():
         if not isinstance(k, str) or len(k) > _SNAPSHOT_MAX_STR:
             return None
-        if isinstance(v, str) and len(v) > _SNAPSHOT_MAX_STR:
-            return None
-        if v is not None and not isinstance(v, bool | int | float | str):
+        if isinstance(v, str):
+            if len(v) > _SNAPSHOT_MAX_STR:
+                return None
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                return None
+        elif isinstance(v, int) and not isinstance(v, bool):
+            if not -_SNAPSHOT_INT_LIMIT <= v < _SNAPSHOT_INT_LIMIT:
+                return None
+        elif v is not None and not isinstance(v, bool):
             return None
         out[k] = v
     return out
@@ -624,7 +644,11 @@ class NodeRuntime:
             async with self._write_lock:
                 hello = {"t": HELLO, "node": self.me, "started": self.started,
                          "snapshot": self._snapshot()}
-                writer.write(encode_frame(self.senders[self.proxy_id].seal(pack_batch([hello]))))
+                payload = pack_batch([hello])
+                if len(payload) + OVERHEAD > HELLO_MAX_FRAME:
+                    # The proxy refuses a longer first frame; the snapshot is optional.
+                    payload = pack_batch([{**hello, "snapshot": None}])
+                writer.write(encode_frame(self.senders[self.proxy_id].seal(payload)))
                 resent = 0
                 for frame in self.resend.frames():
                     writer.write(frame)
