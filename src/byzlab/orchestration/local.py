@@ -6,13 +6,19 @@ Theory of operation
 results, in this order:
 
 1. *Plan.* Validate the scenario (``scenario.py``), fix the seed, derive the parameters and
-   inputs exactly as ``byzlab sim`` does, and create ``results/<run-id>/``.
+   inputs exactly as ``byzlab sim`` does. Estimate the memory the run needs and refuse it
+   (``RunRefused``, exit status 2) if it exceeds MemAvailable, before anything is written
+   or started, unless forced (``resources.py``). Create ``results/<run-id>/`` with
+   ``INCOMPLETE.json`` as its first file (``results.start_run_dir``).
 2. *Keys.* Generate n + 1 X25519 key pairs with the logic of ``byzlab keys gen`` (ids 0..n-1
-   for the nodes, id n for the proxy's side channel) bound to the run id. Each honest node's
-   directory gets the roster and *its own* private key only; the proxy's gets the roster,
-   its own key and the keys of the Byzantine nodes (the adversary controls them). Private
-   keys are deleted when the run ends: they are worthless after it (the run id is bound into
-   every link key) and there is no reason to leave secrets in a results tree.
+   for the nodes, id n for the proxy's side channel) bound to the run id, in a private
+   directory *outside* the results tree (``keydir.py``: under /dev/shm, with a janitor
+   process that removes it if the orchestrator dies, SIGKILL included). Each honest node's
+   key directory gets the roster and *its own* private key only; the proxy's gets the
+   roster, its own key and the keys of the Byzantine nodes (the adversary controls them).
+   The results tree gets only the public roster (``work/roster.json``). The key directory
+   is removed when the processes have stopped: the keys are worthless after the run (the
+   run id is bound into every link key).
 3. *Proxy.* Start ``python -m byzlab.adversary.proxy`` with port 0; it binds a free port and
    reports it in ``ready.json`` (no race between choosing a port and binding it).
 4. *Nodes.* Write ``node-<i>.json`` with that port and start the honest nodes (``python -m
@@ -27,16 +33,21 @@ results, in this order:
    orphan. Every child runs in its own session (``start_new_session``), so a signal to its
    group reaches anything it might spawn, and a Ctrl-C at the terminal reaches only the
    orchestrator, which then stops the children in order. SIGTERM to the orchestrator is
-   turned into the same orderly stop.
+   turned into the same orderly stop. Then the private keys are removed, and so are the
+   temporary files of atomic writes whose writers were killed half way.
 7. *Collect.* Read every node's ``result.json`` and ``trace.jsonl`` and the proxy's final
    statistics, and write ``summary.json`` (the keys of ``byzlab sim --json`` plus
    wall-clock latency, per-node decision times, git commit and backend), ``nodes.csv``,
    ``traces/node-<i>.jsonl`` and ``proxy-stats.json``, all atomically.
 
 The exit status of ``byzlab run`` is 0 if and only if the honest nodes agreed on a valid
-value. Everything a test or a person needs to debug a run (configs, logs of every process,
-the raw outputs) stays under ``results/<run-id>/work/``, and every failure message names the
-run id and the seed.
+value; 2 if the run was refused before it started (not enough memory); 4 if a file could not
+be written (``RunIOError``: a full disk, a read-only results directory, a results path under
+a regular file), reported in one line with the path and the errno name, the run's processes
+stopped and its keys removed, and ``INCOMPLETE.json`` in the run directory whenever anything
+was written there. Everything a test or a person needs to debug a run (configs, logs of
+every process, the raw outputs) stays under ``results/<run-id>/work/``, and every failure
+message names the run id and the seed.
 """
 
 from __future__ import annotations
@@ -44,7 +55,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -56,7 +66,17 @@ from types import FrameType
 from typing import IO, Any
 
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
+from byzlab.orchestration.keydir import PrivateKeyDir
+from byzlab.orchestration.resources import (
+    RunIOError,
+    RunRefused,
+    available_memory_mib,
+    check_memory,
+    estimate_memory,
+    os_error_text,
+)
 from byzlab.orchestration.results import (
+    INCOMPLETE_FILE,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
@@ -64,13 +84,15 @@ from byzlab.orchestration.results import (
     gather_outputs,
     git_commit,
     mark_complete,
-    mark_incomplete,
     nodes_csv,
     read_json,
+    remove_stale_tmp,
+    start_run_dir,
 )
 from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
 
-__all__ = ["LocalRun", "RunFailed", "RunOutcome", "new_run_id", "run_local"]
+__all__ = ["LocalRun", "RunFailed", "RunIOError", "RunOutcome", "RunRefused", "new_run_id",
+           "run_local"]
 
 NODE_MODULE = "byzlab.network.tcp"
 PROXY_MODULE = "byzlab.adversary.proxy"
@@ -110,7 +132,7 @@ class LocalRun:
     def __init__(self, scenario: Scenario, *, out_root: Path, run_id: str | None = None,
                  proxy_options: dict[str, Any] | None = None,
                  node_options: dict[str, Any] | None = None,
-                 python: str | None = None) -> None:
+                 python: str | None = None, force: bool = False) -> None:
         self.scenario = scenario
         self.n = scenario.n
         self.f = scenario.f
@@ -125,6 +147,9 @@ class LocalRun:
         self.proxy_options = dict(proxy_options or {})
         self.node_options = dict(node_options or {})
         self.python = python or sys.executable
+        self.force = force
+        self.keys: PrivateKeyDir | None = None
+        self._key_root: Path | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self.port: int | None = None
@@ -143,26 +168,47 @@ class LocalRun:
     def node_dir(self, i: int) -> Path:
         return self.work / "nodes" / str(i)
 
+    def key_dir(self, i: int | None = None) -> Path:
+        """Node ``i``'s key directory (the proxy's for None), outside the results tree."""
+        if self._key_root is None:
+            raise RunFailed("prepare the run before asking for its key directories")
+        return self._key_root / ("proxy" if i is None else f"node-{i}")
+
     def describe(self) -> str:
         """What to put in every failure message: enough to find and replay the run."""
         return f"run {self.run_id} (seed={self.seed}, results in {self.out_dir})"
 
     # ----------------------------------------------------------------- setup
 
+    def check_memory(self) -> None:
+        """Refuse (``RunRefused``) a run that does not fit in MemAvailable, unless forced."""
+        estimate = estimate_memory(self.n, len(self.honest_ids), backend="local")
+        check_memory(estimate, available_memory_mib(), where="this machine (MemAvailable)",
+                     force=self.force)
+
     def prepare(self) -> None:
-        self.work.mkdir(parents=True, exist_ok=False)
-        mark_incomplete(self.out_dir, self.run_id, "local")
+        self.check_memory()
+        start_run_dir(self.out_dir, self.run_id, "local")
+        self.work.mkdir()
         (self.work / "logs").mkdir()
         atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
-        all_keys = self.work / "keys-all"
-        generate_keys(self.n + 1, all_keys, self.run_id)
+        self.keys = PrivateKeyDir.create(self.run_id, python=self.python)
+        self._key_root = self.keys.path
+        all_keys = self.keys.path / "all"
+        try:
+            generate_keys(self.n + 1, all_keys, self.run_id)
+        except OSError as exc:  # its writes do not name the file
+            raise OSError(exc.errno, exc.strerror, exc.filename or str(all_keys)) from exc
         roster = (all_keys / ROSTER_FILE).read_bytes()
-        proxy_keys = self.work / "proxy" / "keys"
+        atomic_write_bytes(self.work / ROSTER_FILE, roster)  # public: for the record
+        proxy_keys = self.key_dir(None)
         for i in self.honest_ids:
-            self._install_key(all_keys, i, self.node_dir(i) / "keys", roster)
+            self._install_key(all_keys, i, self.key_dir(i), roster)
         for i in [self.n, *self.byzantine]:
             self._install_key(all_keys, i, proxy_keys, roster)
-        shutil.rmtree(all_keys)
+        for path in all_keys.iterdir():
+            path.unlink()
+        all_keys.rmdir()
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
             "protocol": self.scenario.run.protocol,
@@ -241,7 +287,7 @@ class LocalRun:
                 "input": self.inputs[i],
                 "seed": self.seed,
                 "run_id": self.run_id,
-                "key_dir": str(self.node_dir(i) / "keys"),
+                "key_dir": str(self.key_dir(i)),
                 "proxy_host": "127.0.0.1",
                 "proxy_port": self.port,
                 "out_dir": str(self.node_dir(i) / "out"),
@@ -314,14 +360,26 @@ class LocalRun:
             self._stop([proc], grace)
 
     def stop_all(self, grace: float = STOP_GRACE_S) -> None:
-        """SIGTERM every child's process group, SIGKILL after ``grace``, reap all."""
-        nodes = [p for name, p in self.procs.items() if name != "proxy"]
-        # Nodes first (they write their results on SIGTERM), then the proxy.
-        self._stop(nodes, grace)
-        self.stop_proxy(grace)
-        for log in self._logs:
-            log.close()
-        self._logs.clear()
+        """SIGTERM every child's process group, SIGKILL after ``grace``, reap all; then
+        remove the private keys and the temporary files the dead processes left."""
+        try:
+            nodes = [p for name, p in self.procs.items() if name != "proxy"]
+            # Nodes first (they write their results on SIGTERM), then the proxy.
+            self._stop(nodes, grace)
+            self.stop_proxy(grace)
+        finally:
+            for log in self._logs:
+                with contextlib.suppress(OSError):  # a full disk must not skip the rest
+                    log.close()
+            self._logs.clear()
+            self.remove_keys()
+            with contextlib.suppress(OSError):
+                remove_stale_tmp(self.out_dir)
+
+    def remove_keys(self) -> None:
+        """Remove the run's private key directory (idempotent)."""
+        if self.keys is not None:
+            self.keys.remove()
 
     @staticmethod
     def _stop(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
@@ -387,8 +445,6 @@ class LocalRun:
         atomic_write_text(self.out_dir / "nodes.csv", nodes_csv(
             self.n, byzantine=self.byzantine, inputs=self.inputs, node_results=results,
             exit_codes=exit_codes, start_time=min(starts) if starts else None))
-        for key_file in self.work.glob("**/node-*.key"):
-            key_file.unlink()
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
 
@@ -444,26 +500,46 @@ _PR_SET_PDEATHSIG = 1
 
 def run_local(scenario: Scenario, *, out_root: Path,
               on_status: Callable[[dict[str, Any]], None] | None = None,
-              run_id: str | None = None) -> RunOutcome:
-    """Run one scenario on local processes and write its results (see the module docs)."""
-    run = LocalRun(scenario, out_root=out_root, run_id=run_id)
+              run_id: str | None = None, force: bool = False) -> RunOutcome:
+    """Run one scenario on local processes and write its results (see the module docs).
+
+    Raises ``RunRefused`` before anything starts if the run does not fit in memory (unless
+    ``force``), and ``RunIOError`` (one line: path and errno) if a file cannot be written.
+    """
+    run = LocalRun(scenario, out_root=out_root, run_id=run_id, force=force)
     waited = "interrupted"
-    with _sigterm_unwinds():
-        try:
-            run.start()
-            waited = run.wait(on_status=on_status)
-            if waited == "nodes-exited":
-                # The proxy exits by itself after "done"; give it a moment to write its
-                # final statistics before stopping it.
-                proxy = run.procs.get("proxy")
-                if proxy is not None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proxy.wait(timeout=STOP_GRACE_S)
-        except (KeyboardInterrupt, _Terminated):
-            waited = "interrupted"
-        finally:
-            run.stop_all()
-    return run.collect(waited)
+    try:
+        with _sigterm_unwinds():
+            try:
+                run.start()
+                waited = run.wait(on_status=on_status)
+                if waited == "nodes-exited":
+                    # The proxy exits by itself after "done"; give it a moment to write its
+                    # final statistics before stopping it.
+                    proxy = run.procs.get("proxy")
+                    if proxy is not None:
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            proxy.wait(timeout=STOP_GRACE_S)
+            except (KeyboardInterrupt, _Terminated):
+                waited = "interrupted"
+            finally:
+                run.stop_all()
+        return run.collect(waited)
+    except OSError as exc:
+        raise io_error(exc, run_id=run.run_id, out_dir=run.out_dir,
+                       started=run.keys is not None) from None
+
+
+def io_error(exc: OSError, *, run_id: str, out_dir: Path, started: bool) -> RunIOError:
+    """The one line for a file the run could not write (or read), and what is left."""
+    if (out_dir / INCOMPLETE_FILE).exists():
+        left = f"{out_dir} is incomplete ({INCOMPLETE_FILE})"
+    elif out_dir.exists():
+        left = f"what was written is in {out_dir}"
+    else:
+        left = "nothing was written"
+    stopped = "the run was stopped and its private keys removed; " if started else ""
+    return RunIOError(f"run {run_id}: {os_error_text(exc)}; {stopped}{left}")
 
 
 def summary_line(outcome: RunOutcome) -> str:

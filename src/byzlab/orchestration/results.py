@@ -18,7 +18,13 @@ A run directory is complete exactly when it holds ``summary.json``: the backends
 last, after ``nodes.csv`` and the traces. From its first file on, the directory also holds
 ``INCOMPLETE.json`` (who is writing it, since when), removed once ``summary.json`` is in
 place: an orchestrator killed half way leaves a directory that says it is incomplete, never
-one that looks finished (``run_state``).
+one that looks finished (``run_state``). ``start_run_dir`` creates the directory with that
+marker as its first file and removes the directory again if even the marker cannot be
+written, so a run directory without it is never left behind. Once every process of a run
+has exited, ``remove_stale_tmp`` deletes the temporary files of writers that were killed
+between writing and renaming (there is no writer left to finish them), and a node that left
+no trace gets no (empty) copy of one. Errors of the writers here name the destination file,
+never the temporary one, and carry the errno, so a full disk can be reported in one line.
 
 ``build_summary`` turns the per-node result files and the proxy statistics of a real run
 into the same JSON shape as ``byzlab sim --json`` (``SimResult.summary``), plus what only
@@ -35,6 +41,7 @@ Two keys change meaning, and the summary says so in ``notes``:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -47,7 +54,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from byzlab.atomicio import atomic_write_bytes
+from byzlab.atomicio import atomic_write_bytes as _atomic_write_bytes
 
 __all__ = [
     "NODE_CSV_COLUMNS",
@@ -60,6 +67,8 @@ __all__ = [
     "git_commit",
     "nodes_csv",
     "read_json",
+    "remove_stale_tmp",
+    "start_run_dir",
     "trace_hash",
 ]
 
@@ -79,6 +88,17 @@ NODE_CSV_COLUMNS = (
 # --------------------------------------------------------------------------- atomic files
 
 
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """``byzlab.atomicio.atomic_write_bytes``, whose errors name ``path``: a failed
+    ``os.write`` (a full disk, EFBIG) carries no file name, and the temporary file's name
+    is not the one a person looks for."""
+    try:
+        _atomic_write_bytes(path, data, mode=mode)
+    except OSError as exc:
+        if exc.errno is None or exc.filename == str(path):
+            raise
+        raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
@@ -97,6 +117,36 @@ def read_json(path: Path) -> Any:
 
 
 INCOMPLETE_FILE = "INCOMPLETE.json"
+
+
+def start_run_dir(out_dir: Path, run_id: str, backend: str) -> None:
+    """Create the run directory with ``INCOMPLETE.json`` as its first file. If even that
+    cannot be written, remove the directory again: an empty run directory says nothing,
+    and nothing else was written."""
+    out_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        mark_incomplete(out_dir, run_id, backend)
+    except BaseException:
+        remove_stale_tmp(out_dir)
+        with contextlib.suppress(OSError):
+            out_dir.rmdir()  # only if empty: never remove what someone else put there
+        raise
+
+
+def remove_stale_tmp(root: Path) -> list[Path]:
+    """Remove the temporary files of atomic writes (``.NAME.PID[.HEX].tmp``) under
+    ``root`` whose writers are dead: call it only once every process that wrote under
+    ``root`` has exited. A writer killed between creating and renaming its temporary file
+    leaves one behind."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for path in root.rglob(".*.tmp"):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def mark_incomplete(out_dir: Path, run_id: str, backend: str) -> None:
@@ -152,7 +202,9 @@ def gather_outputs(out_dir: Path, node_out_dirs: Mapping[int, Path], stats_file:
                    ) -> tuple[dict[int, dict[str, Any]], dict[int, bytes], dict[str, Any]]:
     """Collect what the processes of a real run left behind, for every backend: each node's
     result.json and trace (copied to out_dir/traces/node-<i>.jsonl) and the proxy's stats
-    (copied to out_dir/proxy-stats.json). Missing files are normal after a crash."""
+    (copied to out_dir/proxy-stats.json). Missing files are normal after a crash; a node
+    that left no trace (or an empty one) gets no copy, rather than an empty file that looks
+    like a trace of nothing."""
     results: dict[int, dict[str, Any]] = {}
     traces: dict[int, bytes] = {}
     for i, out in node_out_dirs.items():
@@ -164,7 +216,8 @@ def gather_outputs(out_dir: Path, node_out_dirs: Mapping[int, Path], stats_file:
         except FileNotFoundError:
             trace = b""
         traces[i] = trace
-        atomic_write_bytes(out_dir / "traces" / f"node-{i}.jsonl", trace)
+        if trace:
+            atomic_write_bytes(out_dir / "traces" / f"node-{i}.jsonl", trace)
     stats = read_json(stats_file)
     stats = stats if isinstance(stats, dict) else {}
     if stats:
