@@ -62,13 +62,30 @@ runs again (nodes ignore a second ``start``), the previous statistics are loaded
 ``stats_file`` and continued (``incarnation`` counts restarts), and the Byzantine nodes start
 over: their link senders continue from a sequence number derived from the wall clock, so
 their new frames are not rejected as replays of the previous incarnation's. A node whose own
-connection broke gets the last ``redeliver_frames`` frames written to it again.
+connection broke gets the last frames written to it again (``redeliver_frames``,
+``redeliver_bytes``).
 
-Memory bounds. Per destination, frames scheduled or queued for it are capped at
-``max_queue_bytes``; above it, the proxy stops reading from the senders that feed it until
-the destination catches up (back-pressure; with the default 256 MiB this only engages when a
-node stops reading). Frames for a node that halted and disconnected are dropped: a halted
-node processes nothing. Frame bodies are limited to 1 MiB by the framing layer.
+Memory bounds. Per honest destination, frames scheduled or queued for it are capped at
+``max_queue_bytes`` (256 MiB). A frame that would take a destination over its cap is dropped
+*for that destination alone* and counted (``dropped_over_cap``, and per node in
+``overflowed``, with a warning the first time); every other destination is served as
+before, and the proxy never stops reading any node. Why drop rather than push back: one
+connection carries a sender's frames for every destination, so stopping to read a sender
+because one of its destinations is full stops its frames to everybody, and since every
+honest node broadcasts, one receiver that stopped reading (SIGSTOP, a wedged host) stalled
+the whole run: with a corrupted node sending it 320 frames of 1 MiB, nothing was relayed
+and every honest node timed out (``tests/test_hostile_backpressure.py``). A node that has
+256 MiB waiting for it has not read for a long time (a run relays a few MiB per second);
+in the model that is a crash fault, counted toward f, and the frames it loses are the
+messages a crashed node never processes. A node that is merely slow never gets there: the
+cap is two orders of magnitude above what a live node has in flight. The proxy's memory
+for relaying is thus at most, per honest destination, ``max_queue_bytes`` in scheduled
+and queued frames, plus ``redeliver_bytes`` (32 MiB) and ``redeliver_frames`` (1024) in the
+frames kept for redelivery, plus the socket's write buffer (the 64 KiB high-water mark and
+one write of at most 256 KiB plus a frame); at most f destinations can be crashed, so in
+practice f x 288 MiB on top of live traffic. Frames for a node that halted and
+disconnected are dropped: a halted node processes nothing. Frame bodies are limited to
+1 MiB by the framing layer.
 
 Before authentication a connection costs next to nothing, because anyone who can reach the
 port can open one. Its first frame (the hello, about 200 bytes) may be at most
@@ -219,6 +236,9 @@ class InjectSpec(BaseModel):
     flood_batch: int = Field(default=256, ge=1, le=4096)
     oversized: bool = True
     hold_start: bool = True  # after injecting, start only on a second SIGUSR1
+    # At the start: frames of about 1 MiB, validly MACed, from from_node to target through
+    # the relay queues like any other frame (the stalled-receiver flood; see Memory bounds).
+    stall_frames: int = Field(default=0, ge=0)
 
 
 class ProxyConfig(BaseModel):
@@ -250,6 +270,7 @@ class ProxyConfig(BaseModel):
     redeliver_frames: int = Field(default=1024, ge=0, le=REPLAY_WINDOW // 2)
     max_reorder: int = Field(default=REPLAY_WINDOW // 4, ge=1, le=REPLAY_WINDOW // 2)
     max_queue_bytes: int = Field(default=256 << 20, ge=4 * MAX_FRAME)
+    redeliver_bytes: int = Field(default=32 << 20, ge=2 * MAX_FRAME)
 
 
 @dataclass(slots=True, eq=False)
@@ -284,8 +305,8 @@ class _Outbox:
     frames: deque[bytes] = field(default_factory=deque)
     held: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    space: asyncio.Event = field(default_factory=asyncio.Event)
-    recent: deque[bytes] = field(default_factory=deque)
+    recent: deque[bytes] = field(default_factory=deque)  # the last frames written
+    recent_bytes: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -420,6 +441,10 @@ class Proxy:
             (int(o), int(s)) for o, s in (prev.get("rbc_initials") or [])}
         self.first_start_wall: float | None = prev.get("start_wall")
         self.injected: dict[str, int] = dict(prev.get("injected") or {})
+        self.overflowed: Counter[int] = Counter(
+            {int(k): int(v) for k, v in (prev.get("overflowed") or {}).items()})
+        self.queue_peak: dict[int, int] = {
+            int(k): int(v) for k, v in (prev.get("queue_peak_bytes") or {}).items()}
 
     def stats(self, *, final: bool = False) -> dict[str, Any]:
         decided = sum(1 for i in self.honest_ids
@@ -453,6 +478,8 @@ class Proxy:
             "drops": dict(self.drops),
             "counts": dict(self.counts),
             "injected": self.injected,
+            "overflowed": {str(k): v for k, v in sorted(self.overflowed.items())},
+            "queue_peak_bytes": {str(k): v for k, v in sorted(self.queue_peak.items())},
             "scheduler": self.scheduler.describe(),
             "delta_s": self.config.delta_s,
             "byzantine": {str(b): a.strategy.name for b, a in self.actors.items()},
@@ -475,8 +502,7 @@ class Proxy:
         if self.config.inject is not None:
             loop.add_signal_handler(signal.SIGUSR1, self._inject_trigger.set)
         for i in self.honest_ids:
-            self.outboxes[i] = _Outbox(recent=deque(maxlen=self.config.redeliver_frames))
-            self.outboxes[i].space.set()
+            self.outboxes[i] = _Outbox()
         signals = (signal.SIGTERM, signal.SIGINT)
         for sig in signals:
             loop.add_signal_handler(sig, self.stop, f"signal-{sig.name}")
@@ -575,15 +601,11 @@ class Proxy:
                     if error is not None:
                         self.drops[f"framing-{error.kind.value}"] += 1
                     return
-                # Every frame of one read is handled without yielding to the loop, except
-                # to wait for a destination under back-pressure.
+                # Every frame of one read is handled without yielding to the loop: the
+                # proxy never stops reading a node (see "Memory bounds").
                 for item in decoder.feed(data):
-                    verdict = self._on_frame(node, item)
-                    if verdict is True:
-                        continue
-                    if verdict is False:
+                    if not self._on_frame(node, item):
                         return
-                    await self._wait_for_space(node, verdict)
         except (ConnectionError, OSError) as exc:
             log.info("proxy: connection error: %s", exc)
         finally:
@@ -712,7 +734,7 @@ class Proxy:
                     frame = frames.popleft()
                     chunk.append(frame)
                     size += len(frame)
-                box.recent.extend(chunk)  # a bounded deque: keeps the last redeliver_frames
+                self._remember(box, chunk)
                 self._release(box, size)
                 if writer.is_closing():
                     break
@@ -727,10 +749,8 @@ class Proxy:
 
     # ----------------------------------------------------------------- inbound frames
 
-    def _on_frame(self, node: int, item: bytes | FrameError) -> bool | tuple[_Outbox, bytes]:
-        """Handle one frame from ``node``: True when done, False to close the connection,
-        or (outbox, frame) when the destination is over its memory bound: the caller waits
-        for space (``_wait_for_space``), which then relays the frame."""
+    def _on_frame(self, node: int, item: bytes | FrameError) -> bool:
+        """Handle one frame from ``node``; False to close the connection."""
         if isinstance(item, FrameError):
             self.drops[f"framing-{item.kind.value}"] += 1
             return not item.fatal
@@ -750,19 +770,8 @@ class Proxy:
         if not 0 <= dst < self.n or dst == src:
             self.drops["bad-destination"] += 1
             return True
-        box = self.outboxes.get(dst)
-        if box is not None and box.held > self.config.max_queue_bytes and not self._halted(dst):
-            return box, item
         self._relay(src, dst, item)
         return True
-
-    async def _wait_for_space(self, src: int, verdict: tuple[_Outbox, bytes]) -> None:
-        # Back-pressure: stop reading this sender until the destination catches up.
-        box, item = verdict
-        self.counts["backpressure_waits"] += 1
-        box.space.clear()
-        await box.space.wait()
-        self._relay(src, _HEADER.unpack_from(item)[2], item)
 
     def _on_side_channel(self, body: bytes) -> None:
         frame = self.node_rx.open(body)
@@ -917,6 +926,11 @@ class Proxy:
             virtual = max(delay(src, dst, m, now) for m in msgs)
         virtual = min(max(virtual, 0.0), 1.0)  # the model's bound, whatever a scheduler says
         counts = self.counts
+        box = self.outboxes.get(dst)
+        held = len(frames[0]) if len(frames) == 1 else sum(len(f) for f in frames)
+        if box is not None and box.held + held > self.config.max_queue_bytes:
+            self._over_cap(dst, box, held)
+            return
         counts["messages"] += count
         self.timeline.add(elapsed, count)
         if frames:
@@ -924,13 +938,13 @@ class Proxy:
         counts["frames_relayed"] += 1
         if msgs is not None:
             self._count(msgs)
-        box = self.outboxes.get(dst)
         if box is not None and dst not in self.conns and self._halted(dst):
             counts["dropped_for_halted"] += 1
             return
-        held = len(frames[0]) if len(frames) == 1 else sum(len(f) for f in frames)
         if box is not None:
             box.held += held
+            if box.held > self.queue_peak.get(dst, 0):
+                self.queue_peak[dst] = box.held
         pending = _Pending(src, dst, frames, msgs, count, held)
         queue = self._directions.get((src, dst))
         if queue is None:
@@ -967,6 +981,16 @@ class Proxy:
                 group.handle = loop.call_later(seconds, self._deliver_group, group)
         pending.handle = group.handle
         queue.append(pending)
+
+    def _over_cap(self, dst: int, box: _Outbox, size: int) -> None:
+        """A frame for a node that has ``max_queue_bytes`` waiting already: dropped for that
+        node alone and counted (see "Memory bounds"); nobody else waits for it."""
+        if not self.overflowed[dst]:
+            log.warning("proxy: node %d is not reading (%d bytes waiting for it); frames "
+                        "over the cap are dropped for it: a crash fault", dst, box.held)
+        self.overflowed[dst] += 1
+        self.counts["dropped_over_cap"] += 1
+        self.counts["dropped_over_cap_bytes"] += size
 
     def _count(self, msgs: list[Message]) -> None:
         kinds = self._kind_counts
@@ -1013,8 +1037,17 @@ class Proxy:
 
     def _release(self, box: _Outbox, size: int) -> None:
         box.held -= size
-        if box.held <= self.config.max_queue_bytes // 2:
-            box.space.set()
+
+    def _remember(self, box: _Outbox, chunk: list[bytes]) -> None:
+        """Keep the last frames written to a node (at most ``redeliver_frames`` and
+        ``redeliver_bytes``) to write them again if its connection breaks."""
+        recent = box.recent
+        recent.extend(chunk)
+        box.recent_bytes += sum(len(f) for f in chunk)
+        limit_frames = self.config.redeliver_frames
+        limit_bytes = self.config.redeliver_bytes
+        while recent and (len(recent) > limit_frames or box.recent_bytes > limit_bytes):
+            box.recent_bytes -= len(recent.popleft())
 
     # ----------------------------------------------------------------- start / done
 
@@ -1036,6 +1069,9 @@ class Proxy:
         now = self._vnow()
         for actor in self.actors.values():
             self._byz_effects(actor, actor.strategy.start(now))
+        spec = self.config.inject
+        if spec is not None and spec.stall_frames:
+            self._stall_flood(spec)
 
     def _check_done(self) -> None:
         if self.done or not self.started:
@@ -1156,6 +1192,20 @@ class Proxy:
             await self._inject_trigger.wait()
         self._inject_done = True
         self._maybe_start()
+
+
+    def _stall_flood(self, spec: InjectSpec) -> None:
+        """Test-only: ``stall_frames`` frames of about 1 MiB from a corrupted node to
+        ``target``, scheduled like any relayed frame (the receiver drops them: one item
+        that is not a message)."""
+        sender = self.actors[spec.from_node].senders[spec.target]
+        payload = pack_batch([bytes(MAX_FRAME - OVERHEAD - 16)])
+        for _ in range(spec.stall_frames):
+            self._schedule(spec.from_node, spec.target,
+                           [encode_frame(sender.seal(payload))], [], 0)
+        self.injected = {**self.injected, "stall_frames": spec.stall_frames}
+        log.info("proxy: %d frames of %d bytes for node %d", spec.stall_frames,
+                 len(payload) + OVERHEAD, spec.target)
 
 
 def _invalid_payloads(n: int, byz: int, other: int) -> list[bytes]:

@@ -80,10 +80,11 @@ can produce would protect against nobody.
 
 Deadlock freedom. The protocol task may block in ``Batcher.wait_for_space`` (destination
 queue full), and the batcher in ``drain()`` (the proxy is slow to read). The proxy never
-stops reading a node's connection while it has memory below its hard cap, so the chain ends
-there. The connection task never waits for the protocol task except to put frames in the
-inbox, and a broken connection is detected by the writer as well, so a reconnect never waits on a
-blocked protocol task.
+stops reading a node's connection (frames for a destination over its cap are dropped for
+that destination, see ``adversary/proxy.py``), so the chain ends there. The connection
+task never waits for the protocol task except to put frames in the inbox, and a broken
+connection is detected by the writer as well, so a reconnect never waits on a blocked
+protocol task.
 
 CPU scheduling. With more processes than cores, the proxy (on the path of every hop) must
 not lose its core to each node it wakes: nodes run under SCHED_BATCH where the OS offers it
