@@ -48,8 +48,18 @@ of its direction, well inside the window, whatever the scheduler asks for.
 
 Start and end. When all honest nodes have said hello, the proxy sends each a ``start``
 frame and starts the Byzantine strategies: a common start for latency measurements, and
-nobody's first messages pile up for a node that is not connected yet. When every honest
-node's snapshot says it halted, the proxy sends ``done``; the nodes write their results and
+nobody's first messages pile up for a node that is not connected yet. A node that crashed
+before its hello (killed or stopped right after it was spawned) must not hold the run
+forever, so there is a grace period: once no honest node has said hello for
+``start_grace_s`` (default 10 s, counted from the later of the proxy's start and the last
+hello, so a slow start-up of many processes, whose hellos keep arriving, is never cut
+short), the run starts as soon as at least n - f nodes can take part: connected honest
+nodes plus the corrupted nodes the proxy runs. The honest nodes still missing are crash
+faults: they are listed in the statistics (``started_without``, and ``never_connected``
+while they stay away; the orchestrator counts them toward f), and the end of the run does
+not wait for them. One that connects later is simply slow: it gets ``start`` on its hello
+and the end waits for it again. When every honest node's snapshot (except those that
+never connected) says it halted, the proxy sends ``done``; the nodes write their results and
 exit, and the proxy exits when their connections are gone (or on SIGTERM/SIGINT). It
 writes its statistics (messages and bytes by kind, frames, drops, decided/halted counts,
 CPU time) to ``stats_file`` every ``stats_interval_s`` and on exit, atomically and from a
@@ -264,6 +274,9 @@ class ProxyConfig(BaseModel):
     ready_file: str
     stats_interval_s: float = Field(default=0.25, gt=0)
     hello_timeout_s: float = Field(default=10.0, gt=0)
+    # Start without the honest nodes still missing once no hello has arrived for this long
+    # and n - f nodes can take part (see "Start and end").
+    start_grace_s: float = Field(default=10.0, gt=0)
     # connections waiting for their hello at once; one more closes the oldest
     max_pending_hellos: int = Field(default=256, ge=1)
     exit_when_done: bool = True
@@ -412,6 +425,8 @@ class Proxy:
         self.done = False
         self._t0 = 0.0
         self._inject_done = config.inject is None
+        self._grace_over = False  # no hello for start_grace_s (re-armed by every hello)
+        self._grace_timer: asyncio.TimerHandle | None = None
         self._tampered_this_run = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stats_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats")
@@ -440,6 +455,10 @@ class Proxy:
         self.initials: set[tuple[int, int]] = {
             (int(o), int(s)) for o, s in (prev.get("rbc_initials") or [])}
         self.first_start_wall: float | None = prev.get("start_wall")
+        # Honest nodes that have said hello in this run (any incarnation); the others, once
+        # the run started without them, are crash faults.
+        self.ever_connected: set[int] = {int(i) for i in prev.get("ever_connected") or []}
+        self.started_without: list[int] = [int(i) for i in prev.get("started_without") or []]
         self.injected: dict[str, int] = dict(prev.get("injected") or {})
         self.overflowed: Counter[int] = Counter(
             {int(k): int(v) for k, v in (prev.get("overflowed") or {}).items()})
@@ -464,6 +483,10 @@ class Proxy:
             "halted": halted,
             "done": self.done,
             "start_wall": self.first_start_wall,
+            "start_grace_s": self.config.start_grace_s,
+            "started_without": self.started_without,
+            "ever_connected": sorted(self.ever_connected),
+            "never_connected": self._never_connected(),
             "messages": self.counts["messages"],
             "messages_delivered": self.counts["messages_delivered"],
             "bytes": self.counts["bytes"],
@@ -520,11 +543,14 @@ class Proxy:
                                       {"port": port, "pid": os.getpid(),
                                        "incarnation": self.incarnation})
                     self._spawn(self._stats_loop())
+                    self._arm_start_grace()
                     if self.config.inject is not None:
                         self._spawn(self._inject())
                     await self._stop.wait()
                 finally:
                     server.close()
+                    if self._grace_timer is not None:
+                        self._grace_timer.cancel()
                     for task in list(self._tasks):
                         task.cancel()
                     for pending in self._directions.values():
@@ -681,6 +707,8 @@ class Proxy:
         conn = _Conn(node, writer, LinkSender(sender=self.n, receiver=node,
                                               key=self._control_keys[node]))
         self.conns[node] = conn
+        self.ever_connected.add(node)
+        self._arm_start_grace()
         self._conn_change.set()
         self.counts["connections"] += 1
         log.info("proxy: node %d connected (%d/%d)", node, len(self.conns),
@@ -1051,17 +1079,49 @@ class Proxy:
 
     # ----------------------------------------------------------------- start / done
 
+    def _arm_start_grace(self) -> None:
+        """(Re)start the grace period: called when listening and on every hello."""
+        if self.started:
+            return
+        self._grace_over = False
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+        self._grace_timer = asyncio.get_running_loop().call_later(
+            self.config.start_grace_s, self._start_grace_expired)
+
+    def _start_grace_expired(self) -> None:
+        self._grace_timer = None
+        self._grace_over = True
+        self._maybe_start()
+
+    def _never_connected(self) -> list[int]:
+        if not self.started and not self.started_without:
+            return []
+        return [i for i in self.honest_ids if i not in self.ever_connected]
+
     def _maybe_start(self) -> None:
         if self.started or not self._inject_done:
             return
-        if any(i not in self.conns for i in self.honest_ids):
-            return
+        missing = [i for i in self.honest_ids if i not in self.conns]
+        if missing:
+            # Everyone who can take part: connected honest nodes and our corrupted ones.
+            quorum = self.n - self.params.f
+            if not self._grace_over or len(self.conns) + len(self.actors) < quorum:
+                return
+            log.warning("proxy: no hello from node(s) %s for %.1f s; starting without them "
+                        "(crash faults)", missing, self.config.start_grace_s)
+            self.started_without = missing
+            self.counts["started_without"] += len(missing)
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
         self.started = True
         self.cpu_at_start = round(cpu_seconds(), 4)
         self._t0 = asyncio.get_running_loop().time()
         if self.first_start_wall is None:
             self.first_start_wall = time.time()
-        log.info("proxy: all %d honest nodes connected; start", len(self.honest_ids))
+        log.info("proxy: %d of %d honest nodes connected; start", len(self.conns),
+                 len(self.honest_ids))
         # In node order, as the simulator starts its nodes: under FIFO, simultaneous
         # broadcasts then tend to reach every receiver in the same order as in `byzlab sim`.
         for i in sorted(self.conns):
@@ -1076,7 +1136,10 @@ class Proxy:
     def _check_done(self) -> None:
         if self.done or not self.started:
             return
-        if all((self.snapshots.get(i) or {}).get("halted") for i in self.honest_ids):
+        # Nodes that never connected are crash faults: nobody waits for them to halt.
+        absent = self._never_connected()
+        if all((self.snapshots.get(i) or {}).get("halted") for i in self.honest_ids
+               if i not in absent):
             self.done = True
             log.info("proxy: every honest node halted; done")
             for conn in self.conns.values():
