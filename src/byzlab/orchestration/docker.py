@@ -10,11 +10,16 @@ instead of processes, through the Docker SDK for Python, and it writes the same 
    saying what to start (``DockerUnavailable``), never a traceback. The image
    (``[docker] image``, default ``byzlab:latest``) must exist; ``byzlab image build`` makes
    it, and a warning says when it was built from other sources than the working tree.
-2. *Plan and keys.* As in the local backend: ``results/<run-id>/``, n + 1 key pairs bound to
-   the run id; each honest node gets the roster and only its own private key, the proxy its
-   own key and those of the Byzantine nodes. Everything a container needs is also kept on
-   the host under ``results/<run-id>/work/`` (the configs name the paths *inside* the
-   containers).
+2. *Plan and keys.* As in the local backend: the memory check (``resources.py``: against
+   the engine's memory, and this machine's MemAvailable when the engine runs here; refused
+   in one line, exit status 2, before any object is created, unless forced),
+   ``results/<run-id>/`` with ``INCOMPLETE.json`` first, n + 1 key pairs bound to the run
+   id, generated in a private directory outside the results tree (``keydir.py``) and removed
+   as soon as they are staged; each honest node gets the roster and only its own private
+   key, the proxy its own key and those of the Byzantine nodes. Everything else a container
+   needs is also kept on the host under ``results/<run-id>/work/`` (the configs name the
+   paths *inside* the containers). A file that cannot be written ends the run in one line
+   with the path and errno (``RunIOError``, exit status 4), as in the local backend.
 3. *Network.* One user-defined bridge network per run, ``internal`` (no route out of the
    host: the nodes only ever talk to the proxy). Nodes are given the proxy container's
    address on it rather than its name (see ``_proxy_address``).
@@ -24,8 +29,14 @@ instead of processes, through the Docker SDK for Python, and it writes the same 
    directory needs no agreement between host and container user ids and works the same
    with a remote engine (``DOCKER_HOST=tcp://...``).
 5. *Start.* The proxy first (the run waits for its ``ready.json``), then the node
-   containers, several at a time: creating and starting a container is mostly the engine's
-   work, so a few concurrent API calls keep it busy. Nodes run the lean module entry points
+   containers, several at a time. Faults due at ``at_s = 0`` hold the start: the proxy's
+   start barrier waits for every honest node to connect, so one node without such a fault
+   (the *gate*) is started last, only after every other node has connected and the faults
+   due at 0 s are in place; a fault at 0 s thus always lands before the first protocol
+   message (``applied_s`` 0.0), however loaded the machine. (If every honest node has one,
+   there is no gate and the log says so.) Containers are started several at a time:
+   creating and starting a container is mostly the engine's work, so a few concurrent API
+   calls keep it busy. Nodes run the lean module entry points
    (``python -m byzlab.network.tcp``) rather than the ``byzlab`` entry point: importing the
    full command line (rich, scipy) costs about a second of CPU per container, which at
    n = 32 on two cores is most of the start-up. The image's health check runs only in the
@@ -38,7 +49,11 @@ instead of processes, through the Docker SDK for Python, and it writes the same 
    connections); ``pause`` freezes it (and thaws it after ``duration_s``, if given);
    ``netem`` runs ``tc qdisc replace dev eth0 root netem ...`` in it as root (the
    container gets ``NET_ADMIN`` for this and nothing else). Triggers are seconds after the
-   proxy's start barrier, or the node's iteration as its snapshots report it. A killed or
+   proxy's start barrier (0 s: before it, see *Start*), or the node's iteration as its
+   snapshots report it (applied when the orchestrator sees it, so a run may end first; the
+   fault then reports why it was not applied). The end of a fault with ``duration_s`` that
+   falls due after the node's container exited is moot, not an error (``undo`` in the
+   fault's record says so). A killed or
    never-resumed container is a crash: it is left out of the agreement check (summary key
    ``crashed``, role ``crashed`` in nodes.csv) and counts toward f in validation. The proxy
    cannot know a node crashed and so never announces "done"; the orchestrator does it for
@@ -80,7 +95,13 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
-from byzlab.orchestration.local import RunFailed, RunOutcome, new_run_id
+from byzlab.orchestration.keydir import PrivateKeyDir
+from byzlab.orchestration.local import RunFailed, RunOutcome, io_error, new_run_id
+from byzlab.orchestration.resources import (
+    available_memory_mib,
+    check_memory,
+    estimate_memory,
+)
 from byzlab.orchestration.results import (
     atomic_write_bytes,
     atomic_write_text,
@@ -88,8 +109,9 @@ from byzlab.orchestration.results import (
     gather_outputs,
     git_commit,
     mark_complete,
-    mark_incomplete,
     nodes_csv,
+    remove_stale_tmp,
+    start_run_dir,
 )
 from byzlab.orchestration.scenario import DockerFault, Scenario, build_params, resolve_inputs
 
@@ -341,11 +363,14 @@ class _FaultState:
     applied_s: float | None = None
     undone_s: float | None = None
     error: str | None = None
+    undo: str | None = None  # why the end of the fault was not applied, if it was moot
 
     def record(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in self.fault.model_dump().items()
                                if v is not None}
         out.update(applied_s=self.applied_s, undone_s=self.undone_s, error=self.error)
+        if self.undo is not None:
+            out["undo"] = self.undo
         return out
 
 
@@ -382,8 +407,9 @@ class DockerRun:
     def __init__(self, scenario: Scenario, *, out_root: Path, run_id: str | None = None,
                  client: Any = None, proxy_options: dict[str, Any] | None = None,
                  node_options: dict[str, Any] | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, force: bool = False) -> None:
         self.scenario = scenario
+        self.force = force
         self.n = scenario.n
         self.f = scenario.f
         self.seed = scenario.seed
@@ -454,15 +480,36 @@ class DockerRun:
             self.log(f"warning: {self.image} was built from other sources ({built_from}, "
                      f"the working tree is {here}); rebuild it with `byzlab image build`")
 
+    def check_memory(self) -> None:
+        """Refuse (``RunRefused``) a run that does not fit in the engine's memory (and this
+        machine's MemAvailable when the engine runs here), unless forced."""
+        estimate = estimate_memory(self.n, len(self.honest_ids), backend="docker")
+        engine: float | None = None
+        with contextlib.suppress(Exception):
+            engine = int(self.client.info()["MemTotal"]) / (1024 * 1024)
+        here = available_memory_mib() if engine_address().startswith("unix://") else None
+        figures = [m for m in (engine, here) if m is not None]
+        where = ("the Docker engine (MemTotal" + (", and this machine's MemAvailable)"
+                                                  if here is not None else ")"))
+        check_memory(estimate, min(figures) if figures else None, where=where,
+                     force=self.force)
+
     def prepare(self) -> None:
         """Keys and configs, on the host and staged for each container."""
-        self.work.mkdir(parents=True, exist_ok=False)
-        mark_incomplete(self.out_dir, self.run_id, "docker")
+        start_run_dir(self.out_dir, self.run_id, "docker")
+        self.work.mkdir()
         (self.work / "logs").mkdir()
         atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
-        all_keys = self.work / "keys-all"
-        generate_keys(self.n + 1, all_keys, self.run_id)
+        with PrivateKeyDir.create(self.run_id) as keys:
+            self._stage(keys.path / "all")
+
+    def _stage(self, all_keys: Path) -> None:
+        try:
+            generate_keys(self.n + 1, all_keys, self.run_id)
+        except OSError as exc:  # its writes do not name the file
+            raise OSError(exc.errno, exc.strerror, exc.filename or str(all_keys)) from exc
         roster = (all_keys / ROSTER_FILE).read_bytes()
+        atomic_write_bytes(self.work / ROSTER_FILE, roster)  # public: for the record
 
         def key_files(ids: Iterable[int]) -> dict[str, tuple[bytes | None, int]]:
             files: dict[str, tuple[bytes | None, int]] = {
@@ -496,10 +543,8 @@ class DockerRun:
                             "proxy.json": (proxy_json, 0o644)}
         for i, box in self.nodes.items():
             box.files = {**key_files([i]), "out": (None, 0o755)}
-        # The host keeps no private keys: they live in the containers until they are removed.
-        for path in all_keys.iterdir():
-            path.unlink()
-        all_keys.rmdir()
+        # The host keeps no private keys: they live in the containers until they are
+        # removed (the private directory goes when prepare() returns).
 
     def _create(self, box: _Box, module: str, config: str, *,
                 environment: dict[str, str] | None = None,
@@ -521,6 +566,7 @@ class DockerRun:
 
         if self.client is None:
             self.client = connect()
+        self.check_memory()
         self.check_image()
         self.prepare()
         started = time.monotonic()
@@ -534,19 +580,69 @@ class DockerRun:
                          environment={"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json"})
             self._wait_ready()
             address = self._proxy_address()
-            with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
-                futures = [pool.submit(self._start_node, box, address)
-                           for box in self.nodes.values()]
-                while futures_wait(futures, timeout=0.5).not_done:
-                    if on_status is not None:
-                        on_status(self.status())
-                for future in futures:
-                    future.result()  # re-raises the first failure
+            gate = self._gate()
+            self._start_nodes([b for i, b in self.nodes.items() if i != gate], address,
+                              on_status)
+            if gate is not None:
+                # Hold the start barrier: every other node connects, the faults due at
+                # 0 s are applied, and only then does the last node start and connect.
+                self._wait_connected(len(self.nodes) - 1, on_status)
+                self._apply_start_faults()
+                self._start_nodes([self.nodes[gate]], address, on_status)
         except docker.errors.APIError as exc:
             raise RunFailed(f"{self.describe()}: the Docker engine refused: "
                             f"{_api_error(exc)}") from None
         self.log(f"{len(self.nodes) + 1} containers started in "
                  f"{time.monotonic() - started:.1f} s")
+
+    def _start_nodes(self, boxes: list[_Box], address: str,
+                     on_status: Callable[[dict[str, Any]], None] | None) -> None:
+        with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
+            futures = [pool.submit(self._start_node, box, address) for box in boxes]
+            while futures_wait(futures, timeout=0.5).not_done:
+                if on_status is not None:
+                    on_status(self.status())
+            for future in futures:
+                future.result()  # re-raises the first failure
+
+    def _gate(self) -> int | None:
+        """The node started last to hold the start until the faults due at 0 s are in
+        place: the first honest node without such a fault (None if there is nothing to
+        hold, or no such node)."""
+        at_start = {s.fault.node for s in self.faults if s.fault.at_s == 0}
+        if not at_start:
+            return None
+        free = [i for i in self.nodes if i not in at_start]
+        if not free:
+            self.log("warning: every honest node has a fault at 0 s, so no node can hold "
+                     "the start: those faults are applied as soon as the run has started")
+            return None
+        return free[0]
+
+    def _wait_connected(self, count: int,
+                        on_status: Callable[[dict[str, Any]], None] | None) -> None:
+        """Until the proxy reports ``count`` honest nodes connected."""
+        deadline = time.monotonic() + STARTUP_SLACK_S + STARTUP_SLACK_PER_NODE_S * self.n
+        while True:
+            stats = self.status()
+            if on_status is not None:
+                on_status(stats)
+            if int(stats.get("connected", 0)) >= count:
+                return
+            self.proxy.container.reload()
+            if self.proxy.container.status not in ("created", "running"):
+                raise RunFailed(f"{self.describe()}: the proxy container exited while the "
+                                "nodes were connecting")
+            if time.monotonic() >= deadline:
+                raise RunFailed(f"{self.describe()}: only {stats.get('connected', 0)} of "
+                                f"{count} node containers connected to the proxy")
+            time.sleep(POLL_S)
+
+    def _apply_start_faults(self) -> None:
+        """Apply every fault due at 0 s, before the start barrier (``applied_s`` 0.0)."""
+        for state in self.faults:
+            if state.fault.at_s == 0 and state.applied_s is None and state.error is None:
+                self._apply_now(state, 0.0)
 
     def _node_config(self, i: int, proxy_address: str) -> bytes:
         cfg: dict[str, Any] = {
@@ -696,31 +792,42 @@ class DockerRun:
             fault = state.fault
             box = self.nodes[fault.node]
             if state.applied_s is None and state.error is None and self._due(state, stats):
-                state.applied_s = self._elapsed() or 0.0
-                try:
-                    self._apply(box, fault)
-                except Exception as exc:  # a failed fault is reported, the run goes on
-                    state.error = _api_error(exc)
-                    if "is not running" in state.error:
-                        state.error = (f"node {fault.node}'s container had already exited "
-                                       "(the run was over before the fault was due)")
-                    self.log(f"warning: fault docker.faults[{state.index}] ({fault.action} "
-                             f"node {fault.node}) failed: {state.error}")
-                    continue
-                self.log(f"fault: {fault.action} node {fault.node} at "
-                         f"{state.applied_s:.2f} s")
-                if fault.permanent:
-                    self.crashed[fault.node] = fault.action
+                self._apply_now(state, self._elapsed() or 0.0)
             elif (state.applied_s is not None and state.undone_s is None and state.error is None
-                  and fault.duration_s is not None
+                  and state.undo is None and fault.duration_s is not None
                   and (self._elapsed() or 0.0) >= state.applied_s + fault.duration_s):
-                state.undone_s = self._elapsed()
                 try:
                     self._undo(box, fault)
                 except Exception as exc:
+                    if _exited(box):
+                        # Nothing left to undo: the fault lasted the rest of the node's run.
+                        state.undo = (f"not needed: node {fault.node}'s container exited "
+                                      "before the fault's end")
+                        continue
                     state.error = f"undo: {_api_error(exc)}"
                     self.log(f"warning: undoing docker.faults[{state.index}] failed: "
                              f"{state.error}")
+                    continue
+                state.undone_s = self._elapsed()
+
+    def _apply_now(self, state: _FaultState, at: float) -> None:
+        fault = state.fault
+        box = self.nodes[fault.node]
+        state.applied_s = at
+        try:
+            self._apply(box, fault)
+        except Exception as exc:  # a failed fault is reported, the run goes on
+            state.error = _api_error(exc)
+            if "is not running" in state.error:
+                state.error = (f"node {fault.node}'s container had already exited "
+                               "(the run was over before the fault was due)")
+            self.log(f"warning: fault docker.faults[{state.index}] ({fault.action} "
+                     f"node {fault.node}) failed: {state.error}")
+            return
+        self.log(f"fault: {fault.action} node {fault.node} at {at:.2f} s"
+                 + (" (before the start)" if self.start_wall is None else ""))
+        if fault.permanent:
+            self.crashed[fault.node] = fault.action
 
     def _apply(self, box: _Box, fault: DockerFault) -> None:
         if fault.action == "kill":
@@ -861,6 +968,10 @@ class DockerRun:
         )
         summary["byzantine"] = {str(k): v for k, v in sorted(self.byzantine.items())}
         summary["crashed"] = {str(k): v for k, v in crashed.items()}
+        for state in self.faults:
+            if state.applied_s is not None and state.error is None and state.undo is None \
+                    and state.fault.duration_s is not None and state.undone_s is None:
+                state.undo = "not needed: the run was over before the fault's end"
         summary["faults"] = [state.record() for state in self.faults]
         summary["image"] = self.image
         summary["spinup_s"] = self.spinup_s
@@ -885,6 +996,15 @@ class DockerRun:
             reasons = {str(r.get("stop_reason")) for r in results.values()}
             return "node-" + "/".join(sorted(reasons)) if reasons else "nodes-exited"
         return waited
+
+
+def _exited(box: _Box) -> bool:
+    """Has this container stopped (or gone)?"""
+    try:
+        box.container.reload()
+    except Exception:
+        return True
+    return str(box.container.status) in ("exited", "dead", "removing")
 
 
 def _mark_crashed(table: str, crashed: dict[int, str]) -> str:
@@ -951,13 +1071,29 @@ def _sigterm_unwinds() -> Iterator[None]:
 def run_docker(scenario: Scenario, *, out_root: Path,
                on_status: Callable[[dict[str, Any]], None] | None = None,
                run_id: str | None = None, log: Callable[[str], None] | None = None,
-               client: Any = None) -> RunOutcome:
-    """Run one scenario in containers and write its results (see the module docs)."""
+               client: Any = None, force: bool = False) -> RunOutcome:
+    """Run one scenario in containers and write its results (see the module docs).
+
+    Raises ``RunRefused`` before any object is created if the run does not fit in the
+    engine's memory (unless ``force``), and ``RunIOError`` if a file cannot be written.
+    """
+    client = client or connect()
+    run = DockerRun(scenario, out_root=out_root, run_id=run_id, client=client, log=log,
+                    force=force)
+    try:
+        return _run(run, on_status)
+    except OSError as exc:
+        raise io_error(exc, run_id=run.run_id, out_dir=run.out_dir,
+                       started=run.network is not None) from None
+    finally:
+        with contextlib.suppress(OSError):
+            remove_stale_tmp(run.out_dir)
+
+
+def _run(run: DockerRun, on_status: Callable[[dict[str, Any]], None] | None) -> RunOutcome:
     import docker.errors
     import requests.exceptions
 
-    client = client or connect()
-    run = DockerRun(scenario, out_root=out_root, run_id=run_id, client=client, log=log)
     waited = "interrupted"
     with _sigterm_unwinds():
         try:
