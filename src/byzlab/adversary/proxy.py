@@ -71,8 +71,19 @@ reconnect and re-send their recent frames (receivers drop duplicates), the start
 runs again (nodes ignore a second ``start``), the previous statistics are loaded from
 ``stats_file`` and continued (``incarnation`` counts restarts), and the Byzantine nodes start
 over: their link senders continue from a sequence number derived from the wall clock, so
-their new frames are not rejected as replays of the previous incarnation's. A node whose own
-connection broke gets the last frames written to it again (``redeliver_frames``,
+their new frames are not rejected as replays of the previous incarnation's. Replayed
+hellos: the proxy's anti-replay window (``auth.LinkReceiver``) dies with the process, so a
+hello recorded earlier in the run (same run id, so its MAC still verifies) used to be
+accepted by a restarted proxy and took the node's place. Hellos are therefore ordered per
+run: a node seals each hello with the next sequence number of its link to the proxy, which
+only grows (a node process never restarts within a run: a second one rejoins as crashed,
+``network/tcp.py``), and the proxy accepts a hello only if its sequence number is above
+every hello it accepted from that node in the run and every side-channel frame from it in
+this incarnation (else ``hello-replay``). The high-water marks (``hello_seqs``) are
+written to ``stats_file`` *before* the hello takes effect, so a proxy killed right after
+accepting a hello still refuses it when restarted. A challenge nonce would need no disk,
+but a node could no longer speak first, which every client of the wire format does. A node
+whose own connection broke gets the last frames written to it again (``redeliver_frames``,
 ``redeliver_bytes``).
 
 Memory bounds. Per honest destination, frames scheduled or queued for it are capped at
@@ -458,6 +469,11 @@ class Proxy:
         # Honest nodes that have said hello in this run (any incarnation); the others, once
         # the run started without them, are crash faults.
         self.ever_connected: set[int] = {int(i) for i in prev.get("ever_connected") or []}
+        # Per node, the sequence number of the latest hello accepted in this run (any
+        # incarnation), and of the latest side-channel frame in this incarnation.
+        self.hello_seqs: dict[int, int] = {
+            int(k): int(v) for k, v in (prev.get("hello_seqs") or {}).items()}
+        self._side_top: dict[int, int] = {}
         self.started_without: list[int] = [int(i) for i in prev.get("started_without") or []]
         self.injected: dict[str, int] = dict(prev.get("injected") or {})
         self.overflowed: Counter[int] = Counter(
@@ -486,6 +502,7 @@ class Proxy:
             "start_grace_s": self.config.start_grace_s,
             "started_without": self.started_without,
             "ever_connected": sorted(self.ever_connected),
+            "hello_seqs": {str(k): v for k, v in sorted(self.hello_seqs.items())},
             "never_connected": self._never_connected(),
             "messages": self.counts["messages"],
             "messages_delivered": self.counts["messages_delivered"],
@@ -615,8 +632,13 @@ class Proxy:
             first = await self._read_hello(reader)
             if first is None:
                 return
-            node = self._check_hello(first)
-            if node is None:
+            hello = self._check_hello(first)
+            if hello is None:
+                return
+            node, seq = hello
+            await self._persist_hello()
+            if self.hello_seqs.get(node) != seq:
+                self.drops["hello-replay"] += 1  # a newer hello overtook it meanwhile
                 return
             conn = self._register(node, writer)
             decoder = FrameDecoder(MAX_FRAME)
@@ -677,7 +699,8 @@ class Proxy:
             pending.pop(task, None)
         return None
 
-    def _check_hello(self, item: bytes) -> int | None:
+    def _check_hello(self, item: bytes) -> tuple[int, int] | None:
+        """(node, sequence number) of an authentic, fresh hello; None, counted, if not."""
         route = peek_route(item)
         if route is None or route[1] != self.n or route[0] not in self.outboxes:
             self.drops["hello-bad-route"] += 1
@@ -692,13 +715,32 @@ class Proxy:
             self.drops["hello-malformed"] += 1
             return None
         hello = items[0]
+        node, seq = frame.sender, frame.seq
+        if seq <= max(self.hello_seqs.get(node, 0), self._side_top.get(node, 0)):
+            # Authentic but not fresh: a recorded hello played again, maybe to a restarted
+            # proxy whose anti-replay window is empty (see "Restarts").
+            self.drops["hello-replay"] += 1
+            return None
+        self.hello_seqs[node] = seq
+        self._side_top[node] = seq
         if hello.get("snapshot") is not None:
             snap = clean_snapshot(hello["snapshot"])
             if snap is None:
                 self.drops["hello-bad-snapshot"] += 1  # the hello stands; the snapshot not
             else:
                 self._set_snapshot(frame.sender, frame.seq, snap)
-        return frame.sender
+        return node, seq
+
+    async def _persist_hello(self) -> None:
+        """Write the statistics, with the hellos' high-water marks, before a hello takes
+        effect: a restarted proxy then refuses every hello this one accepted."""
+        data = compact_json(self.stats())
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._stats_writer, atomic_write_bytes, Path(self.config.stats_file), data)
+        except OSError as exc:  # availability first: the hello stands, the record did not
+            log.error("proxy: cannot record a hello in %s: %s", self.config.stats_file, exc)
+            self.drops["hello-unrecorded"] += 1
 
     def _register(self, node: int, writer: asyncio.StreamWriter) -> _Conn:
         old = self.conns.pop(node, None)
@@ -806,6 +848,8 @@ class Proxy:
         if isinstance(frame, Reject):
             self.drops[f"side-{frame.value}"] += 1
             return
+        if frame.seq > self._side_top.get(frame.sender, 0):
+            self._side_top[frame.sender] = frame.seq
         items = unpack_batch(frame.payload)
         if isinstance(items, FrameError):
             self.drops["side-batch"] += 1
