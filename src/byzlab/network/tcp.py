@@ -44,7 +44,11 @@ logged with its traceback, and the process exits 1; nothing dies silently):
   the hello, re-sends the resend buffer, then reads frames into the bounded ``inbox`` (the
   frames of one read go in together: one wake-up of the protocol task per read, not per
   frame). Frames from the proxy (control) are handled here. On EOF or error it reconnects,
-  so the node survives the proxy restarting.
+  so the node survives the proxy restarting: at once if the session was established (an
+  authenticated frame from the proxy arrived on it), else after the next backoff step. The
+  backoff is reset only by an established session, never by a TCP connect alone, so an
+  endpoint that accepts and closes gets a connection attempt per backoff step (about a
+  dozen in 4 s), not a hot loop (10,000 attempts in 4 s before).
 * ``protocol``: takes frames from the inbox, verifies and decodes them, runs the state
   machine, and queues its output in the ``Batcher`` (framing.py), which batches messages per
   destination per loop turn. A broadcast is encoded and packed once, and queued once for
@@ -534,6 +538,7 @@ class NodeRuntime:
         self._wake: asyncio.Event
         self._write_lock: asyncio.Lock
         self._writer: asyncio.StreamWriter | None = None
+        self._session_up = False  # an authenticated frame from the proxy on this connection
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- entry point
@@ -609,6 +614,12 @@ class NodeRuntime:
     # ----------------------------------------------------------------- connection
 
     async def _connection_loop(self) -> None:
+        """Connect, serve, reconnect. The backoff (capped exponential with jitter) grows
+        with every attempt that did not give a session: a refused connect, and a
+        connection that ended before an authenticated frame from the proxy arrived on it
+        (``_session_up``). It is reset only by an established session, so an endpoint that
+        accepts and closes cannot make the node reconnect (and re-send its resend buffer)
+        in a hot loop; after a session that was up the node reconnects at once."""
         cfg = self.config
         delay = cfg.backoff_initial_s
         attempts = 0
@@ -620,12 +631,9 @@ class NodeRuntime:
                 if attempts == 1 or attempts % 25 == 0:
                     log.info("node %d: proxy %s:%d not reachable (%s); retrying", self.me,
                              cfg.proxy_host, cfg.proxy_port, exc.strerror or exc)
-                # Jitter keeps n nodes from reconnecting in lockstep after a proxy restart.
-                await asyncio.sleep(delay * (0.5 + self._jitter.random()))
-                delay = min(delay * 2, cfg.backoff_max_s)
+                delay = await self._backoff(delay)
                 continue
-            delay = cfg.backoff_initial_s
-            attempts = 0
+            self._session_up = False
             try:
                 await self._serve(reader, writer)
             finally:
@@ -636,8 +644,25 @@ class NodeRuntime:
                 with contextlib.suppress(OSError, ConnectionError):
                     await writer.wait_closed()
             self.counters["reconnects"] += 1
-            self.trace.event("disconnected")
-            log.info("node %d: disconnected from the proxy; reconnecting", self.me)
+            self.trace.event("disconnected", session=self._session_up)
+            if self._session_up:
+                log.info("node %d: disconnected from the proxy; reconnecting", self.me)
+                delay = cfg.backoff_initial_s
+                attempts = 0
+                continue
+            attempts += 1
+            self.counters["sessions_failed"] += 1
+            if attempts == 1 or attempts % 25 == 0:
+                log.info("node %d: the connection to %s:%d ended before a session was "
+                         "established (%d in a row); backing off", self.me, cfg.proxy_host,
+                         cfg.proxy_port, attempts)
+            delay = await self._backoff(delay)
+
+    async def _backoff(self, delay: float) -> float:
+        """Sleep ``delay`` with jitter; the next delay. Jitter keeps n nodes from
+        reconnecting in lockstep after a proxy restart."""
+        await asyncio.sleep(delay * (0.5 + self._jitter.random()))
+        return min(delay * 2, self.config.backoff_max_s)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         control = LinkReceiver(receiver=self.me, keys={self.proxy_id: self._proxy_recv_key})
@@ -700,6 +725,7 @@ class NodeRuntime:
         if isinstance(frame, Reject):
             self._drop(f"control-{frame.value}")
             return
+        self._session_up = True  # only the proxy can seal this: the session is real
         items = unpack_batch(frame.payload)
         if isinstance(items, FrameError):
             self._drop(f"control-batch-{items.kind.value}")
