@@ -154,7 +154,7 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
     ({"run": {"seed": True}}, "run.seed: expected an integer, got boolean True"),
     ({"run": {"protocol": "pbft"}},
      "run.protocol: 'pbft' is not one of bracha-local, hpz, ideal-coin"),
-    ({"run": {"preset": "huge"}}, "run.preset: 'huge' is not one of practical, theory"),
+    ({"run": {"preset": "huge"}}, "run.preset: 'huge' is not one of practical, proof, theory"),
     ({"run": {"inputs": "half"}}, "run.inputs: 'half' is not one of ones, random, split, zeros, "
                                   "nor a list of -1/+1 values"),
     ({"run": {"inputs": [1, 0, 1, 1]}},
@@ -171,7 +171,25 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
     ({"params": {"T": 2.5}}, "params.T: expected an integer, got number 2.5"),
     ({"params": {"c": 0}}, "params.c: must be > 0, got 0"),
     ({"params": {"window": 8}}, "params.window: must be >= 16, got 8"),
-    ({"params": {"beta": -1.0}}, "params.beta: must be >= 0, got -1.0"),
+    ({"params": {"beta": -1.0}}, "params.beta: must be > 0, got -1.0"),
+    ({"params": {"beta": float("inf")}}, "params.beta: must be a finite number, got inf"),
+    ({"params": {"w_min": float("nan")}}, "params.w_min: must be a finite number, got nan"),
+    ({"params": {"m": 10**9}}, "params.m: must be <= 65536, got 1000000000"),
+    ({"params": {"m0": 70000}}, "params.m0: must be <= 65536, got 70000"),
+    ({"params": {"xmax": 70000}}, "params.xmax: must be <= 65536, got 70000"),
+    ({"params": {"T": 10**8}}, "params.T: must be <= 10000000, got 100000000"),
+    ({"params": {"k_max": 10**7}}, "params.k_max: must be <= 1000000, got 10000000"),
+    ({"params": {"c": 1000.0}}, "params.c: must be <= 100, got 1000.0"),
+    ({"params": {"window": 10**9}},
+     "params.window: window must be at most 65536 (or up to 4 * max(m, m0) + 64 when that is "
+     "larger; the RBC memory bound is n x window instances), got 1000000000"),
+    ({"params": {"m": 1000, "window": 4000}},
+     "params.window: window must be at least 4 * max(m, m0) + 64 = 4064, the most stream items "
+     "a node may have in flight with m=1000, m0=38 (leave it out for the default), got 4000"),
+    ({"run": {"timeout_s": float("nan")}}, "run.timeout_s: must be a finite number, got nan"),
+    ({"run": {"n": 7, "preset": "proof"}},
+     "params.m: m must be at most 65536, but the proof preset needs m = 223175, T = 546005 at "
+     "n=7, f=2 (eps = 0.5; Lemmas 5(2) and 12); it only fits at n = 4..6 with f = 1"),
     # [adversary]
     ({"adversary": {"scheduler": "fast"}},
      f"adversary.scheduler: 'fast' is not one of {', '.join(sorted(SCHEDULERS))}"),
@@ -184,7 +202,31 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
     ({"adversary": {"scheduler": "hold-f", "scheduler_options": {"held": "0"}}},
      "adversary.scheduler_options.held: expected a list of node ids, got string '0'"),
     ({"adversary": {"scheduler": "hold-f", "scheduler_options": {"held": [9]}}},
-     "adversary.scheduler_options: held nodes [9] out of range for n=4"),
+     "adversary.scheduler_options.held: node 9 is out of range 0..3"),
+    ({"adversary": {"scheduler": "hold-f", "scheduler_options": {"held": [0, 1, 2, 3]}}},
+     "adversary.scheduler_options.held: 4 held nodes, but hold-f holds at most f=1 (the nodes "
+     "whose messages arrive last)"),
+    ({"adversary": {"scheduler": "exponential", "scheduler_options": {"mean": 0.0}}},
+     "adversary.scheduler_options.mean: must be in (0, 100] (a multiple of delta), got 0.0"),
+    ({"adversary": {"scheduler": "latency-matrix", "scheduler_options": {"jitter": 2.0}}},
+     "adversary.scheduler_options.jitter: must be in [0, 1] (a fraction of delta), got 2.0"),
+    ({"adversary": {"scheduler": "targeted", "scheduler_options": {"nodes": [0, 40]}}},
+     "adversary.scheduler_options.nodes: node 40 is out of range 0..3"),
+    ({"adversary": {"scheduler": "targeted", "scheduler_options": {"slowdown": float("nan")}}},
+     "adversary.scheduler_options.slowdown: must be a finite number, got nan"),
+    ({"adversary": {"scheduler": "partition", "scheduler_options": {"heal_at": -1.0}}},
+     "adversary.scheduler_options.heal_at: must be in [0, 1e+09] (virtual time, units of "
+     "delta), got -1.0"),
+    ({"adversary": {"scheduler": "partition", "scheduler_options": {"group": [-1]}}},
+     "adversary.scheduler_options.group: node -1 is out of range 0..3"),
+    ({"adversary": {"scheduler": "finger-suppression",
+                    "scheduler_options": {"allow": 10**12}}},
+     "adversary.scheduler_options.allow: must be in [0, 1e+09] (bias cells), got "
+     "1000000000000"),
+    ({"adversary": {"scheduler": "rules", "scheduler_options": {
+        "rules": [{"when": {"before": float("inf")}, "delay": 0.5}]}}},
+     "adversary.scheduler_options.rules: must be a finite number, got inf (at "
+     "[0].when.before)"),
     ({"adversary": {"byzantine": {"node": 3}}},
      "adversary.byzantine: expected a list, got table {'node': 3}"),
     ({"adversary": {"byzantine": [{"strategy": "crash"}]}},
@@ -200,6 +242,20 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
     ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash",
                                    "options": {"at_time": "soon"}}]}},
      "adversary.byzantine[0].options.at_time: expected a number, got string 'soon'"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash",
+                                   "options": {"at_time": float("nan")}}]}},
+     "adversary.byzantine[0].options.at_time: must be a finite number, got nan"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash",
+                                   "options": {"at_time": -2.0}}]}},
+     "adversary.byzantine[0].options.at_time: must be in [0, 1e+09] (virtual time, units of "
+     "delta), got -2.0"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash",
+                                   "options": {"at_iteration": 0}}]}},
+     "adversary.byzantine[0].options.at_iteration: must be in [1, 1e+09] (an iteration), got 0"),
+    ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash",
+                                   "options": {"at_step": 9}}]}},
+     "adversary.byzantine[0].options.at_step: must be in [1, 4] (a step of the iteration), "
+     "got 9"),
     ({"adversary": {"byzantine": [{"node": 3, "strategy": "crash", "options": {"when": 1}}]}},
      "adversary.byzantine[0].options.when: unknown option for strategy 'crash'; "
      "known: at_iteration, at_step, at_time"),
@@ -231,9 +287,9 @@ def test_several_problems_are_all_reported_one_per_line() -> None:
 
 
 def test_parameter_set_errors_name_the_field() -> None:
-    # pydantic accepts inf for a float > 0; Params, which checks finiteness, does not.
+    # nan and inf are refused for every number of a scenario (TOML has both)
     assert one_problem({"params": {"c": float("inf")}}) == (
-        "params.c: c must be a positive finite number, got inf")
+        "params.c: must be a finite number, got inf")
     assert build_params(parse_scenario({"params": {"m": 3}})).m == 3
 
 

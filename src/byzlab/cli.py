@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -39,6 +40,14 @@ _LAZY_COMMANDS = {
     "ranking": ("byzlab.sidecars.ranking", "command"),
     "difficulty": ("byzlab.sidecars.difficulty", "command"),
 }
+
+# Limits of `byzlab sim` (a value outside them is one line on stderr and exit status 2).
+DEFAULT_MAX_DELIVERIES = 50_000_000
+MAX_DELIVERIES_LIMIT = 10**10
+DEFAULT_SIM_TIMEOUT_S = 600.0
+MAX_TIMEOUT_S = 86_400.0  # as run.timeout_s
+MAX_VIRTUAL_TIME = 1e9
+MAX_SEED = 2**63 - 1  # as run.seed
 
 
 def _load_lazy(name: str) -> click.Command:
@@ -103,15 +112,12 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     try:
         ids = sorted({int(x) for x in spec.split(",") if x.strip()})
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated node ids, got {spec!r}",
-                                 param_hint="--byzantine-nodes") from None
+        _fail(f"--byzantine-nodes: expected comma-separated node ids, got {spec!r}")
     bad = [i for i in ids if not 0 <= i < n]
     if bad:
-        raise click.BadParameter(f"node ids {bad} out of range 0..{n - 1}",
-                                 param_hint="--byzantine-nodes")
+        _fail(f"--byzantine-nodes: node ids {bad} out of range 0..{n - 1}")
     if len(ids) > f:
-        raise click.BadParameter(f"{len(ids)} Byzantine nodes exceed f={f}",
-                                 param_hint="--byzantine-nodes")
+        _fail(f"--byzantine-nodes: {len(ids)} Byzantine nodes exceed f={f}")
     return ids
 
 
@@ -132,28 +138,43 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
               help="Comma-separated ids of corrupted nodes (default: the last f).")
 @click.option("--scheduler", type=click.Choice(sorted(SCHEDULERS)), default="random",
               show_default=True, help="The adversary's delivery scheduler.")
-@click.option("--preset", type=click.Choice(["practical", "theory"]), default="practical",
-              show_default=True, help="Parameter preset (HPZ Theorem 15 shapes, or small).")
+@click.option("--preset", type=click.Choice(["practical", "theory", "proof"]),
+              default="practical", show_default=True,
+              help="Parameter preset: small (practical), HPZ Theorem 15 shapes with constants 1 "
+                   "(theory), or the smallest m, T for which Lemmas 5(2) and 12 hold (proof; "
+                   "n = 4..6 with f = 1 only).")
 @click.option("--param", "params_kv", multiple=True, metavar="NAME=VALUE",
               help="Override a protocol parameter, e.g. --param m=16 --param T=4.")
 @click.option("--max-time", type=float, default=None,
-              help="Stop after this much virtual time (units of delta).")
+              help="Stop after this much virtual time (units of delta; default 1e7).")
+@click.option("--max-deliveries", type=int, default=DEFAULT_MAX_DELIVERIES, show_default=True,
+              help="Stop after this many message deliveries (the run then says so).")
+@click.option("--timeout-s", type=float, default=None,
+              help=f"Wall-clock budget in seconds (default: the scenario's run.timeout_s if it "
+                   f"sets one, else {DEFAULT_SIM_TIMEOUT_S:g}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--scenario", "scenario_file", default=None, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Read n, f, seed, protocol, inputs, parameters, scheduler and Byzantine "
                    "nodes from a TOML scenario file (the one `byzlab run` takes). Only "
-                   "--seed, --max-time and --json may be combined with it.")
+                   "--seed, --max-time, --max-deliveries, --timeout-s and --json may be "
+                   "combined with it.")
 @click.pass_context
 def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, protocol: str,
         byzantine: str, byzantine_nodes: str | None, scheduler: str, preset: str,
-        params_kv: tuple[str, ...], max_time: float | None, as_json: bool,
-        scenario_file: Path | None) -> None:
+        params_kv: tuple[str, ...], max_time: float | None, max_deliveries: int,
+        timeout_s: float | None, as_json: bool, scenario_file: Path | None) -> None:
     """Run one agreement instance in the deterministic simulator.
+
+    A run stopped by a limit (--max-time, --max-deliveries, --timeout-s) says which one.
+    The output names the inequalities of HPZ's proofs that the parameters break ("outside
+    HPZ's proven regime: ..."; in --json: params.regime.outside_regime).
 
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
     from byzlab.network.sim import Simulator, make_inputs
+
+    _check_run_limits(seed, max_time, max_deliveries, timeout_s)
 
     if scenario_file is not None:
         from byzlab.orchestration.scenario import build_simulator
@@ -174,6 +195,8 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
                        f"`byzlab run {scenario_file} --backend sim` (or --backend local)",
                        err=True)
             sys.exit(2)
+        if timeout_s is None and "timeout_s" in scn.run.model_fields_set:
+            timeout_s = scn.run.timeout_s
         simulator = build_simulator(scn, max_time=max_time)
         params, n, seed = simulator.params, scn.n, scn.seed
         protocol, scheduler = scn.run.protocol, scn.adversary.scheduler
@@ -183,10 +206,12 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
             f_value = f if f is not None else max(1, (n - 1) // 3)
             if preset == "theory":
                 params = Params.theory(n, f_value, **overrides)
+            elif preset == "proof":
+                params = Params.proof(n, f_value, **overrides)
             else:
                 params = Params.practical(n, f_value, **overrides)
         except (ParamsError, TypeError) as exc:
-            raise click.UsageError(str(exc)) from None
+            _fail(str(exc))
         ids = [] if byzantine == "none" else _byzantine_ids(byzantine_nodes, n, params.f)
 
         def factory(spec: NodeSpec) -> Any:
@@ -195,6 +220,8 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
         simulator = Simulator(params, protocol=protocol, inputs=make_inputs(inputs, n, seed),
                               seed=seed, scheduler=make_scheduler(scheduler),
                               byzantine={i: factory for i in ids}, max_time=max_time)
+    simulator.max_deliveries = max_deliveries
+    simulator.timeout_s = DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s
     started = time.perf_counter()
     result = simulator.run()
     wall = time.perf_counter() - started
@@ -207,6 +234,7 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
     verdict = "[green]yes[/green]" if result.agreed else f"[red]no[/red] ({result.stopped})"
     rows = [
         ("agreed", verdict),
+        ("stopped", result.stopped_detail),
         ("decision", str(result.decision)),
         ("valid", str(result.valid)),
         ("latency", f"{result.latency_delta:.2f} delta"),
@@ -223,8 +251,35 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+    outside = params.margins()["outside_regime"]
+    if outside:
+        console.print(f"outside HPZ's proven regime: {'; '.join(outside)}", highlight=False,
+                      markup=False, soft_wrap=True)
+    if result.stopped in ("max-deliveries", "timeout", "max-time"):
+        console.print(f"stopped: {result.stopped_detail}", highlight=False, markup=False)
     if not result.agreed:
         sys.exit(1)
+
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2, like an invalid scenario."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def _check_run_limits(seed: int, max_time: float | None, max_deliveries: int,
+                      timeout_s: float | None) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        _fail(f"--seed must be in 0..{MAX_SEED}, got {seed}")
+    if max_time is not None and not (math.isfinite(max_time) and 0 < max_time <= MAX_VIRTUAL_TIME):
+        _fail(f"--max-time must be a finite number in (0, {MAX_VIRTUAL_TIME:g}] (units of "
+              f"delta), got {max_time!r}")
+    if not 1 <= max_deliveries <= MAX_DELIVERIES_LIMIT:
+        _fail(f"--max-deliveries must be in 1..{MAX_DELIVERIES_LIMIT}, got {max_deliveries}")
+    if timeout_s is not None and not (math.isfinite(timeout_s) and 0 < timeout_s <= MAX_TIMEOUT_S):
+        _fail(f"--timeout-s must be a finite number in (0, {MAX_TIMEOUT_S:g}] seconds, "
+              f"got {timeout_s!r}")
 
 
 def _load_scenario_or_exit(path: Path) -> Any:

@@ -16,8 +16,13 @@ Byzantine strategies replace whole nodes (adversary/strategies.py). Invariant ch
 decision as it happens, and the blackboard properties and Invariant 1 after the run (or
 after every event with `check_every_event`, which is slow).
 
-A run ends when every honest node has halted, the queue drains, or a limit on virtual time
-or on deliveries is reached (then `agreed` is False and `stopped` says why).
+A run ends when every honest node has halted, the queue drains, or a limit is reached: virtual
+time (`max_time`), deliveries (`max_deliveries`, 50 M by default) or wall-clock seconds
+(`timeout_s`, none by default; `byzlab sim` gives 600 s). `stopped` is then "max-time",
+"max-deliveries" or "timeout", and `stopped_detail` says which limit in words ("delivery
+cap 50000000 reached"), so a stopped run is never mistaken for one that failed to agree.
+Every result also records the proofs' margins of its parameters (`params.regime`,
+node/params.py `Params.margins`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
+import time as _time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +109,8 @@ class SimResult:
     dropped: dict[str, int] = field(default_factory=dict)
     coin_unanimous: int = 0
     coin_split: int = 0
+    limits: dict[str, Any] = field(default_factory=dict)
+    stopped_detail: str = ""
 
     def summary(self) -> dict[str, Any]:
         """The keys promised by `byzlab sim --json`, plus a few diagnostics."""
@@ -125,6 +133,8 @@ class SimResult:
             "byzantine": {str(k): v for k, v in sorted(self.byzantine.items())},
             "inputs": self.inputs,
             "stopped": self.stopped,
+            "stopped_detail": self.stopped_detail,
+            "limits": self.limits,
             "deliveries": self.deliveries,
             "messages_by_kind": self.messages_by_kind,
             "rejected": self.rejected,
@@ -140,7 +150,7 @@ class Simulator:
     def __init__(self, params: Params, *, protocol: str, inputs: Sequence[int], seed: int,
                  scheduler: Scheduler, byzantine: dict[int, ByzantineFactory] | None = None,
                  delta: float = 1.0, max_time: float | None = None,
-                 max_deliveries: int = 50_000_000,
+                 max_deliveries: int = 50_000_000, timeout_s: float | None = None,
                  observers: Sequence[Callable[[Simulator, float], None]] = ()) -> None:
         if len(inputs) != params.n:
             raise ValueError(f"inputs has {len(inputs)} values for n={params.n}")
@@ -156,6 +166,7 @@ class Simulator:
         self.delta = delta
         self.max_time = max_time if max_time is not None else 1e7 * delta
         self.max_deliveries = max_deliveries
+        self.timeout_s = timeout_s
         self.observers = list(observers)
         self.scheduler = scheduler
         self.byzantine_ids = sorted(byzantine)
@@ -210,6 +221,8 @@ class Simulator:
         max_time, max_deliveries = self.max_time, self.max_deliveries
         observers = self.observers
         h = self._hash
+        clock = _time.monotonic
+        deadline = None if self.timeout_s is None else clock() + self.timeout_s
         while queue:
             if len(halted) == len(honest_ids):
                 self._hash = h
@@ -223,6 +236,9 @@ class Simulator:
             if self.deliveries > max_deliveries:
                 self._hash = h
                 return "max-deliveries"
+            if deadline is not None and not self.deliveries & 1023 and clock() > deadline:
+                self._hash = h
+                return "timeout"
             # the order in which pushes are delivered is the schedule; contents are hashed
             # once per send in _apply
             h = (h ^ seqno) * _FNV & _MASK
@@ -385,7 +401,21 @@ class Simulator:
             deliveries=self.deliveries, decisions=list(self.decisions),
             messages_by_kind=dict(self.by_kind), rejected=dict(rejected), dropped=dict(dropped),
             coin_unanimous=unanimous, coin_split=split,
+            limits={"max_deliveries": self.max_deliveries, "max_time": self.max_time,
+                    "timeout_s": self.timeout_s},
+            stopped_detail=self.stop_detail(stopped),
         )
+
+    def stop_detail(self, stopped: str) -> str:
+        """`stopped` in words, naming the limit that ended the run, if one did."""
+        if stopped == "max-deliveries":
+            return f"delivery cap {self.max_deliveries} reached"
+        if stopped == "timeout":
+            return f"wall-clock budget {self.timeout_s} s reached"
+        if stopped == "max-time":
+            return f"virtual time limit {self.max_time:g} delta reached"
+        return {"queue-empty": "no message left in flight (the honest nodes are stuck)",
+                "all-honest-halted": "every honest node halted"}.get(stopped, stopped)
 
     def coin_agreement(self) -> tuple[int, int]:
         """Iterations whose coin every honest node that flipped it saw the same way, and not."""

@@ -54,6 +54,7 @@ prints them and exits with status 2, without a traceback.
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import tomllib
 import typing
@@ -73,7 +74,15 @@ from pydantic import (
 
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
-from byzlab.node.params import Params, ParamsError
+from byzlab.node.params import (
+    MAX_C,
+    MAX_K,
+    MAX_ROWS,
+    MAX_T,
+    MIN_WINDOW,
+    Params,
+    ParamsError,
+)
 from byzlab.node.validation import PROTOCOLS
 
 __all__ = [
@@ -98,7 +107,7 @@ __all__ = [
 ]
 
 INPUT_KINDS = ("split", "zeros", "ones", "random")
-PRESETS = ("practical", "theory")
+PRESETS = ("practical", "theory", "proof")
 TAMPER_MODES = ("none", "flip-byte")
 FAULT_ACTIONS = ("kill", "pause", "netem")
 DEFAULT_IMAGE = "byzlab:latest"
@@ -109,6 +118,8 @@ _PLAYER_ID_OPTIONS = frozenset({"targets"})
 MAX_SEED = 2**63 - 1
 MAX_POOL = 100_000
 MAX_INSTANCES = 100_000
+MAX_ITERATION = 10**9
+MAX_VIRTUAL_TIME = 1e9  # units of delta (the simulator stops at 1e7 by default)
 
 
 class ScenarioError(ValueError):
@@ -132,14 +143,15 @@ def _one_of(value: object, choices: Sequence[str]) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # TOML has nan and inf; no field of a scenario means anything with them
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class RunSection(_Strict):
     """[run]: the size of the system and what the honest nodes start with."""
 
     n: int = Field(default=4, ge=4, le=MAX_N)
-    f: int | None = Field(default=None, ge=1)
+    f: int | None = Field(default=None, ge=1, le=MAX_N)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     protocol: str = "hpz"
     preset: str = "practical"
@@ -185,15 +197,16 @@ class RunSection(_Strict):
 class ParamsSection(_Strict):
     """[params]: overrides of protocol parameters (node/params.py); unset keys keep the preset."""
 
-    m: int | None = Field(default=None, ge=1)
-    T: int | None = Field(default=None, ge=1)
-    c: float | None = Field(default=None, gt=0)
-    window: int | None = Field(default=None, ge=16)
-    m0: int | None = Field(default=None, ge=1)
-    xmax: int | None = Field(default=None, ge=1)
-    k_max: int | None = Field(default=None, ge=1)
-    beta: float | None = Field(default=None, ge=0)
-    w_min: float | None = Field(default=None, ge=0)
+    m: int | None = Field(default=None, ge=1, le=MAX_ROWS)
+    T: int | None = Field(default=None, ge=1, le=MAX_T)
+    c: float | None = Field(default=None, gt=0, le=MAX_C)
+    # its upper limit depends on m and m0 (node/params.py): Params checks it
+    window: int | None = Field(default=None, ge=MIN_WINDOW)
+    m0: int | None = Field(default=None, ge=1, le=MAX_ROWS)
+    xmax: int | None = Field(default=None, ge=1, le=MAX_ROWS)
+    k_max: int | None = Field(default=None, ge=1, le=MAX_K)
+    beta: float | None = Field(default=None, gt=0)
+    w_min: float | None = Field(default=None, gt=0)
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -252,7 +265,7 @@ class DockerFault(_Strict):
     node: int = Field(ge=0)
     action: str
     at_s: float | None = Field(default=None, ge=0, le=86_400)
-    at_iteration: int | None = Field(default=None, ge=1)
+    at_iteration: int | None = Field(default=None, ge=1, le=MAX_ITERATION)
     duration_s: float | None = Field(default=None, gt=0, le=86_400)
     delay_ms: float | None = Field(default=None, ge=0, le=60_000)
     jitter_ms: float | None = Field(default=None, ge=0, le=60_000)
@@ -626,10 +639,72 @@ def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
                 f"known: {known}"
             )
             continue
-        reason = _check_value(hints.get(key), value)
+        reason = _check_value(hints.get(key), value) or _nonfinite(value) or _out_of_limits(
+            _STRATEGY_LIMITS.get((entry.strategy, key)), value)
         if reason:
             problems.append(f"{where}.options.{key}: {reason}")
     return problems
+
+
+# Numeric options and their limits: (low, low included, high, what). Options that the
+# constructors check themselves (targeted.slowdown, coin-aware.hold, latency-matrix.matrix,
+# finger-suppression.allow >= 0, rules[].delay) still get the finiteness check.
+_Limit = tuple[float, bool, float, str]
+_STRATEGY_LIMITS: dict[tuple[str, str], _Limit] = {
+    ("crash", "at_time"): (0, True, MAX_VIRTUAL_TIME, "virtual time, units of delta"),
+    ("crash", "at_iteration"): (1, True, MAX_ITERATION, "an iteration"),
+    ("crash", "at_step"): (1, True, 4, "a step of the iteration"),
+}
+_SCHEDULER_LIMITS: dict[tuple[str, str], _Limit] = {
+    ("exponential", "mean"): (0, False, 100, "a multiple of delta"),
+    ("latency-matrix", "jitter"): (0, True, 1, "a fraction of delta"),
+    ("targeted", "slowdown"): (0, True, 1, "a fraction of delta"),
+    ("partition", "heal_at"): (0, True, MAX_VIRTUAL_TIME, "virtual time, units of delta"),
+    ("finger-suppression", "allow"): (0, True, MAX_ITERATION, "bias cells"),
+}
+# Options that name nodes: every id in 0..n-1; hold-f holds at most f of them (it stands for
+# the f nodes whose messages the adversary may hold back; more would be another scheduler).
+_SCHEDULER_NODE_OPTIONS = {("hold-f", "held"), ("targeted", "nodes"), ("partition", "group")}
+
+
+def _nonfinite(value: object, path: str = "") -> str | None:
+    """A reason if ``value`` holds nan or an infinity anywhere (TOML has both)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        where = f" (at {path})" if path else ""
+        return f"must be a finite number, got {value!r}{where}"
+    items: list[tuple[str, object]] = []
+    if isinstance(value, list | tuple):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+    for sub, v in items:
+        reason = _nonfinite(v, sub)
+        if reason:
+            return reason
+    return None
+
+
+def _out_of_limits(limit: _Limit | None, value: object) -> str | None:
+    if limit is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    low, closed, high, what = limit
+    if (value < low if closed else value <= low) or value > high:
+        left = "[" if closed else "("
+        return f"must be in {left}{low:g}, {high:g}] ({what}), got {value!r}"
+    return None
+
+
+def _node_list_problem(scn: Scenario, key: str, value: object) -> str | None:
+    if not isinstance(value, list):
+        return None
+    n, f = scn.run.n, scn.f
+    bad = [x for x in value if isinstance(x, int) and not 0 <= x < n]
+    if bad:
+        return f"node {bad[0]} is out of range 0..{n - 1}"
+    if scn.adversary.scheduler == "hold-f" and key == "held" and len(set(value)) > f:
+        return (f"{len(set(value))} held nodes, but hold-f holds at most f={f} "
+                "(the nodes whose messages arrive last)")
+    return None
 
 
 def _scheduler_option_problems(scenario: Scenario) -> list[str]:
@@ -647,7 +722,10 @@ def _scheduler_option_problems(scenario: Scenario) -> list[str]:
             problems.append(f"{where}: unknown option for scheduler {adv.scheduler!r}; "
                             f"known: {known}")
             continue
-        reason = _check_value(allowed[key], value)
+        reason = _check_value(allowed[key], value) or _nonfinite(value) or _out_of_limits(
+            _SCHEDULER_LIMITS.get((adv.scheduler, key)), value)
+        if not reason and (adv.scheduler, key) in _SCHEDULER_NODE_OPTIONS:
+            reason = _node_list_problem(scenario, key, value)
         if reason:
             problems.append(f"{where}: {reason}")
     return problems
@@ -883,6 +961,8 @@ def build_params(scn: Scenario) -> Params:
     overrides = scn.params.overrides()
     if scn.run.preset == "theory":
         return Params.theory(n, f, **overrides)
+    if scn.run.preset == "proof":
+        return Params.proof(n, f, **overrides)
     return Params.practical(n, f, **overrides)
 
 
