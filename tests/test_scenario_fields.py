@@ -131,3 +131,42 @@ def test_an_unknown_key_beside_the_field_is_named(path: Path, annotation: Any) -
         parse_scenario(data)
     found = info.value.problems
     assert len(found) == 1 and found[0].startswith(_dotted(typo) + ":"), (data, found)
+
+
+def _numeric(annotation: Any) -> type | None:
+    """int or float if the field holds a single number (maybe optional), else None."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    if len(args) == 1 and args[0] in (int, float):
+        return typing.cast(type, args[0])
+    return None
+
+
+NUMERIC = [(p, a) for p, a in LEAVES if _numeric(a) is not None]
+# a value no field can hold: nan and the infinities (TOML has all three), and numbers far
+# beyond any limit of the simulator, in both directions
+_HOSTILE: dict[type, list[Any]] = {
+    float: [float("nan"), float("inf"), float("-inf"), 1e300, -1e300],
+    int: [2**64, -(2**64)],
+}
+
+
+def test_the_numeric_walk_finds_the_parameters() -> None:
+    names = {_dotted(p) for p, _ in NUMERIC}
+    assert {"run.n", "run.timeout_s", "params.m", "params.window", "params.beta",
+            "adversary.delta_s", "docker.faults[0].at_s"} <= names, names
+
+
+@pytest.mark.parametrize(("path", "annotation"), NUMERIC, ids=[_dotted(p) for p, _ in NUMERIC])
+def test_nan_inf_and_huge_numbers_name_the_field(path: Path, annotation: Any) -> None:
+    kind = _numeric(annotation)
+    assert kind is not None
+    for value in _HOSTILE[kind]:
+        data = _scenario_with(path, value)
+        if path[0] == "docker" and path[-1] not in ("at_s", "at_iteration"):
+            data["docker"]["faults"][0]["at_s"] = 0.0  # a fault needs exactly one trigger
+        if path[0] == "sortition" and path[-1] != "pool":
+            data["sortition"]["pool"] = 5  # required without [committee]
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario(data)
+        found = info.value.problems
+        assert len(found) == 1 and found[0].startswith(_dotted(path) + ":"), (value, found)

@@ -50,14 +50,17 @@ adversary may hold):
 
 Limits (``ParamsError`` names the field and its limit)
 -------------------------------------------------------
-n in 4..1024 (as scenarios); f in 1..floor((n-1)/3); m, m0 and xmax in 1..65,536 rows (a
-board of m rows costs every node m RBC instances per origin, and the simulator holds each
-board's row counts per node); T in 1..10^7 iterations per epoch; k_max in 1..10^6 epochs;
-c a finite number in (0, 100]; beta, w_min and eps, when given, finite and > 0 (0 means
-"derive it"); window in 16..65,536 and at least 4 max(m, m0) + 64, the most stream items a
-node may have in flight (a board costs each node up to about 2 items per row plus a few):
-default max(4096, 4 max(m, m0) + 64), and above 65,536 only as far as that bound requires.
-The RBC memory bound is n origins x window instances, so an unbounded window voids it.
+* n in 4..1024 (as scenarios); f in 1..floor((n-1)/3).
+* m, m0 and xmax in 1..65,536 rows: a board of m rows costs every node m RBC instances per
+  origin, each O(n^2) messages, and the simulator holds every board's row counts per node.
+* T in 1..10^7 iterations per epoch; k_max in 1..10^6 epochs.
+* c a finite number in (0, 100].
+* beta, w_min and eps, when given: finite, > 0 (0 means "derive it"), and at most 1e15, 32
+  and 1024, above anything their formulas give within the limits above.
+* window: at least 4 max(m, m0) + 64, the most stream items a node may have in flight (a
+  board costs each node up to about 2 items per row plus a few); default
+  max(4096, 4 max(m, m0) + 64); at most 65,536, or that bound when it is larger. The RBC
+  memory bound is n origins x window instances, so an unbounded window voids it.
 
 Derived constants that involve `log` are computed once here and then travel with the run, so
 that every node of a run uses bit-identical values even if libm differs between machines.
@@ -75,6 +78,11 @@ MAX_T = 10_000_000
 MAX_K = 1_000_000
 MAX_C = 100.0
 MIN_WINDOW = 16
+# Explicit derived floats: at most the largest value their formula gives within the limits
+# above (beta = m sqrt(T (c ln n)^3) <= 3.8e12, w_min = sqrt(n)/T <= 32, eps = n/f - 3 < 1021).
+MAX_BETA = 1e15
+MAX_W_MIN = 32.0
+MAX_EPS = 1024.0
 DEFAULT_WINDOW = 4096
 MAX_WINDOW = 65_536
 
@@ -122,11 +130,11 @@ class Params:
                                  or isinstance(self.window, bool)):
             raise ParamsError(f"window must be an integer in {MIN_WINDOW}..{MAX_WINDOW} "
                               f"({_WINDOW_RANGE}), got {self.window!r}")
-        for name in ("beta", "w_min", "eps"):
+        for name, most in _FLOAT_LIMITS.items():
             value = getattr(self, name)
-            if not (_is_number(value) and math.isfinite(value) and value >= 0):
-                raise ParamsError(f"{name} must be a finite number > 0 (or 0 to derive it), "
-                                  f"got {value!r}")
+            if not (_is_number(value) and math.isfinite(value) and 0 <= value <= most):
+                raise ParamsError(f"{name} must be a finite number in (0, {most:g}] (or 0 to "
+                                  f"derive it), got {value!r}")
         ln_n = math.log(self.n)
         m0 = self.m0 or max(1, math.ceil(math.sqrt(self.m * self.c * ln_n)))
         derived: dict[str, Any] = {
@@ -285,6 +293,7 @@ class Params:
 
 
 _DERIVED = ("m0", "xmax", "k_max", "beta", "w_min", "eps")
+_FLOAT_LIMITS = {"beta": MAX_BETA, "w_min": MAX_W_MIN, "eps": MAX_EPS}
 _WINDOW_RANGE = "or up to 4 * max(m, m0) + 64 when that is larger"
 
 

@@ -42,13 +42,23 @@ field path (``adversary.byzantine[1].strategy: 'sneaky' is not one of crash, ...
 2. cross-field rules pydantic cannot see on one field alone: f < n/3, the inputs list has n
    entries, Byzantine node ids are in range, distinct and at most f, strategy and scheduler
    options exist and have the right types (checked against the real constructors, so a new
-   strategy option needs no change here), and the parameters form a valid ``Params``. For a
+   strategy option needs no change here), hold no nan or infinity anywhere, stay within the
+   limits of ``_STRATEGY_LIMITS`` / ``_SCHEDULER_LIMITS`` (a crash's ``at_time`` in
+   [0, 1e9], ``at_step`` in 1..4, an exponential ``mean`` in (0, 100], ...), name nodes in
+   0..n-1, and ``hold-f`` holds at most f nodes; and the parameters form a valid ``Params``
+   (node/params.py lists its limits: m, m0, xmax <= 65,536, T <= 10^7, window >=
+   4 max(m, m0) + 64, ...). For a
    multi-instance run: pool node ids are in range and distinct (there is no bound on how many
    pool nodes are Byzantine: how often they draw a third of the seats is what such a run
    measures), the active set fits in the pool, and the sections do not contradict each other.
 
-All problems found are reported together, one per line, in ``ScenarioError``; the CLI
-prints them and exits with status 2, without a traceback.
+Every number of a scenario is finite (``allow_inf_nan=False``: TOML has nan and inf) and
+bounded above. All problems found are reported together, one per line, in ``ScenarioError``;
+the CLI prints them and exits with status 2, without a traceback.
+
+``run.preset`` is practical, theory or proof (node/params.py). ``run.timeout_s`` is the
+wall-clock budget of a real run, and of ``byzlab sim --scenario`` when the file sets it
+(otherwise the simulator's budget is 600 s).
 """
 
 from __future__ import annotations
@@ -75,10 +85,12 @@ from pydantic import (
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
 from byzlab.node.params import (
+    MAX_BETA,
     MAX_C,
     MAX_K,
     MAX_ROWS,
     MAX_T,
+    MAX_W_MIN,
     MIN_WINDOW,
     Params,
     ParamsError,
@@ -205,8 +217,8 @@ class ParamsSection(_Strict):
     m0: int | None = Field(default=None, ge=1, le=MAX_ROWS)
     xmax: int | None = Field(default=None, ge=1, le=MAX_ROWS)
     k_max: int | None = Field(default=None, ge=1, le=MAX_K)
-    beta: float | None = Field(default=None, gt=0)
-    w_min: float | None = Field(default=None, gt=0)
+    beta: float | None = Field(default=None, gt=0, le=MAX_BETA)
+    w_min: float | None = Field(default=None, gt=0, le=MAX_W_MIN)
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
