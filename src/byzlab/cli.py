@@ -407,6 +407,10 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
         for key, value in rows:
             table.add_row(key, value)
         Console().print(table)
+        outside = (s.get("params") or {}).get("regime", {}).get("outside_regime")
+        if outside:
+            Console().print(f"outside HPZ's proven regime: {'; '.join(outside)}",
+                            highlight=False, markup=False, soft_wrap=True)
     if not outcome.ok:
         click.echo(f"FAILED: {summary_line(outcome)}", err=True)
     sys.exit(outcome.exit_code)
