@@ -207,7 +207,8 @@ def report(results: list[ComboResult], wall: float, out: Path | None) -> None:
             per_n[r.n]["thm1.2"] += 1
         s = r.summary
         for k in ("max_cells_board", "max_cells_history", "max_cells_cross_time",
-                  "max_coin_total_gap", "max_bias_spread", "max_local_weight_gap"):
+                  "max_cells_missing_vs_union", "max_coin_total_gap", "max_bias_spread",
+                  "max_local_weight_gap"):
             if s and s[k] > maxima[k]:
                 maxima[k] = s[k]
                 where_max[k] = key

@@ -332,9 +332,10 @@ def test_check_nodes_keeps_certain_and_whp_violations_apart() -> None:
     assert only_certain.whp_violations == [] and only_certain.violations == report.violations
 
 
-def test_in_regime() -> None:
-    assert not in_regime(Params.practical(4))
-    assert in_regime(Params.theory(4, 1)) and in_regime(Params.theory(7, 2))
+def test_in_regime_follows_the_proofs_margins() -> None:
+    for params in (Params.practical(4), Params.practical(16), Params.theory(7, 2)):
+        assert in_regime(params) == (params.margins()["outside_regime"] == [])
+        assert not in_regime(params)  # byzlab's presets all lie outside (params.py)
 
 
 # --------------------------------------------------------------------------- real runs
