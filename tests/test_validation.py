@@ -134,11 +134,11 @@ def test_in_process_adversary_cannot_crash_a_node_with_malformed_fields() -> Non
 
 def test_a_stream_that_can_never_validate_cannot_pile_up() -> None:
     """A Byzantine origin whose items all wait forever is cut off at `window` pending items."""
-    params = Params.practical(N, F, window=16)
+    params = Params.practical(N, F, window=96)
     node = HonestNode(0, params, protocol="hpz", input_value=1, rng=random.Random(0))
     node.start()
     origin = 3
-    for seq in range(1, 60):
+    for seq in range(1, 200):
         # each item claims support from votes that never arrive, so it waits forever
         item = Vote(1, 1, 1) if seq == 1 else Vote(1, 2, 1, support=0b0111)
         for sender in range(N):

@@ -265,6 +265,8 @@ class CoinAwareScheduler(Scheduler):
         item = msg.item
         if isinstance(item, Write):
             return self._write_delay(dst, msg, item, view)
+        if not isinstance(item, Vote):
+            return self.rng.random() * self.delta  # blackboard marks: no plan for them yet
         if item.step == 3:
             keeper = min(view.honest, default=-1)
             if msg.kind == Kind.READY and dst == keeper == msg.origin:
@@ -383,6 +385,8 @@ class FingerSuppressionScheduler(Scheduler):
         item = msg.item
         if isinstance(item, Vote):
             return self._vote_delay(src, dst, msg, item, now, view)
+        if not isinstance(item, Write):
+            return 0.0  # blackboard marks travel at once
         t = (item.board + 1) // 2
         fingers = self._fingers.setdefault(t, [])
         if item.board % 2 == 1 and item.row == 1 and item.value \

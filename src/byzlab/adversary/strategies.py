@@ -150,7 +150,7 @@ class Crash(_Wrapper):
         return super().receive(sender, msg, now)
 
 
-def _random_value(item: Vote | Write, rng: random.Random) -> Vote | Write:
+def _random_value(item: Item, rng: random.Random) -> Item:
     return replace(item, value=rng.choice((-1, 0, 1)))
 
 

@@ -44,7 +44,7 @@ from enum import Enum
 
 from byzlab.node.coin import ideal_coin
 from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt
-from byzlab.node.messages import DecideMsg, Item, Message, RbcMsg, Vote, Write
+from byzlab.node.messages import Ack, Complete, DecideMsg, Done, Item, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
 from byzlab.node.rbc import ReliableBroadcast
 from byzlab.node.validation import Knowledge, Verdict
@@ -83,6 +83,11 @@ class HonestNode:
         self.board = 0
         self.row = 0
         self.board_value = 0
+        self.board_support = 0
+        self.completed = 0  # the last board this node declared complete
+        self.done_board = 0  # the last board it declared its column full in
+        self.fixed_view: tuple[int, ...] | None = None  # to carry in the next even row 1
+        self.cells_acked = 0  # validated cells when this node last sent an Ack
         self.decision: int | None = None
         self.decided_iteration = 0
         self.halted = False
@@ -180,20 +185,25 @@ class HonestNode:
         self._broadcast(Write(board, row, value, support, view), out)
 
     def _progress(self, out: list[Effect]) -> None:
+        """Send what the protocol allows now. One own item is in flight at a time: a node
+        moves on only once its previous broadcast came back validated, so every view it
+        carries covers exactly its own earlier items."""
         know = self.know
         quorum = self.params.quorum
         while not self.halted and know.validated[self.me] == self.rbc.own_seq:
             if self.phase is Phase.VOTE:
                 t, step = self.iteration, self.step
-                if know.vote_count(t, step) < quorum:
-                    return
-                support, values = know.first_quorum(t, step)
-                self._after_vote(t, step, support, values, out)
+                if know.vote_count(t, step) >= quorum:
+                    support, values = know.first_quorum(t, step)
+                    self._after_vote(t, step, support, values, out)
+                    continue
             elif self.phase is Phase.BOARD:
-                if not self._board_progress(out):
-                    return
+                if self._board_progress(out):
+                    continue
             else:
                 return
+            self._maybe_ack(out)
+            return
 
     def _after_vote(self, t: int, step: int, support: int, values: list[int],
                     out: list[Effect]) -> None:
@@ -222,31 +232,77 @@ class HonestNode:
                 self.coin_outputs[t] = self.value
             self._vote(t + 1, 1, self.value, support, None, out)
         else:
+            # coin stage 1 done: enter the odd board; row 1 goes out when the write rule
+            # allows (blackboard.py), in _board_progress
             nonzero = [v for v in values if v]
             self.board_value = nonzero[0] if nonzero else 0
-            self._write(2 * t - 1, 1, self.board_value, support, None, out)
+            self.board_support = support
+            self.phase = Phase.BOARD
+            self.board = 2 * t - 1
+            self.row = 0
+
+    def _write_allowed(self, board: int) -> bool:
+        """The write rule for this node's next write item on `board` (blackboard.py)."""
+        prev = self.know.shadows[self.me].last_cell_seq
+        return prev == 0 or self.know.store.acks_covering(self.me, prev, board) >= \
+            self.params.quorum
 
     def _board_progress(self, out: list[Effect]) -> bool:
+        """One step of the blackboard construction on the current board; False if nothing
+        can happen until more items are validated."""
         know = self.know
-        b, r = self.board, self.row
-        if know.store.is_complete(b):
-            view = tuple(know.validated)
-            self.views[b] = view
-            if b % 2 == 1:
-                self._write(b + 1, 1, self.rng.choice((-1, 1)), 0, view, out)
-            else:
-                t = b // 2
-                coin = know.coin(view, t)
-                self.coin_outputs[t] = coin
-                if not self.x:
-                    self.value = coin
-                self._vote(t + 1, 1, self.value, 0, view, out)
+        store = know.store
+        b = self.board
+        if self.completed < b:
+            if store.done_count(b) >= self.params.quorum:
+                # n - f columns are full: declare the board complete, abandoning ours if
+                # it is not, and write nothing more to it
+                self.completed = b
+                self._broadcast(Complete(b, 0, 0, tuple(know.validated)), out)
+                return True
+            if self.row < self.params.rows(b):
+                if not self._write_allowed(b):
+                    return False
+                r = self.row + 1
+                if b % 2 == 1:
+                    value, view = self.board_value, None
+                    support = self.board_support if r == 1 else 0
+                else:
+                    value, support = self.rng.choice((-1, 1)), 0
+                    view = self.fixed_view if r == 1 else None
+                self._write(b, r, value, support, view, out)
+                return True
+            if self.done_board < b and self._write_allowed(b):
+                self.done_board = b
+                self._broadcast(Done(b), out)
+                return True
+            return False
+        if not store.is_complete(b):
+            return False
+        view = tuple(know.validated)
+        self.views[b] = view
+        if b % 2 == 1:
+            self.fixed_view = view
+            self.board = b + 1
+            self.row = 0
             return True
-        if r < self.params.rows(b) and know.store.writers_at_row(b, r) >= self.params.quorum:
-            value = self.board_value if b % 2 == 1 else self.rng.choice((-1, 1))
-            self._write(b, r + 1, value, 0, None, out)
-            return True
-        return False
+        t = b // 2
+        coin = know.coin(view, t)
+        self.coin_outputs[t] = coin
+        if not self.x:
+            self.value = coin
+        self._vote(t + 1, 1, self.value, 0, view, out)
+        return True
+
+    def _maybe_ack(self, out: list[Effect]) -> None:
+        """Acknowledge every cell validated since the last Ack, with the whole view, for the
+        first board not yet completed (an honest node never acks for a completed board)."""
+        if self.protocol != "hpz":
+            return
+        cells = self.know.store.cells
+        if cells > self.cells_acked:
+            self.cells_acked = cells
+            self._broadcast(Ack(self.completed + 1, 0, 0, tuple(self.know.validated)), out)
 
     # -- deciding and halting ----------------------------------------------------------
 

@@ -4,18 +4,22 @@ Theory of operation
 -------------------
 Every node broadcasts one FIFO stream of *items* through Bracha reliable broadcast (HPZ §2,
 "Reliable Broadcast"; FIFO as in HPZ22 Algorithm 1). The l-th item of node q travels in the
-RBC instance keyed (origin=q, seq=l). There are two kinds of item:
+RBC instance keyed (origin=q, seq=l). The kinds of item:
 
 * `Vote(iteration, step, value, support, view)`: steps 1-3 are the three RBC steps of Bracha
   agreement (HPZ Algorithm 1, lines 3-5); step 4 is stage 1 of Coin-Flip (Algorithm 2,
   line 3). `value` is -1, +1 or 0 for bottom.
 * `Write(board, row, value, support, view)`: one cell of the iterated blackboard, column =
   origin (HPZ Theorem 1, Algorithm 2 lines 5 and 7).
+* the blackboard's marks (blackboard.py explains why they exist): `Ack(board, view)` ("I have
+  validated everything in `view`"), `Done(board)` ("my column is full") and
+  `Complete(board, view)` ("I have validated n - f Dones"). Their value and support are 0.
 
 `support` is a bitmask of the n - f senders whose previous-step items justify `value`, and
 `view` (a tuple of n stream lengths) is the sender's fixed view of the blackboards, carried in
-the first item after it fixes one. Both exist for validation (ARCHITECTURE.md §2): the
-receiver replays the sender's deterministic transition from the items it claims to have used.
+the first item after it fixes one (and in every Ack and Complete). Both exist for validation:
+the receiver replays the sender's deterministic transition from the items it claims to have
+used.
 
 Wire messages are `RbcMsg(kind, origin, seq, item)` for INITIAL/ECHO/READY and `DecideMsg`
 for the termination gadget. `decode` turns a msgpack-decoded object into a message or a
@@ -65,7 +69,41 @@ class Write:
     view: tuple[int, ...] | None = None
 
 
-Item = Vote | Write
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """"I have validated every item `view` covers": acknowledges blackboard cells so that their
+    writers may go on (blackboard.py). `board` is the first board the sender has not yet
+    declared complete; an honest node never acknowledges for a board it has completed."""
+
+    board: int
+    value: int = 0
+    support: int = 0
+    view: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """"My column of `board` is full": valid only once n - f Acks cover its last cell."""
+
+    board: int
+    value: int = 0
+    support: int = 0
+    view: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """"I have validated n - f Dones of `board`" (`view` shows them): after n - f of these a
+    node fixes its view of the board."""
+
+    board: int
+    value: int = 0
+    support: int = 0
+    view: tuple[int, ...] | None = None
+
+
+Mark = Ack | Done | Complete
+Item = Vote | Write | Ack | Done | Complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +125,12 @@ Message = RbcMsg | DecideMsg
 
 _ITEM_VOTE: Final = 0
 _ITEM_WRITE: Final = 1
+_ITEM_ACK: Final = 2
+_ITEM_DONE: Final = 3
+_ITEM_COMPLETE: Final = 4
+# Marks (Ack, Done, Complete) have no row: the wire's second position field is always 1 for
+# them, and their value and support are always 0, so each mark has exactly one encoding.
+_MARK_TAGS: Final = {Ack: _ITEM_ACK, Done: _ITEM_DONE, Complete: _ITEM_COMPLETE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +143,12 @@ def encode(msg: Message) -> list[object]:
     if isinstance(msg, DecideMsg):
         return [int(Kind.DECIDE), msg.value]
     item = msg.item
-    tag = _ITEM_VOTE if isinstance(item, Vote) else _ITEM_WRITE
-    a, b = (item.iteration, item.step) if isinstance(item, Vote) else (item.board, item.row)
+    if isinstance(item, Vote):
+        tag, a, b = _ITEM_VOTE, item.iteration, item.step
+    elif isinstance(item, Write):
+        tag, a, b = _ITEM_WRITE, item.board, item.row
+    else:
+        tag, a, b = _MARK_TAGS[type(item)], item.board, 1
     view = list(item.view) if item.view is not None else None
     return [msg.kind, msg.origin, msg.seq, tag, a, b, item.value, _pack_support(item.support),
             view]
@@ -174,6 +222,10 @@ _new_vote: Final[Callable[[int, int, int, int, tuple[int, ...] | None], Vote]] =
 _new_write: Final[Callable[[int, int, int, int, tuple[int, ...] | None], Write]] = _construct(
     Write)
 _new_rbc: Final[Callable[[int, int, int, Item], RbcMsg]] = _construct(RbcMsg)
+_MARK_CLASSES: Final[dict[int, type[Ack | Done | Complete]]] = {
+    _ITEM_ACK: Ack, _ITEM_DONE: Done, _ITEM_COMPLETE: Complete}
+_NEW_MARK: Final[dict[int, Callable[[int, int, int, tuple[int, ...] | None], Item]]] = {
+    tag: _construct(cls) for tag, cls in _MARK_CLASSES.items()}
 _INT_ONLY: Final = frozenset((int,))
 _MAX_WRITE_BOARD: Final = 2 * MAX_ITERATION
 
@@ -211,6 +263,9 @@ def decode(obj: object, n: int) -> Message | DecodeError:
                     return _new_rbc(kind, origin, seq, _new_vote(a, b, value, support, view_t))
             elif tag == _ITEM_WRITE and a < _MAX_WRITE_BOARD and b <= MAX_ROWS:
                 return _new_rbc(kind, origin, seq, _new_write(a, b, value, support, view_t))
+            elif (tag in _NEW_MARK and a < _MAX_WRITE_BOARD and b == 1 and value == 0
+                  and support == 0 and (view_t is None) == (tag == _ITEM_DONE)):
+                return _new_rbc(kind, origin, seq, _NEW_MARK[tag](a, 0, 0, view_t))
     return decode_reference(obj, n)
 
 
@@ -327,6 +382,12 @@ def decode_reference(obj: object, n: int) -> Message | DecodeError:
         if not 1 <= a < 2 * MAX_ITERATION or not 1 <= b <= MAX_ROWS:
             return DecodeError("bad-write-position")
         item = Write(a, b, value, support, view_t)
+    elif tag in _MARK_CLASSES:
+        if not 1 <= a < 2 * MAX_ITERATION or b != 1 or value != 0 or support != 0:
+            return DecodeError("bad-mark")
+        if (view_t is None) != (tag == _ITEM_DONE):
+            return DecodeError("bad-mark-view")
+        item = _MARK_CLASSES[tag](a, 0, 0, view_t)
     else:
         return DecodeError("bad-item-tag")
     return RbcMsg(kind, origin, seq, item)

@@ -18,9 +18,13 @@ vector, so p replays q's transition exactly:
   weights, weights.py), for the ideal coin the shared coin, for local coins anything;
 * blackboard writes: row 1 of the odd board holds val = v* if any of the n - f stage-1 votes
   in `support` is v*, else 0, and every later row repeats it; even boards hold +-1 (a fair
-  coin cannot be checked); row r > 1 needs n - f validated writes of row r - 1; the first item
-  after a board carries a view that covers exactly q's earlier items and shows the board
-  complete (blackboard.py).
+  coin cannot be checked); row r > 1 follows row r - 1 of q's column; no write to a board q
+  has declared complete; and every write item after q's first cell waits for n - f Acks
+  covering q's previous cell (the write rule, blackboard.py);
+* marks: an Ack is for q's first uncompleted board and covers exactly q's earlier items; a
+  Done follows q's last row of its board; a Complete is for the next board in order, after q
+  entered it, and its view shows n - f Dones; the first protocol item after a board carries
+  q's fixed view, which shows n - f Completes of it, including q's own (blackboard.py).
 
 Every check has three outcomes: VALID, INVALID (q broke the protocol: the item and the
 rest of q's stream are ignored, and the reason is recorded) or WAIT (p has not yet
@@ -36,7 +40,7 @@ from typing import Final
 
 from byzlab.node.blackboard import BlackboardStore
 from byzlab.node.coin import hpz_coin, ideal_coin, sgn
-from byzlab.node.messages import Item, Vote, Write
+from byzlab.node.messages import Ack, Complete, Done, Item, Vote, Write
 from byzlab.node.params import Params
 from byzlab.node.weights import WeightBook
 
@@ -53,8 +57,14 @@ class Verdict(Enum):
 class Shadow:
     """What p knows of q's protocol state: the consequences of q's validated items."""
 
-    last: Item | None = None
-    view: tuple[int, ...] | None = None
+    last: Vote | Write | None = None  # q's latest protocol item (marks aside)
+    vote: tuple[int, int] = (0, 0)  # (iteration, step) of q's latest vote
+    last_cell: tuple[int, int] = (0, 0)  # (board, row) of q's latest cell
+    last_cell_seq: int = 0  # its stream position, 0 before q's first cell
+    completed: int = 0  # the last board q declared complete
+    done: int = 0  # the last board q declared its column full in
+    view: tuple[int, ...] | None = None  # q's latest fixed view
+    live_view: tuple[int, ...] | None = None  # q's latest Ack or Complete view
     x: dict[int, int] = field(default_factory=dict)
     vstar: dict[int, int] = field(default_factory=dict)
     odd_value: dict[int, int] = field(default_factory=dict)
@@ -126,7 +136,17 @@ class Knowledge:
         shadow = self.shadows[q]
         if isinstance(item, Vote):
             return self._check_vote(q, seq, item, shadow)
-        return self._check_write(q, seq, item, shadow)
+        if isinstance(item, Write):
+            return self._check_write(q, seq, item, shadow)
+        if self.protocol != "hpz":
+            return _invalid("no-blackboard-in-baseline")
+        if item.value or item.support or (item.view is None) != isinstance(item, Done):
+            return _invalid("extra")
+        if isinstance(item, Ack):
+            return self._check_ack(q, seq, item, shadow)
+        if isinstance(item, Done):
+            return self._check_done(q, item, shadow)
+        return self._check_complete(q, seq, item, shadow)
 
     def _support_values(self, support: int, iteration: int, step: int) -> list[int] | Check:
         if support < 0 or support >> self.n or support.bit_count() != self.params.quorum:
@@ -148,34 +168,85 @@ class Knowledge:
 
     def _check_view(self, q: int, seq: int, view: tuple[int, ...] | None, board: int,
                     shadow: Shadow) -> Check:
+        """A fixed view of `board` carried by q's item `seq`: it covers q's own Complete of
+        the board and nothing of q's beyond its earlier items (q may have sent Acks between
+        fixing and this item), grows, and shows n - f Completes of the board."""
         if view is None:
             return _invalid("missing-view")
         if len(view) != self.n:
             return _invalid("view-length")
-        if view[q] != seq - 1:
+        if not self.store.complete_seq(board, q) <= view[q] <= seq - 1:
             return _invalid("view-not-own-prefix")
         if shadow.view is not None and any(a < b for a, b in zip(view, shadow.view, strict=True)):
             return _invalid("view-not-monotone")
-        validated = self.validated
-        for j in range(self.n):
-            if view[j] > validated[j]:
-                return _WAIT
+        if not self._covered(view):
+            return _WAIT
         if not self.store.view_complete(board, view):
             return _invalid("view-board-incomplete")
         return _VALID
 
+    def _covered(self, view: tuple[int, ...]) -> bool:
+        validated = self.validated
+        return all(view[j] <= validated[j] for j in range(self.n))
+
+    def _check_live_view(self, q: int, seq: int, view: tuple[int, ...] | None,
+                         shadow: Shadow) -> Check:
+        """The view of an Ack or a Complete: exactly q's validated items when it sent it."""
+        if view is None or len(view) != self.n:
+            return _invalid("view-length")
+        if view[q] != seq - 1:
+            return _invalid("view-not-own-prefix")
+        last = shadow.live_view
+        if last is not None and any(a < b for a, b in zip(view, last, strict=True)):
+            return _invalid("view-not-monotone")
+        return _VALID if self._covered(view) else _WAIT
+
+    def _write_rule(self, q: int, board: int, shadow: Shadow) -> Check:
+        """n - f Acks of boards <= `board` must cover q's previous cell (blackboard.py)."""
+        if shadow.last_cell_seq == 0:
+            return _VALID
+        covering = self.store.acks_covering(q, shadow.last_cell_seq, board)
+        return _VALID if covering >= self.params.quorum else _WAIT
+
+    def _check_ack(self, q: int, seq: int, item: Ack, shadow: Shadow) -> Check:
+        if item.board != shadow.completed + 1:
+            return _invalid("ack-board")
+        return self._check_live_view(q, seq, item.view, shadow)
+
+    def _check_done(self, q: int, item: Done, shadow: Shadow) -> Check:
+        b = item.board
+        if shadow.completed >= b or shadow.done >= b:
+            return _invalid("out-of-order")
+        if shadow.last_cell != (b, self.params.rows(b)):
+            return _invalid("done-before-full")
+        return self._write_rule(q, b, shadow)
+
+    def _check_complete(self, q: int, seq: int, item: Complete, shadow: Shadow) -> Check:
+        b = item.board
+        if b != shadow.completed + 1:
+            return _invalid("out-of-order")
+        if b % 2 == 1 and shadow.vote != ((b + 1) // 2, 4):
+            return _invalid("out-of-order")
+        check = self._check_live_view(q, seq, item.view, shadow)
+        if check.verdict is not Verdict.VALID:
+            return check
+        assert item.view is not None
+        if self.store.view_dones(b, item.view) < self.params.quorum:
+            return _invalid("complete-without-dones")
+        return _VALID
+
     def _check_vote(self, q: int, seq: int, item: Vote, shadow: Shadow) -> Check:
-        t, step, value, last = item.iteration, item.step, item.value, shadow.last
+        t, step, value = item.iteration, item.step, item.value
         hpz = self.protocol == "hpz"
         if step == 1:
             if value == 0:
                 return _invalid("bottom-in-step-1")
             if t == 1:
-                if last is not None:
+                if shadow.vote != (0, 0):
                     return _invalid("out-of-order")
                 return _VALID if item.view is None and item.support == 0 else _invalid("extra")
             if hpz:
-                if not (isinstance(last, Write) and last.board == 2 * (t - 1)):
+                if shadow.vote != (t - 1, 4) or shadow.completed != 2 * (t - 1):
                     return _invalid("out-of-order")
                 check = self._check_view(q, seq, item.view, 2 * (t - 1), shadow)
                 if check.verdict is not Verdict.VALID:
@@ -184,8 +255,10 @@ class Knowledge:
                 x, vstar = shadow.x[t - 1], shadow.vstar[t - 1]
                 expected = vstar if x >= 1 else self.coin(item.view, t - 1)
                 return _VALID if value == expected else _invalid("coin-outcome")
-            if not (isinstance(last, Vote) and last.iteration == t - 1 and last.step == 3):
+            if shadow.vote != (t - 1, 3):
                 return _invalid("out-of-order")
+            if item.view is not None:
+                return _invalid("extra")
             values = self._support_values(item.support, t - 1, 3)
             if isinstance(values, Check):
                 return values
@@ -195,10 +268,12 @@ class Knowledge:
             if self.protocol == "ideal-coin" and value != ideal_coin(self.ideal_seed, t - 1):
                 return _invalid("coin-outcome")
             return _VALID
-        if not (isinstance(last, Vote) and last.iteration == t and last.step == step - 1):
+        if shadow.vote != (t, step - 1):
             return _invalid("out-of-order")
         if step == 4 and not hpz:
             return _invalid("no-coin-stage-in-baseline")
+        if item.view is not None:
+            return _invalid("extra")
         values = self._support_values(item.support, t, step - 1)
         if isinstance(values, Check):
             return values
@@ -217,36 +292,45 @@ class Knowledge:
     def _check_write(self, q: int, seq: int, item: Write, shadow: Shadow) -> Check:
         if self.protocol != "hpz":
             return _invalid("no-blackboard-in-baseline")
-        b, r, value, last = item.board, item.row, item.value, shadow.last
+        b, r, value = item.board, item.row, item.value
         if r > self.params.rows(b):
             return _invalid("row-out-of-range")
+        if shadow.completed >= b:
+            return _invalid("write-after-complete")
         odd = b % 2 == 1
+        t = (b + 1) // 2
         if r == 1:
+            if shadow.last_cell[0] >= b or shadow.completed != b - 1 or shadow.vote != (t, 4):
+                return _invalid("out-of-order")
             if odd:
-                t = (b + 1) // 2
-                if not (isinstance(last, Vote) and last.iteration == t and last.step == 4):
-                    return _invalid("out-of-order")
+                if item.view is not None:
+                    return _invalid("extra")
                 values = self._support_values(item.support, t, 4)
                 if isinstance(values, Check):
                     return values
                 nonzero = [v for v in values if v]
                 expected = nonzero[0] if nonzero else 0
-                return _VALID if value == expected else _invalid("odd-board-value")
-            if not (isinstance(last, Write) and last.board == b - 1):
-                return _invalid("out-of-order")
-            check = self._check_view(q, seq, item.view, b - 1, shadow)
-            if check.verdict is not Verdict.VALID:
-                return check
-            return _VALID if value in (-1, 1) else _invalid("coin-not-pm1")
-        if not (isinstance(last, Write) and last.board == b and last.row == r - 1):
+                if value != expected:
+                    return _invalid("odd-board-value")
+            else:
+                if item.support:
+                    return _invalid("extra")
+                check = self._check_view(q, seq, item.view, b - 1, shadow)
+                if check.verdict is not Verdict.VALID:
+                    return check
+                if value not in (-1, 1):
+                    return _invalid("coin-not-pm1")
+            return self._write_rule(q, b, shadow)
+        if shadow.last_cell != (b, r - 1):
             return _invalid("out-of-order")
         if item.view is not None or item.support:
             return _invalid("extra")
-        if self.store.writers_at_row(b, r - 1) < self.params.quorum:
-            return _WAIT
         if odd:
-            return _VALID if value == shadow.odd_value[b] else _invalid("odd-board-value")
-        return _VALID if value in (-1, 1) else _invalid("coin-not-pm1")
+            if value != shadow.odd_value[b]:
+                return _invalid("odd-board-value")
+        elif value not in (-1, 1):
+            return _invalid("coin-not-pm1")
+        return self._write_rule(q, b, shadow)
 
     # -- applying a validated item -----------------------------------------------------
 
@@ -260,22 +344,37 @@ class Knowledge:
                 self.vote_order[key] = []
             votes[q] = item.value
             self.vote_order[key].append(q)
+            shadow.vote = key
             if item.step == 4:
                 values = self._support_values(item.support, item.iteration, 3)
                 assert isinstance(values, list)
                 nonzero = [v for v in values if v]
                 shadow.x[item.iteration] = len(nonzero)
                 shadow.vstar[item.iteration] = nonzero[0] if nonzero else 0
-        else:
+            if item.view is not None:
+                shadow.view = item.view
+                self.epoch_views[q][item.iteration] = item.view
+                self.carried_views[q][2 * (item.iteration - 1)] = item.view
+            shadow.last = item
+        elif isinstance(item, Write):
             self.store.record(q, seq, item.board, item.row, item.value)
             if item.row == 1 and item.board % 2 == 1:
                 shadow.odd_value[item.board] = item.value
-        if item.view is not None:
-            shadow.view = item.view
-            if isinstance(item, Vote):
-                self.epoch_views[q][item.iteration] = item.view
-                self.carried_views[q][2 * (item.iteration - 1)] = item.view
-            else:
+            shadow.last_cell = (item.board, item.row)
+            shadow.last_cell_seq = seq
+            if item.view is not None:
+                shadow.view = item.view
                 self.carried_views[q][item.board - 1] = item.view
-        shadow.last = item
+            shadow.last = item
+        elif isinstance(item, Ack):
+            assert item.view is not None
+            self.store.record_ack(q, item.board, item.view)
+            shadow.live_view = item.view
+        elif isinstance(item, Done):
+            self.store.record_done(q, seq, item.board)
+            shadow.done = item.board
+        else:
+            self.store.record_complete(q, seq, item.board)
+            shadow.completed = item.board
+            shadow.live_view = item.view
         self.validated[q] = seq
