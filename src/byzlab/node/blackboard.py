@@ -78,6 +78,7 @@ f partial columns, and the adversary decides who is slow.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from byzlab.node.params import Params
@@ -85,11 +86,16 @@ from byzlab.node.params import Params
 
 @dataclass(slots=True)
 class Column:
-    """One writer's cells in one board: consecutive stream items from `start_seq` on."""
+    """One writer's cells in one board, in row order, with their stream positions (a
+    writer's Acks and votes sit between its cells in its stream)."""
 
-    start_seq: int
+    seqs: list[int] = field(default_factory=list)
     values: list[int] = field(default_factory=list)
     prefix: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def start_seq(self) -> int:
+        return self.seqs[0]
 
 
 class BlackboardStore:
@@ -122,7 +128,8 @@ class BlackboardStore:
         cols = self._board(board)
         col = cols[writer]
         if col is None:
-            col = cols[writer] = Column(start_seq=seq)
+            col = cols[writer] = Column()
+        col.seqs.append(seq)
         col.values.append(value)
         col.prefix.append(col.prefix[-1] + value)
         self._row_counts[board][row] += 1
@@ -208,12 +215,13 @@ class BlackboardStore:
         col = cols[writer]
         if col is None:
             return 0, 0
-        k = length - col.start_seq + 1
-        if k <= 0:
+        seqs = col.seqs
+        if length >= seqs[-1]:
+            k = len(seqs)
+        elif length < seqs[0]:
             return 0, 0
-        size = len(col.values)
-        if k > size:
-            k = size
+        else:
+            k = bisect_right(seqs, length)
         return k, col.prefix[k]
 
     def column_sums(self, board: int, view: tuple[int, ...]) -> list[int]:
