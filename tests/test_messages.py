@@ -15,9 +15,12 @@ from byzlab.node.messages import (
     MAX_ITERATION,
     MAX_ROWS,
     MAX_SEQ,
+    Ack,
+    Complete,
     DecideMsg,
     DecodeError,
     Decoder,
+    Done,
     Kind,
     Message,
     RbcMsg,
@@ -37,6 +40,9 @@ def test_round_trip() -> None:
         RbcMsg(int(Kind.ECHO), 0, 9, Vote(4, 3, 0, support=0b1111100)),
         RbcMsg(int(Kind.READY), 6, 12, Write(7, 3, 1)),
         RbcMsg(int(Kind.READY), 6, 13, Write(8, 1, -1, view=(1, 2, 3, 4, 5, 6, 7))),
+        RbcMsg(int(Kind.ECHO), 2, 14, Ack(3, view=(1, 2, 3, 4, 5, 6, 7))),
+        RbcMsg(int(Kind.ECHO), 2, 15, Done(3)),
+        RbcMsg(int(Kind.INITIAL), 2, 16, Complete(3, view=(1, 2, 3, 4, 5, 6, 7))),
         DecideMsg(1),
     ]:
         assert decode(encode(msg), N) == msg
@@ -128,9 +134,14 @@ votes = st.builds(Vote, st.integers(1, MAX_ITERATION - 1), st.integers(1, 4),
                   st.integers(-1, 1), st.integers(0, (1 << N) - 1), views)
 writes = st.builds(Write, st.integers(1, 2 * MAX_ITERATION - 1), st.integers(1, MAX_ROWS),
                    st.integers(-1, 1), st.integers(0, (1 << N) - 1), views)
+full_views = st.lists(st.integers(0, MAX_SEQ - 1), min_size=N, max_size=N).map(tuple)
+boards = st.integers(1, 2 * MAX_ITERATION - 1)
+marks = (st.builds(lambda b, v: Ack(b, 0, 0, v), boards, full_views)
+         | st.builds(Done, boards)
+         | st.builds(lambda b, v: Complete(b, 0, 0, v), boards, full_views))
 valid_messages: st.SearchStrategy[Message] = st.builds(
     RbcMsg, st.integers(0, 2), st.integers(0, N - 1), st.integers(1, MAX_SEQ - 1),
-    votes | writes) | st.builds(DecideMsg, st.sampled_from([-1, 1]))
+    votes | writes | marks) | st.builds(DecideMsg, st.sampled_from([-1, 1]))
 # Values a hostile sender might put in any field: boundaries, wrong types, look-alikes of
 # ints (True == 1 == 1.0), containers.
 nasty = (st.integers(-3, 6) | st.sampled_from([N - 1, N, 1 << N, (1 << N) - 1, MAX_SEQ,
@@ -225,3 +236,29 @@ def test_decoder_shares_one_item_between_the_messages_of_an_instance() -> None:
     write = decoder.decode(encode(RbcMsg(int(Kind.ECHO), 3, 7, Write(2, 1, -1, 5))))
     assert isinstance(write, RbcMsg) and isinstance(write.item, Write)
     assert write.item is not first.item
+
+
+def test_marks_have_one_encoding() -> None:
+    """A mark's unused fields are fixed (row 1, value 0, support 0, a view exactly for Ack and
+    Complete), so no two wires decode to the same mark."""
+    view = [1, 2, 3, 4, 5, 6, 7]
+    good = encode(RbcMsg(int(Kind.ECHO), 2, 5, Ack(3, view=tuple(view))))
+    assert decode(good, N) == decode_reference(good, N)
+    for index, value, reason in [(5, 2, "bad-mark"), (6, 1, "bad-mark"), (7, 1, "bad-mark"),
+                                 (8, None, "bad-mark-view")]:
+        wire = list(good)
+        wire[index] = value
+        for result in (decode(wire, N), decode_reference(wire, N), Decoder(N).decode(wire)):
+            assert isinstance(result, DecodeError) and result.reason == reason, (wire, result)
+    done = encode(RbcMsg(int(Kind.ECHO), 2, 5, Done(3)))
+    done[8] = view
+    assert decode(done, N) == DecodeError("bad-mark-view")
+
+
+def test_decoder_memory_with_views_never_raises_on_unhashable_entries() -> None:
+    decoder = Decoder(N)
+    wire = encode(RbcMsg(int(Kind.ECHO), 2, 5, Ack(3, view=(1, 2, 3, 4, 5, 6, 7))))
+    assert decoder.decode(wire) == decoder.decode(list(wire))
+    hostile = list(wire)
+    hostile[8] = [1, 2, {}, 4, 5, 6, [7]]
+    assert decoder.decode(hostile) == DecodeError("bad-view")

@@ -274,8 +274,8 @@ class Decoder:
 
     Every ECHO and READY of an RBC instance carries the same fields from each of the n
     senders, so most messages a node receives equal one it decoded moments ago. A message
-    whose fields are all exact ints (the support may be its wide bytes form) and no view is
-    looked up by those fields; only a new
+    whose fields are all exact ints (the support may be its wide bytes form, the view a list
+    of exact ints) is looked up by those fields; only a new
     one is range-checked and built (``decode``). The types are checked *before* the lookup,
     so a float or bool that compares equal to an int (``1.0 == True == 1``) never finds an
     entry: the result is always the result of ``decode``, and equal messages come back as
@@ -297,8 +297,8 @@ class Decoder:
     def __init__(self, n: int, *, max_entries: int = 4096) -> None:
         self.n = n
         self.max_entries = max_entries
-        self._cache: dict[tuple[int | bytes, ...], Message] = {}
-        self._items: dict[tuple[int, ...], Item] = {}
+        self._cache: dict[tuple[object, ...], Message] = {}
+        self._items: dict[tuple[object, ...], Item] = {}
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -306,13 +306,18 @@ class Decoder:
     def decode(self, obj: object) -> Message | DecodeError:
         if type(obj) is list and len(obj) == 9:
             kind, origin, seq, tag, a, b, value, support, view = obj
+            # a view (Acks, Completes, fixed views) is part of the key once it is known to
+            # be a list of exact ints, so that hashing it cannot fail on hostile input
+            vkey: tuple[int, ...] | None = None
+            if view is not None and type(view) is list and set(map(type, view)) == _INT_ONLY:
+                vkey = tuple(view)
             if (
-                view is None
+                (view is None or vkey is not None)
                 and type(kind) is int and type(origin) is int and type(seq) is int
                 and type(tag) is int and type(a) is int and type(b) is int
                 and type(value) is int and (type(support) is int or type(support) is bytes)
             ):
-                key = (kind, origin, seq, tag, a, b, value, support)
+                key = (kind, origin, seq, tag, a, b, value, support, vkey)
                 cache = self._cache
                 msg = cache.get(key)
                 if msg is not None:
@@ -320,7 +325,7 @@ class Decoder:
                 result = decode(obj, self.n)
                 if isinstance(result, RbcMsg):
                     items = self._items
-                    item_key = (tag, a, b, value, result.item.support)
+                    item_key = (tag, a, b, value, result.item.support, vkey)
                     item = items.get(item_key)
                     if item is None:
                         if len(items) >= self.max_entries:
