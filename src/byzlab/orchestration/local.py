@@ -425,6 +425,14 @@ class LocalRun:
             if res.get("role") == "crashed":
                 crashed[i] = str(res.get("stop_reason", "crashed"))
                 del results[i]
+        # A node that never said hello before the proxy's start grace ran out took no part
+        # in the run (adversary/proxy.py, start_grace_s): a crash fault too, even if its
+        # process later exited on its own and reported.
+        never = stats.get("never_connected") if isinstance(stats, dict) else None
+        for i in never if isinstance(never, list) else ():
+            if isinstance(i, int) and i in self.honest_ids and i not in crashed:
+                crashed[i] = "never-connected"
+                results.pop(i, None)
         if len(self.byzantine) + len(crashed) > self.params.f:
             crashed = {}
         summary = build_summary(
