@@ -226,7 +226,7 @@ def report(results: list[ComboResult], wall: float, out: Path | None) -> None:
               f"{broke_total[name]:6d}")
     print("\nlargest gaps (f = (n-1)//3; where):")
     for k, v in maxima.items():
-        print(f"  {k:24s} {v:8.3g}   {where_max.get(k)}")
+        print(f"  {k:28s} {v:8.3g}   {where_max.get(k)}")
     print(f"Lemma 4: applied {lemma['lemma4_applied']} times, failed "
           f"{lemma['lemma4_failures']}; Lemma 3: applied {lemma['lemma3_applied']}, failed "
           f"{lemma['lemma3_failures']}")
