@@ -309,14 +309,20 @@ def _load_scenario_or_exit(path: Path) -> Any:
               help="Override the scenario's seed (run.seed).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print summary.json on stdout instead of a table.")
+@click.option("--force", is_flag=True,
+              help="Run even if the estimated memory (n node processes plus the proxy) "
+                   "exceeds what this machine, or the Docker engine, has available.")
 def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | None,
-        as_json: bool) -> None:
+        as_json: bool, force: bool) -> None:
     """Run a scenario on real processes: N nodes over TCP through the adversary proxy.
 
     Without a file: n=4, f=1, node 3 equivocates, random scheduler, HPZ, split inputs,
     delta_s = 0.005. Writes OUT/<run-id>/summary.json (the keys of `byzlab sim --json`
     plus latency_s, decision_times, git_commit, backend), nodes.csv and traces/. Exit
-    status 0 iff the honest nodes agreed on a valid value; 2 for an invalid scenario.
+    status 0 iff the honest nodes agreed on a valid value; 2 for an invalid scenario, or
+    for a run that does not fit in memory (refused before anything starts; --force
+    overrides); 4 if a results file cannot be written (one line with the path and errno;
+    the run directory keeps INCOMPLETE.json).
 
     A scenario with [committee] or [sortition] runs one agreement instance after another
     on a pool of nodes (--backend local or sim): OUT/<run-id>/ gets instances.csv/json,
@@ -373,13 +379,14 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
 
                 try:
                     outcome = run_docker(scn, out_root=out_root, on_status=on_status,
-                                         log=lambda line: console.print(
+                                         force=force, log=lambda line: console.print(
                                          line, highlight=False, soft_wrap=True))
                 except DockerUnavailable as exc:
                     click.echo(f"Error: {exc}", err=True)
                     sys.exit(1)
             else:
-                outcome = run_local(scn, out_root=out_root, on_status=on_status)
+                outcome = run_local(scn, out_root=out_root, on_status=on_status,
+                                    force=force)
     except RunFailed as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
