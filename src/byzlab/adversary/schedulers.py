@@ -16,8 +16,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from byzlab.adversary.view import AdversaryView
-from byzlab.node.coin import sgn
-from byzlab.node.messages import Kind, Message, RbcMsg, Vote, Write
+from byzlab.node.messages import Complete, Kind, Message, RbcMsg, Vote, Write
 
 
 @dataclass
@@ -228,45 +227,117 @@ class PartitionScheduler(Scheduler):
 
 @dataclass
 class CoinAwareScheduler(Scheduler):
-    """Uses full information to fight the HPZ coin (§2.2, Lemma 6), together with corrupted
-    nodes that write their coin columns last (the "last word", adversary/strategies.py).
+    """Full information against the HPZ coin (§2.2, Lemma 6), with corrupted nodes that write
+    their coin columns last ("the last word", adversary/strategies.py).
 
-    Even boards: every cell travels at once, except the last row of each honest column,
-    whose READYs reach honest nodes only after `hold` x delta. No honest node can fix its
-    view before then, so the corrupted nodes see every honest coin, write their columns
-    to a plan (`AdversaryView.plans`) and the scheduler delivers them as planned: honest
-    node d validates the first `plan.prefix[(d, b)]` cells of corrupted column b at once and
-    the rest a full delta late, i.e. after it has fixed its view. With no plan (other
-    strategies), corrupted cells travel at once. Odd boards: the writes of nodes that keep v*
-    (the bias, a "finger on the scale") arrive last, so they miss as many views as they can.
-    Votes travel as in split-vote, so that the coin keeps being needed."""
+    What the acknowledged-writes blackboard (node/blackboard.py, HPZ Theorem 1.2) leaves an
+    adversary: a corrupted node may still wait until every honest coin of BB_2t is out and
+    only then write its column, but each of its cells needs n - f Acks covering the one
+    before, honest nodes stop acking a board once they completed it, and a view fixes only
+    after n - f Completes, each showing n - f Dones. So two honest views differ in at most the
+    last cell of f writers that lack a Done. This scheduler arranges exactly that:
+
+    * Row 1 of every honest column reaches other honest nodes after delta, so the corrupted
+      nodes' earlier items (slowed by the vote scheduling) are validated everywhere before
+      any corrupted coin cell needs honest Acks.
+    * The last row of the honest writers outside X (X = the n - f - |B| lowest honest ids)
+      reaches honest nodes only after `hold` x delta. Every Done needs n - f Acks covering the
+      writer's last row, so no honest node completes the board before then, while the X
+      nodes' Acks (sent after their own Dones, which travel at once) and the corrupted nodes'
+      Acks form the n - f Acks that each corrupted cell needs: the corrupted columns are
+      written, as planned, in zero virtual time.
+    * Each corrupted column ends in a *swing cell* without a Done (the plan, `CoinPlan`).
+      Its READYs reach the plan's `plus` nodes at (hold + (1 - hold)/2) delta after the plan,
+      i.e. after they sent their own Complete, and their n - f Completes only at
+      (hold + 3(1 - hold)/4) delta, so their views hold the swing cells; they reach every
+      other honest node a full delta late, after it fixed its view on honest Completes that
+      do not cover them. A corrupted Complete covers its sender's swing cell, so it
+      travels at once: nobody can validate it before the swing cell anyway.
+    * Odd boards: the v* cells of keepers (the "finger on the scale") reach others last, so
+      that the columns of the n - f other writers complete the board first.
+    * Votes travel as in split-vote (so the coin keeps being needed), except that a corrupted
+      non-bottom step-3 vote counts early at exactly one honest node (the keeper) and a
+      stage-1 v* reaches nobody early.
+
+    What it can no longer do (Theorem 1.2 holds now): show different honest nodes different
+    prefixes of a corrupted column, hold the last honest coin row while the corrupted
+    columns land, or let a corrupted node decide its odd column late (a late odd cell gets no
+    honest Acks: honest nodes ack only their first uncompleted board). The swing is at most
+    one cell per corrupted writer, weighted: f in all, so only a board whose total the
+    corrupted columns bring within that of 0 can split (Lemma 4), and that forces them to
+    counteract the honest sum (Lemma 6), which the pairwise correlations see.
+    """
 
     name: str = "coin-aware"
-    description: str = "holds honest coin rows so corrupted columns have the last word (full info)"
+    description: str = "last word on the coin board: swing cells in some views only (full info)"
     inspects_messages: bool = True
-    hold: float = 0.95
+    hold: float = 0.5
 
     def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
              rng: random.Random) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
-        if not 0.05 < self.hold < 1:
-            raise ValueError("hold must be in (0.05, 1): a fraction of delta, below the delta "
-                             "that the planned corrupted cells are held for")
+        if not 0.05 < self.hold < 0.9:
+            raise ValueError("hold must be in (0.05, 0.9): a fraction of delta, leaving room "
+                             "after it for the swing cells and the plus nodes' Completes")
         self._votes = SplitVoteScheduler()
         self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+
+    def _ackers(self, view: AdversaryView) -> set[int]:
+        """X: the honest writers whose last rows travel at once (their Acks, with the
+        corrupted ones, make the n - f Acks of each corrupted cell)."""
+        honest = sorted(view.honest)
+        return set(honest[:max(1, self.n - self.f - len(view.byzantine))])
+
+    def _at(self, start: float, fraction: float, now: float) -> float:
+        """The delay that delivers at `start` + fraction x delta, within [0, delta]."""
+        return min(self.delta, max(0.0, start + fraction * self.delta - now))
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         view = self.adversary
         if view is None or not isinstance(msg, RbcMsg):
             return self.rng.random() * self.delta
-        view.holds_last_rows = True
-        if dst in view.byzantine:
-            return 0.0  # the adversary's own nodes hear everything at once
+        view.schedules_last_word = True
         item = msg.item
-        if isinstance(item, Write):
-            return self._write_delay(dst, msg, item, view)
-        if not isinstance(item, Vote):
-            return self.rng.random() * self.delta  # blackboard marks: no plan for them yet
+        ours = dst in view.byzantine
+        if isinstance(item, Vote):
+            return 0.0 if ours else self._vote_delay(src, dst, msg, item, now, view)
+        origin, board = msg.origin, item.board
+        if board % 2 == 1:
+            # the finger on the scale: v* cells of honest keepers arrive last
+            if isinstance(item, Write) and item.value and origin in view.honest \
+                    and dst != origin and not ours:
+                return self.delta
+            return 0.0
+        t = board // 2
+        plan = view.plans.get(t)
+        ready = msg.kind == Kind.READY
+        if not ready or dst == origin:
+            return 0.0
+        # The corrupted nodes see the board as the plus nodes do: the others' swing cells
+        # after their own Complete, and no honest last row early (an Ack covering it would
+        # be stuck at the honest nodes, and so would the corrupted cells after that Ack).
+        plus = ours or (plan is not None and dst in plan.plus)
+        if origin in view.byzantine:
+            if plan is not None and isinstance(item, Write) \
+                    and item.row == len(plan.cells.get(origin, ())):
+                if plus:
+                    return self._at(plan.made_at, self.hold + (1 - self.hold) / 2, now)
+                return self.delta
+            return 0.0
+        if isinstance(item, Write) and item.row == 1 and not ours:
+            # The even board starts late at the honest nodes: the corrupted nodes' earlier
+            # items, slowed by the vote scheduling, are validated everywhere before any
+            # corrupted cell needs honest Acks.
+            return self.delta
+        if isinstance(item, Write) and item.row == view.params.rows(board) \
+                and origin not in self._ackers(view):
+            return self.hold * self.delta
+        if isinstance(item, Complete) and plan is not None and plus:
+            return self._at(plan.made_at, self.hold + 3 * (1 - self.hold) / 4, now)
+        return 0.0
+
+    def _vote_delay(self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float,
+                    view: AdversaryView) -> float:
         if item.step == 3:
             keeper = min(view.honest, default=-1)
             if msg.kind == Kind.READY and dst == keeper == msg.origin:
@@ -279,41 +350,6 @@ class CoinAwareScheduler(Scheduler):
             return self.delta if item.value and msg.kind == Kind.READY else 0.0
         self._votes.adversary = view
         return self._votes.delay(src, dst, msg, now)
-
-    def _write_delay(self, dst: int, msg: RbcMsg, item: Write, view: AdversaryView) -> float:
-        rows = view.params.rows(item.board)
-        if msg.origin in view.byzantine:
-            t = (item.board + 1) // 2
-            plan = view.plans.get(t)
-            if plan is None or msg.kind != Kind.READY:
-                return 0.0
-            # a position in the corrupted node's stream for the plan: its late odd cells
-            # (if it held them back), then its even cells
-            late = plan.odd_rows.get(msg.origin, 0)
-            if item.board % 2 == 1 and not late:
-                return 0.0
-            position = item.row if item.board % 2 == 1 else late + item.row
-            limit = plan.prefix.get((dst, msg.origin), late + view.params.rows(2 * t))
-            return self.delta if position > limit else 0.0
-        if item.board % 2 == 1:
-            return self.delta if item.value else 0.0
-        if item.row == 1 and msg.kind == Kind.READY:
-            # The even board starts late everywhere: the corrupted nodes' earlier items,
-            # slowed by the vote scheduling, are validated by all before any view is fixed.
-            return self.hold * self.delta
-        if item.row == rows and msg.kind == Kind.READY:
-            # A last cell that pushes the running total away from 0 arrives last, so views
-            # that fix before it see a total nearer 0. The plan reads the ranks.
-            rank = view.hold_rank.get((item.board, msg.origin))
-            if rank is None:
-                t = item.board // 2
-                before = view.bias(t) + sum(view.column_sum(item.board, j) for j in range(self.n)
-                                            if j != msg.origin)
-                before += view.column_sum(item.board, msg.origin) - item.value
-                rank = int(before != 0 and sgn(before) == item.value)
-                view.hold_rank[(item.board, msg.origin)] = rank
-            return (self.hold - 0.05 * (1 - rank)) * self.delta
-        return 0.0
 
     def describe(self) -> dict[str, Any]:
         """The options, and what the adversary did with them so far: how many coin plans
@@ -341,30 +377,34 @@ class CoinAwareScheduler(Scheduler):
 class FingerSuppressionScheduler(Scheduler):
     """HPZ §2.2, "A Finger on the Scale": when few nodes keep v*, the scheduler decides
     whether their "finger" (here the v* cells they write into the odd board, which make
-    the bias) reaches anyone's view at all, or how much of it.
+    the bias) reaches the views at all, or how much of it.
 
     An honest node that writes v* into the odd board is a finger writer. Up to f of them
-    per iteration are made slow for the rest of the coin boards: every cell of theirs
-    reaches node d at once only while the bias d has accepted stays inside [-allow, allow]
-    (allow = f by default); beyond that, and for all their later cells (FIFO), it takes
-    delta. Everything else on the coin boards travels at once, so views are fixed before
-    any held cell lands, and since the bias is read from the view fixed after the even
-    board, retroactive adoption cannot bring the finger back in time. With more than f
-    finger writers the scheduler cannot hold them all (a view needs n - f full columns):
-    that is HPZ's Lemma 2, the finger wins; so the scheduler also keeps A_keep small and
-    lets a stage-1 v* reach at most f honest nodes early. Otherwise votes travel as in
-    split-vote."""
+    per iteration are made slow: their cells reach others at once only while the bias let
+    through so far stays inside [-allow, allow] (allow = f by default); the first cell
+    beyond that, and every later one (FIFO), takes delta. Everything else on the coin boards
+    travels at once, so the other n - f columns (the corrupted ones included: they must send
+    their Dones) complete the odd board and every view is fixed before a held cell lands.
+
+    Under the acknowledged-writes blackboard (Theorem 1.2) the cut is one for all receivers:
+    the cells before it are followed (each needed n - f Acks covering the previous one), so
+    they are in every view, and only a finger writer's last cell before the cut may be in
+    some views and not others. The old per-receiver cut (node d sees a prefix of the finger
+    that keeps *its* bias inside, node d' a longer one) would make views differ in whole
+    partial columns, which Theorem 1.2 now rules out. Retroactive adoption cannot bring the
+    finger back in time: the bias is read from the view fixed after the even board, and
+    held cells are never followed before it. With more than f finger writers the scheduler
+    cannot hold them all (n - f Dones are needed to complete the board): that is HPZ's
+    Lemma 2, the finger wins; so the scheduler also keeps A_keep small and lets a stage-1
+    v* reach at most f honest nodes early. Otherwise votes travel as in split-vote."""
 
     name: str = "finger-suppression"
     description: str = "§2.2 finger on the scale: holds v* bias cells, views' bias stays in [-f, f]"
     inspects_messages: bool = True
     allow: int | None = None
     _fingers: dict[int, list[int]] = field(default_factory=dict, metadata={"internal": True})
-    _seen: dict[tuple[int, int], int] = field(default_factory=dict, metadata={"internal": True})
-    _cut: dict[tuple[int, int, int], int] = field(default_factory=dict,
-                                                   metadata={"internal": True})
-    _decided: dict[tuple[int, int, int, int], float] = field(default_factory=dict,
-                                                            metadata={"internal": True})
+    _seen: dict[int, int] = field(default_factory=dict, metadata={"internal": True})
+    _cut: dict[tuple[int, int], int] = field(default_factory=dict, metadata={"internal": True})
 
     def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
              rng: random.Random) -> None:
@@ -385,32 +425,28 @@ class FingerSuppressionScheduler(Scheduler):
         item = msg.item
         if isinstance(item, Vote):
             return self._vote_delay(src, dst, msg, item, now, view)
-        if not isinstance(item, Write):
-            return 0.0  # blackboard marks travel at once
         t = (item.board + 1) // 2
         fingers = self._fingers.setdefault(t, [])
-        if item.board % 2 == 1 and item.row == 1 and item.value \
+        if isinstance(item, Write) and item.board % 2 == 1 and item.row == 1 and item.value \
                 and msg.origin not in view.byzantine and msg.origin not in fingers \
                 and len(fingers) < self.f:
             fingers.append(msg.origin)
-        if msg.origin not in fingers:
+        if msg.origin not in fingers or dst == msg.origin or not isinstance(item, Write):
+            # a finger writer validates its own cells at once, so it keeps acking; its marks
+            # travel at once too (those after a held cell wait for it anyway, FIFO)
             return 0.0
         if item.board % 2 == 0:
             return self.delta  # behind its held odd cells anyway (FIFO)
-        key = (dst, msg.origin, item.board, item.row)
-        decided = self._decided.get(key)
-        if decided is None:
-            cut = self._cut.get((dst, msg.origin, item.board))
-            seen = self._seen.get((dst, item.board), 0)
+        # one cut per (writer, board), the same for every receiver
+        cut = self._cut.get((msg.origin, item.board))
+        if cut is None:
+            seen = self._seen.get(item.board, 0)
             assert self.allow is not None
-            if cut is None and abs(seen + item.value) <= self.allow:
-                self._seen[(dst, item.board)] = seen + item.value
-                decided = 0.0
-            else:
-                self._cut.setdefault((dst, msg.origin, item.board), item.row)
-                decided = self.delta
-            self._decided[key] = decided
-        return decided
+            if abs(seen + item.value) <= self.allow:
+                self._seen[item.board] = seen + item.value
+                return 0.0
+            cut = self._cut[(msg.origin, item.board)] = item.row
+        return 0.0 if item.row < cut else self.delta
 
     def _vote_delay(self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float,
                     view: AdversaryView) -> float:
@@ -432,6 +468,97 @@ class FingerSuppressionScheduler(Scheduler):
         return {"name": self.name, "allow": self.allow}
 
 
+@dataclass
+class KeepersScheduler(Scheduler):
+    """HPZ Lemma 3's case: |A_keep| >= f + 1 and nobody decides, so the coin must output v*.
+
+    A_keep is the set of honest nodes p whose first n - f validated step-3 votes hold x_p in
+    [1, f] non-bottom values (§2.3, §3.1). The scheduler orders READYs, round by round:
+
+    * step 1: `makers`' side. Receivers outside the `spread` highest honest ids get the step-1
+      votes of the leading value (the sign of those sent so far) first, the others the
+      opposite value, so the step-2 values come out mostly one way, with a minority;
+    * step 2: the `makers` lowest honest ids get the leading step-2 value first (more than
+      n/2 of their quorum is v*, so they vote v* in step 3); everyone else gets the other
+      value first, so they vote bottom;
+    * step 3: each receiver counts at most `keep` non-bottom votes early (they arrive first,
+      at 0.05 delta), then bottoms; any other non-bottom vote reaches it a full delta late.
+      So every honest x_p is in [1, keep] with keep <= f whenever one v* vote exists and at
+      least n - 2f bottoms do: every honest node keeps v*, |A_keep| >= f + 1, and no x_p
+      reaches f + 1, so nobody decides in step 3.
+
+    Everything else gets uniform delays in [0, delta]. By Lemma 2 the odd board then carries
+    at least (n - f) m0 cells of v* in every view, and by Lemma 3 every honest coin outputs
+    v* (w.h.p. in HPZ's regime; the invariants check_lemma3 counts it). Since every honest
+    node keeps v*, the next iteration decides: this scheduler exercises the lemma, it does
+    not stall the protocol."""
+
+    name: str = "keepers"
+    description: str = "orders votes so every honest x_p is in [1, f]: |A_keep| >= f+1, no decider"
+    inspects_messages: bool = True
+    keep: int = 1
+    makers: int = 1
+    spread: int | None = None
+    _early: dict[tuple[int, int], set[int]] = field(default_factory=dict,
+                                                    metadata={"internal": True})
+
+    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
+             rng: random.Random) -> None:
+        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        if not 1 <= self.keep <= max(1, f):
+            raise ValueError(f"keep must be in [1, f] = [1, {max(1, f)}]: the non-bottom "
+                             "step-3 votes each honest node counts (x_p)")
+        honest = n - len(self.byzantine)
+        if not 1 <= self.makers <= honest:
+            raise ValueError(f"makers must be in [1, {honest}] (honest nodes that vote v* in "
+                             "step 3)")
+        if self.spread is None:
+            self.spread = max(1, n - f - n // 2)
+        if not 0 <= self.spread < honest:
+            raise ValueError(f"spread must be in [0, {honest - 1}] (honest nodes that get the "
+                             "minority step-1 value first)")
+
+    def _lead(self, iteration: int, step: int) -> int:
+        votes = self.adversary.votes.get((iteration, step), {}) if self.adversary else {}
+        total = sum(votes.values())
+        return 1 if total >= 0 else -1
+
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        view = self.adversary
+        if view is None or not isinstance(msg, RbcMsg) or not isinstance(msg.item, Vote) \
+                or msg.item.step == 4:
+            return self.rng.random() * self.delta
+        if msg.kind != Kind.READY:
+            return self.rng.random() * 0.05 * self.delta
+        item = msg.item
+        honest = sorted(view.honest)
+        fast = self.delta * (0.1 + 0.1 * self.rng.random())
+        slow = self.delta * (0.8 + 0.2 * self.rng.random())
+        if item.step == 1:
+            assert self.spread is not None
+            minority = set(honest[len(honest) - self.spread:]) if self.spread else set()
+            lead = self._lead(item.iteration, 1)
+            wanted = -lead if dst in minority else lead
+            return fast if item.value == wanted else slow
+        if item.step == 2:
+            lead = self._lead(item.iteration, 2)
+            wanted = lead if dst in honest[:self.makers] else -lead
+            return fast if item.value == wanted else slow
+        if not item.value:
+            return fast
+        early = self._early.setdefault((item.iteration, dst), set())
+        if msg.origin in early:
+            return 0.05 * self.delta
+        if len(early) < self.keep:
+            early.add(msg.origin)
+            return 0.05 * self.delta
+        return self.delta
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "keep": self.keep, "makers": self.makers,
+                "spread": self.spread}
+
+
 SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
     "fifo": FifoScheduler,
     "random": UniformScheduler,
@@ -443,6 +570,7 @@ SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
     "partition": PartitionScheduler,
     "coin-aware": CoinAwareScheduler,
     "finger-suppression": FingerSuppressionScheduler,
+    "keepers": KeepersScheduler,
 }
 
 

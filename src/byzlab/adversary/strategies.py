@@ -35,7 +35,6 @@ whole adversary, see `AdaptiveCorruption` in adversary/corruption.py.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import random
 from collections.abc import Callable, Sequence
@@ -43,7 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from byzlab.adversary.view import AdversaryView, CoinPlan
-from byzlab.node.agreement import HonestNode, Phase
+from byzlab.node.agreement import HonestNode
 from byzlab.node.blacklist import WEIGHT_ONE
 from byzlab.node.coin import clip, sgn
 from byzlab.node.effects import Broadcast, Effect, Send
@@ -384,221 +383,117 @@ class Deadlock(_QuorumPicker):
 #
 # A corrupted node may be as slow as it likes, so it can leave its column of the even board
 # BB_2t empty until every honest column is out, and then write its cells knowing all the
-# honest coins. The scheduler holds the last honest row for (almost) delta, which keeps every
-# honest node from fixing its view until the corrupted columns have arrived as planned: some
-# honest nodes get only a prefix of them, others all of them (then one honest column is
-# still one row short). The plan picks the cells and, for each honest node, which of these
-# views it gets, so that the honest values going into the next iteration come out both
-# ways; each corrupted node then fixes its own view (it chooses which honest last rows to
-# validate first) so that its own coin, which it must vote next, is the honest minority. The
-# next iteration starts split, and the split-vote scheduler keeps its quorums balanced.
+# honest coins. Under the acknowledged-writes blackboard (node/blackboard.py, HPZ Theorem
+# 1.2) that is all the lateness buys: every cell after its first needs n - f Acks covering
+# the previous one, so the coin-aware scheduler must keep the honest nodes from completing
+# the board while the corrupted columns are written (it holds the last rows of the honest
+# writers outside a set X whose Acks, with the corrupted ones, make the n - f), and every
+# cell that is followed by another is in every honest view. What stays open is the last cell
+# of each corrupted column: the corrupted node never sends its Done, so that *swing cell* is
+# in the views of the honest nodes that validate it before their fixing quorum of Completes
+# (the plan's `plus` nodes) and in no other. That is one cell per corrupted writer, f cells
+# in all, exactly what Theorem 1.2 allows.
 #
-# Two modes, chosen in step 3. If no corrupted node can make a step-3 vote non-bottom,
-# nobody keeps v* (A_keep is empty), every odd-board column is 0 and every honest value is a
-# coin. If it can, it does, the scheduler lets exactly one honest node (the keeper) count it,
-# and the keeper keeps v* whatever the coin says, so only the others' coins need to come out
-# right (the paper's sigma = -v* case). The keeper's stage-1 vote v* then reaches nobody
-# early, so honest odd columns stay 0, but a corrupted node can still claim it in its own
-# stage-1 support: it holds its odd column back too and decides at the end whether its m0
-# odd cells say v* or 0. Since the bias is not weighted, those cells are a lever that
-# blacklisting does not shorten.
+# The plan (made once, by whichever corrupted node first sees every honest column out)
+# fixes each corrupted column's full sum X_b and its swing sign s, so the board's total is
+# `final` for the plus nodes and `final - sum_b w_b (clip(X_b) - clip(X_b - s))` for the
+# others. The coin splits only if these have different signs, which needs the total within
+# about sum_b w_b of 0: the corrupted columns must counteract bias + Sigma_G (Lemma 4,
+# Lemma 6.3), and blacklisting shrinks w_b. The rule that picks the sums is the attack's:
+# coin-interval prefers any split and otherwise the total nearest 0 (HPZ's forced strategy);
+# mirror-mimic sets Sigma_B = -Sigma_G or +Sigma_G by §2.2's rule and splits only when that
+# happens to land in the window. The plus nodes are chosen so that the values going into
+# the next iteration are as balanced as possible; a corrupted node's own view holds every
+# swing cell, so it carries the plus side's coin.
 #
-# Our iterated blackboard lets two views differ in a whole partial column, not only in the
-# last write of f columns (node/blackboard.py), which is what gives the prefixes room. When
-# no plan works, the corrupted nodes still write the column their attack prefers (mirror,
-# or the [-f, f] interval) and agreement follows.
+# What is gone with the old blackboard (views fixed on n - f full columns): showing honest
+# nodes different prefixes of a corrupted column (a swing of up to m cells per writer),
+# holding the last honest coin row while the corrupted columns land, and writing the odd
+# column late to choose the bias (a late odd cell gets no honest Acks: honest nodes ack only
+# their first uncompleted board, so at most one cell could land, and the corrupted node
+# would then be stuck behind a Done nobody can acknowledge).
 
-Score = Callable[[int, int, int], float]
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """One corrupted node's possible stream for the plan (its late odd cells, if any, then
-    its even cells), reduced to the fixed-point totals that a plan needs."""
-
-    odd_value: int
-    cells: tuple[int, ...]
-    low: int
-    low_k: int
-    high: int
-    high_k: int
-    full: int
-
-
-def _column_shapes(m: int, writers: int) -> list[tuple[int, ...]]:
-    """Cell sequences worth trying: all of them for one short column, otherwise paths that
-    go one way, turn, and come back (their prefixes sweep the widest range)."""
-    if writers == 1 and m <= 10:
-        return list(itertools.product((-1, 1), repeat=m))
-    shapes = set()
-    for a in range(m + 1):
-        for b in range(m + 1 - a):
-            if writers > 2 and 0 < b < m - a:
-                continue  # keep the product small for many writers: two segments only
-            for s in (-1, 1):
-                shapes.add((s,) * a + (-s,) * b + (s,) * (m - a - b))
-    return sorted(shapes)
-
-
-def _candidates(m: int, xmax: int, weight: int, writers: int, odd_rows: int,
-                odd_values: Sequence[int]) -> list[_Candidate]:
-    seen: dict[tuple[int, int, int], _Candidate] = {}
-    for odd in odd_values:
-        # the bias is not weighted: an odd cell counts WEIGHT_ONE (node/coin.py)
-        bias = [min(k, odd_rows) * odd * WEIGHT_ONE for k in range(odd_rows + 1)]
-        for cells in _column_shapes(m, writers):
-            prefix = list(itertools.accumulate(cells, initial=0))
-            contrib = bias + [bias[-1] + weight * clip(p, xmax) for p in prefix[1:]]
-            last = len(contrib) - 1
-            partial = contrib[:last]  # any prefix of the stream short of the whole of it
-            low_k = min(range(last), key=partial.__getitem__)
-            high_k = max(range(last), key=partial.__getitem__)
-            key = (partial[low_k], partial[high_k], contrib[last])
-            if key not in seen:
-                seen[key] = _Candidate(odd, cells, partial[low_k], low_k, partial[high_k],
-                                       high_k, contrib[last])
-    return list(seen.values())
-
-
-def _assign(options: dict[int, set[int]], byz_signs: set[int]
-            ) -> tuple[dict[int, int], int] | None:
-    """Give every honest node a value from its options, not all equal, with the corrupted
-    nodes' (common) value on the minority side; as balanced as possible."""
-    nodes = sorted(options)
-    h = len(nodes)
-    for minority in (1, -1):
-        if minority not in byz_signs:
-            continue
-        forced = [p for p in nodes if options[p] == {minority}]
-        flexible = [p for p in nodes if len(options[p]) == 2]
-        k = min(h // 2, len(forced) + len(flexible))
-        if k < max(1, len(forced)):
-            continue
-        chosen = set(forced + flexible[:k - len(forced)])
-        return {p: minority if p in chosen else -minority for p in nodes}, minority
-    return None
-
+RuleOfSums = Callable[[int], str]
 
 MAX_PLAN_COMBOS = 50_000
 
 
-class _FirstBySign:
-    """For a threshold t, the first option (in list order) whose value v has
-    sgn(v - t) = -1, and the first with sgn(v - t) = +1 (sgn(0) = +1, as node/coin.py
-    has it): what scanning the list with ``setdefault`` gives, in O(log) per threshold
-    instead of a pass over every option (there are C(n - f, needed) of them)."""
-
-    def __init__(self, options: list[tuple[frozenset[int], int]]) -> None:
-        self.options = options
-        lows: list[int] = []  # -(running minimum): non-decreasing
-        highs: list[int] = []  # running maximum: non-decreasing
-        for _, value in options:
-            lows.append(-value if not lows else max(lows[-1], -value))
-            highs.append(value if not highs else max(highs[-1], value))
-        self._lows, self._highs = lows, highs
-
-    def first_by_sign(self, t: int) -> dict[int, frozenset[int]]:
-        out: dict[int, frozenset[int]] = {}
-        below = bisect.bisect_right(self._lows, -t)  # first i with min(v[:i+1]) < t
-        if below < len(self.options):
-            out[-1] = self.options[below][0]
-        at_or_above = bisect.bisect_left(self._highs, t)  # first i with max(v[:i+1]) >= t
-        if at_or_above < len(self.options):
-            out[1] = self.options[at_or_above][0]
-        return out
+def _column_cells(total: int, swing: int) -> list[int]:
+    """A column whose cells sum to `total` and whose last cell is `swing`: the shortest."""
+    rest = total - swing
+    return [sgn(rest)] * abs(rest) + [swing]
 
 
 def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
-                   writers: Sequence[int], score: Score) -> CoinPlan:
+                   writers: Sequence[int], mode_for: RuleOfSums, now: float) -> CoinPlan:
     """The corrupted writers' plan for BB_{2 iteration}, once every honest column is out.
 
-    Totals are in the fixed point of node/coin.py (bias * WEIGHT_ONE + sum_j w_j X_j), so
-    the expected coins are the ones the nodes will compute. `score(final, honest,
-    corrupted)` ranks the plans by the attack's own taste: `final` is the total once every
-    column is in every view, `honest` and `corrupted` its honest and corrupted parts.
-    """
+    Totals are in the fixed point of node/coin.py (bias * WEIGHT_ONE + sum_j w_j X_j), so the
+    expected coins are the ones the nodes will compute. `mode_for(honest_sum)` names the rule
+    for the corrupted sums: "interval" (a split if any, else the total nearest 0), "mirror"
+    (Sigma_B nearest -Sigma_G) or "mimic" (Sigma_B nearest +Sigma_G); mirror and mimic still
+    take a split among the sums that are equally near their target."""
     params = view.params
-    n, f = params.n, params.f
     board = 2 * iteration
-    m, xmax, m0 = params.rows(board), params.xmax, params.rows(board - 1)
-    done = view.complete_honest(board)
+    m, xmax = params.rows(board), params.xmax
     writers = sorted(writers)
-    fixed = sum(weights[j] * clip(view.column_sum(board, j), xmax)
-                for j in range(n) if j not in writers and j not in done)
-    base = view.bias(iteration) * WEIGHT_ONE + fixed
-    full = {j: weights[j] * clip(view.column_sum(board, j), xmax) for j in done}
-    short = {j: weights[j] * clip(view.column_sum(board, j) - view.column(board, j)[-1], xmax)
-             for j in done}
-    honest_sum = sum(full.values())
+    honest_sum = sum(weights[j] * clip(view.column_sum(board, j), xmax) for j in view.honest)
+    others = sum(weights[j] * clip(view.column_sum(board, j), xmax)
+                 for j in view.byzantine if j not in writers)
+    base = view.bias(iteration) * WEIGHT_ONE + honest_sum + others
     stage1 = view.votes.get((iteration, 4), {})
-    keepers = {p: v for p, v in stage1.items() if v and p in done}
-    # With every corrupted column full, a node needs this many honest columns full.
-    needed = max(1, min(len(done), n - f - len(writers)))
-    # the order in which honest last rows reach everyone: the scheduler holds some longer
-    done.sort(key=lambda j: view.hold_rank.get((board, j), 0))
-    # A node that sees every corrupted column fixes its view once `needed` honest last rows
-    # are in; they arrive in the order they were sent, so the rest stay one row short.
-    seen_full: dict[int, int] = {}
-    for pos, p in enumerate(done):
-        cols = done[:max(needed, pos + 1)]
-        seen_full[p] = sum(full[j] if j in cols else short[j] for j in done)
-    own_options = {
-        frozenset(cols): sum(full[j] if j in cols else short[j] for j in done)
-        for cols in itertools.combinations(done, needed)
-    }
-    own_signs = _FirstBySign(list(own_options.items()))
-    pools = []
-    for b in writers:
-        late = view.rows_written(board - 1, b) == 0
-        odd_values = sorted({0, *keepers.values()}) if late else [0]
-        pools.append(_candidates(m, xmax, weights[b], len(writers), m0 if late else 0,
-                                 odd_values))
-    odd_rows = {b: m0 if view.rows_written(board - 1, b) == 0 else 0 for b in writers}
-    best: tuple[tuple[int, float], CoinPlan] | None = None
-    # At most MAX_PLAN_COMBOS choices of the corrupted columns are scored (in product
-    # order): pool^f grows exponentially with f, and every one up to n = 10 is scored.
-    for combo in itertools.islice(itertools.product(*pools), MAX_PLAN_COMBOS):
-        corrupted = sum(c.full for c in combo)
-        final = base + honest_sum + corrupted
-        key = (1, score(final, honest_sum, corrupted))
-        lo = base + honest_sum + sum(c.low for c in combo)
-        hi = base + honest_sum + sum(c.high for c in combo)
-        signs_i = {sgn(lo), sgn(hi)}
-        options = {p: {keepers[p]} if p in keepers
-                   else signs_i | {sgn(base + corrupted + seen_full[p])} for p in done}
-        by_sign = own_signs.first_by_sign(-(base + corrupted))
-        assigned = _assign(options, set(by_sign))
-        if assigned is not None:
-            key = (0, key[1])  # plans that split come first, then the attack's preference
-        if best is not None and key >= best[0]:
-            continue
-        prefix: dict[tuple[int, int], int] = {}
-        coins: dict[int, int] = {}
-        own_full = dict.fromkeys(writers, frozenset(done[:needed]))
-        if assigned is not None:
-            outcome, minority = assigned
-            for p, value in outcome.items():
-                coins[p] = value
-                if p in keepers:
-                    continue
-                if value in signs_i:
-                    pick = [c.high_k if value == sgn(hi) else c.low_k for c in combo]
-                else:
-                    pick = [odd_rows[b] + m for b in writers]
-                for b, k in zip(writers, pick, strict=True):
-                    prefix[(p, b)] = k
-            own_full = dict.fromkeys(writers, by_sign[minority])
-            coins.update(dict.fromkeys(writers, minority))
-        plan = CoinPlan(
-            iteration=iteration,
-            cells={b: list(c.cells) for b, c in zip(writers, combo, strict=True)},
-            odd_value={b: c.odd_value for b, c in zip(writers, combo, strict=True)},
-            odd_rows=odd_rows, prefix=prefix, own_full=own_full, coins=coins,
-            split=assigned is not None, keepers=frozenset(keepers),
-            final_total=final / WEIGHT_ONE, honest_sum=honest_sum / WEIGHT_ONE)
-        best = (key, plan)
+    keepers = {p: v for p, v in stage1.items() if v and p in view.honest}
+    mode = mode_for(honest_sum)
+    target = -honest_sum if mode == "mirror" else honest_sum
+    top = min(m, xmax + 1)  # beyond xmax + 1 a column only adds clipped cells
+    sums = sorted(range(-top, top + 1), key=lambda x: (abs(x), x))
+    contrib = [{x: weights[b] * clip(x, xmax) for x in range(-top - 1, top + 2)}
+               for b in writers]
+    best: tuple[tuple[float, ...], tuple[int, ...], int, int, int] | None = None
+    for combo in itertools.islice(itertools.product(sums, repeat=len(writers)),
+                                  MAX_PLAN_COMBOS):
+        corrupted = sum(c[x] for c, x in zip(contrib, combo, strict=True))
+        final = base + corrupted
+        for swing in (1, -1):
+            if any(abs(x - swing) > m - 1 for x in combo):
+                continue
+            without = base + sum(c[x - swing] for c, x in zip(contrib, combo, strict=True))
+            split = sgn(without) != sgn(final)
+            if mode == "interval":
+                key: tuple[float, ...] = (not split, abs(final))
+            else:
+                key = (abs(corrupted - target), not split, abs(final))
+            if best is None or key < best[0]:
+                best = (key, combo, swing, final, without)
     assert best is not None
-    return best[1]
+    _, combo, swing, final, without = best
+    cells = {b: _column_cells(x, swing) for b, x in zip(writers, combo, strict=True)}
+    coins: dict[int, int] = dict(keepers)
+    plus: frozenset[int] = frozenset()
+    flexible = sorted(p for p in view.honest if p not in keepers)
+    up, down = sgn(final), sgn(without)
+    coins.update(dict.fromkeys(view.byzantine, up))
+    if up != down and flexible:
+        fixed = list(keepers.values()) + [up] * len(view.byzantine)
+        best_p: tuple[int, int] | None = None
+        for p in range(len(flexible) + 1):
+            values = fixed + [up] * p + [down] * (len(flexible) - p)
+            honest_values = list(keepers.values()) + [up] * p + [down] * (len(flexible) - p)
+            if len(set(honest_values)) < 2:
+                continue
+            imbalance = abs(sum(values))
+            if best_p is None or (imbalance, p) < best_p:
+                best_p = (imbalance, p)
+        if best_p is not None:
+            plus = frozenset(flexible[len(flexible) - best_p[1]:]) if best_p[1] else frozenset()
+    for p in flexible:
+        coins[p] = up if p in plus else down
+    honest_coins = {coins[p] for p in view.honest}
+    return CoinPlan(
+        iteration=iteration, cells=cells, plus=plus, coins=coins,
+        split=len(honest_coins) > 1, keepers=frozenset(keepers),
+        final_total=final / WEIGHT_ONE, honest_sum=honest_sum / WEIGHT_ONE,
+        corrupted_sum=(final - base) / WEIGHT_ONE, mode=mode, made_at=now)
 
 
 class _PatientVoter(SplitVoteVoter):
@@ -711,27 +606,25 @@ class _PatientVoter(SplitVoteVoter):
         return item
 
 
+
 class _LastWord(_PatientVoter):
     """A corrupted node that writes its coin column last, to a plan shared by all corrupted
     nodes (see above), picks its Bracha quorums to keep the vote split (bottom in stage 1,
-    v* in step 3 when that can make a keeper), and carries the view whose coin is the
-    honest minority."""
+    v* in step 3 when that can make a keeper), and never sends the Done that would fix its
+    swing cell in every view. Without a scheduler that delivers the coin board for the last
+    word, it votes like an honest node and steers its cells as it goes (`steer`)."""
 
     def __init__(self, spec: NodeSpec, inner: HonestNode | None = None) -> None:
         super().__init__(spec, inner)
         self._held: dict[int, Effect] = {}
-        self._peers: dict[int, list[tuple[int, RbcMsg]]] = {}
-        self._buffer: dict[int, list[tuple[int, RbcMsg]]] = {}
-        self._open: dict[int, set[int]] = {}
-        self._done: set[int] = set()
 
-    def score(self, iteration: int) -> Score:
-        """How this attack ranks the plans (lower is better)."""
-        return lambda final, honest, corrupted: abs(final)
+    def mode(self, iteration: int, honest_sum: int) -> str:
+        """The rule for the corrupted column sums (see plan_last_word)."""
+        return "interval"
 
     def steer(self, iteration: int) -> int:
-        """The next cell when writing as it goes (no scheduler holds the honest rows back):
-        the coin-interval rule, toward a total inside [-f, f]."""
+        """The next cell when writing as it goes (no scheduler gives the last word): the
+        coin-interval rule, toward a total inside [-f, f]."""
         view = self.adversary
         assert view is not None
         total = view.bias(iteration) + view.sigma_g(iteration) + view.sigma_b(iteration)
@@ -746,11 +639,11 @@ class _LastWord(_PatientVoter):
     def _last_word(self) -> bool:
         view = self.adversary
         assert view is not None
-        return view.holds_last_rows
+        return view.schedules_last_word
 
     def patient(self) -> bool:
-        # Without a scheduler that holds honest rows, it votes like an honest node: its
-        # patience is tuned to the coin-aware scheduler's keeper and last-row holds.
+        # Without the coin-aware scheduler it votes like an honest node: its patience is
+        # tuned to that scheduler's keeper and swing-cell delivery.
         return self._last_word()
 
     # -- driving the inner node ----------------------------------------------------------
@@ -763,19 +656,7 @@ class _LastWord(_PatientVoter):
 
     def receive(self, sender: int, msg: Message, now: float = 0.0) -> list[Effect]:
         self._join()
-        if isinstance(msg, RbcMsg) and self._holds_back(msg):
-            item = msg.item
-            assert isinstance(item, Write)
-            self._buffer.setdefault(item.board, []).append((sender, msg))
-            effects: list[Effect] = []
-        elif isinstance(msg, RbcMsg) and self._peer_cell(msg):
-            item = msg.item
-            assert isinstance(item, Write)
-            self._peers.setdefault((item.board + 1) // 2, []).append((sender, msg))
-            effects = []
-        else:
-            effects = self.inner.receive(sender, msg, now)
-        out = self.rewrite(effects, now)
+        out = self.rewrite(self.inner.receive(sender, msg, now), now)
         self._advance(out, now)
         return out
 
@@ -784,186 +665,78 @@ class _LastWord(_PatientVoter):
         assert view is not None
         view.last_word.add(self.me)
 
-    def _holds_back(self, msg: RbcMsg) -> bool:
-        """Honest last-row cells of a board this node writes late stay out of the inner
-        node until its own column is written: otherwise it would fix its view first."""
-        item = msg.item
-        view = self.adversary
-        assert view is not None
-        if not view.holds_last_rows or not isinstance(item, Write) or item.board in self._done \
-                or msg.origin in view.byzantine or msg.origin in self._open.get(item.board, ()) \
-                or item.row != self.spec.params.rows(item.board):
-            return False
-        return (item.board + 1) // 2 >= self.inner.iteration
-
-    def _peer_cell(self, msg: RbcMsg) -> bool:
-        """Another corrupted writer's late cells stay out of the inner node until it has
-        fixed its odd-board view: that view travels with this node's even cells, and an
-        honest node validates those only after everything the view covers, so it must not
-        cover cells that some honest node is to see late or never."""
-        view = self.adversary
-        assert view is not None
-        item = msg.item
-        if not view.holds_last_rows or not isinstance(item, Write) or msg.origin == self.me \
-                or msg.origin not in view.last_word:
-            return False
-        t = (item.board + 1) // 2
-        return t >= self.inner.iteration and not self._past(2 * t - 1)
-
-    def _plan(self, iteration: int) -> CoinPlan | None:
+    def _plan(self, iteration: int, now: float) -> CoinPlan | None:
+        """The shared plan, made as soon as every honest column of BB_2t is out."""
         view = self.adversary
         assert view is not None
         plan = view.plans.get(iteration)
         if plan is None:
-            if len(view.complete_honest(2 * iteration)) < self.spec.params.quorum:
+            if len(view.complete_honest(2 * iteration)) < len(view.honest):
                 return None
             weights = self.inner.know.weights.weights_for_iteration(iteration)
             plan = plan_last_word(view, iteration, weights, sorted(view.last_word),
-                                  self.score(iteration))
+                                  lambda honest_sum: self.mode(iteration, honest_sum), now)
             view.plans[iteration] = plan
         return plan
 
+    def _abandoned(self, board: int) -> bool:
+        """Has the board been completed without this node's column (n - f Dones are out)?
+        Then there is nothing left to plan; write as it goes."""
+        return self.inner.know.store.done_count(board) >= self.spec.params.quorum
+
     def rewrite_own(self, effect: Effect, msg: RbcMsg | None, now: float) -> list[Effect]:
         if msg is not None and isinstance(msg.item, Write):
-            written = self._write(effect, msg, msg.item)
+            written = self._write(effect, msg, msg.item, now)
             return [] if written is None else [written]
         return super().rewrite_own(effect, msg, now)
 
-    def _write(self, effect: Effect, msg: RbcMsg, item: Write) -> Effect | None:
-        """This node's own cell: held until the plan exists, then written as planned."""
-        t = (item.board + 1) // 2
-        odd = item.board % 2 == 1
+    def _write(self, effect: Effect, msg: RbcMsg, item: Write, now: float) -> Effect | None:
+        """This node's own cell: an even cell waits for the plan, then is written as planned
+        (the last planned one is the swing cell)."""
+        if item.board % 2 == 1:
+            return effect
+        t = item.board // 2
         if not self._last_word():
-            if odd:
-                return effect
             value = self.steer(t)
-            return effect if value == item.value else \
-                Broadcast(replace(msg, item=replace(item, value=value)))
-        # the odd column waits for the plan too: it says v* or 0 as the plan needs
-        plan = self._plan(t)
-        if plan is None or (odd and item.row == 1 and not self._settled(t)):
-            self._held[item.board] = effect
-            return None
-        if odd:
-            value = plan.odd_value.get(self.me, item.value)
-            if item.row == 1:
-                support = self._keep_support(t, 4, value)
-                if support is None:
-                    return effect
-                item = replace(item, value=value, support=support)
-            else:
-                item = replace(item, value=value)
         else:
-            cells = plan.cells.get(self.me)
-            if cells is None:
-                return effect
-            item = replace(item, value=cells[item.row - 1])
-        return Broadcast(replace(msg, item=item)) if item is not msg.item else effect
+            plan = self._plan(t, now)
+            if plan is None and not self._abandoned(item.board):
+                self._held[item.board] = effect
+                return None
+            cells = plan.cells.get(self.me) if plan is not None else None
+            if cells is not None and item.row <= len(cells):
+                value = cells[item.row - 1]
+            else:
+                value = self.steer(t)  # no plan for this column, or past its swing cell
+        return effect if value == item.value else \
+            Broadcast(replace(msg, item=replace(item, value=value)))
 
     def _advance(self, out: list[Effect], now: float) -> None:
-        for t in sorted(self._peers):
-            if self._past(2 * t - 1):
-                for sender, msg in self._peers.pop(t):
-                    out.extend(self.rewrite(self.inner.receive(sender, msg, now), now))
         self._release_votes(out, now)
         for board in sorted(self._held):
-            t = (board + 1) // 2
-            if self._plan(t) is not None and (board % 2 == 0 or self._settled(t)):
+            if self._plan(board // 2, now) is not None or self._abandoned(board):
                 effect = self._held.pop(board)
                 out.extend(self.rewrite([effect], now))
-        progressed = True
-        while progressed:
-            progressed = False
-            for board in sorted(self._buffer):
-                if self._ready(board):
-                    before = (len(self._open), len(self._done), len(out))
-                    out.extend(self._release(board, now))
-                    progressed = before != (len(self._open), len(self._done), len(out))
-
-    def _settled(self, iteration: int) -> bool:
-        """Have the honest nodes sent their READYs for every honest last row of the even
-        board? Only then does this node start writing: over TCP a frame waits for its most
-        delayed message, so honest READYs for planned cells must not share frames with the
-        held last-row ones."""
-        view = self.adversary
-        assert view is not None
-        board = 2 * iteration
-        rows = self.spec.params.rows(board)
-        readied: dict[int, set[int]] = {}
-        for sender, msg in self._buffer.get(board, []):
-            if msg.kind == Kind.READY and isinstance(msg.item, Write) and msg.item.row == rows:
-                readied.setdefault(msg.origin, set()).add(sender)
-        need = self.spec.params.quorum
-        return all(len(readied.get(o, set()) & view.honest) >= need
-                   for o in view.complete_honest(board))
-
-    def _past(self, board: int) -> bool:
-        """Has the inner node left `board` behind (fixed its view, or moved on)?"""
-        inner = self.inner
-        return board in inner.views or inner.iteration > (board + 1) // 2 \
-            or (inner.phase is Phase.BOARD and inner.board > board)
-
-    def _ready(self, board: int) -> bool:
-        """Is this node's column (and, for an even board, every planned corrupted column)
-        complete in its inner node?"""
-        inner = self.inner
-        if board in self._done or board not in self._buffer:
-            return False
-        if self._past(board):
-            return True  # the board is behind us anyway: let everything through
-        if inner.know.validated[self.me] != inner.rbc.own_seq:
-            return False
-        view = self.adversary
-        assert view is not None
-        rows = self.spec.params.rows(board)
-        store = inner.know.store
-        writers = view.last_word | {self.me} if board % 2 == 0 else {self.me}
-        return all(store.cells_in_view(board, b, inner.know.validated[b])[0] == rows
-                   for b in writers)
-
-    def _release(self, board: int, now: float) -> list[Effect]:
-        """Feed the held honest last rows: for an even board first the ones this node's own
-        view is to contain, and the rest once it has fixed its view."""
-        out: list[Effect] = []
-        view = self.adversary
-        assert view is not None
-        if board not in self._open:
-            plan = view.plans.get(board // 2) if board % 2 == 0 else None
-            chosen = plan.own_full.get(self.me) if plan is not None else None
-            self._open[board] = set(chosen) if chosen is not None else set(view.honest)
-            out.extend(self._feed(board, self._open[board], now))
-        if self._past(board):
-            self._done.add(board)
-            out.extend(self._feed(board, None, now))
-            del self._buffer[board]
-        return out
-
-    def _feed(self, board: int, origins: set[int] | None, now: float) -> list[Effect]:
-        out: list[Effect] = []
-        keep: list[tuple[int, RbcMsg]] = []
-        for sender, msg in self._buffer.get(board, []):
-            if origins is None or msg.origin in origins:
-                out.extend(self.rewrite(self.inner.receive(sender, msg, now), now))
-            else:
-                keep.append((sender, msg))
-        self._buffer[board] = keep
-        return out
 
 
 class MirrorMimic(_LastWord):
-    name = "mirror-mimic"
-    description = "HPZ §2.2: mirror the honest coin sum when it opposes sigma, mimic it otherwise"
+    """HPZ §2.2's Mirror-Mimic strategy: when sgn(Sigma_G) = -sigma(t) set Sigma_B = -Sigma_G
+    (mirror); when sgn(Sigma_G) = sigma(t) set Sigma_B = Sigma_G (mimic). With sigma = 0
+    (A_keep empty, so neither case) it mirrors. The corrupted column sums are chosen for that
+    target first; only among sums equally near it does the plan prefer a split coin, so it
+    splits the coin only when the mirrored total happens to land in the swing window, and in
+    the mimic case the coin follows the honest sum. That is the point of §2.2: mirroring and
+    mimicking about equally often cancels the good-bad correlations in aggregate, at the
+    price of letting the coin go (it is a misfire of the paper's, not its forced strategy)."""
 
-    def score(self, iteration: int) -> Score:
+    name = "mirror-mimic"
+    description = "HPZ §2.2: Sigma_B = -Sigma_G when sgn(Sigma_G) = -sigma, +Sigma_G when = sigma"
+
+    def mode(self, iteration: int, honest_sum: int) -> str:
         view = self.adversary
         assert view is not None
         sigma = view.sigma(iteration)
-
-        def rank(final: int, honest: int, corrupted: int) -> float:
-            if sigma != 0 and sgn(honest) == sigma:
-                return abs(corrupted - honest)  # mimic
-            return abs(corrupted + honest)  # mirror
-        return rank
+        return "mimic" if sigma != 0 and sgn(honest_sum) == sigma else "mirror"
 
     def steer(self, iteration: int) -> int:
         view = self.adversary
@@ -975,8 +748,12 @@ class MirrorMimic(_LastWord):
 
 
 class CoinInterval(_LastWord):
+    """Lemma 6's forced strategy: always aim bias + Sigma_G + Sigma_B into [-f, f], and within
+    it at the window where the swing cells split the honest coins; when no split is within
+    reach, the total nearest 0."""
+
     name = "coin-interval"
-    description = "Lemma 6 attack: steer bias + Sigma into [-f, f] so that honest coins disagree"
+    description = "Lemma 6 attack: aim bias + Sigma_G + Sigma_B into [-f, f] to split the coin"
 
 
 class SigmaCorrelation(_PatientVoter):

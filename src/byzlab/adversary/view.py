@@ -4,10 +4,12 @@ The adversary sees every message in flight. `AdversaryView.observe` is called fo
 send, by the simulator and by the TCP proxy alike, and keeps what the coin and vote attacks
 need: every broadcast vote and blackboard cell as soon as its INITIAL leaves its sender
 (before any honest node has accepted it), per board and iteration, and the order in which
-the writers sent the last row of each board. Corrupted nodes and adversarial schedulers
-share one view, so the f corrupted nodes act as one coordinated adversary; the view is also
-where they leave each other their plans (`CoinPlan`, made by the corrupted nodes and read by
-the coin-aware scheduler), exactly as one adversary would.
+the writers sent the last row of each board. The blackboard's marks (Ack, Done, Complete)
+are not recorded: the scheduler sees each one in flight and needs no history of them.
+Corrupted nodes and adversarial schedulers share one view, so the f corrupted nodes act as
+one coordinated adversary; the view is also where they leave each other their plans
+(`CoinPlan`, made by the corrupted nodes and read by the coin-aware scheduler), exactly as
+one adversary would.
 
 Quantities follow HPZ §2.1-2.2 and §3.2: Sigma_G(t) is the clipped sum of the honest
 columns of BB_2t, Sigma_B(t) that of the corrupted ones, bias(t) the sum of BB_{2t-1}, and the
@@ -28,30 +30,34 @@ _INITIAL = int(Kind.INITIAL)
 
 @dataclass
 class CoinPlan:
-    """The corrupted nodes' plan for the coin boards of one iteration (the "last word").
+    """The corrupted nodes' plan for the coin board BB_2t of one iteration (the "last word").
 
-    `cells` are the values each corrupted writer b puts in its column of the even board.
-    If b held back its odd-board column too (`odd_rows[b]` = m0, else 0), it writes
-    `odd_value[b]` (v* or 0) there at the end. b's stream for the plan is those odd cells
-    followed by its even cells; `prefix[(d, b)]` is how much of it honest node d may
-    validate before it fixes its view (the scheduler holds the rest back). `own_full[b]`
-    lists the honest columns that corrupted node b lets complete in its own view before it
-    fixes it, which sets b's own (validated) coin outcome. `coins` are the values the plan
-    expects the nodes to carry into the next iteration (a keeper's is v*), `split` says
-    whether they disagree, and `keepers` are the honest nodes that keep v* this iteration.
+    Made once every honest column of BB_2t is out, so the honest coins are known. Under the
+    acknowledged-writes blackboard (node/blackboard.py) two honest views of BB_2t can differ
+    only in the last cell of at most f writers whose Done is missing, so that is all a plan
+    can play with: each corrupted writer b writes `cells[b]`, never sends its Done, and its
+    last cell is its *swing cell*; every earlier cell is followed (the next one needed n - f
+    Acks covering it), so it is in every honest view. The scheduler lets the honest nodes in
+    `plus` validate the swing cells between their own Complete and their fixing quorum, and
+    the others only after they fixed their views. `coins` are the values the plan expects the
+    nodes to carry into the next iteration (a keeper's is v*), `split` says whether they
+    disagree, `mode` names the rule that chose the column sums ("interval", "mirror",
+    "mimic"), `made_at` is the virtual time the plan was made (the scheduler's anchor).
+    Totals are in units of weight 1: `final_total` is bias + Sigma with every cell in,
+    `honest_sum` the weighted honest Sigma_G, `corrupted_sum` Sigma_B with every cell in.
     """
 
     iteration: int
     cells: dict[int, list[int]]
-    odd_value: dict[int, int]
-    odd_rows: dict[int, int]
-    prefix: dict[tuple[int, int], int]
-    own_full: dict[int, frozenset[int]]
+    plus: frozenset[int]
     coins: dict[int, int]
     split: bool
     keepers: frozenset[int] = frozenset()
     final_total: float = 0.0
     honest_sum: float = 0.0
+    corrupted_sum: float = 0.0
+    mode: str = "interval"
+    made_at: float = 0.0
 
 
 class AdversaryView:
@@ -66,11 +72,9 @@ class AdversaryView:
         self.plans: dict[int, CoinPlan] = {}
         # corrupted nodes that write their coin columns to the shared plans
         self.last_word: set[int] = set()
-        # set by a scheduler that holds honest last rows back (coin-aware): only then is
-        # writing last worth it; otherwise corrupted nodes steer their cells as they go
-        self.holds_last_rows = False
-        # (board, honest writer) -> 1 if the scheduler holds its last row the longest
-        self.hold_rank: dict[tuple[int, int], int] = {}
+        # set by a scheduler that delivers the coin board for the last word (coin-aware):
+        # only then is writing last worth it; otherwise corrupted nodes steer as they go
+        self.schedules_last_word = False
         self.now = 0.0
 
     def corrupt(self, node: int) -> None:
