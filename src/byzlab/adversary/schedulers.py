@@ -475,9 +475,10 @@ class KeepersScheduler(Scheduler):
     A_keep is the set of honest nodes p whose first n - f validated step-3 votes hold x_p in
     [1, f] non-bottom values (§2.3, §3.1). The scheduler orders READYs, round by round:
 
-    * step 1: `makers`' side. Receivers outside the `spread` highest honest ids get the step-1
-      votes of the leading value (the sign of those sent so far) first, the others the
-      opposite value, so the step-2 values come out mostly one way, with a minority;
+    * step 1: receivers outside the `spread` highest honest ids (default n - f - floor(n/2),
+      the minority step 2 needs) get the step-1 votes of the leading value (the sign of
+      those sent so far) first, the others the opposite value, so the step-2 values come
+      out mostly one way, with a minority;
     * step 2: the `makers` lowest honest ids get the leading step-2 value first (more than
       n/2 of their quorum is v*, so they vote v* in step 3); everyone else gets the other
       value first, so they vote bottom;
