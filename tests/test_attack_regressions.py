@@ -4,12 +4,27 @@ when the defence was built: agreement, validity, and upper bounds on latency (un
 and iterations with 50% headroom. A change that weakens the defence (or makes an attack
 stronger) breaks these tests; re-measure and re-pin deliberately.
 
-Measured maxima over seeds 0-5 (latency delta / iterations) at the time of pinning, after
-the coin attacks got the last word on the coin board (adversary/strategies.py):
-mirror-mimic+coin-aware n=4: 56.5/11, n=7: 54.7/10; coin-interval+coin-aware 54.5/10,
-54.7/10; biased-coins+coin-aware 7.2/2, 11.7/3; split-vote voter+split-vote 25.8/2, 28.0/2;
-split-hold 26.6/2, 29.7/2; force-decide 25.8/2, 28.0/2; deadlock 27.1/2, 29.8/2;
-sigma-correlation+split-vote 27.6/2, 30.6/2; coin-interval+finger-suppression 10.6/2, 9.4/2.
+Measured maxima over seeds 0-5 (latency delta / iterations), re-pinned on the
+acknowledged-writes blackboard (HPZ Theorem 1.2, node/blackboard.py):
+mirror-mimic+coin-aware n=4: 19.1/4, n=7: 31.8/7; coin-interval+coin-aware 19.1/4, 31.8/7;
+biased-coins+coin-aware 6.9/2, 6.9/2; split-vote voter+split-vote 64.8/2, 74.6/2;
+split-hold 68.8/2, 81.5/2; force-decide 64.8/2, 74.6/2; deadlock 66.1/2, 81.6/2;
+sigma-correlation+split-vote 70.6/2, 84.7/2; coin-interval+finger-suppression 7.7/2, 8.8/2.
+
+Why the figures moved. The coin attacks under coin-aware had 54-57 delta and 10-11
+iterations on the old blackboard because views fixed on n - f full columns let the
+scheduler show honest nodes different prefixes of a corrupted column (a swing of up to m
+cells per writer); Theorem 1.2 leaves one swing cell per corrupted writer, so a plan splits
+the coin only when the corrupted columns can bring the total within that of 0, and the
+attack lasts 4-7 iterations on these seeds: an artefact of the old construction, removed.
+The Bracha-phase attacks (split-vote scheduler) still agree in 2 iterations as before; their
+latency rose 2.5-2.8x because every coin row now costs a write and an Ack, and the boards
+add Done and Complete marks, each an RBC that the split-vote scheduler delays uniformly in
+[0, delta] (the construction's measured cost, docs/blackboard.md), not because any attack
+got stronger. (Old: split-vote 25.8/2, 28.0/2; split-hold 26.6/2, 29.7/2; force-decide
+25.8/2, 28.0/2; deadlock 27.1/2, 29.8/2; sigma-correlation 27.6/2, 30.6/2; biased-coins
+7.2/2, 11.7/3; finger-suppression 10.6/2, 9.4/2; mirror-mimic 56.5/11, 54.7/10;
+coin-interval 54.5/10, 54.7/10.)
 """
 
 from __future__ import annotations
@@ -21,15 +36,15 @@ from tests.simutil import build_sim, describe
 
 PINS = {
     # (strategy, scheduler): {(n, f): (max latency in delta, max iterations)}
-    ("mirror-mimic", "coin-aware"): {(4, 1): (56.5, 11), (7, 2): (54.7, 10)},
-    ("coin-interval", "coin-aware"): {(4, 1): (54.5, 10), (7, 2): (54.7, 10)},
-    ("biased-coins", "coin-aware"): {(4, 1): (7.2, 2), (7, 2): (11.7, 3)},
-    ("split-vote", "split-vote"): {(4, 1): (25.8, 2), (7, 2): (28.0, 2)},
-    ("split-hold", "split-vote"): {(4, 1): (26.6, 2), (7, 2): (29.7, 2)},
-    ("force-decide", "split-vote"): {(4, 1): (25.8, 2), (7, 2): (28.0, 2)},
-    ("deadlock", "split-vote"): {(4, 1): (27.1, 2), (7, 2): (29.8, 2)},
-    ("sigma-correlation", "split-vote"): {(4, 1): (27.6, 2), (7, 2): (30.6, 2)},
-    ("coin-interval", "finger-suppression"): {(4, 1): (10.6, 2), (7, 2): (9.4, 2)},
+    ("mirror-mimic", "coin-aware"): {(4, 1): (19.1, 4), (7, 2): (31.8, 7)},
+    ("coin-interval", "coin-aware"): {(4, 1): (19.1, 4), (7, 2): (31.8, 7)},
+    ("biased-coins", "coin-aware"): {(4, 1): (6.9, 2), (7, 2): (6.9, 2)},
+    ("split-vote", "split-vote"): {(4, 1): (64.8, 2), (7, 2): (74.6, 2)},
+    ("split-hold", "split-vote"): {(4, 1): (68.8, 2), (7, 2): (81.5, 2)},
+    ("force-decide", "split-vote"): {(4, 1): (64.8, 2), (7, 2): (74.6, 2)},
+    ("deadlock", "split-vote"): {(4, 1): (66.1, 2), (7, 2): (81.6, 2)},
+    ("sigma-correlation", "split-vote"): {(4, 1): (70.6, 2), (7, 2): (84.7, 2)},
+    ("coin-interval", "finger-suppression"): {(4, 1): (7.7, 2), (7, 2): (8.8, 2)},
 }
 
 
@@ -45,19 +60,20 @@ def test_known_attack_outcome_is_pinned(strategy: str, scheduler: str) -> None:
 
 
 def test_the_lemma6_attack_is_blacklisted_after_one_epoch() -> None:
-    """Pinned at seed 7 (n = 4, Params.practical, T = 8): coin-interval with the coin-aware
-    scheduler outlasts epoch 1. At its end -corr(1, 3) = 64 exceeds beta = 36.9 so far
-    that Rising-Tide saturates both ends: the corrupted node 3 and honest node 1 drop to 0.
-    A small good-good excess (-corr(0, 2) = 40) costs nodes 0 and 2 0.383 each, the kind
-    of false positive that practical parameters allow; Invariant 1 still holds (honest loss
-    1.77 <= 1 + eps^4 f = 2). The run agrees in iteration 10, in epoch 2."""
-    sim = build_sim(4, 1, seed=7, strategy="coin-interval", scheduler="coin-aware")
+    """Pinned at seed 26 (n = 4, Params.practical with T = 4): coin-interval with the
+    coin-aware scheduler outlasts epoch 1 (4 iterations) and Rising-Tide zeroes the corrupted
+    node 3 together with honest node 0, the run agrees in iteration 5, in epoch 2, and
+    Invariant 1 holds (honest loss 1 <= bad loss 1 + eps^4 f). This replaces the old pin (seed
+    7, T = 8: -corr(1, 3) = 64 > beta after 9 split iterations), which was an artefact of the
+    old blackboard: with Theorem 1.2 no coin-interval run at n = 4 outlasts an epoch of 8
+    iterations (seeds 0-99), so blacklisting only gets to act with shorter epochs."""
+    sim = build_sim(4, 1, seed=26, strategy="coin-interval", scheduler="coin-aware", T=4)
     result = sim.run()
     assert result.agreed, describe(result)
-    assert result.iterations == 10, describe(result)
+    assert result.iterations == 5, describe(result)
     weights = epoch_weights(sim.honest_nodes(), {3}, result.epochs)
     assert weights[0] == [1.0] * 4, describe(result)
-    assert weights[1] == pytest.approx([0.6167, 0.0, 0.6167, 0.0], abs=1e-4), describe(result)
+    assert weights[1] == pytest.approx([0.0, 1.0, 1.0, 0.0], abs=1e-4), describe(result)
     assert check_invariant1(sim.honest_nodes(), {3}, result.epochs) == [], describe(result)
 
 
