@@ -50,7 +50,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = store / "report.html"
     result = invoke(report_command, [store, "--out", out])
     assert result.exit_code == 0, result.output
-    assert "featured run sim-hpz-n7-f2-split-vote-coin-interval-s10-" in result.stdout
+    assert "featured run sim-hpz-n7-f2-coin-aware-coin-interval-s16-" in result.stdout
     return out
 
 

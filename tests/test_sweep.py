@@ -92,7 +92,7 @@ def test_the_trace_recorder_does_not_change_the_run() -> None:
 
 def test_a_plain_scenario_file_is_a_sweep_of_one_run(tmp_path: Path) -> None:
     sweep = load_sweep(EXAMPLES / "attack-timeline.toml")
-    assert len(sweep.points) == 1 and sweep.points[0].scenario.seed == 10
+    assert len(sweep.points) == 1 and sweep.points[0].scenario.seed == 16
     outcome = run_sweep(sweep, tmp_path)
     assert len(outcome.completed) == 1 and outcome.exit_code == 0
 
