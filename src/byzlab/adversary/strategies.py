@@ -468,6 +468,13 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
     assert best is not None
     _, combo, swing, final, without = best
     cells = {b: _column_cells(x, swing) for b, x in zip(writers, combo, strict=True)}
+    # Columns of one length go in lockstep: a corrupted node that has written its swing cell
+    # acks nothing the honest nodes can validate before they see that cell, so a shorter
+    # column would leave the longer ones short of Acks. Pad with pairs that sum to 0.
+    longest = max((len(c) for c in cells.values()), default=0)
+    for b, c in cells.items():
+        pairs = (longest - len(c)) // 2
+        cells[b] = c[:-1] + [1, -1] * pairs + c[-1:]
     coins: dict[int, int] = dict(keepers)
     plus: frozenset[int] = frozenset()
     flexible = sorted(p for p in view.honest if p not in keepers)
