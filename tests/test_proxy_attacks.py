@@ -13,11 +13,20 @@ Real runs are not replayable: timing decides the quorums, and an honest node bat
 messages of one loop turn into one MAC'd frame that the proxy can only delay as a whole
 (it holds no honest key, so it cannot split it). The vote splitting is therefore coarser
 than in the simulator, and now and then the nodes agree in iteration 1, before any coin
-board. Measured with seed 1 (coin-interval): 10 of 16 runs carried out a plan on an idle
-machine, 6 of 12 with both cores busy with other work, as in CI (the simulator's seed 1:
-5 iterations, 3 plans come true, and some real runs match that exactly). So each case runs
-up to ten times until one run carries out a plan (two on average; at one in two, ten
-misses in a row happen once in a thousand suites); every run must be safe.
+board.
+
+On the acknowledged-writes blackboard (HPZ Theorem 1.2) the last word needs finer timing
+than a frame allows: the corrupted columns are written on the Acks of the honest writers
+whose last rows travel at once, while the other last rows are held, and the swing cells
+must reach some honest nodes between their own Complete and their fixing quorum. An honest
+frame that carries an Ack together with a READY for a held last row is held as a whole,
+the corrupted column then misses its Acks, and the plan does not come true. Measured with
+seed 1 (coin-interval; the simulator's seed 1: 4 iterations, 3 plans, all come true): a plan
+was made in 7 of 10 real runs with both cores busy, as in CI, and came true in 1 of 10
+(0 of 10 in a second batch); on the old blackboard plans came true in 6 of 12. So what a
+real run must show now is the plan itself: each case runs up to ten times until the proxy's
+view makes the simulator's first plan (against the same honest coins), and every run must
+be safe. A plan coming true over TCP is reported (`plans_come_true`), not required.
 """
 
 from __future__ import annotations
@@ -81,12 +90,13 @@ def test_view_reading_attacks_work_behind_the_real_proxy(tmp_path: Path, strateg
         if sched.get("plans", 0) == 0:
             continue  # agreed before any coin board: nothing to plan against
         first = sched["first_plan"]
-        assert (first["iteration"], first["honest_sum"]) == \
-            (expected["iteration"], expected["honest_sum"]), (first, expected, about(outcome))
-        if sched["plans_come_true"] >= 1:
-            # The plan reached the scheduler through the shared view, the scheduler
-            # delivered the corrupted cells as planned, and the honest nodes carried into
-            # the next iteration exactly the values the plan gave them.
-            assert s["iterations"] >= 2, about(outcome)
-            return
-    pytest.fail(f"no run out of {ATTEMPTS} carried out a plan: {seen}")
+        # The plan reached the scheduler through the shared view, made against the very
+        # honest coins the simulator's view saw, with the simulator's split decision.
+        assert (first["iteration"], first["honest_sum"], first["split"]) == \
+            (expected["iteration"], expected["honest_sum"], expected["split"]), \
+            (first, expected, about(outcome))
+        # A plan exists only once every honest coin column of iteration 1 is out, so the
+        # run went through a whole coin flip before it agreed.
+        assert s["iterations"] >= 2, about(outcome)
+        return
+    pytest.fail(f"no run out of {ATTEMPTS} made a plan: {seen}")
