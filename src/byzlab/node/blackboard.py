@@ -93,10 +93,6 @@ class Column:
     values: list[int] = field(default_factory=list)
     prefix: list[int] = field(default_factory=lambda: [0])
 
-    @property
-    def start_seq(self) -> int:
-        return self.seqs[0]
-
 
 class BlackboardStore:
     """All validated blackboard cells and marks of one node, indexed for fast view queries."""
@@ -105,8 +101,6 @@ class BlackboardStore:
         self.params = params
         self.n = params.n
         self._columns: dict[int, list[Column | None]] = {}
-        self._row_counts: dict[int, list[int]] = {}
-        self._full: dict[int, int] = {}
         # board -> writer -> seq of its Done / Complete of that board
         self._done: dict[int, dict[int, int]] = {}
         self._complete: dict[int, dict[int, int]] = {}
@@ -119,8 +113,6 @@ class BlackboardStore:
         cols = self._columns.get(board)
         if cols is None:
             cols = self._columns[board] = [None] * self.n
-            self._row_counts[board] = [0] * (self.params.rows(board) + 1)
-            self._full[board] = 0
         return cols
 
     def record(self, writer: int, seq: int, board: int, row: int, value: int) -> None:
@@ -132,9 +124,6 @@ class BlackboardStore:
         col.seqs.append(seq)
         col.values.append(value)
         col.prefix.append(col.prefix[-1] + value)
-        self._row_counts[board][row] += 1
-        if row == self.params.rows(board):
-            self._full[board] += 1
         self.cells += 1
 
     # -- marks -------------------------------------------------------------------------
@@ -178,25 +167,18 @@ class BlackboardStore:
                 count += 1
         return count
 
-    def view_shows(self, marks: dict[int, int] | None, view: tuple[int, ...]) -> int:
+    def _view_shows(self, marks: dict[int, int] | None, view: tuple[int, ...]) -> int:
         if not marks:
             return 0
         return sum(1 for w, seq in marks.items() if seq <= view[w])
 
     def view_dones(self, board: int, view: tuple[int, ...]) -> int:
         """How many Dones of `board` `view` covers."""
-        return self.view_shows(self._done.get(board), view)
+        return self._view_shows(self._done.get(board), view)
 
     def view_completes(self, board: int, view: tuple[int, ...]) -> int:
         """How many Completes of `board` `view` covers."""
-        return self.view_shows(self._complete.get(board), view)
-
-    def writers_at_row(self, board: int, row: int) -> int:
-        counts = self._row_counts.get(board)
-        return 0 if counts is None else counts[row]
-
-    def full_columns(self, board: int) -> int:
-        return self._full.get(board, 0)
+        return self._view_shows(self._complete.get(board), view)
 
     def is_complete(self, board: int) -> bool:
         """Has this node validated n - f Completes of `board` (so it may fix its view)?"""
