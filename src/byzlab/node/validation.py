@@ -1,6 +1,6 @@
 """Validation: a node uses another node's item only if that node's history justifies it.
 
-Theory of operation (HPZ §2 "Validation"; Bracha 1987; ARCHITECTURE.md §2)
+Theory of operation (HPZ §2 "Validation"; Bracha 1987)
 -------------------------------------------------------------------------
 p validates q's l-th item only after it validated q's items 1..l-1 (FIFO) and after it has
 itself validated every item that q's transition depends on. Honest behaviour is
