@@ -48,16 +48,25 @@ def measure(n: int, protocol: str, seeds: int) -> dict[str, float]:
     lat, its, wall = [], [], 0.0
     for seed in range(seeds):
         byz = {i: (lambda spec: make_strategy("split-vote", spec)) for i in range(n - f, n)}
-        sim = Simulator(Params.practical(n, f), protocol=protocol,
-                        inputs=make_inputs("split", n, seed), seed=seed,
-                        scheduler=make_scheduler("split-vote"), byzantine=byz)
+        sim = Simulator(
+            Params.practical(n, f),
+            protocol=protocol,
+            inputs=make_inputs("split", n, seed),
+            seed=seed,
+            scheduler=make_scheduler("split-vote"),
+            byzantine=byz,
+        )
         started = time.perf_counter()
         result = sim.run()
         wall += time.perf_counter() - started
         lat.append(result.latency_delta)
         its.append(result.iterations)
-    return {"latency_delta": statistics.median(lat), "iterations": statistics.median(its),
-            "iterations_max": max(its), "wall_s": wall}
+    return {
+        "latency_delta": statistics.median(lat),
+        "iterations": statistics.median(its),
+        "iterations_max": max(its),
+        "wall_s": wall,
+    }
 
 
 def fit(ns: list[int], ys: list[float]) -> dict[str, float]:
@@ -71,8 +80,9 @@ def fit(ns: list[int], ys: list[float]) -> dict[str, float]:
 BLACKLIST_ATTACKS = ("coin-interval", "mirror-mimic")
 
 
-def blacklisting_run(strategy: str, n: int, T: int | None, seed: int,
-                     timeout_s: float) -> dict[str, object]:
+def blacklisting_run(
+    strategy: str, n: int, T: int | None, seed: int, timeout_s: float
+) -> dict[str, object]:
     """One run of `strategy` with f = (n - 1) // 3 corrupted nodes (the highest ids) under the
     coin-aware scheduler, `Params.practical` (epoch length T if given); its blacklisting
     figures. Works on older trees too (no strict checker there: it is computed here)."""
@@ -82,16 +92,25 @@ def blacklisting_run(strategy: str, n: int, T: int | None, seed: int,
     params = Params.practical(n, f) if T is None else Params.practical(n, f, T=T)
     bad = set(range(n - f, n))
     byz = {b: functools.partial(make_strategy, strategy) for b in bad}
-    extra = {"timeout_s": timeout_s} if "timeout_s" in inspect.signature(Simulator).parameters \
-        else {}  # older trees have no wall-clock cap
-    sim = Simulator(params, protocol="hpz", inputs=make_inputs("split", n, seed), seed=seed,
-                    scheduler=make_scheduler("coin-aware"), byzantine=byz, **extra)
+    extra = (
+        {"timeout_s": timeout_s} if "timeout_s" in inspect.signature(Simulator).parameters else {}
+    )  # older trees have no wall-clock cap
+    sim = Simulator(
+        params,
+        protocol="hpz",
+        inputs=make_inputs("split", n, seed),
+        seed=seed,
+        scheduler=make_scheduler("coin-aware"),
+        byzantine=byz,
+        **extra,
+    )
     result = sim.run()
     honest = sim.honest_nodes()
     weights = epoch_weights(honest, bad, result.epochs)
     # weights[e] are the weights of epoch e + 1, computed at the end of epoch e
-    zeroed = next((e for e, w in enumerate(weights)
-                   if w is not None and all(w[b] == 0.0 for b in bad)), None)
+    zeroed = next(
+        (e for e, w in enumerate(weights) if w is not None and all(w[b] == 0.0 for b in bad)), None
+    )
     lost = 0.0
     strict = 0
     for w in weights:
@@ -103,13 +122,23 @@ def blacklisting_run(strategy: str, n: int, T: int | None, seed: int,
         strict += good_loss > bad_loss + 1e-9
     regime = params.to_dict().get("regime")
     outside = bool(regime.get("outside_regime")) if isinstance(regime, dict) else None
-    return {"strategy": strategy, "n": n, "f": f, "T": params.T, "seed": seed,
-            "agreed": bool(result.agreed and result.valid), "stopped": result.stopped,
-            "epochs": result.epochs, "iterations": result.iterations,
-            "latency_delta": result.latency_delta, "zeroed_after": zeroed,
-            "honest_weight_lost": lost, "invariant1_strict_bad_epochs": strict,
-            "invariant1_violations": len(check_invariant1(honest, bad, result.epochs)),
-            "outside_regime": outside}
+    return {
+        "strategy": strategy,
+        "n": n,
+        "f": f,
+        "T": params.T,
+        "seed": seed,
+        "agreed": bool(result.agreed and result.valid),
+        "stopped": result.stopped,
+        "epochs": result.epochs,
+        "iterations": result.iterations,
+        "latency_delta": result.latency_delta,
+        "zeroed_after": zeroed,
+        "honest_weight_lost": lost,
+        "invariant1_strict_bad_epochs": strict,
+        "invariant1_violations": len(check_invariant1(honest, bad, result.epochs)),
+        "outside_regime": outside,
+    }
 
 
 def _blacklisting_job(job: tuple[str, int, int | None, int, float]) -> dict[str, object]:
@@ -127,30 +156,40 @@ def blacklisting_table(runs: list[dict[str, object]]) -> list[dict[str, object]]
     for strategy, n, T in keys:
         cell = [r for r in runs if (r["strategy"], r["n"], r["T"]) == (strategy, n, T)]
         zeroed = [int(str(r["zeroed_after"])) for r in cell if r["zeroed_after"] is not None]
-        rows.append({
-            "attack": strategy, "n": n, "f": cell[0]["f"], "T": T, "runs": len(cell),
-            "agreed": sum(bool(r["agreed"]) for r in cell),
-            "outlast_epoch_1": sum(int(str(r["epochs"])) >= 2 for r in cell),
-            "zeroed": len(zeroed), "epochs_to_zero": sorted(set(zeroed)),
-            "honest_lost_max": max(float(str(r["honest_weight_lost"])) for r in cell),
-            "inv1_strict_runs": sum(int(str(r["invariant1_strict_bad_epochs"])) > 0
-                                    for r in cell),
-            "inv1_slack_runs": sum(int(str(r["invariant1_violations"])) > 0 for r in cell),
-            "latency_median": _median([float(str(r["latency_delta"])) for r in cell]),
-            "latency_max": max(float(str(r["latency_delta"])) for r in cell),
-            "iterations_median": _median([float(str(r["iterations"])) for r in cell]),
-            "iterations_max": max(int(str(r["iterations"])) for r in cell),
-            "outside_regime": sum(r["outside_regime"] is True for r in cell),
-            "stopped_early": sum(r["stopped"] != "all-honest-halted" for r in cell),
-        })
+        rows.append(
+            {
+                "attack": strategy,
+                "n": n,
+                "f": cell[0]["f"],
+                "T": T,
+                "runs": len(cell),
+                "agreed": sum(bool(r["agreed"]) for r in cell),
+                "outlast_epoch_1": sum(int(str(r["epochs"])) >= 2 for r in cell),
+                "zeroed": len(zeroed),
+                "epochs_to_zero": sorted(set(zeroed)),
+                "honest_lost_max": max(float(str(r["honest_weight_lost"])) for r in cell),
+                "inv1_strict_runs": sum(
+                    int(str(r["invariant1_strict_bad_epochs"])) > 0 for r in cell
+                ),
+                "inv1_slack_runs": sum(int(str(r["invariant1_violations"])) > 0 for r in cell),
+                "latency_median": _median([float(str(r["latency_delta"])) for r in cell]),
+                "latency_max": max(float(str(r["latency_delta"])) for r in cell),
+                "iterations_median": _median([float(str(r["iterations"])) for r in cell]),
+                "iterations_max": max(int(str(r["iterations"])) for r in cell),
+                "outside_regime": sum(r["outside_regime"] is True for r in cell),
+                "stopped_early": sum(r["stopped"] != "all-honest-halted" for r in cell),
+            }
+        )
     return rows
 
 
 def blacklisting_markdown(rows: list[dict[str, object]]) -> str:
-    head = ("| attack | n | f | T | runs | agreed | outlast epoch 1 | all corrupted zeroed "
-            "| after epochs | honest weight lost (max) | Inv. 1 strict broken | Inv. 1 (slack) "
-            "broken | latency median / max (delta) | iterations median / max "
-            "| outside regime |")
+    head = (
+        "| attack | n | f | T | runs | agreed | outlast epoch 1 | all corrupted zeroed "
+        "| after epochs | honest weight lost (max) | Inv. 1 strict broken | Inv. 1 (slack) "
+        "broken | latency median / max (delta) | iterations median / max "
+        "| outside regime |"
+    )
     lines = [head, "|" + "---|" * 16]
     for r in rows:
         after = ", ".join(str(e) for e in r["epochs_to_zero"]) or "-"  # type: ignore[attr-defined]
@@ -160,16 +199,29 @@ def blacklisting_markdown(rows: list[dict[str, object]]) -> str:
             f"| {float(str(r['honest_lost_max'])):.2f} | {r['inv1_strict_runs']} "
             f"| {r['inv1_slack_runs']} | {float(str(r['latency_median'])):.1f} / "
             f"{float(str(r['latency_max'])):.1f} | {float(str(r['iterations_median'])):.0f} / "
-            f"{r['iterations_max']} | {r['outside_regime']} |")
+            f"{r['iterations_max']} | {r['outside_regime']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def blacklisting(sizes: list[int], epoch_lengths: list[int | None], seeds: int, jobs: int,
-                 timeout_s: float, out: Path, label: str) -> None:
+def blacklisting(
+    sizes: list[int],
+    epoch_lengths: list[int | None],
+    seeds: int,
+    jobs: int,
+    timeout_s: float,
+    out: Path,
+    label: str,
+) -> None:
     import multiprocessing
 
-    todo = [(strategy, n, T, seed, timeout_s) for strategy in BLACKLIST_ATTACKS
-            for n in sizes for T in epoch_lengths for seed in range(seeds)]
+    todo = [
+        (strategy, n, T, seed, timeout_s)
+        for strategy in BLACKLIST_ATTACKS
+        for n in sizes
+        for T in epoch_lengths
+        for seed in range(seeds)
+    ]
     started = time.perf_counter()
     with multiprocessing.Pool(jobs) as pool:
         runs = pool.map(_blacklisting_job, todo, chunksize=1)
@@ -187,21 +239,37 @@ def main() -> None:
     parser.add_argument("--sizes", default="4,7,10,13,16")
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--blacklisting", action="store_true",
-                        help="measure blacklisting against the coin attacks instead")
-    parser.add_argument("--epoch-lengths", default="",
-                        help="with --blacklisting: epoch lengths T (default: the preset's)")
+    parser.add_argument(
+        "--blacklisting",
+        action="store_true",
+        help="measure blacklisting against the coin attacks instead",
+    )
+    parser.add_argument(
+        "--epoch-lengths",
+        default="",
+        help="with --blacklisting: epoch lengths T (default: the preset's)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="with --blacklisting: processes")
-    parser.add_argument("--timeout-s", type=float, default=300.0,
-                        help="with --blacklisting: wall-clock cap per run")
-    parser.add_argument("--label", default="current",
-                        help="with --blacklisting: names the JSON (e.g. the tree measured)")
+    parser.add_argument(
+        "--timeout-s", type=float, default=300.0, help="with --blacklisting: wall-clock cap per run"
+    )
+    parser.add_argument(
+        "--label",
+        default="current",
+        help="with --blacklisting: names the JSON (e.g. the tree measured)",
+    )
     args = parser.parse_args()
     if args.blacklisting:
-        lengths: list[int | None] = [int(t) for t in args.epoch_lengths.split(",") if t] \
-            or [None]
-        blacklisting([int(s) for s in args.sizes.split(",")], lengths, args.seeds, args.jobs,
-                     args.timeout_s, args.out, args.label)
+        lengths: list[int | None] = [int(t) for t in args.epoch_lengths.split(",") if t] or [None]
+        blacklisting(
+            [int(s) for s in args.sizes.split(",")],
+            lengths,
+            args.seeds,
+            args.jobs,
+            args.timeout_s,
+            args.out,
+            args.label,
+        )
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     table: dict[str, dict[int, dict[str, float]]] = {p: {} for p in PROTOCOLS}
@@ -209,17 +277,24 @@ def main() -> None:
     for n in sizes:
         for p in PROTOCOLS:
             table[p][n] = measure(n, p, args.seeds)
-        print(f"{n:>4} " + " ".join(
-            f"{table[p][n]['latency_delta']:>14.1f} ({table[p][n]['iterations']:>5.1f})"
-            for p in PROTOCOLS), flush=True)
+        print(
+            f"{n:>4} "
+            + " ".join(
+                f"{table[p][n]['latency_delta']:>14.1f} ({table[p][n]['iterations']:>5.1f})"
+                for p in PROTOCOLS
+            ),
+            flush=True,
+        )
     fits = {p: fit(sizes, [table[p][n]["latency_delta"] for n in sizes]) for p in PROTOCOLS}
     for p, fr in fits.items():
-        print(f"{p:>13}: latency ~ exp({fr['exp_rate_per_node']:.3f} n)"
-              f"  or  n^{fr['poly_exponent']:.2f}")
+        print(
+            f"{p:>13}: latency ~ exp({fr['exp_rate_per_node']:.3f} n)"
+            f"  or  n^{fr['poly_exponent']:.2f}"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "attacks_exp_vs_poly.json").write_text(
-        json.dumps({"sizes": sizes, "seeds": args.seeds, "table": table, "fits": fits},
-                   indent=2))
+        json.dumps({"sizes": sizes, "seeds": args.seeds, "table": table, "fits": fits}, indent=2)
+    )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,8 +302,12 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for p in PROTOCOLS:
-        ax.plot(sizes, [table[p][n]["latency_delta"] for n in sizes], marker="o",
-                label=f"{p} (exp rate {fits[p]['exp_rate_per_node']:.2f}/node)")
+        ax.plot(
+            sizes,
+            [table[p][n]["latency_delta"] for n in sizes],
+            marker="o",
+            label=f"{p} (exp rate {fits[p]['exp_rate_per_node']:.2f}/node)",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("n (f = (n-1)/3)")
     ax.set_ylabel("median latency to agreement (delta)")

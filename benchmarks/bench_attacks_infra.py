@@ -90,14 +90,18 @@ async def _preauth(tmp: Path) -> dict[str, Any]:
             s.close()
         await asyncio.sleep(1.0)
         stats = proxy.stats()
-        return {"connections": 1000, "fully_written": written,
-                "attack_s": round(time.monotonic() - started, 2),
-                "idle_peak_rss_mib": round(idle / 1024, 1),
-                "peak_rss_mib": round(peak / 1024, 1),
-                "growth_mib": round((peak - idle) / 1024, 1),
-                "rss_while_held_mib": round(rss_held / 1024, 1),
-                "rss_after_mib": round(status_kib(proxy.pid, "VmRSS") / 1024, 1),
-                "run_starts_afterwards": works, "drops": stats.get("drops")}
+        return {
+            "connections": 1000,
+            "fully_written": written,
+            "attack_s": round(time.monotonic() - started, 2),
+            "idle_peak_rss_mib": round(idle / 1024, 1),
+            "peak_rss_mib": round(peak / 1024, 1),
+            "growth_mib": round((peak - idle) / 1024, 1),
+            "rss_while_held_mib": round(rss_held / 1024, 1),
+            "rss_after_mib": round(status_kib(proxy.pid, "VmRSS") / 1024, 1),
+            "run_starts_afterwards": works,
+            "drops": stats.get("drops"),
+        }
     finally:
         for s in socks:
             s.close()
@@ -121,21 +125,40 @@ def _wait_for(cond: Callable[[], bool], within: float, what: str) -> None:
 
 def _stall(tmp: Path, frames: int = 320) -> dict[str, Any]:
     victim, byz = 5, 6
-    scn = parse_scenario({"run": {"n": 7, "seed": 11, "timeout_s": 60}, "adversary": {
-        "scheduler": "random", "delta_s": 0.002,
-        "byzantine": [{"node": byz, "strategy": "silent"}]}})
-    inject = {"target": victim, "from_node": byz, "done_file": str(tmp / "done.json"),
-              "garbage_frames": 0, "forged_frames": 0, "invalid_frames": 0,
-              "oversized": False, "hold_start": False, "stall_frames": frames}
-    with LocalRun(scn, out_root=tmp / "r", proxy_options={"inject": inject},
-                  node_options={"linger_s": 1.0}) as lr:
+    scn = parse_scenario(
+        {
+            "run": {"n": 7, "seed": 11, "timeout_s": 60},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.002,
+                "byzantine": [{"node": byz, "strategy": "silent"}],
+            },
+        }
+    )
+    inject = {
+        "target": victim,
+        "from_node": byz,
+        "done_file": str(tmp / "done.json"),
+        "garbage_frames": 0,
+        "forged_frames": 0,
+        "invalid_frames": 0,
+        "oversized": False,
+        "hold_start": False,
+        "stall_frames": frames,
+    }
+    with LocalRun(
+        scn, out_root=tmp / "r", proxy_options={"inject": inject}, node_options={"linger_s": 1.0}
+    ) as lr:
         lr.start()
         _wait_for(lambda: lr.status().get("connected") == 6, 60, "the nodes")
         procs = lr.node_procs()
         os.killpg(procs[victim].pid, signal.SIGSTOP)
         lr.signal_proxy(signal.SIGUSR1)
-        _wait_for(lambda: all(p.poll() is not None for i, p in procs.items() if i != victim),
-                  120, "the running nodes to exit")
+        _wait_for(
+            lambda: all(p.poll() is not None for i, p in procs.items() if i != victim),
+            120,
+            "the running nodes to exit",
+        )
         proxy_pid = lr.procs["proxy"].pid
         peak = status_kib(proxy_pid, "VmHWM")
         stats = lr.status()
@@ -143,16 +166,24 @@ def _stall(tmp: Path, frames: int = 320) -> dict[str, Any]:
         procs[victim].wait()
         outcome = lr.collect(lr.wait(timeout=30))
     s = outcome.summary
-    return {"n": 7, "flood_frames": frames, "frame_mib": 1,
-            "max_queue_mib": 256, "decided": sorted(s["honest_decisions"]),
-            "agreed": s["agreed"], "valid": s["valid"], "latency_s": _round(s.get("latency_s")),
-            "crashed": s.get("crashed"), "messages_relayed": stats.get("messages"),
-            "dropped_over_cap": stats["counts"].get("dropped_over_cap", 0),
-            "dropped_over_cap_mib": round(
-                stats["counts"].get("dropped_over_cap_bytes", 0) / 2**20, 1),
-            "queue_peak_mib": {k: round(v / 2**20, 1)
-                               for k, v in stats.get("queue_peak_bytes", {}).items()},
-            "proxy_peak_rss_mib": round(peak / 1024, 1)}
+    return {
+        "n": 7,
+        "flood_frames": frames,
+        "frame_mib": 1,
+        "max_queue_mib": 256,
+        "decided": sorted(s["honest_decisions"]),
+        "agreed": s["agreed"],
+        "valid": s["valid"],
+        "latency_s": _round(s.get("latency_s")),
+        "crashed": s.get("crashed"),
+        "messages_relayed": stats.get("messages"),
+        "dropped_over_cap": stats["counts"].get("dropped_over_cap", 0),
+        "dropped_over_cap_mib": round(stats["counts"].get("dropped_over_cap_bytes", 0) / 2**20, 1),
+        "queue_peak_mib": {
+            k: round(v / 2**20, 1) for k, v in stats.get("queue_peak_bytes", {}).items()
+        },
+        "proxy_peak_rss_mib": round(peak / 1024, 1),
+    }
 
 
 # --------------------------------------------------------------------------- crash before hello
@@ -167,8 +198,12 @@ class _KillAtSpawn(LocalRun):
 
 
 def _crash_before_hello(tmp: Path) -> dict[str, Any]:
-    scn = parse_scenario({"run": {"n": 4, "seed": 4, "timeout_s": 60},
-                          "adversary": {"scheduler": "random", "delta_s": 0.005}})
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 4, "timeout_s": 60},
+            "adversary": {"scheduler": "random", "delta_s": 0.005},
+        }
+    )
     with _KillAtSpawn(scn, out_root=tmp) as lr:
         began = time.monotonic()
         began_wall = time.time()
@@ -176,13 +211,20 @@ def _crash_before_hello(tmp: Path) -> dict[str, Any]:
         outcome = lr.collect(lr.wait(timeout=90))
         stats = json.loads((outcome.out_dir / "proxy-stats.json").read_text())
     s = outcome.summary
-    return {"n": 4, "agreed": s["agreed"], "valid": s["valid"],
-            "decided": sorted(s["honest_decisions"]), "crashed": s.get("crashed"),
-            "never_connected": stats.get("never_connected"),
-            "start_grace_s": stats.get("start_grace_s"),
-            "start_after_s": round(stats["start_wall"] - began_wall, 2)
-            if stats.get("start_wall") else None,
-            "latency_s": _round(s.get("latency_s")), "wall_s": round(time.monotonic() - began, 2)}
+    return {
+        "n": 4,
+        "agreed": s["agreed"],
+        "valid": s["valid"],
+        "decided": sorted(s["honest_decisions"]),
+        "crashed": s.get("crashed"),
+        "never_connected": stats.get("never_connected"),
+        "start_grace_s": stats.get("start_grace_s"),
+        "start_after_s": round(stats["start_wall"] - began_wall, 2)
+        if stats.get("start_wall")
+        else None,
+        "latency_s": _round(s.get("latency_s")),
+        "wall_s": round(time.monotonic() - began, 2),
+    }
 
 
 # --------------------------------------------------------------------------- replay
@@ -214,8 +256,11 @@ async def _replay(tmp: Path) -> dict[str, Any]:
         await proxy.wait_stats(lambda s: s.get("connected") == 1)
         after = await replayed(recorded)
         await asyncio.sleep(0.2)
-        return {"accepted_before_node_back": before, "accepted_after_node_back": after,
-                "drops": proxy.stats().get("drops")}
+        return {
+            "accepted_before_node_back": before,
+            "accepted_after_node_back": after,
+            "drops": proxy.stats().get("drops"),
+        }
     finally:
         for c in clients:
             await c.close()
@@ -228,8 +273,7 @@ async def _replay(tmp: Path) -> dict[str, Any]:
 async def _reconnect(tmp: Path) -> dict[str, Any]:
     accepted: list[float] = []
 
-    async def accept_and_close(reader: asyncio.StreamReader,
-                               writer: asyncio.StreamWriter) -> None:
+    async def accept_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(time.monotonic())
         writer.close()
 
@@ -239,16 +283,26 @@ async def _reconnect(tmp: Path) -> dict[str, Any]:
     data["timeout_s"] = 5.5
     config.write_text(json.dumps(data))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "byzlab.network.tcp", "--config", str(config),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "byzlab.network.tcp",
+        "--config",
+        str(config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     await proc.wait()
     server.close()
     await server.wait_closed()
     result = json.loads((tmp / "out" / "result.json").read_text())
     elapsed = accepted[-1] - accepted[0] if accepted else 0.0
-    return {"window_s": 5.5, "attempts": len(accepted), "between_first_and_last_s":
-            round(elapsed, 2), "schedule_allows": max_attempts(elapsed),
-            "node_counters": result["counters"]}
+    return {
+        "window_s": 5.5,
+        "attempts": len(accepted),
+        "between_first_and_last_s": round(elapsed, 2),
+        "schedule_allows": max_attempts(elapsed),
+        "node_counters": result["counters"],
+    }
 
 
 ATTACKS: dict[str, Callable[[Path], Any]] = {
@@ -263,8 +317,9 @@ ATTACKS: dict[str, Callable[[Path], Any]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--only", default=",".join(ATTACKS),
-                        help=f"comma-separated, of {', '.join(ATTACKS)}")
+    parser.add_argument(
+        "--only", default=",".join(ATTACKS), help=f"comma-separated, of {', '.join(ATTACKS)}"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="byzlab-attacks-") as tmp:

@@ -48,11 +48,21 @@ def flood_once(n: int, messages: int, seed: int, out_root: Path) -> dict[str, An
     f = (n - 1) // 3
     byz = n - 1
     done = out_root / f"inject-done-{n}-{seed}.json"
-    scn = parse_scenario({"run": {"n": n, "f": f, "seed": seed, "timeout_s": 600},
-                          "adversary": {"scheduler": "fifo", "byzantine": [
-                              {"node": byz, "strategy": "silent"}]}})
-    inject = {"target": 0, "from_node": byz, "done_file": str(done), "garbage_frames": 2000,
-              "forged_frames": 500, "invalid_frames": 2000, "flood_messages": messages}
+    scn = parse_scenario(
+        {
+            "run": {"n": n, "f": f, "seed": seed, "timeout_s": 600},
+            "adversary": {"scheduler": "fifo", "byzantine": [{"node": byz, "strategy": "silent"}]},
+        }
+    )
+    inject = {
+        "target": 0,
+        "from_node": byz,
+        "done_file": str(done),
+        "garbage_frames": 2000,
+        "forged_frames": 500,
+        "invalid_frames": 2000,
+        "flood_messages": messages,
+    }
     with LocalRun(scn, out_root=out_root, proxy_options={"inject": inject}) as lr:
         lr.start()
         deadline = time.monotonic() + 120
@@ -79,26 +89,41 @@ def flood_once(n: int, messages: int, seed: int, out_root: Path) -> dict[str, An
         outcome = lr.collect(lr.wait(timeout=600))
     res = json.loads((lr.node_dir(0) / "out" / "result.json").read_text())
     summary = outcome.summary
-    return {"n": n, "seed": seed, "messages": messages, "flood_s": round(flood_s, 2),
-            "rate_msgs_s": round(messages / flood_s), "rss_before_kib": before,
-            "rss_after_kib": after, "peak_rss_kib": peak, "growth_kib": peak - before,
-            "agreed": summary["agreed"], "valid": summary["valid"],
-            "samples": samples[:: max(1, len(samples) // 200)],
-            "rbc_dropped": res.get("rbc_dropped"), "rejected": res.get("rejected")}
+    return {
+        "n": n,
+        "seed": seed,
+        "messages": messages,
+        "flood_s": round(flood_s, 2),
+        "rate_msgs_s": round(messages / flood_s),
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "peak_rss_kib": peak,
+        "growth_kib": peak - before,
+        "agreed": summary["agreed"],
+        "valid": summary["valid"],
+        "samples": samples[:: max(1, len(samples) // 200)],
+        "rbc_dropped": res.get("rbc_dropped"),
+        "rejected": res.get("rejected"),
+    }
 
 
 def bound_objects(n: int) -> dict[str, int]:
     """How many hostile objects node/ may hold at once, from the parameters (see docstring)."""
     window = Params.practical(n, (n - 1) // 3).window
-    return {"rbc_instances": n * window, "votes_per_instance": 2 * n,
-            "pending_items": n * window, "decoder_entries": 4096}
+    return {
+        "rbc_instances": n * window,
+        "votes_per_instance": 2 * n,
+        "pending_items": n * window,
+        "decoder_entries": 4096,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="4,7,16", help="n values, comma-separated")
-    parser.add_argument("--messages", type=int, default=2_000_000,
-                        help="well-formed hostile messages per flood")
+    parser.add_argument(
+        "--messages", type=int, default=2_000_000, help="well-formed hostile messages per flood"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="floods per n (median)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
@@ -106,16 +131,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="byzlab-flood-") as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
             runs = [flood_once(n, args.messages, seed, Path(tmp)) for seed in range(args.repeats)]
-            row = {"n": n, "messages": args.messages,
-                   "peak_rss_mib": statistics.median(r["peak_rss_kib"] for r in runs) / 1024,
-                   "rss_before_mib": statistics.median(r["rss_before_kib"] for r in runs) / 1024,
-                   "rate_msgs_s": statistics.median(r["rate_msgs_s"] for r in runs),
-                   "agreed": all(r["agreed"] and r["valid"] for r in runs),
-                   "bound_objects": bound_objects(n), "runs": runs}
+            row = {
+                "n": n,
+                "messages": args.messages,
+                "peak_rss_mib": statistics.median(r["peak_rss_kib"] for r in runs) / 1024,
+                "rss_before_mib": statistics.median(r["rss_before_kib"] for r in runs) / 1024,
+                "rate_msgs_s": statistics.median(r["rate_msgs_s"] for r in runs),
+                "agreed": all(r["agreed"] and r["valid"] for r in runs),
+                "bound_objects": bound_objects(n),
+                "runs": runs,
+            }
             rows.append(row)
-            print(f"n={n:3d}  flood {args.messages:,} msgs at {row['rate_msgs_s']:,.0f}/s  "
-                  f"RSS before {row['rss_before_mib']:.1f} MiB  peak {row['peak_rss_mib']:.1f} MiB"
-                  f"  agreed={row['agreed']}", flush=True)
+            print(
+                f"n={n:3d}  flood {args.messages:,} msgs at {row['rate_msgs_s']:,.0f}/s  "
+                f"RSS before {row['rss_before_mib']:.1f} MiB  peak {row['peak_rss_mib']:.1f} MiB"
+                f"  agreed={row['agreed']}",
+                flush=True,
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "flood_memory.json").write_text(json.dumps(rows, indent=1))
     print(f"wrote {args.out / 'flood_memory.json'}")

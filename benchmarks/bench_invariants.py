@@ -84,8 +84,15 @@ class ComboResult:
     note: str = ""
 
 
-def run_combo(n: int, scheduler: str, strategy: str, seeds: list[int], max_deliveries: int,
-              budget: float, whp: bool) -> ComboResult:
+def run_combo(
+    n: int,
+    scheduler: str,
+    strategy: str,
+    seeds: list[int],
+    max_deliveries: int,
+    budget: float,
+    whp: bool,
+) -> ComboResult:
     f = (n - 1) // 3
     params = Params.practical(n, f)
     combo = ComboResult(n, scheduler, strategy, [], [])
@@ -95,30 +102,59 @@ def run_combo(n: int, scheduler: str, strategy: str, seeds: list[int], max_deliv
         for i, seed in enumerate(seeds):
             factory: ByzantineFactory = functools.partial(make_strategy, strategy)
             byzantine: dict[int, ByzantineFactory] = (
-                {} if strategy == "none" else {j: factory for j in range(n - f, n)})
+                {} if strategy == "none" else {j: factory for j in range(n - f, n)}
+            )
             started = time.perf_counter()
             try:
-                sim = Simulator(params, protocol="hpz", inputs=make_inputs("split", n, seed),
-                                seed=seed, scheduler=make_scheduler(scheduler),
-                                byzantine=byzantine, max_deliveries=max_deliveries)
+                sim = Simulator(
+                    params,
+                    protocol="hpz",
+                    inputs=make_inputs("split", n, seed),
+                    seed=seed,
+                    scheduler=make_scheduler(scheduler),
+                    byzantine=byzantine,
+                    max_deliveries=max_deliveries,
+                )
                 record_fix_order(sim)
                 result = sim.run()
                 report = check_all(sim, result, whp=whp)
             except OverBudget:
                 combo.skipped_seeds = seeds[i:]
-                combo.note = (f"over the {budget:g} s budget at seed {seed} "
-                              f"({len(seeds) - i} seed(s) skipped)")
+                combo.note = (
+                    f"over the {budget:g} s budget at seed {seed} "
+                    f"({len(seeds) - i} seed(s) skipped)"
+                )
                 break
             except InvariantViolation as exc:  # agreement/validity, raised by the simulator
-                combo.runs.append(RunRecord(n, scheduler, strategy, seed, "violation", False, 0,
-                                            time.perf_counter() - started, error=str(exc)))
+                combo.runs.append(
+                    RunRecord(
+                        n,
+                        scheduler,
+                        strategy,
+                        seed,
+                        "violation",
+                        False,
+                        0,
+                        time.perf_counter() - started,
+                        error=str(exc),
+                    )
+                )
                 continue
-            combo.runs.append(RunRecord(
-                n, scheduler, strategy, seed, result.stopped, result.agreed and result.valid,
-                result.iterations, time.perf_counter() - started,
-                counts={k: v for k, v in report.counts.items() if v},
-                summary=report.summary(),
-                first_violation=(report.violations or report.whp_violations or [""])[0]))
+            combo.runs.append(
+                RunRecord(
+                    n,
+                    scheduler,
+                    strategy,
+                    seed,
+                    result.stopped,
+                    result.agreed and result.valid,
+                    result.iterations,
+                    time.perf_counter() - started,
+                    counts={k: v for k, v in report.counts.items() if v},
+                    summary=report.summary(),
+                    first_violation=(report.violations or report.whp_violations or [""])[0],
+                )
+            )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return combo
@@ -153,8 +189,12 @@ def main() -> None:
     ap.add_argument("--schedulers", default="all")
     ap.add_argument("--strategies", default="all")
     ap.add_argument("--max-deliveries", type=int, default=400_000)
-    ap.add_argument("--budget", type=float, default=60.0,
-                    help="wall-clock seconds per combination (all its seeds)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        help="wall-clock seconds per combination (all its seeds)",
+    )
     ap.add_argument("--no-whp", action="store_true", help="only the certain checkers")
     ap.add_argument("--json", type=Path, help="write every run record here")
     args = ap.parse_args()
@@ -163,20 +203,29 @@ def main() -> None:
     strategies = choose(args.strategies, ALL_STRATEGIES)
     seeds = list(range(args.seeds))
     combos = list(itertools.product(sizes, schedulers, strategies))
-    print(f"{len(combos)} combinations x {len(seeds)} seeds: n in {sizes}, "
-          f"{len(schedulers)} schedulers, {len(strategies)} strategies, "
-          f"cap {args.max_deliveries} deliveries, budget {args.budget:g} s per combination, "
-          f"{args.jobs} processes", flush=True)
+    print(
+        f"{len(combos)} combinations x {len(seeds)} seeds: n in {sizes}, "
+        f"{len(schedulers)} schedulers, {len(strategies)} strategies, "
+        f"cap {args.max_deliveries} deliveries, budget {args.budget:g} s per combination, "
+        f"{args.jobs} processes",
+        flush=True,
+    )
     started = time.perf_counter()
     results: list[ComboResult] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_combo, n, sch, st, seeds, args.max_deliveries, args.budget,
-                               not args.no_whp) for n, sch, st in combos]
+        futures = [
+            pool.submit(
+                run_combo, n, sch, st, seeds, args.max_deliveries, args.budget, not args.no_whp
+            )
+            for n, sch, st in combos
+        ]
         for done, future in enumerate(as_completed(futures), 1):
             results.append(future.result())
             if done % 50 == 0 or done == len(futures):
-                print(f"  {done}/{len(futures)} combinations, "
-                      f"{time.perf_counter() - started:.0f} s", flush=True)
+                print(
+                    f"  {done}/{len(futures)} combinations, {time.perf_counter() - started:.0f} s",
+                    flush=True,
+                )
     report(results, time.perf_counter() - started, args.json)
 
 
@@ -202,34 +251,41 @@ def report(results: list[ComboResult], wall: float, out: Path | None) -> None:
             failing[name].append(key)
         if any(r.counts.get(c) for c in CERTAIN_CHECKERS):
             per_n[r.n]["certain"] += 1
-        if any(r.counts.get(c) for c in ("thm1.2-board", "thm1.2-history",
-                                          "thm1.2-cross-time")):
+        if any(r.counts.get(c) for c in ("thm1.2-board", "thm1.2-history", "thm1.2-cross-time")):
             per_n[r.n]["thm1.2"] += 1
         s = r.summary
-        for k in ("max_cells_board", "max_cells_history", "max_cells_cross_time",
-                  "max_cells_missing_vs_union", "max_coin_total_gap", "max_bias_spread",
-                  "max_local_weight_gap"):
+        for k in (
+            "max_cells_board",
+            "max_cells_history",
+            "max_cells_cross_time",
+            "max_cells_missing_vs_union",
+            "max_coin_total_gap",
+            "max_bias_spread",
+            "max_local_weight_gap",
+        ):
             if s and s[k] > maxima[k]:
                 maxima[k] = s[k]
                 where_max[k] = key
         for k in ("lemma4_applied", "lemma4_failures", "lemma3_applied", "lemma3_failures"):
             lemma[k] += s.get(k, 0) if s else 0
-    print(f"\nruns: {len(runs)} in {wall:.0f} s; stopped: {dict(stopped)}; "
-          f"agreed: {sum(r.agreed for r in runs)}")
+    print(
+        f"\nruns: {len(runs)} in {wall:.0f} s; stopped: {dict(stopped)}; "
+        f"agreed: {sum(r.agreed for r in runs)}"
+    )
     print("\ncertain properties (must never fail):")
     for name in (*CERTAIN_CHECKERS, "agreement/validity"):
-        print(f"  {name:20s} runs broken {broke_runs[name]:5d}   violations "
-              f"{broke_total[name]:6d}")
+        print(f"  {name:20s} runs broken {broke_runs[name]:5d}   violations {broke_total[name]:6d}")
     print("w.h.p. properties (outside their regime at the practical preset):")
     for name in WHP_CHECKERS:
-        print(f"  {name:20s} runs broken {broke_runs[name]:5d}   violations "
-              f"{broke_total[name]:6d}")
+        print(f"  {name:20s} runs broken {broke_runs[name]:5d}   violations {broke_total[name]:6d}")
     print("\nlargest gaps (f = (n-1)//3; where):")
     for k, v in maxima.items():
         print(f"  {k:28s} {v:8.3g}   {where_max.get(k)}")
-    print(f"Lemma 4: applied {lemma['lemma4_applied']} times, failed "
-          f"{lemma['lemma4_failures']}; Lemma 3: applied {lemma['lemma3_applied']}, failed "
-          f"{lemma['lemma3_failures']}")
+    print(
+        f"Lemma 4: applied {lemma['lemma4_applied']} times, failed "
+        f"{lemma['lemma4_failures']}; Lemma 3: applied {lemma['lemma3_applied']}, failed "
+        f"{lemma['lemma3_failures']}"
+    )
     print("\nper n: runs / runs breaking a certain property / breaking Theorem 1.2:")
     for n in sorted(per_n):
         tally = per_n[n]

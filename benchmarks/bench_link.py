@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     costs = link_costs(args.repeat, args.run_ms / 1000)
     for r in costs["rows"]:
-        print(f"{r['operation']:<32} {r['size']:>12} {r['us_per_op']:>9.2f} "
-              f"{r['best_us_per_op']:>9.2f} {r['ops_per_s']:>11,.0f} {r['msgs_per_s']:>11,.0f}")
+        print(
+            f"{r['operation']:<32} {r['size']:>12} {r['us_per_op']:>9.2f} "
+            f"{r['best_us_per_op']:>9.2f} {r['ops_per_s']:>11,.0f} {r['msgs_per_s']:>11,.0f}"
+        )
     print()
     print(
         f"authentication per message (best runs): Ed25519 sign+verify "

@@ -17,5 +17,7 @@ import sys
 from byzlab.bench.runner import bench_command
 
 if __name__ == "__main__":
-    bench_command(["--only", "transport,latency,limits", "--backends", "local", *sys.argv[1:]],
-                  prog_name="bench_tcp.py")
+    bench_command(
+        ["--only", "transport,latency,limits", "--backends", "local", *sys.argv[1:]],
+        prog_name="bench_tcp.py",
+    )

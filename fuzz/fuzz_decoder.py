@@ -51,9 +51,11 @@ def one_input(data: bytes) -> None:
 
 
 def seed_corpus() -> list[bytes]:
-    msgs = [RbcMsg(int(Kind.INITIAL), 1, 1, Vote(1, 1, 1)),
-            RbcMsg(int(Kind.ECHO), 2, 3, Write(2, 1, -1, view=(1, 2, 3, 4))),
-            RbcMsg(int(Kind.READY), 3, 2, Vote(1, 2, 0, support=0b0111))]
+    msgs = [
+        RbcMsg(int(Kind.INITIAL), 1, 1, Vote(1, 1, 1)),
+        RbcMsg(int(Kind.ECHO), 2, 3, Write(2, 1, -1, view=(1, 2, 3, 4))),
+        RbcMsg(int(Kind.READY), 3, 2, Vote(1, 2, 0, support=0b0111)),
+    ]
     return [encode_frame(pack_batch([encode(m) for m in msgs]))]
 
 

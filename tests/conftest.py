@@ -32,31 +32,38 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "allow_violations: the test builds runs that break HPZ's certain invariants on purpose; "
-        "their simulator runs are not checked by the invariant fixture (tests/conftest.py)")
+        "their simulator runs are not checked by the invariant fixture (tests/conftest.py)",
+    )
 
 
 def invariant_checks_enabled() -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def describe_violations(sim: Simulator, result: SimResult,
-                        report: invariants.InvariantReport, shown: int = 5) -> str:
-    lines = [f"HPZ invariant violated in a simulator run: seed={result.seed} n={sim.params.n} "
-             f"f={sim.params.f} protocol={result.protocol} scheduler={result.scheduler} "
-             f"byzantine={result.byzantine} stopped={result.stopped}; "
-             f"{len(report.violations)} violation(s), by checker "
-             f"{ {k: v for k, v in report.counts.items() if v} }:"]
+def describe_violations(
+    sim: Simulator, result: SimResult, report: invariants.InvariantReport, shown: int = 5
+) -> str:
+    lines = [
+        f"HPZ invariant violated in a simulator run: seed={result.seed} n={sim.params.n} "
+        f"f={sim.params.f} protocol={result.protocol} scheduler={result.scheduler} "
+        f"byzantine={result.byzantine} stopped={result.stopped}; "
+        f"{len(report.violations)} violation(s), by checker "
+        f"{ {k: v for k, v in report.counts.items() if v} }:"
+    ]
     lines += [f"  {v}" for v in report.violations[:shown]]
     if len(report.violations) > shown:
         lines.append(f"  ... and {len(report.violations) - shown} more")
-    lines.append(f"(mark the test @pytest.mark.allow_violations if the run is broken on "
-                 f"purpose; {ENV}=0 turns the check off)")
+    lines.append(
+        f"(mark the test @pytest.mark.allow_violations if the run is broken on "
+        f"purpose; {ENV}=0 turns the check off)"
+    )
     return "\n".join(lines)
 
 
 @pytest.fixture(autouse=True)
-def _check_invariants_after_every_run(request: pytest.FixtureRequest,
-                                      monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _check_invariants_after_every_run(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     if not invariant_checks_enabled() or request.node.get_closest_marker("allow_violations"):
         yield
         return

@@ -47,8 +47,10 @@ class ScriptedScheduler(Scheduler):
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         units = self.script(src, dst, msg, now / self.delta)
         if not 0.0 <= units <= 1.0:
-            raise AssertionError(f"script gave delay {units} (not in [0, 1] delta) for "
-                                 f"{src}->{dst} {msg!r} at t={now}")
+            raise AssertionError(
+                f"script gave delay {units} (not in [0, 1] delta) for "
+                f"{src}->{dst} {msg!r} at t={now}"
+            )
         return units * self.delta
 
 
@@ -56,8 +58,9 @@ Holds = Mapping[tuple[int, int], Mapping[int, Collection[int]]]
 """(iteration, step) -> receiver -> origins whose vote instances reach that receiver late."""
 
 
-def hold_script(holds: Holds, *, initial: float = 1.0, fast: float = 0.0,
-                late: float = 0.5, decide: float = 0.0) -> Script:
+def hold_script(
+    holds: Holds, *, initial: float = 1.0, fast: float = 0.0, late: float = 0.5, decide: float = 0.0
+) -> Script:
     """The round-by-round schedule described in the module docstring.
 
     INITIALs take `initial` (one round), ECHO and READY take `fast`, DECIDE takes `decide`,
@@ -94,9 +97,14 @@ class ScriptedByzantine(ByzantineNode):
     def __init__(self, spec: NodeSpec, route: Route) -> None:
         super().__init__(spec)
         self.route = route
-        self.inner = HonestNode(spec.me, spec.params, protocol=spec.protocol,
-                                input_value=spec.input_value, rng=spec.rng,
-                                ideal_seed=spec.ideal_seed)
+        self.inner = HonestNode(
+            spec.me,
+            spec.params,
+            protocol=spec.protocol,
+            input_value=spec.input_value,
+            rng=spec.rng,
+            ideal_seed=spec.ideal_seed,
+        )
 
     def start(self, now: float = 0.0) -> list[Effect]:
         return self._routed(self.inner.start(now))

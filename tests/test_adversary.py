@@ -64,8 +64,9 @@ def test_silent_sends_nothing() -> None:
 
 def test_crash_stops_sending_at_its_time() -> None:
     rec = Recorder()
-    _safe(build_sim(4, 1, seed=2, strategy="crash", scheduler=rec,
-                    strategy_kwargs={"at_time": 2.0}))
+    _safe(
+        build_sim(4, 1, seed=2, strategy="crash", scheduler=rec, strategy_kwargs={"at_time": 2.0})
+    )
     times = [t for t, src, _, _ in rec.log if src == 3]
     assert times, "the node never sent anything before crashing"
     assert max(times) < 2.0
@@ -77,8 +78,11 @@ def test_equivocation_gets_at_most_one_value_accepted() -> None:
         _safe(sim)
         for byz in (5, 6):
             for key in {k for node in sim.honest_nodes() for k in node.know.votes}:
-                values = {node.know.votes[key][byz] for node in sim.honest_nodes()
-                          if key in node.know.votes and node.know.votes[key][byz] is not None}
+                values = {
+                    node.know.votes[key][byz]
+                    for node in sim.honest_nodes()
+                    if key in node.know.votes and node.know.votes[key][byz] is not None
+                }
                 assert len(values) <= 1, f"seed={seed} node {byz} {key}: {values}"
 
 
@@ -159,8 +163,7 @@ def test_split_vote_voter_votes_the_honest_minority() -> None:
     def minority_rate(strategy: str) -> float:
         hits = total = 0
         for seed in range(10):
-            sim = build_sim(7, 2, seed=seed, strategy=strategy, scheduler="random",
-                            inputs="random")
+            sim = build_sim(7, 2, seed=seed, strategy=strategy, scheduler="random", inputs="random")
             _safe(sim)
             view = sim.adversary
             for (t, step), votes in view.votes.items():
@@ -245,10 +248,23 @@ def test_fifo_exponential_latency_targeted_partition() -> None:
 def test_split_vote_makes_local_coins_slow_and_not_hpz() -> None:
     local, hpz = [], []
     for seed in range(6):
-        local.append(build_sim(10, 3, seed=seed, protocol="bracha-local", strategy="split-vote",
-                               scheduler="split-vote").run().iterations)
-        hpz.append(build_sim(10, 3, seed=seed, strategy="split-vote",
-                             scheduler="split-vote").run().iterations)
+        local.append(
+            build_sim(
+                10,
+                3,
+                seed=seed,
+                protocol="bracha-local",
+                strategy="split-vote",
+                scheduler="split-vote",
+            )
+            .run()
+            .iterations
+        )
+        hpz.append(
+            build_sim(10, 3, seed=seed, strategy="split-vote", scheduler="split-vote")
+            .run()
+            .iterations
+        )
     assert sum(local) > 2 * sum(hpz), (local, hpz)
 
 
@@ -276,14 +292,14 @@ def test_coin_aware_gives_the_corrupted_columns_the_last_word() -> None:
     # the swing cell (the last planned cell of corrupted column 3) reaches the plus node 1
     # at (hold + (1 - hold)/2) delta after the plan, the others a full delta late; the
     # honest Completes reach node 1 at (hold + 3(1 - hold)/4) delta, node 0 at once
-    view.plans[1] = CoinPlan(iteration=1, cells={3: [1, 1, -1]}, plus=frozenset({1}),
-                             coins={}, split=True, made_at=0.0)
+    view.plans[1] = CoinPlan(
+        iteration=1, cells={3: [1, 1, -1]}, plus=frozenset({1}), coins={}, split=True, made_at=0.0
+    )
     assert sched.delay(3, 1, ready(3, Write(2, 3, -1)), 0.0) == pytest.approx(0.75)
     assert sched.delay(3, 1, ready(3, Write(2, 3, -1)), 0.5) == pytest.approx(0.25)
     assert sched.delay(3, 0, ready(3, Write(2, 3, -1)), 0.0) == 1.0
     assert sched.delay(3, 0, ready(3, Write(2, 2, 1)), 0.0) == 0.0
-    assert sched.delay(0, 1, ready(0, Complete(2, 0, 0, (1, 1, 1, 1))), 0.0) == \
-        pytest.approx(0.875)
+    assert sched.delay(0, 1, ready(0, Complete(2, 0, 0, (1, 1, 1, 1))), 0.0) == pytest.approx(0.875)
     assert sched.delay(0, 2, ready(0, Complete(2, 0, 0, (1, 1, 1, 1))), 0.0) == 0.0
     # the finger on the scale: v* bias cells and stage-1 v* votes arrive last
     assert sched.delay(1, 0, ready(1, Write(1, 1, 1)), 0.0) == 1.0
@@ -297,8 +313,9 @@ def test_coin_aware_gives_the_corrupted_columns_the_last_word() -> None:
         _bound("coin-aware", hold=0.95)
 
 
-def _plans_and_values(n: int, f: int, seeds: range, strategy: str = "coin-interval"
-                      ) -> tuple[int, int, list[str], int]:
+def _plans_and_values(
+    n: int, f: int, seeds: range, strategy: str = "coin-interval"
+) -> tuple[int, int, list[str], int]:
     """(plans that split, plans made, mismatches, plans whose corrupted columns were cut
     short): does every split plan come true?"""
     split = made = cut = 0
@@ -323,10 +340,12 @@ def _plans_and_values(n: int, f: int, seeds: range, strategy: str = "coin-interv
     return split, made, wrong, cut
 
 
-@pytest.mark.parametrize(("n", "f", "seeds", "rate", "true_rate"),
-                         [(4, 1, 20, 0.55, 0.9), (7, 2, 10, 0.7, 0.9)])
-def test_last_word_plans_split_the_vote_as_planned(n: int, f: int, seeds: int, rate: float,
-                                                    true_rate: float) -> None:
+@pytest.mark.parametrize(
+    ("n", "f", "seeds", "rate", "true_rate"), [(4, 1, 20, 0.55, 0.9), (7, 2, 10, 0.7, 0.9)]
+)
+def test_last_word_plans_split_the_vote_as_planned(
+    n: int, f: int, seeds: int, rate: float, true_rate: float
+) -> None:
     """Under Theorem 1.2 a plan can only play with one swing cell per corrupted column, so
     fewer plans split than on the old blackboard, and not every split comes true (the
     corrupted nodes' next votes follow their swing cells in their streams, so the honest
@@ -379,14 +398,21 @@ def test_last_word_without_a_holding_scheduler_steers_as_it_goes() -> None:
         assert not sim.adversary.schedules_last_word
 
 
-def _sigma_scores(n: int, f: int, seeds: range, **kwargs: object
-                  ) -> tuple[dict[int, int], list[tuple[int, int, int, list[int]]]]:
+def _sigma_scores(
+    n: int, f: int, seeds: range, **kwargs: object
+) -> tuple[dict[int, int], list[tuple[int, int, int, list[int]]]]:
     """Per honest node, sum_t sigma(t) X_i(t); and every late sigma decision."""
     scores: dict[int, int] = {}
     decisions = []
     for seed in seeds:
-        sim = build_sim(n, f, seed=seed, strategy="sigma-correlation", scheduler="split-vote",
-                        strategy_kwargs=kwargs)
+        sim = build_sim(
+            n,
+            f,
+            seed=seed,
+            strategy="sigma-correlation",
+            scheduler="split-vote",
+            strategy_kwargs=kwargs,
+        )
         _safe(sim)
         view = sim.adversary
         for b in sim.byzantine_ids:
@@ -441,14 +467,18 @@ def _bias_in_interval(allow: int | None, seeds: range) -> tuple[int, int]:
         _safe(sim)
         view = sim.adversary
         for t in range(1, max(n.iteration for n in sim.honest_nodes()) + 1):
-            fingers = [j for j, col in view.cells.get(2 * t - 1, {}).items()
-                       if j in view.honest and col and col[0]]
+            fingers = [
+                j
+                for j, col in view.cells.get(2 * t - 1, {}).items()
+                if j in view.honest and col and col[0]
+            ]
             if not 1 <= len(fingers) <= sim.params.f:
                 continue
             for node in sim.honest_nodes():
                 if 2 * t in node.views:
-                    bias, _ = coin_terms(node.know.store, node.views[2 * t], t,
-                                         [WEIGHT_ONE] * sim.params.n)
+                    bias, _ = coin_terms(
+                        node.know.store, node.views[2 * t], t, [WEIGHT_ONE] * sim.params.n
+                    )
                     total += 1
                     inside += abs(bias) <= sim.params.f
     return inside, total
@@ -469,8 +499,9 @@ def test_finger_suppression_keeps_the_bias_in_the_interval() -> None:
 
 
 def test_rule_triggers_compose() -> None:
-    rule = compile_predicate({"all": [{"sender": 3}, {"kind": "ECHO"}, {"stage": "coin-2"},
-                                      {"iteration": 5}]})
+    rule = compile_predicate(
+        {"all": [{"sender": 3}, {"kind": "ECHO"}, {"stage": "coin-2"}, {"iteration": 5}]}
+    )
     echo = RbcMsg(int(Kind.ECHO), 1, 40, Write(10, 2, 1))
     assert rule(3, 0, echo, 0.0)
     assert not rule(2, 0, echo, 0.0)
@@ -485,23 +516,29 @@ def test_rule_triggers_compose() -> None:
     assert sched.delay(3, 0, echo, 0.0) == 2.0
 
 
-@pytest.mark.parametrize(("spec", "needle"), [
-    ({"bogus": 1}, "when.bogus: unknown condition"),
-    ({"kind": "PING"}, "when.kind: 'PING' is not one of"),
-    ({"all": []}, "when.all: expected a non-empty list"),
-    ({"sender": "x"}, "when.sender: expected an integer"),
-    ({"after": "soon"}, "when.after: expected a number"),
-    ({"stage": "coin-3"}, "when.stage: 'coin-3' is not one of"),
-    ({"sender": 1, "receiver": 2}, "exactly one key"),
-])
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ({"bogus": 1}, "when.bogus: unknown condition"),
+        ({"kind": "PING"}, "when.kind: 'PING' is not one of"),
+        ({"all": []}, "when.all: expected a non-empty list"),
+        ({"sender": "x"}, "when.sender: expected an integer"),
+        ({"after": "soon"}, "when.after: expected a number"),
+        ({"stage": "coin-3"}, "when.stage: 'coin-3' is not one of"),
+        ({"sender": 1, "receiver": 2}, "exactly one key"),
+    ],
+)
 def test_rule_errors_name_the_field(spec: dict[str, object], needle: str) -> None:
     with pytest.raises(RuleError, match=needle):
         compile_predicate(spec)
 
 
 def test_rules_scheduler_in_a_run() -> None:
-    sched = make_scheduler("rules", rules=[
-        {"when": {"all": [{"sender": 0}, {"stage": "coin-2"}]}, "delay": 1.0},
-        {"when": {"not": {"kind": "INITIAL"}}, "delay": 0.1},
-    ])
+    sched = make_scheduler(
+        "rules",
+        rules=[
+            {"when": {"all": [{"sender": 0}, {"stage": "coin-2"}]}, "delay": 1.0},
+            {"when": {"not": {"kind": "INITIAL"}}, "delay": 0.1},
+        ],
+    )
     _safe(build_sim(4, 1, seed=0, strategy="crash", scheduler=sched))

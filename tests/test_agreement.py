@@ -49,8 +49,9 @@ def test_baselines_agree(protocol: str, strategy: str | None) -> None:
 def test_validity_unanimous_inputs_decide_that_input(inputs: str, protocol: str) -> None:
     expected = -1 if inputs == "zeros" else 1
     for seed in range(30):
-        _, result = run_sim(7, 2, seed=seed, protocol=protocol, inputs=inputs,
-                            strategy="random-value")
+        _, result = run_sim(
+            7, 2, seed=seed, protocol=protocol, inputs=inputs, strategy="random-value"
+        )
         assert result.decision == expected, describe(result)
         # unanimous honest inputs are a supermajority: decided in the first iteration
         assert all(d.iteration == 1 for d in result.decisions), describe(result)
@@ -60,8 +61,9 @@ def test_validity_unanimous_inputs_decide_that_input(inputs: str, protocol: str)
 def test_all_schedulers_terminate(scheduler: str) -> None:
     for seed in range(40):
         for inputs in ("split", "random"):
-            _, result = run_sim(7, 2, seed=seed, scheduler=scheduler, inputs=inputs,
-                                strategy="equivocate")
+            _, result = run_sim(
+                7, 2, seed=seed, scheduler=scheduler, inputs=inputs, strategy="equivocate"
+            )
             assert result.agreed and result.valid, describe(result)
 
 

@@ -85,9 +85,17 @@ def test_the_lemma6_attack_is_blacklisted_after_one_epoch() -> None:
 def test_local_coins_lose_to_the_split_vote_attack_where_hpz_does_not() -> None:
     """The classic exponential attack on Bracha (pinned at n = 10: local coins needed a
     median of 11 iterations over seeds 0-7, HPZ 2)."""
-    local = sorted(build_sim(10, 3, seed=s, protocol="bracha-local", strategy="split-vote",
-                             scheduler="split-vote").run().iterations for s in range(8))
-    hpz = sorted(build_sim(10, 3, seed=s, strategy="split-vote",
-                           scheduler="split-vote").run().iterations for s in range(8))
+    local = sorted(
+        build_sim(
+            10, 3, seed=s, protocol="bracha-local", strategy="split-vote", scheduler="split-vote"
+        )
+        .run()
+        .iterations
+        for s in range(8)
+    )
+    hpz = sorted(
+        build_sim(10, 3, seed=s, strategy="split-vote", scheduler="split-vote").run().iterations
+        for s in range(8)
+    )
     assert local[len(local) // 2] >= 6, local
     assert hpz[-1] <= 3, hpz

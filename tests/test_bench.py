@@ -47,9 +47,11 @@ def test_quick_suite_writes_every_section_with_numeric_medians_and_plots(tmp_pat
         numeric = [v for v in medians.values() if v is not None]
         assert numeric, f"{key}: no numeric median"
         for name, value in medians.items():
-            assert value is None or (isinstance(value, int | float)
-                                     and not isinstance(value, bool)
-                                     and math.isfinite(value)), f"{key}: {name} = {value!r}"
+            assert value is None or (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ), f"{key}: {name} = {value!r}"
         for name, values in section["samples"].items():
             assert isinstance(values, list) and values, f"{key}: no samples for {name}"
         assert section["figures"], f"{key}: no figures"
@@ -63,8 +65,12 @@ def test_quick_suite_writes_every_section_with_numeric_medians_and_plots(tmp_pat
     assert {c["y"] for c in checks} == {"msgs_per_rbc", "bb_msgs_per_flip"}
     assert all(isinstance(c["fit"]["exponent"], float) for c in checks)
     # scaling, latency and memory are plotted
-    assert {"bench-quick-scaling.png", "bench-quick-scaling-theory.png",
-            "bench-quick-latency.png", "bench-quick-memory.png"} <= set(plots)
+    assert {
+        "bench-quick-scaling.png",
+        "bench-quick-scaling-theory.png",
+        "bench-quick-latency.png",
+        "bench-quick-memory.png",
+    } <= set(plots)
     for name in plots:
         path = out / name
         assert path.read_bytes()[:8] == PNG_MAGIC, name
@@ -72,11 +78,13 @@ def test_quick_suite_writes_every_section_with_numeric_medians_and_plots(tmp_pat
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, name
 
 
-def test_docker_without_engine_is_skipped_with_a_note(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docker_without_engine_is_skipped_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
-    result = _invoke(["--quick", "--only", "limits", "--backends", "docker", "--out",
-                      str(tmp_path)])
+    result = _invoke(
+        ["--quick", "--only", "limits", "--backends", "docker", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     section = json.loads((tmp_path / "bench-quick.json").read_text())["benchmarks"]["limits"]
     assert any(note.startswith("docker: skipped:") for note in section["notes"])
@@ -96,19 +104,31 @@ def test_unknown_benchmark_or_backend_is_a_usage_error(tmp_path: Path) -> None:
 def test_help_names_every_benchmark_and_option() -> None:
     result = CliRunner().invoke(bench_command, ["--help"])
     assert result.exit_code == 0
-    for word in (*BENCHMARKS, "--quick", "--only", "--repeats", "--out", "--budget",
-                 "--backends", "--baseline"):
+    for word in (
+        *BENCHMARKS,
+        "--quick",
+        "--only",
+        "--repeats",
+        "--out",
+        "--budget",
+        "--backends",
+        "--baseline",
+    ):
         assert word in result.output
 
 
-@pytest.mark.parametrize(("limit", "start", "cap", "expected"), [
-    (100, 16, 256, (96, 112)),    # doubles to 128 (fails), bisects within a quarter
-    (1000, 16, 128, (128, None)),  # reaches the cap
-    (10, 16, 128, (10, 12)),      # the start fails: halves, then bisects
-    (3, 16, 128, (None, 4)),      # nothing runs
-])
-def test_search_doubles_then_bisects(limit: int, start: int, cap: int,
-                                     expected: tuple[int | None, int | None]) -> None:
+@pytest.mark.parametrize(
+    ("limit", "start", "cap", "expected"),
+    [
+        (100, 16, 256, (96, 112)),  # doubles to 128 (fails), bisects within a quarter
+        (1000, 16, 128, (128, None)),  # reaches the cap
+        (10, 16, 128, (10, 12)),  # the start fails: halves, then bisects
+        (3, 16, 128, (None, 4)),  # nothing runs
+    ],
+)
+def test_search_doubles_then_bisects(
+    limit: int, start: int, cap: int, expected: tuple[int | None, int | None]
+) -> None:
     tried: list[int] = []
 
     def attempt(n: int) -> bool:
@@ -140,15 +160,25 @@ def test_faithful_delay_climbs_the_ladder_until_the_ratio_is_met(tmp_path: Path)
     from byzlab.bench.latency import DELAY_LADDER, DELTA_S, TARGET_RATIO, _faithful_delay
     from byzlab.bench.realrun import Variant
 
-    ctx = Context(quick=False, repeats=1, out=tmp_path / "out", tmp=tmp_path / "tmp",
-                  budget_s=120.0, backends=("local",), variants=[Variant("current")])
+    ctx = Context(
+        quick=False,
+        repeats=1,
+        out=tmp_path / "out",
+        tmp=tmp_path / "tmp",
+        budget_s=120.0,
+        backends=("local",),
+        variants=[Variant("current")],
+    )
     section = Section("latency", "test")
     _faithful_delay(ctx, section, ctx.variants[0], 4, depth=9.0, hop=50e-6, iterations=1)
     (figure,) = section.figures
     assert figure.name == "smallest delta_s within 3x, n=4"
     ladder = [d for d in DELAY_LADDER if d > DELTA_S]
-    ratios = [section.medians[f"n=4 delta_s={d:g}: ratio"] for d in ladder
-              if f"n=4 delta_s={d:g}: ratio" in section.medians]
+    ratios = [
+        section.medians[f"n=4 delta_s={d:g}: ratio"]
+        for d in ladder
+        if f"n=4 delta_s={d:g}: ratio" in section.medians
+    ]
     assert ratios, section.medians
     assert all(r is not None and r > TARGET_RATIO for r in ratios[:-1]), ratios
     found = section.medians["n=4: faithful_delta_s"]

@@ -72,8 +72,15 @@ def test_blackboard_properties(schedule: str, n: int, f: int) -> None:
     views = adoptions = 0
     widest = 0
     for seed in range(25 if n < 10 else 8):
-        sim = build_sim(n, f, seed=seed, scheduler=SCHEDULES[schedule](), inputs="split",
-                        strategy="crash", strategy_kwargs={"at_time": 40.0})
+        sim = build_sim(
+            n,
+            f,
+            seed=seed,
+            scheduler=SCHEDULES[schedule](),
+            inputs="split",
+            strategy="crash",
+            strategy_kwargs={"at_time": 40.0},
+        )
         result = sim.run()
         assert result.agreed, f"seed={seed} schedule={schedule}"
         report = check_blackboard(sim.honest_nodes())
@@ -93,8 +100,11 @@ def test_prefix_and_full_columns_in_every_fixed_view() -> None:
     for node in sim.honest_nodes():
         store = node.know.store
         for board, view in node.views.items():
-            full = sum(1 for j in range(4)
-                       if store.cells_in_view(board, j, view[j])[0] == node.params.rows(board))
+            full = sum(
+                1
+                for j in range(4)
+                if store.cells_in_view(board, j, view[j])[0] == node.params.rows(board)
+            )
             assert full >= 3, f"node {node.me} board {board}"
             grid = store.view_matrix(board, view)
             for j in range(4):
@@ -133,8 +143,9 @@ def _check_held_partial(sim: Simulator, held: list[int], n: int, f: int) -> int:
     first_board = min(node.views)
     view = node.views[first_board]
     rows = node.params.rows(first_board)
-    full = {j for j in range(n)
-            if node.know.store.cells_in_view(first_board, j, view[j])[0] == rows}
+    full = {
+        j for j in range(n) if node.know.store.cells_in_view(first_board, j, view[j])[0] == rows
+    }
     assert len(full) >= n - f
     assert not set(held) & full, f"seed={sim.seed} held {held} full {full}"
     return 1
@@ -187,8 +198,9 @@ def test_views_of_all_history_differ_in_at_most_f_cells(scheduler: str, n: int, 
         report = check_all(sim, result, whp=False)
         assert not report.violations, f"seed={seed}: {report.violations[:3]}"
         stats = report.stats
-        assert max(stats.max_cells_board, stats.max_cells_history,
-                   stats.max_cells_cross_time) <= f, f"seed={seed}: {report.summary()}"
+        assert (
+            max(stats.max_cells_board, stats.max_cells_history, stats.max_cells_cross_time) <= f
+        ), f"seed={seed}: {report.summary()}"
         widest = max(widest, stats.max_cells_history, stats.max_cells_cross_time)
         compared += stats.checked["thm1.2-history"] + stats.checked["thm1.2-board"]
     if scheduler == "straggler" and f >= 2:

@@ -60,14 +60,19 @@ def run(strategy: str, seed: int, **overrides: int) -> Outcome:
     honest = sim.honest_nodes()
     weights = epoch_weights(honest, bad, result.epochs)
     # weights[e] are the weights used in epoch e + 1, computed at the end of epoch e
-    zeroed = next((e for e, w in enumerate(weights)
-                   if w is not None and all(w[b] == 0.0 for b in bad)), None)
+    zeroed = next(
+        (e for e, w in enumerate(weights) if w is not None and all(w[b] == 0.0 for b in bad)), None
+    )
     return Outcome(
-        seed=seed, summary=describe(result), agreed=result.agreed and result.valid,
+        seed=seed,
+        summary=describe(result),
+        agreed=result.agreed and result.valid,
         epochs=result.epochs,
         decided_iteration=min((d.iteration for d in result.decisions), default=0),
-        zeroed_after=zeroed, invariant1=check_invariant1(honest, bad, result.epochs),
-        weights=weights)
+        zeroed_after=zeroed,
+        invariant1=check_invariant1(honest, bad, result.epochs),
+        weights=weights,
+    )
 
 
 def test_the_parameters_are_the_practical_defaults() -> None:

@@ -8,13 +8,27 @@ from click.testing import CliRunner
 
 from byzlab.cli import main
 
-SIM_KEYS = {"agreed", "decision", "valid", "honest_decisions", "latency_delta", "iterations",
-            "epochs", "rbc_instances", "messages", "bytes", "trace_hash", "seed", "params"}
+SIM_KEYS = {
+    "agreed",
+    "decision",
+    "valid",
+    "honest_decisions",
+    "latency_delta",
+    "iterations",
+    "epochs",
+    "rbc_instances",
+    "messages",
+    "bytes",
+    "trace_hash",
+    "seed",
+    "params",
+}
 
 
 def test_sim_json_has_the_promised_keys() -> None:
-    result = CliRunner().invoke(main, ["sim", "--n", "4", "--seed", "3", "--byzantine",
-                                       "equivocate", "--json"])
+    result = CliRunner().invoke(
+        main, ["sim", "--n", "4", "--seed", "3", "--byzantine", "equivocate", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert SIM_KEYS <= set(data)
@@ -48,14 +62,23 @@ def test_bad_parameters_name_the_field() -> None:
     assert result.exit_code == 2 and "m must be a number" in result.output
     result = CliRunner().invoke(main, ["sim", "--param", "bogus=1"])
     assert result.exit_code == 2 and "unknown parameter 'bogus'" in result.output
-    result = CliRunner().invoke(main, ["sim", "--n", "7", "--byzantine", "silent",
-                                       "--byzantine-nodes", "1,2,3"])
+    result = CliRunner().invoke(
+        main, ["sim", "--n", "7", "--byzantine", "silent", "--byzantine-nodes", "1,2,3"]
+    )
     assert result.exit_code == 2 and "exceed f=2" in result.output
 
 
 def test_strategies_lists_everything() -> None:
     result = CliRunner().invoke(main, ["strategies"])
     assert result.exit_code == 0
-    for name in ("silent", "crash", "random-value", "equivocate", "fifo", "random", "hold-f",
-                 "split-vote"):
+    for name in (
+        "silent",
+        "crash",
+        "random-value",
+        "equivocate",
+        "fifo",
+        "random",
+        "hold-f",
+        "split-vote",
+    ):
         assert name in result.output

@@ -13,8 +13,9 @@ from byzlab.node.params import Params
 from tests.simutil import run_sim
 
 
-def _store_with(params: Params, odd: dict[int, list[int]], even: dict[int, list[int]]
-                ) -> tuple[BlackboardStore, tuple[int, ...]]:
+def _store_with(
+    params: Params, odd: dict[int, list[int]], even: dict[int, list[int]]
+) -> tuple[BlackboardStore, tuple[int, ...]]:
     """A store holding board 1 (odd) and board 2 (even) columns; each writer's stream is
     [odd cells..., even cells...]. Returns the store and the view covering everything."""
     store = BlackboardStore(params)
@@ -83,8 +84,9 @@ def test_lemma3_in_simulated_runs() -> None:
     for scheduler in ("random", "hold-f", "fifo"):
         for n, f in ((4, 1), (7, 2)):
             for seed in range(100):
-                sim, result = run_sim(n, f, seed=seed, scheduler=scheduler, inputs="random",
-                                      strategy="crash")
+                sim, result = run_sim(
+                    n, f, seed=seed, scheduler=scheduler, inputs="random", strategy="crash"
+                )
                 honest = sim.honest_nodes()
                 ref = honest[0]
                 for t in range(1, result.iterations + 1):

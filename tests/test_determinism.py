@@ -12,10 +12,24 @@ from tests.simutil import run_sim
 @pytest.mark.parametrize("scheduler", ["fifo", "random", "hold-f"])
 def test_same_seed_same_trace_hash(protocol: str, strategy: str | None, scheduler: str) -> None:
     for seed in (0, 7):
-        _, a = run_sim(7, 2, seed=seed, protocol=protocol, strategy=strategy,
-                       scheduler=scheduler, inputs="random")
-        _, b = run_sim(7, 2, seed=seed, protocol=protocol, strategy=strategy,
-                       scheduler=scheduler, inputs="random")
+        _, a = run_sim(
+            7,
+            2,
+            seed=seed,
+            protocol=protocol,
+            strategy=strategy,
+            scheduler=scheduler,
+            inputs="random",
+        )
+        _, b = run_sim(
+            7,
+            2,
+            seed=seed,
+            protocol=protocol,
+            strategy=strategy,
+            scheduler=scheduler,
+            inputs="random",
+        )
         assert a.trace_hash == b.trace_hash, f"nondeterminism at seed={seed}"
         assert a.summary() == b.summary(), f"seed={seed}"
 

@@ -63,15 +63,19 @@ def client() -> Any:
 
 def about(outcome: RunOutcome) -> str:
     s = outcome.summary
-    return (f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
-            f"decisions={s.get('honest_decisions')} logs={outcome.out_dir / 'work' / 'logs'}")
+    return (
+        f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
+        f"decisions={s.get('honest_decisions')} logs={outcome.out_dir / 'work' / 'logs'}"
+    )
 
 
 def labelled(client: Any, run_id: str) -> dict[str, list[str]]:
     """Containers and networks of one run that still exist."""
     flt = {"label": f"{LABEL_RUN}={run_id}"}
-    return {"containers": [c.name for c in client.containers.list(all=True, filters=flt)],
-            "networks": [n.name for n in client.networks.list(filters=flt)]}
+    return {
+        "containers": [c.name for c in client.containers.list(all=True, filters=flt)],
+        "networks": [n.name for n in client.networks.list(filters=flt)],
+    }
 
 
 def nodes_table(outcome: RunOutcome) -> list[dict[str, str]]:
@@ -84,8 +88,13 @@ def nodes_table(outcome: RunOutcome) -> list[dict[str, str]]:
 def test_n4_with_a_byzantine_node_agrees_in_containers(client: Any, tmp_path: Path) -> None:
     """`byzlab run --backend docker`: the default scenario (node 3 equivocates inside the
     proxy), the same result files as the local backend, and nothing left behind."""
-    proc = subprocess.run([BYZLAB, "run", "--backend", "docker", "--out", str(tmp_path),
-                           "--json"], capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [BYZLAB, "run", "--backend", "docker", "--out", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     summary = json.loads(proc.stdout) if proc.stdout.strip() else {}
     run_id = summary.get("run_id", "?")
     assert proc.returncode == 0, (run_id, proc.stderr[-3000:])
@@ -97,16 +106,25 @@ def test_n4_with_a_byzantine_node_agrees_in_containers(client: Any, tmp_path: Pa
     assert summary["latency_s"] == max(summary["decision_times"].values()) > 0
     assert summary["spinup_s"] > 0 and summary["messages"] > 0
     out = outcome.out_dir
-    for name in ("summary.json", "nodes.csv", "proxy-stats.json", "scenario.toml",
-                 "work/logs/proxy.log", *(f"traces/node-{i}.jsonl" for i in range(3)),
-                 *(f"work/logs/node-{i}.log" for i in range(3))):
+    for name in (
+        "summary.json",
+        "nodes.csv",
+        "proxy-stats.json",
+        "scenario.toml",
+        "work/logs/proxy.log",
+        *(f"traces/node-{i}.jsonl" for i in range(3)),
+        *(f"work/logs/node-{i}.log" for i in range(3)),
+    ):
         assert (out / name).is_file(), (name, about(outcome))
     rows = nodes_table(outcome)
     assert [r["role"] for r in rows] == ["honest"] * 3 + ["byzantine"]
-    assert all(r["decision"] == str(summary["decision"]) and r["exit_code"] == "0"
-               for r in rows[:3]), about(outcome)
-    events = [json.loads(line)["event"]
-              for line in (out / "traces" / "node-0.jsonl").read_text().splitlines()]
+    assert all(
+        r["decision"] == str(summary["decision"]) and r["exit_code"] == "0" for r in rows[:3]
+    ), about(outcome)
+    events = [
+        json.loads(line)["event"]
+        for line in (out / "traces" / "node-0.jsonl").read_text().splitlines()
+    ]
     assert {"start", "decide", "halt"} <= set(events), about(outcome)
     assert not list(out.rglob("*.key")), "private keys must not stay on the host"
     assert labelled(client, run_id) == {"containers": [], "networks": []}, about(outcome)
@@ -117,12 +135,17 @@ def test_killed_container_is_a_crash_and_the_rest_agree(client: Any, tmp_path: P
     start; the five others agree, and the killed node is reported as crashed. A fault at
     0 s holds the start barrier until it is in place, so it lands before the first protocol
     message however fast the run or loaded the machine (applied_s is exactly 0)."""
-    scn = parse_scenario({
-        "run": {"n": 7, "seed": 5, "timeout_s": 120},
-        "adversary": {"scheduler": "random", "delta_s": 0.0,
-                      "byzantine": [{"node": 6, "strategy": "equivocate"}]},
-        "docker": {"faults": [{"node": 1, "action": "kill", "at_s": 0.0}]},
-    })
+    scn = parse_scenario(
+        {
+            "run": {"n": 7, "seed": 5, "timeout_s": 120},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.0,
+                "byzantine": [{"node": 6, "strategy": "equivocate"}],
+            },
+            "docker": {"faults": [{"node": 1, "action": "kill", "at_s": 0.0}]},
+        }
+    )
     outcome = run_docker(scn, out_root=tmp_path, client=client)
     s = outcome.summary
     assert s["agreed"] and s["valid"] and outcome.exit_code == 0, about(outcome)
@@ -140,12 +163,13 @@ def test_paused_container_resumes_and_decides_too(client: Any, tmp_path: Path) -
     pause is in place before the start (a fault at 0 s holds the start barrier), and the
     frozen node holds the run open until it is thawed (the proxy ends the run only when
     every honest node halted), so both ends of the fault happen whatever the timing."""
-    scn = parse_scenario({
-        "run": {"n": 4, "seed": 2, "timeout_s": 120},
-        "adversary": {"scheduler": "random", "delta_s": 0.0},
-        "docker": {"faults": [{"node": 2, "action": "pause", "at_s": 0.0,
-                               "duration_s": 1.0}]},
-    })
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 2, "timeout_s": 120},
+            "adversary": {"scheduler": "random", "delta_s": 0.0},
+            "docker": {"faults": [{"node": 2, "action": "pause", "at_s": 0.0, "duration_s": 1.0}]},
+        }
+    )
     outcome = run_docker(scn, out_root=tmp_path, client=client)
     s = outcome.summary
     assert s["agreed"] and s["crashed"] == {}, about(outcome)
@@ -161,12 +185,17 @@ def test_netem_fault_applies_or_says_why(client: Any, tmp_path: Path) -> None:
     with delta 0 ends within milliseconds of the start: the fault at 0 s must hold the start
     until it is applied (applied_s exactly 0), not hope to land in time; its end (0.5 s)
     may fall after the node's container exited, which is moot, not an error."""
-    scn = parse_scenario({
-        "run": {"n": 4, "seed": 3, "timeout_s": 120},
-        "adversary": {"scheduler": "fifo", "delta_s": 0.0},
-        "docker": {"faults": [{"node": 0, "action": "netem", "at_s": 0.0, "delay_ms": 20,
-                               "duration_s": 0.5}]},
-    })
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 3, "timeout_s": 120},
+            "adversary": {"scheduler": "fifo", "delta_s": 0.0},
+            "docker": {
+                "faults": [
+                    {"node": 0, "action": "netem", "at_s": 0.0, "delay_ms": 20, "duration_s": 0.5}
+                ]
+            },
+        }
+    )
     outcome = run_docker(scn, out_root=tmp_path, client=client)
     assert outcome.summary["agreed"], about(outcome)
     fault = outcome.summary["faults"][0]
@@ -179,15 +208,19 @@ def test_netem_fault_applies_or_says_why(client: Any, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- clean-up
 
 
-def test_clean_removes_everything_after_the_orchestrator_is_killed(client: Any,
-                                                                    tmp_path: Path) -> None:
+def test_clean_removes_everything_after_the_orchestrator_is_killed(
+    client: Any, tmp_path: Path
+) -> None:
     path = tmp_path / "slow.toml"
     # delta_s = 5 s under FIFO: the run needs about half a minute; we kill it long before.
     path.write_text('[run]\nn = 4\nseed = 1\n[adversary]\nscheduler = "fifo"\ndelta_s = 5.0\n')
     out = tmp_path / "r"
     with open(tmp_path / "stderr.log", "wb") as err:
-        proc = subprocess.Popen([BYZLAB, "run", str(path), "--backend", "docker", "--out",
-                                 str(out)], stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [BYZLAB, "run", str(path), "--backend", "docker", "--out", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     run_id = ""
     try:
         deadline = time.monotonic() + 180
@@ -200,7 +233,8 @@ def test_clean_removes_everything_after_the_orchestrator_is_killed(client: Any,
             assert proc.poll() is None, (tmp_path / "stderr.log").read_text()
             time.sleep(0.2)
         assert run_id and len(labelled(client, run_id)["containers"]) == 5, (
-            f"containers never all started (run {run_id})")
+            f"containers never all started (run {run_id})"
+        )
         proc.send_signal(signal.SIGKILL)  # no chance to clean up
         proc.wait(timeout=30)
     finally:
@@ -209,11 +243,15 @@ def test_clean_removes_everything_after_the_orchestrator_is_killed(client: Any,
             proc.wait()
     left = labelled(client, run_id)
     assert len(left["containers"]) == 5 and len(left["networks"]) == 1, left
-    keys = [p for p in out.rglob("*") if p.is_file() and (
-        p.suffix == ".key" or b'"private_key"' in p.read_bytes())]
+    keys = [
+        p
+        for p in out.rglob("*")
+        if p.is_file() and (p.suffix == ".key" or b'"private_key"' in p.read_bytes())
+    ]
     assert keys == [], f"private keys in the results tree after SIGKILL: {keys}"
-    clean = subprocess.run([BYZLAB, "docker", "clean"], capture_output=True, text=True,
-                           timeout=180, check=False)
+    clean = subprocess.run(
+        [BYZLAB, "docker", "clean"], capture_output=True, text=True, timeout=180, check=False
+    )
     assert clean.returncode == 0, clean.stderr
     assert run_id in clean.stdout, clean.stdout
     assert labelled(client, run_id) == {"containers": [], "networks": []}, clean.stdout
@@ -225,8 +263,11 @@ def test_interrupted_run_removes_its_containers(client: Any, tmp_path: Path, sig
     path.write_text('[run]\nn = 4\nseed = 1\n[adversary]\nscheduler = "fifo"\ndelta_s = 5.0\n')
     out = tmp_path / "r"
     with open(tmp_path / "stderr.log", "wb") as err:
-        proc = subprocess.Popen([BYZLAB, "run", str(path), "--backend", "docker", "--out",
-                                 str(out)], stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [BYZLAB, "run", str(path), "--backend", "docker", "--out", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     run_id = ""
     try:
         deadline = time.monotonic() + 180
@@ -263,38 +304,59 @@ def _compose_binary() -> str:
 @pytest.mark.parametrize("n", [4, 32])
 def test_compose_file_for_n_validates(client: Any, tmp_path: Path, n: int) -> None:
     out = tmp_path / f"docker-compose.{n}.yml"
-    made = subprocess.run([BYZLAB, "compose", "--n", str(n), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    made = subprocess.run(
+        [BYZLAB, "compose", "--n", str(n), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert made.returncode == 0, made.stderr
-    check = subprocess.run([_compose_binary(), "-f", str(out), "config", "--services"],
-                           capture_output=True, text=True, timeout=120, check=False)
+    check = subprocess.run(
+        [_compose_binary(), "-f", str(out), "config", "--services"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
     assert sorted(check.stdout.split()) == sorted(
-        ["proxy", *(f"node-{i}" for i in range(n) if i != 3)])
+        ["proxy", *(f"node-{i}" for i in range(n) if i != 3)]
+    )
 
 
-def test_the_repository_compose_file_runs_the_default_scenario(client: Any,
-                                                               tmp_path: Path) -> None:
+def test_the_repository_compose_file_runs_the_default_scenario(client: Any, tmp_path: Path) -> None:
     """`byzlab compose --init && docker-compose up` from a copy of the repository's file."""
     root = Path(__file__).resolve().parents[1]
     shutil.copy(root / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    init = subprocess.run([BYZLAB, "compose", "--init"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, check=False)
+    init = subprocess.run(
+        [BYZLAB, "compose", "--init"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert init.returncode == 0, init.stderr
     project = f"byzlabtest{os.getpid()}"
     compose = [_compose_binary(), "-p", project, "-f", str(tmp_path / "docker-compose.yml")]
     try:
-        up = subprocess.run([*compose, "up", "--no-color"], capture_output=True, text=True,
-                            timeout=300, check=False)
+        up = subprocess.run(
+            [*compose, "up", "--no-color"], capture_output=True, text=True, timeout=300, check=False
+        )
         assert up.returncode == 0, up.stderr[-3000:]
         logs = up.stdout
         assert "every honest node halted; done" in logs, logs[-3000:]
-        decisions = {line.rsplit("decided ", 1)[1].split()[0]
-                     for line in logs.splitlines() if ": decided " in line}
+        decisions = {
+            line.rsplit("decided ", 1)[1].split()[0]
+            for line in logs.splitlines()
+            if ": decided " in line
+        }
         assert len(decisions) == 1 and sum(": decided " in ln for ln in logs.splitlines()) == 3
     finally:
-        subprocess.run([*compose, "down", "--remove-orphans"], capture_output=True,
-                       timeout=120, check=False)
+        subprocess.run(
+            [*compose, "down", "--remove-orphans"], capture_output=True, timeout=120, check=False
+        )
 
 
 @pytest.fixture
@@ -316,8 +378,13 @@ def swarm(client: Any) -> Iterator[Any]:
 
 
 def _service_logs(stack: str, service: str) -> str:
-    proc = subprocess.run(["docker", "service", "logs", "--raw", f"{stack}_{service}"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        ["docker", "service", "logs", "--raw", f"{stack}_{service}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return proc.stdout + proc.stderr
 
 
@@ -327,12 +394,22 @@ def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None
     if shutil.which("docker") is None:
         _unavailable("the docker command line is not installed")
     out = tmp_path / "docker-compose.4.yml"
-    made = subprocess.run([BYZLAB, "compose", "--n", "4", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    made = subprocess.run(
+        [BYZLAB, "compose", "--n", "4", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert made.returncode == 0, made.stderr
     stack = f"byzlabtest{os.getpid()}"
-    deploy = subprocess.run(["docker", "stack", "deploy", "-c", str(out), stack],
-                            capture_output=True, text=True, timeout=120, check=False)
+    deploy = subprocess.run(
+        ["docker", "stack", "deploy", "-c", str(out), stack],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     try:
         assert deploy.returncode == 0, deploy.stderr
         deadline = time.monotonic() + 180
@@ -346,19 +423,23 @@ def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None
         decisions = {}
         for i in range(3):
             log = _service_logs(stack, f"node-{i}")
-            found = [line.rsplit("decided ", 1)[1].split()[0]
-                     for line in log.splitlines() if ": decided " in line]
+            found = [
+                line.rsplit("decided ", 1)[1].split()[0]
+                for line in log.splitlines()
+                if ": decided " in line
+            ]
             assert found, (i, log[-2000:])
             decisions[i] = found[0]
         assert len(set(decisions.values())) == 1, decisions
     finally:
-        subprocess.run(["docker", "stack", "rm", stack], capture_output=True, timeout=120,
-                       check=False)
+        subprocess.run(
+            ["docker", "stack", "rm", stack], capture_output=True, timeout=120, check=False
+        )
         deadline = time.monotonic() + 60
         flt = {"label": f"com.docker.stack.namespace={stack}"}
         while time.monotonic() < deadline and (
-                swarm.containers.list(all=True, filters=flt)
-                or swarm.networks.list(filters=flt)):
+            swarm.containers.list(all=True, filters=flt) or swarm.networks.list(filters=flt)
+        ):
             time.sleep(0.5)
     assert not swarm.services.list(filters=flt)
 
@@ -378,9 +459,12 @@ def test_a_run_that_cannot_fit_in_the_engine_is_refused(client: Any, tmp_path: P
     scenario = tmp_path / "huge.toml"
     scenario.write_text('[run]\nn = 1024\nseed = 7919\n[adversary]\nscheduler = "fifo"\n')
     out = tmp_path / "r"
-    proc = subprocess.Popen([BYZLAB, "run", str(scenario), "--backend", "docker", "--out",
-                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [BYZLAB, "run", str(scenario), "--backend", "docker", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # A refusing orchestrator never creates `out`; one that does is starting 1024
         # containers (the bug): stop it at once and remove what it made.
@@ -388,8 +472,9 @@ def test_a_run_that_cannot_fit_in_the_engine_is_refused(client: Any, tmp_path: P
             if out.exists():
                 proc.kill()
                 proc.communicate()
-                subprocess.run([BYZLAB, "docker", "clean"], capture_output=True,
-                               timeout=600, check=False)
+                subprocess.run(
+                    [BYZLAB, "docker", "clean"], capture_output=True, timeout=600, check=False
+                )
                 pytest.fail(f"the run was started (results in {out}) instead of refused")
             time.sleep(0.02)
         _, err = proc.communicate()
@@ -397,8 +482,11 @@ def test_a_run_that_cannot_fit_in_the_engine_is_refused(client: Any, tmp_path: P
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    ours = [c.name for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
-            if "-s7919-" in c.name]
+    ours = [
+        c.name
+        for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
+        if "-s7919-" in c.name
+    ]
     assert ours == [] and not out.exists(), (ours, err[-2000:])
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, err[-3000:]
@@ -411,14 +499,24 @@ def test_unwritable_results_path_is_one_line(client: Any, tmp_path: Path) -> Non
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x\n")
     out = blocker / "r"
-    proc = subprocess.run([BYZLAB, "run", "--backend", "docker", "--seed", "7907", "--out",
-                           str(out)], capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        [BYZLAB, "run", "--backend", "docker", "--seed", "7907", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     # Apart from a warning that the image is older than the working tree, one line.
-    lines = [line for line in proc.stderr.splitlines()
-             if line.strip() and not line.startswith("warning: ")]
+    lines = [
+        line
+        for line in proc.stderr.splitlines()
+        if line.strip() and not line.startswith("warning: ")
+    ]
     assert proc.returncode == 4 and len(lines) == 1, proc.stderr[-3000:]
     assert str(out) in lines[0] and "ENOTDIR" in lines[0], lines[0]
-    ours = [c.name for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
-            if "-s7907-" in c.name]
+    ours = [
+        c.name
+        for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
+        if "-s7907-" in c.name
+    ]
     assert ours == [], ours

@@ -66,72 +66,142 @@ def test_docker_section_defaults_and_round_trip() -> None:
     scn = parse_scenario({})
     assert scn.docker.image == "byzlab:latest" and scn.docker.faults == []
     assert "[docker]" not in scn.to_toml()  # files without it are written as before
-    scn = parse_scenario({"run": {"n": 7}, "docker": {"image": "me/byzlab:1", "faults": [
-        kill(1),
-        {"node": 2, "action": "pause", "at_iteration": 2, "duration_s": 1.5},
-        {"node": 3, "action": "netem", "at_s": 0, "delay_ms": 20, "jitter_ms": 5,
-         "loss_pct": 1},
-    ]}})
+    scn = parse_scenario(
+        {
+            "run": {"n": 7},
+            "docker": {
+                "image": "me/byzlab:1",
+                "faults": [
+                    kill(1),
+                    {"node": 2, "action": "pause", "at_iteration": 2, "duration_s": 1.5},
+                    {
+                        "node": 3,
+                        "action": "netem",
+                        "at_s": 0,
+                        "delay_ms": 20,
+                        "jitter_ms": 5,
+                        "loss_pct": 1,
+                    },
+                ],
+            },
+        }
+    )
     again = parse_scenario(tomllib.loads(scn.to_toml()))
     assert again.docker == scn.docker
     assert scn.docker.crashed_nodes() == [1, 2]
     assert [f.permanent for f in scn.docker.faults] == [True, False, False]
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    ({"docker": {"img": "x"}}, "docker.img: unknown key; expected one of: faults, image"),
-    ({"docker": {"faults": [kill(1, at=3)]}},
-     "docker.faults[0].at: unknown key; expected one of: action, at_iteration, at_s, "
-     "delay_ms, duration_s, jitter_ms, loss_pct, node"),
-    ({"docker": {"faults": [{"node": 1, "action": "stop", "at_s": 1}]}},
-     "docker.faults[0].action: 'stop' is not one of kill, netem, pause"),
-    ({"docker": {"faults": [{"node": 1, "action": "kill"}]}},
-     "docker.faults[0]: set exactly one of at_s, at_iteration"),
-    ({"docker": {"faults": [kill(1, at_iteration=2)]}},
-     "docker.faults[0]: set exactly one of at_s, at_iteration"),
-    ({"docker": {"faults": [{"node": 1, "action": "kill", "at_s": "1"}]}},
-     "docker.faults[0].at_s: expected a number, got string '1'"),
-    ({"docker": {"faults": [kill(1, at_s=-1)]}}, "docker.faults[0].at_s: must be >= 0, got -1"),
-    ({"docker": {"faults": [kill(4)]}}, "docker.faults[0].node: node 4 is out of range 0..3"),
-    ({"docker": {"faults": [kill(1, duration_s=2)]}},
-     "docker.faults[0].duration_s: not used by action 'kill'"),
-    ({"docker": {"faults": [{"node": 1, "action": "pause", "at_s": 0, "loss_pct": 5}]}},
-     "docker.faults[0].loss_pct: not used by action 'pause'"),
-    ({"docker": {"faults": [{"node": 1, "action": "netem", "at_s": 0}]}},
-     "docker.faults[0]: a netem fault needs delay_ms or loss_pct"),
-    ({"docker": {"faults": [{"node": 1, "action": "netem", "at_s": 0, "loss_pct": 1,
-                             "jitter_ms": 3}]}},
-     "docker.faults[0].jitter_ms: jitter needs delay_ms"),
-    ({"docker": {"faults": [{"node": 1, "action": "netem", "at_s": 0, "loss_pct": 101}]}},
-     "docker.faults[0].loss_pct: must be <= 100, got 101"),
-    ({"adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
-      "docker": {"faults": [kill(3)]}},
-     "docker.faults[0].node: node 3 is Byzantine (adversary.byzantine[0]); it runs inside "
-     "the proxy and has no container of its own"),
-    # A crash counts toward f: n=4 allows one faulty node in all.
-    ({"adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
-      "docker": {"faults": [kill(1)]}},
-     "docker.faults: Byzantine nodes [3] plus crashed nodes [1] are 2 faulty nodes, more "
-     "than f=1 (a killed or paused container is a crash fault and counts toward f)"),
-    ({"docker": {"faults": [kill(1), {"node": 2, "action": "pause", "at_s": 1}]}},
-     "docker.faults: Byzantine nodes [] plus crashed nodes [1, 2] are 2 faulty nodes, more "
-     "than f=1 (a killed or paused container is a crash fault and counts toward f)"),
-])
-def test_each_bad_docker_field_gets_one_message_naming_its_path(data: dict[str, Any],
-                                                                expected: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"docker": {"img": "x"}}, "docker.img: unknown key; expected one of: faults, image"),
+        (
+            {"docker": {"faults": [kill(1, at=3)]}},
+            "docker.faults[0].at: unknown key; expected one of: action, at_iteration, at_s, "
+            "delay_ms, duration_s, jitter_ms, loss_pct, node",
+        ),
+        (
+            {"docker": {"faults": [{"node": 1, "action": "stop", "at_s": 1}]}},
+            "docker.faults[0].action: 'stop' is not one of kill, netem, pause",
+        ),
+        (
+            {"docker": {"faults": [{"node": 1, "action": "kill"}]}},
+            "docker.faults[0]: set exactly one of at_s, at_iteration",
+        ),
+        (
+            {"docker": {"faults": [kill(1, at_iteration=2)]}},
+            "docker.faults[0]: set exactly one of at_s, at_iteration",
+        ),
+        (
+            {"docker": {"faults": [{"node": 1, "action": "kill", "at_s": "1"}]}},
+            "docker.faults[0].at_s: expected a number, got string '1'",
+        ),
+        ({"docker": {"faults": [kill(1, at_s=-1)]}}, "docker.faults[0].at_s: must be >= 0, got -1"),
+        ({"docker": {"faults": [kill(4)]}}, "docker.faults[0].node: node 4 is out of range 0..3"),
+        (
+            {"docker": {"faults": [kill(1, duration_s=2)]}},
+            "docker.faults[0].duration_s: not used by action 'kill'",
+        ),
+        (
+            {"docker": {"faults": [{"node": 1, "action": "pause", "at_s": 0, "loss_pct": 5}]}},
+            "docker.faults[0].loss_pct: not used by action 'pause'",
+        ),
+        (
+            {"docker": {"faults": [{"node": 1, "action": "netem", "at_s": 0}]}},
+            "docker.faults[0]: a netem fault needs delay_ms or loss_pct",
+        ),
+        (
+            {
+                "docker": {
+                    "faults": [
+                        {"node": 1, "action": "netem", "at_s": 0, "loss_pct": 1, "jitter_ms": 3}
+                    ]
+                }
+            },
+            "docker.faults[0].jitter_ms: jitter needs delay_ms",
+        ),
+        (
+            {"docker": {"faults": [{"node": 1, "action": "netem", "at_s": 0, "loss_pct": 101}]}},
+            "docker.faults[0].loss_pct: must be <= 100, got 101",
+        ),
+        (
+            {
+                "adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
+                "docker": {"faults": [kill(3)]},
+            },
+            "docker.faults[0].node: node 3 is Byzantine (adversary.byzantine[0]); it runs inside "
+            "the proxy and has no container of its own",
+        ),
+        # A crash counts toward f: n=4 allows one faulty node in all.
+        (
+            {
+                "adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
+                "docker": {"faults": [kill(1)]},
+            },
+            "docker.faults: Byzantine nodes [3] plus crashed nodes [1] are 2 faulty nodes, more "
+            "than f=1 (a killed or paused container is a crash fault and counts toward f)",
+        ),
+        (
+            {"docker": {"faults": [kill(1), {"node": 2, "action": "pause", "at_s": 1}]}},
+            "docker.faults: Byzantine nodes [] plus crashed nodes [1, 2] are 2 faulty nodes, more "
+            "than f=1 (a killed or paused container is a crash fault and counts toward f)",
+        ),
+    ],
+)
+def test_each_bad_docker_field_gets_one_message_naming_its_path(
+    data: dict[str, Any], expected: str
+) -> None:
     assert problems(data) == [expected]
 
 
 def test_netem_is_scheduling_not_a_fault_toward_f() -> None:
-    scn = parse_scenario({
-        "adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
-        "docker": {"faults": [{"node": n, "action": "netem", "at_s": 0, "delay_ms": 10}
-                              for n in (0, 1, 2)]}})
+    scn = parse_scenario(
+        {
+            "adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
+            "docker": {
+                "faults": [
+                    {"node": n, "action": "netem", "at_s": 0, "delay_ms": 10} for n in (0, 1, 2)
+                ]
+            },
+        }
+    )
     assert scn.docker.crashed_nodes() == []
-    fault = DockerFault(node=0, action="netem", at_s=0, delay_ms=20.5, jitter_ms=5,
-                        loss_pct=0.5)
-    assert netem_args(fault) == ["tc", "qdisc", "replace", "dev", "eth0", "root", "netem",
-                                 "delay", "20.5ms", "5ms", "loss", "0.5%"]
+    fault = DockerFault(node=0, action="netem", at_s=0, delay_ms=20.5, jitter_ms=5, loss_pct=0.5)
+    assert netem_args(fault) == [
+        "tc",
+        "qdisc",
+        "replace",
+        "dev",
+        "eth0",
+        "root",
+        "netem",
+        "delay",
+        "20.5ms",
+        "5ms",
+        "loss",
+        "0.5%",
+    ]
 
 
 def test_local_backend_refuses_container_faults(tmp_path: Path) -> None:
@@ -148,11 +218,19 @@ def test_local_backend_refuses_container_faults(tmp_path: Path) -> None:
 
 def test_unreachable_engine_is_one_sentence_and_no_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_HOST": DEAD_ENGINE}
-    expected = (f"Error: cannot reach the Docker engine at {DEAD_ENGINE}: start it with "
-                "`dockerd &` or `systemctl start docker`")
+    expected = (
+        f"Error: cannot reach the Docker engine at {DEAD_ENGINE}: start it with "
+        "`dockerd &` or `systemctl start docker`"
+    )
     # The real command once, in a process of its own...
-    proc = subprocess.run([BYZLAB, "run", "--backend", "docker", "--out", str(tmp_path / "r")],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = subprocess.run(
+        [BYZLAB, "run", "--backend", "docker", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 1 and proc.stderr.strip() == expected, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout and proc.stdout == ""
     assert not (tmp_path / "r").exists()
@@ -164,8 +242,7 @@ def test_unreachable_engine_is_one_sentence_and_no_traceback(tmp_path: Path) -> 
 
 
 def test_unreachable_tcp_engine_names_its_address() -> None:
-    result = CliRunner().invoke(main, ["docker", "ps"],
-                                env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    result = CliRunner().invoke(main, ["docker", "ps"], env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
     assert result.exit_code == 1
     assert "cannot reach the Docker engine at tcp://127.0.0.1:9: start it" in result.output
 
@@ -175,7 +252,11 @@ def test_unreachable_tcp_engine_names_its_address() -> None:
 
 def test_labels_name_run_role_node_and_owner() -> None:
     assert run_labels("r1", "node", node=3, owner="h:1:2") == {
-        LABEL_RUN: "r1", LABEL_ROLE: "node", LABEL_NODE: "3", LABEL_OWNER: "h:1:2"}
+        LABEL_RUN: "r1",
+        LABEL_ROLE: "node",
+        LABEL_NODE: "3",
+        LABEL_OWNER: "h:1:2",
+    }
     assert run_labels("r1", "network") == {LABEL_RUN: "r1", LABEL_ROLE: "network"}
 
 
@@ -195,8 +276,7 @@ def test_clean_keeps_live_runs_and_compose_objects_unless_asked() -> None:
     live = owner_label()
 
     def keep(labels: dict[str, str], **kw: Any) -> bool:
-        opts: dict[str, Any] = {"run_id": None, "include_live": False,
-                                "include_unowned": False}
+        opts: dict[str, Any] = {"run_id": None, "include_live": False, "include_unowned": False}
         opts.update(kw)
         return _keep(labels, report=CleanReport(), **opts)
 
@@ -207,8 +287,13 @@ def test_clean_keeps_live_runs_and_compose_objects_unless_asked() -> None:
     assert keep(run_labels("compose-n4", "node")) is True
     assert keep(run_labels("compose-n4", "node"), include_unowned=True) is False
     report = CleanReport()
-    _keep(run_labels("a", "node", owner=live), run_id=None, include_live=False,
-          include_unowned=False, report=report)
+    _keep(
+        run_labels("a", "node", owner=live),
+        run_id=None,
+        include_live=False,
+        include_unowned=False,
+        report=report,
+    )
     assert report.skipped_live == ["a"]
 
 
@@ -216,8 +301,9 @@ def test_clean_keeps_live_runs_and_compose_objects_unless_asked() -> None:
 
 
 def test_archives_carry_owner_and_modes_and_never_escape(tmp_path: Path) -> None:
-    data = _tar({"keys": (None, 0o700), "keys/node-1.key": (b"secret", 0o600),
-                 "node.json": (b"{}", 0o644)})
+    data = _tar(
+        {"keys": (None, 0o700), "keys/node-1.key": (b"secret", 0o600), "node.json": (b"{}", 0o644)}
+    )
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         members = {m.name: m for m in tar.getmembers()}
     assert members["keys/node-1.key"].mode == 0o600 and members["keys"].isdir()
@@ -236,7 +322,11 @@ def test_archives_carry_owner_and_modes_and_never_escape(tmp_path: Path) -> None
 def test_crashed_nodes_get_their_own_role_in_nodes_csv() -> None:
     table = "node,role,strategy\n0,honest,honest\n1,byzantine,container-kill\n2,byzantine,x\n"
     assert _mark_crashed(table, {1: "container-kill"}).splitlines() == [
-        "node,role,strategy", "0,honest,honest", "1,crashed,container-kill", "2,byzantine,x"]
+        "node,role,strategy",
+        "0,honest,honest",
+        "1,crashed,container-kill",
+        "2,byzantine,x",
+    ]
 
 
 # --------------------------------------------------------------------------- image
@@ -276,7 +366,7 @@ def test_one_default_image_everywhere() -> None:
 
 def test_dockerignore_keeps_secrets_and_the_venv_out_of_the_context() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
-    assert lines[lines.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!src/"]
+    assert lines[lines.index("*") + 1 :][:3] == ["!pyproject.toml", "!README.md", "!src/"]
 
 
 def test_health_check(tmp_path: Path) -> None:
@@ -287,25 +377,42 @@ def test_health_check(tmp_path: Path) -> None:
     beat = tmp_path / "stats.json"
     assert image.health({}, proc=proc) is None
     assert image.health({"BYZLAB_HEALTH_FILE": str(beat)}, proc=proc) == (
-        f"{beat} does not exist yet")
+        f"{beat} does not exist yet"
+    )
     beat.write_text("{}")
     assert image.health({"BYZLAB_HEALTH_FILE": str(beat)}, proc=proc) is None
     old = time.time() - 100
     os.utime(beat, (old, old))
-    problem = image.health({"BYZLAB_HEALTH_FILE": str(beat), "BYZLAB_HEALTH_MAX_AGE_S": "30"},
-                           proc=proc)
+    problem = image.health(
+        {"BYZLAB_HEALTH_FILE": str(beat), "BYZLAB_HEALTH_MAX_AGE_S": "30"}, proc=proc
+    )
     assert problem is not None and "was last written 100 s ago (more than 30 s)" in problem
     (proc / "1" / "stat").write_text("1 (python) Z 0 1 1 0")
     assert "has exited" in str(image.health({}, proc=proc))
 
 
 def test_health_and_requirements_entry_points() -> None:
-    proc = subprocess.run([sys.executable, "-m", "byzlab.orchestration.image", "requirements",
-                           str(ROOT / "pyproject.toml")], capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "byzlab.orchestration.image",
+            "requirements",
+            str(ROOT / "pyproject.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0 and "numpy>=" in proc.stdout and "matplotlib" not in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "byzlab.orchestration.image", "nonsense"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "byzlab.orchestration.image", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("usage:")
 
 
@@ -351,26 +458,39 @@ def test_compose_document_for_n_is_swarm_ready(n: int) -> None:
     assert proxy_secrets == {"roster.json", f"node-{n}.key", "node-3.key", "proxy.json"}
     assert services["proxy"]["deploy"]["endpoint_mode"] == "dnsrr"
     # No driver: a bridge under docker-compose, an overlay on a swarm.
-    assert doc["networks"] == {"byzlab": {"labels": {"byzlab.run": f"compose-n{n}",
-                                                     "byzlab.role": "network"}}}
+    assert doc["networks"] == {
+        "byzlab": {"labels": {"byzlab.run": f"compose-n{n}", "byzlab.role": "network"}}
+    }
     files = {s["file"] for s in doc["secrets"].values()}
     assert all(f.startswith("./m/") for f in files)
     assert len(doc["secrets"]) == 2 + 2 * len(honest) + 2
 
 
 def test_compose_yaml_is_plain_block_yaml() -> None:
-    text = compose.to_yaml({"a": {"b": [1, "x y"], "c": True, "d": "on", "e": []},
-                            "l": [{"k": 1, "v": "2"}, "s"], "f": 0.5, "g": None})
-    assert text == ('a:\n  b: [1, "x y"]\n  c: true\n  d: "on"\n  e: []\nl:\n  - k: 1\n'
-                    '    v: "2"\n  - s\nf: 0.5\ng: null\n')
+    text = compose.to_yaml(
+        {
+            "a": {"b": [1, "x y"], "c": True, "d": "on", "e": []},
+            "l": [{"k": 1, "v": "2"}, "s"],
+            "f": 0.5,
+            "g": None,
+        }
+    )
+    assert text == (
+        'a:\n  b: [1, "x y"]\n  c: true\n  d: "on"\n  e: []\nl:\n  - k: 1\n'
+        '    v: "2"\n  - s\nf: 0.5\ng: null\n'
+    )
 
 
 def test_root_compose_file_is_the_generators_output() -> None:
     """docker-compose.yml is `byzlab compose --n 4 --out docker-compose.yml`; regenerate it
     with that command (and delete the docker-compose.d/ it writes) if this fails."""
     scn = default_scenario()
-    expected = compose.compose_text(scn, image="byzlab:latest", material="docker-compose.d",
-                                    command="byzlab compose --n 4 --out docker-compose.yml")
+    expected = compose.compose_text(
+        scn,
+        image="byzlab:latest",
+        material="docker-compose.d",
+        command="byzlab compose --n 4 --out docker-compose.yml",
+    )
     assert (ROOT / "docker-compose.yml").read_text() == expected
 
 
@@ -379,8 +499,9 @@ def test_compose_command_writes_file_and_private_material(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["compose", "--n", "7", "--out", str(out)])
     assert result.exit_code == 0, result.output
     material = tmp_path / "docker-compose.7.d"
-    assert out.read_text().startswith("# Generated by `byzlab compose --n 7 --out "
-                                      "docker-compose.7.yml`")
+    assert out.read_text().startswith(
+        "# Generated by `byzlab compose --n 7 --out docker-compose.7.yml`"
+    )
     assert (material.stat().st_mode & 0o777) == 0o700
     assert (material / ".gitignore").read_text().splitlines()[-1] == "*"
     keys = sorted(p.name for p in (material / "keys").iterdir())
@@ -393,8 +514,9 @@ def test_compose_command_writes_file_and_private_material(tmp_path: Path) -> Non
     # --init renews the keys for the same file, and refuses a file made for another n.
     result = CliRunner().invoke(main, ["compose", "--n", "7", "--init", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert json.loads((material / "keys" / "roster.json").read_text())["run_id"] != (
-        roster["run_id"])
+    assert (
+        json.loads((material / "keys" / "roster.json").read_text())["run_id"] != (roster["run_id"])
+    )
     result = CliRunner().invoke(main, ["compose", "--n", "10", "--init", "--out", str(out)])
     assert result.exit_code == 2
     assert "was not generated for this scenario (n=10" in result.output
@@ -403,10 +525,13 @@ def test_compose_command_writes_file_and_private_material(tmp_path: Path) -> Non
 def test_compose_command_errors_are_one_line(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text("[run]\nn = 4\ninputs = [1, 1, 1, -1]\n")
-    result = CliRunner().invoke(main, ["compose", "--scenario", str(path), "--n", "7",
-                                       "--out", str(tmp_path / "c.yml")])
+    result = CliRunner().invoke(
+        main, ["compose", "--scenario", str(path), "--n", "7", "--out", str(tmp_path / "c.yml")]
+    )
     assert result.exit_code == 2
-    assert result.output == ("Error: --n 7: the scenario lists 4 explicit inputs; change "
-                             "run.inputs in the file instead\n")
+    assert result.output == (
+        "Error: --n 7: the scenario lists 4 explicit inputs; change "
+        "run.inputs in the file instead\n"
+    )
     result = CliRunner().invoke(main, ["compose", "--init", "--out", str(tmp_path / "no.yml")])
     assert result.exit_code == 2 and "does not exist; write it with" in result.output

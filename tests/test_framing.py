@@ -292,7 +292,8 @@ def test_fuzz_mutated_batches_never_raise(messages: list[object], index: int, ma
 @settings(max_examples=300, deadline=None)
 @given(messages=st.lists(primitives, max_size=40), prefix=st.binary(max_size=20))
 def test_batch_length_is_the_number_of_items_msgpack_decodes(
-        messages: list[object], prefix: bytes) -> None:
+    messages: list[object], prefix: bytes
+) -> None:
     packed = pack_batch(messages)
     assert batch_length(packed) == len(messages) == len(msgpack.unpackb(packed))
     # At an offset inside a larger buffer (the proxy reads it inside a frame body).
@@ -320,9 +321,12 @@ def test_batch_length_agrees_with_unpack_batch_on_any_bytes(data: bytes) -> None
 
 
 def test_batch_length_without_an_array_header() -> None:
-    for data, kind in ((b"", FrameErrorKind.TRUNCATED), (b"\x01", FrameErrorKind.NOT_A_BATCH),
-                       (b"\xdc\x00", FrameErrorKind.TRUNCATED),
-                       (b"\xdd\x00\x00\x01", FrameErrorKind.TRUNCATED)):
+    for data, kind in (
+        (b"", FrameErrorKind.TRUNCATED),
+        (b"\x01", FrameErrorKind.NOT_A_BATCH),
+        (b"\xdc\x00", FrameErrorKind.TRUNCATED),
+        (b"\xdd\x00\x00\x01", FrameErrorKind.TRUNCATED),
+    ):
         result = batch_length(data)
         assert isinstance(result, FrameError) and result.kind is kind, (data, result)
     assert isinstance(batch_length(b"\x93", 1), FrameError)  # offset past the end
@@ -669,9 +673,13 @@ async def test_put_packed_queues_one_packing_for_many_destinations_in_order() ->
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     # One round: a payload per destination, in the order destinations became ready.
-    assert wire.rounds == [[(2, ["first, for 2 only", [7, "broadcast"]]),
-                            (1, [[7, "broadcast"]]),
-                            (3, [[7, "broadcast"], "last, for 3 only"])]]
+    assert wire.rounds == [
+        [
+            (2, ["first, for 2 only", [7, "broadcast"]]),
+            (1, [[7, "broadcast"]]),
+            (3, [[7, "broadcast"], "last, for 3 only"]),
+        ]
+    ]
     assert (batcher.frames_sent, batcher.messages_sent) == (3, 5)
     batcher.close()
     await runner
@@ -695,8 +703,13 @@ async def test_rounds_are_cut_at_max_items_and_continue_round_robin() -> None:
 @pytest.mark.asyncio
 async def test_put_packed_reports_the_bound_and_the_producer_waits_for_space() -> None:
     wire = Rounds()
-    batcher = Batcher(flush_round=wire.flush_round, max_items=2, max_pending=4,
-                      max_payload=100, max_pending_bytes=100)
+    batcher = Batcher(
+        flush_round=wire.flush_round,
+        max_items=2,
+        max_pending=4,
+        max_payload=100,
+        max_pending_bytes=100,
+    )
     item = batcher.pack(b"x" * 10)
     assert [batcher.put_packed([0, 1], item) for _ in range(4)] == [False, False, False, True]
     # The fast path never refuses: one input's worth may cross the bound.
@@ -709,8 +722,13 @@ async def test_put_packed_reports_the_bound_and_the_producer_waits_for_space() -
     async with asyncio.timeout(10):
         await waiter
     assert batcher.pending(0) < 4 and batcher.pending(1) < 4
-    big = Batcher(flush_round=wire.flush_round, max_items=100, max_pending=100,
-                  max_payload=100, max_pending_bytes=100)
+    big = Batcher(
+        flush_round=wire.flush_round,
+        max_items=100,
+        max_pending=100,
+        max_payload=100,
+        max_pending_bytes=100,
+    )
     assert big.put_packed([0], big.pack(b"y" * 60)) is False
     assert big.put_packed([0], big.pack(b"y" * 60)) is True  # the byte bound counts too
     with pytest.raises(ValueError, match="cannot fit"):
@@ -781,13 +799,20 @@ async def test_broadcasts_and_own_messages_keep_their_order_per_destination() ->
 
 @settings(max_examples=300, deadline=None)
 @given(
-    ops=st.lists(st.tuples(st.sampled_from(["broadcast", "own", "round"]), st.integers(0, 4),
-                           st.binary(max_size=40)), max_size=60),
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["broadcast", "own", "round"]),
+            st.integers(0, 4),
+            st.binary(max_size=40),
+        ),
+        max_size=60,
+    ),
     max_items=st.integers(1, 5),
     max_payload=st.integers(50, 200),
 )
 def test_the_broadcast_log_delivers_what_per_destination_queues_would(
-        ops: list[tuple[str, int, bytes]], max_items: int, max_payload: int) -> None:
+    ops: list[tuple[str, int, bytes]], max_items: int, max_payload: int
+) -> None:
     """Model: every destination receives, in order, exactly the messages queued for it
     (broadcasts to members 0..2, own messages to anyone), in frames within the limits."""
     members = [0, 1, 2]
@@ -803,9 +828,14 @@ def test_the_broadcast_log_delivers_what_per_destination_queues_would(
             got[dest].extend(batch)
 
     async def scenario() -> None:
-        batcher = Batcher(flush_round=flush_round, broadcast=members, max_items=max_items,
-                          max_payload=max_payload, max_pending=1000,
-                          max_pending_bytes=100_000)
+        batcher = Batcher(
+            flush_round=flush_round,
+            broadcast=members,
+            max_items=max_items,
+            max_payload=max_payload,
+            max_pending=1000,
+            max_pending_bytes=100_000,
+        )
         runner = asyncio.create_task(batcher.run())
         for op, dest, data in ops:
             if op == "broadcast":
@@ -832,8 +862,14 @@ def test_the_broadcast_log_delivers_what_per_destination_queues_would(
 @pytest.mark.asyncio
 async def test_the_broadcast_log_counts_toward_every_members_bound() -> None:
     wire = Rounds()
-    batcher = Batcher(flush_round=wire.flush_round, broadcast=[0, 1], max_items=2,
-                      max_pending=4, max_payload=100, max_pending_bytes=100)
+    batcher = Batcher(
+        flush_round=wire.flush_round,
+        broadcast=[0, 1],
+        max_items=2,
+        max_pending=4,
+        max_payload=100,
+        max_pending_bytes=100,
+    )
     assert batcher.put_packed([1], batcher.pack("own")) is False
     assert [batcher.put_broadcast(batcher.pack(i)) for i in range(3)] == [False, False, True]
     assert (batcher.pending(0), batcher.pending(1)) == (3, 4)

@@ -33,18 +33,36 @@ BYZ = N - 1
 
 _ints = st.integers(-3, 12) | st.sampled_from([10**6, 2**40, -(2**40), 1 << N, (1 << N) - 1])
 _views = st.none() | st.lists(st.integers(-2, 40), min_size=0, max_size=N + 2).map(tuple)
-_items = (st.builds(Vote, _ints, _ints, _ints, _ints, _views)
-          | st.builds(Write, _ints, _ints, _ints, _ints, _views))
+_items = st.builds(Vote, _ints, _ints, _ints, _ints, _views) | st.builds(
+    Write, _ints, _ints, _ints, _ints, _views
+)
 _messages: st.SearchStrategy[Message] = (
     st.builds(RbcMsg, st.integers(-1, 4), _ints, _ints, _items)
     # mostly well-shaped traffic in the Byzantine node's own name, which goes deepest
-    | st.builds(RbcMsg, st.sampled_from([int(k) for k in (Kind.INITIAL, Kind.ECHO, Kind.READY)]),
-                st.just(BYZ), st.integers(1, 40),
-                st.builds(Vote, st.integers(1, 6), st.integers(1, 4), st.integers(-1, 1),
-                          st.integers(0, (1 << N) - 1), _views)
-                | st.builds(Write, st.integers(1, 12), st.integers(1, 10), st.integers(-1, 1),
-                            st.integers(0, (1 << N) - 1), _views))
-    | st.builds(DecideMsg, _ints))
+    | st.builds(
+        RbcMsg,
+        st.sampled_from([int(k) for k in (Kind.INITIAL, Kind.ECHO, Kind.READY)]),
+        st.just(BYZ),
+        st.integers(1, 40),
+        st.builds(
+            Vote,
+            st.integers(1, 6),
+            st.integers(1, 4),
+            st.integers(-1, 1),
+            st.integers(0, (1 << N) - 1),
+            _views,
+        )
+        | st.builds(
+            Write,
+            st.integers(1, 12),
+            st.integers(1, 10),
+            st.integers(-1, 1),
+            st.integers(0, (1 << N) - 1),
+            _views,
+        ),
+    )
+    | st.builds(DecideMsg, _ints)
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +72,10 @@ class Injection:
     msg: Message
 
 
-_injections = st.lists(st.builds(Injection, st.integers(0, 300),
-                                 st.none() | st.integers(-1, N), _messages), max_size=40)
+_injections = st.lists(
+    st.builds(Injection, st.integers(0, 300), st.none() | st.integers(-1, N), _messages),
+    max_size=40,
+)
 
 
 class FuzzingPeer(ByzantineNode):
@@ -86,15 +106,25 @@ class FuzzingPeer(ByzantineNode):
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_injections, st.booleans(), st.integers(0, 2**16),
-       st.sampled_from(["random", "fifo", "split-vote"]))
+@given(
+    _injections,
+    st.booleans(),
+    st.integers(0, 2**16),
+    st.sampled_from(["random", "fifo", "split-vote"]),
+)
 def test_a_fuzzing_peer_inside_a_run_changes_nothing_that_matters(
-        injections: list[Injection], honest: bool, seed: int, scheduler: str) -> None:
+    injections: list[Injection], honest: bool, seed: int, scheduler: str
+) -> None:
     params = Params.practical(N, F)
-    sim = Simulator(params, protocol="hpz", inputs=make_inputs("split", N, seed), seed=seed,
-                    scheduler=make_scheduler(scheduler),
-                    byzantine={BYZ: lambda spec: FuzzingPeer(spec, injections, honest)},
-                    max_deliveries=2_000_000)
+    sim = Simulator(
+        params,
+        protocol="hpz",
+        inputs=make_inputs("split", N, seed),
+        seed=seed,
+        scheduler=make_scheduler(scheduler),
+        byzantine={BYZ: lambda spec: FuzzingPeer(spec, injections, honest)},
+        max_deliveries=2_000_000,
+    )
     result = sim.run()  # nothing an honest node is sent may raise
     where = f"seed={seed} scheduler={scheduler} honest_base={honest} injections={injections!r}"
     assert result.agreed and result.valid, where

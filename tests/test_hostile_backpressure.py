@@ -28,17 +28,36 @@ CAP = 8 << 20
 
 @pytest.mark.slow
 def test_a_stalled_receiver_flooded_by_a_corrupted_node_does_not_stall_the_run(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     victim, byz = 5, 6
-    scn = parse_scenario({"run": {"n": 7, "seed": 11, "timeout_s": 30}, "adversary": {
-        "scheduler": "random", "delta_s": 0.002,
-        "byzantine": [{"node": byz, "strategy": "silent"}]}})
-    inject = {"target": victim, "from_node": byz, "done_file": str(tmp_path / "done.json"),
-              "garbage_frames": 0, "forged_frames": 0, "invalid_frames": 0,
-              "oversized": False, "hold_start": False, "stall_frames": 2 * CAP >> 20}
-    with LocalRun(scn, out_root=tmp_path / "r",
-                  proxy_options={"inject": inject, "max_queue_bytes": CAP},
-                  node_options={"linger_s": 1.0}) as lr:
+    scn = parse_scenario(
+        {
+            "run": {"n": 7, "seed": 11, "timeout_s": 30},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.002,
+                "byzantine": [{"node": byz, "strategy": "silent"}],
+            },
+        }
+    )
+    inject = {
+        "target": victim,
+        "from_node": byz,
+        "done_file": str(tmp_path / "done.json"),
+        "garbage_frames": 0,
+        "forged_frames": 0,
+        "invalid_frames": 0,
+        "oversized": False,
+        "hold_start": False,
+        "stall_frames": 2 * CAP >> 20,
+    }
+    with LocalRun(
+        scn,
+        out_root=tmp_path / "r",
+        proxy_options={"inject": inject, "max_queue_bytes": CAP},
+        node_options={"linger_s": 1.0},
+    ) as lr:
         where = lr.describe()
         lr.start()
         deadline = time.monotonic() + 30
@@ -59,8 +78,7 @@ def test_a_stalled_receiver_flooded_by_a_corrupted_node_does_not_stall_the_run(
     outcome = lr.collect(waited)
     s = outcome.summary
     assert s["crashed"] == {str(victim): "killed"}, where
-    assert set(s["honest_decisions"]) == {"0", "1", "2", "3", "4"}, (s["honest_decisions"],
-                                                                     where)
+    assert set(s["honest_decisions"]) == {"0", "1", "2", "3", "4"}, (s["honest_decisions"], where)
     assert s["agreed"] is True and s["valid"] is True, where
     assert stats["injected"]["stall_frames"] == 16, stats["injected"]
     counts = stats["counts"]

@@ -36,8 +36,7 @@ async def _first_frame_refused(port: int, data: bytes) -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_oversized_first_prefix_is_counted_as_framing_oversized(
-        tmp_path: Path) -> None:
+async def test_an_oversized_first_prefix_is_counted_as_framing_oversized(tmp_path: Path) -> None:
     proxy = ProxyProc(tmp_path, N)
     try:
         await _first_frame_refused(proxy.port, struct.pack("!I", MAX_FRAME + 1) + bytes(64))
@@ -77,8 +76,11 @@ async def test_non_finite_snapshot_values_never_reach_the_statistics(tmp_path: P
             assert c.writer is not None
             await c.writer.drain()
         stats = await proxy.wait_stats(
-            lambda s: s.get("snapshots", {}).get("1", {}).get("x") == 2.5
-            and s.get("drops", {}).get("side-bad-snapshot", 0) >= 5)
+            lambda s: (
+                s.get("snapshots", {}).get("1", {}).get("x") == 2.5
+                and s.get("drops", {}).get("side-bad-snapshot", 0) >= 5
+            )
+        )
         data = strict_json(proxy.stats_file)  # valid JSON: no NaN, no Infinity
         assert data["snapshots"].get("0") is None, data["snapshots"]
         assert stats["drops"]["hello-bad-snapshot"] == 1, stats["drops"]
@@ -93,10 +95,26 @@ async def test_non_finite_snapshot_values_never_reach_the_statistics(tmp_path: P
 
 
 def test_clean_snapshot_accepts_finite_bounded_primitives_only() -> None:
-    good = {"node": 1, "phase": "vote", "iteration": 3, "x": -0.5, "decision": None,
-            "halted": False}
+    good = {
+        "node": 1,
+        "phase": "vote",
+        "iteration": 3,
+        "x": -0.5,
+        "decision": None,
+        "halted": False,
+    }
     assert clean_snapshot(good) == good
-    for bad in ({"x": float("nan")}, {"x": float("inf")}, {"x": float("-inf")},
-                {"x": 1 << 64}, {"x": -(1 << 64)}, {"x": [1]}, {1: 1}, {"x": "v" * 65},
-                {"k" * 65: 1}, {f"k{i}": 0 for i in range(65)}, ["x"]):
+    for bad in (
+        {"x": float("nan")},
+        {"x": float("inf")},
+        {"x": float("-inf")},
+        {"x": 1 << 64},
+        {"x": -(1 << 64)},
+        {"x": [1]},
+        {1: 1},
+        {"x": "v" * 65},
+        {"k" * 65: 1},
+        {f"k{i}": 0 for i in range(65)},
+        ["x"],
+    ):
         assert clean_snapshot(bad) is None, bad

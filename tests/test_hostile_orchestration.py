@@ -54,8 +54,11 @@ PROGRESS = re.compile(r"connected \d+/\d+ +decided \d+/\d+ +halted \d+/\d+")
 
 def one_error_line(stderr: str) -> str:
     """Apart from progress lines, stderr is exactly one line: no traceback."""
-    lines = [line for line in stderr.splitlines()
-             if line.strip() and not PROGRESS.fullmatch(line.strip())]
+    lines = [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and not PROGRESS.fullmatch(line.strip())
+    ]
     assert "Traceback" not in stderr and len(lines) == 1, stderr[-3000:]
     return lines[0]
 
@@ -84,6 +87,7 @@ def wait_until_janitor_done(key_dir: Path) -> None:
 def limit_file_size(limit: int) -> Callable[[], None]:
     def preexec() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return preexec
 
 
@@ -96,8 +100,11 @@ def test_sigkilled_orchestrator_leaves_no_private_key(tmp_path: Path) -> None:
     scenario = tmp_path / "slow.toml"
     scenario.write_text(SLOW)  # delta_s = 1 s under FIFO: the run cannot end before the kill
     out = tmp_path / "results"
-    proc = subprocess.Popen([BYZLAB, "run", str(scenario), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [BYZLAB, "run", str(scenario), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     pids: dict[str, int] = {}
     try:
         deadline = time.monotonic() + 120
@@ -106,15 +113,17 @@ def test_sigkilled_orchestrator_leaves_no_private_key(tmp_path: Path) -> None:
             stats = list(out.glob("*/work/proxy/stats.json"))
             if found and stats:
                 pids = json.loads(found[0].read_text())
-                if len([p for p in pids if p.startswith(("node-", "proxy"))]) == 5 \
-                        and json.loads(stats[0].read_text()).get("started"):
+                if len([p for p in pids if p.startswith(("node-", "proxy"))]) == 5 and json.loads(
+                    stats[0].read_text()
+                ).get("started"):
                     break
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
         assert found and pids, f"the run never started: {pids} (seed=1)"
         run_dir = found[0].parent.parent
-        key_dir = Path(json.loads((run_dir / "work" / "nodes" / "0" / "node.json")
-                                  .read_text())["key_dir"])
+        key_dir = Path(
+            json.loads((run_dir / "work" / "nodes" / "0" / "node.json").read_text())["key_dir"]
+        )
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
     finally:
@@ -141,8 +150,9 @@ def test_results_path_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the results directory should be\n")
     out = blocker / "results"
-    proc = subprocess.run([BYZLAB, "run", "--out", str(out)], capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [BYZLAB, "run", "--out", str(out)], capture_output=True, text=True, timeout=120, check=False
+    )
     line = one_error_line(proc.stderr)
     assert proc.returncode == EXIT_IO, (proc.returncode, line)
     assert str(out) in line and "ENOTDIR" in line, line
@@ -151,8 +161,12 @@ def test_results_path_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
 @contextlib.contextmanager
 def tmpfs(where: Path, options: str) -> Iterator[Path]:
     where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                             capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -164,8 +178,13 @@ def tmpfs(where: Path, options: str) -> Iterator[Path]:
 def test_read_only_results_directory_is_one_line(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
         out = ro / "results"
-        proc = subprocess.run([BYZLAB, "run", "--out", str(out)], capture_output=True,
-                              text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            [BYZLAB, "run", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         line = one_error_line(proc.stderr)
         assert proc.returncode == EXIT_IO, (proc.returncode, line)
         assert str(out) in line and "EROFS" in line, line
@@ -175,8 +194,14 @@ def test_disk_full_before_the_first_file_leaves_nothing(tmp_path: Path) -> None:
     """Not even INCOMPLETE.json fits (RLIMIT_FSIZE = 100 bytes): one line naming it, and no
     run directory at all (an empty one would look like a run that never said anything)."""
     out = tmp_path / "results"
-    proc = subprocess.run([BYZLAB, "run", "--out", str(out)], capture_output=True, text=True,
-                          timeout=120, check=False, preexec_fn=limit_file_size(100))
+    proc = subprocess.run(
+        [BYZLAB, "run", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=limit_file_size(100),
+    )
     line = one_error_line(proc.stderr)
     assert proc.returncode == EXIT_IO, (proc.returncode, line)
     assert INCOMPLETE_FILE in line and "EFBIG" in line, line
@@ -188,8 +213,14 @@ def test_disk_full_mid_run_is_one_line_and_leaves_an_incomplete_run(tmp_path: Pa
     summary.json (about 2 KiB) does not. One line with the path and EFBIG; the run
     directory says it is incomplete; no .tmp file, no empty copy of a trace, no key."""
     out = tmp_path / "results"
-    proc = subprocess.run([BYZLAB, "run", "--out", str(out)], capture_output=True, text=True,
-                          timeout=300, check=False, preexec_fn=limit_file_size(1024))
+    proc = subprocess.run(
+        [BYZLAB, "run", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=limit_file_size(1024),
+    )
     line = one_error_line(proc.stderr)
     assert proc.returncode == EXIT_IO, (proc.returncode, proc.stderr[-3000:])
     assert "EFBIG" in line and str(out) in line, line
@@ -199,8 +230,11 @@ def test_disk_full_mid_run_is_one_line_and_leaves_an_incomplete_run(tmp_path: Pa
     assert (run_dir / INCOMPLETE_FILE).is_file() and not (run_dir / "summary.json").exists()
     leftovers = [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == [], leftovers
-    empty = [p for p in run_dir.rglob("*") if p.is_file() and p.stat().st_size == 0
-             and "logs" not in p.parts]
+    empty = [
+        p
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.stat().st_size == 0 and "logs" not in p.parts
+    ]
     assert empty == [], empty
     assert private_keys_under(run_dir) == []
 
@@ -226,8 +260,12 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_starts(tmp_path: Path)
     scenario = tmp_path / "huge.toml"
     scenario.write_text(f'[run]\nn = {n}\nseed = 1\n[adversary]\nscheduler = "fifo"\n')
     out = tmp_path / "results"
-    proc = subprocess.Popen([BYZLAB, "run", str(scenario), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [BYZLAB, "run", str(scenario), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # A refusing orchestrator never creates `out`; one that does is starting the run
         # (the bug): stop it at once rather than let it eat the machine's memory.

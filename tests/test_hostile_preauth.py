@@ -85,8 +85,13 @@ async def test_a_thousand_pending_connections_keep_the_proxy_small(tmp_path: Pat
         for s in socks:
             s.close()
         socks.clear()
-        reasons = ("framing-oversized", "hello-evicted", "hello-timeout", "hello-missing",
-                   "framing-truncated")
+        reasons = (
+            "framing-oversized",
+            "hello-evicted",
+            "hello-timeout",
+            "hello-missing",
+            "framing-truncated",
+        )
 
         def refused(stats: dict[str, object]) -> int:
             drops = stats.get("drops")
@@ -98,7 +103,9 @@ async def test_a_thousand_pending_connections_keep_the_proxy_small(tmp_path: Pat
         growth_mib = (peak_during - idle) / 1024
         assert growth_mib < GROWTH_BOUND_MIB, (
             f"proxy peak RSS grew {growth_mib:.0f} MiB (idle peak {idle} KiB, "
-            f"{sum(sent)} of {len(sent)} connections fully written)", stats.get("drops"))
+            f"{sum(sent)} of {len(sent)} connections fully written)",
+            stats.get("drops"),
+        )
         drops = stats["drops"]
         assert 1 <= drops.get("framing-oversized", 0) <= LARGE, drops
         # The trickling connections wait at most max_pending_hellos (256) at a time: the

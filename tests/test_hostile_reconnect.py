@@ -57,22 +57,30 @@ def write_node_config(tmp_path: Path, port: int) -> Path:
     n = 4
     key_dir = tmp_path / "keys"
     generate_keys(n + 1, key_dir, "reconnect-test")
-    config = {"node": 0, "params": Params.practical(n, 1).to_dict(), "protocol": "hpz",
-              "input": 1, "seed": 0, "run_id": "reconnect-test", "key_dir": str(key_dir),
-              "proxy_port": port, "out_dir": str(tmp_path / "out"), "timeout_s": RUN_S,
-              "backoff_initial_s": INITIAL_S, "backoff_max_s": MAX_S}
+    config = {
+        "node": 0,
+        "params": Params.practical(n, 1).to_dict(),
+        "protocol": "hpz",
+        "input": 1,
+        "seed": 0,
+        "run_id": "reconnect-test",
+        "key_dir": str(key_dir),
+        "proxy_port": port,
+        "out_dir": str(tmp_path / "out"),
+        "timeout_s": RUN_S,
+        "backoff_initial_s": INITIAL_S,
+        "backoff_max_s": MAX_S,
+    }
     path = tmp_path / "node.json"
     path.write_text(json.dumps(config))
     return path
 
 
 @pytest.mark.asyncio
-async def test_a_node_backs_off_from_an_endpoint_that_accepts_and_closes(
-        tmp_path: Path) -> None:
+async def test_a_node_backs_off_from_an_endpoint_that_accepts_and_closes(tmp_path: Path) -> None:
     accepted: list[float] = []
 
-    async def accept_and_close(reader: asyncio.StreamReader,
-                               writer: asyncio.StreamWriter) -> None:
+    async def accept_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(time.monotonic())
         writer.close()
 
@@ -81,8 +89,14 @@ async def test_a_node_backs_off_from_an_endpoint_that_accepts_and_closes(
     config = write_node_config(tmp_path, port)
     log = (tmp_path / "node.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "byzlab.network.tcp", "--config", str(config),
-        stdout=log, stderr=subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "byzlab.network.tcp",
+        "--config",
+        str(config),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         async with asyncio.timeout(60):
             status = await proc.wait()  # the node gives up after timeout_s
@@ -100,6 +114,7 @@ async def test_a_node_backs_off_from_an_endpoint_that_accepts_and_closes(
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert len(accepted) <= bound, (
         f"{len(accepted)} connections in {elapsed:.2f} s (schedule allows "
-        f"{max_attempts(elapsed)}); node counters {result['counters']}")
+        f"{max_attempts(elapsed)}); node counters {result['counters']}"
+    )
     assert result["stop_reason"] == "timeout"
     assert result["counters"]["sessions_failed"] >= len(accepted) - 1, result["counters"]

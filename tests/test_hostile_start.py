@@ -46,10 +46,15 @@ class _CrashBeforeHello(LocalRun):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["SIGKILL", "SIGSTOP"])
 def test_a_node_crashed_before_its_hello_is_tolerated(tmp_path: Path, sig: int) -> None:
-    scn = parse_scenario({"run": {"n": 4, "seed": 4, "timeout_s": 30},
-                          "adversary": {"scheduler": "random", "delta_s": 0.005}})
-    with _CrashBeforeHello(scn, out_root=tmp_path, sig=sig,
-                           proxy_options={"start_grace_s": 1.0}) as lr:
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 4, "timeout_s": 30},
+            "adversary": {"scheduler": "random", "delta_s": 0.005},
+        }
+    )
+    with _CrashBeforeHello(
+        scn, out_root=tmp_path, sig=sig, proxy_options={"start_grace_s": 1.0}
+    ) as lr:
         where = lr.describe()
         lr.start()
         procs = lr.node_procs()

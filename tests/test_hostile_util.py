@@ -46,8 +46,9 @@ def status_kib(pid: int, field: str) -> int:
 class ProxyProc:
     """The proxy as a real process (``python -m byzlab.adversary.proxy``)."""
 
-    def __init__(self, tmp: Path, n: int = 4, *, run_id: str = "hostile-test",
-                 **overrides: Any) -> None:
+    def __init__(
+        self, tmp: Path, n: int = 4, *, run_id: str = "hostile-test", **overrides: Any
+    ) -> None:
         self.tmp = tmp
         self.n = n
         self.key_dir = tmp / "keys"
@@ -56,11 +57,18 @@ class ProxyProc:
         self.ready_file = tmp / "ready.json"
         f = (n - 1) // 3
         self.config: dict[str, Any] = {
-            "params": Params.practical(n, f).to_dict(), "protocol": "hpz",
-            "inputs": [1 if i % 2 == 0 else -1 for i in range(n)], "seed": 5,
-            "run_id": run_id, "key_dir": str(self.key_dir), "scheduler": "fifo",
-            "delta_s": 0.0, "stats_file": str(self.stats_file),
-            "ready_file": str(self.ready_file), "stats_interval_s": 0.05, **overrides,
+            "params": Params.practical(n, f).to_dict(),
+            "protocol": "hpz",
+            "inputs": [1 if i % 2 == 0 else -1 for i in range(n)],
+            "seed": 5,
+            "run_id": run_id,
+            "key_dir": str(self.key_dir),
+            "scheduler": "fifo",
+            "delta_s": 0.0,
+            "stats_file": str(self.stats_file),
+            "ready_file": str(self.ready_file),
+            "stats_interval_s": 0.05,
+            **overrides,
         }
         self.log = tmp / "proxy.log"
         self.port = 0
@@ -74,10 +82,15 @@ class ProxyProc:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "byzlab.adversary.proxy", "--config", str(path)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
-        while not isinstance(ready := read_json(self.ready_file), dict) \
-                or ready.get("pid") != self.proc.pid:
+        while (
+            not isinstance(ready := read_json(self.ready_file), dict)
+            or ready.get("pid") != self.proc.pid
+        ):
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             assert time.monotonic() < deadline, "proxy did not start"
             time.sleep(0.02)
@@ -128,8 +141,9 @@ class Client:
         keys = link_keys_for(me, load_private_key(key_dir, me), load_roster(key_dir))
         self.me = me
         self.n = n
-        self.senders = {d: LinkSender(sender=me, receiver=d, key=k.send_key)
-                        for d, k in keys.items() if d != me}
+        self.senders = {
+            d: LinkSender(sender=me, receiver=d, key=k.send_key) for d, k in keys.items() if d != me
+        }
         self.control_key = keys[n].recv_key
         self.decoder = FrameDecoder()
         self.pending: list[bytes] = []

@@ -23,17 +23,32 @@ STAKES = [30, 20, 15, 10, 10, 5, 5, 5]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def committee(seed: int, *, seats: int = 7, instances: int = 3, byzantine: int = 1,
-              inputs: str = "split", **run: Any) -> dict[str, Any]:
-    return {"run": {"seed": seed, "inputs": inputs, **run},
-            "committee": {"stakes": STAKES, "seats": seats, "instances": instances,
-                          "byzantine": [{"node": byzantine, "strategy": "equivocate"}]}}
+def committee(
+    seed: int,
+    *,
+    seats: int = 7,
+    instances: int = 3,
+    byzantine: int = 1,
+    inputs: str = "split",
+    **run: Any,
+) -> dict[str, Any]:
+    return {
+        "run": {"seed": seed, "inputs": inputs, **run},
+        "committee": {
+            "stakes": STAKES,
+            "seats": seats,
+            "instances": instances,
+            "byzantine": [{"node": byzantine, "strategy": "equivocate"}],
+        },
+    }
 
 
 def about(outcome: mi.MultiRunOutcome) -> str:
     s = outcome.summary
-    return (f"run_id={outcome.run_id} seed={s['seed']} status={s['status']} "
-            f"shares={s['seat_shares']} results={outcome.out_dir}")
+    return (
+        f"run_id={outcome.run_id} seed={s['seed']} status={s['status']} "
+        f"shares={s['seat_shares']} results={outcome.out_dir}"
+    )
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -43,8 +58,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------- the draw
 
 
-def test_seeds_chain_through_decisions_and_seats_follow_the_verifiable_draw(
-        tmp_path: Path) -> None:
+def test_seeds_chain_through_decisions_and_seats_follow_the_verifiable_draw(tmp_path: Path) -> None:
     scn = parse_scenario(committee(1, instances=4))
     out = mi.run_instances(scn, backend="sim", out_root=tmp_path)
     assert out.exit_code == mi.EXIT_OK, about(out)
@@ -74,8 +88,11 @@ def test_seeds_chain_through_decisions_and_seats_follow_the_verifiable_draw(
 
 
 def test_a_node_with_s_seats_runs_s_players_and_an_instance_replays(tmp_path: Path) -> None:
-    out = mi.run_instances(parse_scenario(committee(11, seats=4, instances=2, inputs="ones")),
-                           backend="sim", out_root=tmp_path)
+    out = mi.run_instances(
+        parse_scenario(committee(11, seats=4, instances=2, inputs="ones")),
+        backend="sim",
+        out_root=tmp_path,
+    )
     rec = out.records[1]
     assert rec["owners"] == [1, 2, 4, 2] and rec["seats"] == {"1": 1, "2": 2, "4": 1}, about(out)
     players = [r for r in rows(out.out_dir / "players.csv") if r["instance"] == "1"]
@@ -89,8 +106,7 @@ def test_a_node_with_s_seats_runs_s_players_and_an_instance_replays(tmp_path: Pa
     assert json.loads((inst / "summary.json").read_text())["byzantine"] == {"0": "equivocate"}
 
 
-def test_adversary_over_a_third_is_recorded_and_the_exit_status_says_so(
-        tmp_path: Path) -> None:
+def test_adversary_over_a_third_is_recorded_and_the_exit_status_says_so(tmp_path: Path) -> None:
     # Pool node 0 holds 30% of the stake: with seed 2 it draws 3 of 7 seats in instances 1, 2.
     data = committee(2, instances=4, byzantine=0)
     out = mi.run_instances(parse_scenario(data), backend="sim", out_root=tmp_path / "a")
@@ -107,8 +123,9 @@ def test_adversary_over_a_third_is_recorded_and_the_exit_status_says_so(
     assert out.summary["over_f_instances"] == [r["instance"] for r in over]
     path = tmp_path / "c.toml"
     path.write_text(parse_scenario(data).to_toml())
-    result = CliRunner().invoke(main, ["run", str(path), "--backend", "sim", "--out",
-                                       str(tmp_path / "b")])
+    result = CliRunner().invoke(
+        main, ["run", str(path), "--backend", "sim", "--out", str(tmp_path / "b")]
+    )
     assert result.exit_code == 3, result.output
     assert "outside the fault model, agreement not guaranteed" in result.output
     assert "over-f" in result.output
@@ -119,9 +136,15 @@ def test_adversary_over_a_third_is_recorded_and_the_exit_status_says_so(
 
 def test_sortition_pushes_out_nodes_that_never_report(tmp_path: Path) -> None:
     seed = 3
-    data = {"run": {"seed": seed}, "sortition": {
-        "pool": 12, "active": 7, "instances": 5,
-        "byzantine": [{"node": 2, "strategy": "silent"}, {"node": 5, "strategy": "equivocate"}]}}
+    data = {
+        "run": {"seed": seed},
+        "sortition": {
+            "pool": 12,
+            "active": 7,
+            "instances": 5,
+            "byzantine": [{"node": 2, "strategy": "silent"}, {"node": 5, "strategy": "equivocate"}],
+        },
+    }
     out = mi.run_instances(parse_scenario(data), backend="sim", out_root=tmp_path)
     assert out.exit_code == mi.EXIT_OK, about(out)
     first, *rest = out.records
@@ -152,8 +175,14 @@ def test_committee_with_sortition_draws_seats_from_the_active_set(tmp_path: Path
 
 
 def test_responsiveness_scores_seat_holders_by_decision_time() -> None:
-    draw = mi.InstanceDraw(0, 0, b"\0" * 32, [0, 1, 2], owners=[0, 1, 1, 2],
-                           byzantine_players={3: parse_scenario(committee(0)).pool_byzantine[0]})
+    draw = mi.InstanceDraw(
+        0,
+        0,
+        b"\0" * 32,
+        [0, 1, 2],
+        owners=[0, 1, 1, 2],
+        byzantine_players={3: parse_scenario(committee(0)).pool_byzantine[0]},
+    )
     scores = mi.responsiveness(draw, {0: 2.0, 1: 4.0, 2: 3.0})
     assert scores == {0: pytest.approx(0.5), 1: pytest.approx((0.0 + 0.25) / 2)}
     assert mi.responsiveness(draw, {}) == {}
@@ -171,8 +200,9 @@ def test_cli_backends_and_json(tmp_path: Path) -> None:
     multi.write_text(parse_scenario(committee(1, instances=2)).to_toml())
     result = CliRunner().invoke(main, ["run", str(multi), "--backend", "docker"])
     assert result.exit_code == 2 and "--backend local or sim" in result.output
-    result = CliRunner().invoke(main, ["run", str(multi), "--backend", "sim", "--json",
-                                       "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        main, ["run", str(multi), "--backend", "sim", "--json", "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["instances_done"] == 2 and len(summary["seat_shares"]) == 2
@@ -181,8 +211,9 @@ def test_cli_backends_and_json(tmp_path: Path) -> None:
 # committee.toml documents that seed 0 draws one instance over f (exit status 3)
 @pytest.mark.parametrize(("name", "status"), [("committee.toml", 3), ("sortition.toml", 0)])
 def test_examples_run_in_the_simulator(tmp_path: Path, name: str, status: int) -> None:
-    result = CliRunner().invoke(main, ["run", str(EXAMPLES / name), "--backend", "sim",
-                                       "--json", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        main, ["run", str(EXAMPLES / name), "--backend", "sim", "--json", "--out", str(tmp_path)]
+    )
     assert result.exit_code == status, result.output
     summary = json.loads(result.stdout)
     assert summary["failed_instances"] == [] and summary["instances_done"] >= 6
@@ -204,12 +235,20 @@ def test_committee_run_on_processes_agrees_and_records_seat_shares(tmp_path: Pat
         assert r["status"] == "agreed" and r["latency_unit"] == "s" and r["latency"] > 0
         inst = out.out_dir / "instances" / str(r["instance"])
         nodes = rows(inst / "nodes.csv")
-        assert [x["role"] for x in nodes] == ["byzantine" if o == 1 else "honest"
-                                              for o in r["owners"]], about(out)
+        assert [x["role"] for x in nodes] == [
+            "byzantine" if o == 1 else "honest" for o in r["owners"]
+        ], about(out)
         honest = [x for x in nodes if x["role"] == "honest"]
         assert all(x["decision"] == "1" and x["exit_code"] == "0" for x in honest), about(out)
     players = rows(out.out_dir / "players.csv")
     assert [(x["instance"], x["owner"]) for x in players] == [
-        ("0", "7"), ("0", "0"), ("0", "1"), ("0", "3"),
-        ("1", "1"), ("1", "2"), ("1", "4"), ("1", "2")]
+        ("0", "7"),
+        ("0", "0"),
+        ("0", "1"),
+        ("0", "3"),
+        ("1", "1"),
+        ("1", "2"),
+        ("1", "4"),
+        ("1", "2"),
+    ]
     assert np.isfinite([float(x["decision_time"]) for x in players if x["role"] == "honest"]).all()

@@ -96,15 +96,28 @@ class FakeWeights:
         return [self.weight(j, e) for j in range(P.n)]
 
 
-def node(me: int, store: FakeStore, *, weights: FakeWeights | None = None,
-         views: dict[int, tuple[int, ...]] | None = None,
-         coins: dict[int, int] | None = None, x: dict[int, int] | None = None,
-         vstar: dict[int, int] | None = None) -> Any:
+def node(
+    me: int,
+    store: FakeStore,
+    *,
+    weights: FakeWeights | None = None,
+    views: dict[int, tuple[int, ...]] | None = None,
+    coins: dict[int, int] | None = None,
+    x: dict[int, int] | None = None,
+    vstar: dict[int, int] | None = None,
+) -> Any:
     shadows = [SimpleNamespace(x={}, vstar={}) for _ in range(P.n)]
     shadows[me] = SimpleNamespace(x=dict(x or {}), vstar=dict(vstar or {}))
     know = SimpleNamespace(store=store, weights=weights or FakeWeights(), shadows=shadows)
-    return SimpleNamespace(me=me, params=P, protocol="hpz", views=dict(views or {}),
-                           coin_outputs=dict(coins or {}), iteration=1, know=know)
+    return SimpleNamespace(
+        me=me,
+        params=P,
+        protocol="hpz",
+        views=dict(views or {}),
+        coin_outputs=dict(coins or {}),
+        iteration=1,
+        know=know,
+    )
 
 
 def board1_streams() -> dict[int, Stream]:
@@ -126,8 +139,12 @@ def test_board_cells_fail_on_f_plus_one_differing_cells() -> None:
     a = node(0, store, views={1: (4, 4, 4, 2)})
     b = node(1, store, views={1: (4, 4, 4, 4)})
     stats = invariants.CheckStats()
-    one_violation(check_board_cells([a, b], seed=SEED, stats=stats),
-                  "Theorem 1.2 (per board)", "board 1", "2 cells")
+    one_violation(
+        check_board_cells([a, b], seed=SEED, stats=stats),
+        "Theorem 1.2 (per board)",
+        "board 1",
+        "2 cells",
+    )
     assert stats.max_cells_board == 2
     good = node(1, store, views={1: (4, 4, 4, 3)})
     assert check_board_cells([a, good], seed=SEED) == []
@@ -148,8 +165,12 @@ def test_history_cells_fail_when_boards_add_up_beyond_f() -> None:
     a = node(0, store, views={2: (12, 12, 11, 3)})
     b = node(1, store, views={2: (12, 12, 12, 4)})
     assert check_board_cells([a, b], seed=SEED) == []
-    one_violation(check_history_cells([a, b], seed=SEED),
-                  "Theorem 1.2 (over history)", "boards 1..2", "2 cells")
+    one_violation(
+        check_history_cells([a, b], seed=SEED),
+        "Theorem 1.2 (over history)",
+        "boards 1..2",
+        "2 cells",
+    )
     good = node(1, store, views={2: (12, 12, 12, 3)})
     assert check_history_cells([a, good], seed=SEED) == []
 
@@ -187,8 +208,12 @@ def test_coin_totals_fail_when_totals_differ_by_more_than_f() -> None:
     a = node(0, store, views={2: (12, 12, 12, 4)})  # bias 0, Sigma 4 + 0 + 0 + 0
     b = node(1, store, views={2: (12, 12, 12, 7)})  # Sigma 4 + 3
     stats = invariants.CheckStats()
-    one_violation(check_coin_totals([a, b], seed=SEED, stats=stats),
-                  "Lemma 4 (coin totals within f)", "iteration 1", "differ by 3")
+    one_violation(
+        check_coin_totals([a, b], seed=SEED, stats=stats),
+        "Lemma 4 (coin totals within f)",
+        "iteration 1",
+        "differ by 3",
+    )
     assert stats.max_coin_total_gap == 3.0
     good = node(1, store, views={2: (12, 12, 12, 5)})
     assert check_coin_totals([a, good], seed=SEED) == []
@@ -202,8 +227,9 @@ def test_lemma4_fails_on_a_flipped_coin_output() -> None:
     b = node(1, store, views={2: (12, 12, 12, 5)}, coins={1: -1}, x={1: 0})
     assert check_coin_totals([a, b], seed=SEED) == []
     stats = invariants.CheckStats()
-    one_violation(check_lemma4([a, b], seed=SEED, stats=stats),
-                  "HPZ Lemma 4", "iteration 1", "nodes [1]")
+    one_violation(
+        check_lemma4([a, b], seed=SEED, stats=stats), "HPZ Lemma 4", "iteration 1", "nodes [1]"
+    )
     assert (stats.lemma4_applied, stats.lemma4_failures) == (1, 1)
     one_violation(check_coin_recompute([a, b], seed=SEED), "Algorithm 2", "node 1")
     b.coin_outputs[1] = 1
@@ -223,8 +249,13 @@ def test_lemma3_fails_when_f_plus_one_keep_and_a_coin_is_not_vstar() -> None:
     a = node(0, store, views={2: (12, 12, 12, 4)}, coins={1: -1}, x={1: 1}, vstar={1: -1})
     b = node(1, store, views={2: (12, 12, 12, 4)}, coins={1: 1}, x={1: 1}, vstar={1: -1})
     c = node(2, store, views={2: (12, 12, 12, 4)}, coins={1: -1}, x={1: 0})
-    one_violation(check_lemma3([a, b, c], seed=SEED), "HPZ Lemma 3", "iteration 1",
-                  "|A_keep| = 2", "nodes [1]")
+    one_violation(
+        check_lemma3([a, b, c], seed=SEED),
+        "HPZ Lemma 3",
+        "iteration 1",
+        "|A_keep| = 2",
+        "nodes [1]",
+    )
     b.coin_outputs[1] = -1
     assert check_lemma3([a, b, c], seed=SEED) == []
     # with only f keepers the premise does not hold
@@ -293,8 +324,9 @@ def test_lemma5_1_fails_on_an_honest_honest_edge_with_capacity() -> None:
     nodes = [node(i, honest_pair, views={16: FULL}) for i in range(3)]
     found = check_lemma5_1(nodes, {3}, seed=SEED)
     assert len(found) == 3, found  # one per honest node's excess graph
-    assert all("HPZ Lemma 5(1)" in v and "honest nodes 0 and 1" in v and "epoch 1" in v
-               for v in found)
+    assert all(
+        "HPZ Lemma 5(1)" in v and "honest nodes 0 and 1" in v and "epoch 1" in v for v in found
+    )
     with_bad = FakeStore(P, epoch_streams((0, 3)))
     nodes = [node(i, with_bad, views={16: FULL}) for i in range(3)]
     assert check_lemma5_1(nodes, {3}, seed=SEED) == []
@@ -307,8 +339,9 @@ def test_invariant1_strict_fails_where_the_slack_form_holds() -> None:
     weights = FakeWeights({(0, 1): 0.75})
     nodes = [node(i, store, weights=weights) for i in range(3)]
     assert check_invariant1(nodes, {3}, 2, seed=SEED) == []
-    one_violation(check_invariant1_strict(nodes, {3}, 2, seed=SEED),
-                  "Invariant 1 (strict", "epoch 1", "0.25")
+    one_violation(
+        check_invariant1_strict(nodes, {3}, 2, seed=SEED), "Invariant 1 (strict", "epoch 1", "0.25"
+    )
     weights.table[(3, 1)] = 0.5
     assert check_invariant1_strict(nodes, {3}, 2, seed=SEED) == []
     # and the slack form fails once the good loss exceeds bad loss + eps^4 f
@@ -350,8 +383,12 @@ def test_fix_order_is_recorded_without_changing_the_run() -> None:
     assert result.trace_hash == plain.trace_hash
     nodes = sim.honest_nodes()
     assert all(isinstance(nd.views, FixOrderViews) for nd in nodes)
-    seqs = sorted(s for nd in nodes if isinstance(nd.views, FixOrderViews)
-                  for s, _ in nd.views.fixed_at.values())
+    seqs = sorted(
+        s
+        for nd in nodes
+        if isinstance(nd.views, FixOrderViews)
+        for s, _ in nd.views.fixed_at.values()
+    )
     assert seqs == list(range(len(seqs))) and len(seqs) == sum(len(nd.views) for nd in nodes)
     assert check_all(sim, result).stats.fix_order_known
 
@@ -388,7 +425,8 @@ OLD_CONSTRUCTION_FAILURES = [
 @pytest.mark.allow_violations
 @pytest.mark.parametrize(("n", "f", "scheduler", "strategy", "seed"), OLD_CONSTRUCTION_FAILURES)
 def test_certain_invariants_hold_on_runs_that_broke_the_old_construction(
-        n: int, f: int, scheduler: str, strategy: str | None, seed: int) -> None:
+    n: int, f: int, scheduler: str, strategy: str | None, seed: int
+) -> None:
     sim = build_sim(n, f, seed=seed, scheduler=scheduler, strategy=strategy)
     record_fix_order(sim)
     result = sim.run()

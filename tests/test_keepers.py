@@ -65,10 +65,13 @@ def test_every_honest_x_is_in_one_to_keep() -> None:
 
 def test_keepers_is_registered_and_validates_its_options() -> None:
     assert "keepers" in SCHEDULERS
-    for kwargs, needle in [({"keep": 0}, "keep must be in"), ({"keep": 3}, "keep must be in"),
-                           ({"makers": 0}, "makers must be in"),
-                           ({"makers": 6}, "makers must be in"),
-                           ({"spread": 5}, "spread must be in")]:
+    for kwargs, needle in [
+        ({"keep": 0}, "keep must be in"),
+        ({"keep": 3}, "keep must be in"),
+        ({"makers": 0}, "makers must be in"),
+        ({"makers": 6}, "makers must be in"),
+        ({"spread": 5}, "spread must be in"),
+    ]:
         sched = make_scheduler("keepers", **kwargs)
         with pytest.raises(ValueError, match=needle):
             sched.bind(n=7, f=2, delta=1.0, byzantine=[5, 6], rng=random.Random(0))

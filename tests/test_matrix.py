@@ -14,11 +14,26 @@ from click.testing import CliRunner
 from byzlab.adversary.matrix import RunOutcome, matrix_command, percentile, run_one, summarize
 
 
-def outcome(seed: int, *, agreed: bool = True, latency: float = 10.0, epochs: int = 1,
-            blacklisted: bool = False, lost: float = 0.0) -> RunOutcome:
-    return RunOutcome(strategy="s", scheduler="x", protocol="hpz", seed=seed, agreed=agreed,
-                      latency_delta=latency, epochs=epochs, blacklisted_all=blacklisted,
-                      honest_weight_lost=lost)
+def outcome(
+    seed: int,
+    *,
+    agreed: bool = True,
+    latency: float = 10.0,
+    epochs: int = 1,
+    blacklisted: bool = False,
+    lost: float = 0.0,
+) -> RunOutcome:
+    return RunOutcome(
+        strategy="s",
+        scheduler="x",
+        protocol="hpz",
+        seed=seed,
+        agreed=agreed,
+        latency_delta=latency,
+        epochs=epochs,
+        blacklisted_all=blacklisted,
+        honest_weight_lost=lost,
+    )
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -30,8 +45,10 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_summary_per_cell() -> None:
-    runs = [outcome(s, latency=float(s + 1), epochs=1 + s % 3, blacklisted=s % 4 == 0,
-                    lost=s / 10) for s in range(20)]
+    runs = [
+        outcome(s, latency=float(s + 1), epochs=1 + s % 3, blacklisted=s % 4 == 0, lost=s / 10)
+        for s in range(20)
+    ]
     runs.append(outcome(20, agreed=False, latency=999.0, epochs=5))
     (row,) = summarize(runs, params='{"T": 8}')
     assert row.runs == 21
@@ -62,28 +79,55 @@ def test_a_run_records_blacklisting_and_honest_weight_lost() -> None:
 
 def test_matrix_cli_writes_every_column_and_the_parameters(tmp_path: Path) -> None:
     out = tmp_path / "m.csv"
-    result = CliRunner().invoke(matrix_command, [
-        "--n", "4", "--seeds", "2", "--strategies", "coin-interval,sigma-correlation",
-        "--schedulers", "coin-aware,finger-suppression", "--protocols", "hpz", "--jobs", "1",
-        "--param", "T=6", "--out", str(out)])
+    result = CliRunner().invoke(
+        matrix_command,
+        [
+            "--n",
+            "4",
+            "--seeds",
+            "2",
+            "--strategies",
+            "coin-interval,sigma-correlation",
+            "--schedulers",
+            "coin-aware,finger-suppression",
+            "--protocols",
+            "hpz",
+            "--jobs",
+            "1",
+            "--param",
+            "T=6",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == 4
-    assert set(rows[0]) >= {"agreement_rate", "latency_median", "latency_p95", "epochs_median",
-                            "epochs_max", "blacklisted_all_rate", "honest_weight_lost_max",
-                            "params"}
+    assert set(rows[0]) >= {
+        "agreement_rate",
+        "latency_median",
+        "latency_p95",
+        "epochs_median",
+        "epochs_max",
+        "blacklisted_all_rate",
+        "honest_weight_lost_max",
+        "params",
+    }
     for row in rows:
         assert float(row["agreement_rate"]) == 1.0, row
         assert json.loads(row["params"])["T"] == 6
     assert "T=6" in result.output
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--param", "T"], "expected NAME=VALUE"),
-    (["--param", "colour=3"], "unknown parameter 'colour'"),
-    (["--param", "T=soon"], "T must be a number"),
-    (["--param", "T=0"], "T must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--param", "T"], "expected NAME=VALUE"),
+        (["--param", "colour=3"], "unknown parameter 'colour'"),
+        (["--param", "T=soon"], "T must be a number"),
+        (["--param", "T=0"], "T must be at least 1"),
+    ],
+)
 def test_matrix_cli_rejects_bad_parameters(args: list[str], needle: str) -> None:
     result = CliRunner().invoke(matrix_command, ["--n", "4", "--seeds", "1", *args])
     assert result.exit_code == 2

@@ -62,10 +62,12 @@ def test_supports_wider_than_64_bits_survive_msgpack(n_support: tuple[int, int])
 def test_wide_support_rejections() -> None:
     n = 70
     base = [0, 1, 1, 0, 1, 1, 1]
-    for raw in [(1 << 70).to_bytes(9, "little"),  # a bit beyond n
-                (5).to_bytes(9, "little"),         # small values travel as ints only
-                (1 << 66).to_bytes(10, "little"),  # not minimal length
-                b"\x01" * 20]:
+    for raw in [
+        (1 << 70).to_bytes(9, "little"),  # a bit beyond n
+        (5).to_bytes(9, "little"),  # small values travel as ints only
+        (1 << 66).to_bytes(10, "little"),  # not minimal length
+        b"\x01" * 20,
+    ]:
         result = decode([*base, raw, None], n)
         assert isinstance(result, DecodeError) and result.reason == "bad-support", raw
         assert Decoder(n).decode([*base, raw, None]) == result, raw
@@ -88,9 +90,18 @@ def test_decoder_remembers_wide_supports_and_shares_their_items() -> None:
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
-                    | st.binary(max_size=5),
-                    lambda inner: st.lists(inner, max_size=10), max_leaves=30))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=5)
+        | st.binary(max_size=5),
+        lambda inner: st.lists(inner, max_size=10),
+        max_leaves=30,
+    )
+)
 def test_decoder_never_raises(obj: object) -> None:
     result = decode(obj, N)
     assert isinstance(result, RbcMsg | DecideMsg | DecodeError)
@@ -98,7 +109,7 @@ def test_decoder_never_raises(obj: object) -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(st.integers(-2**70, 2**70) | st.none(), min_size=9, max_size=9))
+@given(st.lists(st.integers(-(2**70), 2**70) | st.none(), min_size=9, max_size=9))
 def test_out_of_range_fields_are_rejected_with_a_reason(fields: list[int | None]) -> None:
     result = decode(fields, N)
     if isinstance(result, DecodeError):
@@ -130,25 +141,62 @@ def test_specific_rejections() -> None:
 # --------------------------------------------------------------------------- fast paths
 
 views = st.none() | st.lists(st.integers(0, MAX_SEQ - 1), min_size=N, max_size=N).map(tuple)
-votes = st.builds(Vote, st.integers(1, MAX_ITERATION - 1), st.integers(1, 4),
-                  st.integers(-1, 1), st.integers(0, (1 << N) - 1), views)
-writes = st.builds(Write, st.integers(1, 2 * MAX_ITERATION - 1), st.integers(1, MAX_ROWS),
-                   st.integers(-1, 1), st.integers(0, (1 << N) - 1), views)
+votes = st.builds(
+    Vote,
+    st.integers(1, MAX_ITERATION - 1),
+    st.integers(1, 4),
+    st.integers(-1, 1),
+    st.integers(0, (1 << N) - 1),
+    views,
+)
+writes = st.builds(
+    Write,
+    st.integers(1, 2 * MAX_ITERATION - 1),
+    st.integers(1, MAX_ROWS),
+    st.integers(-1, 1),
+    st.integers(0, (1 << N) - 1),
+    views,
+)
 full_views = st.lists(st.integers(0, MAX_SEQ - 1), min_size=N, max_size=N).map(tuple)
 boards = st.integers(1, 2 * MAX_ITERATION - 1)
-marks = (st.builds(lambda b, v: Ack(b, 0, 0, v), boards, full_views)
-         | st.builds(Done, boards)
-         | st.builds(lambda b, v: Complete(b, 0, 0, v), boards, full_views))
+marks = (
+    st.builds(lambda b, v: Ack(b, 0, 0, v), boards, full_views)
+    | st.builds(Done, boards)
+    | st.builds(lambda b, v: Complete(b, 0, 0, v), boards, full_views)
+)
 valid_messages: st.SearchStrategy[Message] = st.builds(
-    RbcMsg, st.integers(0, 2), st.integers(0, N - 1), st.integers(1, MAX_SEQ - 1),
-    votes | writes | marks) | st.builds(DecideMsg, st.sampled_from([-1, 1]))
+    RbcMsg,
+    st.integers(0, 2),
+    st.integers(0, N - 1),
+    st.integers(1, MAX_SEQ - 1),
+    votes | writes | marks,
+) | st.builds(DecideMsg, st.sampled_from([-1, 1]))
 # Values a hostile sender might put in any field: boundaries, wrong types, look-alikes of
 # ints (True == 1 == 1.0), containers.
-nasty = (st.integers(-3, 6) | st.sampled_from([N - 1, N, 1 << N, (1 << N) - 1, MAX_SEQ,
-                                               MAX_SEQ - 1, MAX_ITERATION, MAX_ROWS,
-                                               MAX_ROWS + 1, 1 << 64, -(1 << 63)])
-         | st.booleans() | st.floats(allow_nan=False) | st.none() | st.text(max_size=3)
-         | st.binary(max_size=3) | st.lists(st.integers(0, 3), max_size=N + 1))
+nasty = (
+    st.integers(-3, 6)
+    | st.sampled_from(
+        [
+            N - 1,
+            N,
+            1 << N,
+            (1 << N) - 1,
+            MAX_SEQ,
+            MAX_SEQ - 1,
+            MAX_ITERATION,
+            MAX_ROWS,
+            MAX_ROWS + 1,
+            1 << 64,
+            -(1 << 63),
+        ]
+    )
+    | st.booleans()
+    | st.floats(allow_nan=False)
+    | st.none()
+    | st.text(max_size=3)
+    | st.binary(max_size=3)
+    | st.lists(st.integers(0, 3), max_size=N + 1)
+)
 
 
 def _same(obj: object) -> None:
@@ -169,7 +217,8 @@ def test_decode_fast_path_round_trips_valid_messages(msg: Message) -> None:
 @settings(max_examples=3000, deadline=None)
 @given(valid_messages, st.integers(0, 8), nasty, st.integers(0, N))
 def test_decode_fast_path_equals_the_reference_on_mutated_messages(
-        msg: Message, index: int, value: object, view_index: int) -> None:
+    msg: Message, index: int, value: object, view_index: int
+) -> None:
     wire = encode(msg)
     mutated = list(wire)
     mutated[index % len(mutated)] = value
@@ -186,10 +235,14 @@ def test_decode_fast_path_equals_the_reference_on_mutated_messages(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(valid_messages, min_size=1, max_size=30), st.lists(st.tuples(
-    st.integers(0, 29), st.integers(0, 8), nasty), max_size=30), st.integers(1, 8))
+@given(
+    st.lists(valid_messages, min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(0, 8), nasty), max_size=30),
+    st.integers(1, 8),
+)
 def test_decoder_with_memory_equals_the_reference(
-        msgs: list[Message], mutations: list[tuple[int, int, object]], max_entries: int) -> None:
+    msgs: list[Message], mutations: list[tuple[int, int, object]], max_entries: int
+) -> None:
     """Valid messages, repeats and hostile look-alikes, through a small memory that fills
     and clears: always the reference's result."""
     decoder = Decoder(N, max_entries=max_entries)
@@ -227,8 +280,10 @@ def test_decoder_shares_one_item_between_the_messages_of_an_instance() -> None:
     simulator shares it too), so RBC recognises them by identity; other items do not."""
     decoder = Decoder(N)
     item = Vote(2, 1, -1, 5)
-    got = [decoder.decode(encode(RbcMsg(int(kind), 3, 7, item))) for kind in
-           (Kind.INITIAL, Kind.ECHO, Kind.READY)]
+    got = [
+        decoder.decode(encode(RbcMsg(int(kind), 3, 7, item)))
+        for kind in (Kind.INITIAL, Kind.ECHO, Kind.READY)
+    ]
     assert all(isinstance(m, RbcMsg) and m.item == item for m in got)
     first = got[0]
     assert isinstance(first, RbcMsg)
@@ -244,8 +299,12 @@ def test_marks_have_one_encoding() -> None:
     view = [1, 2, 3, 4, 5, 6, 7]
     good = encode(RbcMsg(int(Kind.ECHO), 2, 5, Ack(3, view=tuple(view))))
     assert decode(good, N) == decode_reference(good, N)
-    for index, value, reason in [(5, 2, "bad-mark"), (6, 1, "bad-mark"), (7, 1, "bad-mark"),
-                                 (8, None, "bad-mark-view")]:
+    for index, value, reason in [
+        (5, 2, "bad-mark"),
+        (6, 1, "bad-mark"),
+        (7, 1, "bad-mark"),
+        (8, None, "bad-mark-view"),
+    ]:
         wire = list(good)
         wire[index] = value
         for result in (decode(wire, N), decode_reference(wire, N), Decoder(N).decode(wire)):

@@ -27,8 +27,9 @@ BYZLAB = Path(sys.executable).with_name("byzlab")
 
 def byzlab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([str(BYZLAB), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, check=False)
+    return subprocess.run(
+        [str(BYZLAB), *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
 
 
 def refused(result: subprocess.CompletedProcess[str]) -> str:
@@ -43,25 +44,31 @@ def refused(result: subprocess.CompletedProcess[str]) -> str:
 # --------------------------------------------------------------------------- flags
 
 
-@pytest.mark.parametrize(("args", "needles"), [
-    (["--param", "m=1e9"], ["m must be", "1..65536"]),
-    (["--param", "m=1000000000"], ["m must be at most 65536"]),
-    (["--param", "window=1000000000"], ["window must be at most 65536"]),
-    (["--param", "window=20"], ["window must be at least 4 * max(m, m0) + 64 = 96"]),
-    (["--param", "beta=inf"], ["beta must be a finite number in (0, 1e+15]"]),
-    (["--param", "w_min=nan"], ["w_min must be a finite number in (0, 32]"]),
-    (["--param", "beta=1e300"], ["beta must be a finite number in (0, 1e+15]"]),
-    (["--param", "c=1e6"], ["c must be a positive finite number, at most 100"]),
-    (["--param", "T=100000000"], ["T must be at most 10000000"]),
-    (["--param", "m0=1000000"], ["m0 must be at most 65536"]),
-    (["--param", "k_max=10000000"], ["k_max must be at most 1000000"]),
-    (["--n", "5000"], ["n must be at most 1024"]),
-    (["--n", "7", "--preset", "proof"], ["m must be at most 65536", "proof preset"]),
-    (["--max-time", "nan"], ["--max-time must be a finite number"]),
-    (["--timeout-s", "inf"], ["--timeout-s must be a finite number in (0, 86400]"]),
-    (["--max-deliveries", "0"], ["--max-deliveries must be in 1..10000000000"]),
-    (["--byzantine", "silent", "--byzantine-nodes", "0,1"], ["--byzantine-nodes", "exceed f=1"]),
-])
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--param", "m=1e9"], ["m must be", "1..65536"]),
+        (["--param", "m=1000000000"], ["m must be at most 65536"]),
+        (["--param", "window=1000000000"], ["window must be at most 65536"]),
+        (["--param", "window=20"], ["window must be at least 4 * max(m, m0) + 64 = 96"]),
+        (["--param", "beta=inf"], ["beta must be a finite number in (0, 1e+15]"]),
+        (["--param", "w_min=nan"], ["w_min must be a finite number in (0, 32]"]),
+        (["--param", "beta=1e300"], ["beta must be a finite number in (0, 1e+15]"]),
+        (["--param", "c=1e6"], ["c must be a positive finite number, at most 100"]),
+        (["--param", "T=100000000"], ["T must be at most 10000000"]),
+        (["--param", "m0=1000000"], ["m0 must be at most 65536"]),
+        (["--param", "k_max=10000000"], ["k_max must be at most 1000000"]),
+        (["--n", "5000"], ["n must be at most 1024"]),
+        (["--n", "7", "--preset", "proof"], ["m must be at most 65536", "proof preset"]),
+        (["--max-time", "nan"], ["--max-time must be a finite number"]),
+        (["--timeout-s", "inf"], ["--timeout-s must be a finite number in (0, 86400]"]),
+        (["--max-deliveries", "0"], ["--max-deliveries must be in 1..10000000000"]),
+        (
+            ["--byzantine", "silent", "--byzantine-nodes", "0,1"],
+            ["--byzantine-nodes", "exceed f=1"],
+        ),
+    ],
+)
 def test_sim_flags_out_of_bounds_are_one_line(args: list[str], needles: list[str]) -> None:
     line = refused(byzlab("sim", *args))
     assert line.startswith("Error: ")
@@ -72,29 +79,43 @@ def test_sim_flags_out_of_bounds_are_one_line(args: list[str], needles: list[str
 # --------------------------------------------------------------------------- scenario files
 
 
-@pytest.mark.parametrize(("toml", "expected"), [
-    ("[params]\nm = 1000000000\n", "params.m: must be <= 65536, got 1000000000"),
-    ("[params]\nwindow = 1000000000\n",
-     "params.window: window must be at most 65536 (or up to 4 * max(m, m0) + 64 when that is "
-     "larger; the RBC memory bound is n x window instances), got 1000000000"),
-    ("[params]\nbeta = inf\n", "params.beta: must be a finite number, got inf"),
-    ("[params]\nc = nan\n", "params.c: must be a finite number, got nan"),
-    ("[run]\nn = 7\n\n[[adversary.byzantine]]\nnode = 6\nstrategy = \"crash\"\n"
-     "options = { at_time = nan }\n",
-     "adversary.byzantine[0].options.at_time: must be a finite number, got nan"),
-    ("[adversary]\nscheduler = \"hold-f\"\n\n[adversary.scheduler_options]\n"
-     "held = [0, 1, 2, 3]\n",
-     "adversary.scheduler_options.held: 4 held nodes, but hold-f holds at most f=1 (the nodes "
-     "whose messages arrive last)"),
-    ("[run]\ntimeout_s = inf\n", "run.timeout_s: must be a finite number, got inf"),
-    ("[adversary]\nscheduler = \"exponential\"\n\n[adversary.scheduler_options]\n"
-     "mean = 1e300\n",
-     "adversary.scheduler_options.mean: must be in (0, 100] (a multiple of delta), got 1e+300"),
-    ("[[docker.faults]]\nnode = 0\naction = \"kill\"\nat_s = nan\n",
-     "docker.faults[0].at_s: must be a finite number, got nan"),
-])
-def test_scenario_values_out_of_bounds_are_one_line(tmp_path: Path, toml: str,
-                                                    expected: str) -> None:
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("[params]\nm = 1000000000\n", "params.m: must be <= 65536, got 1000000000"),
+        (
+            "[params]\nwindow = 1000000000\n",
+            "params.window: window must be at most 65536 (or up to 4 * max(m, m0) + 64 when that is "
+            "larger; the RBC memory bound is n x window instances), got 1000000000",
+        ),
+        ("[params]\nbeta = inf\n", "params.beta: must be a finite number, got inf"),
+        ("[params]\nc = nan\n", "params.c: must be a finite number, got nan"),
+        (
+            '[run]\nn = 7\n\n[[adversary.byzantine]]\nnode = 6\nstrategy = "crash"\n'
+            "options = { at_time = nan }\n",
+            "adversary.byzantine[0].options.at_time: must be a finite number, got nan",
+        ),
+        (
+            '[adversary]\nscheduler = "hold-f"\n\n[adversary.scheduler_options]\n'
+            "held = [0, 1, 2, 3]\n",
+            "adversary.scheduler_options.held: 4 held nodes, but hold-f holds at most f=1 (the nodes "
+            "whose messages arrive last)",
+        ),
+        ("[run]\ntimeout_s = inf\n", "run.timeout_s: must be a finite number, got inf"),
+        (
+            '[adversary]\nscheduler = "exponential"\n\n[adversary.scheduler_options]\n'
+            "mean = 1e300\n",
+            "adversary.scheduler_options.mean: must be in (0, 100] (a multiple of delta), got 1e+300",
+        ),
+        (
+            '[[docker.faults]]\nnode = 0\naction = "kill"\nat_s = nan\n',
+            "docker.faults[0].at_s: must be a finite number, got nan",
+        ),
+    ],
+)
+def test_scenario_values_out_of_bounds_are_one_line(
+    tmp_path: Path, toml: str, expected: str
+) -> None:
     path = tmp_path / "s.toml"
     path.write_text(toml)
     assert refused(byzlab("sim", "--scenario", str(path))) == f"Error: {path}: {expected}"
@@ -116,13 +137,14 @@ def test_a_run_stopped_by_the_delivery_cap_says_so() -> None:
 def test_a_run_stopped_by_the_wall_clock_budget_says_so(tmp_path: Path) -> None:
     # the budget is looked at every 1024 deliveries; a theory run at n = 10 with split
     # inputs needs a coin of m = 1,865 rows, millions of deliveries
-    data = json.loads(byzlab("sim", "--n", "10", "--preset", "theory", "--timeout-s", "0.5",
-                             "--json").stdout)
+    data = json.loads(
+        byzlab("sim", "--n", "10", "--preset", "theory", "--timeout-s", "0.5", "--json").stdout
+    )
     assert data["stopped"] == "timeout" and data["agreed"] is False
     assert data["stopped_detail"] == "wall-clock budget 0.5 s reached"
     # run.timeout_s of a scenario is the simulator's budget too, when the file sets it
     path = tmp_path / "s.toml"
-    path.write_text("[run]\nn = 10\npreset = \"theory\"\ntimeout_s = 0.5\n")
+    path.write_text('[run]\nn = 10\npreset = "theory"\ntimeout_s = 0.5\n')
     result = byzlab("sim", "--scenario", str(path))
     assert result.returncode == 1
     assert "stopped: wall-clock budget 0.5 s reached" in result.stdout
@@ -143,12 +165,10 @@ def test_the_theory_preset_shows_it_is_outside_the_proven_regime() -> None:
 
 
 def test_the_proof_preset_runs_at_n_4() -> None:
-    data = json.loads(byzlab("sim", "--n", "4", "--preset", "proof", "--json",
-                             timeout=300).stdout)
+    data = json.loads(byzlab("sim", "--n", "4", "--preset", "proof", "--json", timeout=300).stdout)
     assert data["agreed"] is True and data["valid"] is True
     params = data["params"]
-    assert (params["m"], params["T"], params["m0"], params["preset"]) == (5696, 10924, 89,
-                                                                         "proof")
+    assert (params["m"], params["T"], params["m0"], params["preset"]) == (5696, 10924, 89, "proof")
     assert params["window"] == 4 * 5696 + 64
     regime = params["regime"]
     assert regime["lemma5_excess"] >= regime["lemma5_needed"]

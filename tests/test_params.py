@@ -32,32 +32,38 @@ def test_practical_defaults_and_overrides() -> None:
     assert [p.epoch_of(t) for t in (1, 8, 9, 16, 17)] == [1, 1, 2, 2, 3]
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"n": 3, "f": 1, "m": 8, "T": 8}, "n must be at least 4"),
-    ({"n": 6, "f": 2, "m": 8, "T": 8}, "f=2 is too large for n=6"),
-    ({"n": 4, "f": 0, "m": 8, "T": 8}, "f must be at least 1"),
-    ({"n": 4, "f": 1, "m": 0, "T": 8}, "m must be at least 1"),
-    ({"n": 4, "f": 1, "m": 8, "T": 0}, "T must be at least 1"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "c": -1.0}, "c must be a positive"),
-    ({"n": 4.5, "f": 1, "m": 8, "T": 8}, "n must be an integer"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 2},
-     r"window must be at least 4 \* max\(m, m0\) \+ 64 = 96"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 95}, r"window must be at least .* = 96"),
-    ({"n": 4, "f": 1, "m": 70_000, "T": 8}, "m must be at most 65536"),
-    ({"n": 4, "f": 1, "m": 8, "T": 10**8}, "T must be at most 10000000"),
-    ({"n": 2000, "f": 1, "m": 8, "T": 8}, "n must be at most 1024"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "c": math.nan}, "c must be a positive finite"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "beta": math.inf}, "beta must be a finite number"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "w_min": -0.5}, "w_min must be a finite number"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "eps": math.nan}, "eps must be a finite number"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "m0": 10**6}, "m0 must be at most 65536"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "xmax": -3}, "xmax must be at least 1"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "k_max": 10**7}, "k_max must be at most 1000000"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 10**9}, "window must be at most 65536"),
-    ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 1e9}, "window must be an integer"),
-])
-def test_bad_parameters_are_rejected_with_a_clear_message(kwargs: dict[str, object],
-                                                          needle: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"n": 3, "f": 1, "m": 8, "T": 8}, "n must be at least 4"),
+        ({"n": 6, "f": 2, "m": 8, "T": 8}, "f=2 is too large for n=6"),
+        ({"n": 4, "f": 0, "m": 8, "T": 8}, "f must be at least 1"),
+        ({"n": 4, "f": 1, "m": 0, "T": 8}, "m must be at least 1"),
+        ({"n": 4, "f": 1, "m": 8, "T": 0}, "T must be at least 1"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "c": -1.0}, "c must be a positive"),
+        ({"n": 4.5, "f": 1, "m": 8, "T": 8}, "n must be an integer"),
+        (
+            {"n": 4, "f": 1, "m": 8, "T": 8, "window": 2},
+            r"window must be at least 4 \* max\(m, m0\) \+ 64 = 96",
+        ),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 95}, r"window must be at least .* = 96"),
+        ({"n": 4, "f": 1, "m": 70_000, "T": 8}, "m must be at most 65536"),
+        ({"n": 4, "f": 1, "m": 8, "T": 10**8}, "T must be at most 10000000"),
+        ({"n": 2000, "f": 1, "m": 8, "T": 8}, "n must be at most 1024"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "c": math.nan}, "c must be a positive finite"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "beta": math.inf}, "beta must be a finite number"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "w_min": -0.5}, "w_min must be a finite number"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "eps": math.nan}, "eps must be a finite number"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "m0": 10**6}, "m0 must be at most 65536"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "xmax": -3}, "xmax must be at least 1"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "k_max": 10**7}, "k_max must be at most 1000000"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 10**9}, "window must be at most 65536"),
+        ({"n": 4, "f": 1, "m": 8, "T": 8, "window": 1e9}, "window must be an integer"),
+    ],
+)
+def test_bad_parameters_are_rejected_with_a_clear_message(
+    kwargs: dict[str, object], needle: str
+) -> None:
     with pytest.raises(ParamsError, match=needle):
         Params(**kwargs)  # type: ignore[arg-type]
 
@@ -123,12 +129,19 @@ def test_practical_preset_is_flagged_too() -> None:
     assert Params.practical(7).margins()["outside_regime"]
 
 
-@pytest.mark.parametrize(("n", "f", "m", "t", "m0"), [
-    (4, 1, 5696, 10924, 89), (5, 1, 519, 1945, 29), (6, 1, 140, 870, 16),
-    (7, 2, 223175, 546005, 659), (10, 3, 1910725, 5415432, 2098),
-])
+@pytest.mark.parametrize(
+    ("n", "f", "m", "t", "m0"),
+    [
+        (4, 1, 5696, 10924, 89),
+        (5, 1, 519, 1945, 29),
+        (6, 1, 140, 870, 16),
+        (7, 2, 223175, 546005, 659),
+        (10, 3, 1910725, 5415432, 2098),
+    ],
+)
 def test_proof_shape_is_the_smallest_m_and_t_with_positive_margins(
-        n: int, f: int, m: int, t: int, m0: int) -> None:
+    n: int, f: int, m: int, t: int, m0: int
+) -> None:
     shape = proof_shape(n, f)
     assert (shape["m"], shape["T"], shape["m0"]) == (m, t, m0)
     eps, big_l = n / f - 3, math.log(n)
@@ -154,6 +167,9 @@ def test_proof_preset_is_inside_lemmas_5_and_12_but_not_one_less() -> None:
 
 
 def test_proof_preset_refuses_sizes_beyond_the_row_limit() -> None:
-    with pytest.raises(ParamsError, match=r"^m must be at most 65536, but the proof preset "
-                                          r"needs m = 223175"):
+    with pytest.raises(
+        ParamsError,
+        match=r"^m must be at most 65536, but the proof preset "
+        r"needs m = 223175",
+    ):
         Params.proof(7, 2)

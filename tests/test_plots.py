@@ -38,11 +38,24 @@ def synthetic_rows(exponent: float, *, seed: int, noise: float = 0.05) -> list[d
     for n in (4, 7, 10, 16, 31):
         for s in range(4):
             latency = 2.0 * n**exponent * math.exp(rng.gauss(0.0, noise))
-            rows.append({"run_id": f"r{n}-{s}", "backend": "sim", "protocol": "hpz", "n": n,
-                         "f": (n - 1) // 3, "seed": s, "scheduler": "random", "agreed": True,
-                         "latency_delta": latency, "messages": int(3 * n**3),
-                         "bytes": int(40 * n**3), "rbc_instances": 3 * n,
-                         "coin_unanimous": s % 2, "coin_split": 1 - s % 2})
+            rows.append(
+                {
+                    "run_id": f"r{n}-{s}",
+                    "backend": "sim",
+                    "protocol": "hpz",
+                    "n": n,
+                    "f": (n - 1) // 3,
+                    "seed": s,
+                    "scheduler": "random",
+                    "agreed": True,
+                    "latency_delta": latency,
+                    "messages": int(3 * n**3),
+                    "bytes": int(40 * n**3),
+                    "rbc_instances": 3 * n,
+                    "coin_unanimous": s % 2,
+                    "coin_split": 1 - s % 2,
+                }
+            )
     return rows
 
 
@@ -89,8 +102,12 @@ def test_sweep_figures_from_a_real_store(tmp_path: Path) -> None:
     make_store(tmp_path / "store")
     rows = Store(tmp_path / "store").table().to_pylist()
     figures = plots.sweep_plots(rows, tmp_path / "plots")
-    assert [f.name for f in figures] == ["latency_cdf", "latency_vs_n", "cost_vs_n",
-                                         "coin_unanimity"]
+    assert [f.name for f in figures] == [
+        "latency_cdf",
+        "latency_vs_n",
+        "cost_vs_n",
+        "coin_unanimity",
+    ]
     for figure in figures:
         check_files(figure)
     assert "hpz" in figures[0].svg.read_text() and "bracha-local" in figures[0].svg.read_text()
@@ -100,8 +117,9 @@ def test_figures_without_data_still_render(tmp_path: Path) -> None:
     rows = [dict(r, agreed=False, latency_delta=None) for r in synthetic_rows(1.0, seed=0)]
     cdf = check_files(plots.plot_latency_cdf(rows, tmp_path))
     assert "no run agreed" in cdf
-    coins = check_files(plots.plot_coin_unanimity(
-        [dict(r, coin_unanimous=0, coin_split=0) for r in rows], tmp_path))
+    coins = check_files(
+        plots.plot_coin_unanimity([dict(r, coin_unanimous=0, coin_split=0) for r in rows], tmp_path)
+    )
     assert "no coin flips" in coins
 
 

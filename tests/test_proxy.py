@@ -50,10 +50,14 @@ class Client:
     def __init__(self, me: int, key_dir: Path) -> None:
         roster_keys = link_keys_for(me, load_private_key(key_dir, me), _roster(key_dir))
         self.me = me
-        self.senders = {d: LinkSender(sender=me, receiver=d, key=k.send_key)
-                        for d, k in roster_keys.items() if d != me}
-        self.link = LinkReceiver(receiver=me, keys={s: roster_keys[s].recv_key
-                                                    for s in range(N) if s != me})
+        self.senders = {
+            d: LinkSender(sender=me, receiver=d, key=k.send_key)
+            for d, k in roster_keys.items()
+            if d != me
+        }
+        self.link = LinkReceiver(
+            receiver=me, keys={s: roster_keys[s].recv_key for s in range(N) if s != me}
+        )
         self.control = LinkReceiver(receiver=me, keys={N: roster_keys[N].recv_key})
         self.decoder = FrameDecoder()
         self.pending: list[bytes] = []
@@ -107,10 +111,17 @@ class ProxyProcess:
         self.stats_file = tmp / "stats.json"
         self.ready_file = tmp / "ready.json"
         config = {
-            "params": Params.practical(N, 1).to_dict(), "protocol": "hpz",
-            "inputs": [1, -1, 1, -1], "seed": 5, "key_dir": str(self.key_dir),
-            "scheduler": "fifo", "delta_s": 0.2, "stats_file": str(self.stats_file),
-            "ready_file": str(self.ready_file), "stats_interval_s": 0.05, **overrides,
+            "params": Params.practical(N, 1).to_dict(),
+            "protocol": "hpz",
+            "inputs": [1, -1, 1, -1],
+            "seed": 5,
+            "key_dir": str(self.key_dir),
+            "scheduler": "fifo",
+            "delta_s": 0.2,
+            "stats_file": str(self.stats_file),
+            "ready_file": str(self.ready_file),
+            "stats_interval_s": 0.05,
+            **overrides,
         }
         path = tmp / "proxy.json"
         path.write_text(json.dumps(config))
@@ -118,7 +129,10 @@ class ProxyProcess:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "byzlab.adversary.proxy", "--config", str(path)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 20
         while not isinstance(ready := read_json(self.ready_file), dict):
             assert self.proc.poll() is None, self.log.read_text()
@@ -160,8 +174,9 @@ async def clients(proxy: ProxyProcess) -> AsyncIterator[list[Client]]:
                 await c.close()
 
 
-async def wait_stats(proxy: ProxyProcess, key: str, predicate: Any, within: float = 5.0
-                     ) -> dict[str, Any]:
+async def wait_stats(
+    proxy: ProxyProcess, key: str, predicate: Any, within: float = 5.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
         stats = proxy.stats()
@@ -175,8 +190,9 @@ async def wait_stats(proxy: ProxyProcess, key: str, predicate: Any, within: floa
 
 
 @pytest.mark.asyncio
-async def test_start_waits_for_every_honest_node(proxy: ProxyProcess,
-                                                 clients: list[Client]) -> None:
+async def test_start_waits_for_every_honest_node(
+    proxy: ProxyProcess, clients: list[Client]
+) -> None:
     for c in clients[:3]:
         await c.connect(proxy.port)
     await wait_stats(proxy, "connected", lambda v: v == 3)
@@ -186,12 +202,14 @@ async def test_start_waits_for_every_honest_node(proxy: ProxyProcess,
     for c in clients:
         assert await c.control_item() == START
     assert proxy.stats()["started"] is True or (
-        await wait_stats(proxy, "started", lambda v: v is True))
+        await wait_stats(proxy, "started", lambda v: v is True)
+    )
 
 
 @pytest.mark.asyncio
 async def test_frames_are_relayed_unchanged_after_the_scheduled_delay(
-        proxy: ProxyProcess, clients: list[Client]) -> None:
+    proxy: ProxyProcess, clients: list[Client]
+) -> None:
     for c in clients:
         await c.connect(proxy.port)
     for c in clients:
@@ -209,8 +227,9 @@ async def test_frames_are_relayed_unchanged_after_the_scheduled_delay(
 
 
 @pytest.mark.asyncio
-async def test_a_node_cannot_send_in_another_nodes_name(proxy: ProxyProcess,
-                                                        clients: list[Client]) -> None:
+async def test_a_node_cannot_send_in_another_nodes_name(
+    proxy: ProxyProcess, clients: list[Client]
+) -> None:
     for c in clients:
         await c.connect(proxy.port)
     for c in clients:
@@ -256,8 +275,9 @@ async def test_a_bad_hello_is_refused(proxy: ProxyProcess, clients: list[Client]
 
 
 @pytest.mark.asyncio
-async def test_done_when_every_honest_node_halted_then_exit(proxy: ProxyProcess,
-                                                            clients: list[Client]) -> None:
+async def test_done_when_every_honest_node_halted_then_exit(
+    proxy: ProxyProcess, clients: list[Client]
+) -> None:
     for c in clients:
         await c.connect(proxy.port)
     for c in clients:
@@ -286,13 +306,25 @@ def vm_rss_kib(pid: int) -> int:
 
 
 @pytest.mark.slow
-def test_garbage_oversized_and_invalid_frames_neither_crash_nor_grow_a_node(
-        tmp_path: Path) -> None:
+def test_garbage_oversized_and_invalid_frames_neither_crash_nor_grow_a_node(tmp_path: Path) -> None:
     done_file = tmp_path / "inject-done.json"
-    scn = parse_scenario({"run": {"n": 4, "seed": 8}, "adversary": {
-        "scheduler": "random", "byzantine": [{"node": 3, "strategy": "equivocate"}]}})
-    inject = {"target": 0, "from_node": 3, "done_file": str(done_file),
-              "garbage_frames": 4000, "forged_frames": 1000, "invalid_frames": 4000}
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 8},
+            "adversary": {
+                "scheduler": "random",
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        }
+    )
+    inject = {
+        "target": 0,
+        "from_node": 3,
+        "done_file": str(done_file),
+        "garbage_frames": 4000,
+        "forged_frames": 1000,
+        "invalid_frames": 4000,
+    }
     with LocalRun(scn, out_root=tmp_path / "r", proxy_options={"inject": inject}) as lr:
         where = lr.describe()
         lr.start()
@@ -304,8 +336,11 @@ def test_garbage_oversized_and_invalid_frames_neither_crash_nor_grow_a_node(
         time.sleep(0.3)  # let start-up allocations settle
         before = vm_rss_kib(pid)
         lr.signal_proxy(signal.SIGUSR1)  # flood
-        while not done_file.exists() or lr.status().get("connected") != 3 \
-                or lr.status().get("counts", {}).get("connections", 0) < 4:
+        while (
+            not done_file.exists()
+            or lr.status().get("connected") != 3
+            or lr.status().get("counts", {}).get("connections", 0) < 4
+        ):
             assert time.monotonic() < deadline, (where, lr.status())
             time.sleep(0.02)
         time.sleep(0.5)  # the node works through what it had read before the reset
@@ -346,13 +381,18 @@ class Peeker(ByzantineNode):
 
 
 def test_strategies_with_an_oracle_attribute_get_a_read_only_live_view(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(STRATEGIES, "peeker", Peeker)
     key_dir = tmp_path / "keys"
     generate_keys(N + 1, key_dir, "oracle-test")
     config = ProxyConfig(
-        params=Params.practical(N, 1).to_dict(), protocol="hpz", inputs=[1, -1, 1, -1],
-        seed=1, key_dir=str(key_dir), stats_file=str(tmp_path / "s.json"),
+        params=Params.practical(N, 1).to_dict(),
+        protocol="hpz",
+        inputs=[1, -1, 1, -1],
+        seed=1,
+        key_dir=str(key_dir),
+        stats_file=str(tmp_path / "s.json"),
         ready_file=str(tmp_path / "r.json"),
         byzantine=[ByzantineSpec(node=3, strategy="peeker")],
     )
@@ -372,11 +412,18 @@ def _proxy(tmp_path: Path, **overrides: Any) -> Proxy:
     key_dir = tmp_path / "keys"
     if not key_dir.exists():
         generate_keys(N + 1, key_dir, "inspect-test")
-    config = ProxyConfig(**{
-        "params": Params.practical(N, 1).to_dict(), "protocol": "hpz",
-        "inputs": [1, -1, 1, -1], "seed": 1, "key_dir": str(key_dir),
-        "stats_file": str(tmp_path / "s.json"), "ready_file": str(tmp_path / "r.json"),
-        **overrides})
+    config = ProxyConfig(
+        **{
+            "params": Params.practical(N, 1).to_dict(),
+            "protocol": "hpz",
+            "inputs": [1, -1, 1, -1],
+            "seed": 1,
+            "key_dir": str(key_dir),
+            "stats_file": str(tmp_path / "s.json"),
+            "ready_file": str(tmp_path / "r.json"),
+            **overrides,
+        }
+    )
     return Proxy(config)
 
 
@@ -412,11 +459,26 @@ def test_messages_are_decoded_exactly_when_someone_may_inspect_them(tmp_path: Pa
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.builds(
-    RbcMsg, st.integers(0, 2), st.integers(0, N - 1), st.integers(1, 50),
-    st.builds(Vote, st.integers(1, 9), st.integers(1, 4), st.integers(-1, 1),
-              st.integers(0, 15), st.none() | st.just((1, 2, 3, 4))))
-    | st.builds(DecideMsg, st.sampled_from([-1, 1])), max_size=40))
+@given(
+    st.lists(
+        st.builds(
+            RbcMsg,
+            st.integers(0, 2),
+            st.integers(0, N - 1),
+            st.integers(1, 50),
+            st.builds(
+                Vote,
+                st.integers(1, 9),
+                st.integers(1, 4),
+                st.integers(-1, 1),
+                st.integers(0, 15),
+                st.none() | st.just((1, 2, 3, 4)),
+            ),
+        )
+        | st.builds(DecideMsg, st.sampled_from([-1, 1])),
+        max_size=40,
+    )
+)
 def test_census_counts_what_decoding_counts(msgs: list[Message]) -> None:
     """Honest frames: counting without decoding gives the statistics decoding gives."""
     counted, decoded = _fresh("counted"), _fresh("decoded")
@@ -437,10 +499,21 @@ def test_census_counts_what_decoding_counts(msgs: list[Message]) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.recursive(
-    st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.floats()
-    | st.text(max_size=3) | st.binary(max_size=5),
-    lambda inner: st.lists(inner, max_size=10), max_leaves=20), max_size=10))
+@given(
+    st.lists(
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers(-(1 << 63), (1 << 64) - 1)
+            | st.floats()
+            | st.text(max_size=3)
+            | st.binary(max_size=5),
+            lambda inner: st.lists(inner, max_size=10),
+            max_leaves=20,
+        ),
+        max_size=10,
+    )
+)
 def test_census_never_raises_on_garbage(items: list[object]) -> None:
     proxy = _fresh("garbage")
     counted = proxy._census(memoryview(pack_batch(items)))
@@ -451,8 +524,7 @@ def test_census_never_raises_on_garbage(items: list[object]) -> None:
 
 @pytest.mark.parametrize("scheduler", ["fifo", "split-vote"])
 @pytest.mark.asyncio
-async def test_relayed_statistics_do_not_depend_on_decoding(tmp_path: Path,
-                                                            scheduler: str) -> None:
+async def test_relayed_statistics_do_not_depend_on_decoding(tmp_path: Path, scheduler: str) -> None:
     proxy = ProxyProcess(tmp_path, scheduler=scheduler, delta_s=0.01)
     made = [Client(i, proxy.key_dir) for i in range(N)]
     try:
@@ -460,10 +532,12 @@ async def test_relayed_statistics_do_not_depend_on_decoding(tmp_path: Path,
             await c.connect(proxy.port)
         for c in made:
             assert await c.control_item() == START
-        batch = [encode(RbcMsg(int(Kind.INITIAL), 0, 1, Vote(1, 1, 1))),
-                 encode(RbcMsg(int(Kind.ECHO), 2, 1, Vote(1, 1, -1))),
-                 encode(RbcMsg(int(Kind.READY), 2, 1, Vote(1, 1, -1, view=(1, 2, 3, 4)))),
-                 encode(DecideMsg(1))]
+        batch = [
+            encode(RbcMsg(int(Kind.INITIAL), 0, 1, Vote(1, 1, 1))),
+            encode(RbcMsg(int(Kind.ECHO), 2, 1, Vote(1, 1, -1))),
+            encode(RbcMsg(int(Kind.READY), 2, 1, Vote(1, 1, -1, view=(1, 2, 3, 4)))),
+            encode(DecideMsg(1)),
+        ]
         bodies = [made[0].send(d, batch) for d in (1, 2, 3)]
         for d in (1, 2, 3):
             assert await made[d].frame() == bodies[d - 1]

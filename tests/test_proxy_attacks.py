@@ -44,17 +44,24 @@ ATTEMPTS = 10
 
 
 def scenario(strategy: str) -> Scenario:
-    return parse_scenario({
-        "run": {"n": 4, "seed": 1, "inputs": "split", "timeout_s": 120},
-        "adversary": {"scheduler": "coin-aware", "delta_s": 0.05,
-                      "byzantine": [{"node": 3, "strategy": strategy}]},
-    })
+    return parse_scenario(
+        {
+            "run": {"n": 4, "seed": 1, "inputs": "split", "timeout_s": 120},
+            "adversary": {
+                "scheduler": "coin-aware",
+                "delta_s": 0.05,
+                "byzantine": [{"node": 3, "strategy": strategy}],
+            },
+        }
+    )
 
 
 def about(outcome: RunOutcome) -> str:
     s = outcome.summary
-    return (f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
-            f"iterations={s.get('iterations')} logs={outcome.out_dir / 'work' / 'logs'}")
+    return (
+        f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
+        f"iterations={s.get('iterations')} logs={outcome.out_dir / 'work' / 'logs'}"
+    )
 
 
 def proxy_stats(outcome: RunOutcome) -> dict[str, Any]:
@@ -92,9 +99,11 @@ def test_view_reading_attacks_work_behind_the_real_proxy(tmp_path: Path, strateg
         first = sched["first_plan"]
         # The plan reached the scheduler through the shared view, made against the very
         # honest coins the simulator's view saw, with the simulator's split decision.
-        assert (first["iteration"], first["honest_sum"], first["split"]) == \
-            (expected["iteration"], expected["honest_sum"], expected["split"]), \
-            (first, expected, about(outcome))
+        assert (first["iteration"], first["honest_sum"], first["split"]) == (
+            expected["iteration"],
+            expected["honest_sum"],
+            expected["split"],
+        ), (first, expected, about(outcome))
         # A plan exists only once every honest coin column of iteration 1 is out, so the
         # run went through a whole coin flip before it agreed.
         assert s["iterations"] >= 2, about(outcome)

@@ -16,8 +16,12 @@ def _network(n: int, f: int) -> list[ReliableBroadcast]:
     return [ReliableBroadcast(i, n, f, window=64) for i in range(n)]
 
 
-def _run(nodes: list[ReliableBroadcast], initial: list[tuple[int, int, RbcMsg]],
-         rng: random.Random, honest: set[int]) -> dict[int, list[tuple[int, int, object]]]:
+def _run(
+    nodes: list[ReliableBroadcast],
+    initial: list[tuple[int, int, RbcMsg]],
+    rng: random.Random,
+    honest: set[int],
+) -> dict[int, list[tuple[int, int, object]]]:
     """Deliver messages in a random order until quiet; Byzantine ids in `nodes` are skipped
     as receivers (they do not relay)."""
     pending = list(initial)
@@ -61,10 +65,14 @@ def test_honest_broadcast_is_accepted_by_all_in_fifo_order() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32), n_f=st.sampled_from([(4, 1), (7, 2), (10, 3)]),
-       split=st.integers(0, 100))
-def test_equivocating_sender_gets_at_most_one_value_accepted(seed: int, n_f: tuple[int, int],
-                                                             split: int) -> None:
+@given(
+    seed=st.integers(0, 2**32),
+    n_f=st.sampled_from([(4, 1), (7, 2), (10, 3)]),
+    split=st.integers(0, 100),
+)
+def test_equivocating_sender_gets_at_most_one_value_accepted(
+    seed: int, n_f: tuple[int, int], split: int
+) -> None:
     n, f = n_f
     rng = random.Random(seed)
     nodes = _network(n, f)
@@ -77,8 +85,7 @@ def test_equivocating_sender_gets_at_most_one_value_accepted(seed: int, n_f: tup
     # the Byzantine origin also echoes and readies both values to everyone
     for value in (a.item, b.item):
         for kind in (Kind.ECHO, Kind.READY):
-            initial.extend((byzantine, d, RbcMsg(int(kind), byzantine, 1, value))
-                           for d in range(n))
+            initial.extend((byzantine, d, RbcMsg(int(kind), byzantine, 1, value)) for d in range(n))
     delivered = _run(nodes, initial, rng, honest)
     accepted = {item for got in delivered.values() for _, _, item in got}
     assert len(accepted) <= 1, f"seed={seed} accepted {accepted}"
@@ -129,8 +136,13 @@ def test_a_sender_repeating_new_values_cannot_grow_an_instance() -> None:
     out: list[Effect] = []
     for support in range(10_000):
         for kind in (Kind.ECHO, Kind.READY):
-            rbc.handle(3, RbcMsg(int(kind), 1, 1, Vote(1, 1, 1, support=support % 16,
-                                                       view=(support, 0, 0, 0))), out)
+            rbc.handle(
+                3,
+                RbcMsg(
+                    int(kind), 1, 1, Vote(1, 1, 1, support=support % 16, view=(support, 0, 0, 0))
+                ),
+                out,
+            )
     inst = rbc._instances[1][1]
     assert len(inst.items) <= 2 * n
     assert rbc.dropped["conflicting-echo"] == rbc.dropped["conflicting-ready"] == 9_999

@@ -81,8 +81,17 @@ def test_only_simulator_runs_replay(tmp_path: Path) -> None:
     run_dir = store.run_dir("local-hpz-n4-x")
     run_dir.mkdir(parents=True)
     (run_dir / "scenario.toml").write_text("[run]\nn = 4\n")
-    store.append({"run_id": "local-hpz-n4-x", "backend": "local", "protocol": "hpz", "n": 4,
-                  "f": 1, "seed": 0, "trace_hash": "ab" * 16})
+    store.append(
+        {
+            "run_id": "local-hpz-n4-x",
+            "backend": "local",
+            "protocol": "hpz",
+            "n": 4,
+            "f": 1,
+            "seed": 0,
+            "trace_hash": "ab" * 16,
+        }
+    )
     result = invoke(replay_command, ["local-hpz-n4-x", "--store", tmp_path])
     assert result.exit_code == 2 and "only simulator runs replay" in result.stderr
     with pytest.raises(ReplayError, match="no run 'nope'"):

@@ -18,9 +18,16 @@ from byzlab.orchestration.experiments_cli import report_command, sweep_command
 from tests.exputil import EXAMPLES, invoke, make_store
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 FIGURES = 6  # four sweep-wide figures, plus the featured run's weights and timeline
 
 
@@ -62,8 +69,13 @@ def test_report_is_self_contained(report: Path) -> None:
     external = [u for u in refs.urls if not u.startswith(("data:", "#"))]
     assert external == [], f"the report loads outside resources: {external}"
     assert not re.search(r"<script|<link|@import|url\(", page), "no scripts, links or imports"
-    for section in ("Summary per configuration", "Featured run", "Sweep file",
-                    "Runs that did not agree", "latency p50"):
+    for section in (
+        "Summary per configuration",
+        "Featured run",
+        "Sweep file",
+        "Runs that did not agree",
+        "latency p50",
+    ):
         assert section in page, section
     assert "coin-interval" in page  # the featured run
     # both sweep files that wrote to the store, the tiny sweep and the attack scenario
@@ -75,10 +87,14 @@ def test_report_is_self_contained(report: Path) -> None:
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         if os.environ.get("BYZLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"BYZLAB_REQUIRE_BROWSER=1 but {CHROMIUM} is missing; run "
-                        "scripts/ci-setup.d/30-browser")
-        pytest.skip(f"{CHROMIUM} not installed (scripts/ci-setup.d/30-browser installs it; "
-                    "set BYZLAB_REQUIRE_BROWSER=1 to make this a failure)")
+            pytest.fail(
+                f"BYZLAB_REQUIRE_BROWSER=1 but {CHROMIUM} is missing; run "
+                "scripts/ci-setup.d/30-browser"
+            )
+        pytest.skip(
+            f"{CHROMIUM} not installed (scripts/ci-setup.d/30-browser installs it; "
+            "set BYZLAB_REQUIRE_BROWSER=1 to make this a failure)"
+        )
     from playwright.sync_api import sync_playwright
 
     console_errors: list[str] = []
@@ -87,18 +103,21 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     profile.mkdir()
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             page = context.new_page()
-            page.on("console", lambda m: console_errors.append(m.text)
-                    if m.type == "error" else None)
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
             page.on("pageerror", lambda e: console_errors.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(report.as_uri(), wait_until="load")
             assert page.title().startswith("byzlab report")
             images = page.evaluate(
                 "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
-                "w: i.naturalWidth, h: i.naturalHeight}))")
+                "w: i.naturalWidth, h: i.naturalHeight}))"
+            )
             headings = page.locator("h2").all_inner_texts()
         finally:
             context.close()

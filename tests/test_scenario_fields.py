@@ -36,14 +36,23 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
-_SAMPLES = {"node": 0, "strategy": "silent", "action": "kill", "stakes": [1, 1, 1, 1, 1],
-            "seats": 4, "active": 4}
+_SAMPLES = {
+    "node": 0,
+    "strategy": "silent",
+    "action": "kill",
+    "stakes": [1, 1, 1, 1, 1],
+    "seats": 4,
+    "active": 4,
+}
 
 
 def _minimal(model: type[BaseModel]) -> dict[str, Any]:
     """The smallest valid-looking entry of a list section: its required fields."""
-    return {name: _SAMPLES[name] for name, field in model.model_fields.items()
-            if field.is_required() and name in _SAMPLES}
+    return {
+        name: _SAMPLES[name]
+        for name, field in model.model_fields.items()
+        if field.is_required() and name in _SAMPLES
+    }
 
 
 def _wrong(annotation: Any) -> Any:
@@ -152,8 +161,15 @@ _HOSTILE: dict[type, list[Any]] = {
 
 def test_the_numeric_walk_finds_the_parameters() -> None:
     names = {_dotted(p) for p, _ in NUMERIC}
-    assert {"run.n", "run.timeout_s", "params.m", "params.window", "params.beta",
-            "adversary.delta_s", "docker.faults[0].at_s"} <= names, names
+    assert {
+        "run.n",
+        "run.timeout_s",
+        "params.m",
+        "params.window",
+        "params.beta",
+        "adversary.delta_s",
+        "docker.faults[0].at_s",
+    } <= names, names
 
 
 @pytest.mark.parametrize(("path", "annotation"), NUMERIC, ids=[_dotted(p) for p, _ in NUMERIC])

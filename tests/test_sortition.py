@@ -185,8 +185,10 @@ def test_evolving_pool_readings() -> None:
     it; both stationary readings keep z near 2 at P = 25%."""
     seed = 7
     rng = np.random.default_rng(seed)
-    z = {key: so.percentile_sweep([25.0], rng, base=so.EXPERIMENTS[key], replicates=4)[0].z
-         for key in so.EVOLVING_POOLS}
+    z = {
+        key: so.percentile_sweep([25.0], rng, base=so.EXPERIMENTS[key], replicates=4)[0].z
+        for key in so.EVOLVING_POOLS
+    }
     msg = f"seed={seed}: {z}"
     assert z["evolving"] < 1.6, msg
     assert z["evolving-stationary"] > 1.7 and z["evolving-long-lived"] > 1.8, msg
@@ -264,8 +266,19 @@ def test_cli_table_and_figures(tmp_path: Path) -> None:
     assert "run time" in result.output
     result = runner.invoke(
         so.command,
-        ["table", "--epochs", "40", "--percentiles", "2", "--replicates", "1", "--pool",
-         "evolving", "--csv", str(tmp_path / "z.csv")],
+        [
+            "table",
+            "--epochs",
+            "40",
+            "--percentiles",
+            "2",
+            "--replicates",
+            "1",
+            "--pool",
+            "evolving",
+            "--csv",
+            str(tmp_path / "z.csv"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "(evolving," in result.output

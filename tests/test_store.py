@@ -23,9 +23,18 @@ from tests.exputil import invoke, make_store
 
 
 def row(run_id: str, **extra: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"run_id": run_id, "backend": "sim", "protocol": "hpz", "n": 4,
-                            "f": 1, "seed": 0, "trace_hash": "ab" * 16, "agreed": True,
-                            "latency_delta": 5.0, "finished_at": "2025-01-02T03:04:05+00:00"}
+    base: dict[str, Any] = {
+        "run_id": run_id,
+        "backend": "sim",
+        "protocol": "hpz",
+        "n": 4,
+        "f": 1,
+        "seed": 0,
+        "trace_hash": "ab" * 16,
+        "agreed": True,
+        "latency_delta": 5.0,
+        "finished_at": "2025-01-02T03:04:05+00:00",
+    }
     base.update(extra)
     return base
 
@@ -92,13 +101,19 @@ def test_a_damaged_middle_line_is_an_error_naming_the_line(tmp_path: Path) -> No
 def test_where_clauses(tmp_path: Path) -> None:
     store = Store(tmp_path)
     for k, (protocol, n) in enumerate([("hpz", 4), ("hpz", 7), ("bracha-local", 7)]):
-        store.append(row(f"r{k}", protocol=protocol, n=n, seed=k,
-                         latency_delta=None if k == 2 else float(k + 1)))
+        store.append(
+            row(
+                f"r{k}",
+                protocol=protocol,
+                n=n,
+                seed=k,
+                latency_delta=None if k == 2 else float(k + 1),
+            )
+        )
     table = store.table()
 
     def ids(*exprs: str) -> list[str]:
-        return sorted(filter_table(table, [parse_where(e) for e in exprs])["run_id"]
-                      .to_pylist())
+        return sorted(filter_table(table, [parse_where(e) for e in exprs])["run_id"].to_pylist())
 
     assert ids("protocol=hpz") == ["r0", "r1"]
     assert ids("protocol!=hpz") == ["r2"]
@@ -128,8 +143,7 @@ def test_find_accepts_a_unique_prefix(tmp_path: Path) -> None:
 
 def test_a_second_writer_is_refused(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    with store.locked(), pytest.raises(StoreError, match="another sweep"), \
-            Store(tmp_path).locked():
+    with store.locked(), pytest.raises(StoreError, match="another sweep"), Store(tmp_path).locked():
         pass
     with store.locked():  # released: usable again
         pass
@@ -140,14 +154,27 @@ def test_a_second_writer_is_refused(tmp_path: Path) -> None:
 
 def test_results_ls_filters_and_selects_columns(tmp_path: Path) -> None:
     make_store(tmp_path)
-    result = invoke(results_command, ["ls", tmp_path, "--where", "protocol=hpz",
-                                      "--where", "n=7", "--columns", "run_id,seed,agreed"])
+    result = invoke(
+        results_command,
+        [
+            "ls",
+            tmp_path,
+            "--where",
+            "protocol=hpz",
+            "--where",
+            "n=7",
+            "--columns",
+            "run_id,seed,agreed",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "2 of 8 runs where protocol=hpz and n=7" in result.stdout
     assert "sim-hpz-n7-f2-random-equivocate-s0-" in result.stdout
     assert "bracha-local" not in result.stdout and "latency_delta" not in result.stdout
-    result = invoke(results_command, ["ls", tmp_path, "--json", "--columns", "run_id,n",
-                                      "--sort", "-n", "--limit", "3"])
+    result = invoke(
+        results_command,
+        ["ls", tmp_path, "--json", "--columns", "run_id,n", "--sort", "-n", "--limit", "3"],
+    )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 3 and all(r["n"] == 7 and set(r) == {"run_id", "n"} for r in rows)
 
@@ -167,8 +194,15 @@ def test_results_show_prints_the_row_scenario_and_files(tmp_path: Path) -> None:
     run_id = Store(tmp_path).table()["run_id"][0].as_py()
     result = invoke(results_command, ["show", tmp_path, run_id[:-4]])
     assert result.exit_code == 0, result.output
-    for fragment in (run_id, "trace_hash", "[run]", "trace.json", "summary.json",
-                     "scenario.toml", f"byzlab replay {run_id}"):
+    for fragment in (
+        run_id,
+        "trace_hash",
+        "[run]",
+        "trace.json",
+        "summary.json",
+        "scenario.toml",
+        f"byzlab replay {run_id}",
+    ):
         assert fragment in result.stdout, fragment
     result = invoke(results_command, ["show", tmp_path, "sim-"])
     assert result.exit_code == 2 and "matches 8 runs" in result.stderr

@@ -44,8 +44,8 @@ def test_example_sweep_end_to_end_writes_a_typed_store(tmp_path: Path) -> None:
     rows = table.to_pylist()
     assert len({r["run_id"] for r in rows}) == 24
     assert {(r["n"], r["protocol"], r["scheduler"]) for r in rows} == {
-        (n, p, s) for n in (4, 7) for p in ("hpz", "bracha-local")
-        for s in ("random", "split-vote")}
+        (n, p, s) for n in (4, 7) for p in ("hpz", "bracha-local") for s in ("random", "split-vote")
+    }
     assert sorted({r["seed"] for r in rows}) == [0, 1, 2]
     for r in rows:
         where = f"run {r['run_id']} (seed {r['seed']})"
@@ -71,8 +71,7 @@ def test_parallel_and_serial_sweeps_record_the_same_runs(tmp_path: Path) -> None
     serial = make_store(tmp_path / "serial", jobs=1).store.table()
     parallel = make_store(tmp_path / "parallel", jobs=2).store.table()
     a = dict(zip(serial["run_id"].to_pylist(), serial["trace_hash"].to_pylist(), strict=True))
-    b = dict(zip(parallel["run_id"].to_pylist(), parallel["trace_hash"].to_pylist(),
-                 strict=True))
+    b = dict(zip(parallel["run_id"].to_pylist(), parallel["trace_hash"].to_pylist(), strict=True))
     assert a == b and len(a) == 8
 
 
@@ -105,16 +104,22 @@ n = 7
 "adversary.strategy" = ["crash", "none"]
 "adversary.corrupted" = [1, 2]
 """)
-    got = {(p.scenario.adversary.byzantine[0].strategy if p.scenario.adversary.byzantine
-            else "none", tuple(b.node for b in p.scenario.adversary.byzantine))
-           for p in sweep.points}
+    got = {
+        (
+            p.scenario.adversary.byzantine[0].strategy
+            if p.scenario.adversary.byzantine
+            else "none",
+            tuple(b.node for b in p.scenario.adversary.byzantine),
+        )
+        for p in sweep.points
+    }
     assert got == {("crash", (6,)), ("crash", (5, 6)), ("none", ())}
     assert len(sweep.points) == 4  # "none" twice, with the same scenario
 
 
 def test_unquoted_dotted_keys_nest_the_same_way() -> None:
     quoted = sweep_from_text('[sweep]\n"run.n" = [4, 7]\n"adversary.scheduler" = ["fifo"]\n')
-    nested = sweep_from_text("[sweep]\nrun.n = [4, 7]\nadversary.scheduler = [\"fifo\"]\n")
+    nested = sweep_from_text('[sweep]\nrun.n = [4, 7]\nadversary.scheduler = ["fifo"]\n')
     assert [p.scenario for p in quoted.points] == [p.scenario for p in nested.points]
     assert [p.scenario.n for p in nested.points] == [4, 7]
 
@@ -128,8 +133,7 @@ scheduler = "hold-f"
 [sweep]
 adversary.scheduler_options.held = [[0, 1], [2]]
 """)
-    assert [p.scenario.adversary.scheduler_options["held"] for p in sweep.points] == [
-        [0, 1], [2]]
+    assert [p.scenario.adversary.scheduler_options["held"] for p in sweep.points] == [[0, 1], [2]]
 
 
 # --------------------------------------------------------------------------- resume
@@ -154,8 +158,7 @@ def test_a_resumed_sweep_skips_the_runs_already_done(tmp_path: Path) -> None:
     assert store.done_ids() == set(first) and len(first) == 3
 
     second: list[str] = []
-    outcome = run_sweep(sweep, tmp_path, jobs=1,
-                        on_row=lambda row: second.append(row["run_id"]))
+    outcome = run_sweep(sweep, tmp_path, jobs=1, on_row=lambda row: second.append(row["run_id"]))
     assert outcome.skipped == 3 and outcome.total == 8, (first, second)
     assert not set(first) & set(second), f"reran finished runs: {set(first) & set(second)}"
     assert len(second) == 5 and store.done_ids() == set(first) | set(second)
@@ -180,8 +183,14 @@ def test_a_hard_crash_and_a_torn_row_lose_nothing_that_was_recorded(tmp_path: Pa
         run_sweep(load_sweep(Path({str(sweep_file)!r})), Path({str(out)!r}), jobs=1,
                   on_row=hook)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 17, proc.stderr
     journal = out / "runs.jsonl"
     assert len(journal.read_bytes().splitlines()) == 2
@@ -194,15 +203,15 @@ def test_a_hard_crash_and_a_torn_row_lose_nothing_that_was_recorded(tmp_path: Pa
     outcome = run_sweep(load_sweep(sweep_file), out, jobs=1)
     assert outcome.skipped == 2 and len(outcome.completed) == 6
     lines = journal.read_bytes().splitlines()
-    assert len(lines) == 8 and all(json.loads(line)["run_id"] != "sim-hpz-torn"
-                                   for line in lines)
+    assert len(lines) == 8 and all(json.loads(line)["run_id"] != "sim-hpz-torn" for line in lines)
 
 
 def test_max_runs_stops_early_and_the_rerun_goes_on(tmp_path: Path) -> None:
     sweep = tmp_path / "s.toml"
     sweep.write_text(TINY_SWEEP)
-    result = invoke(sweep_command, [sweep, "--out", tmp_path / "o", "--max-runs", "3",
-                                    "--jobs", "1"])
+    result = invoke(
+        sweep_command, [sweep, "--out", tmp_path / "o", "--max-runs", "3", "--jobs", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert "5 runs left" in result.stderr
     result = invoke(sweep_command, [sweep, "--out", tmp_path / "o", "--jobs", "1"])
@@ -260,7 +269,7 @@ def test_error_value_is_not_a_list() -> None:
     assert problem == "sweep.run.n: expected a list of values, got integer 4"
     (problem,) = sweep_problems('[sweep]\nseeds = "0,1"\n')
     assert problem == "sweep.seeds: expected a list of values, got string '0,1'"
-    (problem,) = sweep_problems('[sweep.run]\nn = { min = 4, max = 7 }\n')
+    (problem,) = sweep_problems("[sweep.run]\nn = { min = 4, max = 7 }\n")
     assert problem.startswith("sweep.run.n: expected a list of values, got table")
 
 
@@ -295,13 +304,16 @@ def test_error_invalid_combination_names_the_point() -> None:
     (problem,) = sweep_problems('[sweep]\n"run.n" = [7]\n"run.f" = [2, 3]\n')
     assert problem.startswith("sweep.run.f[1]: f=3 is too large for n=7"), problem
     assert problem.endswith("(with run.n=7)"), problem
-    (problem,) = sweep_problems('[run]\nn = 7\n[sweep]\n"adversary.strategy" = ["crash"]\n'
-                                '"adversary.corrupted" = [2, 3]\n')
+    (problem,) = sweep_problems(
+        '[run]\nn = 7\n[sweep]\n"adversary.strategy" = ["crash"]\n"adversary.corrupted" = [2, 3]\n'
+    )
     assert problem.startswith("sweep.adversary.corrupted[1]: 3 corrupted nodes exceed f=2")
     (problem,) = sweep_problems('[sweep]\n"adversary.corrupted" = [1]\n')
     assert "needs sweep.adversary.strategy" in problem
-    (problem,) = sweep_problems('[sweep]\n"adversary.strategy" = ["crash"]\n'
-                                '"adversary.byzantine" = [[{node = 3, strategy = "crash"}]]\n')
+    (problem,) = sweep_problems(
+        '[sweep]\n"adversary.strategy" = ["crash"]\n'
+        '"adversary.byzantine" = [[{node = 3, strategy = "crash"}]]\n'
+    )
     assert problem.startswith("sweep.adversary.strategy: cannot be combined with"), problem
 
 
@@ -316,8 +328,11 @@ def test_bad_sweep_file_exits_2_with_every_problem_and_no_traceback(tmp_path: Pa
     result = invoke(sweep_command, [path, "--out", tmp_path / "out"])
     assert result.exit_code == 2
     assert "3 problems" in result.stderr and "Traceback" not in result.output
-    for fragment in ("sweep.run.nn: unknown field", "sweep.adversary.scheduler[0]: 'fast'",
-                     "sweep.seeds: the list is empty"):
+    for fragment in (
+        "sweep.run.nn: unknown field",
+        "sweep.adversary.scheduler[0]: 'fast'",
+        "sweep.seeds: the list is empty",
+    ):
         assert fragment in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
     tomllib.loads(path.read_text())  # the file itself is valid TOML: these are field errors
@@ -328,8 +343,10 @@ def test_bad_sweep_file_exits_2_with_every_problem_and_no_traceback(tmp_path: Pa
 
 def test_local_backend_sweep_records_real_runs(tmp_path: Path) -> None:
     path = tmp_path / "local.toml"
-    path.write_text('[run]\nn = 4\ntimeout_s = 30\n[adversary]\ndelta_s = 0.002\n'
-                    '[sweep]\n"adversary.strategy" = ["equivocate"]\nseeds = [3]\n')
+    path.write_text(
+        "[run]\nn = 4\ntimeout_s = 30\n[adversary]\ndelta_s = 0.002\n"
+        '[sweep]\n"adversary.strategy" = ["equivocate"]\nseeds = [3]\n'
+    )
     result = invoke(sweep_command, [path, "--out", tmp_path / "o", "--backend", "local"])
     assert result.exit_code == 0, result.output
     (row,) = Store(tmp_path / "o").table().to_pylist()
@@ -345,8 +362,9 @@ def test_local_backend_sweep_records_real_runs(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- runs that raise
 
 
-def test_a_run_that_raises_is_recorded_with_its_error(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_raises_is_recorded_with_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from byzlab.network.sim import InvariantViolation
     from byzlab.orchestration import runtrace
     from byzlab.orchestration.replay import replay_run

@@ -34,8 +34,10 @@ def about(outcome: RunOutcome) -> str:
     """Context for assertion messages: enough to find the run and replay its scenario."""
     s = outcome.summary
     logs = outcome.out_dir / "work" / "logs"
-    return (f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
-            f"decisions={s.get('honest_decisions')} logs={logs}")
+    return (
+        f"run_id={outcome.run_id} seed={s.get('seed')} stopped={outcome.stopped} "
+        f"decisions={s.get('honest_decisions')} logs={logs}"
+    )
 
 
 def run(tmp_path: Path, data: dict[str, Any]) -> RunOutcome:
@@ -43,8 +45,9 @@ def run(tmp_path: Path, data: dict[str, Any]) -> RunOutcome:
 
 
 def node_result(outcome: RunOutcome, i: int) -> dict[str, Any]:
-    data = json.loads((outcome.out_dir / "work" / "nodes" / str(i) / "out" / "result.json")
-                      .read_text())
+    data = json.loads(
+        (outcome.out_dir / "work" / "nodes" / str(i) / "out" / "result.json").read_text()
+    )
     assert isinstance(data, dict)
     return data
 
@@ -63,7 +66,8 @@ def assert_results_written(outcome: RunOutcome, n: int, byzantine: dict[int, str
     assert set(SUMMARY_KEYS) | REAL_RUN_KEYS <= set(summary), about(outcome)
     assert summary == outcome.summary
     assert summary["backend"] == "local" and summary["byzantine"] == {
-        str(k): v for k, v in byzantine.items()}
+        str(k): v for k, v in byzantine.items()
+    }
     honest = [i for i in range(n) if i not in byzantine]
     assert set(summary["decision_times"]) == {str(i) for i in honest}, about(outcome)
     assert summary["latency_s"] == max(summary["decision_times"].values())
@@ -79,8 +83,10 @@ def assert_results_written(outcome: RunOutcome, n: int, byzantine: dict[int, str
             assert r["role"] == "honest" and r["decision"] == str(summary["decision"])
             assert float(r["decision_time_s"]) >= 0 and r["exit_code"] == "0"
     for i in honest:
-        events = [json.loads(line)["event"]
-                  for line in (out / "traces" / f"node-{i}.jsonl").read_text().splitlines()]
+        events = [
+            json.loads(line)["event"]
+            for line in (out / "traces" / f"node-{i}.jsonl").read_text().splitlines()
+        ]
         for expected in ("start", "decide", "halt", "trace-summary"):
             assert expected in events, (i, events, about(outcome))
         result = node_result(outcome, i)
@@ -92,8 +98,9 @@ def assert_results_written(outcome: RunOutcome, n: int, byzantine: dict[int, str
     timeline = stats["relay_timeline"]
     assert timeline["total"] == sum(timeline["counts"]) == summary["messages"], about(outcome)
     assert (out / "proxy-stats.json").exists() and (out / "scenario.toml").exists()
-    leftovers = [p.name for p in out.rglob("*") if p.name.endswith(".tmp")
-                 or p.name.endswith(".key")]
+    leftovers = [
+        p.name for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.endswith(".key")
+    ]
     assert leftovers == [], about(outcome)
 
 
@@ -103,8 +110,14 @@ def assert_results_written(outcome: RunOutcome, n: int, byzantine: dict[int, str
 def test_default_run_from_the_cli(tmp_path: Path) -> None:
     """`byzlab run` with no file: n=4, node 3 equivocating, random scheduler; exit 0.
     Run from tmp_path with the default relative `results/` dir, as the README does."""
-    proc = subprocess.run([BYZLAB, "run", "--json"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [BYZLAB, "run", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     run_dir = tmp_path / "results" / summary["run_id"]
@@ -117,11 +130,20 @@ def test_default_run_from_the_cli(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_n7_with_two_byzantine_nodes(tmp_path: Path) -> None:
-    outcome = run(tmp_path, {
-        "run": {"n": 7, "seed": 7},
-        "adversary": {"scheduler": "random", "delta_s": 0.005, "byzantine": [
-            {"node": 2, "strategy": "equivocate"}, {"node": 6, "strategy": "random-value"}]},
-    })
+    outcome = run(
+        tmp_path,
+        {
+            "run": {"n": 7, "seed": 7},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.005,
+                "byzantine": [
+                    {"node": 2, "strategy": "equivocate"},
+                    {"node": 6, "strategy": "random-value"},
+                ],
+            },
+        },
+    )
     assert_agreed(outcome)
     assert_results_written(outcome, 7, {2: "equivocate", 6: "random-value"})
     # The equivocator's conflicting INITIALs went through the proxy, one per destination.
@@ -129,8 +151,16 @@ def test_n7_with_two_byzantine_nodes(tmp_path: Path) -> None:
 
 
 def test_tampered_copy_is_dropped_and_the_original_delivered(tmp_path: Path) -> None:
-    outcome = run(tmp_path, {"run": {"n": 4, "seed": 2}, "adversary": {
-        "tamper": "flip-byte", "byzantine": [{"node": 3, "strategy": "equivocate"}]}})
+    outcome = run(
+        tmp_path,
+        {
+            "run": {"n": 4, "seed": 2},
+            "adversary": {
+                "tamper": "flip-byte",
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        },
+    )
     assert_agreed(outcome)
     assert outcome.summary["tampered_frames"] == 1, about(outcome)
     bad_mac = {i: node_result(outcome, i)["link_rejected"].get("bad_mac", 0) for i in range(3)}
@@ -164,12 +194,24 @@ def test_sim_and_run_reach_the_same_decision_under_fifo(tmp_path: Path) -> None:
     are broken, which is the one thing real time cannot reproduce (see network/tcp.py).
     """
     path = tmp_path / "fifo.toml"
-    path.write_text('[run]\nn = 7\nseed = 21\ninputs = [-1, -1, 1, -1, -1, 1, -1]\n'
-                    '[adversary]\nscheduler = "fifo"\ndelta_s = 0.005\n')
-    sim = subprocess.run([BYZLAB, "sim", "--scenario", str(path), "--json"],
-                         capture_output=True, text=True, timeout=60, check=True)
-    real = subprocess.run([BYZLAB, "run", str(path), "--out", str(tmp_path / "r"), "--json"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    path.write_text(
+        "[run]\nn = 7\nseed = 21\ninputs = [-1, -1, 1, -1, -1, 1, -1]\n"
+        '[adversary]\nscheduler = "fifo"\ndelta_s = 0.005\n'
+    )
+    sim = subprocess.run(
+        [BYZLAB, "sim", "--scenario", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    real = subprocess.run(
+        [BYZLAB, "run", str(path), "--out", str(tmp_path / "r"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert real.returncode == 0, real.stderr
     a, b = json.loads(sim.stdout), json.loads(real.stdout)
     assert a["agreed"] and b["agreed"], (a["stopped"], b["run_id"])
@@ -184,9 +226,16 @@ def test_sim_and_run_reach_the_same_decision_under_fifo(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_nodes_survive_a_proxy_restart(tmp_path: Path) -> None:
     # delta_s = 0.1 s: the run needs about a second, so the kill lands mid-run.
-    scn = parse_scenario({"run": {"n": 4, "seed": 6}, "adversary": {
-        "scheduler": "random", "delta_s": 0.1,
-        "byzantine": [{"node": 3, "strategy": "equivocate"}]}})
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 6},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.1,
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        }
+    )
     with LocalRun(scn, out_root=tmp_path, proxy_options={"stats_interval_s": 0.02}) as lr:
         lr.start()
         deadline = time.monotonic() + 30
@@ -213,15 +262,20 @@ def test_nodes_survive_a_proxy_restart(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("restart", [False, True], ids=["stays-dead", "restarted"])
 def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(
-        tmp_path: Path, restart: bool) -> None:
+    tmp_path: Path, restart: bool
+) -> None:
     """SIGKILL of a node process mid-run: the proxy survives the dead connection, the node
     counts as a crash fault (toward f), and the remaining nodes agree.
 
     Restarted (network/tcp.py, rejoin_as_crashed): the second process of the node finds its
     first incarnation's marker, sends nothing that could contradict what the first one sent
     (it does not even connect), and reports itself crashed."""
-    scn = parse_scenario({"run": {"n": 4, "seed": 3 + 2 * restart, "timeout_s": 60},
-                          "adversary": {"scheduler": "random", "delta_s": 0.05}})
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 3 + 2 * restart, "timeout_s": 60},
+            "adversary": {"scheduler": "random", "delta_s": 0.05},
+        }
+    )
     with LocalRun(scn, out_root=tmp_path, proxy_options={"stats_interval_s": 0.02}) as lr:
         lr.start()
         deadline = time.monotonic() + 30
@@ -234,8 +288,9 @@ def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(
         if restart:
             connections = lr.status().get("counts", {}).get("connections")
             assert lr.restart_node(1).wait(timeout=30) == 0, lr.describe()
-            assert lr.status().get("counts", {}).get("connections") == connections, \
+            assert lr.status().get("counts", {}).get("connections") == connections, (
                 f"the restarted node connected to the proxy: {lr.describe()}"
+            )
             log_text = (lr.work / "logs" / "node-1.log").read_text()
             assert "rejoins as crashed and sends nothing" in log_text, lr.describe()
         waited = lr.wait(timeout=60)
@@ -260,8 +315,9 @@ def pid_gone(pid: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
-                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"]
+)
 def test_interrupting_the_orchestrator_leaves_no_processes(tmp_path: Path, sig: int) -> None:
     """Ctrl-C and SIGTERM: the orchestrator stops everything and writes an interrupted
     summary. SIGKILL: the children die with it (PR_SET_PDEATHSIG) and the run directory
@@ -269,8 +325,11 @@ def test_interrupting_the_orchestrator_leaves_no_processes(tmp_path: Path, sig: 
     path = tmp_path / "slow.toml"
     # delta_s = 1 s: the run cannot finish before we interrupt it.
     path.write_text('[run]\nn = 4\nseed = 1\n[adversary]\nscheduler = "fifo"\ndelta_s = 1.0\n')
-    proc = subprocess.Popen([BYZLAB, "run", str(path), "--out", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [BYZLAB, "run", str(path), "--out", str(tmp_path / "r")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         pids: dict[str, int] = {}
@@ -316,16 +375,38 @@ def test_interrupting_the_orchestrator_leaves_no_processes(tmp_path: Path, sig: 
 
 def test_node_and_proxy_report_bad_configs_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "node.json"
-    bad.write_text(json.dumps({"node": 0, "params": {}, "protocol": "hpz", "input": 1,
-                               "seed": 0, "key_dir": "k", "proxy_port": 0, "out_dir": "o",
-                               "colour": "red"}))
-    proc = subprocess.run([sys.executable, "-m", "byzlab.network.tcp", "--config", str(bad)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    bad.write_text(
+        json.dumps(
+            {
+                "node": 0,
+                "params": {},
+                "protocol": "hpz",
+                "input": 1,
+                "seed": 0,
+                "key_dir": "k",
+                "proxy_port": 0,
+                "out_dir": "o",
+                "colour": "red",
+            }
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "byzlab.network.tcp", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "colour: unknown key" in proc.stderr and "proxy_port: must be >= 1" in proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = subprocess.run([BYZLAB, "proxy", "--config", str(tmp_path / "missing.json")],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [BYZLAB, "proxy", "--config", str(tmp_path / "missing.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and "cannot be read" in proc.stderr
     assert os.listdir(tmp_path) == ["node.json"]
 
@@ -337,8 +418,13 @@ def test_an_undecoded_run_keeps_exact_statistics(tmp_path: Path) -> None:
     """Honest nodes under FIFO: the proxy relays without decoding (nobody inspects the
     messages) and still counts every message by kind, exactly."""
     n = 4
-    outcome = run(tmp_path, {"run": {"n": n, "seed": 3, "inputs": [1, 1, -1, 1]},
-                             "adversary": {"scheduler": "fifo", "delta_s": 0.0}})
+    outcome = run(
+        tmp_path,
+        {
+            "run": {"n": n, "seed": 3, "inputs": [1, 1, -1, 1]},
+            "adversary": {"scheduler": "fifo", "delta_s": 0.0},
+        },
+    )
     assert_agreed(outcome)
     s = outcome.summary
     by_kind = s["messages_by_kind"]
@@ -382,10 +468,13 @@ async def test_the_inbox_is_bounded_by_frames_and_keeps_order() -> None:
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
 def test_batch_scheduling_switches_the_policy_of_the_calling_process() -> None:
     """In a child process, so the test runner keeps its own policy."""
-    code = ("import os; from byzlab.network.tcp import batch_scheduling; "
-            "ok = batch_scheduling(); print(ok, os.sched_getscheduler(0) == os.SCHED_BATCH)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
+    code = (
+        "import os; from byzlab.network.tcp import batch_scheduling; "
+        "ok = batch_scheduling(); print(ok, os.sched_getscheduler(0) == os.SCHED_BATCH)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert proc.stdout.split() == ["True", "True"], proc.stderr
 
 
@@ -397,7 +486,13 @@ def test_peak_rss_is_the_childs_own_not_its_parents() -> None:
     ballast[::4096] = b"x" * len(ballast[::4096])
     code = "from byzlab.network.tcp import max_rss_kib; print(max_rss_kib())"
     # preexec_fn forces fork + exec, as the local backend starts its nodes.
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True, preexec_fn=lambda: None)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        preexec_fn=lambda: None,
+    )
     del ballast
     assert 1_000 < int(proc.stdout) < 200 * 1024, proc.stdout

@@ -113,8 +113,9 @@ class OneMoreIterationNode(HonestNode):
     in iteration d halts after step 3 of iteration d + 1 (after updating x, v* and its value,
     exactly where the removed lines sat), instead of going on until 2f + 1 DECIDE."""
 
-    def _after_vote(self, t: int, step: int, support: int, values: list[int],
-                    out: list[Effect]) -> None:
+    def _after_vote(
+        self, t: int, step: int, support: int, values: list[int], out: list[Effect]
+    ) -> None:
         if step == 3 and self.decision is not None and t >= self.decided_iteration + 1:
             nonzero = [v for v in values if v]
             self.x = len(nonzero)
@@ -129,7 +130,10 @@ class OneMoreIterationNode(HonestNode):
 def build_audit(seed: int, *, old_rule: bool) -> Simulator:
     params = Params.practical(N, F)
     sim = Simulator(
-        params, protocol=PROTOCOL, inputs=INPUTS, seed=seed,
+        params,
+        protocol=PROTOCOL,
+        inputs=INPUTS,
+        seed=seed,
         scheduler=ScriptedScheduler(script=hold_script(HOLDS)),
         byzantine={i: lambda spec: ScriptedByzantine(spec, audit_route) for i in BYZANTINE},
         max_time=MAX_TIME,
@@ -138,9 +142,14 @@ def build_audit(seed: int, *, old_rule: bool) -> Simulator:
         for i in sim.honest_ids:
             node = sim.nodes[i]
             assert isinstance(node, HonestNode)
-            sim.nodes[i] = OneMoreIterationNode(node.me, node.params, protocol=node.protocol,
-                                                input_value=node.input_value, rng=node.rng,
-                                                ideal_seed=node.ideal_seed)
+            sim.nodes[i] = OneMoreIterationNode(
+                node.me,
+                node.params,
+                protocol=node.protocol,
+                input_value=node.input_value,
+                rng=node.rng,
+                ideal_seed=node.ideal_seed,
+            )
     return sim
 
 
@@ -169,17 +178,20 @@ def _check_script_played_out(sim: Simulator, result: SimResult) -> None:
     """The run followed the audit script up to step 3 of iteration 2 (whatever came next)."""
     seed = result.seed
     for i, x in X_ITERATION_1.items():
-        assert _x(_honest(sim, i), 1) == x, \
-            f"seed={seed}: node {i} counted x={_x(_honest(sim, i), 1)} in iteration 1, " \
+        assert _x(_honest(sim, i), 1) == x, (
+            f"seed={seed}: node {i} counted x={_x(_honest(sim, i), 1)} in iteration 1, "
             f"the script wants {x}; {describe(result)}"
+        )
     early = {(d.node, d.iteration) for d in result.decisions if d.node in DECIDED_EARLY}
-    assert early == {(0, 1), (1, 1)}, \
+    assert early == {(0, 1), (1, 1)}, (
         f"seed={seed}: nodes 0 and 1 should decide in iteration 1: {early}; {describe(result)}"
+    )
     for i, quorum in QUORUM_ITERATION_2.items():
         got = set(_first_quorum(_honest(sim, i), 2, 3))
-        assert got == quorum, \
-            f"seed={seed}: node {i} completed step 3 of iteration 2 on {sorted(got)}, the " \
+        assert got == quorum, (
+            f"seed={seed}: node {i} completed step 3 of iteration 2 on {sorted(got)}, the "
             f"script wants {sorted(quorum)}; {describe(result)}"
+        )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -187,27 +199,31 @@ def test_audit_schedule_terminates_when_halting_needs_2f1_decides(seed: int) -> 
     sim = build_audit(seed, old_rule=False)
     result = sim.run()
     _check_script_played_out(sim, result)
-    assert result.stopped == "all-honest-halted", \
-        f"seed={seed}: the run ended by {result.stopped!r}, not by every honest node " \
+    assert result.stopped == "all-honest-halted", (
+        f"seed={seed}: the run ended by {result.stopped!r}, not by every honest node "
         f"halting; {describe(result)}"
-    assert sim.now < MAX_TIME and sim.deliveries < sim.max_deliveries, \
+    )
+    assert sim.now < MAX_TIME and sim.deliveries < sim.max_deliveries, (
         f"seed={seed}: stopped at a cap (t={sim.now}, {sim.deliveries} deliveries)"
+    )
     assert result.agreed and result.decision == 1, f"seed={seed}: {describe(result)}"
     assert sorted(result.honest_decisions) == list(HONEST), f"seed={seed}: {describe(result)}"
     for i in HONEST:
         node = _honest(sim, i)
-        assert node.halted and node.decision == 1, \
-            f"seed={seed}: node {i} halted={node.halted} decision={node.decision}; " \
+        assert node.halted and node.decision == 1, (
+            f"seed={seed}: node {i} halted={node.halted} decision={node.decision}; "
             f"{describe(result)}"
+        )
     for i in UNDECIDED:
         node = _honest(sim, i)
         # they decided in iteration 2 on the four votes they had at t = 6 and node 2's or
         # node 3's, which they could accept only because node 1 or node 0 was still there
         # to ready it
         got = set(_first_quorum(node, 2, 3))
-        assert node.decided_iteration == 2 and len((got - {0, 1, 4, 5}) & {2, 3}) == 1, \
-            f"seed={seed}: node {i} decided in iteration {node.decided_iteration} on " \
+        assert node.decided_iteration == 2 and len((got - {0, 1, 4, 5}) & {2, 3}) == 1, (
+            f"seed={seed}: node {i} decided in iteration {node.decided_iteration} on "
             f"{sorted(got)}; {describe(result)}"
+        )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -217,32 +233,39 @@ def test_audit_schedule_starves_undecided_nodes_under_the_old_halting_rule(seed:
     sim = build_audit(seed, old_rule=True)
     result = sim.run()
     _check_script_played_out(sim, result)
-    assert result.stopped == "queue-empty" and not sim._queue, \
-        f"seed={seed}: expected the event queue to drain (everything delivered), got " \
+    assert result.stopped == "queue-empty" and not sim._queue, (
+        f"seed={seed}: expected the event queue to drain (everything delivered), got "
         f"{result.stopped!r} with {len(sim._queue)} events left; {describe(result)}"
-    assert sim.now < MAX_TIME and sim.deliveries < sim.max_deliveries, \
+    )
+    assert sim.now < MAX_TIME and sim.deliveries < sim.max_deliveries, (
         f"seed={seed}: stopped at a cap (t={sim.now}, {sim.deliveries} deliveries)"
+    )
     undecided = sorted(i for i in HONEST if _honest(sim, i).decision is None)
-    assert undecided == list(UNDECIDED), \
-        f"seed={seed}: undecided honest nodes {undecided}, expected {list(UNDECIDED)}; " \
+    assert undecided == list(UNDECIDED), (
+        f"seed={seed}: undecided honest nodes {undecided}, expected {list(UNDECIDED)}; "
         f"{describe(result)}"
+    )
     for i in DECIDED_EARLY:
         node = _honest(sim, i)
-        assert node.halted and (node.iteration, node.step) == (2, 3), \
-            f"seed={seed}: node {i} should have halted after step 3 of iteration 2; " \
+        assert node.halted and (node.iteration, node.step) == (2, 3), (
+            f"seed={seed}: node {i} should have halted after step 3 of iteration 2; "
             f"{node.snapshot()}"
+        )
     for i in UNDECIDED:
         node = _honest(sim, i)
         votes = set(node.know.vote_order.get((2, 3), []))
         decides = _decide_senders(node, 1)
-        assert not node.halted and (node.iteration, node.step) == (2, 3), \
+        assert not node.halted and (node.iteration, node.step) == (2, 3), (
             f"seed={seed}: node {i}: {node.snapshot()}"
-        assert votes == {0, 1, 4, 5}, \
-            f"seed={seed}: node {i} holds step-3 votes {sorted(votes)} of iteration 2, " \
+        )
+        assert votes == {0, 1, 4, 5}, (
+            f"seed={seed}: node {i} holds step-3 votes {sorted(votes)} of iteration 2, "
             f"expected 4 of the {node.params.quorum} it needs: [0, 1, 4, 5]"
-        assert decides == set(DECIDED_EARLY) and not _decide_senders(node, -1), \
-            f"seed={seed}: node {i} has DECIDE from {sorted(decides)}, expected 2 of the " \
+        )
+        assert decides == set(DECIDED_EARLY) and not _decide_senders(node, -1), (
+            f"seed={seed}: node {i} has DECIDE from {sorted(decides)}, expected 2 of the "
             f"f + 1 = {F + 1} it needs: [0, 1]"
+        )
 
 
 # -- randomized companion --------------------------------------------------------------------
@@ -257,24 +280,36 @@ def _strategy_options(strategy: str, seed: int) -> dict[str, float]:
         return {}
     # crash anywhere from before the first step to deep into the run: a crashed node stops
     # relaying, as a halted one did
-    return {"at_time": derive_rng(seed, "test-termination-crash").choice(
-        [0.0, 0.3, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0])}
+    return {
+        "at_time": derive_rng(seed, "test-termination-crash").choice(
+            [0.0, 0.3, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0]
+        )
+    }
 
 
 @pytest.mark.parametrize("strategy", ["crash", "equivocate"])
 @pytest.mark.parametrize("scheduler", ["split-vote", "random"])
 @pytest.mark.parametrize(("n", "f"), RANDOM_SIZES, ids=[f"n{n}f{f}" for n, f in RANDOM_SIZES])
-def test_bracha_local_terminates_randomized(n: int, f: int, scheduler: str,
-                                            strategy: str) -> None:
+def test_bracha_local_terminates_randomized(n: int, f: int, scheduler: str, strategy: str) -> None:
     for seed in range(RANDOM_SEEDS):
         options = _strategy_options(strategy, seed)
         inputs = "split" if seed % 2 == 0 else "random"
-        sim = build_sim(n, f, seed=seed, protocol=PROTOCOL, strategy=strategy,
-                        scheduler=scheduler, inputs=inputs, strategy_kwargs=options)
+        sim = build_sim(
+            n,
+            f,
+            seed=seed,
+            protocol=PROTOCOL,
+            strategy=strategy,
+            scheduler=scheduler,
+            inputs=inputs,
+            strategy_kwargs=options,
+        )
         sim.max_time = RANDOM_MAX_TIME  # a livelock fails fast, as "max-time"
         result = sim.run()
-        where = (f"seed={seed} n={n} f={f} scheduler={scheduler} strategy={strategy} "
-                 f"options={options} inputs={inputs}: {describe(result)}")
+        where = (
+            f"seed={seed} n={n} f={f} scheduler={scheduler} strategy={strategy} "
+            f"options={options} inputs={inputs}: {describe(result)}"
+        )
         assert result.stopped == "all-honest-halted", where
         assert result.agreed and result.valid, where
         assert len(result.honest_decisions) == n - f, where

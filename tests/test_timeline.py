@@ -62,10 +62,13 @@ def test_bad_arguments() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 1000, allow_nan=False), st.integers(0, 10**6)),
-                max_size=200), st.integers(2, 64))
+@given(
+    st.lists(st.tuples(st.floats(0, 1000, allow_nan=False), st.integers(0, 10**6)), max_size=200),
+    st.integers(2, 64),
+)
 def test_memory_is_bounded_and_totals_survive_coarsening(
-        events: list[tuple[float, int]], max_buckets: int) -> None:
+    events: list[tuple[float, int]], max_buckets: int
+) -> None:
     timeline = RelayTimeline(width_s=0.001, max_buckets=max_buckets)
     for t, count in events:
         timeline.add(t, count)
@@ -76,7 +79,8 @@ def test_memory_is_bounded_and_totals_survive_coarsening(
         # Every message is in the bucket that covers its time (or the last one).
         last = max(t for t, c in events if c)
         assert timeline.time_of(1.0) == pytest.approx(
-            (int(last / timeline.width_s) + 1) * timeline.width_s, abs=timeline.width_s)
+            (int(last / timeline.width_s) + 1) * timeline.width_s, abs=timeline.width_s
+        )
         rate = timeline.sustained_rate()
         assert rate is None or rate > 0
 

@@ -57,8 +57,10 @@ def test_blackboard_write_rules() -> None:
     know = Knowledge(Params.practical(N, F), "hpz")
     # a write before any vote is out of order; a Write in a baseline protocol is invalid
     assert know.check(0, 1, Write(1, 1, 1)).reason == "out-of-order"
-    assert Knowledge(Params.practical(N, F), "bracha-local").check(0, 1, Write(1, 1, 1)).reason \
+    assert (
+        Knowledge(Params.practical(N, F), "bracha-local").check(0, 1, Write(1, 1, 1)).reason
         == "no-blackboard-in-baseline"
+    )
 
 
 def test_invalid_value_broadcasters_are_ignored_and_recorded() -> None:
@@ -71,21 +73,38 @@ def test_invalid_value_broadcasters_are_ignored_and_recorded() -> None:
 
 
 def _running_node(seed: int) -> HonestNode:
-    node = HonestNode(0, Params.practical(N, F), protocol="hpz", input_value=1,
-                      rng=random.Random(seed))
+    node = HonestNode(
+        0, Params.practical(N, F), protocol="hpz", input_value=1, rng=random.Random(seed)
+    )
     node.start()
     return node
 
 
 _items = st.one_of(
-    st.builds(Vote, st.integers(1, 5), st.integers(1, 4), st.integers(-1, 1),
-              st.integers(0, 15), st.none() | st.tuples(*[st.integers(0, 50)] * N)),
-    st.builds(Write, st.integers(1, 10), st.integers(1, 10), st.integers(-1, 1),
-              st.integers(0, 15), st.none() | st.tuples(*[st.integers(0, 50)] * N)),
+    st.builds(
+        Vote,
+        st.integers(1, 5),
+        st.integers(1, 4),
+        st.integers(-1, 1),
+        st.integers(0, 15),
+        st.none() | st.tuples(*[st.integers(0, 50)] * N),
+    ),
+    st.builds(
+        Write,
+        st.integers(1, 10),
+        st.integers(1, 10),
+        st.integers(-1, 1),
+        st.integers(0, 15),
+        st.none() | st.tuples(*[st.integers(0, 50)] * N),
+    ),
 )
-_messages = st.builds(RbcMsg, st.sampled_from([int(k) for k in (Kind.INITIAL, Kind.ECHO,
-                                                                  Kind.READY)]),
-                      st.integers(0, N - 1), st.integers(1, 10_000), _items)
+_messages = st.builds(
+    RbcMsg,
+    st.sampled_from([int(k) for k in (Kind.INITIAL, Kind.ECHO, Kind.READY)]),
+    st.integers(0, N - 1),
+    st.integers(1, 10_000),
+    _items,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

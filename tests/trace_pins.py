@@ -22,12 +22,36 @@ from tests.simutil import build_sim
 PINS = Path(__file__).parent / "data" / "trace_pins.json"
 
 PROTOCOLS = ("hpz", "bracha-local", "ideal-coin")
-STRATEGIES = (None, "silent", "crash", "random-value", "invalid-value", "equivocate",
-              "random-coins", "biased-coins", "mirror-mimic", "coin-interval",
-              "split-vote", "force-decide", "deadlock", "split-hold",
-              "sigma-correlation")
-SCHEDULERS = ("fifo", "random", "hold-f", "split-vote", "exponential", "latency-matrix",
-              "targeted", "partition", "coin-aware", "finger-suppression", "keepers")
+STRATEGIES = (
+    None,
+    "silent",
+    "crash",
+    "random-value",
+    "invalid-value",
+    "equivocate",
+    "random-coins",
+    "biased-coins",
+    "mirror-mimic",
+    "coin-interval",
+    "split-vote",
+    "force-decide",
+    "deadlock",
+    "split-hold",
+    "sigma-correlation",
+)
+SCHEDULERS = (
+    "fifo",
+    "random",
+    "hold-f",
+    "split-vote",
+    "exponential",
+    "latency-matrix",
+    "targeted",
+    "partition",
+    "coin-aware",
+    "finger-suppression",
+    "keepers",
+)
 
 
 def cases() -> list[dict[str, Any]]:
@@ -38,30 +62,62 @@ def cases() -> list[dict[str, Any]]:
     for protocol in PROTOCOLS:
         for strategy in STRATEGIES:
             for scheduler in SCHEDULERS:
-                out.append({"n": 4, "f": 1, "protocol": protocol, "strategy": strategy,
-                            "scheduler": scheduler, "seed": seed})
+                out.append(
+                    {
+                        "n": 4,
+                        "f": 1,
+                        "protocol": protocol,
+                        "strategy": strategy,
+                        "scheduler": scheduler,
+                        "seed": seed,
+                    }
+                )
                 seed += 1
     for strategy in STRATEGIES:
         for scheduler in SCHEDULERS:
-            out.append({"n": 7, "f": 2, "protocol": "hpz", "strategy": strategy,
-                        "scheduler": scheduler, "seed": seed})
+            out.append(
+                {
+                    "n": 7,
+                    "f": 2,
+                    "protocol": "hpz",
+                    "strategy": strategy,
+                    "scheduler": scheduler,
+                    "seed": seed,
+                }
+            )
             seed += 1
     for k, strategy in enumerate(STRATEGIES):
         for protocol in PROTOCOLS:
-            out.append({"n": 10, "f": 3, "protocol": protocol, "strategy": strategy,
-                        "scheduler": SCHEDULERS[k % len(SCHEDULERS)], "seed": seed})
+            out.append(
+                {
+                    "n": 10,
+                    "f": 3,
+                    "protocol": protocol,
+                    "strategy": strategy,
+                    "scheduler": SCHEDULERS[k % len(SCHEDULERS)],
+                    "seed": seed,
+                }
+            )
             seed += 1
     return out
 
 
 def key(case: dict[str, Any]) -> str:
-    return (f"n{case['n']}/{case['protocol']}/{case['strategy'] or 'honest'}/"
-            f"{case['scheduler']}/seed{case['seed']}")
+    return (
+        f"n{case['n']}/{case['protocol']}/{case['strategy'] or 'honest'}/"
+        f"{case['scheduler']}/seed{case['seed']}"
+    )
 
 
 def trace_hash(case: dict[str, Any]) -> str:
-    sim = build_sim(case["n"], case["f"], seed=case["seed"], protocol=case["protocol"],
-                    strategy=case["strategy"], scheduler=case["scheduler"])
+    sim = build_sim(
+        case["n"],
+        case["f"],
+        seed=case["seed"],
+        protocol=case["protocol"],
+        strategy=case["strategy"],
+        scheduler=case["scheduler"],
+    )
     sim.max_deliveries = 2_000_000
     return sim.run().trace_hash
 

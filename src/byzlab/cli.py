@@ -79,12 +79,16 @@ def main() -> None:
     """
 
 
-def parse_param_overrides(pairs: Sequence[str],
-                          known: Iterable[str] | None = None) -> dict[str, Any]:
+def parse_param_overrides(
+    pairs: Sequence[str], known: Iterable[str] | None = None
+) -> dict[str, Any]:
     """``--param NAME=VALUE`` pairs as numbers, names checked against ``known`` (default:
     every field of ``Params`` but n and f). Shared by ``byzlab sim`` and ``byzlab matrix``."""
-    names = sorted(known if known is not None else
-                   (f.name for f in dataclasses.fields(Params) if f.name not in ("n", "f")))
+    names = sorted(
+        known
+        if known is not None
+        else (f.name for f in dataclasses.fields(Params) if f.name not in ("n", "f"))
+    )
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -92,16 +96,18 @@ def parse_param_overrides(pairs: Sequence[str],
         if not sep or not name:
             raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
         if name not in names:
-            raise click.BadParameter(f"unknown parameter {name!r}; known: {', '.join(names)}",
-                                     param_hint="--param")
+            raise click.BadParameter(
+                f"unknown parameter {name!r}; known: {', '.join(names)}", param_hint="--param"
+            )
         try:
             value: Any = int(raw)
         except ValueError:
             try:
                 value = float(raw)
             except ValueError:
-                raise click.BadParameter(f"{name} must be a number, got {raw!r}",
-                                         param_hint="--param") from None
+                raise click.BadParameter(
+                    f"{name} must be a number, got {raw!r}", param_hint="--param"
+                ) from None
         out[name] = value
     return out
 
@@ -123,47 +129,120 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
 
 @main.command()
 @click.option("--n", "n", type=int, default=4, show_default=True, help="Number of nodes.")
-@click.option("--f", "f", type=int, default=None,
-              help="Fault bound f < n/3 (default: the largest, floor((n-1)/3)).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Run seed: the same seed replays the same run (same trace hash).")
-@click.option("--inputs", type=click.Choice(["split", "zeros", "ones", "random"]),
-              default="split", show_default=True,
-              help="Honest inputs: split alternates +1/-1; zeros = all -1; ones = all +1.")
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default="hpz", show_default=True,
-              help="hpz (HPZ weighted coin), bracha-local (private coins), ideal-coin.")
-@click.option("--byzantine", type=click.Choice(["none", *sorted(STRATEGIES)]), default="none",
-              show_default=True, help="Strategy of the corrupted nodes (see `byzlab strategies`).")
-@click.option("--byzantine-nodes", default=None,
-              help="Comma-separated ids of corrupted nodes (default: the last f).")
-@click.option("--scheduler", type=click.Choice(sorted(SCHEDULERS)), default="random",
-              show_default=True, help="The adversary's delivery scheduler.")
-@click.option("--preset", type=click.Choice(["practical", "theory", "proof"]),
-              default="practical", show_default=True,
-              help="Parameter preset: small (practical), HPZ Theorem 15 shapes with constants 1 "
-                   "(theory), or the smallest m, T for which Lemmas 5(2) and 12 hold (proof; "
-                   "n = 4..6 with f = 1 only).")
-@click.option("--param", "params_kv", multiple=True, metavar="NAME=VALUE",
-              help="Override a protocol parameter, e.g. --param m=16 --param T=4.")
-@click.option("--max-time", type=float, default=None,
-              help="Stop after this much virtual time (units of delta; default 1e7).")
-@click.option("--max-deliveries", type=int, default=DEFAULT_MAX_DELIVERIES, show_default=True,
-              help="Stop after this many message deliveries (the run then says so).")
-@click.option("--timeout-s", type=float, default=None,
-              help=f"Wall-clock budget in seconds (default: the scenario's run.timeout_s if it "
-                   f"sets one, else {DEFAULT_SIM_TIMEOUT_S:g}).")
+@click.option(
+    "--f",
+    "f",
+    type=int,
+    default=None,
+    help="Fault bound f < n/3 (default: the largest, floor((n-1)/3)).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Run seed: the same seed replays the same run (same trace hash).",
+)
+@click.option(
+    "--inputs",
+    type=click.Choice(["split", "zeros", "ones", "random"]),
+    default="split",
+    show_default=True,
+    help="Honest inputs: split alternates +1/-1; zeros = all -1; ones = all +1.",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default="hpz",
+    show_default=True,
+    help="hpz (HPZ weighted coin), bracha-local (private coins), ideal-coin.",
+)
+@click.option(
+    "--byzantine",
+    type=click.Choice(["none", *sorted(STRATEGIES)]),
+    default="none",
+    show_default=True,
+    help="Strategy of the corrupted nodes (see `byzlab strategies`).",
+)
+@click.option(
+    "--byzantine-nodes",
+    default=None,
+    help="Comma-separated ids of corrupted nodes (default: the last f).",
+)
+@click.option(
+    "--scheduler",
+    type=click.Choice(sorted(SCHEDULERS)),
+    default="random",
+    show_default=True,
+    help="The adversary's delivery scheduler.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["practical", "theory", "proof"]),
+    default="practical",
+    show_default=True,
+    help="Parameter preset: small (practical), HPZ Theorem 15 shapes with constants 1 "
+    "(theory), or the smallest m, T for which Lemmas 5(2) and 12 hold (proof; "
+    "n = 4..6 with f = 1 only).",
+)
+@click.option(
+    "--param",
+    "params_kv",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a protocol parameter, e.g. --param m=16 --param T=4.",
+)
+@click.option(
+    "--max-time",
+    type=float,
+    default=None,
+    help="Stop after this much virtual time (units of delta; default 1e7).",
+)
+@click.option(
+    "--max-deliveries",
+    type=int,
+    default=DEFAULT_MAX_DELIVERIES,
+    show_default=True,
+    help="Stop after this many message deliveries (the run then says so).",
+)
+@click.option(
+    "--timeout-s",
+    type=float,
+    default=None,
+    help=f"Wall-clock budget in seconds (default: the scenario's run.timeout_s if it "
+    f"sets one, else {DEFAULT_SIM_TIMEOUT_S:g}).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--scenario", "scenario_file", default=None, metavar="FILE",
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Read n, f, seed, protocol, inputs, parameters, scheduler and Byzantine "
-                   "nodes from a TOML scenario file (the one `byzlab run` takes). Only "
-                   "--seed, --max-time, --max-deliveries, --timeout-s and --json may be "
-                   "combined with it.")
+@click.option(
+    "--scenario",
+    "scenario_file",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read n, f, seed, protocol, inputs, parameters, scheduler and Byzantine "
+    "nodes from a TOML scenario file (the one `byzlab run` takes). Only "
+    "--seed, --max-time, --max-deliveries, --timeout-s and --json may be "
+    "combined with it.",
+)
 @click.pass_context
-def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, protocol: str,
-        byzantine: str, byzantine_nodes: str | None, scheduler: str, preset: str,
-        params_kv: tuple[str, ...], max_time: float | None, max_deliveries: int,
-        timeout_s: float | None, as_json: bool, scenario_file: Path | None) -> None:
+def sim(
+    ctx: click.Context,
+    n: int,
+    f: int | None,
+    seed: int,
+    inputs: str,
+    protocol: str,
+    byzantine: str,
+    byzantine_nodes: str | None,
+    scheduler: str,
+    preset: str,
+    params_kv: tuple[str, ...],
+    max_time: float | None,
+    max_deliveries: int,
+    timeout_s: float | None,
+    as_json: bool,
+    scenario_file: Path | None,
+) -> None:
     """Run one agreement instance in the deterministic simulator.
 
     A run stopped by a limit (--max-time, --max-deliveries, --timeout-s) says which one.
@@ -179,21 +258,35 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
     if scenario_file is not None:
         from byzlab.orchestration.scenario import build_simulator
 
-        clashing = [f"--{name.replace('_', '-')}" for name in
-                    ("n", "f", "inputs", "protocol", "byzantine", "byzantine_nodes",
-                     "scheduler", "preset", "params_kv")
-                    if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        clashing = [
+            f"--{name.replace('_', '-')}"
+            for name in (
+                "n",
+                "f",
+                "inputs",
+                "protocol",
+                "byzantine",
+                "byzantine_nodes",
+                "scheduler",
+                "preset",
+                "params_kv",
+            )
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
         if clashing:
             raise click.UsageError(
                 f"{', '.join(clashing).replace('--params-kv', '--param')} cannot be combined "
-                "with --scenario; set it in the scenario file")
+                "with --scenario; set it in the scenario file"
+            )
         explicit_seed = ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT
         scn = _load_scenario_or_exit(scenario_file).with_seed(seed if explicit_seed else None)
         if scn.multi_instance:
-            click.echo(f"Error: {scenario_file}: a [committee]/[sortition] scenario is a "
-                       "sequence of agreement instances on a pool of nodes; run it with "
-                       f"`byzlab run {scenario_file} --backend sim` (or --backend local)",
-                       err=True)
+            click.echo(
+                f"Error: {scenario_file}: a [committee]/[sortition] scenario is a "
+                "sequence of agreement instances on a pool of nodes; run it with "
+                f"`byzlab run {scenario_file} --backend sim` (or --backend local)",
+                err=True,
+            )
             sys.exit(2)
         if timeout_s is None and "timeout_s" in scn.run.model_fields_set:
             timeout_s = scn.run.timeout_s
@@ -217,9 +310,15 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
         def factory(spec: NodeSpec) -> Any:
             return make_strategy(byzantine, spec)
 
-        simulator = Simulator(params, protocol=protocol, inputs=make_inputs(inputs, n, seed),
-                              seed=seed, scheduler=make_scheduler(scheduler),
-                              byzantine={i: factory for i in ids}, max_time=max_time)
+        simulator = Simulator(
+            params,
+            protocol=protocol,
+            inputs=make_inputs(inputs, n, seed),
+            seed=seed,
+            scheduler=make_scheduler(scheduler),
+            byzantine={i: factory for i in ids},
+            max_time=max_time,
+        )
     simulator.max_deliveries = max_deliveries
     simulator.timeout_s = DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s
     started = time.perf_counter()
@@ -229,8 +328,9 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
         click.echo(json.dumps(result.summary(), sort_keys=True))
         return
     console = Console()
-    table = Table(title=f"byzlab sim: {protocol}, n={n}, f={params.f}, seed={seed}",
-                  show_header=False)
+    table = Table(
+        title=f"byzlab sim: {protocol}, n={n}, f={params.f}, seed={seed}", show_header=False
+    )
     verdict = "[green]yes[/green]" if result.agreed else f"[red]no[/red] ({result.stopped})"
     rows = [
         ("agreed", verdict),
@@ -253,13 +353,16 @@ def sim(ctx: click.Context, n: int, f: int | None, seed: int, inputs: str, proto
     console.print(table)
     outside = params.margins()["outside_regime"]
     if outside:
-        console.print(f"outside HPZ's proven regime: {'; '.join(outside)}", highlight=False,
-                      markup=False, soft_wrap=True)
+        console.print(
+            f"outside HPZ's proven regime: {'; '.join(outside)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if result.stopped in ("max-deliveries", "timeout", "max-time"):
         console.print(f"stopped: {result.stopped_detail}", highlight=False, markup=False)
     if not result.agreed:
         sys.exit(1)
-
 
 
 def _fail(message: str) -> NoReturn:
@@ -268,18 +371,23 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _check_run_limits(seed: int, max_time: float | None, max_deliveries: int,
-                      timeout_s: float | None) -> None:
+def _check_run_limits(
+    seed: int, max_time: float | None, max_deliveries: int, timeout_s: float | None
+) -> None:
     if not 0 <= seed <= MAX_SEED:
         _fail(f"--seed must be in 0..{MAX_SEED}, got {seed}")
     if max_time is not None and not (math.isfinite(max_time) and 0 < max_time <= MAX_VIRTUAL_TIME):
-        _fail(f"--max-time must be a finite number in (0, {MAX_VIRTUAL_TIME:g}] (units of "
-              f"delta), got {max_time!r}")
+        _fail(
+            f"--max-time must be a finite number in (0, {MAX_VIRTUAL_TIME:g}] (units of "
+            f"delta), got {max_time!r}"
+        )
     if not 1 <= max_deliveries <= MAX_DELIVERIES_LIMIT:
         _fail(f"--max-deliveries must be in 1..{MAX_DELIVERIES_LIMIT}, got {max_deliveries}")
     if timeout_s is not None and not (math.isfinite(timeout_s) and 0 < timeout_s <= MAX_TIMEOUT_S):
-        _fail(f"--timeout-s must be a finite number in (0, {MAX_TIMEOUT_S:g}] seconds, "
-              f"got {timeout_s!r}")
+        _fail(
+            f"--timeout-s must be a finite number in (0, {MAX_TIMEOUT_S:g}] seconds, "
+            f"got {timeout_s!r}"
+        )
 
 
 def _load_scenario_or_exit(path: Path) -> Any:
@@ -294,26 +402,48 @@ def _load_scenario_or_exit(path: Path) -> Any:
 
 
 @main.command()
-@click.argument("scenario_file", metavar="[SCENARIO.toml]", required=False,
-                type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--backend", type=click.Choice(["local", "docker", "sim"]), default="local",
-              show_default=True,
-              help="Where the processes run: local = one process per node on 127.0.0.1; "
-                   "docker = one container per node on a private bridge network (needs a "
-                   "Docker engine and `byzlab image build`); sim = the simulator (only for "
-                   "[committee]/[sortition] scenarios, one instance after another).")
-@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("results"), show_default=True,
-              help="Results go to OUT/<run-id>/.")
-@click.option("--seed", type=int, default=None,
-              help="Override the scenario's seed (run.seed).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print summary.json on stdout instead of a table.")
-@click.option("--force", is_flag=True,
-              help="Run even if the estimated memory (n node processes plus the proxy) "
-                   "exceeds what this machine, or the Docker engine, has available.")
-def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | None,
-        as_json: bool, force: bool) -> None:
+@click.argument(
+    "scenario_file",
+    metavar="[SCENARIO.toml]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "docker", "sim"]),
+    default="local",
+    show_default=True,
+    help="Where the processes run: local = one process per node on 127.0.0.1; "
+    "docker = one container per node on a private bridge network (needs a "
+    "Docker engine and `byzlab image build`); sim = the simulator (only for "
+    "[committee]/[sortition] scenarios, one instance after another).",
+)
+@click.option(
+    "--out",
+    "out_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Results go to OUT/<run-id>/.",
+)
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed (run.seed).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print summary.json on stdout instead of a table."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even if the estimated memory (n node processes plus the proxy) "
+    "exceeds what this machine, or the Docker engine, has available.",
+)
+def run(
+    scenario_file: Path | None,
+    backend: str,
+    out_root: Path,
+    seed: int | None,
+    as_json: bool,
+    force: bool,
+) -> None:
     """Run a scenario on real processes: N nodes over TCP through the adversary proxy.
 
     Without a file: n=4, f=1, node 3 equivocates, random scheduler, HPZ, split inputs,
@@ -344,32 +474,46 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
 
         sys.exit(run_command(scn, backend=backend, out_root=out_root, as_json=as_json))
     if backend == "sim":
-        click.echo("Error: --backend sim runs [committee]/[sortition] scenarios; run a single "
-                   "instance with `byzlab sim --scenario FILE`", err=True)
+        click.echo(
+            "Error: --backend sim runs [committee]/[sortition] scenarios; run a single "
+            "instance with `byzlab sim --scenario FILE`",
+            err=True,
+        )
         sys.exit(2)
     if backend == "local" and scn.docker.faults:
         click.echo("Error: docker.faults: container faults need --backend docker", err=True)
         sys.exit(2)
     honest = scn.n - len(scn.adversary.byzantine)
     console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
-                        console=console, disable=not console.is_terminal, transient=True)
-    bars = {name: progress.add_task(name, total=honest)
-            for name in ("connected", "decided", "halted")}
+    progress = Progress(
+        TextColumn("{task.description:>9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    )
+    bars = {
+        name: progress.add_task(name, total=honest) for name in ("connected", "decided", "halted")
+    }
     last: list[tuple[int, ...]] = []
     peak_connected = [0]
 
     def on_status(status: dict[str, Any]) -> None:
         # Nodes disconnect once done, and a fast run can finish between two status
         # writes: a node that decided was connected, so show the most ever known.
-        peak_connected[0] = max(peak_connected[0], *(int(status.get(k, 0)) for k in
-                                                     ("connected", "decided", "halted")))
+        peak_connected[0] = max(
+            peak_connected[0], *(int(status.get(k, 0)) for k in ("connected", "decided", "halted"))
+        )
         counts = (peak_connected[0], int(status.get("decided", 0)), int(status.get("halted", 0)))
         for name, value in zip(("connected", "decided", "halted"), counts, strict=True):
             progress.update(bars[name], completed=value)
         if not console.is_terminal and (not last or last[-1] != counts):
-            console.print(f"connected {counts[0]}/{honest}  decided {counts[1]}/{honest}  "
-                          f"halted {counts[2]}/{honest}", highlight=False)
+            console.print(
+                f"connected {counts[0]}/{honest}  decided {counts[1]}/{honest}  "
+                f"halted {counts[2]}/{honest}",
+                highlight=False,
+            )
         last[:] = [counts]
 
     try:
@@ -378,15 +522,18 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
                 from byzlab.orchestration.docker import DockerUnavailable, run_docker
 
                 try:
-                    outcome = run_docker(scn, out_root=out_root, on_status=on_status,
-                                         force=force, log=lambda line: console.print(
-                                         line, highlight=False, soft_wrap=True))
+                    outcome = run_docker(
+                        scn,
+                        out_root=out_root,
+                        on_status=on_status,
+                        force=force,
+                        log=lambda line: console.print(line, highlight=False, soft_wrap=True),
+                    )
                 except DockerUnavailable as exc:
                     click.echo(f"Error: {exc}", err=True)
                     sys.exit(1)
             else:
-                outcome = run_local(scn, out_root=out_root, on_status=on_status,
-                                    force=force)
+                outcome = run_local(scn, out_root=out_root, on_status=on_status, force=force)
     except RunFailed as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -394,15 +541,24 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
         click.echo(json.dumps(outcome.summary, sort_keys=True))
     else:
         s = outcome.summary
-        table = Table(title=f"byzlab run ({backend}): {s['protocol']}, n={scn.n}, "
-                            f"f={scn.f}, seed={s['seed']}", show_header=False)
+        table = Table(
+            title=f"byzlab run ({backend}): {s['protocol']}, n={scn.n}, "
+            f"f={scn.f}, seed={s['seed']}",
+            show_header=False,
+        )
         lat = s.get("latency_s")
         lat_d = s.get("latency_delta")
         verdict = "[green]yes[/green]" if s["agreed"] else f"[red]no[/red] ({outcome.stopped})"
         rows = [
-            ("agreed", verdict), ("decision", str(s["decision"])), ("valid", str(s["valid"])),
-            ("latency", "-" if lat is None else f"{lat * 1e3:.1f} ms"
-             + ("" if lat_d is None else f" ({lat_d:.1f} delta)")),
+            ("agreed", verdict),
+            ("decision", str(s["decision"])),
+            ("valid", str(s["valid"])),
+            (
+                "latency",
+                "-"
+                if lat is None
+                else f"{lat * 1e3:.1f} ms" + ("" if lat_d is None else f" ({lat_d:.1f} delta)"),
+            ),
             ("iterations / epochs", f"{s['iterations']} / {s['epochs']}"),
             ("RBC instances", f"{s['rbc_instances']:,}"),
             ("messages / bytes", f"{s['messages']:,} / {s['bytes']:,}"),
@@ -416,16 +572,26 @@ def run(scenario_file: Path | None, backend: str, out_root: Path, seed: int | No
         Console().print(table)
         outside = (s.get("params") or {}).get("regime", {}).get("outside_regime")
         if outside:
-            Console().print(f"outside HPZ's proven regime: {'; '.join(outside)}",
-                            highlight=False, markup=False, soft_wrap=True)
+            Console().print(
+                f"outside HPZ's proven regime: {'; '.join(outside)}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
     if not outcome.ok:
         click.echo(f"FAILED: {summary_line(outcome)}", err=True)
     sys.exit(outcome.exit_code)
 
 
 @main.command()
-@click.option("--config", "config", required=True, metavar="node.json",
-              type=click.Path(dir_okay=False, path_type=Path), help="The node's config file.")
+@click.option(
+    "--config",
+    "config",
+    required=True,
+    metavar="node.json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's config file.",
+)
 def node(config: Path) -> None:
     """Run one honest node over TCP through the adversary proxy (used by `byzlab run`)."""
     from byzlab.network.tcp import run_node
@@ -434,8 +600,14 @@ def node(config: Path) -> None:
 
 
 @main.command()
-@click.option("--config", "config", required=True, metavar="proxy.json",
-              type=click.Path(dir_okay=False, path_type=Path), help="The proxy's config file.")
+@click.option(
+    "--config",
+    "config",
+    required=True,
+    metavar="proxy.json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The proxy's config file.",
+)
 def proxy(config: Path) -> None:
     """Run the adversary proxy: relay and schedule frames, run the Byzantine nodes."""
     from byzlab.adversary.proxy import run_proxy
@@ -459,5 +631,3 @@ def strategies() -> None:
     for name, factory in sorted(SCHEDULERS.items()):
         table.add_row(name, factory().description)
     console.print(table)
-
-

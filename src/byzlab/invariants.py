@@ -78,8 +78,16 @@ if TYPE_CHECKING:
 
 IntMatrix = npt.NDArray[np.int64]
 
-CERTAIN_CHECKERS = ("blackboard", "thm1.2-board", "thm1.2-history", "thm1.2-cross-time",
-                    "coin-totals", "coin-recompute", "lemma4", "lemma6.1")
+CERTAIN_CHECKERS = (
+    "blackboard",
+    "thm1.2-board",
+    "thm1.2-history",
+    "thm1.2-cross-time",
+    "coin-totals",
+    "coin-recompute",
+    "lemma4",
+    "lemma6.1",
+)
 WHP_CHECKERS = ("lemma3", "lemma5.1", "lemma12", "invariant1", "invariant1-strict")
 
 
@@ -130,18 +138,26 @@ class InvariantReport:
     def summary(self) -> dict[str, Any]:
         s = self.stats
         return {
-            "seed": self.seed, "in_regime": self.in_regime,
-            "violations": len(self.violations), "whp_violations": len(self.whp_violations),
-            "counts": dict(self.counts), "checked": dict(s.checked),
-            "max_cells_board": s.max_cells_board, "max_cells_history": s.max_cells_history,
+            "seed": self.seed,
+            "in_regime": self.in_regime,
+            "violations": len(self.violations),
+            "whp_violations": len(self.whp_violations),
+            "counts": dict(self.counts),
+            "checked": dict(s.checked),
+            "max_cells_board": s.max_cells_board,
+            "max_cells_history": s.max_cells_history,
             "max_cells_cross_time": s.max_cells_cross_time,
             "max_cells_missing_vs_union": s.max_cells_missing_vs_union,
-            "max_coin_total_gap": s.max_coin_total_gap, "max_bias_spread": s.max_bias_spread,
+            "max_coin_total_gap": s.max_coin_total_gap,
+            "max_bias_spread": s.max_bias_spread,
             "max_local_weight_gap": s.max_local_weight_gap,
             "max_honest_edge_capacity": s.max_honest_edge_capacity,
-            "lemma4_applied": s.lemma4_applied, "lemma4_failures": s.lemma4_failures,
-            "lemma3_applied": s.lemma3_applied, "lemma3_failures": s.lemma3_failures,
-            "fix_order_known": s.fix_order_known, "skipped": list(s.skipped),
+            "lemma4_applied": s.lemma4_applied,
+            "lemma4_failures": s.lemma4_failures,
+            "lemma3_applied": s.lemma3_applied,
+            "lemma3_failures": s.lemma3_failures,
+            "fix_order_known": s.fix_order_known,
+            "skipped": list(s.skipped),
         }
 
 
@@ -161,8 +177,9 @@ class FixOrderViews(dict[int, tuple[int, ...]]):
     sequence number (shared by all nodes of a run, so it orders fixes across nodes) and the
     simulator's virtual time. Installed by `record_fix_order`; behaves as a plain dict."""
 
-    def __init__(self, initial: dict[int, tuple[int, ...]], clock: itertools.count[int],
-                 sim: Any) -> None:
+    def __init__(
+        self, initial: dict[int, tuple[int, ...]], clock: itertools.count[int], sim: Any
+    ) -> None:
         super().__init__(initial)
         self._clock = clock
         self._sim = sim
@@ -242,8 +259,11 @@ class _Boards:
         boards = sorted({b for node in nodes for b in node.know.store.boards()})
         for b in boards:
             for j in range(self.n):
-                cols = [list(c.values) for node in nodes
-                        if (c := node.know.store.column(b, j)) is not None]
+                cols = [
+                    list(c.values)
+                    for node in nodes
+                    if (c := node.know.store.column(b, j)) is not None
+                ]
                 if not cols:
                     continue
                 longest = max(cols, key=len)
@@ -274,9 +294,13 @@ def _boards(nodes: Sequence[HonestNode], boards: _Boards | None) -> _Boards:
     return boards if boards is not None else _Boards(nodes)
 
 
-def check_board_cells(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                      stats: CheckStats | None = None, boards: _Boards | None = None
-                      ) -> list[str]:
+def check_board_cells(
+    nodes: Sequence[HonestNode],
+    *,
+    seed: int | None = None,
+    stats: CheckStats | None = None,
+    boards: _Boards | None = None,
+) -> list[str]:
     """HPZ Theorem 1.2 per board: any two honest views of board b (each fixed when its node
     completed b) differ in at most f cells of b."""
     if not nodes:
@@ -291,14 +315,20 @@ def check_board_cells(nodes: Sequence[HonestNode], *, seed: int | None = None,
             st.checked["thm1.2-board"] += 1
             st.max_cells_board = max(st.max_cells_board, cells)
             if cells > f:
-                out.append(f"HPZ Theorem 1.2 (per board), {_seed(seed)}: board {b}: the views "
-                           f"of nodes {p.me} and {q.me} differ in {cells} cells (> f = {f})")
+                out.append(
+                    f"HPZ Theorem 1.2 (per board), {_seed(seed)}: board {b}: the views "
+                    f"of nodes {p.me} and {q.me} differ in {cells} cells (> f = {f})"
+                )
     return out
 
 
-def check_history_cells(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                        stats: CheckStats | None = None, boards: _Boards | None = None
-                        ) -> list[str]:
+def check_history_cells(
+    nodes: Sequence[HonestNode],
+    *,
+    seed: int | None = None,
+    stats: CheckStats | None = None,
+    boards: _Boards | None = None,
+) -> list[str]:
     """HPZ Theorem 1.2 over history: two honest views fixed at the same board t differ in at
     most f cells in total over boards 1..t."""
     if not nodes:
@@ -309,20 +339,27 @@ def check_history_cells(nodes: Sequence[HonestNode], *, seed: int | None = None,
     out: list[str] = []
     for t, fixed in sorted(bd.by_board.items()):
         for p, q in itertools.combinations(fixed, 2):
-            cells = (int(np.abs(p.counts[1:t + 1] - q.counts[1:t + 1]).sum())
-                     + bd.mismatches(p, q, range(1, t + 1)))
+            cells = int(np.abs(p.counts[1 : t + 1] - q.counts[1 : t + 1]).sum()) + bd.mismatches(
+                p, q, range(1, t + 1)
+            )
             st.checked["thm1.2-history"] += 1
             st.max_cells_history = max(st.max_cells_history, cells)
             if cells > f:
-                out.append(f"HPZ Theorem 1.2 (over history), {_seed(seed)}: boards 1..{t}: the "
-                           f"views nodes {p.me} and {q.me} fixed at board {t} differ in "
-                           f"{cells} cells in total (> f = {f})")
+                out.append(
+                    f"HPZ Theorem 1.2 (over history), {_seed(seed)}: boards 1..{t}: the "
+                    f"views nodes {p.me} and {q.me} fixed at board {t} differ in "
+                    f"{cells} cells in total (> f = {f})"
+                )
     return out
 
 
-def check_cross_time_cells(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                           stats: CheckStats | None = None, boards: _Boards | None = None
-                           ) -> list[str]:
+def check_cross_time_cells(
+    nodes: Sequence[HonestNode],
+    *,
+    seed: int | None = None,
+    stats: CheckStats | None = None,
+    boards: _Boards | None = None,
+) -> list[str]:
     """HPZ Theorem 1.2 across time (as Lemma 6.1 uses it): the view an honest node fixed at
     board b and every honest view fixed at a later board b' > b (any node, itself included),
     restricted to boards 1..b, differ in at most f cells.
@@ -338,7 +375,7 @@ def check_cross_time_cells(nodes: Sequence[HonestNode], *, seed: int | None = No
     out: list[str] = []
     ordered = sorted(bd.views, key=lambda v: v.board)
     for i, early in enumerate(ordered):
-        later = [v for v in ordered[i + 1:] if v.board > early.board]
+        later = [v for v in ordered[i + 1 :] if v.board > early.board]
         if not later:
             continue
         b = early.board
@@ -350,16 +387,18 @@ def check_cross_time_cells(nodes: Sequence[HonestNode], *, seed: int | None = No
         over = int((gaps > f).sum())
         if over:
             w = later[worst]
-            out.append(f"HPZ Theorem 1.2 across time (Lemma 6.1), {_seed(seed)}: boards 1..{b}: "
-                       f"node {early.me}'s view fixed at board {b} and node {w.me}'s view fixed "
-                       f"at board {w.board} differ in {int(gaps[worst])} cells (> f = {f}); "
-                       f"{over} later view(s) exceed f")
+            out.append(
+                f"HPZ Theorem 1.2 across time (Lemma 6.1), {_seed(seed)}: boards 1..{b}: "
+                f"node {early.me}'s view fixed at board {b} and node {w.me}'s view fixed "
+                f"at board {w.board} differ in {int(gaps[worst])} cells (> f = {f}); "
+                f"{over} later view(s) exceed f"
+            )
     return out
 
 
-def measure_missing_vs_union(nodes: Sequence[HonestNode], *,
-                             stats: CheckStats | None = None,
-                             boards: _Boards | None = None) -> int:
+def measure_missing_vs_union(
+    nodes: Sequence[HonestNode], *, stats: CheckStats | None = None, boards: _Boards | None = None
+) -> int:
     """For information: the most cells of boards 1..t that a view fixed at board t lacks
     against the union of every honest node's final store. Theorem 1.2's literal statement
     bounds each view against the true board by f (which allows 2f between two views); the
@@ -369,7 +408,7 @@ def measure_missing_vs_union(nodes: Sequence[HonestNode], *,
     worst = 0
     for v in bd.views:
         t = v.board
-        worst = max(worst, int(np.clip(bd.union[1:t + 1] - v.counts[1:t + 1], 0, None).sum()))
+        worst = max(worst, int(np.clip(bd.union[1 : t + 1] - v.counts[1 : t + 1], 0, None).sum()))
     st.max_cells_missing_vs_union = max(st.max_cells_missing_vs_union, worst)
     return worst
 
@@ -377,15 +416,17 @@ def measure_missing_vs_union(nodes: Sequence[HonestNode], *,
 # --------------------------------------------------------------------------- coin
 
 
-def coin_total(store: BlackboardStore, view: tuple[int, ...], iteration: int,
-               weights: Sequence[int]) -> int:
+def coin_total(
+    store: BlackboardStore, view: tuple[int, ...], iteration: int, weights: Sequence[int]
+) -> int:
     """bias + Sigma of a view in fixed point (units of 1 / WEIGHT_ONE), exactly as
     coin.hpz_coin sums it; coin.coin_terms gives the same in floats."""
     odd, even = 2 * iteration - 1, 2 * iteration
     xmax = store.params.xmax
     bias = sum(store.column_sums(odd, view))
-    sigma = sum(weights[j] * clip(s, xmax)
-                for j, s in enumerate(store.column_sums(even, view)) if s)
+    sigma = sum(
+        weights[j] * clip(s, xmax) for j, s in enumerate(store.column_sums(even, view)) if s
+    )
     return bias * WEIGHT_ONE + sigma
 
 
@@ -408,8 +449,9 @@ def _fmt(total: int) -> str:
     return f"{total / WEIGHT_ONE:.6g}"
 
 
-def check_coin_totals(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                      stats: CheckStats | None = None) -> list[str]:
+def check_coin_totals(
+    nodes: Sequence[HonestNode], *, seed: int | None = None, stats: CheckStats | None = None
+) -> list[str]:
     """Lemma 4's proof step: in each iteration t the honest totals bias + Sigma (over the views
     fixed after BB_{2t}) are within f of each other."""
     if not nodes:
@@ -424,14 +466,17 @@ def check_coin_totals(nodes: Sequence[HonestNode], *, seed: int | None = None,
         gap = per_node[hi] - per_node[lo]
         st.max_coin_total_gap = max(st.max_coin_total_gap, gap / WEIGHT_ONE)
         if gap > f * WEIGHT_ONE:
-            out.append(f"HPZ Lemma 4 (coin totals within f), {_seed(seed)}: iteration {t}: node "
-                       f"{hi} has bias + Sigma = {_fmt(per_node[hi])}, node {lo} has "
-                       f"{_fmt(per_node[lo])}; they differ by {_fmt(gap)} (> f = {f})")
+            out.append(
+                f"HPZ Lemma 4 (coin totals within f), {_seed(seed)}: iteration {t}: node "
+                f"{hi} has bias + Sigma = {_fmt(per_node[hi])}, node {lo} has "
+                f"{_fmt(per_node[lo])}; they differ by {_fmt(gap)} (> f = {f})"
+            )
     return out
 
 
-def check_coin_recompute(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                         stats: CheckStats | None = None) -> list[str]:
+def check_coin_recompute(
+    nodes: Sequence[HonestNode], *, seed: int | None = None, stats: CheckStats | None = None
+) -> list[str]:
     """Every honest HPZ coin output is sgn(bias + Sigma) of the view fixed after BB_{2t}
     (Algorithm 2 line 10), recomputed here from the node's store and weights."""
     st = stats if stats is not None else CheckStats()
@@ -444,12 +489,16 @@ def check_coin_recompute(nodes: Sequence[HonestNode], *, seed: int | None = None
             total = totals.get(t, {}).get(node.me)
             st.checked["coin-recompute"] += 1
             if total is None:
-                out.append(f"HPZ Algorithm 2, {_seed(seed)}: iteration {t}: node {node.me} "
-                           f"output coin {coin} without a fixed view of board {2 * t}")
+                out.append(
+                    f"HPZ Algorithm 2, {_seed(seed)}: iteration {t}: node {node.me} "
+                    f"output coin {coin} without a fixed view of board {2 * t}"
+                )
             elif coin != (1 if total >= 0 else -1):
-                out.append(f"HPZ Algorithm 2, {_seed(seed)}: iteration {t}: node {node.me} "
-                           f"output coin {coin} but its view gives bias + Sigma = "
-                           f"{_fmt(total)}")
+                out.append(
+                    f"HPZ Algorithm 2, {_seed(seed)}: iteration {t}: node {node.me} "
+                    f"output coin {coin} but its view gives bias + Sigma = "
+                    f"{_fmt(total)}"
+                )
     return out
 
 
@@ -470,8 +519,9 @@ def _a_keep(xs: dict[int, tuple[int, int]], f: int) -> list[int]:
     return sorted(p for p, (x, _) in xs.items() if 1 <= x <= f)
 
 
-def check_lemma4(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                 stats: CheckStats | None = None) -> list[str]:
+def check_lemma4(
+    nodes: Sequence[HonestNode], *, seed: int | None = None, stats: CheckStats | None = None
+) -> list[str]:
     """HPZ Lemma 4: if |A_keep| <= f (honest nodes with x in [1, f]) and some honest view has
     bias + Sigma outside [-f, f], every honest coin output of that iteration is its sign."""
     if not nodes:
@@ -494,14 +544,17 @@ def check_lemma4(nodes: Sequence[HonestNode], *, seed: int | None = None,
         wrong = sorted(q.me for q in nodes if q.coin_outputs.get(t, sign) != sign)
         if wrong:
             st.lemma4_failures += 1
-            out.append(f"HPZ Lemma 4, {_seed(seed)}: iteration {t}: |A_keep| = {len(keep)} <= "
-                       f"f = {f} and node {p} has bias + Sigma = {_fmt(total)} outside "
-                       f"[-f, f], but nodes {wrong} output coin {-sign}")
+            out.append(
+                f"HPZ Lemma 4, {_seed(seed)}: iteration {t}: |A_keep| = {len(keep)} <= "
+                f"f = {f} and node {p} has bias + Sigma = {_fmt(total)} outside "
+                f"[-f, f], but nodes {wrong} output coin {-sign}"
+            )
     return out
 
 
-def check_lemma3(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                 stats: CheckStats | None = None) -> list[str]:
+def check_lemma3(
+    nodes: Sequence[HonestNode], *, seed: int | None = None, stats: CheckStats | None = None
+) -> list[str]:
     """HPZ Lemma 3 (w.h.p. in the regime): if |A_keep| >= f + 1, every honest coin output of
     the iteration is v*."""
     if not nodes:
@@ -516,13 +569,16 @@ def check_lemma3(nodes: Sequence[HonestNode], *, seed: int | None = None,
         vstar = per_node[keep[0]][1]
         st.lemma3_applied += 1
         st.checked["lemma3"] += 1
-        wrong = sorted(q.me for q in nodes if q.protocol == "hpz"
-                       and q.coin_outputs.get(t, vstar) != vstar)
+        wrong = sorted(
+            q.me for q in nodes if q.protocol == "hpz" and q.coin_outputs.get(t, vstar) != vstar
+        )
         if wrong:
             st.lemma3_failures += 1
-            out.append(f"HPZ Lemma 3 (w.h.p.), {_seed(seed)}: iteration {t}: |A_keep| = "
-                       f"{len(keep)} >= f + 1 = {f + 1} but nodes {wrong} output coin "
-                       f"{-vstar}, not v* = {vstar}")
+            out.append(
+                f"HPZ Lemma 3 (w.h.p.), {_seed(seed)}: iteration {t}: |A_keep| = "
+                f"{len(keep)} >= f + 1 = {f + 1} but nodes {wrong} output coin "
+                f"{-vstar}, not v* = {vstar}"
+            )
     return out
 
 
@@ -530,9 +586,13 @@ def _bias(v: _View, board: int) -> int:
     return sum(v.node.know.store.column_sums(board, v.view))
 
 
-def check_lemma6_1(nodes: Sequence[HonestNode], *, seed: int | None = None,
-                   stats: CheckStats | None = None, boards: _Boards | None = None
-                   ) -> list[str]:
+def check_lemma6_1(
+    nodes: Sequence[HonestNode],
+    *,
+    seed: int | None = None,
+    stats: CheckStats | None = None,
+    boards: _Boards | None = None,
+) -> list[str]:
     """HPZ Lemma 6.1: |bias-bar(t) - bias^(q)| <= f for every honest view of BB_{2t-1} fixed
     at board 2t-1 or later, bias-bar(t) being the bias in the view of the first honest node
     to fix BB_{2t-1} (from `record_fix_order`); without a recorded order, every two such
@@ -554,8 +614,11 @@ def check_lemma6_1(nodes: Sequence[HonestNode], *, seed: int | None = None,
         spread = max(b for b, _ in biases) - min(b for b, _ in biases)
         st.max_bias_spread = max(st.max_bias_spread, spread)
         st.checked["lemma6.1"] += 1
-        fixes = {v.me: order[v.me][odd] for v in bd.by_board.get(odd, [])
-                 if order is not None and odd in order.get(v.me, {})}
+        fixes = {
+            v.me: order[v.me][odd]
+            for v in bd.by_board.get(odd, [])
+            if order is not None and odd in order.get(v.me, {})
+        }
         firsts = [v for v in bd.by_board.get(odd, []) if v.me in fixes]
         if firsts:
             first = min(firsts, key=lambda v: fixes[v.me])
@@ -563,17 +626,23 @@ def check_lemma6_1(nodes: Sequence[HonestNode], *, seed: int | None = None,
             far = [(b, v) for b, v in biases if abs(b - bbar) > f]
             if far:
                 b, v = max(far, key=lambda bv: abs(bv[0] - bbar))
-                out.append(f"HPZ Lemma 6.1, {_seed(seed)}: iteration {t}: bias-bar = {bbar} "
-                           f"(node {first.me}, first to fix BB_{odd}) but node {v.me}'s view "
-                           f"fixed at board {v.board} has bias {b} (differs by "
-                           f"{abs(b - bbar)} > f = {f}); {len(far)} view(s) off")
+                out.append(
+                    f"HPZ Lemma 6.1, {_seed(seed)}: iteration {t}: bias-bar = {bbar} "
+                    f"(node {first.me}, first to fix BB_{odd}) but node {v.me}'s view "
+                    f"fixed at board {v.board} has bias {b} (differs by "
+                    f"{abs(b - bbar)} > f = {f}); {len(far)} view(s) off"
+                )
         elif spread > f:
-            (lo, vlo), (hi, vhi) = (min(biases, key=lambda bv: bv[0]),
-                                    max(biases, key=lambda bv: bv[0]))
-            out.append(f"HPZ Lemma 6.1 (pairwise), {_seed(seed)}: iteration {t}: biases of "
-                       f"BB_{odd} range from {lo} (node {vlo.me}, view fixed at board "
-                       f"{vlo.board}) to {hi} (node {vhi.me}, board {vhi.board}): "
-                       f"{spread} > f = {f}")
+            (lo, vlo), (hi, vhi) = (
+                min(biases, key=lambda bv: bv[0]),
+                max(biases, key=lambda bv: bv[0]),
+            )
+            out.append(
+                f"HPZ Lemma 6.1 (pairwise), {_seed(seed)}: iteration {t}: biases of "
+                f"BB_{odd} range from {lo} (node {vlo.me}, view fixed at board "
+                f"{vlo.board}) to {hi} (node {vhi.me}, board {vhi.board}): "
+                f"{spread} > f = {f}"
+            )
     return out
 
 
@@ -594,9 +663,9 @@ def _epoch_x(node: HonestNode, view: tuple[int, ...], e: int) -> IntMatrix:
     return x
 
 
-def _weight_epochs(nodes: Sequence[HonestNode], byzantine: set[int],
-                   stats: CheckStats) -> list[tuple[int, npt.NDArray[np.float64],
-                                                    list[tuple[HonestNode, IntMatrix]]]]:
+def _weight_epochs(
+    nodes: Sequence[HonestNode], byzantine: set[int], stats: CheckStats
+) -> list[tuple[int, npt.NDArray[np.float64], list[tuple[HonestNode, IntMatrix]]]]:
     """(e, w_{., e-1}, [(node, X of epoch e-1 in the node's end-of-epoch view)]) for every
     epoch e >= 1 whose update some honest node computed and whose previous consensus weights
     are known. The previous weights are the consensus ones (all honest nodes agree on them),
@@ -604,8 +673,9 @@ def _weight_epochs(nodes: Sequence[HonestNode], byzantine: set[int],
     if not nodes:
         return []
     p = nodes[0].params
-    last = max((b // (2 * p.T) for node in nodes for b in node.views if b % (2 * p.T) == 0),
-               default=0)
+    last = max(
+        (b // (2 * p.T) for node in nodes for b in node.views if b % (2 * p.T) == 0), default=0
+    )
     if last < 1:
         return []
     table = epoch_weights(list(nodes), byzantine, last)
@@ -617,15 +687,23 @@ def _weight_epochs(nodes: Sequence[HonestNode], byzantine: set[int],
         if prev is None:
             stats.skipped.append(f"epoch {e}: previous weights unknown")
             continue
-        views = [(node, _epoch_x(node, node.views[2 * e * p.T], e)) for node in nodes
-                 if 2 * e * p.T in node.views]
+        views = [
+            (node, _epoch_x(node, node.views[2 * e * p.T], e))
+            for node in nodes
+            if 2 * e * p.T in node.views
+        ]
         if views:
             out.append((e, np.array(prev, dtype=np.float64), views))
     return out
 
 
-def check_lemma12(nodes: Sequence[HonestNode], byzantine: set[int], *,
-                  seed: int | None = None, stats: CheckStats | None = None) -> list[str]:
+def check_lemma12(
+    nodes: Sequence[HonestNode],
+    byzantine: set[int],
+    *,
+    seed: int | None = None,
+    stats: CheckStats | None = None,
+) -> list[str]:
     """HPZ Lemma 12's step (w.h.p. in the regime): the local weight vectors w^(p)_{., k+1}
     that honest nodes compute from their end-of-epoch views differ pointwise by at most
     w_min. Recomputed here from each node's view with the agreed previous weights."""
@@ -635,23 +713,32 @@ def check_lemma12(nodes: Sequence[HonestNode], byzantine: set[int], *,
     p = nodes[0].params
     out: list[str] = []
     for e, prev, views in _weight_epochs(nodes, byzantine, st):
-        local = [(node, update_weights(x, prev, eps=p.eps, f=p.f, m=p.m, T=p.T, beta=p.beta))
-                 for node, x in views]
+        local = [
+            (node, update_weights(x, prev, eps=p.eps, f=p.f, m=p.m, T=p.T, beta=p.beta))
+            for node, x in views
+        ]
         for (a, wa), (b, wb) in itertools.combinations(local, 2):
             st.checked["lemma12"] += 1
             gaps = np.abs(wa - wb)
             i = int(gaps.argmax())
             st.max_local_weight_gap = max(st.max_local_weight_gap, float(gaps[i]))
             if gaps[i] > p.w_min:
-                out.append(f"HPZ Lemma 12 (w.h.p.), {_seed(seed)}: weights for epoch {e + 1} "
-                           f"(update after epoch {e}): nodes {a.me} and {b.me} compute local "
-                           f"weights of node {i} {float(wa[i]):.6g} and {float(wb[i]):.6g}, "
-                           f"{float(gaps[i]):.6g} apart (> w_min = {p.w_min:.6g})")
+                out.append(
+                    f"HPZ Lemma 12 (w.h.p.), {_seed(seed)}: weights for epoch {e + 1} "
+                    f"(update after epoch {e}): nodes {a.me} and {b.me} compute local "
+                    f"weights of node {i} {float(wa[i]):.6g} and {float(wb[i]):.6g}, "
+                    f"{float(gaps[i]):.6g} apart (> w_min = {p.w_min:.6g})"
+                )
     return out
 
 
-def check_lemma5_1(nodes: Sequence[HonestNode], byzantine: set[int], *,
-                   seed: int | None = None, stats: CheckStats | None = None) -> list[str]:
+def check_lemma5_1(
+    nodes: Sequence[HonestNode],
+    byzantine: set[int],
+    *,
+    seed: int | None = None,
+    stats: CheckStats | None = None,
+) -> list[str]:
     """HPZ Lemma 5(1) (w.h.p. in the regime): in no honest node's excess graph does an edge
     between two honest nodes have positive capacity c_E(i, j)."""
     if not nodes:
@@ -670,10 +757,12 @@ def check_lemma5_1(nodes: Sequence[HonestNode], byzantine: set[int], *,
                 st.max_honest_edge_capacity = max(st.max_honest_edge_capacity, c)
                 if c > 0:
                     corr = float(prev[i] * prev[j] * s[i, j])
-                    out.append(f"HPZ Lemma 5(1) (w.h.p.), {_seed(seed)}: epoch {e} (excess "
-                               f"graph of node {node.me}): honest nodes {i} and {j} have "
-                               f"-corr = {-corr:.6g} > w_i w_j beta = "
-                               f"{float(prev[i] * prev[j]) * p.beta:.6g}, c_E = {c:.6g}")
+                    out.append(
+                        f"HPZ Lemma 5(1) (w.h.p.), {_seed(seed)}: epoch {e} (excess "
+                        f"graph of node {node.me}): honest nodes {i} and {j} have "
+                        f"-corr = {-corr:.6g} > w_i w_j beta = "
+                        f"{float(prev[i] * prev[j]) * p.beta:.6g}, c_E = {c:.6g}"
+                    )
     return out
 
 
@@ -691,8 +780,10 @@ class BlackboardReport:
 
 def _columns(node: HonestNode, board: int) -> list[list[int]]:
     store = node.know.store
-    return [list(c.values) if (c := store.column(board, j)) is not None else []
-            for j in range(node.params.n)]
+    return [
+        list(c.values) if (c := store.column(board, j)) is not None else []
+        for j in range(node.params.n)
+    ]
 
 
 def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
@@ -716,13 +807,15 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
                 if c[j] != longest[: len(c[j])]:
                     report.violations.append(
                         f"board {b} column {j}: node {nodes[k].me} holds {c[j]}, "
-                        f"another honest node holds {longest}")
+                        f"another honest node holds {longest}"
+                    )
             if len(longest) > params.rows(b):
                 report.violations.append(f"board {b} column {j} longer than {params.rows(b)}")
     for node in nodes:
         store = node.know.store
         carried_views: list[dict[int, tuple[int, ...]]] | None = getattr(
-            node.know, "carried_views", None)
+            node.know, "carried_views", None
+        )
         for b, view in node.views.items():
             report.views_checked += 1
             # (1) n - f full columns in the fixed view.
@@ -739,12 +832,13 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
                 if any(a < c for a, c in zip(view, carried, strict=True)):
                     report.violations.append(
                         f"node {node.me}'s view of board {b} misses part of node {q}'s view "
-                        f"of board {b - 1}")
+                        f"of board {b - 1}"
+                    )
     # (2b) how far apart two honest views of the same board are.
     for b in boards:
         fixed = [(node, node.views[b]) for node in nodes if b in node.views]
         for i, (p, vp) in enumerate(fixed):
-            for r, vq in fixed[i + 1:]:
+            for r, vq in fixed[i + 1 :]:
                 cols_diff = 0
                 cells_diff = 0
                 for j in range(n):
@@ -756,19 +850,22 @@ def check_blackboard(nodes: list[HonestNode]) -> BlackboardReport:
                             cols_diff += 1
                 report.max_cells_differing = max(report.max_cells_differing, cells_diff)
                 report.max_columns_differing_on_fixed_board = max(
-                    report.max_columns_differing_on_fixed_board, cols_diff)
+                    report.max_columns_differing_on_fixed_board, cols_diff
+                )
                 if cols_diff > 2 * f:
                     report.violations.append(
                         f"views of board {b} at nodes {p.me} and {r.me} differ in {cols_diff} "
-                        f"columns (> 2f = {2 * f})")
+                        f"columns (> 2f = {2 * f})"
+                    )
     return report
 
 
 # --------------------------------------------------------------------------- Invariant 1
 
 
-def epoch_weights(nodes: list[HonestNode], byzantine: set[int],
-                  epochs: int) -> list[list[float] | None]:
+def epoch_weights(
+    nodes: list[HonestNode], byzantine: set[int], epochs: int
+) -> list[list[float] | None]:
     """Consensus weights w_{., e} for e = 0..epochs-1, each taken from an honest node that knows
     it (they all compute the same value). An epoch in which some honest node's weight is not
     known to any honest node (the run ended before its opening votes spread) is None. A
@@ -793,23 +890,27 @@ def epoch_weights(nodes: list[HonestNode], byzantine: set[int],
     return table
 
 
-def check_invariant1(nodes: list[HonestNode], byzantine: set[int], epochs: int, *,
-                     seed: int | None = None) -> list[str]:
+def check_invariant1(
+    nodes: list[HonestNode], byzantine: set[int], epochs: int, *, seed: int | None = None
+) -> list[str]:
     """Invariant 1 for every epoch whose weights are known (see `epoch_weights`):
     sum over good (1 - w) <= sum over bad (1 - w) + eps^4 f (w.h.p. in the regime)."""
     params = nodes[0].params
     where = "" if seed is None else f" ({_seed(seed)})"
     violations = []
     for e, w in enumerate(epoch_weights(nodes, byzantine, epochs)):
-        if w is not None and not invariant1_holds(np.array(w), frozenset(byzantine),
-                                                  params.eps, params.f):
-            violations.append(f"Invariant 1 fails in epoch {e}{where}: weights {w}, "
-                              f"bad {byzantine}")
+        if w is not None and not invariant1_holds(
+            np.array(w), frozenset(byzantine), params.eps, params.f
+        ):
+            violations.append(
+                f"Invariant 1 fails in epoch {e}{where}: weights {w}, bad {byzantine}"
+            )
     return violations
 
 
-def check_invariant1_strict(nodes: list[HonestNode], byzantine: set[int], epochs: int, *,
-                            seed: int | None = None) -> list[str]:
+def check_invariant1_strict(
+    nodes: list[HonestNode], byzantine: set[int], epochs: int, *, seed: int | None = None
+) -> list[str]:
     """Invariant 1 without its eps^4 f slack: sum over good (1 - w) <= sum over bad (1 - w),
     i.e. blacklisting never took more weight from good nodes than from bad ones."""
     violations = []
@@ -818,17 +919,25 @@ def check_invariant1_strict(nodes: list[HonestNode], byzantine: set[int], epochs
             continue
         slack = invariant1_slack(np.array(w), frozenset(byzantine), 0.0, nodes[0].params.f)
         if slack < 0.0:
-            violations.append(f"HPZ Invariant 1 (strict, no eps^4 f slack) (w.h.p.), "
-                              f"{_seed(seed)}: epoch {e}: good nodes lost {-slack:.6g} more "
-                              f"weight than bad ones; weights {w}, bad {sorted(byzantine)}")
+            violations.append(
+                f"HPZ Invariant 1 (strict, no eps^4 f slack) (w.h.p.), "
+                f"{_seed(seed)}: epoch {e}: good nodes lost {-slack:.6g} more "
+                f"weight than bad ones; weights {w}, bad {sorted(byzantine)}"
+            )
     return violations
 
 
 # --------------------------------------------------------------------------- all of them
 
 
-def check_nodes(nodes: Sequence[HonestNode], byzantine: Iterable[int], *, seed: int | None,
-                epochs: int | None = None, whp: bool = True) -> InvariantReport:
+def check_nodes(
+    nodes: Sequence[HonestNode],
+    byzantine: Iterable[int],
+    *,
+    seed: int | None,
+    epochs: int | None = None,
+    whp: bool = True,
+) -> InvariantReport:
     """Run every checker on a set of honest nodes (see `check_all`)."""
     honest = list(nodes)
     bad = set(byzantine)
@@ -843,15 +952,20 @@ def check_nodes(nodes: Sequence[HonestNode], byzantine: Iterable[int], *, seed: 
         (report.violations if certain else report.whp_violations).extend(found)
 
     basic = check_blackboard(honest)
-    add("blackboard", [f"HPZ Theorem 1.1/1.3 (construction), {_seed(seed)}: {v}"
-                       for v in basic.violations], certain=True)
+    add(
+        "blackboard",
+        [f"HPZ Theorem 1.1/1.3 (construction), {_seed(seed)}: {v}" for v in basic.violations],
+        certain=True,
+    )
     st.checked["blackboard"] += basic.views_checked
     bd = _Boards(honest)
     add("thm1.2-board", check_board_cells(honest, seed=seed, stats=st, boards=bd), certain=True)
-    add("thm1.2-history", check_history_cells(honest, seed=seed, stats=st, boards=bd),
-        certain=True)
-    add("thm1.2-cross-time", check_cross_time_cells(honest, seed=seed, stats=st, boards=bd),
-        certain=True)
+    add("thm1.2-history", check_history_cells(honest, seed=seed, stats=st, boards=bd), certain=True)
+    add(
+        "thm1.2-cross-time",
+        check_cross_time_cells(honest, seed=seed, stats=st, boards=bd),
+        certain=True,
+    )
     add("coin-totals", check_coin_totals(honest, seed=seed, stats=st), certain=True)
     add("coin-recompute", check_coin_recompute(honest, seed=seed, stats=st), certain=True)
     add("lemma4", check_lemma4(honest, seed=seed, stats=st), certain=True)
@@ -865,14 +979,14 @@ def check_nodes(nodes: Sequence[HonestNode], byzantine: Iterable[int], *, seed: 
     if epochs is None:
         epochs = max((node.iteration - 1) // honest[0].params.T + 1 for node in honest)
     add("invariant1", check_invariant1(honest, bad, epochs, seed=seed), certain=False)
-    add("invariant1-strict", check_invariant1_strict(honest, bad, epochs, seed=seed),
-        certain=False)
+    add("invariant1-strict", check_invariant1_strict(honest, bad, epochs, seed=seed), certain=False)
     st.checked["invariant1"] += epochs
     return report
 
 
-def check_all(sim: Simulator, result: SimResult | None = None, *,
-              whp: bool = True) -> InvariantReport:
+def check_all(
+    sim: Simulator, result: SimResult | None = None, *, whp: bool = True
+) -> InvariantReport:
     """Every checker on a finished simulation: `violations` holds the certain properties
     (assert them on every run), `whp_violations` Lemma 3, 5(1), 12 and Invariant 1 (assert
     them only where `in_regime` is True). `whp=False` skips the latter (they run Rising-Tide
@@ -880,5 +994,4 @@ def check_all(sim: Simulator, result: SimResult | None = None, *,
     before `sim.run()`, the pairwise form otherwise."""
     seed = result.seed if result is not None else sim.seed
     epochs = result.epochs if result is not None else None
-    return check_nodes(sim.honest_nodes(), sim.byzantine_ids, seed=seed, epochs=epochs,
-                       whp=whp)
+    return check_nodes(sim.honest_nodes(), sim.byzantine_ids, seed=seed, epochs=epochs, whp=whp)

@@ -63,16 +63,21 @@ class AdaptiveCorruption:
             return [i for i in (self.nodes or honest) if i in honest]
         if self.rule == "first-decider":
             return [d.node for d in sim.decisions if d.node in honest][:1]
-        epoch = max((n.iteration - 1) // sim.params.T for n in sim.honest_nodes()) \
-            if sim.honest_nodes() else 0
+        epoch = (
+            max((n.iteration - 1) // sim.params.T for n in sim.honest_nodes())
+            if sim.honest_nodes()
+            else 0
+        )
         if epoch <= self._epoch_seen:
             return []
         self._epoch_seen = epoch
         view = sim.adversary
         first = (epoch - 1) * sim.params.T + 1
         influence = {
-            i: sum(abs(clip(view.column_sum(2 * t, i), sim.params.xmax))
-                   for t in range(first, first + sim.params.T))
+            i: sum(
+                abs(clip(view.column_sum(2 * t, i), sim.params.xmax))
+                for t in range(first, first + sim.params.T)
+            )
             for i in honest
         }
         return sorted(honest, key=lambda i: -influence[i])[:1]

@@ -67,8 +67,17 @@ class CellSummary:
     params: str = ""
 
 
-def run_one(strategy: str, scheduler: str, protocol: str, seed: int, n: int, f: int,
-            inputs: str, max_time: float, overrides: dict[str, Any]) -> RunOutcome:
+def run_one(
+    strategy: str,
+    scheduler: str,
+    protocol: str,
+    seed: int,
+    n: int,
+    f: int,
+    inputs: str,
+    max_time: float,
+    overrides: dict[str, Any],
+) -> RunOutcome:
     from byzlab.invariants import epoch_weights
     from byzlab.network.sim import Simulator, make_inputs
 
@@ -78,17 +87,31 @@ def run_one(strategy: str, scheduler: str, protocol: str, seed: int, n: int, f: 
     def factory(spec: NodeSpec) -> Any:
         return make_strategy(strategy, spec)
 
-    sim = Simulator(params, protocol=protocol, inputs=make_inputs(inputs, n, seed), seed=seed,
-                    scheduler=make_scheduler(scheduler), byzantine={i: factory for i in bad},
-                    max_time=max_time)
+    sim = Simulator(
+        params,
+        protocol=protocol,
+        inputs=make_inputs(inputs, n, seed),
+        seed=seed,
+        scheduler=make_scheduler(scheduler),
+        byzantine={i: factory for i in bad},
+        max_time=max_time,
+    )
     result = sim.run()
-    weights = [w for w in epoch_weights(sim.honest_nodes(), set(bad), result.epochs)
-               if w is not None] if result.epochs else []
+    weights = (
+        [w for w in epoch_weights(sim.honest_nodes(), set(bad), result.epochs) if w is not None]
+        if result.epochs
+        else []
+    )
     last = weights[-1] if weights else [1.0] * n
     return RunOutcome(
-        strategy=strategy, scheduler=scheduler, protocol=protocol, seed=seed,
-        agreed=result.agreed and result.valid, latency_delta=result.latency_delta,
-        epochs=result.epochs, blacklisted_all=all(last[i] == 0.0 for i in bad),
+        strategy=strategy,
+        scheduler=scheduler,
+        protocol=protocol,
+        seed=seed,
+        agreed=result.agreed and result.valid,
+        latency_delta=result.latency_delta,
+        epochs=result.epochs,
+        blacklisted_all=all(last[i] == 0.0 for i in bad),
         honest_weight_lost=sum(1.0 - last[i] for i in range(n) if i not in bad),
     )
 
@@ -109,17 +132,22 @@ def summarize(outcomes: Sequence[RunOutcome], params: str = "") -> list[CellSumm
     rows = []
     for (strategy, scheduler, protocol), runs in sorted(cells.items()):
         lat = [o.latency_delta for o in runs if o.agreed]
-        rows.append(CellSummary(
-            strategy=strategy, scheduler=scheduler, protocol=protocol, runs=len(runs),
-            agreement_rate=sum(o.agreed for o in runs) / len(runs),
-            latency_median=statistics.median(lat) if lat else float("nan"),
-            latency_p95=percentile(lat, 95),
-            epochs_median=statistics.median(o.epochs for o in runs),
-            epochs_max=max(o.epochs for o in runs),
-            blacklisted_all_rate=sum(o.blacklisted_all for o in runs) / len(runs),
-            honest_weight_lost_max=max(o.honest_weight_lost for o in runs),
-            params=params,
-        ))
+        rows.append(
+            CellSummary(
+                strategy=strategy,
+                scheduler=scheduler,
+                protocol=protocol,
+                runs=len(runs),
+                agreement_rate=sum(o.agreed for o in runs) / len(runs),
+                latency_median=statistics.median(lat) if lat else float("nan"),
+                latency_p95=percentile(lat, 95),
+                epochs_median=statistics.median(o.epochs for o in runs),
+                epochs_max=max(o.epochs for o in runs),
+                blacklisted_all_rate=sum(o.blacklisted_all for o in runs) / len(runs),
+                honest_weight_lost_max=max(o.honest_weight_lost for o in runs),
+                params=params,
+            )
+        )
     return rows
 
 
@@ -153,8 +181,9 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
     picked = [v.strip() for v in value.split(",") if v.strip()]
     bad = [v for v in picked if v not in allowed]
     if bad:
-        raise click.BadParameter(f"{bad[0]!r} is not one of: all, {', '.join(allowed)}",
-                                 param_hint=f"--{name}")
+        raise click.BadParameter(
+            f"{bad[0]!r} is not one of: all, {', '.join(allowed)}", param_hint=f"--{name}"
+        )
     return picked
 
 
@@ -162,26 +191,69 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
 @click.option("--n", "n", type=int, default=4, show_default=True, help="Number of nodes.")
 @click.option("--f", "f", type=int, default=None, help="Fault bound (default floor((n-1)/3)).")
 @click.option("--seeds", type=int, default=20, show_default=True, help="Seeds per cell.")
-@click.option("--strategies", "strategies", default="all", show_default=True,
-              help="Comma-separated strategies, or all (see `byzlab strategies`).")
-@click.option("--schedulers", "schedulers", default="all", show_default=True,
-              help="Comma-separated schedulers, or all.")
-@click.option("--protocols", "protocols", default="all", show_default=True,
-              help="Comma-separated protocols: hpz, bracha-local, ideal-coin, or all.")
-@click.option("--inputs", type=click.Choice(["split", "random", "zeros", "ones"]),
-              default="split", show_default=True)
+@click.option(
+    "--strategies",
+    "strategies",
+    default="all",
+    show_default=True,
+    help="Comma-separated strategies, or all (see `byzlab strategies`).",
+)
+@click.option(
+    "--schedulers",
+    "schedulers",
+    default="all",
+    show_default=True,
+    help="Comma-separated schedulers, or all.",
+)
+@click.option(
+    "--protocols",
+    "protocols",
+    default="all",
+    show_default=True,
+    help="Comma-separated protocols: hpz, bracha-local, ideal-coin, or all.",
+)
+@click.option(
+    "--inputs",
+    type=click.Choice(["split", "random", "zeros", "ones"]),
+    default="split",
+    show_default=True,
+)
 @click.option("--jobs", type=int, default=0, help="Worker processes (default: all cores).")
-@click.option("--max-time", type=float, default=20_000.0, show_default=True,
-              help="Virtual-time budget per run (units of delta); a run over it counts as "
-                   "not agreed.")
-@click.option("--param", "params_kv", multiple=True, metavar="NAME=VALUE",
-              help="Override a protocol parameter as a scenario's [params] does, e.g. "
-                   "--param T=4 --param m=16.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("results/matrix.csv"),
-              show_default=True, help="CSV file for the per-cell summary.")
-def matrix_command(n: int, f: int | None, seeds: int, strategies: str, schedulers: str,
-                   protocols: str, inputs: str, jobs: int, max_time: float,
-                   params_kv: tuple[str, ...], out: Path) -> None:
+@click.option(
+    "--max-time",
+    type=float,
+    default=20_000.0,
+    show_default=True,
+    help="Virtual-time budget per run (units of delta); a run over it counts as not agreed.",
+)
+@click.option(
+    "--param",
+    "params_kv",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a protocol parameter as a scenario's [params] does, e.g. "
+    "--param T=4 --param m=16.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("results/matrix.csv"),
+    show_default=True,
+    help="CSV file for the per-cell summary.",
+)
+def matrix_command(
+    n: int,
+    f: int | None,
+    seeds: int,
+    strategies: str,
+    schedulers: str,
+    protocols: str,
+    inputs: str,
+    jobs: int,
+    max_time: float,
+    params_kv: tuple[str, ...],
+    out: Path,
+) -> None:
     """Run every strategy x scheduler x protocol over SEEDS seeds in the simulator.
 
     Prints a table (agreement rate, median and p95 latency in delta, epochs, whether
@@ -194,36 +266,65 @@ def matrix_command(n: int, f: int | None, seeds: int, strategies: str, scheduler
         raise click.BadParameter(str(exc), param_hint="--n/--f") from None
     overrides = parse_params(params_kv, n, f_value)
     params = Params.practical(n, f_value, **overrides)
-    grid = list(itertools.product(
-        _choices(strategies, sorted(STRATEGIES), "strategies"),
-        _choices(schedulers, MATRIX_SCHEDULERS, "schedulers"),
-        _choices(protocols, PROTOCOLS, "protocols"),
-        range(seeds)))
+    grid = list(
+        itertools.product(
+            _choices(strategies, sorted(STRATEGIES), "strategies"),
+            _choices(schedulers, MATRIX_SCHEDULERS, "schedulers"),
+            _choices(protocols, PROTOCOLS, "protocols"),
+            range(seeds),
+        )
+    )
     outcomes: list[RunOutcome] = []
     workers = jobs or os.cpu_count() or 1
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn()) as progress, \
-            ProcessPoolExecutor(max_workers=workers) as pool:
+    with (
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as progress,
+        ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
         task = progress.add_task(f"attack matrix n={n} f={f_value}", total=len(grid))
-        futures = [pool.submit(run_one, s, sch, p, seed, n, f_value, inputs, max_time,
-                               overrides)
-                   for s, sch, p, seed in grid]
+        futures = [
+            pool.submit(run_one, s, sch, p, seed, n, f_value, inputs, max_time, overrides)
+            for s, sch, p, seed in grid
+        ]
         for future in as_completed(futures):
             outcomes.append(future.result())
             progress.advance(task)
     rows = summarize(outcomes, json.dumps(params.to_dict(), sort_keys=True))
     write_csv(rows, out)
-    table = Table(title=f"attack matrix: n={n}, f={f_value}, {seeds} seeds per cell, "
-                        f"m={params.m}, T={params.T}, c={params.c:g}")
-    for col in ("strategy", "scheduler", "protocol", "agree", "lat p50", "lat p95",
-                "epochs p50/max", "blacklisted", "honest w lost"):
-        table.add_column(col, justify="right" if col not in ("strategy", "scheduler",
-                                                             "protocol") else "left")
+    table = Table(
+        title=f"attack matrix: n={n}, f={f_value}, {seeds} seeds per cell, "
+        f"m={params.m}, T={params.T}, c={params.c:g}"
+    )
+    for col in (
+        "strategy",
+        "scheduler",
+        "protocol",
+        "agree",
+        "lat p50",
+        "lat p95",
+        "epochs p50/max",
+        "blacklisted",
+        "honest w lost",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("strategy", "scheduler", "protocol") else "left"
+        )
     for r in rows:
-        table.add_row(r.strategy, r.scheduler, r.protocol, f"{r.agreement_rate:.0%}",
-                      f"{r.latency_median:.1f}", f"{r.latency_p95:.1f}",
-                      f"{r.epochs_median:g}/{r.epochs_max}",
-                      f"{r.blacklisted_all_rate:.0%}", f"{r.honest_weight_lost_max:.2f}")
+        table.add_row(
+            r.strategy,
+            r.scheduler,
+            r.protocol,
+            f"{r.agreement_rate:.0%}",
+            f"{r.latency_median:.1f}",
+            f"{r.latency_p95:.1f}",
+            f"{r.epochs_median:g}/{r.epochs_max}",
+            f"{r.blacklisted_all_rate:.0%}",
+            f"{r.honest_weight_lost_max:.2f}",
+        )
     console = Console()
     if not console.is_terminal:  # a log or a pipe: don't squeeze the table into 80 columns
         console = Console(width=160)

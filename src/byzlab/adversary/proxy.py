@@ -384,15 +384,23 @@ class Proxy:
         me = n
         keys = link_keys_for(me, load_private_key(key_dir, me, roster=roster), roster)
         # K(i -> proxy) for the side channel; the proxy's own control frames use K(proxy -> i).
-        self.node_rx = LinkReceiver(receiver=me, keys={i: keys[i].recv_key
-                                                       for i in self.honest_ids})
+        self.node_rx = LinkReceiver(
+            receiver=me, keys={i: keys[i].recv_key for i in self.honest_ids}
+        )
         self._control_keys = {i: keys[i].send_key for i in self.honest_ids}
-        options = {k: frozenset(v) if isinstance(v, list) else v
-                   for k, v in config.scheduler_options.items()}
+        options = {
+            k: frozenset(v) if isinstance(v, list) else v
+            for k, v in config.scheduler_options.items()
+        }
         try:
             self.scheduler = make_scheduler(config.scheduler, **options)
-            self.scheduler.bind(n=n, f=f, delta=1.0, byzantine=self.byz_ids,
-                                rng=derive_rng(config.seed, "scheduler"))
+            self.scheduler.bind(
+                n=n,
+                f=f,
+                delta=1.0,
+                byzantine=self.byz_ids,
+                rng=derive_rng(config.seed, "scheduler"),
+            )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"scheduler: {exc}") from None
         # One full-information view shared by the scheduler and the corrupted nodes, fed
@@ -415,13 +423,16 @@ class Proxy:
             b = spec.node
             bkeys = link_keys_for(b, load_private_key(key_dir, b, roster=roster), roster)
             # the proxy may restart within a run (see above): start above any earlier seq
-            senders = {d: LinkSender(sender=b, receiver=d, key=bkeys[d].send_key,
-                                     first_seq=seq_base)
-                       for d in self.honest_ids}
-            receiver = LinkReceiver(receiver=b, keys={s: bkeys[s].recv_key
-                                                      for s in range(n) if s != b})
-            node_spec = NodeSpec(b, params, config.protocol, config.inputs[b],
-                                 node_rng(config.seed, b), ideal)
+            senders = {
+                d: LinkSender(sender=b, receiver=d, key=bkeys[d].send_key, first_seq=seq_base)
+                for d in self.honest_ids
+            }
+            receiver = LinkReceiver(
+                receiver=b, keys={s: bkeys[s].recv_key for s in range(n) if s != b}
+            )
+            node_spec = NodeSpec(
+                b, params, config.protocol, config.inputs[b], node_rng(config.seed, b), ideal
+            )
             try:
                 strategy = make_strategy(spec.strategy, node_spec, **spec.options)
             except (TypeError, ValueError) as exc:
@@ -457,7 +468,8 @@ class Proxy:
         prev = prev if isinstance(prev, dict) else {}
         self.incarnation = int(prev.get("incarnation", 0)) + 1
         self.counts: Counter[str] = Counter(
-            {k: int(v) for k, v in (prev.get("counts") or {}).items()})
+            {k: int(v) for k, v in (prev.get("counts") or {}).items()}
+        )
         # Indexed by Kind (INITIAL, ECHO, READY, DECIDE): lists are cheaper than Counters.
         by_kind = prev.get("messages_by_kind") or {}
         bytes_by_kind = prev.get("bytes_by_kind") or {}
@@ -467,9 +479,11 @@ class Proxy:
         self.timeline = RelayTimeline()
         self._kind_bytes = [int(bytes_by_kind.get(k, 0)) for k in _KIND_NAMES]
         self.drops: Counter[str] = Counter(
-            {k: int(v) for k, v in (prev.get("drops") or {}).items()})
+            {k: int(v) for k, v in (prev.get("drops") or {}).items()}
+        )
         self.initials: set[tuple[int, int]] = {
-            (int(o), int(s)) for o, s in (prev.get("rbc_initials") or [])}
+            (int(o), int(s)) for o, s in (prev.get("rbc_initials") or [])
+        }
         self.first_start_wall: float | None = prev.get("start_wall")
         # Honest nodes that have said hello in this run (any incarnation); the others, once
         # the run started without them, are crash faults.
@@ -477,18 +491,22 @@ class Proxy:
         # Per node, the sequence number of the latest hello accepted in this run (any
         # incarnation), and of the latest side-channel frame in this incarnation.
         self.hello_seqs: dict[int, int] = {
-            int(k): int(v) for k, v in (prev.get("hello_seqs") or {}).items()}
+            int(k): int(v) for k, v in (prev.get("hello_seqs") or {}).items()
+        }
         self._side_top: dict[int, int] = {}
         self.started_without: list[int] = [int(i) for i in prev.get("started_without") or []]
         self.injected: dict[str, int] = dict(prev.get("injected") or {})
         self.overflowed: Counter[int] = Counter(
-            {int(k): int(v) for k, v in (prev.get("overflowed") or {}).items()})
+            {int(k): int(v) for k, v in (prev.get("overflowed") or {}).items()}
+        )
         self.queue_peak: dict[int, int] = {
-            int(k): int(v) for k, v in (prev.get("queue_peak_bytes") or {}).items()}
+            int(k): int(v) for k, v in (prev.get("queue_peak_bytes") or {}).items()
+        }
 
     def stats(self, *, final: bool = False) -> dict[str, Any]:
-        decided = sum(1 for i in self.honest_ids
-                      if (self.snapshots.get(i) or {}).get("decision") is not None)
+        decided = sum(
+            1 for i in self.honest_ids if (self.snapshots.get(i) or {}).get("decision") is not None
+        )
         halted = sum(1 for i in self.honest_ids if (self.snapshots.get(i) or {}).get("halted"))
         return {
             "final": final,
@@ -516,10 +534,12 @@ class Proxy:
             "relay_timeline": self.timeline.to_json(),
             "tampered": self.counts["tampered"],
             "rbc_instances": len(self.initials),
-            "messages_by_kind": {k: c for k, c in zip(_KIND_NAMES, self._kind_counts,
-                                                      strict=True) if c},
-            "bytes_by_kind": {k: c for k, c in zip(_KIND_NAMES, self._kind_bytes,
-                                                   strict=True) if c},
+            "messages_by_kind": {
+                k: c for k, c in zip(_KIND_NAMES, self._kind_counts, strict=True) if c
+            },
+            "bytes_by_kind": {
+                k: c for k, c in zip(_KIND_NAMES, self._kind_bytes, strict=True) if c
+            },
             "drops": dict(self.drops),
             "counts": dict(self.counts),
             "injected": self.injected,
@@ -534,8 +554,9 @@ class Proxy:
 
     def write_stats(self, *, final: bool = False) -> None:
         """Write the statistics now (and after any write still in progress)."""
-        self._stats_writer.submit(atomic_write_json, Path(self.config.stats_file),
-                                  self.stats(final=final)).result()
+        self._stats_writer.submit(
+            atomic_write_json, Path(self.config.stats_file), self.stats(final=final)
+        ).result()
 
     # ----------------------------------------------------------------- entry point
 
@@ -555,15 +576,21 @@ class Proxy:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                server = await asyncio.start_server(self._on_client, self.config.host,
-                                                    self.config.port)
+                server = await asyncio.start_server(
+                    self._on_client, self.config.host, self.config.port
+                )
                 try:
                     port = server.sockets[0].getsockname()[1]
-                    log.info("proxy (incarnation %d) listening on %s:%d", self.incarnation,
-                             self.config.host, port)
-                    atomic_write_json(Path(self.config.ready_file),
-                                      {"port": port, "pid": os.getpid(),
-                                       "incarnation": self.incarnation})
+                    log.info(
+                        "proxy (incarnation %d) listening on %s:%d",
+                        self.incarnation,
+                        self.config.host,
+                        port,
+                    )
+                    atomic_write_json(
+                        Path(self.config.ready_file),
+                        {"port": port, "pid": os.getpid(), "incarnation": self.incarnation},
+                    )
                     self._spawn(self._stats_loop())
                     self._arm_start_grace()
                     if self.config.inject is not None:
@@ -716,8 +743,13 @@ class Proxy:
             self.drops[f"hello-{frame.value}"] += 1
             return None
         items = unpack_batch(frame.payload)
-        if isinstance(items, FrameError) or not items or not isinstance(items[0], dict) \
-                or items[0].get("t") != HELLO or items[0].get("node") != frame.sender:
+        if (
+            isinstance(items, FrameError)
+            or not items
+            or not isinstance(items[0], dict)
+            or items[0].get("t") != HELLO
+            or items[0].get("node") != frame.sender
+        ):
             self.drops["hello-malformed"] += 1
             return None
         hello = items[0]
@@ -743,7 +775,8 @@ class Proxy:
         data = compact_json(self.stats())
         try:
             await asyncio.get_running_loop().run_in_executor(
-                self._stats_writer, atomic_write_bytes, Path(self.config.stats_file), data)
+                self._stats_writer, atomic_write_bytes, Path(self.config.stats_file), data
+            )
         except OSError as exc:  # availability first: the hello stands, the record did not
             log.error("proxy: cannot record a hello in %s: %s", self.config.stats_file, exc)
             self.drops["hello-unrecorded"] += 1
@@ -752,15 +785,15 @@ class Proxy:
         old = self.conns.pop(node, None)
         if old is not None:
             self._close_conn(old)
-        conn = _Conn(node, writer, LinkSender(sender=self.n, receiver=node,
-                                              key=self._control_keys[node]))
+        conn = _Conn(
+            node, writer, LinkSender(sender=self.n, receiver=node, key=self._control_keys[node])
+        )
         self.conns[node] = conn
         self.ever_connected.add(node)
         self._arm_start_grace()
         self._conn_change.set()
         self.counts["connections"] += 1
-        log.info("proxy: node %d connected (%d/%d)", node, len(self.conns),
-                 len(self.honest_ids))
+        log.info("proxy: node %d connected (%d/%d)", node, len(self.conns), len(self.honest_ids))
         conn.writer_task = self._tg.create_task(self._writer_loop(conn))
         self._tasks.add(conn.writer_task)
         conn.writer_task.add_done_callback(self._tasks.discard)
@@ -880,8 +913,9 @@ class Proxy:
             self._snapshot_seq[node] = seq
             self.snapshots[node] = snap
 
-    def _decode_payload(self, src: int, payload: bytes | memoryview, *,
-                        observe: bool = True) -> list[Message]:
+    def _decode_payload(
+        self, src: int, payload: bytes | memoryview, *, observe: bool = True
+    ) -> list[Message]:
         """Every valid message of a payload (fed to the full-information view)."""
         batch = unpack_batch(payload)
         if isinstance(batch, FrameError):
@@ -952,8 +986,9 @@ class Proxy:
                     if size == 9 and 0 <= k <= 2:
                         kinds[k] += 1
                         v = m[8]
-                        sizes[k] += 14 if v is None else (15 + 3 * len(v) if type(v) is list
-                                                          else 14)
+                        sizes[k] += (
+                            14 if v is None else (15 + 3 * len(v) if type(v) is list else 14)
+                        )
                         if k == 0 and type(m[1]) is int and type(m[2]) is int:
                             self.initials.add((m[1], m[2]))
                         continue
@@ -965,7 +1000,7 @@ class Proxy:
         return len(batch) - bad, tuple(kinds), tuple(sizes), bad, False
 
     def _relay(self, src: int, dst: int, body: bytes) -> None:
-        payload = memoryview(body)[HEADER_SIZE:len(body) - MAC_SIZE]
+        payload = memoryview(body)[HEADER_SIZE : len(body) - MAC_SIZE]
         if self.inspect:
             msgs: list[Message] | None = self._decode_payload(src, payload)
             assert msgs is not None
@@ -975,8 +1010,13 @@ class Proxy:
             count = self._census(payload)
         frame = encode_frame(body)
         frames = [frame]
-        if (self.config.tamper == "flip-byte" and self.started and dst in self.outboxes
-                and not self._tampered_this_run and self.counts["tampered"] == 0):
+        if (
+            self.config.tamper == "flip-byte"
+            and self.started
+            and dst in self.outboxes
+            and not self._tampered_this_run
+            and self.counts["tampered"] == 0
+        ):
             copy = bytearray(frame)
             copy[4 + HEADER_SIZE] ^= 0xFF  # first payload byte: the MAC no longer matches
             frames.insert(0, bytes(copy))  # the tampered copy first, then the original
@@ -987,8 +1027,9 @@ class Proxy:
 
     # ----------------------------------------------------------------- scheduling
 
-    def _schedule(self, src: int, dst: int, frames: list[bytes], msgs: list[Message] | None,
-                  count: int) -> None:
+    def _schedule(
+        self, src: int, dst: int, frames: list[bytes], msgs: list[Message] | None, count: int
+    ) -> None:
         """Hold a delivery for the scheduler's delay. ``msgs`` None: the frames were not
         decoded (the scheduler does not inspect messages), so the delay is drawn once for
         the frame; otherwise it is the largest of the delays of its messages."""
@@ -1064,8 +1105,12 @@ class Proxy:
         """A frame for a node that has ``max_queue_bytes`` waiting already: dropped for that
         node alone and counted (see "Memory bounds"); nobody else waits for it."""
         if not self.overflowed[dst]:
-            log.warning("proxy: node %d is not reading (%d bytes waiting for it); frames "
-                        "over the cap are dropped for it: a crash fault", dst, box.held)
+            log.warning(
+                "proxy: node %d is not reading (%d bytes waiting for it); frames "
+                "over the cap are dropped for it: a crash fault",
+                dst,
+                box.held,
+            )
         self.overflowed[dst] += 1
         self.counts["dropped_over_cap"] += 1
         self.counts["dropped_over_cap_bytes"] += size
@@ -1137,7 +1182,8 @@ class Proxy:
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         self._grace_timer = asyncio.get_running_loop().call_later(
-            self.config.start_grace_s, self._start_grace_expired)
+            self.config.start_grace_s, self._start_grace_expired
+        )
 
     def _start_grace_expired(self) -> None:
         self._grace_timer = None
@@ -1158,8 +1204,11 @@ class Proxy:
             quorum = self.n - self.params.f
             if not self._grace_over or len(self.conns) + len(self.actors) < quorum:
                 return
-            log.warning("proxy: no hello from node(s) %s for %.1f s; starting without them "
-                        "(crash faults)", missing, self.config.start_grace_s)
+            log.warning(
+                "proxy: no hello from node(s) %s for %.1f s; starting without them (crash faults)",
+                missing,
+                self.config.start_grace_s,
+            )
             self.started_without = missing
             self.counts["started_without"] += len(missing)
         if self._grace_timer is not None:
@@ -1170,8 +1219,9 @@ class Proxy:
         self._t0 = asyncio.get_running_loop().time()
         if self.first_start_wall is None:
             self.first_start_wall = time.time()
-        log.info("proxy: %d of %d honest nodes connected; start", len(self.conns),
-                 len(self.honest_ids))
+        log.info(
+            "proxy: %d of %d honest nodes connected; start", len(self.conns), len(self.honest_ids)
+        )
         # In node order, as the simulator starts its nodes: under FIFO, simultaneous
         # broadcasts then tend to reach every receiver in the same order as in `byzlab sim`.
         for i in sorted(self.conns):
@@ -1188,8 +1238,9 @@ class Proxy:
             return
         # Nodes that never connected are crash faults: nobody waits for them to halt.
         absent = self._never_connected()
-        if all((self.snapshots.get(i) or {}).get("halted") for i in self.honest_ids
-               if i not in absent):
+        if all(
+            (self.snapshots.get(i) or {}).get("halted") for i in self.honest_ids if i not in absent
+        ):
             self.done = True
             log.info("proxy: every honest node halted; done")
             for conn in self.conns.values():
@@ -1243,7 +1294,7 @@ class Proxy:
                 self._schedule(b, d, [], msgs, len(msgs))
                 continue
             for k in range(0, len(msgs), _BYZ_CHUNK):
-                chunk = msgs[k:k + _BYZ_CHUNK]
+                chunk = msgs[k : k + _BYZ_CHUNK]
                 body = actor.senders[d].seal(pack_batch([encode(m) for m in chunk]))
                 self._schedule(b, d, [encode_frame(body)], chunk, len(chunk))
 
@@ -1306,7 +1357,6 @@ class Proxy:
         self._inject_done = True
         self._maybe_start()
 
-
     def _stall_flood(self, spec: InjectSpec) -> None:
         """Test-only: ``stall_frames`` frames of about 1 MiB from a corrupted node to
         ``target``, scheduled like any relayed frame (the receiver drops them: one item
@@ -1314,17 +1364,25 @@ class Proxy:
         sender = self.actors[spec.from_node].senders[spec.target]
         payload = pack_batch([bytes(MAX_FRAME - OVERHEAD - 16)])
         for _ in range(spec.stall_frames):
-            self._schedule(spec.from_node, spec.target,
-                           [encode_frame(sender.seal(payload))], [], 0)
+            self._schedule(spec.from_node, spec.target, [encode_frame(sender.seal(payload))], [], 0)
         self.injected = {**self.injected, "stall_frames": spec.stall_frames}
-        log.info("proxy: %d frames of %d bytes for node %d", spec.stall_frames,
-                 len(payload) + OVERHEAD, spec.target)
+        log.info(
+            "proxy: %d frames of %d bytes for node %d",
+            spec.stall_frames,
+            len(payload) + OVERHEAD,
+            spec.target,
+        )
 
 
 def _invalid_payloads(n: int, byz: int, other: int) -> list[bytes]:
     """Payloads with a valid Byzantine MAC whose contents every honest node must reject."""
     bad_items: list[object] = [
-        ["x"], [9], [], {"a": 1}, [3, 5], [3],
+        ["x"],
+        [9],
+        [],
+        {"a": 1},
+        [3, 5],
+        [3],
         [0, n + 5, 1, 0, 1, 1, 1, 0, None],  # origin out of range
         [0, byz, 0, 0, 1, 1, 1, 0, None],  # seq 0
         [0, byz, 1, 7, 1, 1, 1, 0, None],  # unknown item tag
@@ -1362,20 +1420,39 @@ def _flood_messages(n: int, byz: int, rng: random.Random) -> Iterator[list[objec
         kind = rng.choice((int(Kind.ECHO), int(Kind.READY)))
         support = rng.getrandbits(n)
         if roll < 0.4:  # open instances of every origin, inside the window
-            item = Vote(rng.randrange(1, 50), rng.randrange(1, 4), rng.choice((-1, 1)),
-                        support)
+            item = Vote(rng.randrange(1, 50), rng.randrange(1, 4), rng.choice((-1, 1)), support)
             yield encode(RbcMsg(kind, rng.randrange(n), rng.randrange(1, 5000), item))
         elif roll < 0.6:  # far beyond the window
-            yield encode(RbcMsg(kind, rng.randrange(n), rng.randrange(1 << 20, 1 << 39),
-                                Vote(1, 1, 1, support)))
+            yield encode(
+                RbcMsg(
+                    kind, rng.randrange(n), rng.randrange(1 << 20, 1 << 39), Vote(1, 1, 1, support)
+                )
+            )
         elif roll < 0.8:  # its own stream, iterations far ahead
             own_seq += 1
-            yield encode(RbcMsg(int(Kind.INITIAL), byz, own_seq,
-                                Vote(rng.randrange(1000, 1 << 20), 1, 1, support)))
+            yield encode(
+                RbcMsg(
+                    int(Kind.INITIAL),
+                    byz,
+                    own_seq,
+                    Vote(rng.randrange(1000, 1 << 20), 1, 1, support),
+                )
+            )
         elif roll < 0.9:
-            yield encode(RbcMsg(kind, byz, rng.randrange(1, 5000),
-                                Write(rng.randrange(1000, 1 << 20), rng.randrange(1, 9), 1,
-                                      support, tuple(rng.randrange(1 << 30) for _ in range(n)))))
+            yield encode(
+                RbcMsg(
+                    kind,
+                    byz,
+                    rng.randrange(1, 5000),
+                    Write(
+                        rng.randrange(1000, 1 << 20),
+                        rng.randrange(1, 9),
+                        1,
+                        support,
+                        tuple(rng.randrange(1 << 30) for _ in range(n)),
+                    ),
+                )
+            )
         else:
             yield encode(DecideMsg(rng.choice((-1, 1))))
 
@@ -1384,7 +1461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``byzlab proxy --config proxy.json`` (also ``python -m byzlab.adversary.proxy``)."""
     parser = argparse.ArgumentParser(
         prog="byzlab proxy",
-        description="Run the adversary proxy: relay, schedule, and run the Byzantine nodes.")
+        description="Run the adversary proxy: relay, schedule, and run the Byzantine nodes.",
+    )
     parser.add_argument("--config", required=True, type=Path, help="proxy.json")
     args = parser.parse_args(argv)
     return run_proxy(args.config)

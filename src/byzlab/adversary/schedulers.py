@@ -36,8 +36,9 @@ class Scheduler:
     # set by the runtime: the adversary's full-information view (adversary/view.py)
     adversary: AdversaryView | None = None
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         self.n, self.f, self.delta = n, f, delta
         self.byzantine = frozenset(byzantine)
         self.rng = rng
@@ -73,8 +74,9 @@ class HoldScheduler(Scheduler):
     description: str = "messages of f chosen nodes arrive last, so exactly n-f participate"
     held: frozenset[int] | None = None
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if self.held is None:
             honest = [i for i in range(n) if i not in self.byzantine]
@@ -159,12 +161,15 @@ class LatencyMatrixScheduler(Scheduler):
     matrix: list[list[float]] | None = None
     jitter: float = 0.05
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if self.matrix is None:
-            self.matrix = [[min(abs(i - j), n - abs(i - j)) / (n / 2) * 0.8 for j in range(n)]
-                           for i in range(n)]
+            self.matrix = [
+                [min(abs(i - j), n - abs(i - j)) / (n / 2) * 0.8 for j in range(n)]
+                for i in range(n)
+            ]
         if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
             raise ValueError(f"latency matrix must be {n} x {n}")
         if any(not 0 <= x <= 1 for row in self.matrix for x in row):
@@ -172,8 +177,9 @@ class LatencyMatrixScheduler(Scheduler):
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         assert self.matrix is not None
-        return min(self.delta, (self.matrix[src][dst] + self.rng.random() * self.jitter)
-                   * self.delta)
+        return min(
+            self.delta, (self.matrix[src][dst] + self.rng.random() * self.jitter) * self.delta
+        )
 
 
 @dataclass
@@ -186,8 +192,9 @@ class TargetedScheduler(Scheduler):
     nodes: list[int] | None = None
     slowdown: float = 1.0
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if self.nodes is None:
             self.nodes = [i for i in range(n) if i not in self.byzantine][:f]
@@ -212,8 +219,9 @@ class PartitionScheduler(Scheduler):
     group: list[int] | None = None
     heal_at: float = 30.0
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if self.group is None:
             self.group = list(range(n // 2))
@@ -273,12 +281,15 @@ class CoinAwareScheduler(Scheduler):
     inspects_messages: bool = True
     hold: float = 0.5
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if not 0.05 < self.hold < 0.9:
-            raise ValueError("hold must be in (0.05, 0.9): a fraction of delta, leaving room "
-                             "after it for the swing cells and the plus nodes' Completes")
+            raise ValueError(
+                "hold must be in (0.05, 0.9): a fraction of delta, leaving room "
+                "after it for the swing cells and the plus nodes' Completes"
+            )
         self._votes = SplitVoteScheduler()
         self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
 
@@ -286,7 +297,7 @@ class CoinAwareScheduler(Scheduler):
         """X: the honest writers whose last rows travel at once (their Acks, with the
         corrupted ones, make the n - f Acks of each corrupted cell)."""
         honest = sorted(view.honest)
-        return set(honest[:max(1, self.n - self.f - len(view.byzantine))])
+        return set(honest[: max(1, self.n - self.f - len(view.byzantine))])
 
     def _at(self, start: float, fraction: float, now: float) -> float:
         """The delay that delivers at `start` + fraction x delta, within [0, delta]."""
@@ -304,8 +315,13 @@ class CoinAwareScheduler(Scheduler):
         origin, board = msg.origin, item.board
         if board % 2 == 1:
             # the finger on the scale: v* cells of honest keepers arrive last
-            if isinstance(item, Write) and item.value and origin in view.honest \
-                    and dst != origin and not ours:
+            if (
+                isinstance(item, Write)
+                and item.value
+                and origin in view.honest
+                and dst != origin
+                and not ours
+            ):
                 return self.delta
             return 0.0
         t = board // 2
@@ -318,8 +334,11 @@ class CoinAwareScheduler(Scheduler):
         # be stuck at the honest nodes, and so would the corrupted cells after that Ack).
         plus = ours or (plan is not None and dst in plan.plus)
         if origin in view.byzantine:
-            if plan is not None and isinstance(item, Write) \
-                    and item.row == len(plan.cells.get(origin, ())):
+            if (
+                plan is not None
+                and isinstance(item, Write)
+                and item.row == len(plan.cells.get(origin, ()))
+            ):
                 if plus:
                     return self._at(plan.made_at, self.hold + (1 - self.hold) / 2, now)
                 return self.delta
@@ -329,15 +348,19 @@ class CoinAwareScheduler(Scheduler):
             # items, slowed by the vote scheduling, are validated everywhere before any
             # corrupted cell needs honest Acks.
             return self.delta
-        if isinstance(item, Write) and item.row == view.params.rows(board) \
-                and origin not in self._ackers(view):
+        if (
+            isinstance(item, Write)
+            and item.row == view.params.rows(board)
+            and origin not in self._ackers(view)
+        ):
             return self.hold * self.delta
         if isinstance(item, Complete) and plan is not None and plus:
             return self._at(plan.made_at, self.hold + 3 * (1 - self.hold) / 4, now)
         return 0.0
 
-    def _vote_delay(self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float,
-                    view: AdversaryView) -> float:
+    def _vote_delay(
+        self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float, view: AdversaryView
+    ) -> float:
         if item.step == 3:
             keeper = min(view.honest, default=-1)
             if msg.kind == Kind.READY and dst == keeper == msg.origin:
@@ -364,12 +387,20 @@ class CoinAwareScheduler(Scheduler):
             out["plans"] = len(plans)
             out["split_plans"] = sum(p.split for p in plans)
             out["plans_come_true"] = sum(
-                1 for p in plans if p.split and all(
+                1
+                for p in plans
+                if p.split
+                and all(
                     view.votes.get((p.iteration + 1, 1), {}).get(node) == value
-                    for node, value in p.coins.items()))
+                    for node, value in p.coins.items()
+                )
+            )
             first = min(plans, key=lambda p: p.iteration)
-            out["first_plan"] = {"iteration": first.iteration, "honest_sum": first.honest_sum,
-                                 "split": first.split}
+            out["first_plan"] = {
+                "iteration": first.iteration,
+                "honest_sum": first.honest_sum,
+                "split": first.split,
+            }
         return out
 
 
@@ -406,8 +437,9 @@ class FingerSuppressionScheduler(Scheduler):
     _seen: dict[int, int] = field(default_factory=dict, metadata={"internal": True})
     _cut: dict[tuple[int, int], int] = field(default_factory=dict, metadata={"internal": True})
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if self.allow is None:
             self.allow = f
@@ -427,9 +459,15 @@ class FingerSuppressionScheduler(Scheduler):
             return self._vote_delay(src, dst, msg, item, now, view)
         t = (item.board + 1) // 2
         fingers = self._fingers.setdefault(t, [])
-        if isinstance(item, Write) and item.board % 2 == 1 and item.row == 1 and item.value \
-                and msg.origin not in view.byzantine and msg.origin not in fingers \
-                and len(fingers) < self.f:
+        if (
+            isinstance(item, Write)
+            and item.board % 2 == 1
+            and item.row == 1
+            and item.value
+            and msg.origin not in view.byzantine
+            and msg.origin not in fingers
+            and len(fingers) < self.f
+        ):
             fingers.append(msg.origin)
         if msg.origin not in fingers or dst == msg.origin or not isinstance(item, Write):
             # a finger writer validates its own cells at once, so it keeps acking; its marks
@@ -448,8 +486,9 @@ class FingerSuppressionScheduler(Scheduler):
             cut = self._cut[(msg.origin, item.board)] = item.row
         return 0.0 if item.row < cut else self.delta
 
-    def _vote_delay(self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float,
-                    view: AdversaryView) -> float:
+    def _vote_delay(
+        self, src: int, dst: int, msg: RbcMsg, item: Vote, now: float, view: AdversaryView
+    ) -> float:
         """A small A_keep, which is when the finger matters (|A_keep| <= f): a non-bottom
         step-3 vote counts early only at one honest node (the keeper), and a stage-1 v*
         reaches early only the f lowest-numbered honest nodes, who become finger writers."""
@@ -460,7 +499,7 @@ class FingerSuppressionScheduler(Scheduler):
             if item.value:
                 return 0.0 if dst == honest[0] else self.delta
         if item.step == 4 and item.value and msg.kind == Kind.READY:
-            return 0.0 if dst in honest[:self.f] else self.delta
+            return 0.0 if dst in honest[: self.f] else self.delta
         self._votes.adversary = view
         return self._votes.delay(src, dst, msg, now)
 
@@ -500,24 +539,31 @@ class KeepersScheduler(Scheduler):
     keep: int = 1
     makers: int = 1
     spread: int | None = None
-    _early: dict[tuple[int, int], set[int]] = field(default_factory=dict,
-                                                    metadata={"internal": True})
+    _early: dict[tuple[int, int], set[int]] = field(
+        default_factory=dict, metadata={"internal": True}
+    )
 
-    def bind(self, *, n: int, f: int, delta: float, byzantine: Sequence[int],
-             rng: random.Random) -> None:
+    def bind(
+        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
+    ) -> None:
         super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
         if not 1 <= self.keep <= max(1, f):
-            raise ValueError(f"keep must be in [1, f] = [1, {max(1, f)}]: the non-bottom "
-                             "step-3 votes each honest node counts (x_p)")
+            raise ValueError(
+                f"keep must be in [1, f] = [1, {max(1, f)}]: the non-bottom "
+                "step-3 votes each honest node counts (x_p)"
+            )
         honest = n - len(self.byzantine)
         if not 1 <= self.makers <= honest:
-            raise ValueError(f"makers must be in [1, {honest}] (honest nodes that vote v* in "
-                             "step 3)")
+            raise ValueError(
+                f"makers must be in [1, {honest}] (honest nodes that vote v* in step 3)"
+            )
         if self.spread is None:
             self.spread = max(1, n - f - n // 2)
         if not 0 <= self.spread < honest:
-            raise ValueError(f"spread must be in [0, {honest - 1}] (honest nodes that get the "
-                             "minority step-1 value first)")
+            raise ValueError(
+                f"spread must be in [0, {honest - 1}] (honest nodes that get the "
+                "minority step-1 value first)"
+            )
 
     def _lead(self, iteration: int, step: int) -> int:
         votes = self.adversary.votes.get((iteration, step), {}) if self.adversary else {}
@@ -526,8 +572,12 @@ class KeepersScheduler(Scheduler):
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         view = self.adversary
-        if view is None or not isinstance(msg, RbcMsg) or not isinstance(msg.item, Vote) \
-                or msg.item.step == 4:
+        if (
+            view is None
+            or not isinstance(msg, RbcMsg)
+            or not isinstance(msg.item, Vote)
+            or msg.item.step == 4
+        ):
             return self.rng.random() * self.delta
         if msg.kind != Kind.READY:
             return self.rng.random() * 0.05 * self.delta
@@ -537,13 +587,13 @@ class KeepersScheduler(Scheduler):
         slow = self.delta * (0.8 + 0.2 * self.rng.random())
         if item.step == 1:
             assert self.spread is not None
-            minority = set(honest[len(honest) - self.spread:]) if self.spread else set()
+            minority = set(honest[len(honest) - self.spread :]) if self.spread else set()
             lead = self._lead(item.iteration, 1)
             wanted = -lead if dst in minority else lead
             return fast if item.value == wanted else slow
         if item.step == 2:
             lead = self._lead(item.iteration, 2)
-            wanted = lead if dst in honest[:self.makers] else -lead
+            wanted = lead if dst in honest[: self.makers] else -lead
             return fast if item.value == wanted else slow
         if not item.value:
             return fast
@@ -556,8 +606,7 @@ class KeepersScheduler(Scheduler):
         return self.delta
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "keep": self.keep, "makers": self.makers,
-                "spread": self.spread}
+        return {"name": self.name, "keep": self.keep, "makers": self.makers, "spread": self.spread}
 
 
 SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
@@ -579,8 +628,11 @@ def option_fields(cls: type[Scheduler]) -> list[Field[Any]]:
     """The fields of a scheduler class that a scenario may set (its options): everything
     beyond the base class, except private and internal bookkeeping."""
     base = {f.name for f in fields(Scheduler)}
-    return [f for f in fields(cls) if f.name not in base and not f.name.startswith("_")
-            and not f.metadata.get("internal")]
+    return [
+        f
+        for f in fields(cls)
+        if f.name not in base and not f.name.startswith("_") and not f.metadata.get("internal")
+    ]
 
 
 def make_scheduler(name: str, **kwargs: Any) -> Scheduler:

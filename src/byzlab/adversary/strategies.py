@@ -62,9 +62,14 @@ class NodeSpec:
     ideal_seed: bytes = b""
 
     def honest(self) -> HonestNode:
-        return HonestNode(self.me, self.params, protocol=self.protocol,
-                          input_value=self.input_value, rng=self.rng,
-                          ideal_seed=self.ideal_seed)
+        return HonestNode(
+            self.me,
+            self.params,
+            protocol=self.protocol,
+            input_value=self.input_value,
+            rng=self.rng,
+            ideal_seed=self.ideal_seed,
+        )
 
 
 class ByzantineNode:
@@ -121,9 +126,15 @@ class Crash(_Wrapper):
     name = "crash"
     description = "behaves honestly, then stops for good at a given time, iteration or step"
 
-    def __init__(self, spec: NodeSpec, *, at_time: float | None = None,
-                 at_iteration: int | None = None, at_step: int = 1,
-                 inner: HonestNode | None = None) -> None:
+    def __init__(
+        self,
+        spec: NodeSpec,
+        *,
+        at_time: float | None = None,
+        at_iteration: int | None = None,
+        at_step: int = 1,
+        inner: HonestNode | None = None,
+    ) -> None:
         super().__init__(spec, inner)
         if at_time is None and at_iteration is None:
             at_time = 3.0
@@ -161,8 +172,11 @@ class Equivocate(_Wrapper):
         out: list[Effect] = []
         n = self.spec.params.n
         for e in effects:
-            if isinstance(e, Broadcast) and isinstance(e.msg, RbcMsg) \
-                    and e.msg.kind == Kind.INITIAL:
+            if (
+                isinstance(e, Broadcast)
+                and isinstance(e.msg, RbcMsg)
+                and e.msg.kind == Kind.INITIAL
+            ):
                 item = e.msg.item
                 other = replace(item, value=-item.value if item.value else 1)
                 half = set(self.rng.sample(range(n), n // 2))
@@ -176,8 +190,12 @@ class Equivocate(_Wrapper):
 
 def _own_initial(effect: Effect, me: int) -> RbcMsg | None:
     """The INITIAL of this node's own broadcast carried by `effect`, if it is one."""
-    if isinstance(effect, Broadcast) and isinstance(effect.msg, RbcMsg) \
-            and effect.msg.kind == Kind.INITIAL and effect.msg.origin == me:
+    if (
+        isinstance(effect, Broadcast)
+        and isinstance(effect.msg, RbcMsg)
+        and effect.msg.kind == Kind.INITIAL
+        and effect.msg.origin == me
+    ):
         return effect.msg
     return None
 
@@ -277,8 +295,13 @@ class _QuorumPicker(_ItemRewriter):
         return ()
 
     def rewrite_item(self, item: Item) -> Item:
-        if isinstance(item, Vote) and item.step == 1 and item.iteration > 1 \
-                and self.spec.protocol == "bracha-local" and self.inner.x == 0:
+        if (
+            isinstance(item, Vote)
+            and item.step == 1
+            and item.iteration > 1
+            and self.spec.protocol == "bracha-local"
+            and self.inner.x == 0
+        ):
             # a local coin cannot be validated: the corrupted node picks its "coin" freely
             for want in self.preferred(item.iteration, 1):
                 if want:
@@ -310,8 +333,9 @@ def _outcome(values: list[int], step: int, n: int) -> int:
     return nonzero[0] if nonzero else 0
 
 
-def _quorum_for(have: list[tuple[int, int]], quorum: int, want: int, step: int,
-                n: int) -> tuple[int, int] | None:
+def _quorum_for(
+    have: list[tuple[int, int]], quorum: int, want: int, step: int, n: int
+) -> tuple[int, int] | None:
     """A support of `quorum` validated votes whose step outcome is `want`, if one exists:
     take votes equal to `want` first (or bottoms and minorities when `want` is bottom)."""
     if len(have) < quorum:
@@ -341,8 +365,9 @@ class SplitVoteVoter(_QuorumPicker):
         # the honest values this vote will be counted with: the previous step's, or for a
         # step-1 coin the honest step-1 votes already out in this iteration
         source = (iteration, step - 1) if step > 1 else (iteration, 1)
-        honest = [v for j, v in self.adversary.votes.get(source, {}).items()
-                  if j in self.adversary.honest]
+        honest = [
+            v for j, v in self.adversary.votes.get(source, {}).items() if j in self.adversary.honest
+        ]
         minority = -sgn(sum(honest)) if honest else self.rng.choice((-1, 1))
         return (0, minority) if step >= 3 else (minority,)
 
@@ -353,8 +378,11 @@ class ForceDecide(_QuorumPicker):
 
     def preferred(self, iteration: int, step: int) -> tuple[int, ...]:
         assert self.adversary is not None
-        honest = [v for j, v in self.adversary.votes.get((iteration, step - 1), {}).items()
-                  if j in self.adversary.honest and v]
+        honest = [
+            v
+            for j, v in self.adversary.votes.get((iteration, step - 1), {}).items()
+            if j in self.adversary.honest and v
+        ]
         majority = sgn(sum(honest)) if honest else 1
         return (majority, -majority)
 
@@ -424,8 +452,14 @@ def _column_cells(total: int, swing: int) -> list[int]:
     return [sgn(rest)] * abs(rest) + [swing]
 
 
-def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
-                   writers: Sequence[int], mode_for: RuleOfSums, now: float) -> CoinPlan:
+def plan_last_word(
+    view: AdversaryView,
+    iteration: int,
+    weights: Sequence[int],
+    writers: Sequence[int],
+    mode_for: RuleOfSums,
+    now: float,
+) -> CoinPlan:
     """The corrupted writers' plan for BB_{2 iteration}, once every honest column is out.
 
     Totals are in the fixed point of node/coin.py (bias * WEIGHT_ONE + sum_j w_j X_j), so the
@@ -438,8 +472,11 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
     m, xmax = params.rows(board), params.xmax
     writers = sorted(writers)
     honest_sum = sum(weights[j] * clip(view.column_sum(board, j), xmax) for j in view.honest)
-    others = sum(weights[j] * clip(view.column_sum(board, j), xmax)
-                 for j in view.byzantine if j not in writers)
+    others = sum(
+        weights[j] * clip(view.column_sum(board, j), xmax)
+        for j in view.byzantine
+        if j not in writers
+    )
     base = view.bias(iteration) * WEIGHT_ONE + honest_sum + others
     stage1 = view.votes.get((iteration, 4), {})
     keepers = {p: v for p, v in stage1.items() if v and p in view.honest}
@@ -447,11 +484,9 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
     target = -honest_sum if mode == "mirror" else honest_sum
     top = min(m, xmax + 1)  # beyond xmax + 1 a column only adds clipped cells
     sums = sorted(range(-top, top + 1), key=lambda x: (abs(x), x))
-    contrib = [{x: weights[b] * clip(x, xmax) for x in range(-top - 1, top + 2)}
-               for b in writers]
+    contrib = [{x: weights[b] * clip(x, xmax) for x in range(-top - 1, top + 2)} for b in writers]
     best: tuple[tuple[float, ...], tuple[int, ...], int, int, int] | None = None
-    for combo in itertools.islice(itertools.product(sums, repeat=len(writers)),
-                                  MAX_PLAN_COMBOS):
+    for combo in itertools.islice(itertools.product(sums, repeat=len(writers)), MAX_PLAN_COMBOS):
         corrupted = sum(c[x] for c, x in zip(contrib, combo, strict=True))
         final = base + corrupted
         for swing in (1, -1):
@@ -492,15 +527,23 @@ def plan_last_word(view: AdversaryView, iteration: int, weights: Sequence[int],
             if best_p is None or (imbalance, p) < best_p:
                 best_p = (imbalance, p)
         if best_p is not None:
-            plus = frozenset(flexible[len(flexible) - best_p[1]:]) if best_p[1] else frozenset()
+            plus = frozenset(flexible[len(flexible) - best_p[1] :]) if best_p[1] else frozenset()
     for p in flexible:
         coins[p] = up if p in plus else down
     honest_coins = {coins[p] for p in view.honest}
     return CoinPlan(
-        iteration=iteration, cells=cells, plus=plus, coins=coins,
-        split=len(honest_coins) > 1, keepers=frozenset(keepers),
-        final_total=final / WEIGHT_ONE, honest_sum=honest_sum / WEIGHT_ONE,
-        corrupted_sum=(final - base) / WEIGHT_ONE, mode=mode, made_at=now)
+        iteration=iteration,
+        cells=cells,
+        plus=plus,
+        coins=coins,
+        split=len(honest_coins) > 1,
+        keepers=frozenset(keepers),
+        final_total=final / WEIGHT_ONE,
+        honest_sum=honest_sum / WEIGHT_ONE,
+        corrupted_sum=(final - base) / WEIGHT_ONE,
+        mode=mode,
+        made_at=now,
+    )
 
 
 class _PatientVoter(SplitVoteVoter):
@@ -546,8 +589,12 @@ class _PatientVoter(SplitVoteVoter):
             if not patient:
                 out.extend(self.rewrite_own(e, msg, now))
                 continue
-            if msg is not None and isinstance(msg.item, Vote) and msg.item.step in (2, 3, 4) \
-                    and not self._vote_due(msg.item):
+            if (
+                msg is not None
+                and isinstance(msg.item, Vote)
+                and msg.item.step in (2, 3, 4)
+                and not self._vote_due(msg.item)
+            ):
                 self._held_votes[(msg.item.iteration, msg.item.step)] = e
                 continue
             out.extend(self.rewrite_own(e, msg, now))
@@ -599,8 +646,13 @@ class _PatientVoter(SplitVoteVoter):
         if not self.patient():
             return item
         item = super().rewrite_item(item)
-        if isinstance(item, Vote) and item.step == 1 and item.iteration > 1 \
-                and self.spec.protocol == "hpz" and item.view is not None:
+        if (
+            isinstance(item, Vote)
+            and item.step == 1
+            and item.iteration > 1
+            and self.spec.protocol == "hpz"
+            and item.view is not None
+        ):
             # The stage-1 vote went out with a support this node chose, so the next value
             # must be what that support and the carried view justify (validation.py).
             t = item.iteration - 1
@@ -611,7 +663,6 @@ class _PatientVoter(SplitVoteVoter):
                 if expected != item.value:
                     item = replace(item, value=expected)
         return item
-
 
 
 class _LastWord(_PatientVoter):
@@ -681,8 +732,14 @@ class _LastWord(_PatientVoter):
             if len(view.complete_honest(2 * iteration)) < len(view.honest):
                 return None
             weights = self.inner.know.weights.weights_for_iteration(iteration)
-            plan = plan_last_word(view, iteration, weights, sorted(view.last_word),
-                                  lambda honest_sum: self.mode(iteration, honest_sum), now)
+            plan = plan_last_word(
+                view,
+                iteration,
+                weights,
+                sorted(view.last_word),
+                lambda honest_sum: self.mode(iteration, honest_sum),
+                now,
+            )
             view.plans[iteration] = plan
         return plan
 
@@ -715,8 +772,11 @@ class _LastWord(_PatientVoter):
                 value = cells[item.row - 1]
             else:
                 value = self.steer(t)  # no plan for this column, or past its swing cell
-        return effect if value == item.value else \
-            Broadcast(replace(msg, item=replace(item, value=value)))
+        return (
+            effect
+            if value == item.value
+            else Broadcast(replace(msg, item=replace(item, value=value)))
+        )
 
     def _advance(self, out: list[Effect], now: float) -> None:
         self._release_votes(out, now)
@@ -781,14 +841,24 @@ class SigmaCorrelation(_PatientVoter):
     name = "sigma-correlation"
     description = "§2.2 scheduling attack: sigma set late, so `targets` look sigma-correlated"
 
-    def __init__(self, spec: NodeSpec, *, targets: list[int] | None = None,
-                 inner: HonestNode | None = None) -> None:
+    def __init__(
+        self, spec: NodeSpec, *, targets: list[int] | None = None, inner: HonestNode | None = None
+    ) -> None:
         super().__init__(spec, inner)
-        if targets is not None and (not targets or any(
-                not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < spec.params.n
-                or t == spec.me for t in targets)):
-            raise ValueError(f"targets must be honest node ids in 0..{spec.params.n - 1}, "
-                                 f"not this node ({spec.me}); got {targets!r}")
+        if targets is not None and (
+            not targets
+            or any(
+                not isinstance(t, int)
+                or isinstance(t, bool)
+                or not 0 <= t < spec.params.n
+                or t == spec.me
+                for t in targets
+            )
+        ):
+            raise ValueError(
+                f"targets must be honest node ids in 0..{spec.params.n - 1}, "
+                f"not this node ({spec.me}); got {targets!r}"
+            )
         self.targets = list(targets) if targets is not None else None
         self.decided: dict[int, int] = {}  # iteration -> sigma this node chose
 
@@ -806,8 +876,9 @@ class SigmaCorrelation(_PatientVoter):
         view = self.adversary
         assert view is not None
         board, rows = 2 * item.iteration, self.spec.params.rows(2 * item.iteration)
-        return super()._vote_due(item) and all(view.rows_written(board, j) == rows
-                                               for j in self.aimed_at())
+        return super()._vote_due(item) and all(
+            view.rows_written(board, j) == rows for j in self.aimed_at()
+        )
 
     def rewrite_item(self, item: Item) -> Item:
         if isinstance(item, Vote) and item.step == 4 and self.spec.protocol == "hpz":
@@ -871,9 +942,21 @@ class SplitHold(_Wrapper):
 StrategyFactory = Callable[..., ByzantineNode]
 
 STRATEGIES: dict[str, type[ByzantineNode]] = {
-    cls.name: cls for cls in (
-        Silent, Crash, RandomValue, InvalidValue, Equivocate, RandomCoins, BiasedCoins,
-        MirrorMimic, CoinInterval, SplitVoteVoter, ForceDecide, Deadlock, SplitHold,
+    cls.name: cls
+    for cls in (
+        Silent,
+        Crash,
+        RandomValue,
+        InvalidValue,
+        Equivocate,
+        RandomCoins,
+        BiasedCoins,
+        MirrorMimic,
+        CoinInterval,
+        SplitVoteVoter,
+        ForceDecide,
+        Deadlock,
+        SplitHold,
         SigmaCorrelation,
     )
 }

@@ -31,8 +31,18 @@ from byzlab.node.messages import DecideMsg, Message, RbcMsg, Vote, Write
 
 Predicate = Callable[[int, int, Message, float], bool]
 _KINDS = {"INITIAL": 0, "ECHO": 1, "READY": 2, "DECIDE": 3}
-_LEAVES = ("sender", "receiver", "origin", "kind", "step", "stage", "iteration", "board",
-           "after", "before")
+_LEAVES = (
+    "sender",
+    "receiver",
+    "origin",
+    "kind",
+    "step",
+    "stage",
+    "iteration",
+    "board",
+    "after",
+    "before",
+)
 
 
 class RuleError(ValueError):
@@ -63,9 +73,11 @@ def _as_set(value: Any, path: str) -> frozenset[Any]:
 def compile_predicate(spec: Any, path: str = "when") -> Predicate:
     """Turn a nested mapping into a predicate; raise RuleError naming the bad path."""
     if not isinstance(spec, Mapping) or len(spec) != 1:
-        raise RuleError(f"{path}: expected a table with exactly one key "
-                        f"(all, any, not, or one of {', '.join(_LEAVES)})")
-    (key, value), = spec.items()
+        raise RuleError(
+            f"{path}: expected a table with exactly one key "
+            f"(all, any, not, or one of {', '.join(_LEAVES)})"
+        )
+    ((key, value),) = spec.items()
     where = f"{path}.{key}"
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
@@ -85,8 +97,9 @@ def compile_predicate(spec: Any, path: str = "when") -> Predicate:
             return lambda s, d, m, t: t >= bound
         return lambda s, d, m, t: t < bound
     if key not in _LEAVES:
-        raise RuleError(f"{where}: unknown condition; use all, any, not or one of "
-                        f"{', '.join(_LEAVES)}")
+        raise RuleError(
+            f"{where}: unknown condition; use all, any, not or one of {', '.join(_LEAVES)}"
+        )
     wanted = _as_set(value, where)
     if key == "kind":
         bad = [v for v in wanted if v not in _KINDS]
@@ -108,11 +121,13 @@ def compile_predicate(spec: Any, path: str = "when") -> Predicate:
     if key == "origin":
         return lambda s, d, m, t: isinstance(m, RbcMsg) and m.origin in wanted
     if key == "step":
-        return lambda s, d, m, t: (isinstance(m, RbcMsg) and isinstance(m.item, Vote)
-                                   and m.item.step in wanted)
+        return lambda s, d, m, t: (
+            isinstance(m, RbcMsg) and isinstance(m.item, Vote) and m.item.step in wanted
+        )
     if key == "board":
-        return lambda s, d, m, t: (isinstance(m, RbcMsg) and isinstance(m.item, Write)
-                                   and m.item.board in wanted)
+        return lambda s, d, m, t: (
+            isinstance(m, RbcMsg) and isinstance(m.item, Write) and m.item.board in wanted
+        )
     return lambda s, d, m, t: _iteration(m) in wanted
 
 
@@ -139,8 +154,9 @@ class RuleScheduler(Scheduler):
             delay = rule["delay"]
             if not isinstance(delay, int | float) or not 0 <= delay <= 1:
                 raise RuleError(f"{path}.delay: expected a number in [0, 1] (units of delta)")
-            self.compiled.append(Rule(compile_predicate(rule["when"], f"{path}.when"),
-                                      float(delay)))
+            self.compiled.append(
+                Rule(compile_predicate(rule["when"], f"{path}.when"), float(delay))
+            )
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         t = now / self.delta
@@ -148,4 +164,3 @@ class RuleScheduler(Scheduler):
             if rule.when(src, dst, msg, t):
                 return rule.delay * self.delta
         return self.rng.random() * self.delta
-

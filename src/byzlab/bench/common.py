@@ -53,8 +53,14 @@ class Figure:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "unit": self.unit,
-                "target": self.target, "met": self.met, "note": self.note}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "target": self.target,
+            "met": self.met,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -82,10 +88,17 @@ class Section:
         return self.medians[key]
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "figures": [f.to_json() for f in self.figures],
-                "medians": self.medians, "samples": self.samples, "rows": self.rows,
-                "notes": self.notes, **self.extra, "plots": self.plots,
-                "elapsed_s": round(self.elapsed_s, 3)}
+        return {
+            "title": self.title,
+            "figures": [f.to_json() for f in self.figures],
+            "medians": self.medians,
+            "samples": self.samples,
+            "rows": self.rows,
+            "notes": self.notes,
+            **self.extra,
+            "plots": self.plots,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
 
 
 @dataclass
@@ -122,8 +135,9 @@ class Context:
             self.step(f"one-hop delay ({variant.name})")
             rounds = 100 if self.quick else 400
             with variant.active():
-                self._hops[variant.name] = median(
-                    one_hop_delay(self.tmp, rounds) for _ in range(self.repeats)) or 0.0
+                self._hops[variant.name] = (
+                    median(one_hop_delay(self.tmp, rounds) for _ in range(self.repeats)) or 0.0
+                )
         return self._hops[variant.name]
 
     def variant_label(self, variant: Variant, text: str) -> str:

@@ -52,8 +52,9 @@ def run(ctx: Context) -> Section:
         section.notes.append("skipped: needs the local backend (--backends)")
         return section
     section.extra["delta_s"] = DELTA_S
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     section.extra["cores"] = cores
     for n in ctx.sizes(QUICK_SIZES, FULL_SIZES):
         ctx.step(f"n={n}: simulator causal depth and compute floor")
@@ -62,9 +63,16 @@ def run(ctx: Context) -> Section:
         sim = simulator.run()
         floor = (time.perf_counter() - started) / cores
         depth = sim.latency_delta
-        rows = measure(ctx.variants, ctx.tmp, n, DELTA_S, ctx.repeats,
-                       timeout_s=ctx.timeout_s, keep_failed=ctx.failed_runs,
-                       step=ctx.step)
+        rows = measure(
+            ctx.variants,
+            ctx.tmp,
+            n,
+            DELTA_S,
+            ctx.repeats,
+            timeout_s=ctx.timeout_s,
+            keep_failed=ctx.failed_runs,
+            step=ctx.step,
+        )
         for variant, row in zip(ctx.variants, rows, strict=True):
             tag = ctx.variant_label(variant, f"n={n}")
             hop = ctx.one_hop_s(variant)
@@ -80,30 +88,56 @@ def run(ctx: Context) -> Section:
             bound_ratio = real / bound if real is not None else None
             section.medians[f"{tag}: compute_floor_s"] = floor
             section.medians[f"{tag}: ratio_to_bound"] = bound_ratio
-            section.rows.append({**row.to_json(), "depth": depth,
-                                 "sim_iterations": sim.iterations, "one_hop_s": hop,
-                                 "predicted_s": predicted, "real_s": real, "ratio": ratio,
-                                 "same_iteration_ratio": same_ratio,
-                                 "compute_floor_s": floor, "messages": sim.messages,
-                                 "ratio_to_bound": bound_ratio})
-            section.figures.append(Figure(
-                ctx.variant_label(variant, f"real / predicted latency, n={n}"), ratio, "x",
-                f"<= {TARGET_RATIO:g}", None if ratio is None else ratio <= TARGET_RATIO,
-                f"real {_ms(real)}, predicted {_ms(predicted)} (depth {depth:g} hops); "
-                f"iterations {row.iterations()} (sim {sim.iterations}); agreed {row.agreed()}"))
-            section.figures.append(Figure(
-                ctx.variant_label(variant, f"real / max(predicted, compute floor), n={n}"),
-                bound_ratio, "x",
-                note=f"compute floor {_ms(floor)}: {sim.messages:,} messages through the "
-                     f"protocol code on {cores} cores, no transport"))
+            section.rows.append(
+                {
+                    **row.to_json(),
+                    "depth": depth,
+                    "sim_iterations": sim.iterations,
+                    "one_hop_s": hop,
+                    "predicted_s": predicted,
+                    "real_s": real,
+                    "ratio": ratio,
+                    "same_iteration_ratio": same_ratio,
+                    "compute_floor_s": floor,
+                    "messages": sim.messages,
+                    "ratio_to_bound": bound_ratio,
+                }
+            )
+            section.figures.append(
+                Figure(
+                    ctx.variant_label(variant, f"real / predicted latency, n={n}"),
+                    ratio,
+                    "x",
+                    f"<= {TARGET_RATIO:g}",
+                    None if ratio is None else ratio <= TARGET_RATIO,
+                    f"real {_ms(real)}, predicted {_ms(predicted)} (depth {depth:g} hops); "
+                    f"iterations {row.iterations()} (sim {sim.iterations}); agreed {row.agreed()}",
+                )
+            )
+            section.figures.append(
+                Figure(
+                    ctx.variant_label(variant, f"real / max(predicted, compute floor), n={n}"),
+                    bound_ratio,
+                    "x",
+                    note=f"compute floor {_ms(floor)}: {sim.messages:,} messages through the "
+                    f"protocol code on {cores} cores, no transport",
+                )
+            )
             like_sim = _like_sim(row, sim.iterations)
             if like_sim is not None and like_sim / predicted > TARGET_RATIO and not ctx.quick:
                 _faithful_delay(ctx, section, variant, n, depth, hop, sim.iterations)
     return section
 
 
-def _faithful_delay(ctx: Context, section: Section, variant: Variant, n: int, depth: float,
-                    hop: float, iterations: int) -> None:
+def _faithful_delay(
+    ctx: Context,
+    section: Section,
+    variant: Variant,
+    n: int,
+    depth: float,
+    hop: float,
+    iterations: int,
+) -> None:
     """The smallest delay of DELAY_LADDER at which real / predicted is within the target.
 
     The ladder starts where DELTA_S missed, judged by the same statistic (``_like_sim``)
@@ -111,24 +145,39 @@ def _faithful_delay(ctx: Context, section: Section, variant: Variant, n: int, de
     tried = []
     found: float | None = None
     for delta_s in (d for d in DELAY_LADDER if d > DELTA_S):
-        (row,) = measure([variant], ctx.tmp, n, delta_s, ctx.repeats, timeout_s=ctx.timeout_s,
-                         keep_failed=ctx.failed_runs, step=ctx.step)
+        (row,) = measure(
+            [variant],
+            ctx.tmp,
+            n,
+            delta_s,
+            ctx.repeats,
+            timeout_s=ctx.timeout_s,
+            keep_failed=ctx.failed_runs,
+            step=ctx.step,
+        )
         tag = ctx.variant_label(variant, f"n={n} delta_s={delta_s:g}")
         section.record(f"{tag}: real_s", row.values("latency_s"))
         real = _like_sim(row, iterations)
         predicted = depth * (delta_s + hop)
         ratio = real / predicted if real is not None else None
         section.medians[f"{tag}: ratio"] = ratio
-        tried.append(f"{delta_s * 1e3:g} ms: " + ("-" if ratio is None else f"{ratio:.2f}x")
-                     + f" (iterations {row.iterations()})")
+        tried.append(
+            f"{delta_s * 1e3:g} ms: "
+            + ("-" if ratio is None else f"{ratio:.2f}x")
+            + f" (iterations {row.iterations()})"
+        )
         if ratio is not None and ratio <= TARGET_RATIO:
             found = delta_s
             break
     section.medians[ctx.variant_label(variant, f"n={n}: faithful_delta_s")] = found
-    section.figures.append(Figure(
-        ctx.variant_label(variant, f"smallest delta_s within {TARGET_RATIO:g}x, n={n}"),
-        None if found is None else found * 1e3, "ms",
-        note="real / predicted at " + ", ".join(tried)))
+    section.figures.append(
+        Figure(
+            ctx.variant_label(variant, f"smallest delta_s within {TARGET_RATIO:g}x, n={n}"),
+            None if found is None else found * 1e3,
+            "ms",
+            note="real / predicted at " + ", ".join(tried),
+        )
+    )
 
 
 def _like_sim(row: Row, iterations: int) -> float | None:

@@ -49,9 +49,14 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run at all here (no Docker engine, no image)."""
 
 
-def search_largest(attempt: Callable[[int], bool], start: int, cap: int, *,
-                   good: int | None = None, tolerance: int | None = None,
-                   ) -> tuple[int | None, int | None]:
+def search_largest(
+    attempt: Callable[[int], bool],
+    start: int,
+    cap: int,
+    *,
+    good: int | None = None,
+    tolerance: int | None = None,
+) -> tuple[int | None, int | None]:
     """(largest n that passed, smallest n that failed) by doubling, then bisection.
 
     ``good``: a size already known to pass (not tried again), below ``start``. Bisection
@@ -77,8 +82,11 @@ def search_largest(attempt: Callable[[int], bool], start: int, cap: int, *,
             good = n
         else:
             bad = n
-    while good is not None and bad is not None and bad - good > max(
-            1, tolerance if tolerance is not None else good // 4):
+    while (
+        good is not None
+        and bad is not None
+        and bad - good > max(1, tolerance if tolerance is not None else good // 4)
+    ):
         n = (good + bad) // 2
         if attempt(n):
             good = n
@@ -111,38 +119,63 @@ def sim_child(n: int, cap_bytes: int = 0) -> None:
     started = time.perf_counter()
     result = sim.run()
     wall = time.perf_counter() - started
-    print(json.dumps({"agreed": result.agreed and result.valid, "stopped": result.stopped,
-                      "deliveries": result.deliveries, "messages": result.messages,
-                      "sim_wall_s": wall,
-                      "max_rss_kib": max_rss_kib()}))
+    print(
+        json.dumps(
+            {
+                "agreed": result.agreed and result.valid,
+                "stopped": result.stopped,
+                "deliveries": result.deliveries,
+                "messages": result.messages,
+                "sim_wall_s": wall,
+                "max_rss_kib": max_rss_kib(),
+            }
+        )
+    )
 
 
 def _attempt_sim(ctx: Context, n: int) -> dict[str, Any]:
-    code = ("import sys; from byzlab.bench.limits import sim_child; "
-            "sim_child(int(sys.argv[1]), int(sys.argv[2]))")
+    code = (
+        "import sys; from byzlab.bench.limits import sim_child; "
+        "sim_child(int(sys.argv[1]), int(sys.argv[2]))"
+    )
     cap = memory_cap_bytes() or 0
     try:
-        done = subprocess.run([sys.executable, "-c", code, str(n), str(cap)],
-                              capture_output=True, text=True, timeout=ctx.budget_s,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(n), str(cap)],
+            capture_output=True,
+            text=True,
+            timeout=ctx.budget_s,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"agreed": False, "stopped": "budget"}
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [""])[-1]
-        return {"agreed": False, "memory_cap_bytes": cap, "error": last,
-                "stopped": "memory" if "MemoryError" in last else f"exit {done.returncode}"}
+        return {
+            "agreed": False,
+            "memory_cap_bytes": cap,
+            "error": last,
+            "stopped": "memory" if "MemoryError" in last else f"exit {done.returncode}",
+        }
     out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return out
 
 
 def _attempt_local(ctx: Context, n: int) -> dict[str, Any]:
     try:
-        got = sample(ctx.tmp, n, 0.0, timeout_s=ctx.budget_s, rss_interval=1.0,
-                     keep_failed=ctx.failed_runs)
+        got = sample(
+            ctx.tmp, n, 0.0, timeout_s=ctx.budget_s, rss_interval=1.0, keep_failed=ctx.failed_runs
+        )
     except RunFailed as exc:
         return {"agreed": False, "stopped": "run-failed", "error": str(exc)}
-    return {"agreed": got.agreed, "stopped": got.stopped, "messages": got.messages,
-            "latency_s": got.latency_s, "run_id": got.run_id, "kept": got.kept}
+    return {
+        "agreed": got.agreed,
+        "stopped": got.stopped,
+        "messages": got.messages,
+        "latency_s": got.latency_s,
+        "run_id": got.run_id,
+        "kept": got.kept,
+    }
 
 
 def _docker_attempt(ctx: Context) -> Callable[[Context, int], dict[str, Any]]:
@@ -165,10 +198,15 @@ def _docker_attempt(ctx: Context) -> Callable[[Context, int], dict[str, Any]]:
         if outcome.stopped == "interrupted":  # run_docker turns Ctrl-C and SIGTERM into this
             raise KeyboardInterrupt
         s = outcome.summary
-        return {"agreed": outcome.ok, "stopped": outcome.stopped, "messages": s["messages"],
-                "latency_s": s.get("latency_s"), "spinup_s": s.get("spinup_s"),
-                "run_id": outcome.run_id,
-                "kept": "" if outcome.ok else keep_run(outcome.out_dir, ctx.failed_runs)}
+        return {
+            "agreed": outcome.ok,
+            "stopped": outcome.stopped,
+            "messages": s["messages"],
+            "latency_s": s.get("latency_s"),
+            "spinup_s": s.get("spinup_s"),
+            "run_id": outcome.run_id,
+            "kept": "" if outcome.ok else keep_run(outcome.out_dir, ctx.failed_runs),
+        }
 
     return attempt
 
@@ -191,16 +229,18 @@ def _search(ctx: Context, section: Section, backend: str) -> None:
         got = one(ctx, n)
         wall = time.monotonic() - started
         ok = bool(got.get("agreed")) and wall <= ctx.budget_s
-        attempts.append({"backend": backend, "n": n, "ok": ok, "wall_s": wall,
-                         "retry": again, **got})
+        attempts.append(
+            {"backend": backend, "n": n, "ok": ok, "wall_s": wall, "retry": again, **got}
+        )
         return ok
 
     def attempt(n: int) -> bool:
         if once(n, False):
             return True
         below = [a for a in attempts if a["ok"] and a["n"] < n]
-        fast = bool(below) and max(below, key=lambda a: a["n"])["wall_s"] \
-            < RETRY_BELOW * ctx.budget_s
+        fast = (
+            bool(below) and max(below, key=lambda a: a["n"])["wall_s"] < RETRY_BELOW * ctx.budget_s
+        )
         return fast and once(n, True)  # a surprising failure: was it the size?
 
     good, bad = search_largest(attempt, MIN_N if ctx.quick else FULL_START[backend], cap)
@@ -210,16 +250,28 @@ def _search(ctx: Context, section: Section, backend: str) -> None:
     section.samples[f"{backend}: wall_s per attempt"] = [a["wall_s"] for a in attempts]
     if good is not None:
         section.medians[f"{backend}: wall_s at largest n"] = next(
-            a["wall_s"] for a in attempts if a["n"] == good and a["ok"])
-    tried = ", ".join(f"{a['n']}{' again' if a['retry'] else ''}"
-                      f"{'' if a['ok'] else ' (failed: ' + str(a['stopped']) + ')'}"
-                      f" {a['wall_s']:.0f}s" for a in attempts)
+            a["wall_s"] for a in attempts if a["n"] == good and a["ok"]
+        )
+    tried = ", ".join(
+        f"{a['n']}{' again' if a['retry'] else ''}"
+        f"{'' if a['ok'] else ' (failed: ' + str(a['stopped']) + ')'}"
+        f" {a['wall_s']:.0f}s"
+        for a in attempts
+    )
     note = (f"quick: tiny sizes (cap {cap}); " if ctx.quick else "") + f"tried {tried}"
     if bad is None and good is not None and good >= cap:
         note += f"; stopped at the cap {cap}"
     met = None if cap < target else good is not None and good >= target
-    section.figures.append(Figure(f"largest n, {backend}", None if good is None else good,
-                                  "nodes", f">= {target}", met, note))
+    section.figures.append(
+        Figure(
+            f"largest n, {backend}",
+            None if good is None else good,
+            "nodes",
+            f">= {target}",
+            met,
+            note,
+        )
+    )
 
 
 def run(ctx: Context) -> Section:
@@ -230,6 +282,14 @@ def run(ctx: Context) -> Section:
             _search(ctx, section, backend)
         except BackendUnavailable as exc:
             section.notes.append(f"{backend}: skipped: {exc}")
-            section.figures.append(Figure(f"largest n, {backend}", None, "nodes",
-                                          f">= {TARGETS[backend]}", None, f"skipped: {exc}"))
+            section.figures.append(
+                Figure(
+                    f"largest n, {backend}",
+                    None,
+                    "nodes",
+                    f">= {TARGETS[backend]}",
+                    None,
+                    f"skipped: {exc}",
+                )
+            )
     return section

@@ -28,38 +28,64 @@ def run(ctx: Context) -> Section:
     sources: set[str] = set()
     points: dict[str, list[tuple[int, float]]] = {v.name: [] for v in ctx.variants}
     for n in ctx.sizes(QUICK_SIZES, FULL_SIZES):
-        rows = measure(ctx.variants, ctx.tmp, n, 0.0, ctx.repeats, timeout_s=ctx.timeout_s,
-                       rss_interval=POLL_S, keep_failed=ctx.failed_runs,
-                       step=ctx.step)
+        rows = measure(
+            ctx.variants,
+            ctx.tmp,
+            n,
+            0.0,
+            ctx.repeats,
+            timeout_s=ctx.timeout_s,
+            rss_interval=POLL_S,
+            keep_failed=ctx.failed_runs,
+            step=ctx.step,
+        )
         for variant, row in zip(ctx.variants, rows, strict=True):
             tag = ctx.variant_label(variant, f"n={n}")
-            per_node = section.record(f"{tag}: node_rss_median_mib", [
-                None if (v := s.node_rss_median_kib) is None else v / MIB
-                for s in row.samples])
-            largest = section.record(f"{tag}: node_rss_max_mib", [
-                None if (v := s.node_rss_max_kib) is None else v / MIB for s in row.samples])
-            proxy = section.record(f"{tag}: proxy_rss_mib", [
-                None if s.proxy_rss_kib is None else s.proxy_rss_kib / MIB
-                for s in row.samples])
+            per_node = section.record(
+                f"{tag}: node_rss_median_mib",
+                [None if (v := s.node_rss_median_kib) is None else v / MIB for s in row.samples],
+            )
+            largest = section.record(
+                f"{tag}: node_rss_max_mib",
+                [None if (v := s.node_rss_max_kib) is None else v / MIB for s in row.samples],
+            )
+            proxy = section.record(
+                f"{tag}: proxy_rss_mib",
+                [None if s.proxy_rss_kib is None else s.proxy_rss_kib / MIB for s in row.samples],
+            )
             sources.update(s.rss_source for s in row.samples)
             if per_node is not None:
                 points[variant.name].append((n, per_node))
             section.rows.append(row.to_json())
-            section.figures.append(Figure(
-                ctx.variant_label(variant, f"peak RSS per node, n={n}"), per_node, "MiB",
-                note=f"largest node {_mib(largest)}, proxy {_mib(proxy)}; "
-                     f"agreed {row.agreed()}"))
+            section.figures.append(
+                Figure(
+                    ctx.variant_label(variant, f"peak RSS per node, n={n}"),
+                    per_node,
+                    "MiB",
+                    note=f"largest node {_mib(largest)}, proxy {_mib(proxy)}; "
+                    f"agreed {row.agreed()}",
+                )
+            )
     for variant in ctx.variants:
-        fit = fit_power_law([p[0] for p in points[variant.name]],
-                            [p[1] for p in points[variant.name]])
+        fit = fit_power_law(
+            [p[0] for p in points[variant.name]], [p[1] for p in points[variant.name]]
+        )
         if fit is not None:
             section.medians[ctx.variant_label(variant, "fit: node RSS exponent")] = fit.exponent
-            section.figures.append(Figure(ctx.variant_label(variant, "exponent: node RSS vs n"),
-                                          fit.exponent, "", note="log-log least squares"))
+            section.figures.append(
+                Figure(
+                    ctx.variant_label(variant, "exponent: node RSS vs n"),
+                    fit.exponent,
+                    "",
+                    note="log-log least squares",
+                )
+            )
     section.extra["rss_source"] = sorted(sources)
     if "polled" in sources or "mixed" in sources:
-        section.notes.append(f"node peak RSS polled from /proc/<pid>/status VmHWM every "
-                             f"{POLL_S:g} s (nodes did not report their own peak): a lower bound")
+        section.notes.append(
+            f"node peak RSS polled from /proc/<pid>/status VmHWM every "
+            f"{POLL_S:g} s (nodes did not report their own peak): a lower bound"
+        )
     if "unavailable" in sources:
         section.notes.append("peak RSS unavailable for some runs (no /proc and no report)")
     return section

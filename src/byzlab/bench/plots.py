@@ -38,8 +38,15 @@ def _save(fig: Figure, out: Path, name: str) -> str:
     return name
 
 
-def _series(ax: Axes, xs: Sequence[float], ys: Sequence[float | None], color: str,
-            label: str, *, scatter: bool = True) -> None:
+def _series(
+    ax: Axes,
+    xs: Sequence[float],
+    ys: Sequence[float | None],
+    color: str,
+    label: str,
+    *,
+    scatter: bool = True,
+) -> None:
     """Every point faintly, the median per x as markers, and the fitted power law."""
     pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None and y > 0]
     if not pts:
@@ -59,8 +66,7 @@ def _series(ax: Axes, xs: Sequence[float], ys: Sequence[float | None], color: st
 def _theory(ax: Axes, xs: Sequence[float], formula: Callable[[float], float], label: str) -> None:
     grid = sorted(set(xs))
     if grid:
-        ax.plot(grid, [formula(x) for x in grid], "--", color="#444444", linewidth=1,
-                label=label)
+        ax.plot(grid, [formula(x) for x in grid], "--", color="#444444", linewidth=1, label=label)
 
 
 def _log(ax: Axes, xlabel: str, ylabel: str, title: str, ticks: Iterable[float]) -> None:
@@ -88,44 +94,69 @@ def plot_scaling(section: Section, out: Path, prefix: str) -> list[str]:
         mine = [r for r in runs if r["protocol"] == protocol]
         for ax, key in zip(axes, ("messages", "bytes", "latency_delta"), strict=True):
             _series(ax, [r["n"] for r in mine], [r[key] for r in mine], color, protocol)
-    for ax, key, title in zip(axes, ("messages", "bytes", "latency_delta (delta)"),
-                              ("Messages per run", "Bytes per run", "Latency to agreement"),
-                              strict=True):
+    for ax, key, title in zip(
+        axes,
+        ("messages", "bytes", "latency_delta (delta)"),
+        ("Messages per run", "Bytes per run", "Latency to agreement"),
+        strict=True,
+    ):
         _log(ax, "n", key, title, [r["n"] for r in runs])
-    fig.suptitle(f"Scaling with n: simulator, honest, {section.extra.get('scheduler')} "
-                 "scheduler; fitted exponents in the legend", fontsize="medium")
+    fig.suptitle(
+        f"Scaling with n: simulator, honest, {section.extra.get('scheduler')} "
+        "scheduler; fitted exponents in the legend",
+        fontsize="medium",
+    )
     names = [_save(fig, out, f"{prefix}-scaling.png")]
 
     fig, axes = _figure(3)
     for color, protocol in zip(COLORS, PROTOCOLS, strict=False):
         mine = [r for r in runs if r["protocol"] == protocol]
-        _series(axes[0], [r["n"] for r in mine], [r["msgs_per_rbc"] for r in mine], color,
-                protocol)
-    _theory(axes[0], [r["n"] for r in runs], lambda n: rbc_messages(int(n)),
-            "theory (n-1)(2n+1)")
-    _log(axes[0], "n", "messages per broadcast", "Reliable broadcast: O(n²)",
-         [r["n"] for r in runs])
+        _series(axes[0], [r["n"] for r in mine], [r["msgs_per_rbc"] for r in mine], color, protocol)
+    _theory(axes[0], [r["n"] for r in runs], lambda n: rbc_messages(int(n)), "theory (n-1)(2n+1)")
+    _log(
+        axes[0], "n", "messages per broadcast", "Reliable broadcast: O(n²)", [r["n"] for r in runs]
+    )
     hpz = [r for r in runs if r["protocol"] == "hpz"]
-    _series(axes[1], [r["n"] for r in hpz], [r["bb_msgs_per_flip"] for r in hpz], COLORS[0],
-            "hpz")
+    _series(axes[1], [r["n"] for r in hpz], [r["bb_msgs_per_flip"] for r in hpz], COLORS[0], "hpz")
     m0 = {r["n"]: r["m0"] for r in hpz}
     m = hpz[0]["m"] if hpz else 8
-    _theory(axes[1], [r["n"] for r in hpz],
-            lambda n: blackboard_messages(int(n), m, m0[int(n)]), "theory n(m+m0)(n-1)(2n+1)")
-    _log(axes[1], "n", "blackboard messages per coin flip", f"Blackboard vs n (m={m}): O(m n³)",
-         [r["n"] for r in hpz])
+    _theory(
+        axes[1],
+        [r["n"] for r in hpz],
+        lambda n: blackboard_messages(int(n), m, m0[int(n)]),
+        "theory n(m+m0)(n-1)(2n+1)",
+    )
+    _log(
+        axes[1],
+        "n",
+        "blackboard messages per coin flip",
+        f"Blackboard vs n (m={m}): O(m n³)",
+        [r["n"] for r in hpz],
+    )
     scan = [r for r in section.rows if r["scan"] == "m"]
-    _series(axes[2], [r["m"] for r in scan], [r["bb_msgs_per_flip"] for r in scan],
-            COLORS[0], "hpz")
+    _series(
+        axes[2], [r["m"] for r in scan], [r["bb_msgs_per_flip"] for r in scan], COLORS[0], "hpz"
+    )
     m0_of = {r["m"]: (r["n"], r["m0"]) for r in scan}
-    _theory(axes[2], [r["m"] for r in scan],
-            lambda x: blackboard_messages(m0_of[int(x)][0], int(x), m0_of[int(x)][1]),
-            "theory")
+    _theory(
+        axes[2],
+        [r["m"] for r in scan],
+        lambda x: blackboard_messages(m0_of[int(x)][0], int(x), m0_of[int(x)][1]),
+        "theory",
+    )
     n_scan = scan[0]["n"] if scan else "?"
-    _log(axes[2], "m (rows of an even blackboard)", "blackboard messages per coin flip",
-         f"Blackboard vs m (n={n_scan}): O(m n³)", [r["m"] for r in scan])
-    fig.suptitle("Cost against the theory (dashed); fitted exponents in the legend "
-                 "(the x-axis variable's power)", fontsize="medium")
+    _log(
+        axes[2],
+        "m (rows of an even blackboard)",
+        "blackboard messages per coin flip",
+        f"Blackboard vs m (n={n_scan}): O(m n³)",
+        [r["m"] for r in scan],
+    )
+    fig.suptitle(
+        "Cost against the theory (dashed); fitted exponents in the legend "
+        "(the x-axis variable's power)",
+        fontsize="medium",
+    )
     names.append(_save(fig, out, f"{prefix}-scaling-theory.png"))
     return names
 
@@ -145,21 +176,38 @@ def plot_latency(section: Section, out: Path, prefix: str) -> list[str]:
                 xs.append(r["n"])
                 real.append(s["latency_s"])
         _series(axes[0], xs, real, COLORS[2 * i % len(COLORS)], f"real{label}")
-        axes[0].plot([r["n"] for r in rows], [r["predicted_s"] for r in rows], "s--",
-                     color=COLORS[(2 * i + 1) % len(COLORS)],
-                     label=f"predicted: depth x (delta_s + one hop){label}")
+        axes[0].plot(
+            [r["n"] for r in rows],
+            [r["predicted_s"] for r in rows],
+            "s--",
+            color=COLORS[(2 * i + 1) % len(COLORS)],
+            label=f"predicted: depth x (delta_s + one hop){label}",
+        )
         floored = [r for r in rows if r.get("compute_floor_s") is not None]
         if floored:
-            axes[0].plot([r["n"] for r in floored], [r["compute_floor_s"] for r in floored],
-                         "^:", color=COLORS[(2 * i + 1) % len(COLORS)],
-                         label=f"compute floor: the simulator's time / cores{label}")
-        axes[1].plot([r["n"] for r in rows], [r["ratio"] for r in rows], "o-",
-                     color=COLORS[2 * i % len(COLORS)], label=f"real / predicted{label}")
+            axes[0].plot(
+                [r["n"] for r in floored],
+                [r["compute_floor_s"] for r in floored],
+                "^:",
+                color=COLORS[(2 * i + 1) % len(COLORS)],
+                label=f"compute floor: the simulator's time / cores{label}",
+            )
+        axes[1].plot(
+            [r["n"] for r in rows],
+            [r["ratio"] for r in rows],
+            "o-",
+            color=COLORS[2 * i % len(COLORS)],
+            label=f"real / predicted{label}",
+        )
         bounded = [r for r in floored if r.get("ratio_to_bound") is not None]
         if bounded:
-            axes[1].plot([r["n"] for r in bounded], [r["ratio_to_bound"] for r in bounded],
-                         "^:", color=COLORS[(2 * i + 1) % len(COLORS)],
-                         label=f"real / max(predicted, floor){label}")
+            axes[1].plot(
+                [r["n"] for r in bounded],
+                [r["ratio_to_bound"] for r in bounded],
+                "^:",
+                color=COLORS[(2 * i + 1) % len(COLORS)],
+                label=f"real / max(predicted, floor){label}",
+            )
     sizes = [r["n"] for r in section.rows]
     _log(axes[0], "n", "latency to agreement (s)", "Honest FIFO on loopback vs simulator", sizes)
     from byzlab.bench.latency import TARGET_RATIO
@@ -194,8 +242,13 @@ def plot_memory(section: Section, out: Path, prefix: str) -> list[str]:
             name = label if len(variants) == 1 else f"{label} [{variant}]"
             _series(ax, xs, ys, COLORS[k % len(COLORS)], name)
             k += 1
-    _log(ax, "n", "peak RSS (MiB)", "Peak resident set size per process",
-         [r["n"] for r in section.rows])
+    _log(
+        ax,
+        "n",
+        "peak RSS (MiB)",
+        "Peak resident set size per process",
+        [r["n"] for r in section.rows],
+    )
     return [_save(fig, out, f"{prefix}-memory.png")]
 
 

@@ -45,8 +45,17 @@ from byzlab.orchestration.local import RunOutcome, new_run_id, run_local
 from byzlab.orchestration.results import read_json
 from byzlab.orchestration.scenario import Scenario, parse_scenario
 
-__all__ = ["Row", "RssSampler", "Sample", "Variant", "honest_scenario", "keep_run", "measure",
-           "one_hop_delay", "sample"]
+__all__ = [
+    "Row",
+    "RssSampler",
+    "Sample",
+    "Variant",
+    "honest_scenario",
+    "keep_run",
+    "measure",
+    "one_hop_delay",
+    "sample",
+]
 
 
 @dataclass(frozen=True)
@@ -136,8 +145,7 @@ class Sample:
         """Messages relayed up to the last decision, per second of latency (both spans
         end there; the messages relayed while the nodes halt are left out). Without a
         relay timeline, every message of the run."""
-        count = self.messages if self.messages_to_decision is None else \
-            self.messages_to_decision
+        count = self.messages if self.messages_to_decision is None else self.messages_to_decision
         return count / self.latency_s if self.latency_s else None
 
     @property
@@ -154,9 +162,12 @@ class Sample:
 
 def honest_scenario(n: int, delta_s: float, *, timeout_s: float, seed: int = 1) -> Scenario:
     """n honest nodes, split inputs, the FIFO scheduler: the benchmarks' baseline run."""
-    return parse_scenario({"run": {"n": n, "seed": seed, "inputs": "split",
-                                   "timeout_s": timeout_s},
-                           "adversary": {"scheduler": "fifo", "delta_s": delta_s}})
+    return parse_scenario(
+        {
+            "run": {"n": n, "seed": seed, "inputs": "split", "timeout_s": timeout_s},
+            "adversary": {"scheduler": "fifo", "delta_s": delta_s},
+        }
+    )
 
 
 def _cpu(result: Any) -> float | None:
@@ -176,14 +187,17 @@ def _sustained(stats: Any) -> float | None:
     return float(rate) if isinstance(rate, int | float) and rate > 0 else None
 
 
-def _relayed_by_decision(stats: Any, starts: list[float], latency_s: float | None
-                         ) -> float | None:
+def _relayed_by_decision(stats: Any, starts: list[float], latency_s: float | None) -> float | None:
     """Messages the proxy had relayed when the last honest node decided: the summary's
     latency runs from the first node's start, the proxy's timeline from its own start."""
     timeline = stats.get("relay_timeline") if isinstance(stats, dict) else None
     proxy_start = stats.get("start_wall") if isinstance(stats, dict) else None
-    if (not isinstance(timeline, dict) or not isinstance(proxy_start, int | float)
-            or not starts or latency_s is None):
+    if (
+        not isinstance(timeline, dict)
+        or not isinstance(proxy_start, int | float)
+        or not starts
+        or latency_s is None
+    ):
         return None
     try:
         relayed = RelayTimeline.from_json(timeline)
@@ -206,8 +220,15 @@ def keep_run(run_dir: Path, keep_failed: Path | None) -> str:
     return str(shutil.move(run_dir, keep_failed / run_dir.name))
 
 
-def sample(out: Path, n: int, delta_s: float, *, timeout_s: float = 240.0,
-           rss_interval: float = 0.25, keep_failed: Path | None = None) -> Sample:
+def sample(
+    out: Path,
+    n: int,
+    delta_s: float,
+    *,
+    timeout_s: float = 240.0,
+    rss_interval: float = 0.25,
+    keep_failed: Path | None = None,
+) -> Sample:
     """One honest FIFO run of n nodes on local processes, measured. A run that does not
     agree is moved to ``keep_failed`` (if given), logs and all, for a post-mortem."""
     scn = honest_scenario(n, delta_s, timeout_s=timeout_s)
@@ -236,20 +257,33 @@ def sample(out: Path, n: int, delta_s: float, *, timeout_s: float = 240.0,
             reported += 1
         elif (polled := sampler.peak_kib.get(f"node-{i}")) is not None:
             rss.append(polled)
-    source = ("reported" if reported == len(rss) else "polled" if not reported else "mixed") \
-        if rss else "unavailable"
+    source = (
+        ("reported" if reported == len(rss) else "polled" if not reported else "mixed")
+        if rss
+        else "unavailable"
+    )
     agreed = bool(s["agreed"] and s["valid"])
     kept = "" if agreed else keep_run(outcome.out_dir, keep_failed)
-    return Sample(n=n, delta_s=delta_s, agreed=agreed,
-                  latency_s=s["latency_s"], messages=int(s["messages"]),
-                  frames=int(stats.get("frames_relayed", 0)),
-                  iterations=int(s["iterations"]), proxy_cpu_s=_cpu(stats),
-                  nodes_cpu_s=nodes, wall_s=wall, stopped=outcome.stopped,
-                  run_id=outcome.run_id, node_rss_kib=rss,
-                  proxy_rss_kib=_own_rss(stats) or sampler.peak_kib.get("proxy"),
-                  rss_source=source, kept=kept,
-                  sustained_msgs_per_s=_sustained(stats),
-                  messages_to_decision=_relayed_by_decision(stats, starts, s["latency_s"]))
+    return Sample(
+        n=n,
+        delta_s=delta_s,
+        agreed=agreed,
+        latency_s=s["latency_s"],
+        messages=int(s["messages"]),
+        frames=int(stats.get("frames_relayed", 0)),
+        iterations=int(s["iterations"]),
+        proxy_cpu_s=_cpu(stats),
+        nodes_cpu_s=nodes,
+        wall_s=wall,
+        stopped=outcome.stopped,
+        run_id=outcome.run_id,
+        node_rss_kib=rss,
+        proxy_rss_kib=_own_rss(stats) or sampler.peak_kib.get("proxy"),
+        rss_source=source,
+        kept=kept,
+        sustained_msgs_per_s=_sustained(stats),
+        messages_to_decision=_relayed_by_decision(stats, starts, s["latency_s"]),
+    )
 
 
 @dataclass
@@ -280,14 +314,26 @@ class Row:
         return ",".join(str(s.iterations) for s in self.samples)
 
     def to_json(self) -> dict[str, Any]:
-        return {"variant": self.variant, "n": self.n, "delta_s": self.delta_s,
-                "samples": [s.to_json() for s in self.samples]}
+        return {
+            "variant": self.variant,
+            "n": self.n,
+            "delta_s": self.delta_s,
+            "samples": [s.to_json() for s in self.samples],
+        }
 
 
-def measure(variants: list[Variant], out: Path, n: int, delta_s: float, repeats: int, *,
-            timeout_s: float = 240.0, rss_interval: float = 0.25,
-            keep_failed: Path | None = None,
-            step: Callable[[str], None] = lambda text: None) -> list[Row]:
+def measure(
+    variants: list[Variant],
+    out: Path,
+    n: int,
+    delta_s: float,
+    repeats: int,
+    *,
+    timeout_s: float = 240.0,
+    rss_interval: float = 0.25,
+    keep_failed: Path | None = None,
+    step: Callable[[str], None] = lambda text: None,
+) -> list[Row]:
     """``repeats`` runs of each variant, alternating between them so they share the noise."""
     rows = [Row(v.name, n, delta_s) for v in variants]
     for r in range(repeats):
@@ -295,9 +341,16 @@ def measure(variants: list[Variant], out: Path, n: int, delta_s: float, repeats:
             label = variant.name if len(variants) > 1 else ""
             step(f"n={n} delta_s={delta_s:g} {label} run {r + 1}/{repeats}".replace("  ", " "))
             with variant.active():
-                row.samples.append(sample(out, n, delta_s, timeout_s=timeout_s,
-                                          rss_interval=rss_interval,
-                                          keep_failed=keep_failed))
+                row.samples.append(
+                    sample(
+                        out,
+                        n,
+                        delta_s,
+                        timeout_s=timeout_s,
+                        rss_interval=rss_interval,
+                        keep_failed=keep_failed,
+                    )
+                )
     return rows
 
 
@@ -310,8 +363,7 @@ async def _one_hop(port: int, key_dir: Path, n: int, rounds: int) -> list[float]
     senders: list[dict[int, LinkSender]] = []
     for i in range(n):
         keys = link_keys_for(i, load_private_key(key_dir, i), roster)
-        s = {d: LinkSender(sender=i, receiver=d, key=k.send_key)
-             for d, k in keys.items() if d != i}
+        s = {d: LinkSender(sender=i, receiver=d, key=k.send_key) for d, k in keys.items() if d != i}
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(encode_frame(s[n].seal(pack_batch([{"t": HELLO, "node": i}]))))
         await writer.drain()
@@ -351,24 +403,34 @@ def one_hop_delay(tmp: Path, rounds: int = 400) -> float:
     tmp = Path(tempfile.mkdtemp(prefix="hop-", dir=tmp))
     key_dir = tmp / "hop-keys"
     generate_keys(n + 1, key_dir, "bench-hop")
-    config = {"params": Params.practical(n, 1).to_dict(), "protocol": "hpz",
-              "inputs": [1, -1, 1, -1], "seed": 0, "key_dir": str(key_dir),
-              "scheduler": "fifo", "delta_s": 0.0, "stats_file": str(tmp / "hop-stats.json"),
-              "ready_file": str(tmp / "hop-ready.json")}
+    config = {
+        "params": Params.practical(n, 1).to_dict(),
+        "protocol": "hpz",
+        "inputs": [1, -1, 1, -1],
+        "seed": 0,
+        "key_dir": str(key_dir),
+        "scheduler": "fifo",
+        "delta_s": 0.0,
+        "stats_file": str(tmp / "hop-stats.json"),
+        "ready_file": str(tmp / "hop-ready.json"),
+    }
     (tmp / "hop.json").write_text(json.dumps(config))
-    proc = subprocess.Popen([sys.executable, "-m", "byzlab.adversary.proxy", "--config",
-                             str(tmp / "hop.json")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "byzlab.adversary.proxy", "--config", str(tmp / "hop.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while not isinstance(ready := read_json(tmp / "hop-ready.json"), dict):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the proxy for the one-hop test did not start "
-                                   f"(status {proc.poll()})")
+                raise RuntimeError(
+                    f"the proxy for the one-hop test did not start (status {proc.poll()})"
+                )
             time.sleep(0.02)
         times = asyncio.run(_one_hop(int(ready["port"]), key_dir, n, rounds))
     finally:
         proc.terminate()
         proc.wait()
     # Each timing is one hop (a -> proxy -> b); skip the warm-up.
-    return statistics.median(times[rounds // 10:])
+    return statistics.median(times[rounds // 10 :])

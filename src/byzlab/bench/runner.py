@@ -32,8 +32,14 @@ from byzlab.orchestration.results import atomic_write_json
 
 __all__ = ["bench_command", "run_benchmarks"]
 
-MODULES = {"sim": "sim_core", "transport": "transport", "latency": "latency",
-           "scaling": "scaling", "limits": "limits", "memory": "memory"}
+MODULES = {
+    "sim": "sim_core",
+    "transport": "transport",
+    "latency": "latency",
+    "scaling": "scaling",
+    "limits": "limits",
+    "memory": "memory",
+}
 FULL_BUDGET_S = 600.0
 QUICK_BUDGET_S = 20.0
 SCHEMA = "byzlab-bench/1"
@@ -44,8 +50,9 @@ def _names(values: Iterable[str], allowed: tuple[str, ...], option: str) -> list
     chosen = {v.strip() for value in values for v in value.split(",") if v.strip()}
     unknown = sorted(chosen - set(allowed))
     if unknown:
-        raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from "
-                                 f"{', '.join(allowed)}", param_hint=option)
+        raise click.BadParameter(
+            f"unknown {', '.join(unknown)}; choose from {', '.join(allowed)}", param_hint=option
+        )
     return [name for name in allowed if name in chosen]
 
 
@@ -74,8 +81,10 @@ def _met(figure: Figure) -> str:
 
 
 def render(sections: list[Section], errors: dict[str, str], quick: bool) -> Table:
-    table = Table(title="byzlab bench" + (" --quick (smoke test: tiny sizes, few runs)"
-                                          if quick else ""), show_lines=False)
+    table = Table(
+        title="byzlab bench" + (" --quick (smoke test: tiny sizes, few runs)" if quick else ""),
+        show_lines=False,
+    )
     table.add_column("benchmark", style="bold")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -85,8 +94,14 @@ def render(sections: list[Section], errors: dict[str, str], quick: bool) -> Tabl
     for section in sections:
         first = True
         for figure in section.figures:
-            table.add_row(section.key if first else "", escape(figure.name), _fmt(figure),
-                          escape(figure.target), _met(figure), escape(figure.note))
+            table.add_row(
+                section.key if first else "",
+                escape(figure.name),
+                _fmt(figure),
+                escape(figure.target),
+                _met(figure),
+                escape(figure.note),
+            )
             first = False
         if first:
             table.add_row(section.key, "(no figures)", "", "", "", "; ".join(section.notes))
@@ -102,10 +117,16 @@ class _Reporter:
 
     def __init__(self, console: Console, total: int) -> None:
         self.console = console
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                 BarColumn(bar_width=20), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=console,
-                                 disable=not console.is_terminal, transient=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+            transient=True,
+        )
         self.task = self.progress.add_task("starting", total=total)
         self.bench = ""
 
@@ -116,15 +137,19 @@ class _Reporter:
     def step(self, text: str) -> None:
         self.progress.update(self.task, description=f"[bold]{self.bench}[/bold]: {text}")
         if not self.console.is_terminal:
-            self.console.print(f"bench {self.bench}: {text}", highlight=False, markup=False,
-                               soft_wrap=True)
+            self.console.print(
+                f"bench {self.bench}: {text}", highlight=False, markup=False, soft_wrap=True
+            )
 
     def done(self) -> None:
         self.progress.advance(self.task)
 
 
-def run_benchmarks(ctx: Context, keys: list[str], reporter: _Reporter,
-                   ) -> tuple[list[Section], dict[str, str], bool]:
+def run_benchmarks(
+    ctx: Context,
+    keys: list[str],
+    reporter: _Reporter,
+) -> tuple[list[Section], dict[str, str], bool]:
     """Run the chosen benchmarks in order; (sections, errors by key, interrupted)."""
     from byzlab.bench.plots import PLOTTERS
 
@@ -139,8 +164,9 @@ def run_benchmarks(ctx: Context, keys: list[str], reporter: _Reporter,
             section.elapsed_s = time.monotonic() - started
             if key in PLOTTERS:
                 reporter.step("plots")
-                section.plots = PLOTTERS[key](section, ctx.out,
-                                              "bench-quick" if ctx.quick else "bench")
+                section.plots = PLOTTERS[key](
+                    section, ctx.out, "bench-quick" if ctx.quick else "bench"
+                )
         except KeyboardInterrupt:
             errors[key] = "interrupted"
             return sections, errors, True
@@ -155,37 +181,72 @@ def run_benchmarks(ctx: Context, keys: list[str], reporter: _Reporter,
 
 
 @click.command("bench", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--quick", is_flag=True,
-              help="Smoke test (what CI runs): tiny sizes, one run per figure, short budget; "
-                   "the whole suite takes well under 90 s. Figures are still reported "
-                   "against their targets, for information only.")
-@click.option("--only", "only", multiple=True, metavar="NAMES",
-              help="Benchmarks to run, comma-separated or repeated: "
-                   f"{', '.join(BENCHMARKS)}. Default: all.")
-@click.option("--repeats", type=click.IntRange(min=1), default=None,
-              help="Runs per figure; each figure is their median. Default 3 (1 with "
-                   "--quick); the simulator benchmarks use at least 3 (sim) and 2 "
-                   "(scaling) seeds.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("benchmarks/results"), show_default=True,
-              help="Where bench.json (bench-quick.json with --quick) and the PNG plots go.")
-@click.option("--budget", type=click.FloatRange(min=1.0), default=None,
-              help=f"Seconds one size-limit run may take (default {FULL_BUDGET_S:g}, "
-                   f"{QUICK_BUDGET_S:g} with --quick). Other real runs time out after "
-                   "this or 120 s, whichever is longer.")
-@click.option("--backends", "backends", multiple=True, metavar="NAMES",
-              help="Backends to use, comma-separated: sim, local, docker (default: all). "
-                   "Size limits are searched on each; transport, latency and memory need "
-                   "local. Docker is skipped, with the reason, when no engine or image is "
-                   "available.")
-@click.option("--baseline", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, metavar="SRC",
-              help="Also measure the proxy and node processes of this source tree (a "
-                   "directory holding byzlab/, e.g. a `git worktree` of an older commit's "
-                   "src/), alternately with this tree's, in transport, latency and memory.")
-def bench_command(quick: bool, only: tuple[str, ...], repeats: int | None, out: Path,
-                  budget: float | None, backends: tuple[str, ...],
-                  baseline: Path | None) -> None:
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Smoke test (what CI runs): tiny sizes, one run per figure, short budget; "
+    "the whole suite takes well under 90 s. Figures are still reported "
+    "against their targets, for information only.",
+)
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="NAMES",
+    help=f"Benchmarks to run, comma-separated or repeated: {', '.join(BENCHMARKS)}. Default: all.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs per figure; each figure is their median. Default 3 (1 with "
+    "--quick); the simulator benchmarks use at least 3 (sim) and 2 "
+    "(scaling) seeds.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("benchmarks/results"),
+    show_default=True,
+    help="Where bench.json (bench-quick.json with --quick) and the PNG plots go.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1.0),
+    default=None,
+    help=f"Seconds one size-limit run may take (default {FULL_BUDGET_S:g}, "
+    f"{QUICK_BUDGET_S:g} with --quick). Other real runs time out after "
+    "this or 120 s, whichever is longer.",
+)
+@click.option(
+    "--backends",
+    "backends",
+    multiple=True,
+    metavar="NAMES",
+    help="Backends to use, comma-separated: sim, local, docker (default: all). "
+    "Size limits are searched on each; transport, latency and memory need "
+    "local. Docker is skipped, with the reason, when no engine or image is "
+    "available.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    metavar="SRC",
+    help="Also measure the proxy and node processes of this source tree (a "
+    "directory holding byzlab/, e.g. a `git worktree` of an older commit's "
+    "src/), alternately with this tree's, in transport, latency and memory.",
+)
+def bench_command(
+    quick: bool,
+    only: tuple[str, ...],
+    repeats: int | None,
+    out: Path,
+    budget: float | None,
+    backends: tuple[str, ...],
+    baseline: Path | None,
+) -> None:
     """Run the benchmark suite; print a table of figures against their targets.
 
     \b
@@ -212,8 +273,7 @@ def bench_command(quick: bool, only: tuple[str, ...], repeats: int | None, out: 
     Example: byzlab bench --only sim,scaling --repeats 5
     """
     keys = _names(only, BENCHMARKS, "--only") if only else list(BENCHMARKS)
-    chosen_backends = tuple(_names(backends, BACKENDS, "--backends") if backends
-                            else BACKENDS)
+    chosen_backends = tuple(_names(backends, BACKENDS, "--backends") if backends else BACKENDS)
     variants = [Variant("this")]
     if baseline is not None:
         src = baseline.resolve()
@@ -224,10 +284,15 @@ def bench_command(quick: bool, only: tuple[str, ...], repeats: int | None, out: 
     started = time.monotonic()
     env = environment()
     with tempfile.TemporaryDirectory(prefix="byzlab-bench-") as tmp:
-        ctx = Context(quick=quick, repeats=repeats or (1 if quick else 3), out=out,
-                      tmp=Path(tmp), budget_s=budget or (QUICK_BUDGET_S if quick
-                                                         else FULL_BUDGET_S),
-                      backends=chosen_backends, variants=variants)
+        ctx = Context(
+            quick=quick,
+            repeats=repeats or (1 if quick else 3),
+            out=out,
+            tmp=Path(tmp),
+            budget_s=budget or (QUICK_BUDGET_S if quick else FULL_BUDGET_S),
+            backends=chosen_backends,
+            variants=variants,
+        )
         reporter = _Reporter(console, len(keys))
         ctx.step = reporter.step
         with reporter.progress:
@@ -236,9 +301,13 @@ def bench_command(quick: bool, only: tuple[str, ...], repeats: int | None, out: 
         "schema": SCHEMA,
         "quick": quick,
         "interrupted": interrupted,
-        "options": {"only": keys, "repeats": ctx.repeats, "budget_s": ctx.budget_s,
-                    "backends": list(chosen_backends),
-                    "baseline": None if baseline is None else str(baseline)},
+        "options": {
+            "only": keys,
+            "repeats": ctx.repeats,
+            "budget_s": ctx.budget_s,
+            "backends": list(chosen_backends),
+            "baseline": None if baseline is None else str(baseline),
+        },
         "environment": env,
         "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "elapsed_s": round(time.monotonic() - started, 3),
@@ -253,15 +322,21 @@ def bench_command(quick: bool, only: tuple[str, ...], repeats: int | None, out: 
     stdout.print(render(sections, errors, quick))
     for section in sections:
         for note in section.notes:
-            console.print(f"{section.key}: {note}", highlight=False, markup=False,
-                          soft_wrap=True)
+            console.print(f"{section.key}: {note}", highlight=False, markup=False, soft_wrap=True)
     if ctx.failed_runs.is_dir():
-        console.print(f"real runs that did not agree are kept in {ctx.failed_runs}",
-                      highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"real runs that did not agree are kept in {ctx.failed_runs}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     plots = [str(out / p) for s in sections for p in s.plots]
-    console.print(f"wrote {path}" + (f" and {len(plots)} plots: {', '.join(plots)}"
-                                     if plots else ""), highlight=False, markup=False,
-                  soft_wrap=True)
+    console.print(
+        f"wrote {path}" + (f" and {len(plots)} plots: {', '.join(plots)}" if plots else ""),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if interrupted:
         raise SystemExit(130)
     if errors:

@@ -88,26 +88,40 @@ def _count_sends(scheduler: Scheduler, counts: Counter[str]) -> None:
 def measure_run(protocol: str, n: int, seed: int, *, m: int | None = None) -> dict[str, Any]:
     f = (n - 1) // 3
     params = Params.practical(n, f) if m is None else Params.practical(n, f, m=m)
-    sim = Simulator(params, protocol=protocol, inputs=make_inputs("split", n, seed), seed=seed,
-                    scheduler=make_scheduler(SCHEDULER))
+    sim = Simulator(
+        params,
+        protocol=protocol,
+        inputs=make_inputs("split", n, seed),
+        seed=seed,
+        scheduler=make_scheduler(SCHEDULER),
+    )
     counts: Counter[str] = Counter()
     _count_sends(sim.scheduler, counts)
     result = sim.run()
     flips = len({(board + 1) // 2 for board in sim.adversary.cells})
-    write_rbcs = sum(len(col) for board in sim.adversary.cells.values()
-                     for col in board.values())
+    write_rbcs = sum(len(col) for board in sim.adversary.cells.values() for col in board.values())
     return {
-        "scan": "n" if m is None else "m", "protocol": protocol, "n": n, "f": f,
-        "seed": seed, "m": params.m, "m0": params.m0,
-        "agreed": result.agreed, "stopped": result.stopped,
-        "messages": result.messages, "bytes": result.bytes,
-        "latency_delta": result.latency_delta, "iterations": result.iterations,
-        "rbc_instances": result.rbc_instances, "coin_flips": flips,
-        "blackboard_rbcs": write_rbcs, "vote_messages": counts["vote"],
-        "write_messages": counts["write"], "decide_messages": counts["decide"],
+        "scan": "n" if m is None else "m",
+        "protocol": protocol,
+        "n": n,
+        "f": f,
+        "seed": seed,
+        "m": params.m,
+        "m0": params.m0,
+        "agreed": result.agreed,
+        "stopped": result.stopped,
+        "messages": result.messages,
+        "bytes": result.bytes,
+        "latency_delta": result.latency_delta,
+        "iterations": result.iterations,
+        "rbc_instances": result.rbc_instances,
+        "coin_flips": flips,
+        "blackboard_rbcs": write_rbcs,
+        "vote_messages": counts["vote"],
+        "write_messages": counts["write"],
+        "decide_messages": counts["decide"],
         "write_bytes": counts["write_bytes"],
-        "msgs_per_rbc": result.messages / result.rbc_instances
-        if result.rbc_instances else None,
+        "msgs_per_rbc": result.messages / result.rbc_instances if result.rbc_instances else None,
         "bb_msgs_per_flip": counts["write"] / flips if flips else None,
         "theory_msgs_per_rbc": rbc_messages(n),
         "theory_bb_msgs_per_flip": blackboard_messages(n, params.m, params.m0),
@@ -115,19 +129,32 @@ def measure_run(protocol: str, n: int, seed: int, *, m: int | None = None) -> di
 
 
 def _fit(runs: Sequence[dict[str, Any]], x: str, y: str) -> PowerFit | None:
-    return fit_power_law([float(r[x]) for r in runs if r[y] is not None],
-                         [float(r[y]) for r in runs if r[y] is not None])
+    return fit_power_law(
+        [float(r[x]) for r in runs if r[y] is not None],
+        [float(r[y]) for r in runs if r[y] is not None],
+    )
 
 
 def _fit_json(fit: PowerFit | None) -> dict[str, float] | None:
     if fit is None:
         return None
-    return {"exponent": fit.exponent, "coefficient": fit.coefficient, "r2": fit.r2,
-            "points": fit.points}
+    return {
+        "exponent": fit.exponent,
+        "coefficient": fit.coefficient,
+        "r2": fit.r2,
+        "points": fit.points,
+    }
 
 
-def _check(section: Section, name: str, runs: Sequence[dict[str, Any]], x: str, y: str,
-           theory: Callable[[dict[str, Any]], float], nominal: str) -> None:
+def _check(
+    section: Section,
+    name: str,
+    runs: Sequence[dict[str, Any]],
+    x: str,
+    y: str,
+    theory: Callable[[dict[str, Any]], float],
+    nominal: str,
+) -> None:
     """Fit y against x, fit the theory's formula over the same points, and compare."""
     fit = _fit(runs, x, y)
     xs = sorted({r[x] for r in runs})
@@ -139,22 +166,34 @@ def _check(section: Section, name: str, runs: Sequence[dict[str, Any]], x: str, 
         deviation = fit.exponent - expected.exponent
         ok = abs(deviation) <= TOLERANCE
         if not ok:
-            section.notes.append(f"DEVIATION: {name}: exponent {fit.exponent:.2f}, theory "
-                                 f"{expected.exponent:.2f} ({nominal})")
+            section.notes.append(
+                f"DEVIATION: {name}: exponent {fit.exponent:.2f}, theory "
+                f"{expected.exponent:.2f} ({nominal})"
+            )
     ratio = median(r[y] / theory(r) for r in runs if r[y] is not None and r[x] == xs[-1])
-    section.extra.setdefault("checks", []).append({
-        "name": name, "x": x, "y": y, "fit": _fit_json(fit),
-        "theory_exponent": None if expected is None else expected.exponent,
-        "nominal": nominal, "deviation": deviation, "tolerance": TOLERANCE, "ok": ok,
-        "measured_over_theory_at_largest": ratio})
+    section.extra.setdefault("checks", []).append(
+        {
+            "name": name,
+            "x": x,
+            "y": y,
+            "fit": _fit_json(fit),
+            "theory_exponent": None if expected is None else expected.exponent,
+            "nominal": nominal,
+            "deviation": deviation,
+            "tolerance": TOLERANCE,
+            "ok": ok,
+            "measured_over_theory_at_largest": ratio,
+        }
+    )
     section.medians[f"check: {name}: exponent"] = None if fit is None else fit.exponent
-    section.medians[f"check: {name}: theory exponent"] = \
+    section.medians[f"check: {name}: theory exponent"] = (
         None if expected is None else expected.exponent
-    target = ("-" if expected is None
-              else f"{expected.exponent:.2f} ± {TOLERANCE:g} ({nominal})")
+    )
+    target = "-" if expected is None else f"{expected.exponent:.2f} ± {TOLERANCE:g} ({nominal})"
     note = "" if ratio is None else f"measured / theory at {x}={xs[-1]}: {ratio:.2f}"
-    section.figures.append(Figure(f"exponent: {name}", None if fit is None else fit.exponent,
-                                  "", target, ok, note))
+    section.figures.append(
+        Figure(f"exponent: {name}", None if fit is None else fit.exponent, "", target, ok, note)
+    )
 
 
 def run(ctx: Context) -> Section:
@@ -185,45 +224,88 @@ def run(ctx: Context) -> Section:
         fits[protocol] = {key: _fit_json(_fit(mine, "n", key)) for key in METRICS}
         for key in METRICS:
             fit = fits[protocol][key]
-            section.medians[f"fit: {protocol} {key} exponent"] = \
+            section.medians[f"fit: {protocol} {key} exponent"] = (
                 None if fit is None else fit["exponent"]
-        _check(section, f"{protocol} messages per broadcast vs n", mine, "n", "msgs_per_rbc",
-               lambda r: rbc_messages(r["n"]), "RBC O(n^2)")
+            )
+        _check(
+            section,
+            f"{protocol} messages per broadcast vs n",
+            mine,
+            "n",
+            "msgs_per_rbc",
+            lambda r: rbc_messages(r["n"]),
+            "RBC O(n^2)",
+        )
     hpz = [r for r in runs if r["protocol"] == "hpz"]
-    _check(section, "hpz blackboard messages per coin flip vs n", hpz, "n",
-           "bb_msgs_per_flip", lambda r: blackboard_messages(r["n"], r["m"], r["m0"]),
-           "O(m n^3)")
-    _check(section, f"hpz blackboard messages per coin flip vs m (n={M_SCAN_N})", m_runs,
-           "m", "bb_msgs_per_flip", lambda r: blackboard_messages(r["n"], r["m"], r["m0"]),
-           "O(m n^3)")
+    _check(
+        section,
+        "hpz blackboard messages per coin flip vs n",
+        hpz,
+        "n",
+        "bb_msgs_per_flip",
+        lambda r: blackboard_messages(r["n"], r["m"], r["m0"]),
+        "O(m n^3)",
+    )
+    _check(
+        section,
+        f"hpz blackboard messages per coin flip vs m (n={M_SCAN_N})",
+        m_runs,
+        "m",
+        "bb_msgs_per_flip",
+        lambda r: blackboard_messages(r["n"], r["m"], r["m0"]),
+        "O(m n^3)",
+    )
     for m in ctx.sizes(QUICK_M, FULL_M):
-        section.record(f"hpz n={M_SCAN_N} m={m}: bb_msgs_per_flip",
-                       [r["bb_msgs_per_flip"] for r in m_runs if r["m"] == m])
+        section.record(
+            f"hpz n={M_SCAN_N} m={m}: bb_msgs_per_flip",
+            [r["bb_msgs_per_flip"] for r in m_runs if r["m"] == m],
+        )
     for protocol in PROTOCOLS:
         fit = fits[protocol]["latency_delta"]
         exponent = None if fit is None else fit["exponent"]
         if protocol == "bracha-local":
-            section.figures.append(Figure(
-                f"exponent: {protocol} latency_delta vs n", exponent, "",
-                note="local coins: no polynomial bound (exponential in expectation)"))
+            section.figures.append(
+                Figure(
+                    f"exponent: {protocol} latency_delta vs n",
+                    exponent,
+                    "",
+                    note="local coins: no polynomial bound (exponential in expectation)",
+                )
+            )
             continue
         ok = None if exponent is None else exponent <= LATENCY_MAX_EXPONENT
         if ok is False:
-            section.notes.append(f"DEVIATION: {protocol} latency_delta grows like "
-                                 f"n^{exponent:.2f}; O(1) expected iterations predict ~n^0")
-        section.figures.append(Figure(
-            f"exponent: {protocol} latency_delta vs n", exponent, "",
-            f"<= {LATENCY_MAX_EXPONENT:g} (O(1) iterations)", ok))
+            section.notes.append(
+                f"DEVIATION: {protocol} latency_delta grows like "
+                f"n^{exponent:.2f}; O(1) expected iterations predict ~n^0"
+            )
+        section.figures.append(
+            Figure(
+                f"exponent: {protocol} latency_delta vs n",
+                exponent,
+                "",
+                f"<= {LATENCY_MAX_EXPONENT:g} (O(1) iterations)",
+                ok,
+            )
+        )
     for protocol in PROTOCOLS:
-        parts = [f"{key} n^{fit['exponent']:.2f}" for key in METRICS
-                 if (fit := fits[protocol][key]) is not None]
-        section.figures.append(Figure(f"growth of {protocol} per run", None, "",
-                                      note=", ".join(parts)))
+        parts = [
+            f"{key} n^{fit['exponent']:.2f}"
+            for key in METRICS
+            if (fit := fits[protocol][key]) is not None
+        ]
+        section.figures.append(
+            Figure(f"growth of {protocol} per run", None, "", note=", ".join(parts))
+        )
     section.extra["fits"] = fits
     section.extra["scheduler"] = SCHEDULER
     section.extra["seeds"] = seeds
     failed = [r for r in section.rows if not r["agreed"]]
     if failed:
-        section.notes.append(f"{len(failed)} run(s) did not agree: " + ", ".join(
-            f"{r['protocol']} n={r['n']} seed={r['seed']} ({r['stopped']})" for r in failed))
+        section.notes.append(
+            f"{len(failed)} run(s) did not agree: "
+            + ", ".join(
+                f"{r['protocol']} n={r['n']} seed={r['seed']} ({r['stopped']})" for r in failed
+            )
+        )
     return section

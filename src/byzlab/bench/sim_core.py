@@ -37,15 +37,29 @@ SCENARIOS: tuple[tuple[str, int, int, str, str | None], ...] = (
 QUICK_SCENARIOS = 2
 
 
-def one_run(n: int, f: int, seed: int, *, protocol: str = "hpz", scheduler: str = "random",
-            strategy: str | None = None, inputs: str = "split") -> tuple[float, SimResult]:
+def one_run(
+    n: int,
+    f: int,
+    seed: int,
+    *,
+    protocol: str = "hpz",
+    scheduler: str = "random",
+    strategy: str | None = None,
+    inputs: str = "split",
+) -> tuple[float, SimResult]:
     """(wall seconds, result) of one simulator run."""
     params = Params.practical(n, f)
     byz = {}
     if strategy:
         byz = {i: (lambda spec: make_strategy(strategy, spec)) for i in range(n - f, n)}
-    sim = Simulator(params, protocol=protocol, inputs=make_inputs(inputs, n, seed), seed=seed,
-                    scheduler=make_scheduler(scheduler), byzantine=byz)
+    sim = Simulator(
+        params,
+        protocol=protocol,
+        inputs=make_inputs(inputs, n, seed),
+        seed=seed,
+        scheduler=make_scheduler(scheduler),
+        byzantine=byz,
+    )
     started = time.perf_counter()
     result = sim.run()
     return time.perf_counter() - started, result
@@ -58,14 +72,19 @@ def profile(n: int, f: int, scheduler: str, *, top: int = 20) -> list[dict[str, 
     one_run(n, f, seed=0, scheduler=scheduler)
     profiler.disable()
     stats = pstats.Stats(profiler)
-    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = \
-        stats.stats  # type: ignore[attr-defined]
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
     total = sum(entry[2] for entry in raw.values()) or 1.0
     rows = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    return [{"function": f"{name} ({file.rsplit('/', 1)[-1]}:{line})",
-             "calls": nc, "tottime_s": round(tt, 4), "cumtime_s": round(ct, 4),
-             "share": round(tt / total, 4)}
-            for (file, line, name), (_cc, nc, tt, ct, _callers) in rows]
+    return [
+        {
+            "function": f"{name} ({file.rsplit('/', 1)[-1]}:{line})",
+            "calls": nc,
+            "tottime_s": round(tt, 4),
+            "cumtime_s": round(ct, 4),
+            "share": round(tt / total, 4),
+        }
+        for (file, line, name), (_cc, nc, tt, ct, _callers) in rows
+    ]
 
 
 def run(ctx: Context) -> Section:
@@ -83,14 +102,29 @@ def run(ctx: Context) -> Section:
         rate = section.record(f"{label}: deliveries_per_s", rates)
         section.record(f"{label}: wall_s", walls)
         section.record(f"{label}: latency_delta", lat)
-        section.rows.append({"scenario": label, "n": n, "f": f, "scheduler": scheduler,
-                             "strategy": strategy, "wall_s": walls, "deliveries_per_s": rates,
-                             "latency_delta": lat})
+        section.rows.append(
+            {
+                "scenario": label,
+                "n": n,
+                "f": f,
+                "scheduler": scheduler,
+                "strategy": strategy,
+                "wall_s": walls,
+                "deliveries_per_s": rates,
+                "latency_delta": lat,
+            }
+        )
         if label == HEADLINE:
-            section.figures.append(Figure(
-                f"deliveries/s, {label}", rate, "/s", f">= {TARGET_DELIVERIES_PER_S:,}",
-                None if rate is None else rate >= TARGET_DELIVERIES_PER_S,
-                f"median of {repeats} seeds"))
+            section.figures.append(
+                Figure(
+                    f"deliveries/s, {label}",
+                    rate,
+                    "/s",
+                    f">= {TARGET_DELIVERIES_PER_S:,}",
+                    None if rate is None else rate >= TARGET_DELIVERIES_PER_S,
+                    f"median of {repeats} seeds",
+                )
+            )
         else:
             section.figures.append(Figure(f"deliveries/s, {label}", rate, "/s"))
     ctx.step("cProfile of the hot path")

@@ -178,8 +178,14 @@ A, B = PrivateKey.generate(), PrivateKey.generate()
 
 
 def bench_link_setup(number: int) -> Callable[[], object]:
-    return lambda: LinkKeys.derive(me=0, peer=1, private_key=A, my_public=A.public_key,
-                                   peer_public=B.public_key, run_id="bench")
+    return lambda: LinkKeys.derive(
+        me=0,
+        peer=1,
+        private_key=A,
+        my_public=A.public_key,
+        peer_public=B.public_key,
+        run_id="bench",
+    )
 
 
 SEAL, OPEN = "MAC seal (LinkSender.seal)", "MAC open (LinkReceiver.open)"
@@ -206,8 +212,9 @@ def link_operations() -> list[tuple[str, str, Make, int]]:
     return rows
 
 
-def link_costs(repeat: int, run_seconds: float,
-               step: Callable[[str], None] = lambda text: None) -> dict[str, Any]:
+def link_costs(
+    repeat: int, run_seconds: float, step: Callable[[str], None] = lambda text: None
+) -> dict[str, Any]:
     """Every link-layer cost, and the per-message authentication cost MAC vs signature."""
     rows = []
     best_of: dict[tuple[str, str], float] = {}
@@ -216,17 +223,31 @@ def link_costs(repeat: int, run_seconds: float,
         samples = timed(make, repeat, run_seconds)
         seconds, best = statistics.median(samples), min(samples)
         best_of[(name, label)] = best
-        rows.append({"operation": name, "size": label, "us_per_op": seconds * 1e6,
-                     "best_us_per_op": best * 1e6, "ops_per_s": 1 / seconds,
-                     "msgs_per_s": msgs / seconds, "messages_per_op": msgs,
-                     "samples_us_per_op": [x * 1e6 for x in samples]})
+        rows.append(
+            {
+                "operation": name,
+                "size": label,
+                "us_per_op": seconds * 1e6,
+                "best_us_per_op": best * 1e6,
+                "ops_per_s": 1 / seconds,
+                "msgs_per_s": msgs / seconds,
+                "messages_per_op": msgs,
+                "samples_us_per_op": [x * 1e6 for x in samples],
+            }
+        )
     batch = len(SMALL_MESSAGES)
     mac_frame = best_of[(SEAL, "1 KiB")] + best_of[(OPEN, "1 KiB")]
     sig = best_of[(SIGN, "64 B")] + best_of[(VERIFY, "64 B")]
-    return {"rows": rows, "repeat": repeat, "run_ms": run_seconds * 1e3,
-            "mac_frame_us": mac_frame * 1e6, "mac_per_message_us": mac_frame / batch * 1e6,
-            "signature_per_message_us": sig * 1e6, "batch": batch,
-            "signature_over_mac": sig / (mac_frame / batch)}
+    return {
+        "rows": rows,
+        "repeat": repeat,
+        "run_ms": run_seconds * 1e3,
+        "mac_frame_us": mac_frame * 1e6,
+        "mac_per_message_us": mac_frame / batch * 1e6,
+        "signature_per_message_us": sig * 1e6,
+        "batch": batch,
+        "signature_over_mac": sig / (mac_frame / batch),
+    }
 
 
 def throughput(ctx: Context, section: Section) -> None:
@@ -234,9 +255,16 @@ def throughput(ctx: Context, section: Section) -> None:
         section.notes.append("throughput skipped: needs the local backend (--backends)")
         return
     for n in SIZES:
-        rows = measure(ctx.variants, ctx.tmp, n, 0.0, ctx.repeats,
-                       timeout_s=ctx.timeout_s, keep_failed=ctx.failed_runs,
-                       step=ctx.step)
+        rows = measure(
+            ctx.variants,
+            ctx.tmp,
+            n,
+            0.0,
+            ctx.repeats,
+            timeout_s=ctx.timeout_s,
+            keep_failed=ctx.failed_runs,
+            step=ctx.step,
+        )
         for variant, row in zip(ctx.variants, rows, strict=True):
             tag = ctx.variant_label(variant, f"n={n}")
             rate = section.record(f"{tag}: msgs_per_s", row.values("msgs_per_s"))
@@ -244,23 +272,37 @@ def throughput(ctx: Context, section: Section) -> None:
             messages = section.record(f"{tag}: messages", row.values("messages"))
             proxy = section.record(f"{tag}: proxy_cpu_s", row.values("proxy_cpu_s"))
             nodes = section.record(f"{tag}: nodes_cpu_s", row.values("nodes_cpu_s"))
-            per_msg = ((proxy + nodes) / messages * 1e6
-                       if proxy is not None and nodes is not None and messages else None)
+            per_msg = (
+                (proxy + nodes) / messages * 1e6
+                if proxy is not None and nodes is not None and messages
+                else None
+            )
             section.medians[f"{tag}: cpu_us_per_msg"] = per_msg
             section.rows.append({**row.to_json(), "cpu_us_per_msg": per_msg})
             cpu = "" if per_msg is None else f"; {per_msg:.1f} us CPU per message"
-            sustained = section.record(f"{tag}: sustained_msgs_per_s",
-                                       row.values("sustained_msgs_per_s"))
-            section.figures.append(Figure(
-                ctx.variant_label(variant, f"messages/s through the proxy, n={n}"), rate,
-                "/s", f">= {TARGET_MSGS_PER_S:,}",
-                None if rate is None else rate >= TARGET_MSGS_PER_S,
-                f"whole run: messages to the last decision / latency; agreed {row.agreed()}, "
-                f"iterations {row.iterations()}{cpu}"))
-            section.figures.append(Figure(
-                ctx.variant_label(variant, f"sustained messages/s, n={n}"), sustained,
-                "/s", note="relay rate between 10% and 90% of the messages (no ramp-up, "
-                           "no drain); for information, the target is the whole run's"))
+            sustained = section.record(
+                f"{tag}: sustained_msgs_per_s", row.values("sustained_msgs_per_s")
+            )
+            section.figures.append(
+                Figure(
+                    ctx.variant_label(variant, f"messages/s through the proxy, n={n}"),
+                    rate,
+                    "/s",
+                    f">= {TARGET_MSGS_PER_S:,}",
+                    None if rate is None else rate >= TARGET_MSGS_PER_S,
+                    f"whole run: messages to the last decision / latency; agreed {row.agreed()}, "
+                    f"iterations {row.iterations()}{cpu}",
+                )
+            )
+            section.figures.append(
+                Figure(
+                    ctx.variant_label(variant, f"sustained messages/s, n={n}"),
+                    sustained,
+                    "/s",
+                    note="relay rate between 10% and 90% of the messages (no ramp-up, "
+                    "no drain); for information, the target is the whole run's",
+                )
+            )
 
 
 def run(ctx: Context) -> Section:
@@ -269,26 +311,44 @@ def run(ctx: Context) -> Section:
     for variant in ctx.variants if "local" in ctx.backends else []:
         hop = ctx.one_hop_s(variant)
         section.medians[ctx.variant_label(variant, "one_hop_s")] = hop
-        section.figures.append(Figure(ctx.variant_label(variant, "one hop node->proxy->node"),
-                                      hop * 1e6, "us", note="delta_s = 0, small frame"))
+        section.figures.append(
+            Figure(
+                ctx.variant_label(variant, "one hop node->proxy->node"),
+                hop * 1e6,
+                "us",
+                note="delta_s = 0, small frame",
+            )
+        )
     costs = link_costs(7 if ctx.quick else 51, 0.002 if ctx.quick else 0.005, ctx.step)
     section.extra["link"] = costs
     for row in costs["rows"]:
-        section.record(f"link: {row['operation']}, {row['size']}: us_per_op",
-                       row["samples_us_per_op"])
-    section.medians["link: MAC per message (100-msg frames), best: us"] = \
-        costs["mac_per_message_us"]
-    section.medians["link: Ed25519 sign+verify per message, best: us"] = \
-        costs["signature_per_message_us"]
+        section.record(
+            f"link: {row['operation']}, {row['size']}: us_per_op", row["samples_us_per_op"]
+        )
+    section.medians["link: MAC per message (100-msg frames), best: us"] = costs[
+        "mac_per_message_us"
+    ]
+    section.medians["link: Ed25519 sign+verify per message, best: us"] = costs[
+        "signature_per_message_us"
+    ]
     section.figures += [
         Figure("MAC seal+open, 1 KiB frame (best)", costs["mac_frame_us"], "us"),
-        Figure(f"auth per message, MAC at {costs['batch']} msgs/frame",
-               costs["mac_per_message_us"], "us",
-               note=f"Ed25519 sign+verify: {costs['signature_per_message_us']:.1f} us, "
-                    f"{costs['signature_over_mac']:,.0f}x more"),
-        Figure("encode+auth full path per message",
-               next(r["us_per_op"] / r["messages_per_op"] for r in costs["rows"]
-                    if r["operation"].startswith("full path")), "us",
-               note="pack, seal, frame, decode, open, unpack; median"),
+        Figure(
+            f"auth per message, MAC at {costs['batch']} msgs/frame",
+            costs["mac_per_message_us"],
+            "us",
+            note=f"Ed25519 sign+verify: {costs['signature_per_message_us']:.1f} us, "
+            f"{costs['signature_over_mac']:,.0f}x more",
+        ),
+        Figure(
+            "encode+auth full path per message",
+            next(
+                r["us_per_op"] / r["messages_per_op"]
+                for r in costs["rows"]
+                if r["operation"].startswith("full path")
+            ),
+            "us",
+            note="pack, seal, frame, decode, open, unpack; median",
+        ),
     ]
     return section

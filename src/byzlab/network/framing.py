@@ -545,7 +545,7 @@ class Batcher:
             queue = self._queues[dest] = _Pending(items=deque())
         elif queue.member and queue.cursor < len(self._log):
             log_bytes = self._log_bytes
-            queue.items.extend(self._log[queue.cursor:])
+            queue.items.extend(self._log[queue.cursor :])
             queue.nbytes += log_bytes[-1] - log_bytes[queue.cursor]
             queue.cursor = len(self._log)
         return queue
@@ -555,8 +555,7 @@ class Batcher:
         queue.nbytes += len(item)
         if queue.member:
             self._extra_items = max(self._extra_items, len(queue.items) - queue.cursor)
-            self._extra_bytes = max(self._extra_bytes,
-                                    queue.nbytes - self._log_bytes[queue.cursor])
+            self._extra_bytes = max(self._extra_bytes, queue.nbytes - self._log_bytes[queue.cursor])
         if dest not in self._ready:
             self._ready[dest] = None
             self._wakeup.set()  # the flushing task runs when the loop next turns
@@ -614,8 +613,10 @@ class Batcher:
                 if dest not in ready:
                     ready[dest] = None
             self._wakeup.set()
-        return (len(log) + self._extra_items >= self.max_pending
-                or total + self._extra_bytes >= self.max_pending_bytes)
+        return (
+            len(log) + self._extra_items >= self.max_pending
+            or total + self._extra_bytes >= self.max_pending_bytes
+        )
 
     async def wait_for_space(self) -> None:
         """Wait until no destination is at its bound (see ``put_packed``)."""
@@ -661,11 +662,15 @@ class Batcher:
             payload = self._payloads.get(key)
             if payload is None:
                 payload = self._payloads[key] = _array_header(end - start) + b"".join(
-                    log[start:end])
+                    log[start:end]
+                )
             queue.cursor = end
             count = end - start
-        elif len(items) <= self.max_items and queue.nbytes <= budget and (
-                not queue.member or queue.cursor == len(log)):
+        elif (
+            len(items) <= self.max_items
+            and queue.nbytes <= budget
+            and (not queue.member or queue.cursor == len(log))
+        ):
             # The common case otherwise: everything pending fits in one payload.
             count = len(items)
             payload = _array_header(count) + b"".join(items)
@@ -680,8 +685,11 @@ class Batcher:
                 used += len(item)
             queue.nbytes -= used
             if not items and queue.member:
-                while (queue.cursor < len(log) and len(parts) < self.max_items
-                       and used + len(log[queue.cursor]) <= budget):
+                while (
+                    queue.cursor < len(log)
+                    and len(parts) < self.max_items
+                    and used + len(log[queue.cursor]) <= budget
+                ):
                     parts.append(log[queue.cursor])
                     used += len(log[queue.cursor])
                     queue.cursor += 1
@@ -741,8 +749,7 @@ class Batcher:
             self._closed = True
             self._wake_producers()
 
-    async def _flush_one_round(self, flush_round: Callable[[Payloads], Awaitable[None]]
-                               ) -> None:
+    async def _flush_one_round(self, flush_round: Callable[[Payloads], Awaitable[None]]) -> None:
         """One payload for each destination that has messages, in round-robin order."""
         dests = list(self._ready)
         self._ready.clear()

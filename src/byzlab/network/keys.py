@@ -232,7 +232,6 @@ def _dump(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, indent=2) + "\n").encode()
 
 
-
 def _read_json_object(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

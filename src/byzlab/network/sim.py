@@ -147,11 +147,21 @@ class SimResult:
 class Simulator:
     """Runs one agreement instance to completion in virtual time."""
 
-    def __init__(self, params: Params, *, protocol: str, inputs: Sequence[int], seed: int,
-                 scheduler: Scheduler, byzantine: dict[int, ByzantineFactory] | None = None,
-                 delta: float = 1.0, max_time: float | None = None,
-                 max_deliveries: int = 50_000_000, timeout_s: float | None = None,
-                 observers: Sequence[Callable[[Simulator, float], None]] = ()) -> None:
+    def __init__(
+        self,
+        params: Params,
+        *,
+        protocol: str,
+        inputs: Sequence[int],
+        seed: int,
+        scheduler: Scheduler,
+        byzantine: dict[int, ByzantineFactory] | None = None,
+        delta: float = 1.0,
+        max_time: float | None = None,
+        max_deliveries: int = 50_000_000,
+        timeout_s: float | None = None,
+        observers: Sequence[Callable[[Simulator, float], None]] = (),
+    ) -> None:
         if len(inputs) != params.n:
             raise ValueError(f"inputs has {len(inputs)} values for n={params.n}")
         byzantine = dict(byzantine or {})
@@ -174,14 +184,20 @@ class Simulator:
         ideal_seed = hashlib.blake2b(f"ideal-coin:{seed}".encode(), digest_size=16).digest()
         # one full-information view shared by the scheduler and every corrupted node
         self.adversary = AdversaryView(params, self.byzantine_ids)
-        scheduler.bind(n=params.n, f=params.f, delta=delta, byzantine=self.byzantine_ids,
-                       rng=derive_rng(seed, "scheduler"))
+        scheduler.bind(
+            n=params.n,
+            f=params.f,
+            delta=delta,
+            byzantine=self.byzantine_ids,
+            rng=derive_rng(seed, "scheduler"),
+        )
         scheduler.adversary = self.adversary
         self.nodes: list[NodeLike] = []
         self.strategy_names: dict[int, str] = {}
         for i in range(params.n):
-            spec = NodeSpec(i, params, protocol, self.inputs[i], derive_rng(seed, "node", i),
-                            ideal_seed)
+            spec = NodeSpec(
+                i, params, protocol, self.inputs[i], derive_rng(seed, "node", i), ideal_seed
+            )
             if i in byzantine:
                 corrupted = byzantine[i](spec)
                 corrupted.adversary = self.adversary
@@ -264,8 +280,9 @@ class Simulator:
             raise ValueError(f"node {node} is not honest")
         if len(self.byzantine_ids) >= self.params.f:
             raise ValueError(f"cannot corrupt more than f={self.params.f} nodes")
-        spec = NodeSpec(node, self.params, self.protocol, self.inputs[node], current.rng,
-                        current.ideal_seed)
+        spec = NodeSpec(
+            node, self.params, self.protocol, self.inputs[node], current.rng, current.ideal_seed
+        )
         try:
             corrupted = make_strategy(strategy, spec, inner=current, **options)
         except TypeError:  # strategies that do not wrap an honest node start from scratch
@@ -376,8 +393,10 @@ class Simulator:
         agreed = len(decided) == len(self.honest_ids) and len(set(decided.values())) == 1
         decision = next(iter(decided.values())) if agreed else None
         honest_inputs = {self.inputs[i] for i in self.honest_ids}
-        valid = decision is None or (decision in {self.inputs[i] for i in range(len(self.inputs))}
-                                     and (len(honest_inputs) > 1 or decision in honest_inputs))
+        valid = decision is None or (
+            decision in {self.inputs[i] for i in range(len(self.inputs))}
+            and (len(honest_inputs) > 1 or decision in honest_inputs)
+        )
         last = max((d.time for d in self.decisions), default=0.0)
         iterations = max((n.iteration for n in honest if isinstance(n, HonestNode)), default=0)
         rejected: Counter[str] = Counter()
@@ -391,18 +410,36 @@ class Simulator:
             repr((self._hash, sorted(decided.items()), stopped)).encode(), digest_size=16
         ).hexdigest()
         return SimResult(
-            agreed=agreed, decision=decision, valid=valid, honest_decisions=dict(decided),
-            latency_delta=last / self.delta, iterations=iterations,
+            agreed=agreed,
+            decision=decision,
+            valid=valid,
+            honest_decisions=dict(decided),
+            latency_delta=last / self.delta,
+            iterations=iterations,
             epochs=(iterations - 1) // self.params.T + 1 if iterations else 0,
-            rbc_instances=len(self.initials), messages=self.messages, bytes=self.bytes,
-            trace_hash=digest, seed=self.seed, params=self.params.to_dict(),
-            protocol=self.protocol, scheduler=self.scheduler.describe(),
-            byzantine=dict(self.strategy_names), inputs=self.inputs, stopped=stopped,
-            deliveries=self.deliveries, decisions=list(self.decisions),
-            messages_by_kind=dict(self.by_kind), rejected=dict(rejected), dropped=dict(dropped),
-            coin_unanimous=unanimous, coin_split=split,
-            limits={"max_deliveries": self.max_deliveries, "max_time": self.max_time,
-                    "timeout_s": self.timeout_s},
+            rbc_instances=len(self.initials),
+            messages=self.messages,
+            bytes=self.bytes,
+            trace_hash=digest,
+            seed=self.seed,
+            params=self.params.to_dict(),
+            protocol=self.protocol,
+            scheduler=self.scheduler.describe(),
+            byzantine=dict(self.strategy_names),
+            inputs=self.inputs,
+            stopped=stopped,
+            deliveries=self.deliveries,
+            decisions=list(self.decisions),
+            messages_by_kind=dict(self.by_kind),
+            rejected=dict(rejected),
+            dropped=dict(dropped),
+            coin_unanimous=unanimous,
+            coin_split=split,
+            limits={
+                "max_deliveries": self.max_deliveries,
+                "max_time": self.max_time,
+                "timeout_s": self.timeout_s,
+            },
             stopped_detail=self.stop_detail(stopped),
         )
 
@@ -414,8 +451,10 @@ class Simulator:
             return f"wall-clock budget {self.timeout_s} s reached"
         if stopped == "max-time":
             return f"virtual time limit {self.max_time:g} delta reached"
-        return {"queue-empty": "no message left in flight (the honest nodes are stuck)",
-                "all-honest-halted": "every honest node halted"}.get(stopped, stopped)
+        return {
+            "queue-empty": "no message left in flight (the honest nodes are stuck)",
+            "all-honest-halted": "every honest node halted",
+        }.get(stopped, stopped)
 
     def coin_agreement(self) -> tuple[int, int]:
         """Iterations whose coin every honest node that flipped it saw the same way, and not."""

@@ -395,8 +395,12 @@ class TraceWriter:
         if fh is None:
             return
         suppressed = {k: v - self.cap for k, v in self.counts.items() if v > self.cap}
-        record = {"t": time.time(), "event": "trace-summary", "counts": dict(self.counts),
-                  "suppressed": suppressed}
+        record = {
+            "t": time.time(),
+            "event": "trace-summary",
+            "counts": dict(self.counts),
+            "suppressed": suppressed,
+        }
         fh.write(json.dumps(record, separators=(",", ":")) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -418,8 +422,10 @@ class ResendBuffer:
         self._bytes: dict[int, int] = dict.fromkeys(destinations, 0)
 
     def full(self, dest: int) -> bool:
-        return (len(self._frames[dest]) >= self.max_frames
-                or self._bytes[dest] + MAX_FRAME + 4 > self.max_bytes)
+        return (
+            len(self._frames[dest]) >= self.max_frames
+            or self._bytes[dest] + MAX_FRAME + 4 > self.max_bytes
+        )
 
     def append(self, dest: int, frame: bytes) -> None:
         frames = self._frames[dest]
@@ -506,14 +512,21 @@ class NodeRuntime:
         }
         self.link = LinkReceiver(receiver=me, keys={s: keys[s].recv_key for s in self.peers})
         self._proxy_recv_key = keys[self.proxy_id].recv_key
-        self.node = HonestNode(me, params, protocol=config.protocol, input_value=config.input,
-                               rng=node_rng(config.seed, me),
-                               ideal_seed=ideal_seed_for(config.seed))
+        self.node = HonestNode(
+            me,
+            params,
+            protocol=config.protocol,
+            input_value=config.input,
+            rng=node_rng(config.seed, me),
+            ideal_seed=ideal_seed_for(config.seed),
+        )
         self.out_dir = Path(config.out_dir)
         self.trace = TraceWriter(self.out_dir / "trace.jsonl")
-        self.resend = ResendBuffer([*self.peers, self.proxy_id],
-                                   max_frames=config.resend_frames,
-                                   max_bytes=config.resend_bytes)
+        self.resend = ResendBuffer(
+            [*self.peers, self.proxy_id],
+            max_frames=config.resend_frames,
+            max_bytes=config.resend_bytes,
+        )
         self.batcher = Batcher(flush_round=self._flush_round, broadcast=self.peers)
         self.decoder = Decoder(n)
         self.counters: Counter[str] = Counter()
@@ -553,11 +566,17 @@ class NodeRuntime:
         self._deadline = loop.time() + self.config.timeout_s
         # Durable before the first frame is sealed: a later process of this node for this
         # run must know that this one may have sent something (see rejoin_as_crashed).
-        atomic_write_json(self.out_dir / INCARNATION_FILE,
-                          {"run_id": self.config.run_id, "pid": os.getpid(),
-                           "boot_time": time.time()})
-        self.trace.event("boot", node=self.me, pid=os.getpid(), loop=type(loop).__module__,
-                         scheduling=self.scheduling)
+        atomic_write_json(
+            self.out_dir / INCARNATION_FILE,
+            {"run_id": self.config.run_id, "pid": os.getpid(), "boot_time": time.time()},
+        )
+        self.trace.event(
+            "boot",
+            node=self.me,
+            pid=os.getpid(),
+            loop=type(loop).__module__,
+            scheduling=self.scheduling,
+        )
         signals = (signal.SIGTERM, signal.SIGINT)
         for sig in signals:
             loop.add_signal_handler(sig, self.finish, f"signal-{sig.name}")
@@ -629,8 +648,13 @@ class NodeRuntime:
             except OSError as exc:
                 attempts += 1
                 if attempts == 1 or attempts % 25 == 0:
-                    log.info("node %d: proxy %s:%d not reachable (%s); retrying", self.me,
-                             cfg.proxy_host, cfg.proxy_port, exc.strerror or exc)
+                    log.info(
+                        "node %d: proxy %s:%d not reachable (%s); retrying",
+                        self.me,
+                        cfg.proxy_host,
+                        cfg.proxy_port,
+                        exc.strerror or exc,
+                    )
                 delay = await self._backoff(delay)
                 continue
             self._session_up = False
@@ -653,9 +677,14 @@ class NodeRuntime:
             attempts += 1
             self.counters["sessions_failed"] += 1
             if attempts == 1 or attempts % 25 == 0:
-                log.info("node %d: the connection to %s:%d ended before a session was "
-                         "established (%d in a row); backing off", self.me, cfg.proxy_host,
-                         cfg.proxy_port, attempts)
+                log.info(
+                    "node %d: the connection to %s:%d ended before a session was "
+                    "established (%d in a row); backing off",
+                    self.me,
+                    cfg.proxy_host,
+                    cfg.proxy_port,
+                    attempts,
+                )
             delay = await self._backoff(delay)
 
     async def _backoff(self, delay: float) -> float:
@@ -668,8 +697,12 @@ class NodeRuntime:
         control = LinkReceiver(receiver=self.me, keys={self.proxy_id: self._proxy_recv_key})
         try:
             async with self._write_lock:
-                hello = {"t": HELLO, "node": self.me, "started": self.started,
-                         "snapshot": self._snapshot()}
+                hello = {
+                    "t": HELLO,
+                    "node": self.me,
+                    "started": self.started,
+                    "snapshot": self._snapshot(),
+                }
                 payload = pack_batch([hello])
                 if len(payload) + OVERHEAD > HELLO_MAX_FRAME:
                     # The proxy refuses a longer first frame; the snapshot is optional.
@@ -898,8 +931,9 @@ class NodeRuntime:
 
     def _on_decide(self, effect: Decide) -> None:
         self.decision_time = time.time()
-        self.trace.event("decide", value=effect.value, iteration=effect.iteration,
-                         after_s=self._now())
+        self.trace.event(
+            "decide", value=effect.value, iteration=effect.iteration, after_s=self._now()
+        )
         log.info("node %d: decided %d in iteration %d", self.me, effect.value, effect.iteration)
 
     def _on_halt(self, effect: Halt) -> None:
@@ -1019,8 +1053,12 @@ def run_with_loop(make: Callable[[], Coroutine[Any, Any, int]], *, name: str) ->
     def on_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         failures.append(str(context.get("message")))
         exc = context.get("exception")
-        log.error("%s: unhandled error in the event loop: %s", name, context.get("message"),
-                  exc_info=exc if isinstance(exc, BaseException) else None)
+        log.error(
+            "%s: unhandled error in the event loop: %s",
+            name,
+            context.get("message"),
+            exc_info=exc if isinstance(exc, BaseException) else None,
+        )
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.get_loop().set_exception_handler(on_error)
@@ -1032,8 +1070,12 @@ def run_with_loop(make: Callable[[], Coroutine[Any, Any, int]], *, name: str) ->
     return 1 if failures and status == 0 else status
 
 
-def _run_profiled(runner: asyncio.Runner, make: Callable[[], Coroutine[Any, Any, int]],
-                  profile_dir: Path, name: str) -> int:
+def _run_profiled(
+    runner: asyncio.Runner,
+    make: Callable[[], Coroutine[Any, Any, int]],
+    profile_dir: Path,
+    name: str,
+) -> int:
     """``runner.run(make())`` under cProfile; the stats go to ``profile_dir`` on exit.
 
     Development aid (``BYZLAB_PROFILE=DIR byzlab run ...``):
@@ -1052,15 +1094,18 @@ def _run_profiled(runner: asyncio.Runner, make: Callable[[], Coroutine[Any, Any,
 
 
 def setup_logging(prefix: str) -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"%(asctime)s {prefix} %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s {prefix} %(levelname)s %(message)s",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``byzlab node --config node.json`` (also ``python -m byzlab.network.tcp``)."""
     parser = argparse.ArgumentParser(
-        prog="byzlab node",
-        description="Run one honest node over TCP through the adversary proxy.")
+        prog="byzlab node", description="Run one honest node over TCP through the adversary proxy."
+    )
     parser.add_argument("--config", required=True, type=Path, help="node.json")
     args = parser.parse_args(argv)
     return run_node(args.config)
@@ -1093,15 +1138,29 @@ def rejoin_as_crashed(config: NodeConfig, previous: dict[str, Any]) -> int:
     halted before it died), is kept as it is.
     """
     out_dir = Path(config.out_dir)
-    log.warning("node %d: an earlier process (pid %s) of run %s started here; this restart "
-                "rejoins as crashed and sends nothing", config.node, previous.get("pid"),
-                config.run_id)
+    log.warning(
+        "node %d: an earlier process (pid %s) of run %s started here; this restart "
+        "rejoins as crashed and sends nothing",
+        config.node,
+        previous.get("pid"),
+        config.run_id,
+    )
     if not (out_dir / "result.json").exists():
-        atomic_write_json(out_dir / "result.json", {
-            "node": config.node, "role": "crashed", "run_id": config.run_id,
-            "seed": config.seed, "input": config.input, "decision": None,
-            "stop_reason": "restarted-after-crash", "previous_pid": previous.get("pid"),
-            "pid": os.getpid(), "end_time": time.time()})
+        atomic_write_json(
+            out_dir / "result.json",
+            {
+                "node": config.node,
+                "role": "crashed",
+                "run_id": config.run_id,
+                "seed": config.seed,
+                "input": config.input,
+                "decision": None,
+                "stop_reason": "restarted-after-crash",
+                "previous_pid": previous.get("pid"),
+                "pid": os.getpid(),
+                "end_time": time.time(),
+            },
+        )
     return 0
 
 
@@ -1116,8 +1175,7 @@ def run_node(config_path: Path) -> int:
     except (ConfigError, KeyFileError, ValueError) as exc:
         print(f"byzlab node: {exc}", file=sys.stderr)
         return 2
-    runtime.scheduling = "batch" if config.batch_scheduling and batch_scheduling() \
-        else "normal"
+    runtime.scheduling = "batch" if config.batch_scheduling and batch_scheduling() else "normal"
     return run_with_loop(runtime.run, name=f"node {config.node}")
 
 

@@ -107,6 +107,11 @@ class RelayTimeline:
         return timeline
 
     def to_json(self) -> dict[str, Any]:
-        return {"bucket_s": self.width_s, "counts": list(self.counts), "total": self.total,
-                "t10_s": self.time_of(0.1), "t90_s": self.time_of(0.9),
-                "sustained_rate": self.sustained_rate()}
+        return {
+            "bucket_s": self.width_s,
+            "counts": list(self.counts),
+            "total": self.total,
+            "t10_s": self.time_of(0.1),
+            "t90_s": self.time_of(0.9),
+            "sustained_rate": self.sustained_rate(),
+        }

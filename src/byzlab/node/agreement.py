@@ -60,8 +60,16 @@ class Phase(Enum):
 class HonestNode:
     """One honest HPZ (or baseline) player as a pure state machine."""
 
-    def __init__(self, me: int, params: Params, *, protocol: str, input_value: int,
-                 rng: random.Random, ideal_seed: bytes = b"") -> None:
+    def __init__(
+        self,
+        me: int,
+        params: Params,
+        *,
+        protocol: str,
+        input_value: int,
+        rng: random.Random,
+        ideal_seed: bytes = b"",
+    ) -> None:
         if input_value not in (-1, 1):
             raise ValueError(f"input_value must be -1 or +1, got {input_value!r}")
         if not 0 <= me < params.n:
@@ -158,8 +166,9 @@ class HonestNode:
                     else:
                         know.shadows[q].dead = check.reason
                         self.rejected[check.reason] += 1
-                        out.append(Event("invalid", {"origin": q, "seq": seq,
-                                                     "reason": check.reason}))
+                        out.append(
+                            Event("invalid", {"origin": q, "seq": seq, "reason": check.reason})
+                        )
                         taken = len(queue)
                         break
                 if taken:
@@ -170,15 +179,29 @@ class HonestNode:
     def _broadcast(self, item: Item, out: list[Effect]) -> None:
         out.append(Broadcast(self.rbc.broadcast(item)))
 
-    def _vote(self, t: int, step: int, value: int, support: int,
-              view: tuple[int, ...] | None, out: list[Effect]) -> None:
+    def _vote(
+        self,
+        t: int,
+        step: int,
+        value: int,
+        support: int,
+        view: tuple[int, ...] | None,
+        out: list[Effect],
+    ) -> None:
         self.phase = Phase.VOTE
         self.iteration = t
         self.step = step
         self._broadcast(Vote(t, step, value, support, view), out)
 
-    def _write(self, board: int, row: int, value: int, support: int,
-               view: tuple[int, ...] | None, out: list[Effect]) -> None:
+    def _write(
+        self,
+        board: int,
+        row: int,
+        value: int,
+        support: int,
+        view: tuple[int, ...] | None,
+        out: list[Effect],
+    ) -> None:
         self.phase = Phase.BOARD
         self.board = board
         self.row = row
@@ -205,8 +228,9 @@ class HonestNode:
             self._maybe_ack(out)
             return
 
-    def _after_vote(self, t: int, step: int, support: int, values: list[int],
-                    out: list[Effect]) -> None:
+    def _after_vote(
+        self, t: int, step: int, support: int, values: list[int], out: list[Effect]
+    ) -> None:
         if step == 1:
             self._vote(t, 2, 1 if sum(values) >= 0 else -1, support, None, out)
         elif step == 2:
@@ -244,8 +268,9 @@ class HonestNode:
     def _write_allowed(self, board: int) -> bool:
         """The write rule for this node's next write item on `board` (blackboard.py)."""
         prev = self.know.shadows[self.me].last_cell_seq
-        return prev == 0 or self.know.store.acks_covering(self.me, prev, board) >= \
-            self.params.quorum
+        return (
+            prev == 0 or self.know.store.acks_covering(self.me, prev, board) >= self.params.quorum
+        )
 
     def _board_progress(self, out: list[Effect]) -> bool:
         """One step of the blackboard construction on the current board; False if nothing
@@ -335,8 +360,15 @@ class HonestNode:
 
     def snapshot(self) -> dict[str, object]:
         return {
-            "node": self.me, "phase": self.phase.value, "iteration": self.iteration,
-            "step": self.step, "value": self.value, "x": self.x, "vstar": self.vstar,
-            "board": self.board, "row": self.row, "decision": self.decision,
+            "node": self.me,
+            "phase": self.phase.value,
+            "iteration": self.iteration,
+            "step": self.step,
+            "value": self.value,
+            "x": self.x,
+            "vstar": self.vstar,
+            "board": self.board,
+            "row": self.row,
+            "decision": self.decision,
             "halted": self.halted,
         }

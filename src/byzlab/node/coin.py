@@ -42,8 +42,9 @@ def clip(x: int, bound: int) -> int:
     return bound if x > bound else -bound if x < -bound else x
 
 
-def hpz_coin(store: BlackboardStore, view: tuple[int, ...], iteration: int,
-             weights: Sequence[int]) -> int:
+def hpz_coin(
+    store: BlackboardStore, view: tuple[int, ...], iteration: int, weights: Sequence[int]
+) -> int:
     """p's output of Coin-Flip in `iteration` from its fixed view (Algorithm 2 lines 8-10)."""
     odd, even = 2 * iteration - 1, 2 * iteration
     xmax = store.params.xmax
@@ -58,8 +59,9 @@ def hpz_coin(store: BlackboardStore, view: tuple[int, ...], iteration: int,
     return sgn(bias * WEIGHT_ONE + total)
 
 
-def coin_terms(store: BlackboardStore, view: tuple[int, ...], iteration: int,
-               weights: Sequence[int]) -> tuple[int, float]:
+def coin_terms(
+    store: BlackboardStore, view: tuple[int, ...], iteration: int, weights: Sequence[int]
+) -> tuple[int, float]:
     """(bias, Sigma) of a view, Sigma in units of weight 1; for traces and invariant checks."""
     odd, even = 2 * iteration - 1, 2 * iteration
     xmax = store.params.xmax

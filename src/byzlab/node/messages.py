@@ -71,7 +71,7 @@ class Write:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """"I have validated every item `view` covers": acknowledges blackboard cells so that their
+    """ "I have validated every item `view` covers": acknowledges blackboard cells so that their
     writers may go on (blackboard.py). `board` is the first board the sender has not yet
     declared complete; an honest node never acknowledges for a board it has completed."""
 
@@ -83,7 +83,7 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """"My column of `board` is full": valid only once n - f Acks cover its last cell."""
+    """ "My column of `board` is full": valid only once n - f Acks cover its last cell."""
 
     board: int
     value: int = 0
@@ -93,7 +93,7 @@ class Done:
 
 @dataclass(frozen=True, slots=True)
 class Complete:
-    """"I have validated n - f Dones of `board`" (`view` shows them): after n - f of these a
+    """ "I have validated n - f Dones of `board`" (`view` shows them): after n - f of these a
     node fixes its view of the board."""
 
     board: int
@@ -150,8 +150,7 @@ def encode(msg: Message) -> list[object]:
     else:
         tag, a, b = _MARK_TAGS[type(item)], item.board, 1
     view = list(item.view) if item.view is not None else None
-    return [msg.kind, msg.origin, msg.seq, tag, a, b, item.value, _pack_support(item.support),
-            view]
+    return [msg.kind, msg.origin, msg.seq, tag, a, b, item.value, _pack_support(item.support), view]
 
 
 _WIRE_INT_LIMIT: Final = 1 << 64
@@ -219,13 +218,16 @@ def _construct(cls: type[Any]) -> Callable[..., Any]:
 
 
 _new_vote: Final[Callable[[int, int, int, int, tuple[int, ...] | None], Vote]] = _construct(Vote)
-_new_write: Final[Callable[[int, int, int, int, tuple[int, ...] | None], Write]] = _construct(
-    Write)
+_new_write: Final[Callable[[int, int, int, int, tuple[int, ...] | None], Write]] = _construct(Write)
 _new_rbc: Final[Callable[[int, int, int, Item], RbcMsg]] = _construct(RbcMsg)
 _MARK_CLASSES: Final[dict[int, type[Ack | Done | Complete]]] = {
-    _ITEM_ACK: Ack, _ITEM_DONE: Done, _ITEM_COMPLETE: Complete}
+    _ITEM_ACK: Ack,
+    _ITEM_DONE: Done,
+    _ITEM_COMPLETE: Complete,
+}
 _NEW_MARK: Final[dict[int, Callable[[int, int, int, tuple[int, ...] | None], Item]]] = {
-    tag: _construct(cls) for tag, cls in _MARK_CLASSES.items()}
+    tag: _construct(cls) for tag, cls in _MARK_CLASSES.items()
+}
 _INT_ONLY: Final = frozenset((int,))
 _MAX_WRITE_BOARD: Final = 2 * MAX_ITERATION
 
@@ -244,17 +246,31 @@ def decode(obj: object, n: int) -> Message | DecodeError:
         if type(support) is bytes:
             support = _unpack_support(support, n)  # the wide form (n > 64); None if bad
         if (
-            type(kind) is int and type(origin) is int and type(seq) is int
-            and type(tag) is int and type(a) is int and type(b) is int
-            and type(value) is int and type(support) is int
-            and 0 <= kind <= 2 and 0 <= origin < n and 1 <= seq < MAX_SEQ
-            and -1 <= value <= 1 and 0 <= support < (1 << n) and a >= 1 and b >= 1
+            type(kind) is int
+            and type(origin) is int
+            and type(seq) is int
+            and type(tag) is int
+            and type(a) is int
+            and type(b) is int
+            and type(value) is int
+            and type(support) is int
+            and 0 <= kind <= 2
+            and 0 <= origin < n
+            and 1 <= seq < MAX_SEQ
+            and -1 <= value <= 1
+            and 0 <= support < (1 << n)
+            and a >= 1
+            and b >= 1
         ):
             if view is None:
                 view_t = None
-            elif (type(view) is list and len(view) == n
-                  and set(map(type, view)) == _INT_ONLY
-                  and min(view) >= 0 and max(view) < MAX_SEQ):
+            elif (
+                type(view) is list
+                and len(view) == n
+                and set(map(type, view)) == _INT_ONLY
+                and min(view) >= 0
+                and max(view) < MAX_SEQ
+            ):
                 view_t = tuple(view)
             else:
                 return decode_reference(obj, n)
@@ -263,8 +279,14 @@ def decode(obj: object, n: int) -> Message | DecodeError:
                     return _new_rbc(kind, origin, seq, _new_vote(a, b, value, support, view_t))
             elif tag == _ITEM_WRITE and a < _MAX_WRITE_BOARD and b <= MAX_ROWS:
                 return _new_rbc(kind, origin, seq, _new_write(a, b, value, support, view_t))
-            elif (tag in _NEW_MARK and a < _MAX_WRITE_BOARD and b == 1 and value == 0
-                  and support == 0 and (view_t is None) == (tag == _ITEM_DONE)):
+            elif (
+                tag in _NEW_MARK
+                and a < _MAX_WRITE_BOARD
+                and b == 1
+                and value == 0
+                and support == 0
+                and (view_t is None) == (tag == _ITEM_DONE)
+            ):
                 return _new_rbc(kind, origin, seq, _NEW_MARK[tag](a, 0, 0, view_t))
     return decode_reference(obj, n)
 
@@ -313,9 +335,14 @@ class Decoder:
                 vkey = tuple(view)
             if (
                 (view is None or vkey is not None)
-                and type(kind) is int and type(origin) is int and type(seq) is int
-                and type(tag) is int and type(a) is int and type(b) is int
-                and type(value) is int and (type(support) is int or type(support) is bytes)
+                and type(kind) is int
+                and type(origin) is int
+                and type(seq) is int
+                and type(tag) is int
+                and type(a) is int
+                and type(b) is int
+                and type(value) is int
+                and (type(support) is int or type(support) is bytes)
             ):
                 key = (kind, origin, seq, tag, a, b, value, support, vkey)
                 cache = self._cache

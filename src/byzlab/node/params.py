@@ -120,21 +120,25 @@ class Params:
         _check_int("m", self.m, minimum=1, maximum=MAX_ROWS, what="rows of an even blackboard")
         _check_int("T", self.T, minimum=1, maximum=MAX_T, what="iterations per epoch")
         if not (_is_number(self.c) and math.isfinite(self.c) and 0 < self.c <= MAX_C):
-            raise ParamsError(f"c must be a positive finite number, at most {MAX_C:g}, "
-                              f"got {self.c!r}")
+            raise ParamsError(
+                f"c must be a positive finite number, at most {MAX_C:g}, got {self.c!r}"
+            )
         # 0 means "derive it"; anything else given explicitly is checked
         for name, limit in (("m0", MAX_ROWS), ("xmax", MAX_ROWS), ("k_max", MAX_K)):
             if getattr(self, name) != 0:
                 _check_int(name, getattr(self, name), minimum=1, maximum=limit)
-        if self.window != 0 and (not isinstance(self.window, int)
-                                 or isinstance(self.window, bool)):
-            raise ParamsError(f"window must be an integer in {MIN_WINDOW}..{MAX_WINDOW} "
-                              f"({_WINDOW_RANGE}), got {self.window!r}")
+        if self.window != 0 and (not isinstance(self.window, int) or isinstance(self.window, bool)):
+            raise ParamsError(
+                f"window must be an integer in {MIN_WINDOW}..{MAX_WINDOW} "
+                f"({_WINDOW_RANGE}), got {self.window!r}"
+            )
         for name, most in _FLOAT_LIMITS.items():
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value) and 0 <= value <= most):
-                raise ParamsError(f"{name} must be a finite number in (0, {most:g}] (or 0 to "
-                                  f"derive it), got {value!r}")
+                raise ParamsError(
+                    f"{name} must be a finite number in (0, {most:g}] (or 0 to "
+                    f"derive it), got {value!r}"
+                )
         ln_n = math.log(self.n)
         m0 = self.m0 or max(1, math.ceil(math.sqrt(self.m * self.c * ln_n)))
         derived: dict[str, Any] = {
@@ -156,10 +160,13 @@ class Params:
             raise ParamsError(
                 f"window must be at least 4 * max(m, m0) + 64 = {need}, the most stream items "
                 f"a node may have in flight with m={self.m}, m0={self.m0} (leave it out for "
-                f"the default), got {self.window}")
+                f"the default), got {self.window}"
+            )
         elif self.window > max(MAX_WINDOW, need):
-            raise ParamsError(f"window must be at most {max(MAX_WINDOW, need)} ({_WINDOW_RANGE}; "
-                              f"the RBC memory bound is n x window instances), got {self.window}")
+            raise ParamsError(
+                f"window must be at most {max(MAX_WINDOW, need)} ({_WINDOW_RANGE}; "
+                f"the RBC memory bound is n x window instances), got {self.window}"
+            )
 
     # ------------------------------------------------------------------ presets
 
@@ -197,9 +204,16 @@ class Params:
             raise ParamsError(
                 f"{name} must be at most {limit}, but the proof preset needs m = {shape['m']}, "
                 f"T = {shape['T']} at n={n}, f={f} (eps = {shape['eps']:.3g}; Lemmas 5(2) "
-                "and 12); it only fits at n = 4..6 with f = 1")
-        base: dict[str, Any] = {"n": n, "f": f, "m": shape["m"], "T": shape["T"], "c": c,
-                                "preset": "proof"}
+                "and 12); it only fits at n = 4..6 with f = 1"
+            )
+        base: dict[str, Any] = {
+            "n": n,
+            "f": f,
+            "m": shape["m"],
+            "T": shape["T"],
+            "c": c,
+            "preset": "proof",
+        }
         base.update(overrides)
         return cls(**base)
 
@@ -225,37 +239,52 @@ class Params:
         full = eps**2 * f * m * T
         excess = full / 4 - (n - f) * f * self.beta
         needed = full / 8
-        step = (full / 2 - m * n * math.sqrt(T * big_l**3) - 2 * f * T * math.sqrt(m * n * big_l)
-                - n * self.m0 * math.sqrt(m * n * big_l) * math.sqrt(T * big_l)) - full / 4
+        step = (
+            full / 2
+            - m * n * math.sqrt(T * big_l**3)
+            - 2 * f * T * math.sqrt(m * n * big_l)
+            - n * self.m0 * math.sqrt(m * n * big_l) * math.sqrt(T * big_l)
+        ) - full / 4
         bound12 = 32 * n * self.xmax / (eps**2 * m * T)
         drift_allowed = eps**4 / (math.sqrt(n) * ln_n**3)
         drift = drift_allowed - 2 * n * self.w_min
         reasons: list[str] = []
         if eps > 0.5:
-            reasons.append(f"eps = {eps:.4g} > 1/2, outside the paper's eps in [1/f, 1/2] "
-                           "(Lemma 7 needs eps <= 1/2)")
+            reasons.append(
+                f"eps = {eps:.4g} > 1/2, outside the paper's eps in [1/f, 1/2] "
+                "(Lemma 7 needs eps <= 1/2)"
+            )
         if eps < 1 / f:
             reasons.append(f"eps = {eps:.4g} < 1/f = {1 / f:.4g}")
         if abs(self.eps - eps) > 1e-12 * max(1.0, eps):
             reasons.append(f"eps is set to {self.eps:.4g}, but n/f - 3 = {eps:.4g}")
         if excess <= 0:
-            reasons.append(f"Lemma 5(2) excess (1/4) eps^2 f m T - (n-f) f beta = {excess:.4g} "
-                           "<= 0")
+            reasons.append(
+                f"Lemma 5(2) excess (1/4) eps^2 f m T - (n-f) f beta = {excess:.4g} <= 0"
+            )
         elif excess < needed:
-            reasons.append(f"Lemma 5(2) excess {excess:.4g} < eps^2 f m T / 8 = {needed:.4g} "
-                           "(Lemma 13 needs it)")
+            reasons.append(
+                f"Lemma 5(2) excess {excess:.4g} < eps^2 f m T / 8 = {needed:.4g} "
+                "(Lemma 13 needs it)"
+            )
         if step < 0:
-            reasons.append(f"Lemma 5(2) proof: the bounds of Lemmas 9 and 10 fall {-step:.4g} "
-                           "short of (1/4) eps^2 f m T")
+            reasons.append(
+                f"Lemma 5(2) proof: the bounds of Lemmas 9 and 10 fall {-step:.4g} "
+                "short of (1/4) eps^2 f m T"
+            )
         if self.beta < beta_paper * (1 - 1e-12):
-            reasons.append(f"beta = {self.beta:.4g} < m sqrt(T (c ln n)^3) = {beta_paper:.4g} "
-                           "(Lemma 5(1))")
+            reasons.append(
+                f"beta = {self.beta:.4g} < m sqrt(T (c ln n)^3) = {beta_paper:.4g} (Lemma 5(1))"
+            )
         if bound12 > self.w_min:
-            reasons.append(f"Lemma 12 bound 32 n Xmax / (eps^2 m T) = {bound12:.4g} > "
-                           f"w_min = {self.w_min:.4g}")
+            reasons.append(
+                f"Lemma 12 bound 32 n Xmax / (eps^2 m T) = {bound12:.4g} > w_min = {self.w_min:.4g}"
+            )
         if drift < 0:
-            reasons.append(f"Lemma 12: 2 n w_min = {2 * n * self.w_min:.4g} > "
-                           f"eps^4 / sqrt(n ln^6 n) = {drift_allowed:.4g}")
+            reasons.append(
+                f"Lemma 12: 2 n w_min = {2 * n * self.w_min:.4g} > "
+                f"eps^4 / sqrt(n ln^6 n) = {drift_allowed:.4g}"
+            )
         return {
             "eps": eps,
             "lemma5_excess": excess,
@@ -343,8 +372,12 @@ def proof_shape(n: int, f: int, c: float = 1.0) -> dict[str, Any]:
 
 def _proof_margins_fail(p: Params) -> bool:
     g = p.margins()
-    return bool(g["lemma5_excess"] < g["lemma5_needed"] or g["lemma5_step_margin"] < 0
-                or g["lemma12_gap"] < 0 or g["lemma12_drift_margin"] < 0)
+    return bool(
+        g["lemma5_excess"] < g["lemma5_needed"]
+        or g["lemma5_step_margin"] < 0
+        or g["lemma12_gap"] < 0
+        or g["lemma12_drift_margin"] < 0
+    )
 
 
 def _is_number(value: object) -> bool:
@@ -366,8 +399,9 @@ def _check_nf(n: object, f: object) -> None:
 def _check_int(name: str, value: object, *, minimum: int, maximum: int, what: str = "") -> None:
     about = f" ({what})" if what else ""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ParamsError(f"{name} must be an integer in {minimum}..{maximum}{about}, "
-                          f"got {value!r}")
+        raise ParamsError(
+            f"{name} must be an integer in {minimum}..{maximum}{about}, got {value!r}"
+        )
     if value < minimum:
         raise ParamsError(f"{name} must be at least {minimum}{about}, got {value}")
     if value > maximum:

@@ -38,8 +38,17 @@ _READY = int(Kind.READY)
 
 
 class _Instance:
-    __slots__ = ("accepted", "echo_from", "echo_masks", "echoed", "initial", "items",
-                 "readied", "ready_from", "ready_masks")
+    __slots__ = (
+        "accepted",
+        "echo_from",
+        "echo_masks",
+        "echoed",
+        "initial",
+        "items",
+        "readied",
+        "ready_from",
+        "ready_masks",
+    )
 
     def __init__(self) -> None:
         self.items: list[Item] = []
@@ -129,8 +138,7 @@ class ReliableBroadcast:
         if kind == _ECHO:
             if inst.echo_from & bit:
                 idx = inst.find(msg.item)
-                self._duplicate("echo", idx >= 0 and inst.echo_masks[idx] & bit, sender, msg,
-                                out)
+                self._duplicate("echo", idx >= 0 and inst.echo_masks[idx] & bit, sender, msg, out)
                 return None
             idx = inst.index(msg.item)
             inst.echo_from |= bit
@@ -143,8 +151,7 @@ class ReliableBroadcast:
         if kind == _READY:
             if inst.ready_from & bit:
                 idx = inst.find(msg.item)
-                self._duplicate("ready", idx >= 0 and inst.ready_masks[idx] & bit, sender, msg,
-                                out)
+                self._duplicate("ready", idx >= 0 and inst.ready_masks[idx] & bit, sender, msg, out)
                 return None
             idx = inst.index(msg.item)
             inst.ready_from |= bit
@@ -175,14 +182,18 @@ class ReliableBroadcast:
         self.dropped["bad-kind"] += 1
         return None
 
-    def _duplicate(self, what: str, same: int | bool, sender: int, msg: RbcMsg,
-                   out: list[Effect]) -> None:
+    def _duplicate(
+        self, what: str, same: int | bool, sender: int, msg: RbcMsg, out: list[Effect]
+    ) -> None:
         if same:
             self.dropped[f"duplicate-{what}"] += 1
             return
         self.dropped[f"conflicting-{what}"] += 1
-        out.append(Event(f"rbc-conflicting-{what}",
-                         {"sender": sender, "origin": msg.origin, "seq": msg.seq}))
+        out.append(
+            Event(
+                f"rbc-conflicting-{what}", {"sender": sender, "origin": msg.origin, "seq": msg.seq}
+            )
+        )
 
     def _accept(self, origin: int, seq: int, item: Item) -> list[Delivered] | None:
         nxt = self._next[origin]

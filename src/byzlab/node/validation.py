@@ -166,8 +166,9 @@ class Knowledge:
             j += 1
         return values
 
-    def _check_view(self, q: int, seq: int, view: tuple[int, ...] | None, board: int,
-                    shadow: Shadow) -> Check:
+    def _check_view(
+        self, q: int, seq: int, view: tuple[int, ...] | None, board: int, shadow: Shadow
+    ) -> Check:
         """A fixed view of `board` carried by q's item `seq`: it covers q's own Complete of
         the board and nothing of q's beyond its earlier items (q may have sent Acks between
         fixing and this item), grows, and shows n - f Completes of the board."""
@@ -189,8 +190,9 @@ class Knowledge:
         validated = self.validated
         return all(view[j] <= validated[j] for j in range(self.n))
 
-    def _check_live_view(self, q: int, seq: int, view: tuple[int, ...] | None,
-                         shadow: Shadow) -> Check:
+    def _check_live_view(
+        self, q: int, seq: int, view: tuple[int, ...] | None, shadow: Shadow
+    ) -> Check:
         """The view of an Ack or a Complete: exactly q's validated items when it sent it."""
         if view is None or len(view) != self.n:
             return _invalid("view-length")

@@ -34,8 +34,12 @@ from byzlab.node.params import Params
 class WeightBook:
     """Lazily computed consensus weights w_{i,e} (absolute epoch e = 0, 1, 2, ...)."""
 
-    def __init__(self, params: Params, store: BlackboardStore,
-                 epoch_views: Sequence[dict[int, tuple[int, ...]]]) -> None:
+    def __init__(
+        self,
+        params: Params,
+        store: BlackboardStore,
+        epoch_views: Sequence[dict[int, tuple[int, ...]]],
+    ) -> None:
         self.params = params
         self.store = store
         self._epoch_views = epoch_views

@@ -89,8 +89,7 @@ class ComposeError(ValueError):
 def material_dir(compose_file: Path) -> Path:
     """``docker-compose.N.yml`` -> ``docker-compose.N.d`` (next to the file)."""
     name = compose_file.name
-    stem = name[: -len(compose_file.suffix)] if compose_file.suffix in (".yml", ".yaml") \
-        else name
+    stem = name[: -len(compose_file.suffix)] if compose_file.suffix in (".yml", ".yaml") else name
     return compose_file.with_name(stem + ".d")
 
 
@@ -100,8 +99,10 @@ def resize(scenario: Scenario, n: int) -> Scenario:
         return scenario
     data = tomllib.loads(scenario.to_toml())
     if isinstance(scenario.run.inputs, tuple):
-        raise ComposeError(f"--n {n}: the scenario lists {scenario.n} explicit inputs; "
-                           "change run.inputs in the file instead")
+        raise ComposeError(
+            f"--n {n}: the scenario lists {scenario.n} explicit inputs; "
+            "change run.inputs in the file instead"
+        )
     data["run"]["n"] = n
     if scenario.run.f is None:
         data["run"].pop("f", None)
@@ -153,25 +154,41 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
             "entrypoint": ["python", "-m", "byzlab.network.tcp"],
             "command": ["--config", f"{SECRETS}/node.json"],
             "networks": ["byzlab"],
-            "secrets": [_secret(f"node-{i}-json", "node.json"), _secret("roster", ROSTER_FILE),
-                        _secret(f"key-{i}", key_file_name(i))],
+            "secrets": [
+                _secret(f"node-{i}-json", "node.json"),
+                _secret("roster", ROSTER_FILE),
+                _secret(f"key-{i}", key_file_name(i)),
+            ],
             # Nodes have no heartbeat file; n health-check processes only cost CPU.
             "healthcheck": {"disable": True},
             "labels": _labels("node", run_label, i),
             "deploy": restart,
         }
     secrets: dict[str, Any] = {
-        "proxy-json": {"file": f"./{material}/proxy.json",
-                       "labels": _labels("config", run_label)},
-        "roster": {"file": f"./{material}/keys/{ROSTER_FILE}",
-                   "labels": _labels("secret", run_label)},
+        "proxy-json": {"file": f"./{material}/proxy.json", "labels": _labels("config", run_label)},
+        "roster": {
+            "file": f"./{material}/keys/{ROSTER_FILE}",
+            "labels": _labels("secret", run_label),
+        },
     }
-    secrets.update({f"node-{i}-json": {"file": f"./{material}/nodes/node-{i}.json",
-                                       "labels": _labels("config", run_label, i)}
-                    for i in honest})
-    secrets.update({f"key-{i}": {"file": f"./{material}/keys/{key_file_name(i)}",
-                                 "labels": _labels("secret", run_label, i)}
-                    for i in [*honest, n, *byzantine]})
+    secrets.update(
+        {
+            f"node-{i}-json": {
+                "file": f"./{material}/nodes/node-{i}.json",
+                "labels": _labels("config", run_label, i),
+            }
+            for i in honest
+        }
+    )
+    secrets.update(
+        {
+            f"key-{i}": {
+                "file": f"./{material}/keys/{key_file_name(i)}",
+                "labels": _labels("secret", run_label, i),
+            }
+            for i in [*honest, n, *byzantine]
+        }
+    )
     return {
         "version": COMPOSE_VERSION,
         "services": services,
@@ -196,8 +213,11 @@ def compose_text(scenario: Scenario, *, image: str, material: str, command: str)
         "# or, on a swarm (images must be on every host, e.g. from a registry):",
         "#   docker stack deploy -c THIS_FILE byzlab",
     ]
-    return "\n".join(header) + "\n" + to_yaml(compose_document(
-        scenario, image=image, material=material))
+    return (
+        "\n".join(header)
+        + "\n"
+        + to_yaml(compose_document(scenario, image=image, material=material))
+    )
 
 
 def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None) -> str:
@@ -220,25 +240,42 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
     run = keys.roster.run_id
     atomic_write_text(dest / "scenario.toml", scenario.to_toml())
     proxy = {
-        "params": params.to_dict(), "protocol": scenario.run.protocol, "inputs": inputs,
-        "seed": scenario.seed, "run_id": run, "key_dir": SECRETS, "host": "0.0.0.0",
+        "params": params.to_dict(),
+        "protocol": scenario.run.protocol,
+        "inputs": inputs,
+        "seed": scenario.seed,
+        "run_id": run,
+        "key_dir": SECRETS,
+        "host": "0.0.0.0",
         "port": PROXY_PORT,
         "byzantine": [b.model_dump() for b in scenario.adversary.byzantine],
         "scheduler": scenario.adversary.scheduler,
         "scheduler_options": dict(scenario.adversary.scheduler_options),
-        "delta_s": scenario.adversary.delta_s, "tamper": scenario.adversary.tamper,
-        "stats_file": f"{DATA}/stats.json", "ready_file": f"{DATA}/ready.json",
+        "delta_s": scenario.adversary.delta_s,
+        "tamper": scenario.adversary.tamper,
+        "stats_file": f"{DATA}/stats.json",
+        "ready_file": f"{DATA}/ready.json",
     }
     _write_json(dest / "proxy.json", proxy)
     for i in range(n):
         if i in byzantine:
             continue
-        _write_json(dest / "nodes" / f"node-{i}.json", {
-            "node": i, "params": params.to_dict(), "protocol": scenario.run.protocol,
-            "input": inputs[i], "seed": scenario.seed, "run_id": run, "key_dir": SECRETS,
-            "proxy_host": "proxy", "proxy_port": PROXY_PORT, "out_dir": f"{DATA}/out",
-            "timeout_s": scenario.run.timeout_s,
-        })
+        _write_json(
+            dest / "nodes" / f"node-{i}.json",
+            {
+                "node": i,
+                "params": params.to_dict(),
+                "protocol": scenario.run.protocol,
+                "input": inputs[i],
+                "seed": scenario.seed,
+                "run_id": run,
+                "key_dir": SECRETS,
+                "proxy_host": "proxy",
+                "proxy_port": PROXY_PORT,
+                "out_dir": f"{DATA}/out",
+                "timeout_s": scenario.run.timeout_s,
+            },
+        )
     return run
 
 
@@ -246,8 +283,9 @@ def _write_json(path: Path, obj: object) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
-def write_compose(scenario: Scenario, out: Path, *, image: str, command: str,
-                  init_only: bool = False) -> tuple[Path, str]:
+def write_compose(
+    scenario: Scenario, out: Path, *, image: str, command: str, init_only: bool = False
+) -> tuple[Path, str]:
     """Write the compose file (unless ``init_only``) and its material; (material, run id).
 
     With ``init_only`` the compose file must already exist and match what this scenario
@@ -259,13 +297,15 @@ def write_compose(scenario: Scenario, out: Path, *, image: str, command: str,
         try:
             current = out.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ComposeError(f"{out} does not exist; write it with "
-                               f"`byzlab compose --n {scenario.n} --out {out}`") from None
+            raise ComposeError(
+                f"{out} does not exist; write it with `byzlab compose --n {scenario.n} --out {out}`"
+            ) from None
         if _body(current) != _body(text):
             raise ComposeError(
                 f"{out} was not generated for this scenario (n={scenario.n}, image {image}); "
                 f"regenerate it with `byzlab compose --n {scenario.n} --out {out}` "
-                "(add --scenario FILE if it came from one)")
+                "(add --scenario FILE if it came from one)"
+            )
     run_id = write_material(scenario, material)
     if not init_only:
         atomic_write_text(out, text)

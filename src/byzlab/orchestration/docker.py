@@ -174,32 +174,38 @@ def connect(*, timeout: float = 60.0) -> Any:
         import docker
         from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
     except ImportError:  # pragma: no cover - docker is a dependency of byzlab
-        raise DockerUnavailable("the Docker SDK for Python is not installed: "
-                                "`pip install docker`") from None
+        raise DockerUnavailable(
+            "the Docker SDK for Python is not installed: `pip install docker`"
+        ) from None
     _precheck(address, timeout=min(timeout, 10.0))
     probe = None
     try:
-        probe = docker.DockerClient.from_env(version=MINIMUM_DOCKER_API_VERSION,
-                                             timeout=int(timeout))
+        probe = docker.DockerClient.from_env(
+            version=MINIMUM_DOCKER_API_VERSION, timeout=int(timeout)
+        )
         engine = str(probe.api.version(api_version=False)["ApiVersion"])
     except Exception as exc:  # the SDK raises DockerException, requests and OS errors alike
         reason = _reason(exc)
         if "permission denied" in reason.lower():
             raise DockerUnavailable(
                 f"cannot use the Docker engine at {address}: permission denied; run as root "
-                "or add your user to the docker group") from None
+                "or add your user to the docker group"
+            ) from None
         raise _unreachable(address) from None
     finally:
         if probe is not None:
             probe.close()
-    version = min(engine, DEFAULT_DOCKER_API_VERSION,
-                  key=lambda v: tuple(int(x) for x in v.split(".")))
+    version = min(
+        engine, DEFAULT_DOCKER_API_VERSION, key=lambda v: tuple(int(x) for x in v.split("."))
+    )
     return docker.DockerClient.from_env(version=version, timeout=int(timeout))
 
 
 def _unreachable(address: str) -> DockerUnavailable:
-    return DockerUnavailable(f"cannot reach the Docker engine at {address}: start it with "
-                             "`dockerd &` or `systemctl start docker`")
+    return DockerUnavailable(
+        f"cannot reach the Docker engine at {address}: start it with "
+        "`dockerd &` or `systemctl start docker`"
+    )
 
 
 def _uses_cli_context() -> bool:
@@ -222,21 +228,23 @@ def _precheck(address: str, *, timeout: float) -> None:
         return
     try:
         if address.startswith("unix://"):
-            path = address[len("unix://"):]
+            path = address[len("unix://") :]
             if not path.startswith("/"):
                 path = "/" + path
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(timeout)
                 sock.connect(path)
         elif address.startswith("tcp://"):
-            host, _, port = address[len("tcp://"):].partition("/")[0].rpartition(":")
-            with socket.create_connection((host.strip("[]") or "localhost", int(port or 2375)),
-                                          timeout=timeout):
+            host, _, port = address[len("tcp://") :].partition("/")[0].rpartition(":")
+            with socket.create_connection(
+                (host.strip("[]") or "localhost", int(port or 2375)), timeout=timeout
+            ):
                 pass
     except PermissionError:
         raise DockerUnavailable(
             f"cannot use the Docker engine at {address}: permission denied; run as root or "
-            "add your user to the docker group") from None
+            "add your user to the docker group"
+        ) from None
     except (OSError, ValueError):
         raise _unreachable(address) from None
 
@@ -284,8 +292,9 @@ def owner_alive(label: str) -> bool | None:
     return state not in ("Z", "X") and _process_start(pid) == start
 
 
-def run_labels(run_id: str, role: str, *, node: int | None = None,
-               owner: str | None = None) -> dict[str, str]:
+def run_labels(
+    run_id: str, role: str, *, node: int | None = None, owner: str | None = None
+) -> dict[str, str]:
     """The labels of every object a run creates (see the module docs)."""
     labels = {LABEL_RUN: run_id, LABEL_ROLE: role}
     if node is not None:
@@ -366,8 +375,7 @@ class _FaultState:
     undo: str | None = None  # why the end of the fault was not applied, if it was moot
 
     def record(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in self.fault.model_dump().items()
-                               if v is not None}
+        out: dict[str, Any] = {k: v for k, v in self.fault.model_dump().items() if v is not None}
         out.update(applied_s=self.applied_s, undone_s=self.undone_s, error=self.error)
         if self.undo is not None:
             out["undo"] = self.undo
@@ -404,10 +412,18 @@ class _Box:
 class DockerRun:
     """One run's containers, network and files. Use as a context manager: exit removes all."""
 
-    def __init__(self, scenario: Scenario, *, out_root: Path, run_id: str | None = None,
-                 client: Any = None, proxy_options: dict[str, Any] | None = None,
-                 node_options: dict[str, Any] | None = None,
-                 log: Callable[[str], None] | None = None, force: bool = False) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        out_root: Path,
+        run_id: str | None = None,
+        client: Any = None,
+        proxy_options: dict[str, Any] | None = None,
+        node_options: dict[str, Any] | None = None,
+        log: Callable[[str], None] | None = None,
+        force: bool = False,
+    ) -> None:
         self.scenario = scenario
         self.force = force
         self.n = scenario.n
@@ -429,11 +445,9 @@ class DockerRun:
         self.network: Any = None
         self.network_name = f"byzlab-{self.run_id}"
         self.proxy = _Box(f"byzlab-{self.run_id}-proxy", "proxy", None)
-        self.nodes = {i: _Box(f"byzlab-{self.run_id}-node-{i}", "node", i)
-                      for i in self.honest_ids}
+        self.nodes = {i: _Box(f"byzlab-{self.run_id}-node-{i}", "node", i) for i in self.honest_ids}
         self.faults = [_FaultState(k, fault) for k, fault in enumerate(scenario.docker.faults)]
-        netem_nodes = {fault.node for fault in scenario.docker.faults
-                       if fault.action == "netem"}
+        netem_nodes = {fault.node for fault in scenario.docker.faults if fault.action == "netem"}
         self._cap_net_admin = netem_nodes
         self.crashed: dict[int, str] = {}
         self.started_at = time.monotonic()
@@ -467,8 +481,8 @@ class DockerRun:
             image = self.client.images.get(self.image)
         except docker.errors.ImageNotFound:
             raise DockerUnavailable(
-                f"the image {self.image} does not exist: build it with "
-                "`byzlab image build`") from None
+                f"the image {self.image} does not exist: build it with `byzlab image build`"
+            ) from None
         built_from = (image.labels or {}).get("byzlab.source-hash")
         try:
             from byzlab.orchestration.image import source_hash, source_root
@@ -477,8 +491,10 @@ class DockerRun:
         except Exception:  # not a source checkout: nothing to compare with
             return
         if built_from and built_from != here:
-            self.log(f"warning: {self.image} was built from other sources ({built_from}, "
-                     f"the working tree is {here}); rebuild it with `byzlab image build`")
+            self.log(
+                f"warning: {self.image} was built from other sources ({built_from}, "
+                f"the working tree is {here}); rebuild it with `byzlab image build`"
+            )
 
     def check_memory(self) -> None:
         """Refuse (``RunRefused``) a run that does not fit in the engine's memory (and this
@@ -489,10 +505,10 @@ class DockerRun:
             engine = int(self.client.info()["MemTotal"]) / (1024 * 1024)
         here = available_memory_mib() if engine_address().startswith("unix://") else None
         figures = [m for m in (engine, here) if m is not None]
-        where = ("the Docker engine (MemTotal" + (", and this machine's MemAvailable)"
-                                                  if here is not None else ")"))
-        check_memory(estimate, min(figures) if figures else None, where=where,
-                     force=self.force)
+        where = "the Docker engine (MemTotal" + (
+            ", and this machine's MemAvailable)" if here is not None else ")"
+        )
+        check_memory(estimate, min(figures) if figures else None, where=where, force=self.force)
 
     def prepare(self) -> None:
         """Keys and configs, on the host and staged for each container."""
@@ -513,10 +529,14 @@ class DockerRun:
 
         def key_files(ids: Iterable[int]) -> dict[str, tuple[bytes | None, int]]:
             files: dict[str, tuple[bytes | None, int]] = {
-                "keys": (None, 0o700), f"keys/{ROSTER_FILE}": (roster, 0o644)}
+                "keys": (None, 0o700),
+                f"keys/{ROSTER_FILE}": (roster, 0o644),
+            }
             for i in ids:
                 files[f"keys/{key_file_name(i)}"] = (
-                    (all_keys / key_file_name(i)).read_bytes(), 0o600)
+                    (all_keys / key_file_name(i)).read_bytes(),
+                    0o600,
+                )
             return files
 
         proxy_cfg: dict[str, Any] = {
@@ -539,23 +559,39 @@ class DockerRun:
         proxy_cfg.update(self.proxy_options)
         proxy_json = json.dumps(proxy_cfg, indent=2, sort_keys=True).encode() + b"\n"
         atomic_write_bytes(self.proxy_dir / "proxy.json", proxy_json)
-        self.proxy.files = {**key_files([self.n, *self.byzantine]),
-                            "proxy.json": (proxy_json, 0o644)}
+        self.proxy.files = {
+            **key_files([self.n, *self.byzantine]),
+            "proxy.json": (proxy_json, 0o644),
+        }
         for i, box in self.nodes.items():
             box.files = {**key_files([i]), "out": (None, 0o755)}
         # The host keeps no private keys: they live in the containers until they are
         # removed (the private directory goes when prepare() returns).
 
-    def _create(self, box: _Box, module: str, config: str, *,
-                environment: dict[str, str] | None = None,
-                healthcheck: dict[str, Any] | None = None) -> None:
+    def _create(
+        self,
+        box: _Box,
+        module: str,
+        config: str,
+        *,
+        environment: dict[str, str] | None = None,
+        healthcheck: dict[str, Any] | None = None,
+    ) -> None:
         labels = run_labels(self.run_id, box.role, node=box.node, owner=self.owner)
         cap_add = ["NET_ADMIN"] if box.node in self._cap_net_admin else None
         box.container = self.client.containers.create(
-            self.image, entrypoint=["python", "-m", module], command=["--config", config],
-            name=box.name, hostname=box.name, labels=labels, network=self.network_name,
-            environment=environment or {}, cap_add=cap_add, healthcheck=healthcheck,
-            detach=True)
+            self.image,
+            entrypoint=["python", "-m", module],
+            command=["--config", config],
+            name=box.name,
+            hostname=box.name,
+            labels=labels,
+            network=self.network_name,
+            environment=environment or {},
+            cap_add=cap_add,
+            healthcheck=healthcheck,
+            detach=True,
+        )
         box.container.put_archive(DATA, _tar(box.files))
         box.container.start()
 
@@ -572,17 +608,25 @@ class DockerRun:
         started = time.monotonic()
         try:
             self.network = self.client.networks.create(
-                self.network_name, driver="bridge", internal=True,
-                labels=run_labels(self.run_id, "network", owner=self.owner))
-            self.log(f"starting the proxy and {len(self.nodes)} node containers "
-                     f"({self.image}, network {self.network_name})")
-            self._create(self.proxy, PROXY_MODULE, f"{DATA}/proxy.json",
-                         environment={"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json"})
+                self.network_name,
+                driver="bridge",
+                internal=True,
+                labels=run_labels(self.run_id, "network", owner=self.owner),
+            )
+            self.log(
+                f"starting the proxy and {len(self.nodes)} node containers "
+                f"({self.image}, network {self.network_name})"
+            )
+            self._create(
+                self.proxy,
+                PROXY_MODULE,
+                f"{DATA}/proxy.json",
+                environment={"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json"},
+            )
             self._wait_ready()
             address = self._proxy_address()
             gate = self._gate()
-            self._start_nodes([b for i, b in self.nodes.items() if i != gate], address,
-                              on_status)
+            self._start_nodes([b for i, b in self.nodes.items() if i != gate], address, on_status)
             if gate is not None:
                 # Hold the start barrier: every other node connects, the faults due at
                 # 0 s are applied, and only then does the last node start and connect.
@@ -590,13 +634,14 @@ class DockerRun:
                 self._apply_start_faults()
                 self._start_nodes([self.nodes[gate]], address, on_status)
         except docker.errors.APIError as exc:
-            raise RunFailed(f"{self.describe()}: the Docker engine refused: "
-                            f"{_api_error(exc)}") from None
-        self.log(f"{len(self.nodes) + 1} containers started in "
-                 f"{time.monotonic() - started:.1f} s")
+            raise RunFailed(
+                f"{self.describe()}: the Docker engine refused: {_api_error(exc)}"
+            ) from None
+        self.log(f"{len(self.nodes) + 1} containers started in {time.monotonic() - started:.1f} s")
 
-    def _start_nodes(self, boxes: list[_Box], address: str,
-                     on_status: Callable[[dict[str, Any]], None] | None) -> None:
+    def _start_nodes(
+        self, boxes: list[_Box], address: str, on_status: Callable[[dict[str, Any]], None] | None
+    ) -> None:
         with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
             futures = [pool.submit(self._start_node, box, address) for box in boxes]
             while futures_wait(futures, timeout=0.5).not_done:
@@ -614,13 +659,16 @@ class DockerRun:
             return None
         free = [i for i in self.nodes if i not in at_start]
         if not free:
-            self.log("warning: every honest node has a fault at 0 s, so no node can hold "
-                     "the start: those faults are applied as soon as the run has started")
+            self.log(
+                "warning: every honest node has a fault at 0 s, so no node can hold "
+                "the start: those faults are applied as soon as the run has started"
+            )
             return None
         return free[0]
 
-    def _wait_connected(self, count: int,
-                        on_status: Callable[[dict[str, Any]], None] | None) -> None:
+    def _wait_connected(
+        self, count: int, on_status: Callable[[dict[str, Any]], None] | None
+    ) -> None:
         """Until the proxy reports ``count`` honest nodes connected."""
         deadline = time.monotonic() + STARTUP_SLACK_S + STARTUP_SLACK_PER_NODE_S * self.n
         while True:
@@ -631,11 +679,14 @@ class DockerRun:
                 return
             self.proxy.container.reload()
             if self.proxy.container.status not in ("created", "running"):
-                raise RunFailed(f"{self.describe()}: the proxy container exited while the "
-                                "nodes were connecting")
+                raise RunFailed(
+                    f"{self.describe()}: the proxy container exited while the nodes were connecting"
+                )
             if time.monotonic() >= deadline:
-                raise RunFailed(f"{self.describe()}: only {stats.get('connected', 0)} of "
-                                f"{count} node containers connected to the proxy")
+                raise RunFailed(
+                    f"{self.describe()}: only {stats.get('connected', 0)} of "
+                    f"{count} node containers connected to the proxy"
+                )
             time.sleep(POLL_S)
 
     def _apply_start_faults(self) -> None:
@@ -691,8 +742,9 @@ class DockerRun:
             self.proxy.container.reload()
             if self.proxy.container.status not in ("created", "running"):
                 logs = self.proxy.container.logs().decode(errors="replace")[-2000:]
-                raise RunFailed(f"{self.describe()}: the proxy container exited during "
-                                f"start-up:\n{logs}")
+                raise RunFailed(
+                    f"{self.describe()}: the proxy container exited during start-up:\n{logs}"
+                )
             time.sleep(0.05)
         raise RunFailed(f"{self.describe()}: the proxy did not start within {timeout:.0f} s")
 
@@ -713,16 +765,21 @@ class DockerRun:
 
     def _states(self) -> dict[str, str]:
         """Container name -> state ("running", "exited", "paused", ...), one API call."""
-        rows = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}="
-                                                                      f"{self.run_id}"})
+        rows = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}={self.run_id}"})
         return {str(r["Names"][0]).lstrip("/"): str(r["State"]) for r in rows}
 
-    def wait(self, *, timeout: float | None = None,
-             on_status: Callable[[dict[str, Any]], None] | None = None) -> str:
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+    ) -> str:
         """Until every node container exited ("nodes-exited"), the proxy failed, or timeout."""
-        budget = timeout if timeout is not None else (
-            self.scenario.run.timeout_s + STARTUP_SLACK_S
-            + STARTUP_SLACK_PER_NODE_S * self.n)
+        budget = (
+            timeout
+            if timeout is not None
+            else (self.scenario.run.timeout_s + STARTUP_SLACK_S + STARTUP_SLACK_PER_NODE_S * self.n)
+        )
         deadline = time.monotonic() + budget
         while True:
             stats = self.status()
@@ -750,8 +807,11 @@ class DockerRun:
     def _next_poll(self) -> float:
         """Sleep until the next poll, or less if a timed fault falls due before it."""
         elapsed = self._elapsed()
-        pending = [s.fault.at_s for s in self.faults
-                   if s.applied_s is None and s.error is None and s.fault.at_s is not None]
+        pending = [
+            s.fault.at_s
+            for s in self.faults
+            if s.applied_s is None and s.error is None and s.fault.at_s is not None
+        ]
         if elapsed is None or not pending:
             return POLL_S
         return min(POLL_S, max(0.005, min(pending) - elapsed))
@@ -768,8 +828,9 @@ class DockerRun:
         survivors = [i for i in self.nodes if i not in self.crashed]
         if survivors and all((snapshots.get(str(i)) or {}).get("halted") for i in survivors):
             self._terminated_survivors = True
-            self.log(f"every surviving node halted; stopping them (crashed: "
-                     f"{sorted(self.crashed)})")
+            self.log(
+                f"every surviving node halted; stopping them (crashed: {sorted(self.crashed)})"
+            )
             for i in survivors:
                 with contextlib.suppress(Exception):
                     self.nodes[i].container.kill(signal="SIGTERM")
@@ -784,8 +845,12 @@ class DockerRun:
             return elapsed is not None and elapsed >= fault.at_s
         snapshot = (stats.get("snapshots") or {}).get(str(fault.node)) or {}
         iteration = snapshot.get("iteration")
-        return (isinstance(iteration, int) and fault.at_iteration is not None
-                and iteration >= fault.at_iteration and bool(stats.get("started")))
+        return (
+            isinstance(iteration, int)
+            and fault.at_iteration is not None
+            and iteration >= fault.at_iteration
+            and bool(stats.get("started"))
+        )
 
     def _apply_faults(self, stats: dict[str, Any]) -> None:
         for state in self.faults:
@@ -793,20 +858,26 @@ class DockerRun:
             box = self.nodes[fault.node]
             if state.applied_s is None and state.error is None and self._due(state, stats):
                 self._apply_now(state, self._elapsed() or 0.0)
-            elif (state.applied_s is not None and state.undone_s is None and state.error is None
-                  and state.undo is None and fault.duration_s is not None
-                  and (self._elapsed() or 0.0) >= state.applied_s + fault.duration_s):
+            elif (
+                state.applied_s is not None
+                and state.undone_s is None
+                and state.error is None
+                and state.undo is None
+                and fault.duration_s is not None
+                and (self._elapsed() or 0.0) >= state.applied_s + fault.duration_s
+            ):
                 try:
                     self._undo(box, fault)
                 except Exception as exc:
                     if _exited(box):
                         # Nothing left to undo: the fault lasted the rest of the node's run.
-                        state.undo = (f"not needed: node {fault.node}'s container exited "
-                                      "before the fault's end")
+                        state.undo = (
+                            f"not needed: node {fault.node}'s container exited "
+                            "before the fault's end"
+                        )
                         continue
                     state.error = f"undo: {_api_error(exc)}"
-                    self.log(f"warning: undoing docker.faults[{state.index}] failed: "
-                             f"{state.error}")
+                    self.log(f"warning: undoing docker.faults[{state.index}] failed: {state.error}")
                     continue
                 state.undone_s = self._elapsed()
 
@@ -819,13 +890,19 @@ class DockerRun:
         except Exception as exc:  # a failed fault is reported, the run goes on
             state.error = _api_error(exc)
             if "is not running" in state.error:
-                state.error = (f"node {fault.node}'s container had already exited "
-                               "(the run was over before the fault was due)")
-            self.log(f"warning: fault docker.faults[{state.index}] ({fault.action} "
-                     f"node {fault.node}) failed: {state.error}")
+                state.error = (
+                    f"node {fault.node}'s container had already exited "
+                    "(the run was over before the fault was due)"
+                )
+            self.log(
+                f"warning: fault docker.faults[{state.index}] ({fault.action} "
+                f"node {fault.node}) failed: {state.error}"
+            )
             return
-        self.log(f"fault: {fault.action} node {fault.node} at {at:.2f} s"
-                 + (" (before the start)" if self.start_wall is None else ""))
+        self.log(
+            f"fault: {fault.action} node {fault.node} at {at:.2f} s"
+            + (" (before the start)" if self.start_wall is None else "")
+        )
         if fault.permanent:
             self.crashed[fault.node] = fault.action
 
@@ -933,8 +1010,10 @@ class DockerRun:
         except Exception as exc:
             failed.append(f"network {self.network_name}: {_api_error(exc)}")
         if failed:
-            self.log(f"warning: could not remove {'; '.join(failed)}; run `byzlab docker "
-                     f"clean --run {self.run_id}` once the engine is back")
+            self.log(
+                f"warning: could not remove {'; '.join(failed)}; run `byzlab docker "
+                f"clean --run {self.run_id}` once the engine is back"
+            )
 
     def __enter__(self) -> DockerRun:
         return self
@@ -947,8 +1026,8 @@ class DockerRun:
     def collect(self, waited: str) -> RunOutcome:
         """Write the local backend's result files (results.py) and return the outcome."""
         results, by_node, stats = gather_outputs(
-            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids},
-            self.stats_file)
+            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids}, self.stats_file
+        )
         traces = [by_node[i] for i in self.honest_ids if i not in self.crashed]
         exit_codes: dict[int, int | None] = {i: b.exit_code for i, b in self.nodes.items()}
         crashed = {i: f"container-{action}" for i, action in sorted(self.crashed.items())}
@@ -957,30 +1036,54 @@ class DockerRun:
         survivors = {i: r for i, r in results.items() if i not in crashed}
         stopped = self._stopped_reason(waited, survivors)
         summary = build_summary(
-            n=self.n, seed=self.seed, params=self.params.to_dict(),
+            n=self.n,
+            seed=self.seed,
+            params=self.params.to_dict(),
             protocol=self.scenario.run.protocol,
-            scheduler={"name": self.scenario.adversary.scheduler,
-                       **self.scenario.adversary.scheduler_options},
-            byzantine=faulty, inputs=self.inputs,
-            delta_s=self.scenario.adversary.delta_s, node_results=survivors, proxy_stats=stats,
-            traces=traces, stopped=stopped, backend="docker", run_id=self.run_id,
+            scheduler={
+                "name": self.scenario.adversary.scheduler,
+                **self.scenario.adversary.scheduler_options,
+            },
+            byzantine=faulty,
+            inputs=self.inputs,
+            delta_s=self.scenario.adversary.delta_s,
+            node_results=survivors,
+            proxy_stats=stats,
+            traces=traces,
+            stopped=stopped,
+            backend="docker",
+            run_id=self.run_id,
             commit=git_commit(),
         )
         summary["byzantine"] = {str(k): v for k, v in sorted(self.byzantine.items())}
         summary["crashed"] = {str(k): v for k, v in crashed.items()}
         for state in self.faults:
-            if state.applied_s is not None and state.error is None and state.undo is None \
-                    and state.fault.duration_s is not None and state.undone_s is None:
+            if (
+                state.applied_s is not None
+                and state.error is None
+                and state.undo is None
+                and state.fault.duration_s is not None
+                and state.undone_s is None
+            ):
                 state.undo = "not needed: the run was over before the fault's end"
         summary["faults"] = [state.record() for state in self.faults]
         summary["image"] = self.image
         summary["spinup_s"] = self.spinup_s
         summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
         summary["wall_time_s"] = time.monotonic() - self.started_at
-        starts = [r["start_time"] for r in survivors.values()
-                  if isinstance(r.get("start_time"), int | float)]
-        table = nodes_csv(self.n, byzantine=faulty, inputs=self.inputs, node_results=results,
-                          exit_codes=exit_codes, start_time=min(starts) if starts else None)
+        starts = [
+            r["start_time"]
+            for r in survivors.values()
+            if isinstance(r.get("start_time"), int | float)
+        ]
+        table = nodes_csv(
+            self.n,
+            byzantine=faulty,
+            inputs=self.inputs,
+            node_results=results,
+            exit_codes=exit_codes,
+            start_time=min(starts) if starts else None,
+        )
         atomic_write_text(self.out_dir / "nodes.csv", _mark_crashed(table, crashed))
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
@@ -989,8 +1092,11 @@ class DockerRun:
         survivors = [i for i in self.honest_ids if i not in self.crashed]
         if waited == "interrupted":
             return "interrupted"
-        if results and len(results) == len(survivors) \
-                and all(r.get("halted") for r in results.values()):
+        if (
+            results
+            and len(results) == len(survivors)
+            and all(r.get("halted") for r in results.values())
+        ):
             return "all-honest-halted"
         if waited == "nodes-exited":
             reasons = {str(r.get("stop_reason")) for r in results.values()}
@@ -1068,23 +1174,29 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_docker(scenario: Scenario, *, out_root: Path,
-               on_status: Callable[[dict[str, Any]], None] | None = None,
-               run_id: str | None = None, log: Callable[[str], None] | None = None,
-               client: Any = None, force: bool = False) -> RunOutcome:
+def run_docker(
+    scenario: Scenario,
+    *,
+    out_root: Path,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+    client: Any = None,
+    force: bool = False,
+) -> RunOutcome:
     """Run one scenario in containers and write its results (see the module docs).
 
     Raises ``RunRefused`` before any object is created if the run does not fit in the
     engine's memory (unless ``force``), and ``RunIOError`` if a file cannot be written.
     """
     client = client or connect()
-    run = DockerRun(scenario, out_root=out_root, run_id=run_id, client=client, log=log,
-                    force=force)
+    run = DockerRun(scenario, out_root=out_root, run_id=run_id, client=client, log=log, force=force)
     try:
         return _run(run, on_status)
     except OSError as exc:
-        raise io_error(exc, run_id=run.run_id, out_dir=run.out_dir,
-                       started=run.network is not None) from None
+        raise io_error(
+            exc, run_id=run.run_id, out_dir=run.out_dir, started=run.network is not None
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             remove_stale_tmp(run.out_dir)
@@ -1100,15 +1212,16 @@ def _run(run: DockerRun, on_status: Callable[[dict[str, Any]], None] | None) -> 
             try:
                 run.start(on_status)
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                raise RunFailed(f"{run.describe()}: the Docker engine failed while starting "
-                                f"the containers: {_api_error(exc)}") from None
+                raise RunFailed(
+                    f"{run.describe()}: the Docker engine failed while starting "
+                    f"the containers: {_api_error(exc)}"
+                ) from None
             try:
                 waited = run.wait(on_status=on_status)
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 run.log(f"error: the Docker engine failed during the run: {_api_error(exc)}")
                 waited = "engine-failed"
-            if waited == "nodes-exited" and run.proxy.container is not None \
-                    and not run.crashed:
+            if waited == "nodes-exited" and run.proxy.container is not None and not run.crashed:
                 # The proxy exits by itself after "done"; let it write its final statistics.
                 # (With a crashed node it never sees "done": it is stopped right away.)
                 with contextlib.suppress(Exception):
@@ -1134,8 +1247,14 @@ class CleanReport:
         return sum(len(v) for v in self.removed.values())
 
 
-def _keep(labels: dict[str, str], *, run_id: str | None, include_live: bool,
-          include_unowned: bool, report: CleanReport) -> bool:
+def _keep(
+    labels: dict[str, str],
+    *,
+    run_id: str | None,
+    include_live: bool,
+    include_unowned: bool,
+    report: CleanReport,
+) -> bool:
     """Should a labelled object survive this clean?"""
     if run_id is not None and labels.get(LABEL_RUN) != run_id:
         return True
@@ -1153,8 +1272,14 @@ def _keep(labels: dict[str, str], *, run_id: str | None, include_live: bool,
     return True
 
 
-def clean(client: Any, *, run_id: str | None = None, include_live: bool = False,
-          include_unowned: bool = False, dry_run: bool = False) -> CleanReport:
+def clean(
+    client: Any,
+    *,
+    run_id: str | None = None,
+    include_live: bool = False,
+    include_unowned: bool = False,
+    dry_run: bool = False,
+) -> CleanReport:
     """Remove labelled containers, networks and volumes whose orchestrator is gone.
 
     ``include_live`` also removes objects of runs whose orchestrator still runs (it will
@@ -1170,8 +1295,13 @@ def clean(client: Any, *, run_id: str | None = None, include_live: bool = False,
     def remove_all(kind: str, objects: Iterable[Any], remove: Callable[[Any], None]) -> None:
         for obj in objects:
             labels = _labels_of(obj)
-            if _keep(labels, run_id=run_id, include_live=include_live,
-                     include_unowned=include_unowned, report=report):
+            if _keep(
+                labels,
+                run_id=run_id,
+                include_live=include_live,
+                include_unowned=include_unowned,
+                report=report,
+            ):
                 continue
             name = str(getattr(obj, "name", None) or obj.id)
             if not dry_run:
@@ -1186,10 +1316,12 @@ def clean(client: Any, *, run_id: str | None = None, include_live: bool = False,
 
     swarm = _is_swarm_manager(client)
     if swarm:
-        remove_all("services", client.services.list(filters=label_filter),
-                   lambda s: s.remove())
-    remove_all("containers", client.containers.list(all=True, filters=label_filter),
-               lambda c: _force_remove(c))
+        remove_all("services", client.services.list(filters=label_filter), lambda s: s.remove())
+    remove_all(
+        "containers",
+        client.containers.list(all=True, filters=label_filter),
+        lambda c: _force_remove(c),
+    )
     if swarm:
         remove_all("configs", client.configs.list(filters=label_filter), lambda c: c.remove())
         remove_all("secrets", client.secrets.list(filters=label_filter), lambda s: s.remove())
@@ -1200,8 +1332,12 @@ def clean(client: Any, *, run_id: str | None = None, include_live: bool = False,
 
 def _labels_of(obj: Any) -> dict[str, str]:
     attrs = getattr(obj, "attrs", {}) or {}
-    labels = attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") \
-        or (attrs.get("Spec") or {}).get("Labels") or {}
+    labels = (
+        attrs.get("Labels")
+        or (attrs.get("Config") or {}).get("Labels")
+        or (attrs.get("Spec") or {}).get("Labels")
+        or {}
+    )
     return {str(k): str(v) for k, v in labels.items()}
 
 

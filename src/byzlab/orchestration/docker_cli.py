@@ -34,20 +34,38 @@ def image_command() -> None:
 
 @image_command.command(name="build")
 @click.option("--tag", default=DEFAULT_IMAGE, show_default=True, help="Image to build.")
-@click.option("--from", "how", type=click.Choice(["auto", "registry", "offline"]),
-              default="auto", show_default=True,
-              help="registry: the repository's Dockerfile from python:3.11-slim. offline: "
-                   "host-built wheels on a debootstrap base (no registry needed). auto: "
-                   "registry if python:3.11-slim is present or can be pulled, else offline.")
-@click.option("--base", default="byzlab-base:bookworm", show_default=True,
-              help="Tag of the offline path's debootstrap base image (built once, cached).")
+@click.option(
+    "--from",
+    "how",
+    type=click.Choice(["auto", "registry", "offline"]),
+    default="auto",
+    show_default=True,
+    help="registry: the repository's Dockerfile from python:3.11-slim. offline: "
+    "host-built wheels on a debootstrap base (no registry needed). auto: "
+    "registry if python:3.11-slim is present or can be pulled, else offline.",
+)
+@click.option(
+    "--base",
+    default="byzlab-base:bookworm",
+    show_default=True,
+    help="Tag of the offline path's debootstrap base image (built once, cached).",
+)
 @click.option("--rebuild-base", is_flag=True, help="Rebuild the base image even if cached.")
-@click.option("--mirror", default="http://deb.debian.org/debian", show_default=True,
-              help="Debian mirror for debootstrap.")
-@click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="byzlab source checkout (default: the one byzlab runs from).")
-def image_build(tag: str, how: str, base: str, rebuild_base: bool, mirror: str,
-                source: Path | None) -> None:
+@click.option(
+    "--mirror",
+    default="http://deb.debian.org/debian",
+    show_default=True,
+    help="Debian mirror for debootstrap.",
+)
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="byzlab source checkout (default: the one byzlab runs from).",
+)
+def image_build(
+    tag: str, how: str, base: str, rebuild_base: bool, mirror: str, source: Path | None
+) -> None:
     """Build the byzlab image: one image for the nodes and the proxy.
 
     It runs as the unprivileged user byzlab (uid 10001), has a health check, iproute2 for
@@ -66,13 +84,22 @@ def image_build(tag: str, how: str, base: str, rebuild_base: bool, mirror: str,
         click.echo(f"image [{time.monotonic() - started:5.1f} s] {line}", err=True)
 
     try:
-        built = build_image(tag=tag, base=base, source=source, how=how,
-                            rebuild_base=rebuild_base, mirror=mirror, log=log)
+        built = build_image(
+            tag=tag,
+            base=base,
+            source=source,
+            how=how,
+            rebuild_base=rebuild_base,
+            mirror=mirror,
+            log=log,
+        )
     except (DockerUnavailable, ImageBuildError) as exc:
         _fail(str(exc))
         return
-    click.echo(f"built {built.tag} ({built.image_id[7:19]}) the {built.path} way in "
-               f"{built.seconds:.0f} s: {built.size_bytes / 1e6:.0f} MB")
+    click.echo(
+        f"built {built.tag} ({built.image_id[7:19]}) the {built.path} way in "
+        f"{built.seconds:.0f} s: {built.size_bytes / 1e6:.0f} MB"
+    )
     click.echo("contains: " + ", ".join(built.distributions))
 
 
@@ -86,12 +113,17 @@ def docker_command() -> None:
 
 @docker_command.command(name="clean")
 @click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Only this run.")
-@click.option("--force", is_flag=True,
-              help="Also runs whose orchestrator is still running (they will fail).")
-@click.option("--all", "include_unowned", is_flag=True,
-              help="Also objects made by docker-compose or a swarm stack from `byzlab "
-                   "compose` files (normally removed with `docker-compose down` or "
-                   "`docker stack rm`).")
+@click.option(
+    "--force", is_flag=True, help="Also runs whose orchestrator is still running (they will fail)."
+)
+@click.option(
+    "--all",
+    "include_unowned",
+    is_flag=True,
+    help="Also objects made by docker-compose or a swarm stack from `byzlab "
+    "compose` files (normally removed with `docker-compose down` or "
+    "`docker stack rm`).",
+)
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 def docker_clean(run_id: str | None, force: bool, include_unowned: bool, dry_run: bool) -> None:
     """Remove containers, networks and volumes labelled byzlab.run=<run-id>.
@@ -107,16 +139,19 @@ def docker_clean(run_id: str | None, force: bool, include_unowned: bool, dry_run
     except DockerUnavailable as exc:
         _fail(str(exc))
         return
-    report = clean(client, run_id=run_id, include_live=force,
-                   include_unowned=include_unowned, dry_run=dry_run)
+    report = clean(
+        client, run_id=run_id, include_live=force, include_unowned=include_unowned, dry_run=dry_run
+    )
     verb = "would remove" if dry_run else "removed"
     if report.total == 0:
         click.echo(f"nothing to remove{'' if run_id is None else f' for run {run_id}'}")
     for kind, names in report.removed.items():
         click.echo(f"{verb} {len(names)} {kind}: {', '.join(sorted(names))}")
     if report.skipped_live:
-        click.echo(f"kept runs whose orchestrator is still running (--force removes them): "
-                   f"{', '.join(report.skipped_live)}")
+        click.echo(
+            f"kept runs whose orchestrator is still running (--force removes them): "
+            f"{', '.join(report.skipped_live)}"
+        )
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
     if report.errors:
@@ -145,22 +180,44 @@ def docker_ps() -> None:
 
 
 @click.command(name="compose")
-@click.option("--n", "n", type=click.IntRange(4, 1024), default=None,
-              help="Number of nodes (default: the scenario's run.n).")
-@click.option("--scenario", "scenario_file", default=None, metavar="FILE",
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Scenario file (default: the default scenario of `byzlab run`).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Compose file to write (default: docker-compose.<N>.yml; with --init: "
-                   "docker-compose.yml).")
-@click.option("--image", default=None,
-              help=f"Image of every service (default: the scenario's docker.image, "
-                   f"{DEFAULT_IMAGE}).")
-@click.option("--init", "init_only", is_flag=True,
-              help="Only (re)generate keys and configs for an existing compose file, e.g. "
-                   "the repository's docker-compose.yml before `docker-compose up`.")
-def compose_command(n: int | None, scenario_file: Path | None, out: Path | None,
-                    image: str | None, init_only: bool) -> None:
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(4, 1024),
+    default=None,
+    help="Number of nodes (default: the scenario's run.n).",
+)
+@click.option(
+    "--scenario",
+    "scenario_file",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scenario file (default: the default scenario of `byzlab run`).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Compose file to write (default: docker-compose.<N>.yml; with --init: "
+    "docker-compose.yml).",
+)
+@click.option(
+    "--image",
+    default=None,
+    help=f"Image of every service (default: the scenario's docker.image, {DEFAULT_IMAGE}).",
+)
+@click.option(
+    "--init",
+    "init_only",
+    is_flag=True,
+    help="Only (re)generate keys and configs for an existing compose file, e.g. "
+    "the repository's docker-compose.yml before `docker-compose up`.",
+)
+def compose_command(
+    n: int | None, scenario_file: Path | None, out: Path | None, image: str | None, init_only: bool
+) -> None:
     """Write a compose file for N nodes that runs with docker-compose and on a swarm.
 
     Writes OUT and, next to it, OUT's material directory (docker-compose.N.d/: the run's
@@ -186,17 +243,23 @@ def compose_command(n: int | None, scenario_file: Path | None, out: Path | None,
         if n is not None:
             scn = resize(scn, n)
         if out is None:
-            out = Path("docker-compose.yml") if init_only else Path(
-                f"docker-compose.{scn.n}.yml")
-        command = "byzlab compose" + (f" --n {scn.n}" if n is not None else "") + (
-            f" --scenario {scenario_file}" if scenario_file else "") + f" --out {out.name}"
-        material, run_id = write_compose(scn, out, image=image or scn.docker.image,
-                                         command=command, init_only=init_only)
+            out = Path("docker-compose.yml") if init_only else Path(f"docker-compose.{scn.n}.yml")
+        command = (
+            "byzlab compose"
+            + (f" --n {scn.n}" if n is not None else "")
+            + (f" --scenario {scenario_file}" if scenario_file else "")
+            + f" --out {out.name}"
+        )
+        material, run_id = write_compose(
+            scn, out, image=image or scn.docker.image, command=command, init_only=init_only
+        )
     except (ComposeError, OSError) as exc:
         _fail(str(exc), 2 if isinstance(exc, ComposeError) else 1)
         return
     if not init_only:
         click.echo(f"wrote {out} (proxy + {scn.n - len(scn.adversary.byzantine)} nodes)")
     click.echo(f"wrote keys and configs for run {run_id} to {material}/")
-    click.echo(f"run it:  docker-compose -f {out} up     or on a swarm:  "
-               f"docker stack deploy -c {out} byzlab")
+    click.echo(
+        f"run it:  docker-compose -f {out} up     or on a swarm:  "
+        f"docker stack deploy -c {out} byzlab"
+    )

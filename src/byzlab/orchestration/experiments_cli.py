@@ -24,8 +24,21 @@ from rich.table import Table
 
 __all__ = ["replay_command", "report_command", "results_command", "sweep_command"]
 
-DEFAULT_COLUMNS = ("run_id", "protocol", "n", "f", "scheduler", "strategy", "seed", "agreed",
-                   "decision", "latency_delta", "iterations", "epochs", "messages")
+DEFAULT_COLUMNS = (
+    "run_id",
+    "protocol",
+    "n",
+    "f",
+    "scheduler",
+    "strategy",
+    "seed",
+    "agreed",
+    "decision",
+    "latency_delta",
+    "iterations",
+    "epochs",
+    "messages",
+)
 
 
 def _fail(message: str, status: int = 2) -> NoReturn:
@@ -73,22 +86,50 @@ def _cell(value: object) -> str:
 
 @click.command("sweep", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("sweep_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, metavar="DIR",
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The result store: DIR/runs.parquet, DIR/runs/<run-id>/, ...")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker processes for simulator runs (default: every core). Real "
-                   "backends run one at a time.")
-@click.option("--backend", type=click.Choice(["sim", "local"]), default="sim",
-              show_default=True,
-              help="sim = the deterministic simulator; local = processes over TCP (byzlab run).")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Simulator: stop a run after this much virtual time (units of delta); it "
-                   "is then recorded as not agreed. Part of each run's identity.")
-@click.option("--max-runs", type=click.IntRange(min=0), default=None,
-              help="Run at most this many of the runs not yet done, then stop (rerun to go on).")
-def sweep_command(sweep_file: Path, out_dir: Path, jobs: int | None, backend: str,
-                  max_time: float | None, max_runs: int | None) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The result store: DIR/runs.parquet, DIR/runs/<run-id>/, ...",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for simulator runs (default: every core). Real "
+    "backends run one at a time.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["sim", "local"]),
+    default="sim",
+    show_default=True,
+    help="sim = the deterministic simulator; local = processes over TCP (byzlab run).",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Simulator: stop a run after this much virtual time (units of delta); it "
+    "is then recorded as not agreed. Part of each run's identity.",
+)
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Run at most this many of the runs not yet done, then stop (rerun to go on).",
+)
+def sweep_command(
+    sweep_file: Path,
+    out_dir: Path,
+    jobs: int | None,
+    backend: str,
+    max_time: float | None,
+    max_runs: int | None,
+) -> None:
     """Run every point of a sweep file and record it in the result store DIR.
 
     FILE is a scenario file with a [sweep] table of field = [values], e.g.
@@ -108,8 +149,16 @@ def sweep_command(sweep_file: Path, out_dir: Path, jobs: int | None, backend: st
     console = Console(stderr=True)
     try:
         with _sigterm_as_interrupt():
-            outcome = run_sweep(sweep, out_dir, backend=backend, jobs=jobs, max_time=max_time,
-                                max_runs=max_runs, show_progress=True, console=console)
+            outcome = run_sweep(
+                sweep,
+                out_dir,
+                backend=backend,
+                jobs=jobs,
+                max_time=max_time,
+                max_runs=max_runs,
+                show_progress=True,
+                console=console,
+            )
     except StoreError as exc:
         _fail(str(exc))
     rows = outcome.completed
@@ -127,16 +176,16 @@ def sweep_command(sweep_file: Path, out_dir: Path, jobs: int | None, backend: st
         table.add_row(key, value)
     Console().print(table)
     for row in outcome.errors[:10]:
-        click.echo(f"ERROR in run {row['run_id']} (seed {row['seed']}): {row['error']}",
-                   err=True)
+        click.echo(f"ERROR in run {row['run_id']} (seed {row['seed']}): {row['error']}", err=True)
     for run_id, reason in outcome.failed[:10]:
         click.echo(f"FAILED to run {run_id}: {reason}", err=True)
     if outcome.interrupted:
-        click.echo(f"interrupted: {outcome.remaining} runs left; run the same command again "
-                   "to resume", err=True)
+        click.echo(
+            f"interrupted: {outcome.remaining} runs left; run the same command again to resume",
+            err=True,
+        )
     elif outcome.remaining:
-        click.echo(f"{outcome.remaining} runs left; run the same command again to go on",
-                   err=True)
+        click.echo(f"{outcome.remaining} runs left; run the same command again to go on", err=True)
     else:
         click.echo(f"next: byzlab results ls {out_dir}   |   byzlab report {out_dir}", err=True)
     sys.exit(outcome.exit_code)
@@ -161,17 +210,38 @@ def _open_table(store_dir: Path) -> Any:
 
 @results_command.command("ls")
 @click.argument("store_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--where", "wheres", multiple=True, metavar="COL=VALUE",
-              help="Keep rows where COL=VALUE (also != < <= > >= and ~ for substring; "
-                   "null matches missing values). Repeat to combine with AND.")
-@click.option("--columns", "columns", multiple=True, metavar="A,B,...",
-              help=f"Columns to show (default: {','.join(DEFAULT_COLUMNS)}); 'all' for all.")
-@click.option("--sort", "sort", default=None, metavar="COL",
-              help="Sort by this column (prefix with - for descending).")
+@click.option(
+    "--where",
+    "wheres",
+    multiple=True,
+    metavar="COL=VALUE",
+    help="Keep rows where COL=VALUE (also != < <= > >= and ~ for substring; "
+    "null matches missing values). Repeat to combine with AND.",
+)
+@click.option(
+    "--columns",
+    "columns",
+    multiple=True,
+    metavar="A,B,...",
+    help=f"Columns to show (default: {','.join(DEFAULT_COLUMNS)}); 'all' for all.",
+)
+@click.option(
+    "--sort",
+    "sort",
+    default=None,
+    metavar="COL",
+    help="Sort by this column (prefix with - for descending).",
+)
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Show at most N rows.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per row instead.")
-def results_ls(store_dir: Path, wheres: tuple[str, ...], columns: tuple[str, ...],
-               sort: str | None, limit: int | None, as_json: bool) -> None:
+def results_ls(
+    store_dir: Path,
+    wheres: tuple[str, ...],
+    columns: tuple[str, ...],
+    sort: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """List the runs in a result store, one row each.
 
     Example: byzlab results ls sweeps/small --where protocol=hpz --where n>=7
@@ -192,8 +262,10 @@ def results_ls(store_dir: Path, wheres: tuple[str, ...], columns: tuple[str, ...
     names = names or [c for c in DEFAULT_COLUMNS if c in table.schema.names]
     unknown = [c for c in names if c not in table.schema.names]
     if unknown:
-        _fail(f"--columns: unknown column(s) {', '.join(unknown)}; columns: "
-              f"{', '.join(table.schema.names)}")
+        _fail(
+            f"--columns: unknown column(s) {', '.join(unknown)}; columns: "
+            f"{', '.join(table.schema.names)}"
+        )
     if sort:
         key = sort.lstrip("-")
         if key not in table.schema.names:
@@ -209,17 +281,23 @@ def results_ls(store_dir: Path, wheres: tuple[str, ...], columns: tuple[str, ...
         return
     out = Table()
     for name in names:
-        out.add_column(name, justify="left" if name in ("run_id", "protocol", "scheduler",
-                                                        "strategy") else "right",
-                       no_wrap=name == "run_id", overflow="fold")
+        out.add_column(
+            name,
+            justify="left" if name in ("run_id", "protocol", "scheduler", "strategy") else "right",
+            no_wrap=name == "run_id",
+            overflow="fold",
+        )
     for row in rows:
         out.add_row(*(_cell(row[name]) for name in names))
     console = _console()
     console.print(out)
-    console.print(f"{store_dir}: {table.num_rows} of {total} runs"
-                  + (f" where {' and '.join(wheres)}" if wheres else "")
-                  + (f" (showing {len(rows)})" if len(rows) < table.num_rows else ""),
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"{store_dir}: {table.num_rows} of {total} runs"
+        + (f" where {' and '.join(wheres)}" if wheres else "")
+        + (f" (showing {len(rows)})" if len(rows) < table.num_rows else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @results_command.command("show")
@@ -246,20 +324,23 @@ def results_show(store_dir: Path, run_id: str) -> None:
     if run_dir.is_dir():
         console.print(f"[bold]files[/bold] in {run_dir}", highlight=False)
         for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
-            console.print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)",
-                          highlight=False)
+            console.print(
+                f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False
+            )
         trace_file = run_dir / "trace.json"
         if trace_file.exists():
             trace = json.loads(trace_file.read_text(encoding="utf-8"))
-            decided = ", ".join(f"{d['node']}:{d['value']:+d}@{d['time']:.2f}"
-                                for d in trace.get("decisions", []))
-            coins = ", ".join(f"{c['iteration']}:{'unanimous' if c['unanimous'] else 'split'}"
-                              for c in trace.get("coins", []))
+            decided = ", ".join(
+                f"{d['node']}:{d['value']:+d}@{d['time']:.2f}" for d in trace.get("decisions", [])
+            )
+            coins = ", ".join(
+                f"{c['iteration']}:{'unanimous' if c['unanimous'] else 'split'}"
+                for c in trace.get("coins", [])
+            )
             console.print(f"decisions (node:value@time): {decided or '-'}", highlight=False)
             console.print(f"coins (iteration:outcome): {coins or '-'}", highlight=False)
     if row.get("backend") == "sim":
-        console.print(f"replay: byzlab replay {row['run_id']} --store {store_dir}",
-                      highlight=False)
+        console.print(f"replay: byzlab replay {row['run_id']} --store {store_dir}", highlight=False)
 
 
 # --------------------------------------------------------------------------- report
@@ -267,12 +348,22 @@ def results_show(store_dir: Path, run_id: str) -> None:
 
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("store_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "out", default=None, metavar="FILE",
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the HTML page (default: DIR/report.html).")
-@click.option("--run", "run_id", default=None, metavar="RUN_ID",
-              help="The run whose timeline and weights to show (default: the simulator run "
-                   "with the most iterations, HPZ first).")
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML page (default: DIR/report.html).",
+)
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    metavar="RUN_ID",
+    help="The run whose timeline and weights to show (default: the simulator run "
+    "with the most iterations, HPZ first).",
+)
 def report_command(store_dir: Path, out: Path | None, run_id: str | None) -> None:
     """Write a self-contained HTML report of a result store: figures, tables, the sweep.
 
@@ -287,8 +378,11 @@ def report_command(store_dir: Path, out: Path | None, run_id: str | None) -> Non
         info = build_report(store_dir, out, run_id=run_id)
     except StoreError as exc:
         _fail(str(exc))
-    click.echo(f"report: {info.path} ({info.runs} runs, {len(info.figures)} figures"
-               + (f", featured run {info.featured}" if info.featured else "") + ")")
+    click.echo(
+        f"report: {info.path} ({info.runs} runs, {len(info.figures)} figures"
+        + (f", featured run {info.featured}" if info.featured else "")
+        + ")"
+    )
     for plot in info.figures:
         click.echo(f"  {plot.png}  {plot.svg.name}")
 
@@ -298,9 +392,15 @@ def report_command(store_dir: Path, out: Path | None, run_id: str | None) -> Non
 
 @click.command("replay", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("run_id", metavar="RUN_ID")
-@click.option("--store", "store_dir", default=Path("."), show_default=True, metavar="DIR",
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The result store holding the run (the --out of the sweep).")
+@click.option(
+    "--store",
+    "store_dir",
+    default=Path("."),
+    show_default=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The result store holding the run (the --out of the sweep).",
+)
 def replay_command(run_id: str, store_dir: Path) -> None:
     """Re-run a recorded simulator run from its seed and scenario; check its trace hash.
 

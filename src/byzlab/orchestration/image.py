@@ -96,18 +96,26 @@ SOURCE_LABEL = "byzlab.source-hash"
 # the node and the proxy import. Versions come from pyproject.toml; only the names are
 # chosen here.
 RUNTIME_DISTRIBUTIONS = (
-    "numpy", "msgpack", "pynacl", "uvloop", "click", "rich", "pydantic",
+    "numpy",
+    "msgpack",
+    "pynacl",
+    "uvloop",
+    "click",
+    "rich",
+    "pydantic",
 )
 
 # Shell: drop what a runtime venv does not need: pip and setuptools, the test suites that
 # numpy and scipy ship, and Cython/C sources and type stubs (about 65 MB in all). Compiled
 # bytecode stays: without it every container would compile numpy and scipy at start-up.
-SLIM_VENV = " \\\n && ".join([
-    f"{VENV}/bin/python -m pip uninstall --yes --quiet pip setuptools",
-    f"find {VENV} -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {{}} +",
-    f"find {VENV} -type f -path '*/site-packages/*' \\\n      \\( -name '*.pyx'"
-    " -o -name '*.pxd' -o -name '*.pyi' -o -name '*.c' -o -name '*.h' \\) -delete",
-])
+SLIM_VENV = " \\\n && ".join(
+    [
+        f"{VENV}/bin/python -m pip uninstall --yes --quiet pip setuptools",
+        f"find {VENV} -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {{}} +",
+        f"find {VENV} -type f -path '*/site-packages/*' \\\n      \\( -name '*.pyx'"
+        " -o -name '*.pxd' -o -name '*.pyi' -o -name '*.c' -o -name '*.h' \\) -delete",
+    ]
+)
 BUILD_STAGE_LABEL = "byzlab.build-stage"
 
 # The last lines of both Dockerfiles (a unit test checks the root Dockerfile contains them).
@@ -156,13 +164,15 @@ def source_root(start: Path | None = None) -> Path:
             return parent
     raise ImageBuildError(
         "cannot find the byzlab source tree (pyproject.toml and src/byzlab) above "
-        f"{here}; run from a checkout or pass --source DIR")
+        f"{here}; run from a checkout or pass --source DIR"
+    )
 
 
 def _source_files(root: Path) -> list[Path]:
     files = [root / "pyproject.toml"]
-    files += sorted(p for p in (root / "src" / "byzlab").rglob("*.py")
-                    if "__pycache__" not in p.parts)
+    files += sorted(
+        p for p in (root / "src" / "byzlab").rglob("*.py") if "__pycache__" not in p.parts
+    )
     return files
 
 
@@ -197,7 +207,8 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     if missing:
         raise ImageBuildError(
             f"{pyproject}: the image needs {', '.join(missing)}, which [project] dependencies "
-            "does not list; update RUNTIME_DISTRIBUTIONS in orchestration/image.py")
+            "does not list; update RUNTIME_DISTRIBUTIONS in orchestration/image.py"
+        )
     return out
 
 
@@ -273,14 +284,22 @@ Log = Callable[[str], None]
 def _run(cmd: Sequence[str], *, log_file: Path, what: str, cwd: Path | None = None) -> None:
     with open(log_file, "ab") as out:
         try:
-            proc = subprocess.run(list(cmd), stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                  stdin=subprocess.DEVNULL, check=False)
+            proc = subprocess.run(
+                list(cmd),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
         except OSError as exc:
             raise ImageBuildError(f"{what}: cannot run {cmd[0]}: {exc.strerror or exc}") from None
     if proc.returncode != 0:
         tail = log_file.read_text(errors="replace").splitlines()[-_BUILD_LOG_TAIL:]
-        raise ImageBuildError(f"{what} failed (exit status {proc.returncode}); last lines of "
-                              f"{log_file}:\n" + "\n".join(tail))
+        raise ImageBuildError(
+            f"{what} failed (exit status {proc.returncode}); last lines of "
+            f"{log_file}:\n" + "\n".join(tail)
+        )
 
 
 def build_wheels(root: Path, dest: Path, *, log: Log, log_file: Path) -> list[str]:
@@ -297,27 +316,65 @@ def build_wheels(root: Path, dest: Path, *, log: Log, log_file: Path) -> list[st
         for name in ("pyproject.toml", "README.md"):
             if (root / name).exists():
                 shutil.copy2(root / name, src / name)
-        shutil.copytree(root / "src", src / "src", ignore=shutil.ignore_patterns(
-            "__pycache__", "*.pyc", "*.egg-info", ".ruff_cache", ".mypy_cache"))
+        shutil.copytree(
+            root / "src",
+            src / "src",
+            ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", "*.egg-info", ".ruff_cache", ".mypy_cache"
+            ),
+        )
         log("building the byzlab wheel")
-        _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dest),
-              str(src)], log_file=log_file, what="pip wheel (byzlab)")
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--quiet",
+                "-w",
+                str(dest),
+                str(src),
+            ],
+            log_file=log_file,
+            what="pip wheel (byzlab)",
+        )
     log(f"fetching wheels for {', '.join(RUNTIME_DISTRIBUTIONS)} and their dependencies")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(dest), "-r",
-          str(dest / "runtime.txt")], log_file=log_file, what="pip wheel (dependencies)")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "-w",
+            str(dest),
+            "-r",
+            str(dest / "runtime.txt"),
+        ],
+        log_file=log_file,
+        what="pip wheel (dependencies)",
+    )
     return sorted(p.name for p in dest.glob("*.whl"))
 
 
 # Removed from the debootstrap tree before import: caches and documentation (~140 MB).
 _ROOTFS_JUNK = (
-    "var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*",
-    "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*",
-    "var/log/*", "var/cache/debconf/*-old",
+    "var/cache/apt/archives/*.deb",
+    "var/cache/apt/*.bin",
+    "var/lib/apt/lists/*",
+    "usr/share/doc/*",
+    "usr/share/man/*",
+    "usr/share/info/*",
+    "usr/share/locale/*",
+    "var/log/*",
+    "var/cache/debconf/*-old",
 )
 
 
-def build_base(client: Any, *, tag: str, mirror: str, log: Log, log_file: Path,
-               workdir: Path) -> None:
+def build_base(
+    client: Any, *, tag: str, mirror: str, log: Log, log_file: Path, workdir: Path
+) -> None:
     """debootstrap a minimal bookworm with python3 and import it as ``tag``."""
     import docker.errors
 
@@ -325,16 +382,30 @@ def build_base(client: Any, *, tag: str, mirror: str, log: Log, log_file: Path,
         raise ImageBuildError(
             f"building the base image {tag} needs root (debootstrap chroots): run "
             "`sudo byzlab image build` once, or build with a registry "
-            "(`docker build -t byzlab:latest .`)")
+            "(`docker build -t byzlab:latest .`)"
+        )
     if shutil.which("debootstrap") is None:
         raise ImageBuildError(
             "debootstrap is not installed: `apt-get install -y debootstrap` (or build with a "
-            "registry: `docker build -t byzlab:latest .`)")
+            "registry: `docker build -t byzlab:latest .`)"
+        )
     rootfs = workdir / "rootfs"
-    log(f"debootstrap {DEBIAN_SUITE} (minbase + {', '.join(BASE_PACKAGES)}) from {mirror}; "
-        "this takes a minute or two and is cached as " + tag)
-    _run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-          DEBIAN_SUITE, str(rootfs), mirror], log_file=log_file, what="debootstrap")
+    log(
+        f"debootstrap {DEBIAN_SUITE} (minbase + {', '.join(BASE_PACKAGES)}) from {mirror}; "
+        "this takes a minute or two and is cached as " + tag
+    )
+    _run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(BASE_PACKAGES)}",
+            DEBIAN_SUITE,
+            str(rootfs),
+            mirror,
+        ],
+        log_file=log_file,
+        what="debootstrap",
+    )
     for pattern in _ROOTFS_JUNK:
         for path in rootfs.glob(pattern):
             if path.is_dir() and not path.is_symlink():
@@ -344,26 +415,44 @@ def build_base(client: Any, *, tag: str, mirror: str, log: Log, log_file: Path,
     archive = workdir / "rootfs.tar"
     # GNU tar keeps owners, modes, hard links and device nodes exactly; /dev, /proc and /sys
     # are provided by the container runtime.
-    _run(["tar", "--numeric-owner", "--exclude=./dev/*", "--exclude=./proc/*",
-          "--exclude=./sys/*", "-C", str(rootfs), "-cf", str(archive), "."],
-         log_file=log_file, what="tar of the base root file system")
+    _run(
+        [
+            "tar",
+            "--numeric-owner",
+            "--exclude=./dev/*",
+            "--exclude=./proc/*",
+            "--exclude=./sys/*",
+            "-C",
+            str(rootfs),
+            "-cf",
+            str(archive),
+            ".",
+        ],
+        log_file=log_file,
+        what="tar of the base root file system",
+    )
     shutil.rmtree(rootfs)
     repository, _, version = tag.rpartition(":")
     log(f"importing the base image as {tag}")
-    description = (f"Debian {DEBIAN_SUITE} minbase with {' '.join(BASE_PACKAGES)} "
-                   "(byzlab base image)")
+    description = (
+        f"Debian {DEBIAN_SUITE} minbase with {' '.join(BASE_PACKAGES)} (byzlab base image)"
+    )
     try:
         client.api.import_image_from_file(
-            str(archive), repository=repository or tag, tag=version or "latest",
+            str(archive),
+            repository=repository or tag,
+            tag=version or "latest",
             changes=[
                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "ENV LANG=C.UTF-8",
                 'CMD ["/bin/bash"]',
                 f'LABEL org.opencontainers.image.description="{description}"',
-            ])
+            ],
+        )
     except docker.errors.APIError as exc:
-        raise ImageBuildError(f"docker import of the base image {tag} failed: "
-                              f"{_short(exc)}") from None
+        raise ImageBuildError(
+            f"docker import of the base image {tag} failed: {_short(exc)}"
+        ) from None
     finally:
         archive.unlink()
 
@@ -398,23 +487,39 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0][:160]
 
 
-def _docker_build(client: Any, *, context: Path, tag: str, labels: dict[str, str],
-                  buildargs: dict[str, str] | None, log: Log, log_file: Path) -> str:
+def _docker_build(
+    client: Any,
+    *,
+    context: Path,
+    tag: str,
+    labels: dict[str, str],
+    buildargs: dict[str, str] | None,
+    log: Log,
+    log_file: Path,
+) -> str:
     """Run a build through the Engine API, streaming its output to ``log_file``."""
     import docker.errors
 
     last: list[str] = []
     image_id = ""
     try:
-        stream = client.api.build(path=str(context), tag=tag, rm=True, forcerm=True,
-                                  labels=labels, buildargs=buildargs or {}, decode=True)
+        stream = client.api.build(
+            path=str(context),
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            labels=labels,
+            buildargs=buildargs or {},
+            decode=True,
+        )
         with open(log_file, "a", encoding="utf-8") as out:
             for chunk in stream:
                 if "error" in chunk:
                     last.append(str(chunk["error"]))
                     raise ImageBuildError(
                         f"docker build of {tag} failed: {chunk['error'].strip()}; last lines "
-                        f"of {log_file}:\n" + "\n".join(last[-_BUILD_LOG_TAIL:]))
+                        f"of {log_file}:\n" + "\n".join(last[-_BUILD_LOG_TAIL:])
+                    )
                 text = chunk.get("stream")
                 if isinstance(text, str):
                     out.write(text)
@@ -429,9 +534,17 @@ def _docker_build(client: Any, *, context: Path, tag: str, labels: dict[str, str
     return image_id
 
 
-def build_image(*, tag: str = DEFAULT_IMAGE, base: str = BASE_IMAGE, source: Path | None = None,
-                how: str = "auto", rebuild_base: bool = False, mirror: str = DEBIAN_MIRROR,
-                log: Log = lambda line: None, client: Any = None) -> BuiltImage:
+def build_image(
+    *,
+    tag: str = DEFAULT_IMAGE,
+    base: str = BASE_IMAGE,
+    source: Path | None = None,
+    how: str = "auto",
+    rebuild_base: bool = False,
+    mirror: str = DEBIAN_MIRROR,
+    log: Log = lambda line: None,
+    client: Any = None,
+) -> BuiltImage:
     """Build the byzlab image (see the module docs); ``how`` is auto, registry or offline."""
     import docker.errors
 
@@ -440,8 +553,11 @@ def build_image(*, tag: str = DEFAULT_IMAGE, base: str = BASE_IMAGE, source: Pat
     started = time.monotonic()
     root = source_root(source)
     client = client or connect()
-    labels = {SOURCE_LABEL: source_hash(root), "org.opencontainers.image.title": "byzlab",
-              "org.opencontainers.image.source": "byzlab"}
+    labels = {
+        SOURCE_LABEL: source_hash(root),
+        "org.opencontainers.image.title": "byzlab",
+        "org.opencontainers.image.source": "byzlab",
+    }
     if how not in ("auto", "registry", "offline"):
         raise ImageBuildError(f"unknown build path {how!r}; use auto, registry or offline")
     if how == "auto":
@@ -453,22 +569,37 @@ def build_image(*, tag: str = DEFAULT_IMAGE, base: str = BASE_IMAGE, source: Pat
             if not (root / "Dockerfile").is_file():
                 raise ImageBuildError(f"{root / 'Dockerfile'} is missing")
             log(f"docker build of {root} from {REGISTRY_BASE}")
-            _docker_build(client, context=root, tag=tag, labels=labels, buildargs=None,
-                          log=log, log_file=log_file)
+            _docker_build(
+                client,
+                context=root,
+                tag=tag,
+                labels=labels,
+                buildargs=None,
+                log=log,
+                log_file=log_file,
+            )
             distributions: tuple[str, ...] = tuple(RUNTIME_DISTRIBUTIONS)
         else:
             context = work / "context"
             wheels = build_wheels(root, context / "wheels", log=log, log_file=log_file)
             distributions = tuple(_wheel_names(wheels))
             if rebuild_base or not _image_exists(client, base):
-                build_base(client, tag=base, mirror=mirror, log=log, log_file=log_file,
-                           workdir=work)
+                build_base(
+                    client, tag=base, mirror=mirror, log=log, log_file=log_file, workdir=work
+                )
             else:
                 log(f"base image {base} is cached (--rebuild-base rebuilds it)")
             (context / "Dockerfile").write_text(generated_dockerfile(base))
             log(f"docker build of {tag} from {base} with {len(wheels)} wheels")
-            _docker_build(client, context=context, tag=tag, labels=labels, buildargs=None,
-                          log=log, log_file=log_file)
+            _docker_build(
+                client,
+                context=context,
+                tag=tag,
+                labels=labels,
+                buildargs=None,
+                log=log,
+                log_file=log_file,
+            )
         # The legacy builder keeps each build stage as an untagged image (400 MB here), and
         # the previous byzlab image loses its tag; nothing reuses either, since the wheels
         # change with every source change.
@@ -476,13 +607,18 @@ def build_image(*, tag: str = DEFAULT_IMAGE, base: str = BASE_IMAGE, source: Pat
             with contextlib.suppress(docker.errors.APIError):
                 client.images.prune(filters={"label": label, "dangling": True})
         image = client.images.get(tag)
-        return BuiltImage(tag=tag, image_id=image.id, size_bytes=int(image.attrs["Size"]),
-                          path=how, distributions=distributions,
-                          seconds=time.monotonic() - started)
+        return BuiltImage(
+            tag=tag,
+            image_id=image.id,
+            size_bytes=int(image.attrs["Size"]),
+            path=how,
+            distributions=distributions,
+            seconds=time.monotonic() - started,
+        )
 
 
 def _wheel_names(files: Iterable[str]) -> list[str]:
-    """"numpy 2.4.6" for each wheel file name."""
+    """ "numpy 2.4.6" for each wheel file name."""
     out = []
     for name in files:
         parts = name.split("-")
@@ -499,8 +635,9 @@ def health(environ: dict[str, str] | None = None, *, proc: Path = Path("/proc"))
     env = os.environ if environ is None else environ
     try:
         stat = (proc / "1" / "stat").read_text()
-        cmdline = (proc / "1" / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace")
+        cmdline = (
+            (proc / "1" / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError as exc:
         return f"cannot read the main process's state: {exc.strerror or exc}"
     state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
@@ -532,8 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return 0
-    print("usage: python -m byzlab.orchestration.image health | requirements PYPROJECT",
-          file=sys.stderr)
+    print(
+        "usage: python -m byzlab.orchestration.image health | requirements PYPROJECT",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -123,20 +123,49 @@ EXIT_INTERRUPTED = 130
 QUALITY_METRIC = (
     "responsiveness: a player that decided at t_p scores 1 - t_p / L, L the instance's last "
     "honest decision time; a node's score is the mean over its players; a node holding a "
-    "seat none of whose players reported a decision missed the instance (sortition Eq. 4)")
+    "seat none of whose players reported a decision missed the instance (sortition Eq. 4)"
+)
 
 KEY_PERSON = b"byzlab-poolkey1"
 SORTITION_PERSON = b"byzlab-sorttie1"
 RUN_SEED_PERSON = b"byzlab-instrun1"
 
 INSTANCE_COLUMNS = (
-    "instance", "status", "seed", "previous_decision", "players", "f", "adversary_seats",
-    "adversary_share", "over_third", "adversary_stake_share", "p_over_third", "active",
-    "joined", "left", "byzantine_active", "seats", "agreed", "decision", "valid", "latency",
-    "latency_unit", "latency_s", "iterations", "stopped",
+    "instance",
+    "status",
+    "seed",
+    "previous_decision",
+    "players",
+    "f",
+    "adversary_seats",
+    "adversary_share",
+    "over_third",
+    "adversary_stake_share",
+    "p_over_third",
+    "active",
+    "joined",
+    "left",
+    "byzantine_active",
+    "seats",
+    "agreed",
+    "decision",
+    "valid",
+    "latency",
+    "latency_unit",
+    "latency_s",
+    "iterations",
+    "stopped",
 )
-PLAYER_COLUMNS = ("instance", "player", "owner", "role", "strategy", "input", "decision",
-                  "decision_time")
+PLAYER_COLUMNS = (
+    "instance",
+    "player",
+    "owner",
+    "role",
+    "strategy",
+    "input",
+    "decision",
+    "decision_time",
+)
 
 
 # --------------------------------------------------------------------------- the pool
@@ -158,11 +187,13 @@ class Pool:
             raise ValueError("the scenario has neither [committee] nor [sortition]")
         size = scn.pool_size
         inputs = scn.run.inputs
-        resolved = make_inputs(inputs, size, scn.seed) if isinstance(inputs, str) \
-            else list(inputs)
-        return cls(size=size,
-                   stakes=list(scn.committee.stakes) if scn.committee is not None else None,
-                   byzantine={b.node: b for b in scn.pool_byzantine}, inputs=resolved)
+        resolved = make_inputs(inputs, size, scn.seed) if isinstance(inputs, str) else list(inputs)
+        return cls(
+            size=size,
+            stakes=list(scn.committee.stakes) if scn.committee is not None else None,
+            byzantine={b.node: b for b in scn.pool_byzantine},
+            inputs=resolved,
+        )
 
     def eligible_mask(self) -> npt.NDArray[np.bool_]:
         """Who can be in an active set: every node, or every node with stake."""
@@ -173,9 +204,12 @@ class Pool:
 
 def pool_keys(seed: int, size: int) -> list[SigningKey]:
     """The pool nodes' Ed25519 keys, derived from the run seed (demonstration keys)."""
-    return [SigningKey(hashlib.blake2b(f"{seed}:{j}".encode(), digest_size=32,
-                                       person=KEY_PERSON).digest())
-            for j in range(size)]
+    return [
+        SigningKey(
+            hashlib.blake2b(f"{seed}:{j}".encode(), digest_size=32, person=KEY_PERSON).digest()
+        )
+        for j in range(size)
+    ]
 
 
 # --------------------------------------------------------------------------- one draw
@@ -226,8 +260,15 @@ def _seeded(seed: bytes, person: bytes, size: int) -> int:
     return int.from_bytes(hashlib.blake2b(seed, digest_size=size, person=person).digest(), "big")
 
 
-def draw_instance(pool: Pool, *, instance: int, previous_decision: int, seed: bytes,
-                  eligible: Sequence[int], seats: int | None) -> InstanceDraw:
+def draw_instance(
+    pool: Pool,
+    *,
+    instance: int,
+    previous_decision: int,
+    seed: bytes,
+    eligible: Sequence[int],
+    seats: int | None,
+) -> InstanceDraw:
     """Players of one instance: ``seats`` stake-weighted seats among ``eligible`` (with
     [committee]), or the eligible nodes themselves, one player each (``seats=None``)."""
     nodes = sorted(eligible)
@@ -244,14 +285,21 @@ def draw_instance(pool: Pool, *, instance: int, previous_decision: int, seed: by
 
 def instance_scenario(scn: Scenario, pool: Pool, draw: InstanceDraw) -> Scenario:
     """The plain scenario of one instance: n = players, owners' inputs, corrupted players."""
-    byzantine = [ByzantineEntry(node=p, strategy=b.strategy, options=dict(b.options))
-                 for p, b in sorted(draw.byzantine_players.items())]
-    run = scn.run.model_copy(update={
-        "n": draw.players, "seed": _seeded(draw.seed, RUN_SEED_PERSON, 8) & MAX_SEED,
-        "inputs": tuple(pool.inputs[o] for o in draw.owners)})
+    byzantine = [
+        ByzantineEntry(node=p, strategy=b.strategy, options=dict(b.options))
+        for p, b in sorted(draw.byzantine_players.items())
+    ]
+    run = scn.run.model_copy(
+        update={
+            "n": draw.players,
+            "seed": _seeded(draw.seed, RUN_SEED_PERSON, 8) & MAX_SEED,
+            "inputs": tuple(pool.inputs[o] for o in draw.owners),
+        }
+    )
     adversary = scn.adversary.model_copy(update={"byzantine": byzantine})
-    return scn.model_copy(update={"run": run, "adversary": adversary, "committee": None,
-                                  "sortition": None})
+    return scn.model_copy(
+        update={"run": run, "adversary": adversary, "committee": None, "sortition": None}
+    )
 
 
 # --------------------------------------------------------------------------- running one
@@ -290,10 +338,18 @@ def _run_sim(scn: Scenario, out_dir: Path) -> InstanceResult:
     atomic_write_json(out_dir / "trace.json", rec.trace)
     atomic_write_json(out_dir / "summary.json", summary)
     return InstanceResult(
-        agreed=res.agreed, decision=res.decision, valid=res.valid, stopped=res.stopped,
-        latency=res.latency_delta if res.agreed else None, unit="delta", latency_s=None,
-        decision_times={d.node: d.time for d in res.decisions}, iterations=res.iterations,
-        messages=res.messages, trace_hash=res.trace_hash)
+        agreed=res.agreed,
+        decision=res.decision,
+        valid=res.valid,
+        stopped=res.stopped,
+        latency=res.latency_delta if res.agreed else None,
+        unit="delta",
+        latency_s=None,
+        decision_times={d.node: d.time for d in res.decisions},
+        iterations=res.iterations,
+        messages=res.messages,
+        trace_hash=res.trace_hash,
+    )
 
 
 def _run_local(scn: Scenario, out_dir: Path) -> InstanceResult:
@@ -304,12 +360,19 @@ def _run_local(scn: Scenario, out_dir: Path) -> InstanceResult:
     agreed = bool(s.get("agreed"))
     latency = s.get("latency_s")
     return InstanceResult(
-        agreed=agreed, decision=s.get("decision"), valid=bool(s.get("valid")),
-        stopped=outcome.stopped, latency=latency if agreed else None, unit="s",
+        agreed=agreed,
+        decision=s.get("decision"),
+        valid=bool(s.get("valid")),
+        stopped=outcome.stopped,
+        latency=latency if agreed else None,
+        unit="s",
         latency_s=latency if agreed else None,
         decision_times={int(k): float(v) for k, v in (s.get("decision_times") or {}).items()},
-        iterations=int(s.get("iterations") or 0), messages=int(s.get("messages") or 0),
-        trace_hash=str(s.get("trace_hash", "")), interrupted=outcome.stopped == "interrupted")
+        iterations=int(s.get("iterations") or 0),
+        messages=int(s.get("messages") or 0),
+        trace_hash=str(s.get("trace_hash", "")),
+        interrupted=outcome.stopped == "interrupted",
+    )
 
 
 _BACKENDS: dict[str, Backend] = {"sim": _run_sim, "local": _run_local}
@@ -365,9 +428,14 @@ class _Merit:
         t = np.zeros(size)
         for j, score in scores.items():
             contributed[j], t[j] = True, score
-        target = sortition.target_qualities(t, holders, contributed, self.present,
-                                            percentile=self.cfg.percentile,
-                                            penalty=self.cfg.penalty)
+        target = sortition.target_qualities(
+            t,
+            holders,
+            contributed,
+            self.present,
+            percentile=self.cfg.percentile,
+            penalty=self.cfg.penalty,
+        )
         self.ema = sortition.update_ema(self.ema, target, self.cfg.alpha)
         return [int(j) for j in np.flatnonzero(holders & ~contributed)]
 
@@ -376,13 +444,21 @@ class _Merit:
 
 
 def _mode(scn: Scenario) -> str:
-    return "+".join(name for name, section in (("committee", scn.committee),
-                                               ("sortition", scn.sortition))
-                    if section is not None)
+    return "+".join(
+        name
+        for name, section in (("committee", scn.committee), ("sortition", scn.sortition))
+        if section is not None
+    )
 
 
-def run_instances(scn: Scenario, *, backend: str, out_root: Path, run_id: str | None = None,
-                  log: Callable[[str], None] | None = None) -> MultiRunOutcome:
+def run_instances(
+    scn: Scenario,
+    *,
+    backend: str,
+    out_root: Path,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> MultiRunOutcome:
     """Run every instance of a [committee]/[sortition] scenario (see the module doc)."""
     from byzlab.orchestration.local import new_run_id
 
@@ -406,8 +482,14 @@ def run_instances(scn: Scenario, *, backend: str, out_root: Path, run_id: str | 
     for t in range(scn.instances):
         seed = instance_seed(previous, t, keys)
         active = merit.select(seed) if merit is not None else None
-        draw = draw_instance(pool, instance=t, previous_decision=previous, seed=seed,
-                             eligible=active if active is not None else all_nodes, seats=seats)
+        draw = draw_instance(
+            pool,
+            instance=t,
+            previous_decision=previous,
+            seed=seed,
+            eligible=active if active is not None else all_nodes,
+            seats=seats,
+        )
         record = _draw_record(draw, pool, scn, active, active_before)
         inst_scn = instance_scenario(scn, pool, draw)
         result: InstanceResult | None = None
@@ -432,14 +514,18 @@ def run_instances(scn: Scenario, *, backend: str, out_root: Path, run_id: str | 
             break
         previous = result.decision if result is not None and result.decision else 0
         active_before = active
-    summary = _summary(scn, pool, backend, run_id, records, interrupted,
-                       time.monotonic() - started)
+    summary = _summary(scn, pool, backend, run_id, records, interrupted, time.monotonic() - started)
     mark_complete(out_dir, summary)
     return MultiRunOutcome(run_id, out_dir, summary, records)
 
 
-def _draw_record(draw: InstanceDraw, pool: Pool, scn: Scenario, active: list[int] | None,
-                 before: list[int] | None) -> dict[str, Any]:
+def _draw_record(
+    draw: InstanceDraw,
+    pool: Pool,
+    scn: Scenario,
+    active: list[int] | None,
+    before: list[int] | None,
+) -> dict[str, Any]:
     k = draw.players
     rec: dict[str, Any] = {
         "instance": draw.instance,
@@ -475,39 +561,66 @@ def _draw_record(draw: InstanceDraw, pool: Pool, scn: Scenario, active: list[int
     return rec
 
 
-def _result_record(result: InstanceResult | None, draw: InstanceDraw, scn: Scenario,
-                   interrupted: bool) -> dict[str, Any]:
+def _result_record(
+    result: InstanceResult | None, draw: InstanceDraw, scn: Scenario, interrupted: bool
+) -> dict[str, Any]:
     if result is None:
         status = "interrupted" if interrupted else "over-f"
-        return {"status": status, "agreed": None, "decision": None, "valid": None,
-                "latency": None, "latency_unit": None, "latency_s": None, "iterations": None,
-                "stopped": "not-run" if not interrupted else "interrupted",
-                "messages": None, "trace_hash": None, "dir": None}
+        return {
+            "status": status,
+            "agreed": None,
+            "decision": None,
+            "valid": None,
+            "latency": None,
+            "latency_unit": None,
+            "latency_s": None,
+            "iterations": None,
+            "stopped": "not-run" if not interrupted else "interrupted",
+            "messages": None,
+            "trace_hash": None,
+            "dir": None,
+        }
     if interrupted:
         status = "interrupted"
     else:
         status = "agreed" if result.agreed and result.valid else "no-agreement"
-    return {"status": status, "agreed": result.agreed, "decision": result.decision,
-            "valid": result.valid, "latency": result.latency, "latency_unit": result.unit,
-            "latency_s": result.latency_s, "iterations": result.iterations,
-            "stopped": result.stopped, "messages": result.messages,
-            "trace_hash": result.trace_hash, "dir": f"instances/{draw.instance}"}
+    return {
+        "status": status,
+        "agreed": result.agreed,
+        "decision": result.decision,
+        "valid": result.valid,
+        "latency": result.latency,
+        "latency_unit": result.unit,
+        "latency_s": result.latency_s,
+        "iterations": result.iterations,
+        "stopped": result.stopped,
+        "messages": result.messages,
+        "trace_hash": result.trace_hash,
+        "dir": f"instances/{draw.instance}",
+    }
 
 
-def _player_rows(draw: InstanceDraw, pool: Pool, result: InstanceResult | None,
-                 ) -> list[dict[str, Any]]:
+def _player_rows(
+    draw: InstanceDraw,
+    pool: Pool,
+    result: InstanceResult | None,
+) -> list[dict[str, Any]]:
     rows = []
     for p, owner in enumerate(draw.owners):
         byz = draw.byzantine_players.get(p)
         t = result.decision_times.get(p) if result is not None and byz is None else None
-        rows.append({
-            "instance": draw.instance, "player": p, "owner": owner,
-            "role": "byzantine" if byz is not None else "honest",
-            "strategy": byz.strategy if byz is not None else "honest",
-            "input": pool.inputs[owner],
-            "decision": result.decision if t is not None and result is not None else "",
-            "decision_time": "" if t is None else f"{t:.6f}",
-        })
+        rows.append(
+            {
+                "instance": draw.instance,
+                "player": p,
+                "owner": owner,
+                "role": "byzantine" if byz is not None else "honest",
+                "strategy": byz.strategy if byz is not None else "honest",
+                "input": pool.inputs[owner],
+                "decision": result.decision if t is not None and result is not None else "",
+                "decision_time": "" if t is None else f"{t:.6f}",
+            }
+        )
     return rows
 
 
@@ -530,15 +643,23 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _write_tables(out_dir: Path, records: list[dict[str, Any]],
-                  players: list[dict[str, Any]]) -> None:
+def _write_tables(
+    out_dir: Path, records: list[dict[str, Any]], players: list[dict[str, Any]]
+) -> None:
     atomic_write_json(out_dir / "instances.json", records)
     atomic_write_text(out_dir / "instances.csv", _csv(INSTANCE_COLUMNS, records))
     atomic_write_text(out_dir / "players.csv", _csv(PLAYER_COLUMNS, players))
 
 
-def _summary(scn: Scenario, pool: Pool, backend: str, run_id: str,
-             records: list[dict[str, Any]], interrupted: bool, wall: float) -> dict[str, Any]:
+def _summary(
+    scn: Scenario,
+    pool: Pool,
+    backend: str,
+    run_id: str,
+    records: list[dict[str, Any]],
+    interrupted: bool,
+    wall: float,
+) -> dict[str, Any]:
     failed = [r["instance"] for r in records if r["status"] == "no-agreement"]
     over_f = [r["instance"] for r in records if r["status"] == "over-f"]
     if interrupted:
@@ -581,27 +702,29 @@ def _summary(scn: Scenario, pool: Pool, backend: str, run_id: str,
         "wall_time_s": wall,
         "notes": {
             "over_f": "instances whose adversary held more seats than the instance's f "
-                      "(>= k/3 for the default f) are outside HPZ's fault model; the "
-                      "simulator and the proxy refuse them, so they were not run: agreement "
-                      "is not guaranteed there",
+            "(>= k/3 for the default f) are outside HPZ's fault model; the "
+            "simulator and the proxy refuse them, so they were not run: agreement "
+            "is not guaranteed there",
             "seeds": "public seed of each instance: BLAKE2b over the previous decision, the "
-                     "instance and the pool's Ed25519 seed shares (sidecars/committee.py)",
+            "instance and the pool's Ed25519 seed shares (sidecars/committee.py)",
         },
     }
     if scn.sortition is not None:
         summary["quality_metric"] = QUALITY_METRIC
         summary["active_sets"] = [r["active"] for r in records]
         summary["active_set_changes"] = [
-            {"instance": r["instance"], "joined": r["joined"], "left": r["left"]}
-            for r in records]
+            {"instance": r["instance"], "joined": r["joined"], "left": r["left"]} for r in records
+        ]
         summary["byzantine_active"] = [r["byzantine_active"] for r in records]
     return summary
 
 
 def _line(r: dict[str, Any]) -> str:
-    text = (f"instance {r['instance']}: adversary {r['adversary_seats']}/{r['players']} seats "
-            f"({r['adversary_share']:.0%}{', >= k/3' if r['over_third'] else ''}) "
-            f"status={r['status']} decision={r['decision']}")
+    text = (
+        f"instance {r['instance']}: adversary {r['adversary_seats']}/{r['players']} seats "
+        f"({r['adversary_share']:.0%}{', >= k/3' if r['over_third'] else ''}) "
+        f"status={r['status']} decision={r['decision']}"
+    )
     if r["latency"] is not None:
         text += f" latency={r['latency']:.3f} {r['latency_unit']}"
     if r["active"] is not None:
@@ -615,25 +738,43 @@ def print_outcome(outcome: MultiRunOutcome, console: Any) -> None:
 
     s = outcome.summary
     sortition_run = "active_sets" in s
-    table = Table(title=f"byzlab run ({s['backend']}, {s['mode']}): pool of {s['pool_size']}, "
-                        f"{s['players_per_instance']} players per instance, f={s['f']}, "
-                        f"seed={s['seed']}")
-    columns = ["#", "adversary", ">= k/3", *(["active set +/-"] if sortition_run else []),
-               "status", "decision", "latency"]
+    table = Table(
+        title=f"byzlab run ({s['backend']}, {s['mode']}): pool of {s['pool_size']}, "
+        f"{s['players_per_instance']} players per instance, f={s['f']}, "
+        f"seed={s['seed']}"
+    )
+    columns = [
+        "#",
+        "adversary",
+        ">= k/3",
+        *(["active set +/-"] if sortition_run else []),
+        "status",
+        "decision",
+        "latency",
+    ]
     for col in columns:
         # the active-set changes can be long: that column wraps, the others keep their width
-        table.add_column(col, justify="right" if col in ("#", "latency") else "left",
-                         no_wrap=col != "active set +/-")
+        table.add_column(
+            col,
+            justify="right" if col in ("#", "latency") else "left",
+            no_wrap=col != "active set +/-",
+        )
     for r in outcome.records:
         colour = {"agreed": "green", "over-f": "yellow"}.get(r["status"], "red")
-        cells = [str(r["instance"]),
-                 f"{r['adversary_seats']}/{r['players']} ({r['adversary_share']:.0%})",
-                 "yes" if r["over_third"] else "no"]
+        cells = [
+            str(r["instance"]),
+            f"{r['adversary_seats']}/{r['players']} ({r['adversary_share']:.0%})",
+            "yes" if r["over_third"] else "no",
+        ]
         if sortition_run:
-            cells.append(" ".join([*(f"+{j}" for j in r["joined"]),
-                                   *(f"-{j}" for j in r["left"])]) or "=")
-        cells += [f"[{colour}]{r['status']}[/{colour}]", str(r["decision"]),
-                  "-" if r["latency"] is None else f"{r['latency']:.3f} {r['latency_unit']}"]
+            cells.append(
+                " ".join([*(f"+{j}" for j in r["joined"]), *(f"-{j}" for j in r["left"])]) or "="
+            )
+        cells += [
+            f"[{colour}]{r['status']}[/{colour}]",
+            str(r["decision"]),
+            "-" if r["latency"] is None else f"{r['latency']:.3f} {r['latency_unit']}",
+        ]
         table.add_row(*cells)
     console.print(table)
     console.print(f"results: {outcome.out_dir}")
@@ -647,14 +788,19 @@ def run_command(scn: Scenario, *, backend: str, out_root: Path, as_json: bool) -
     from byzlab.orchestration.local import RunFailed
 
     if backend not in BACKENDS:
-        click.echo(f"Error: [committee]/[sortition] runs take --backend local or sim, not "
-                   f"{backend}", err=True)
+        click.echo(
+            f"Error: [committee]/[sortition] runs take --backend local or sim, not {backend}",
+            err=True,
+        )
         return 2
     err = Console(stderr=True)
     try:
-        outcome = run_instances(scn, backend=backend, out_root=out_root, log=None if as_json
-                                else lambda line: err.print(line, highlight=False,
-                                                            soft_wrap=True))
+        outcome = run_instances(
+            scn,
+            backend=backend,
+            out_root=out_root,
+            log=None if as_json else lambda line: err.print(line, highlight=False, soft_wrap=True),
+        )
     except RunFailed as exc:
         click.echo(f"Error: {exc}", err=True)
         return EXIT_FAILED
@@ -664,11 +810,17 @@ def run_command(scn: Scenario, *, backend: str, out_root: Path, as_json: bool) -
     else:
         print_outcome(outcome, Console())
     if s["over_f_instances"]:
-        click.echo(f"NOTE: in instance(s) {s['over_f_instances']} the adversary drew more than "
-                   f"f={s['f']} of the {s['players_per_instance']} seats (>= k/3): outside the "
-                   "fault model, agreement not guaranteed; those instances were not run (exit "
-                   f"status {outcome.exit_code})", err=True)
+        click.echo(
+            f"NOTE: in instance(s) {s['over_f_instances']} the adversary drew more than "
+            f"f={s['f']} of the {s['players_per_instance']} seats (>= k/3): outside the "
+            "fault model, agreement not guaranteed; those instances were not run (exit "
+            f"status {outcome.exit_code})",
+            err=True,
+        )
     if s["failed_instances"]:
-        click.echo(f"FAILED: instance(s) {s['failed_instances']} did not agree on a valid "
-                   f"value; results in {outcome.out_dir}", err=True)
+        click.echo(
+            f"FAILED: instance(s) {s['failed_instances']} did not agree on a valid "
+            f"value; results in {outcome.out_dir}",
+            err=True,
+        )
     return outcome.exit_code

@@ -73,13 +73,17 @@ class PrivateKeyDir:
         try:
             janitor = subprocess.Popen(
                 [python or sys.executable, "-I", "-S", "-c", _JANITOR, str(path)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                start_new_session=True)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             assert janitor.stdout is not None
             if janitor.stdout.readline() != b"ready\n":
                 janitor.wait()
-                raise OSError(f"the key janitor for {path} did not start "
-                              f"(exit status {janitor.returncode})")
+                raise OSError(
+                    f"the key janitor for {path} did not start (exit status {janitor.returncode})"
+                )
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise

@@ -91,8 +91,15 @@ from byzlab.orchestration.results import (
 )
 from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
 
-__all__ = ["LocalRun", "RunFailed", "RunIOError", "RunOutcome", "RunRefused", "new_run_id",
-           "run_local"]
+__all__ = [
+    "LocalRun",
+    "RunFailed",
+    "RunIOError",
+    "RunOutcome",
+    "RunRefused",
+    "new_run_id",
+    "run_local",
+]
 
 NODE_MODULE = "byzlab.network.tcp"
 PROXY_MODULE = "byzlab.adversary.proxy"
@@ -129,10 +136,17 @@ def new_run_id(seed: int) -> str:
 class LocalRun:
     """One run's processes and files. Use as a context manager: exit stops everything."""
 
-    def __init__(self, scenario: Scenario, *, out_root: Path, run_id: str | None = None,
-                 proxy_options: dict[str, Any] | None = None,
-                 node_options: dict[str, Any] | None = None,
-                 python: str | None = None, force: bool = False) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        out_root: Path,
+        run_id: str | None = None,
+        proxy_options: dict[str, Any] | None = None,
+        node_options: dict[str, Any] | None = None,
+        python: str | None = None,
+        force: bool = False,
+    ) -> None:
         self.scenario = scenario
         self.n = scenario.n
         self.f = scenario.f
@@ -183,8 +197,9 @@ class LocalRun:
     def check_memory(self) -> None:
         """Refuse (``RunRefused``) a run that does not fit in MemAvailable, unless forced."""
         estimate = estimate_memory(self.n, len(self.honest_ids), backend="local")
-        check_memory(estimate, available_memory_mib(), where="this machine (MemAvailable)",
-                     force=self.force)
+        check_memory(
+            estimate, available_memory_mib(), where="this machine (MemAvailable)", force=self.force
+        )
 
     def prepare(self) -> None:
         self.check_memory()
@@ -232,8 +247,9 @@ class LocalRun:
     def _install_key(src: Path, i: int, dest: Path, roster: bytes) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(dest / ROSTER_FILE, roster)
-        atomic_write_bytes(dest / key_file_name(i), (src / key_file_name(i)).read_bytes(),
-                           mode=0o600)
+        atomic_write_bytes(
+            dest / key_file_name(i), (src / key_file_name(i)).read_bytes(), mode=0o600
+        )
 
     def _spawn(self, name: str, module: str, config: Path) -> subprocess.Popen[bytes]:
         log = open(self.work / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop_all
@@ -241,8 +257,12 @@ class LocalRun:
         try:
             proc = subprocess.Popen(
                 [self.python, "-m", module, "--config", str(config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=self.work, preexec_fn=_die_with_parent,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.work,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise RunFailed(f"{self.describe()}: cannot start {name}: {exc}") from exc
@@ -251,8 +271,7 @@ class LocalRun:
         return proc
 
     def _write_pids(self) -> None:
-        atomic_write_json(self.work / "pids.json",
-                          {name: p.pid for name, p in self.procs.items()})
+        atomic_write_json(self.work / "pids.json", {name: p.pid for name, p in self.procs.items()})
 
     def start_proxy(self, *, port: int | None = None, timeout: float = 20.0) -> int:
         """Start (or restart) the proxy; returns its port once it listens."""
@@ -270,9 +289,11 @@ class LocalRun:
                 self.port = int(ready["port"])
                 return self.port
             if proc.poll() is not None:
-                raise RunFailed(f"{self.describe()}: the proxy exited with status "
-                                f"{proc.returncode} during start-up; see "
-                                f"{self.work / 'logs' / 'proxy.log'}")
+                raise RunFailed(
+                    f"{self.describe()}: the proxy exited with status "
+                    f"{proc.returncode} during start-up; see "
+                    f"{self.work / 'logs' / 'proxy.log'}"
+                )
             time.sleep(0.02)
         raise RunFailed(f"{self.describe()}: the proxy did not start within {timeout:.0f} s")
 
@@ -313,14 +334,16 @@ class LocalRun:
         return {name: p.pid for name, p in self.procs.items()}
 
     def node_procs(self) -> dict[int, subprocess.Popen[bytes]]:
-        return {i: self.procs[f"node-{i}"] for i in self.honest_ids
-                if f"node-{i}" in self.procs}
+        return {i: self.procs[f"node-{i}"] for i in self.honest_ids if f"node-{i}" in self.procs}
 
-    def wait(self, *, timeout: float | None = None,
-             on_status: Callable[[dict[str, Any]], None] | None = None) -> str:
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+    ) -> str:
         """Block until every node exited ("nodes-exited"), the proxy failed, or timeout."""
-        budget = timeout if timeout is not None else (
-            self.scenario.run.timeout_s + STARTUP_SLACK_S)
+        budget = timeout if timeout is not None else (self.scenario.run.timeout_s + STARTUP_SLACK_S)
         deadline = time.monotonic() + budget
         while True:
             if on_status is not None:
@@ -409,16 +432,18 @@ class LocalRun:
     def collect(self, waited: str) -> RunOutcome:
         """Write summary.json, nodes.csv, traces/ and proxy-stats.json; return the outcome."""
         results, by_node, stats = gather_outputs(
-            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids},
-            self.stats_file)
+            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids}, self.stats_file
+        )
         traces = [by_node[i] for i in self.honest_ids]
-        exit_codes: dict[int, int | None] = {
-            i: p.returncode for i, p in self.node_procs().items()}
+        exit_codes: dict[int, int | None] = {i: p.returncode for i, p in self.node_procs().items()}
         stopped = self._stopped_reason(waited, results)
         # A node process killed by a signal before it could report is a crash fault: within
         # the fault budget it counts toward f and is left out of the agreement check.
-        crashed = {i: "killed" for i, code in exit_codes.items()
-                   if i not in results and code is not None and code < 0}
+        crashed = {
+            i: "killed"
+            for i, code in exit_codes.items()
+            if i not in results and code is not None and code < 0
+        }
         # A node restarted after a crash rejoins as crashed (network/tcp.py,
         # rejoin_as_crashed) unless its first process had halted and reported.
         for i, res in list(results.items()):
@@ -436,31 +461,55 @@ class LocalRun:
         if len(self.byzantine) + len(crashed) > self.params.f:
             crashed = {}
         summary = build_summary(
-            n=self.n, seed=self.seed, params=self.params.to_dict(),
+            n=self.n,
+            seed=self.seed,
+            params=self.params.to_dict(),
             protocol=self.scenario.run.protocol,
-            scheduler={"name": self.scenario.adversary.scheduler,
-                       **self.scenario.adversary.scheduler_options},
-            byzantine={**self.byzantine, **crashed}, inputs=self.inputs,
-            delta_s=self.scenario.adversary.delta_s, node_results=results, proxy_stats=stats,
-            traces=traces, stopped=stopped, backend="local", run_id=self.run_id,
+            scheduler={
+                "name": self.scenario.adversary.scheduler,
+                **self.scenario.adversary.scheduler_options,
+            },
+            byzantine={**self.byzantine, **crashed},
+            inputs=self.inputs,
+            delta_s=self.scenario.adversary.delta_s,
+            node_results=results,
+            proxy_stats=stats,
+            traces=traces,
+            stopped=stopped,
+            backend="local",
+            run_id=self.run_id,
             commit=git_commit(),
         )
         summary["crashed"] = {str(k): v for k, v in sorted(crashed.items())}
         summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
         summary["wall_time_s"] = time.monotonic() - self.started_at
-        starts = [r["start_time"] for r in results.values()
-                  if isinstance(r.get("start_time"), int | float)]
-        atomic_write_text(self.out_dir / "nodes.csv", nodes_csv(
-            self.n, byzantine=self.byzantine, inputs=self.inputs, node_results=results,
-            exit_codes=exit_codes, start_time=min(starts) if starts else None))
+        starts = [
+            r["start_time"]
+            for r in results.values()
+            if isinstance(r.get("start_time"), int | float)
+        ]
+        atomic_write_text(
+            self.out_dir / "nodes.csv",
+            nodes_csv(
+                self.n,
+                byzantine=self.byzantine,
+                inputs=self.inputs,
+                node_results=results,
+                exit_codes=exit_codes,
+                start_time=min(starts) if starts else None,
+            ),
+        )
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
 
     def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:
         if waited == "interrupted":
             return "interrupted"
-        if results and len(results) == len(self.honest_ids) \
-                and all(r.get("halted") for r in results.values()):
+        if (
+            results
+            and len(results) == len(self.honest_ids)
+            and all(r.get("halted") for r in results.values())
+        ):
             return "all-honest-halted"
         if waited == "nodes-exited":
             reasons = {str(r.get("stop_reason")) for r in results.values()}
@@ -506,9 +555,14 @@ def _die_with_parent() -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def run_local(scenario: Scenario, *, out_root: Path,
-              on_status: Callable[[dict[str, Any]], None] | None = None,
-              run_id: str | None = None, force: bool = False) -> RunOutcome:
+def run_local(
+    scenario: Scenario,
+    *,
+    out_root: Path,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+    run_id: str | None = None,
+    force: bool = False,
+) -> RunOutcome:
     """Run one scenario on local processes and write its results (see the module docs).
 
     Raises ``RunRefused`` before anything starts if the run does not fit in memory (unless
@@ -534,8 +588,9 @@ def run_local(scenario: Scenario, *, out_root: Path,
                 run.stop_all()
         return run.collect(waited)
     except OSError as exc:
-        raise io_error(exc, run_id=run.run_id, out_dir=run.out_dir,
-                       started=run.keys is not None) from None
+        raise io_error(
+            exc, run_id=run.run_id, out_dir=run.out_dir, started=run.keys is not None
+        ) from None
 
 
 def io_error(exc: OSError, *, run_id: str, out_dir: Path, started: bool) -> RunIOError:
@@ -553,7 +608,9 @@ def io_error(exc: OSError, *, run_id: str, out_dir: Path, started: bool) -> RunI
 def summary_line(outcome: RunOutcome) -> str:
     s = outcome.summary
     lat = s.get("latency_s")
-    return (f"run {outcome.run_id}: agreed={s.get('agreed')} decision={s.get('decision')} "
-            f"valid={s.get('valid')} latency="
-            f"{'-' if lat is None else f'{lat:.3f} s'} stopped={outcome.stopped} "
-            f"seed={s.get('seed')}")
+    return (
+        f"run {outcome.run_id}: agreed={s.get('agreed')} decision={s.get('decision')} "
+        f"valid={s.get('valid')} latency="
+        f"{'-' if lat is None else f'{lat:.3f} s'} stopped={outcome.stopped} "
+        f"seed={s.get('seed')}"
+    )

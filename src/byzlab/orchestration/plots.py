@@ -59,8 +59,18 @@ __all__ = [
 ]
 
 Row = Mapping[str, Any]
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-            "#bcbd22", "#17becf", "#d62728")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#d62728",
+)
 GOOD = "#1f77b4"
 BAD = "#d62728"
 
@@ -124,8 +134,9 @@ def _save(fig: Figure, out_dir: Path, name: str, title: str, caption: str) -> Pl
 
 
 def _empty(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True,
-            color="#555555")
+    ax.text(
+        0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True, color="#555555"
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -171,8 +182,13 @@ def plot_latency_cdf(rows: Sequence[Row], out_dir: Path) -> PlotFile:
         if not values:
             continue
         ys = np.arange(1, len(values) + 1) / len(group)
-        ax.step([values[0], *values], [0.0, *ys], where="post", color=colors[label],
-                label=f"{label} ({note})")
+        ax.step(
+            [values[0], *values],
+            [0.0, *ys],
+            where="post",
+            color=colors[label],
+            label=f"{label} ({note})",
+        )
         drawn = True
     if drawn:
         ax.set_xlabel("latency to agreement (units of delta)")
@@ -183,17 +199,26 @@ def plot_latency_cdf(rows: Sequence[Row], out_dir: Path) -> PlotFile:
     else:
         _empty(ax, "no run agreed: no latency to plot")
     ax.set_title("Latency to agreement (CDF per protocol)")
-    return _save(fig, out_dir, "latency_cdf", "Latency CDF per protocol",
-                 "Empirical CDF of the latency to agreement over all runs of each protocol "
-                 "(runs that did not agree never reach the curve's top).")
+    return _save(
+        fig,
+        out_dir,
+        "latency_cdf",
+        "Latency CDF per protocol",
+        "Empirical CDF of the latency to agreement over all runs of each protocol "
+        "(runs that did not agree never reach the curve's top).",
+    )
 
 
-def _scatter_fit(ax: Axes, groups: Mapping[str, Sequence[Row]], value: Any,
-                 colors: Mapping[str, str]) -> dict[str, PowerFit | None]:
+def _scatter_fit(
+    ax: Axes, groups: Mapping[str, Sequence[Row]], value: Any, colors: Mapping[str, str]
+) -> dict[str, PowerFit | None]:
     fits: dict[str, PowerFit | None] = {}
     for label, group in groups.items():
-        pts = [(float(r["n"]), v) for r in group
-               if (v := value(r)) is not None and v > 0 and r.get("n")]
+        pts = [
+            (float(r["n"]), v)
+            for r in group
+            if (v := value(r)) is not None and v > 0 and r.get("n")
+        ]
         if not pts:
             continue
         xs = np.array([p[0] for p in pts])
@@ -236,13 +261,17 @@ def plot_latency_vs_n(rows: Sequence[Row], out_dir: Path) -> PlotFile:
     else:
         _empty(ax, "no run agreed: no latency to plot")
     ax.set_title("Latency vs n (dots: runs, circles: medians, lines: fits)")
-    return _save(fig, out_dir, "latency_vs_n", "Latency vs n",
-                 "Latency to agreement against n on log-log axes; the legend gives the "
-                 "growth exponent fitted by least squares over all agreed runs.")
+    return _save(
+        fig,
+        out_dir,
+        "latency_vs_n",
+        "Latency vs n",
+        "Latency to agreement against n on log-log axes; the legend gives the "
+        "growth exponent fitted by least squares over all agreed runs.",
+    )
 
 
-def _guide(ax: Axes, rows: Sequence[Row], value: Any, slope: float, label: str,
-           style: str) -> None:
+def _guide(ax: Axes, rows: Sequence[Row], value: Any, slope: float, label: str, style: str) -> None:
     pts = [(float(r["n"]), v) for r in rows if (v := value(r)) is not None and v > 0]
     if not pts:
         return
@@ -252,8 +281,7 @@ def _guide(ax: Axes, rows: Sequence[Row], value: Any, slope: float, label: str,
         return
     y0 = float(np.exp(np.mean([math.log(v) for n, v in pts if n == n0])))
     grid = np.geomspace(n0, n1, 20)
-    ax.plot(grid, y0 * (grid / n0) ** slope, style, color="#444444", linewidth=1,
-            label=label)
+    ax.plot(grid, y0 * (grid / n0) ** slope, style, color="#444444", linewidth=1, label=label)
 
 
 def _num(key: str) -> Any:
@@ -292,13 +320,20 @@ def plot_cost_vs_n(rows: Sequence[Row], out_dir: Path) -> PlotFile:
     axes[0].set_title("Messages vs n")
     axes[1].set_title("Bytes vs n")
     axes[2].set_title("Messages per reliable broadcast")
-    fig.suptitle("Cost vs n. Theory: RBC O(n²) messages per broadcast; "
-                 "blackboard O(m n³) per coin flip", fontsize="medium")
-    return _save(fig, out_dir, "cost_vs_n", "Messages and bytes vs n",
-                 "Messages and bytes per run, and messages per reliable-broadcast instance, "
-                 "against n on log-log axes with fitted exponents. Dashed: the theory's "
-                 "slopes (RBC O(n²) per broadcast, so O(n³) per iteration; the blackboard "
-                 "O(m n³) per coin flip).")
+    fig.suptitle(
+        "Cost vs n. Theory: RBC O(n²) messages per broadcast; blackboard O(m n³) per coin flip",
+        fontsize="medium",
+    )
+    return _save(
+        fig,
+        out_dir,
+        "cost_vs_n",
+        "Messages and bytes vs n",
+        "Messages and bytes per run, and messages per reliable-broadcast instance, "
+        "against n on log-log axes with fitted exponents. Dashed: the theory's "
+        "slopes (RBC O(n²) per broadcast, so O(n³) per iteration; the blackboard "
+        "O(m n³) per coin flip).",
+    )
 
 
 def plot_coin_unanimity(rows: Sequence[Row], out_dir: Path) -> PlotFile:
@@ -326,18 +361,30 @@ def plot_coin_unanimity(rows: Sequence[Row], out_dir: Path) -> PlotFile:
         ax.set_ylim(0, 1.12)
         ax.set_ylabel("fraction of coin flips that were unanimous")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(handles=[Patch(color=c, label=p) for p, c in colors.items()],
-                  fontsize="small", loc="lower right")
+        ax.legend(
+            handles=[Patch(color=c, label=p) for p, c in colors.items()],
+            fontsize="small",
+            loc="lower right",
+        )
     ax.set_title("Unanimous coin flips (every honest node saw the same outcome)")
-    return _save(fig, out_dir, "coin_unanimity", "Unanimous coin flips",
-                 "Per protocol and scheduler: the fraction of iterations whose coin every "
-                 "honest node that flipped it saw the same way (labels: unanimous/total).")
+    return _save(
+        fig,
+        out_dir,
+        "coin_unanimity",
+        "Unanimous coin flips",
+        "Per protocol and scheduler: the fraction of iterations whose coin every "
+        "honest node that flipped it saw the same way (labels: unanimous/total).",
+    )
 
 
 def sweep_plots(rows: Sequence[Row], out_dir: Path) -> list[PlotFile]:
     """The sweep-wide figures, from the rows of a runs table."""
-    return [plot_latency_cdf(rows, out_dir), plot_latency_vs_n(rows, out_dir),
-            plot_cost_vs_n(rows, out_dir), plot_coin_unanimity(rows, out_dir)]
+    return [
+        plot_latency_cdf(rows, out_dir),
+        plot_latency_vs_n(rows, out_dir),
+        plot_cost_vs_n(rows, out_dir),
+        plot_coin_unanimity(rows, out_dir),
+    ]
 
 
 # --------------------------------------------------------------------------- one run
@@ -346,8 +393,10 @@ def sweep_plots(rows: Sequence[Row], out_dir: Path) -> list[PlotFile]:
 def _run_title(trace: Mapping[str, Any], run_id: str) -> str:
     byz = trace.get("byzantine") or {}
     strategies = "+".join(sorted(set(byz.values()))) or "no corrupted nodes"
-    return (f"{run_id}\n{trace.get('protocol')}, n={trace.get('n')}, f={trace.get('f')}, "
-            f"{strategies}, seed={trace.get('seed')}")
+    return (
+        f"{run_id}\n{trace.get('protocol')}, n={trace.get('n')}, f={trace.get('f')}, "
+        f"{strategies}, seed={trace.get('seed')}"
+    )
 
 
 def plot_weights(trace: Mapping[str, Any], out_dir: Path, run_id: str) -> PlotFile:
@@ -357,34 +406,59 @@ def plot_weights(trace: Mapping[str, Any], out_dir: Path, run_id: str) -> PlotFi
         weights = []
     byz = {int(k) for k in (trace.get("byzantine") or {})}
     if not weights:
-        _empty(ax, f"no weight vectors: protocol {trace.get('protocol')} has no weights"
-               if trace.get("protocol") != "hpz" else "no epoch completed")
+        _empty(
+            ax,
+            f"no weight vectors: protocol {trace.get('protocol')} has no weights"
+            if trace.get("protocol") != "hpz"
+            else "no epoch completed",
+        )
     else:
         # an epoch whose weights no honest node knew (the run ended as it began) is a gap
-        table = np.asarray([w if w is not None else [np.nan] * len(next(
-            x for x in weights if x is not None)) for w in weights], dtype=np.float64)
+        table = np.asarray(
+            [
+                w if w is not None else [np.nan] * len(next(x for x in weights if x is not None))
+                for w in weights
+            ],
+            dtype=np.float64,
+        )
         epochs = np.arange(table.shape[0])
         n = table.shape[1]
         for j in range(n):
             bad = j in byz
             offset = (j - (n - 1) / 2) * 0.004  # keep equal weights visible side by side
-            ax.plot(epochs, table[:, j] + offset, "-o", color=BAD if bad else GOOD,
-                    alpha=0.9 if bad else 0.6, markersize=4, linewidth=1.2,
-                    zorder=3 if bad else 2)
+            ax.plot(
+                epochs,
+                table[:, j] + offset,
+                "-o",
+                color=BAD if bad else GOOD,
+                alpha=0.9 if bad else 0.6,
+                markersize=4,
+                linewidth=1.2,
+                zorder=3 if bad else 2,
+            )
         ax.set_xticks(epochs)
         ax.set_xlabel("epoch")
         ax.set_ylabel("consensus weight")
         ax.set_ylim(-0.05, 1.08)
         ax.grid(alpha=0.3)
-        ax.legend(handles=[Line2D([], [], color=GOOD, marker="o", label="good (honest) nodes"),
-                           Line2D([], [], color=BAD, marker="o",
-                                  label="bad (Byzantine) nodes")], fontsize="small",
-                  loc="lower left")
+        ax.legend(
+            handles=[
+                Line2D([], [], color=GOOD, marker="o", label="good (honest) nodes"),
+                Line2D([], [], color=BAD, marker="o", label="bad (Byzantine) nodes"),
+            ],
+            fontsize="small",
+            loc="lower left",
+        )
     ax.set_title(f"Weights across epochs: {_run_title(trace, run_id)}", fontsize="small")
-    return _save(fig, out_dir, "weights", "Weight vector across epochs",
-                 "Each node's consensus weight in each epoch (HPZ §3.3): blacklisting lowers "
-                 "the weight of nodes whose coin columns correlate negatively; honest nodes "
-                 "in blue, Byzantine in red.")
+    return _save(
+        fig,
+        out_dir,
+        "weights",
+        "Weight vector across epochs",
+        "Each node's consensus weight in each epoch (HPZ §3.3): blacklisting lowers "
+        "the weight of nodes whose coin columns correlate negatively; honest nodes "
+        "in blue, Byzantine in red.",
+    )
 
 
 def plot_timeline(trace: Mapping[str, Any], out_dir: Path, run_id: str) -> PlotFile:
@@ -406,21 +480,35 @@ def plot_timeline(trace: Mapping[str, Any], out_dir: Path, run_id: str) -> PlotF
             epochs_seen.add(epoch)
             first_start[int(t)] = min(first_start.get(int(t), math.inf), float(at))
             width = max(float(until) - float(at), horizon * 0.002)
-            ax.broken_barh([(float(at), width)], (i - 0.35, 0.7),
-                           facecolors=_PALETTE[epoch % len(_PALETTE)], edgecolor="white",
-                           alpha=0.55)
+            ax.broken_barh(
+                [(float(at), width)],
+                (i - 0.35, 0.7),
+                facecolors=_PALETTE[epoch % len(_PALETTE)],
+                edgecolor="white",
+                alpha=0.55,
+            )
             if width > horizon * 0.035:
-                ax.text(float(at) + width / 2, i, f"t={t}", ha="center", va="center",
-                        fontsize="x-small")
+                ax.text(
+                    float(at) + width / 2, i, f"t={t}", ha="center", va="center", fontsize="x-small"
+                )
     for i, strategy in byz.items():
-        ax.broken_barh([(0.0, horizon)], (i - 0.35, 0.7), facecolors="#eeeeee",
-                       edgecolor="#999999", hatch="//")
-        ax.text(horizon * 0.01, i, f"Byzantine: {strategy}", va="center", fontsize="x-small",
-                color=BAD)
+        ax.broken_barh(
+            [(0.0, horizon)], (i - 0.35, 0.7), facecolors="#eeeeee", edgecolor="#999999", hatch="//"
+        )
+        ax.text(
+            horizon * 0.01, i, f"Byzantine: {strategy}", va="center", fontsize="x-small", color=BAD
+        )
     for d in trace.get("decisions") or []:
-        ax.plot(d["time"], d["node"], marker="*", markersize=13, linestyle="none",
-                color="#2ca02c" if d["value"] == 1 else "#9467bd", markeredgecolor="black",
-                zorder=5)
+        ax.plot(
+            d["time"],
+            d["node"],
+            marker="*",
+            markersize=13,
+            linestyle="none",
+            color="#2ca02c" if d["value"] == 1 else "#9467bd",
+            markeredgecolor="black",
+            zorder=5,
+        )
     for i, at in halts.items():
         ax.plot(at, i, marker="|", markersize=16, color="black", zorder=5)
     for e in sorted(epochs_seen):
@@ -435,31 +523,61 @@ def plot_timeline(trace: Mapping[str, Any], out_dir: Path, run_id: str) -> PlotF
             continue
         values = set(coin["outputs"].values())
         text = f"coin {t}: {next(iter(values)):+d}" if coin["unanimous"] else f"coin {t}: split"
-        ax.plot(at, -0.5, marker="o" if coin["unanimous"] else "X", linestyle="none",
-                color="#2ca02c" if coin["unanimous"] else BAD, markersize=7)
+        ax.plot(
+            at,
+            -0.5,
+            marker="o" if coin["unanimous"] else "X",
+            linestyle="none",
+            color="#2ca02c" if coin["unanimous"] else BAD,
+            markersize=7,
+        )
         ax.text(at, -0.5, "  " + text, fontsize="x-small", va="center")
     ax.set_ylim(n - 0.4, -1.3)
     ax.set_yticks(range(n))
-    ax.set_yticklabels([f"node {i}" + (" (B)" if i in byz else "") for i in range(n)],
-                       fontsize="small")
+    ax.set_yticklabels(
+        [f"node {i}" + (" (B)" if i in byz else "") for i in range(n)], fontsize="small"
+    )
     ax.set_xlim(0, horizon * 1.02)
     ax.set_xlabel("virtual time (units of delta)")
     ax.grid(axis="x", alpha=0.3)
     handles: list[Artist] = []
-    handles += [Patch(color=_PALETTE[e % len(_PALETTE)], alpha=0.55, label=f"epoch {e}")
-                for e in sorted(epochs_seen)[:6]]
-    handles += [Line2D([], [], marker="*", color="#2ca02c", linestyle="none", markersize=10,
-                       markeredgecolor="black", label="decides +1"),
-                Line2D([], [], marker="*", color="#9467bd", linestyle="none", markersize=10,
-                       markeredgecolor="black", label="decides -1"),
-                Line2D([], [], marker="|", color="black", linestyle="none", markersize=10,
-                       label="halts"),
-                Line2D([], [], marker="o", color="#2ca02c", linestyle="none",
-                       label="coin unanimous"),
-                Line2D([], [], marker="X", color=BAD, linestyle="none", label="coin split")]
+    handles += [
+        Patch(color=_PALETTE[e % len(_PALETTE)], alpha=0.55, label=f"epoch {e}")
+        for e in sorted(epochs_seen)[:6]
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker="*",
+            color="#2ca02c",
+            linestyle="none",
+            markersize=10,
+            markeredgecolor="black",
+            label="decides +1",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="*",
+            color="#9467bd",
+            linestyle="none",
+            markersize=10,
+            markeredgecolor="black",
+            label="decides -1",
+        ),
+        Line2D([], [], marker="|", color="black", linestyle="none", markersize=10, label="halts"),
+        Line2D([], [], marker="o", color="#2ca02c", linestyle="none", label="coin unanimous"),
+        Line2D([], [], marker="X", color=BAD, linestyle="none", label="coin split"),
+    ]
     ax.legend(handles=handles, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(f"Timeline: {_run_title(trace, run_id)}", fontsize="small")
-    return _save(fig, out_dir, "timeline", "Timeline of one run",
-                 "Per node: the iterations it played (bars, coloured by epoch), when it "
-                 "decided (stars) and halted (bars); on top, each iteration's coin outcome, "
-                 "placed where the next iteration began, and the epoch boundaries.")
+    return _save(
+        fig,
+        out_dir,
+        "timeline",
+        "Timeline of one run",
+        "Per node: the iterations it played (bars, coloured by epoch), when it "
+        "decided (stars) and halted (bars); on top, each iteration's coin outcome, "
+        "placed where the next iteration began, and the epoch boundaries.",
+    )

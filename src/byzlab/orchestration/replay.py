@@ -57,9 +57,11 @@ class ReplayResult:
         if self.recorded_error is not None or self.error is not None:
             if self.ok:
                 return f"{head}: reproduced the recorded error: {self.error}"
-            return (f"{head}: MISMATCH: recorded error {self.recorded_error!r}, "
-                    f"replay gave {self.error!r}"
-                    + (f" (trace hash {self.replayed})" if self.replayed else ""))
+            return (
+                f"{head}: MISMATCH: recorded error {self.recorded_error!r}, "
+                f"replay gave {self.error!r}"
+                + (f" (trace hash {self.replayed})" if self.replayed else "")
+            )
         where = ", ".join(self.recorded)
         if self.ok:
             return f"{head}: trace hash {self.replayed} reproduced (matches {where})"
@@ -85,8 +87,10 @@ def locate_run(run: str, store_dir: Path) -> tuple[str, Path, dict[str, Any] | N
         return run_dir.name, run_dir, row
     store = Store(store_dir)
     if not store.exists():
-        raise ReplayError(f"{store_dir}: no result store here; pass --store DIR (the --out of "
-                          "the sweep) or the run's directory")
+        raise ReplayError(
+            f"{store_dir}: no result store here; pass --store DIR (the --out of "
+            "the sweep) or the run's directory"
+        )
     try:
         row = store.find(run)
     except StoreError as exc:
@@ -109,9 +113,11 @@ def replay_run(run: str, store_dir: Path = Path(".")) -> ReplayResult:
         raise ReplayError(f"{summary_file}: not valid JSON ({exc})") from None
     backend = (row or {}).get("backend") or summary.get("backend")
     if backend != "sim":
-        raise ReplayError(f"run {run_id} ran on the {backend or 'unknown'} backend; only "
-                          "simulator runs replay (a real run's hash identifies its recorded "
-                          "traffic, which process scheduling makes unrepeatable)")
+        raise ReplayError(
+            f"run {run_id} ran on the {backend or 'unknown'} backend; only "
+            "simulator runs replay (a real run's hash identifies its recorded "
+            "traffic, which process scheduling makes unrepeatable)"
+        )
     try:
         scn = load_scenario(run_dir / "scenario.toml")
     except ScenarioError as exc:
@@ -131,7 +137,9 @@ def replay_run(run: str, store_dir: Path = Path(".")) -> ReplayResult:
     try:
         rec = run_recorded(scn, max_time=float(max_time) if max_time is not None else None)
     except Exception as exc:
-        return ReplayResult(run_id, scn.seed, recorded, "", f"{type(exc).__name__}: {exc}",
-                            recorded_error, problems)
-    return ReplayResult(run_id, scn.seed, recorded, rec.result.trace_hash, None,
-                        recorded_error, problems)
+        return ReplayResult(
+            run_id, scn.seed, recorded, "", f"{type(exc).__name__}: {exc}", recorded_error, problems
+        )
+    return ReplayResult(
+        run_id, scn.seed, recorded, rec.result.trace_hash, None, recorded_error, problems
+    )

@@ -89,48 +89,72 @@ def _fmt(value: object, digits: int = 2) -> str:
     return str(value)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-           left: Sequence[int] = (0,)) -> str:
-    head = "".join(f'<th class="{"l" if k in left else ""}">{_e(h)}</th>'
-                   for k, h in enumerate(headers))
+def _table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], left: Sequence[int] = (0,)
+) -> str:
+    head = "".join(
+        f'<th class="{"l" if k in left else ""}">{_e(h)}</th>' for k, h in enumerate(headers)
+    )
     body = []
     for row in rows:
-        cells = "".join(f'<td class="{"l" if k in left else ""}">{cell}</td>'
-                        for k, cell in enumerate(row))
+        cells = "".join(
+            f'<td class="{"l" if k in left else ""}">{cell}</td>' for k, cell in enumerate(row)
+        )
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _kv_table(items: Sequence[tuple[str, object]]) -> str:
-    body = "".join(f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>'
-                   for k, v in items)
+    body = "".join(
+        f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>' for k, v in items
+    )
     return f"<table><tbody>{body}</tbody></table>"
 
 
 def _figure(plot: plots.PlotFile) -> str:
     data = base64.b64encode(plot.png.read_bytes()).decode("ascii")
-    return (f'<figure id="fig-{_e(plot.name)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{_e(plot.title)}"><figcaption><b>{_e(plot.title)}.</b> {_e(plot.caption)} '
-            f'<span class="muted">(PNG and SVG: {_e(PLOTS_DIR)}/{_e(plot.name)}.png, '
-            f'.svg)</span></figcaption></figure>')
+    return (
+        f'<figure id="fig-{_e(plot.name)}"><img src="data:image/png;base64,{data}" '
+        f'alt="{_e(plot.title)}"><figcaption><b>{_e(plot.title)}.</b> {_e(plot.caption)} '
+        f'<span class="muted">(PNG and SVG: {_e(PLOTS_DIR)}/{_e(plot.name)}.png, '
+        f".svg)</span></figcaption></figure>"
+    )
 
 
 def choose_featured_run(rows: Sequence[Mapping[str, Any]], store: Store) -> str | None:
     """The simulator run with a trace that played the most iterations (HPZ first)."""
-    candidates = [r for r in rows if r.get("backend") == "sim" and not r.get("error")
-                  and (store.run_dir(str(r["run_id"])) / "trace.json").exists()]
+    candidates = [
+        r
+        for r in rows
+        if r.get("backend") == "sim"
+        and not r.get("error")
+        and (store.run_dir(str(r["run_id"])) / "trace.json").exists()
+    ]
     if not candidates:
         return None
-    ranked = sorted(candidates, key=lambda r: (
-        r.get("protocol") != "hpz", -int(r.get("iterations") or 0), -int(r.get("epochs") or 0),
-        -int(r.get("coin_split") or 0), -float(r.get("latency_delta") or 0.0),
-        str(r["run_id"])))
+    ranked = sorted(
+        candidates,
+        key=lambda r: (
+            r.get("protocol") != "hpz",
+            -int(r.get("iterations") or 0),
+            -int(r.get("epochs") or 0),
+            -int(r.get("coin_split") or 0),
+            -float(r.get("latency_delta") or 0.0),
+            str(r["run_id"]),
+        ),
+    )
     return str(ranked[0]["run_id"])
 
 
 def _group_key(r: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (r.get("protocol"), r.get("backend"), r.get("n"), r.get("f"), r.get("scheduler"),
-            r.get("strategy"))
+    return (
+        r.get("protocol"),
+        r.get("backend"),
+        r.get("n"),
+        r.get("f"),
+        r.get("scheduler"),
+        r.get("strategy"),
+    )
 
 
 def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
@@ -138,14 +162,20 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     for r in rows:
         groups[_group_key(r)].append(r)
     out = []
+
     def order(k: tuple[Any, ...]) -> tuple[Any, ...]:
         return (str(k[0]), str(k[1]), k[2] or 0, k[3] or 0, str(k[4]), str(k[5]))
 
     for key in sorted(groups, key=order):
         group = groups[key]
         agreed = [r for r in group if r.get("agreed")]
-        lat = np.array([float(r["latency_delta"]) for r in agreed
-                        if isinstance(r.get("latency_delta"), int | float)])
+        lat = np.array(
+            [
+                float(r["latency_delta"])
+                for r in agreed
+                if isinstance(r.get("latency_delta"), int | float)
+            ]
+        )
         iters = [int(r["iterations"]) for r in group if isinstance(r.get("iterations"), int)]
         msgs = [int(r["messages"]) for r in group if isinstance(r.get("messages"), int)]
         unanimous = sum(int(r.get("coin_unanimous") or 0) for r in group)
@@ -155,52 +185,77 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         rate = f"{len(agreed)}/{len(group)}"
         if len(agreed) < len(group):
             rate = f'<span class="bad">{rate}</span>'
-        out.append([
-            _e(key[0]), _e(key[1]), _fmt(key[2]), _fmt(key[3]), _e(key[4]), _e(key[5]),
-            rate,
-            _fmt(float(np.median(lat))) if lat.size else "-",
-            _fmt(float(np.percentile(lat, 90))) if lat.size else "-",
-            _fmt(float(np.mean(iters))) if iters else "-",
-            _fmt(int(np.median(msgs))) if msgs else "-",
-            f"{unanimous}/{flips}" if flips else "-",
-            f'<span class="bad">{inv_bad}</span>' if inv_bad else "0",
-            f'<span class="bad">{errors}</span>' if errors else "0",
-        ])
+        out.append(
+            [
+                _e(key[0]),
+                _e(key[1]),
+                _fmt(key[2]),
+                _fmt(key[3]),
+                _e(key[4]),
+                _e(key[5]),
+                rate,
+                _fmt(float(np.median(lat))) if lat.size else "-",
+                _fmt(float(np.percentile(lat, 90))) if lat.size else "-",
+                _fmt(float(np.mean(iters))) if iters else "-",
+                _fmt(int(np.median(msgs))) if msgs else "-",
+                f"{unanimous}/{flips}" if flips else "-",
+                f'<span class="bad">{inv_bad}</span>' if inv_bad else "0",
+                f'<span class="bad">{errors}</span>' if errors else "0",
+            ]
+        )
     return out
 
 
 def _failures(rows: Sequence[Mapping[str, Any]], store_dir: Path) -> str:
     bad = [r for r in rows if not r.get("agreed") or r.get("error")]
     if not bad:
-        return '<p>Every run agreed.</p>'
+        return "<p>Every run agreed.</p>"
     listed = []
     for r in bad[:MAX_LISTED_FAILURES]:
         why = r.get("error") or f"stopped: {r.get('stopped')}"
-        replay = (f"<code>byzlab replay {_e(r['run_id'])} --store {_e(store_dir)}</code>"
-                  if r.get("backend") == "sim" else "-")
+        replay = (
+            f"<code>byzlab replay {_e(r['run_id'])} --store {_e(store_dir)}</code>"
+            if r.get("backend") == "sim"
+            else "-"
+        )
         listed.append([_e(r["run_id"]), _fmt(r.get("seed")), _e(why), replay])
-    more = (f'<p class="muted">... and {len(bad) - MAX_LISTED_FAILURES} more '
-            f'(<code>byzlab results ls {_e(store_dir)} --where agreed=false</code>).</p>'
-            if len(bad) > MAX_LISTED_FAILURES else "")
-    return (f"<p>{len(bad)} run(s) did not agree or raised an error.</p>"
-            + _table(["run", "seed", "why", "replay"], listed, left=(0, 2, 3)) + more)
+    more = (
+        f'<p class="muted">... and {len(bad) - MAX_LISTED_FAILURES} more '
+        f"(<code>byzlab results ls {_e(store_dir)} --where agreed=false</code>).</p>"
+        if len(bad) > MAX_LISTED_FAILURES
+        else ""
+    )
+    return (
+        f"<p>{len(bad)} run(s) did not agree or raised an error.</p>"
+        + _table(["run", "seed", "why", "replay"], listed, left=(0, 2, 3))
+        + more
+    )
 
 
 def _overview(rows: Sequence[Mapping[str, Any]]) -> str:
     def distinct(key: str) -> str:
-        values = sorted({str(r.get(key)) for r in rows if r.get(key) is not None},
-                        key=lambda v: (len(v), v))
+        values = sorted(
+            {str(r.get(key)) for r in rows if r.get(key) is not None}, key=lambda v: (len(v), v)
+        )
         return ", ".join(values) if len(values) <= 12 else f"{len(values)} values"
 
     agreed = sum(1 for r in rows if r.get("agreed"))
     errors = sum(1 for r in rows if r.get("error"))
     items = [
-        ("runs", f"{len(rows):,} ({agreed:,} agreed, {len(rows) - agreed:,} did not"
-                 + (f", {errors:,} raised" if errors else "") + ")"),
-        ("backends", distinct("backend")), ("protocols", distinct("protocol")),
-        ("n", distinct("n")), ("schedulers", distinct("scheduler")),
-        ("strategies", distinct("strategy")), ("seeds", distinct("seed")),
-        ("byzlab versions", distinct("byzlab_version")), ("git commits", distinct("git_commit")),
+        (
+            "runs",
+            f"{len(rows):,} ({agreed:,} agreed, {len(rows) - agreed:,} did not"
+            + (f", {errors:,} raised" if errors else "")
+            + ")",
+        ),
+        ("backends", distinct("backend")),
+        ("protocols", distinct("protocol")),
+        ("n", distinct("n")),
+        ("schedulers", distinct("scheduler")),
+        ("strategies", distinct("strategy")),
+        ("seeds", distinct("seed")),
+        ("byzlab versions", distinct("byzlab_version")),
+        ("git commits", distinct("git_commit")),
     ]
     return _kv_table(items)
 
@@ -214,8 +269,9 @@ def _sweep_files(store_dir: Path) -> list[str]:
     return [latest.read_text(encoding="utf-8")] if latest.exists() else []
 
 
-def build_report(store_dir: Path, out: Path | None = None, *,
-                 run_id: str | None = None) -> ReportInfo:
+def build_report(
+    store_dir: Path, out: Path | None = None, *, run_id: str | None = None
+) -> ReportInfo:
     """Write the report of the store at ``store_dir`` (default ``DIR/report.html``)."""
     store = Store(store_dir)
     table = store.table()
@@ -231,33 +287,57 @@ def build_report(store_dir: Path, out: Path | None = None, *,
         if not trace_file.exists():
             raise StoreError(f"run {featured} has no trace.json (only simulator runs have one)")
         trace = json.loads(trace_file.read_text(encoding="utf-8"))
-        run_figures = [plots.plot_weights(trace, plot_dir, featured),
-                       plots.plot_timeline(trace, plot_dir, featured)]
+        run_figures = [
+            plots.plot_weights(trace, plot_dir, featured),
+            plots.plot_timeline(trace, plot_dir, featured),
+        ]
         row = next(r for r in rows if r["run_id"] == featured)
-        facts = [("run", featured), ("seed", row.get("seed")),
-                 ("agreed / decision", f"{_fmt(row.get('agreed'))} / {_fmt(row.get('decision'))}"),
-                 ("latency (delta)", _fmt(row.get("latency_delta"))),
-                 ("iterations / epochs", f"{row.get('iterations')} / {row.get('epochs')}"),
-                 ("coins unanimous / split",
-                  f"{row.get('coin_unanimous')} / {row.get('coin_split')}"),
-                 ("Invariant 1", _fmt(row.get("invariant1_ok"))),
-                 ("trace hash", row.get("trace_hash"))]
+        facts = [
+            ("run", featured),
+            ("seed", row.get("seed")),
+            ("agreed / decision", f"{_fmt(row.get('agreed'))} / {_fmt(row.get('decision'))}"),
+            ("latency (delta)", _fmt(row.get("latency_delta"))),
+            ("iterations / epochs", f"{row.get('iterations')} / {row.get('epochs')}"),
+            ("coins unanimous / split", f"{row.get('coin_unanimous')} / {row.get('coin_split')}"),
+            ("Invariant 1", _fmt(row.get("invariant1_ok"))),
+            ("trace hash", row.get("trace_hash")),
+        ]
         featured_html = (
             _kv_table(facts)
             + f"<p>Scenario (<code>runs/{_e(featured)}/scenario.toml</code>):</p>"
             + f"<pre>{_e(row.get('scenario') or '')}</pre>"
-            + "".join(_figure(p) for p in run_figures))
+            + "".join(_figure(p) for p in run_figures)
+        )
     sweeps = _sweep_files(store_dir)
-    sweep_html = "".join(f"<pre>{_e(text)}</pre>" for text in sweeps) if sweeps else \
-        "<p>No sweep file recorded in the store.</p>"
+    sweep_html = (
+        "".join(f"<pre>{_e(text)}</pre>" for text in sweeps)
+        if sweeps
+        else "<p>No sweep file recorded in the store.</p>"
+    )
     if len(sweeps) > 1:
-        sweep_html = (f"<p>{len(sweeps)} sweep files wrote to this store, oldest first:</p>"
-                      + sweep_html)
+        sweep_html = (
+            f"<p>{len(sweeps)} sweep files wrote to this store, oldest first:</p>" + sweep_html
+        )
     summary = _table(
-        ["protocol", "backend", "n", "f", "scheduler", "strategy", "agreed", "latency p50",
-         "latency p90", "iterations (mean)", "messages (median)", "coins unanimous",
-         "Invariant 1 fails", "errors"],
-        _summary_rows(rows), left=(0, 1, 4, 5))
+        [
+            "protocol",
+            "backend",
+            "n",
+            "f",
+            "scheduler",
+            "strategy",
+            "agreed",
+            "latency p50",
+            "latency p90",
+            "iterations (mean)",
+            "messages (median)",
+            "coins unanimous",
+            "Invariant 1 fails",
+            "errors",
+        ],
+        _summary_rows(rows),
+        left=(0, 1, 4, 5),
+    )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en">

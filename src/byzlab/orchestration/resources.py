@@ -76,7 +76,10 @@ CONTAINER_MIB = 12.0  # docker: the engine's containerd shim per container
 
 # Peak RSS in MiB (node median, proxy) measured as described above.
 MEASURED_MIB: dict[int, tuple[float, float]] = {
-    4: (52.9, 53.5), 16: (53.0, 54.7), 32: (53.4, 61.9), 64: (59.5, 152.2),
+    4: (52.9, 53.5),
+    16: (53.0, 54.7),
+    32: (53.4, 61.9),
+    64: (59.5, 152.2),
     128: (60.2, 333.2),
 }
 
@@ -116,14 +119,17 @@ class MemoryEstimate:
         return self.processes * self.node_mib + self.proxy_mib + self.overhead_mib
 
     def describe(self) -> str:
-        return (f"{self.processes} node processes x {self.node_mib:.0f} MiB + proxy "
-                f"{self.proxy_mib:.0f} MiB + {self.overhead_mib:.0f} MiB")
+        return (
+            f"{self.processes} node processes x {self.node_mib:.0f} MiB + proxy "
+            f"{self.proxy_mib:.0f} MiB + {self.overhead_mib:.0f} MiB"
+        )
 
 
 def estimate_memory(n: int, honest: int, *, backend: str = "local") -> MemoryEstimate:
     containers = honest + 1 if backend == "docker" else 0
-    return MemoryEstimate(n, honest, node_rss_mib(n), proxy_rss_mib(n),
-                          ORCHESTRATOR_MIB + CONTAINER_MIB * containers)
+    return MemoryEstimate(
+        n, honest, node_rss_mib(n), proxy_rss_mib(n), ORCHESTRATOR_MIB + CONTAINER_MIB * containers
+    )
 
 
 def available_memory_mib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
@@ -138,15 +144,17 @@ def available_memory_mib(meminfo: Path = Path("/proc/meminfo")) -> float | None:
     return None
 
 
-def check_memory(estimate: MemoryEstimate, available_mib: float | None, *, where: str,
-                 force: bool) -> None:
+def check_memory(
+    estimate: MemoryEstimate, available_mib: float | None, *, where: str, force: bool
+) -> None:
     """Raise ``RunRefused`` if the run needs more than ``available_mib`` (unless forced)."""
     if force or available_mib is None or estimate.total_mib <= available_mib:
         return
     raise RunRefused(
         f"n = {estimate.n} needs about {estimate.total_mib / 1024:.1f} GiB of memory "
         f"({estimate.describe()}) but {where} has {available_mib / 1024:.1f} GiB available; "
-        "nothing was started. Use fewer nodes, or --force to run it anyway")
+        "nothing was started. Use fewer nodes, or --force to run it anyway"
+    )
 
 
 def os_error_text(exc: OSError) -> str:

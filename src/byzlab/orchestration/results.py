@@ -74,14 +74,37 @@ __all__ = [
 
 # The keys `byzlab sim --json` promises (README); a real run's summary has all of them.
 SUMMARY_KEYS = (
-    "agreed", "decision", "valid", "honest_decisions", "latency_delta", "iterations", "epochs",
-    "rbc_instances", "messages", "bytes", "trace_hash", "seed", "params",
+    "agreed",
+    "decision",
+    "valid",
+    "honest_decisions",
+    "latency_delta",
+    "iterations",
+    "epochs",
+    "rbc_instances",
+    "messages",
+    "bytes",
+    "trace_hash",
+    "seed",
+    "params",
 )
 
 NODE_CSV_COLUMNS = (
-    "node", "role", "strategy", "input", "decision", "decision_time_s", "iteration", "halted",
-    "frames_in", "frames_dropped", "messages_in", "messages_invalid", "messages_out",
-    "reconnects", "exit_code",
+    "node",
+    "role",
+    "strategy",
+    "input",
+    "decision",
+    "decision_time_s",
+    "iteration",
+    "halted",
+    "frames_in",
+    "frames_dropped",
+    "messages_in",
+    "messages_invalid",
+    "messages_out",
+    "reconnects",
+    "exit_code",
 )
 
 
@@ -151,11 +174,17 @@ def remove_stale_tmp(root: Path) -> list[Path]:
 
 def mark_incomplete(out_dir: Path, run_id: str, backend: str) -> None:
     """The first file of a run directory: it stays there until ``mark_complete``."""
-    atomic_write_json(out_dir / INCOMPLETE_FILE, {
-        "run_id": run_id, "backend": backend, "orchestrator_pid": os.getpid(),
-        "started": time.time(),
-        "meaning": "the orchestrator has not finished this run; if it is no longer running, "
-                   "the files here are partial (each one is whole) and summary.json is absent"})
+    atomic_write_json(
+        out_dir / INCOMPLETE_FILE,
+        {
+            "run_id": run_id,
+            "backend": backend,
+            "orchestrator_pid": os.getpid(),
+            "started": time.time(),
+            "meaning": "the orchestrator has not finished this run; if it is no longer running, "
+            "the files here are partial (each one is whole) and summary.json is absent",
+        },
+    )
 
 
 def mark_complete(out_dir: Path, summary: Mapping[str, Any]) -> None:
@@ -165,7 +194,7 @@ def mark_complete(out_dir: Path, summary: Mapping[str, Any]) -> None:
 
 
 def run_state(out_dir: Path) -> str:
-    """"complete", "running" (its orchestrator is alive) or "incomplete" (it died)."""
+    """ "complete", "running" (its orchestrator is alive) or "incomplete" (it died)."""
     if (out_dir / "summary.json").exists():
         return "complete"
     marker = read_json(out_dir / INCOMPLETE_FILE)
@@ -189,8 +218,12 @@ def git_commit(where: Path | None = None) -> str:
     cwd = where if where is not None else Path(__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-            timeout=10, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -198,8 +231,11 @@ def git_commit(where: Path | None = None) -> str:
     return commit if out.returncode == 0 and commit else "unknown"
 
 
-def gather_outputs(out_dir: Path, node_out_dirs: Mapping[int, Path], stats_file: Path,
-                   ) -> tuple[dict[int, dict[str, Any]], dict[int, bytes], dict[str, Any]]:
+def gather_outputs(
+    out_dir: Path,
+    node_out_dirs: Mapping[int, Path],
+    stats_file: Path,
+) -> tuple[dict[int, dict[str, Any]], dict[int, bytes], dict[str, Any]]:
     """Collect what the processes of a real run left behind, for every backend: each node's
     result.json and trace (copied to out_dir/traces/node-<i>.jsonl) and the proxy's stats
     (copied to out_dir/proxy-stats.json). Missing files are normal after a crash; a node
@@ -303,8 +339,7 @@ def build_summary(
         "decision": decision,
         "valid": valid,
         "honest_decisions": {str(k): v for k, v in sorted(decided.items())},
-        "latency_delta": (latency_s / delta_s) if latency_s is not None and delta_s > 0
-        else None,
+        "latency_delta": (latency_s / delta_s) if latency_s is not None and delta_s > 0 else None,
         "iterations": iterations,
         "epochs": (iterations - 1) // T + 1 if iterations else 0,
         "rbc_instances": int(stats.get("rbc_instances", 0)),
@@ -362,19 +397,33 @@ def nodes_csv(
         counters = res.get("counters") or {}
         t = res.get("decision_time")
         when = (
-            f"{t - start_time:.6f}"
-            if isinstance(t, int | float) and start_time is not None else ""
+            f"{t - start_time:.6f}" if isinstance(t, int | float) and start_time is not None else ""
         )
         role = "byzantine" if i in byzantine else "honest"
         # Byzantine nodes live inside the proxy: no result file, so their cells stay empty.
         zero: object = "" if not res else 0
-        writer.writerow([
-            i, role, byzantine.get(i, "honest"), inputs[i],
-            "" if res.get("decision") is None else res["decision"], when,
-            res.get("iteration", ""), res.get("halted", ""),
-            *(counters.get(k, zero) for k in (
-                "frames_in", "frames_dropped", "messages_in", "messages_invalid",
-                "messages_out", "reconnects")),
-            "" if exit_codes.get(i) is None else exit_codes[i],
-        ])
+        writer.writerow(
+            [
+                i,
+                role,
+                byzantine.get(i, "honest"),
+                inputs[i],
+                "" if res.get("decision") is None else res["decision"],
+                when,
+                res.get("iteration", ""),
+                res.get("halted", ""),
+                *(
+                    counters.get(k, zero)
+                    for k in (
+                        "frames_in",
+                        "frames_dropped",
+                        "messages_in",
+                        "messages_invalid",
+                        "messages_out",
+                        "reconnects",
+                    )
+                ),
+                "" if exit_codes.get(i) is None else exit_codes[i],
+            ]
+        )
     return buf.getvalue()

@@ -119,14 +119,22 @@ def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[s
         "end_time": sim.now,
         "latency_delta": result.latency_delta,
         "trace_hash": result.trace_hash,
-        "iteration_starts": {str(i): [[t, at] for t, at in log]
-                             for i, log in sorted(rec.starts.items())},
+        "iteration_starts": {
+            str(i): [[t, at] for t, at in log] for i, log in sorted(rec.starts.items())
+        },
         "halts": {str(i): at for i, at in sorted(rec.halts.items())},
-        "decisions": [{"node": d.node, "value": d.value, "iteration": d.iteration,
-                       "time": d.time} for d in result.decisions],
-        "coins": [{"iteration": t, "outputs": {str(k): v for k, v in sorted(outs.items())},
-                   "unanimous": len(set(outs.values())) == 1}
-                  for t, outs in sorted(coins.items())],
+        "decisions": [
+            {"node": d.node, "value": d.value, "iteration": d.iteration, "time": d.time}
+            for d in result.decisions
+        ],
+        "coins": [
+            {
+                "iteration": t,
+                "outputs": {str(k): v for k, v in sorted(outs.items())},
+                "unanimous": len(set(outs.values())) == 1,
+            }
+            for t, outs in sorted(coins.items())
+        ],
         "epoch_weights": weights,
         "invariant1": invariant1,
     }

@@ -365,8 +365,11 @@ class SortitionSection(_Strict):
 
 
 # Keys of [sortition] that describe the pool, which [committee] describes when present.
-_SORTITION_POOL_KEYS = {"pool": "committee.stakes", "instances": "committee.instances",
-                        "byzantine": "committee.byzantine"}
+_SORTITION_POOL_KEYS = {
+    "pool": "committee.stakes",
+    "instances": "committee.instances",
+    "byzantine": "committee.byzantine",
+}
 
 
 class Scenario(_Strict):
@@ -396,8 +399,12 @@ class Scenario(_Strict):
         else:
             return data
         run = data.get("run", {})
-        if type(players) is not int or not 4 <= players <= MAX_N \
-                or not isinstance(run, dict) or "n" in run:
+        if (
+            type(players) is not int
+            or not 4 <= players <= MAX_N
+            or not isinstance(run, dict)
+            or "n" in run
+        ):
             return data
         return {**data, "run": {**run, "n": players}}
 
@@ -459,8 +466,13 @@ class Scenario(_Strict):
         if overrides:
             lines += ["", "[params]"] + [f"{k} = {_toml_value(v)}" for k, v in overrides.items()]
         adv = self.adversary
-        lines += ["", "[adversary]", f"scheduler = {_toml_value(adv.scheduler)}",
-                  f"delta_s = {_toml_value(adv.delta_s)}", f"tamper = {_toml_value(adv.tamper)}"]
+        lines += [
+            "",
+            "[adversary]",
+            f"scheduler = {_toml_value(adv.scheduler)}",
+            f"delta_s = {_toml_value(adv.delta_s)}",
+            f"tamper = {_toml_value(adv.tamper)}",
+        ]
         if adv.scheduler_options:
             lines += ["", "[adversary.scheduler_options]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in adv.scheduler_options.items()]
@@ -469,8 +481,11 @@ class Scenario(_Strict):
             lines += ["", "[docker]", f"image = {_toml_value(self.docker.image)}"]
             for fault in self.docker.faults:
                 lines += ["", "[[docker.faults]]"]
-                lines += [f"{k} = {_toml_value(v)}"
-                          for k, v in fault.model_dump().items() if v is not None]
+                lines += [
+                    f"{k} = {_toml_value(v)}"
+                    for k, v in fault.model_dump().items()
+                    if v is not None
+                ]
         if self.committee is not None:
             com = self.committee.model_dump(exclude={"byzantine"})
             lines += ["", "[committee]"] + [f"{k} = {_toml_value(v)}" for k, v in com.items()]
@@ -479,8 +494,9 @@ class Scenario(_Strict):
             # with [committee], the pool keys belong to the committee and must stay unset here
             pool_keys = set(_SORTITION_POOL_KEYS) if self.committee is not None else set()
             srt = self.sortition.model_dump(exclude={"byzantine", *pool_keys})
-            lines += ["", "[sortition]"] + [f"{k} = {_toml_value(v)}" for k, v in srt.items()
-                                            if v is not None]
+            lines += ["", "[sortition]"] + [
+                f"{k} = {_toml_value(v)}" for k, v in srt.items() if v is not None
+            ]
             if self.committee is None:
                 lines += _byzantine_toml("sortition.byzantine", self.sortition.byzantine)
         return "\n".join(lines) + "\n"
@@ -547,20 +563,35 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
 
 
 _TYPE_WORDS = {
-    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-    "float_type": "a number", "float_parsing": "a number", "string_type": "a string",
-    "bool_type": "true or false", "list_type": "a list", "dict_type": "a table",
-    "model_type": "a table", "model_attributes_type": "a table",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
 }
 _BOUND_WORDS = {
-    "greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
-    "less_than_equal": ("<=", "le"), "less_than": ("<", "lt"),
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
 }
 
 
 def _describe(value: object) -> str:
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-            dict: "table"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
@@ -630,14 +661,19 @@ def _hint_words(hint: Any) -> str:
     text = repr(hint).replace("typing.", "")
     if "frozenset[int]" in text:
         return "a list of node ids"
-    return {"float | None": "a number", "int | None": "an integer", "<class 'float'>": "a number",
-            "<class 'int'>": "an integer"}.get(text, text)
+    return {
+        "float | None": "a number",
+        "int | None": "an integer",
+        "<class 'float'>": "a number",
+        "<class 'int'>": "an integer",
+    }.get(text, text)
 
 
 def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
     cls: type[ByzantineNode] = STRATEGIES[entry.strategy]
     params = {
-        name: p for name, p in inspect.signature(cls.__init__).parameters.items()
+        name: p
+        for name, p in inspect.signature(cls.__init__).parameters.items()
         # `inner` is how adaptive corruption hands over a live node, not a scenario option
         if name not in ("self", "spec", "inner") and p.kind is not inspect.Parameter.VAR_KEYWORD
     }
@@ -651,8 +687,11 @@ def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
                 f"known: {known}"
             )
             continue
-        reason = _check_value(hints.get(key), value) or _nonfinite(value) or _out_of_limits(
-            _STRATEGY_LIMITS.get((entry.strategy, key)), value)
+        reason = (
+            _check_value(hints.get(key), value)
+            or _nonfinite(value)
+            or _out_of_limits(_STRATEGY_LIMITS.get((entry.strategy, key)), value)
+        )
         if reason:
             problems.append(f"{where}.options.{key}: {reason}")
     return problems
@@ -714,8 +753,10 @@ def _node_list_problem(scn: Scenario, key: str, value: object) -> str | None:
     if bad:
         return f"node {bad[0]} is out of range 0..{n - 1}"
     if scn.adversary.scheduler == "hold-f" and key == "held" and len(set(value)) > f:
-        return (f"{len(set(value))} held nodes, but hold-f holds at most f={f} "
-                "(the nodes whose messages arrive last)")
+        return (
+            f"{len(set(value))} held nodes, but hold-f holds at most f={f} "
+            "(the nodes whose messages arrive last)"
+        )
     return None
 
 
@@ -731,11 +772,15 @@ def _scheduler_option_problems(scenario: Scenario) -> list[str]:
         where = f"adversary.scheduler_options.{key}"
         if key not in allowed:
             known = ", ".join(sorted(allowed)) or "(none)"
-            problems.append(f"{where}: unknown option for scheduler {adv.scheduler!r}; "
-                            f"known: {known}")
+            problems.append(
+                f"{where}: unknown option for scheduler {adv.scheduler!r}; known: {known}"
+            )
             continue
-        reason = _check_value(allowed[key], value) or _nonfinite(value) or _out_of_limits(
-            _SCHEDULER_LIMITS.get((adv.scheduler, key)), value)
+        reason = (
+            _check_value(allowed[key], value)
+            or _nonfinite(value)
+            or _out_of_limits(_SCHEDULER_LIMITS.get((adv.scheduler, key)), value)
+        )
         if not reason and (adv.scheduler, key) in _SCHEDULER_NODE_OPTIONS:
             reason = _node_list_problem(scenario, key, value)
         if reason:
@@ -756,8 +801,9 @@ def _cross_check(scn: Scenario) -> list[str]:
         problems.append(f"run.inputs: the list has {len(inputs)} values but n={n}")
     problems += _byzantine_problems(scn.adversary.byzantine, "adversary.byzantine", n, "node")
     if len(scn.adversary.byzantine) > f:
-        problems.append(f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes "
-                        f"exceed f={f}")
+        problems.append(
+            f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes exceed f={f}"
+        )
     problems += _scheduler_option_problems(scn)
     problems += _docker_problems(scn)
     problems += _multi_instance_problems(scn)
@@ -770,21 +816,25 @@ def _cross_check(scn: Scenario) -> list[str]:
         return [_params_problem(str(exc))]
     try:
         scheduler = make_scheduler(scn.adversary.scheduler, **_scheduler_kwargs(scn))
-        scheduler.bind(n=n, f=f, delta=1.0, byzantine=sorted(scn.byzantine_map()),
-                       rng=random.Random(0))
+        scheduler.bind(
+            n=n, f=f, delta=1.0, byzantine=sorted(scn.byzantine_map()), rng=random.Random(0)
+        )
     except (TypeError, ValueError) as exc:
         problems.append(f"adversary.scheduler_options: {exc}")
-    entries = [(f"adversary.byzantine[{k}]", b.node, b)
-               for k, b in enumerate(scn.adversary.byzantine)]
+    entries = [
+        (f"adversary.byzantine[{k}]", b.node, b) for k, b in enumerate(scn.adversary.byzantine)
+    ]
     # a pool node's strategy drives players whose ids the draw decides: try it as player 0,
     # and refuse options that name players (they would mean a different node every draw)
     for k, b in enumerate(scn.pool_byzantine):
         where = f"{_pool_table(scn)}.byzantine[{k}]"
         named = sorted(set(b.options) & _PLAYER_ID_OPTIONS)
         if named:
-            problems.append(f"{where}.options.{named[0]}: names player ids, but a pool "
-                            "node's players get new ids in every instance's draw; leave it "
-                            "out (the strategy then picks its own)")
+            problems.append(
+                f"{where}.options.{named[0]}: names player ids, but a pool "
+                "node's players get new ids in every instance's draw; leave it "
+                "out (the strategy then picks its own)"
+            )
         else:
             entries.append((where, 0, b))
     for where, node, b in entries:
@@ -796,8 +846,9 @@ def _cross_check(scn: Scenario) -> list[str]:
     return problems
 
 
-def _byzantine_problems(entries: Sequence[ByzantineEntry], table: str, size: int,
-                        noun: str) -> list[str]:
+def _byzantine_problems(
+    entries: Sequence[ByzantineEntry], table: str, size: int, noun: str
+) -> list[str]:
     """Ids in range 0..size-1 (unchecked when size is 0: unknown), each corrupted once, and
     strategy options that exist with the right types."""
     problems: list[str] = []
@@ -807,8 +858,9 @@ def _byzantine_problems(entries: Sequence[ByzantineEntry], table: str, size: int
         if size and b.node >= size:
             problems.append(f"{where}.node: {noun} {b.node} is out of range 0..{size - 1}")
         if b.node in seen:
-            problems.append(f"{where}.node: {noun} {b.node} is already corrupted by "
-                            f"{table}[{seen[b.node]}]")
+            problems.append(
+                f"{where}.node: {noun} {b.node} is already corrupted by {table}[{seen[b.node]}]"
+            )
         seen.setdefault(b.node, k)
         problems += _strategy_option_problems(b, where)
     return problems
@@ -831,44 +883,59 @@ def _multi_instance_problems(scn: Scenario) -> list[str]:
     if scn.run.n != players:
         problems.append(
             f"run.n: n={scn.run.n}, but a [committee]/[sortition] run has {players_key} = "
-            f"{players} players per instance; leave run.n out")
+            f"{players} players per instance; leave run.n out"
+        )
     pool = scn.pool_size
     if com is not None and srt is not None:
         for key, instead in _SORTITION_POOL_KEYS.items():
             if key in srt.model_fields_set:
-                problems.append(f"sortition.{key}: with [committee] the pool is the "
-                                f"committee's; set {instead} instead")
+                problems.append(
+                    f"sortition.{key}: with [committee] the pool is the "
+                    f"committee's; set {instead} instead"
+                )
         staked = sum(1 for s in com.stakes if s > 0)
         if srt.active > staked:
-            problems.append(f"sortition.active: {srt.active} active nodes, but only {staked} "
-                            "pool nodes have stake (committee.stakes)")
+            problems.append(
+                f"sortition.active: {srt.active} active nodes, but only {staked} "
+                "pool nodes have stake (committee.stakes)"
+            )
     elif srt is not None:
         if srt.pool is None:
-            problems.append("sortition.pool: required key is missing (the number of pool "
-                            "nodes; without [committee] each active node runs one player)")
+            problems.append(
+                "sortition.pool: required key is missing (the number of pool "
+                "nodes; without [committee] each active node runs one player)"
+            )
         elif srt.active > srt.pool:
-            problems.append(f"sortition.active: {srt.active} active nodes exceed the pool of "
-                            f"sortition.pool = {srt.pool}")
+            problems.append(
+                f"sortition.active: {srt.active} active nodes exceed the pool of "
+                f"sortition.pool = {srt.pool}"
+            )
     table = _pool_table(scn)
     problems += _byzantine_problems(scn.pool_byzantine, f"{table}.byzantine", pool, "pool node")
     byzantine = {b.node for b in scn.pool_byzantine}
-    honest = [j for j in range(pool) if j not in byzantine
-              and (com is None or com.stakes[j] > 0)]
+    honest = [j for j in range(pool) if j not in byzantine and (com is None or com.stakes[j] > 0)]
     if pool and byzantine and not honest:
-        problems.append(f"{table}.byzantine: every pool node that can take part is Byzantine; "
-                        "an instance needs honest players")
+        problems.append(
+            f"{table}.byzantine: every pool node that can take part is Byzantine; "
+            "an instance needs honest players"
+        )
     if scn.adversary.byzantine:
-        problems.append(f"adversary.byzantine: in a [committee]/[sortition] run the corrupted "
-                        f"players are those of the Byzantine pool nodes ({table}.byzantine); "
-                        "leave adversary.byzantine empty")
+        problems.append(
+            f"adversary.byzantine: in a [committee]/[sortition] run the corrupted "
+            f"players are those of the Byzantine pool nodes ({table}.byzantine); "
+            "leave adversary.byzantine empty"
+        )
     if scn.docker.faults:
-        problems.append("docker.faults: container faults are not supported in "
-                        "[committee]/[sortition] runs")
+        problems.append(
+            "docker.faults: container faults are not supported in [committee]/[sortition] runs"
+        )
     inputs = scn.run.inputs
     if isinstance(inputs, tuple) and pool and len(inputs) != pool:
-        problems.append(f"run.inputs: a [committee]/[sortition] run takes one input per pool "
-                        f"node: the list has {len(inputs)} values but the pool has {pool} "
-                        "nodes")
+        problems.append(
+            f"run.inputs: a [committee]/[sortition] run takes one input per pool "
+            f"node: the list has {len(inputs)} values but the pool has {pool} "
+            "nodes"
+        )
     return problems
 
 
@@ -889,15 +956,15 @@ def _docker_problems(scn: Scenario) -> list[str]:
             problems.append(
                 f"{where}.node: node {fault.node} is Byzantine "
                 f"(adversary.byzantine[{byzantine[fault.node]}]); it runs inside the proxy "
-                "and has no container of its own")
+                "and has no container of its own"
+            )
         if (fault.at_s is None) == (fault.at_iteration is None):
             problems.append(f"{where}: set exactly one of at_s, at_iteration")
         unused = [name for name in _NETEM_FIELDS if getattr(fault, name) is not None]
         if fault.action == "kill" and fault.duration_s is not None:
             unused.insert(0, "duration_s")
         if fault.action != "netem":
-            problems += [f"{where}.{name}: not used by action {fault.action!r}"
-                         for name in unused]
+            problems += [f"{where}.{name}: not used by action {fault.action!r}" for name in unused]
         elif fault.delay_ms is None and fault.loss_pct is None:
             problems.append(f"{where}: a netem fault needs delay_ms or loss_pct")
         elif fault.jitter_ms is not None and fault.delay_ms is None:
@@ -907,7 +974,8 @@ def _docker_problems(scn: Scenario) -> list[str]:
         problems.append(
             f"docker.faults: Byzantine nodes {sorted(byzantine)} plus crashed nodes {crashed} "
             f"are {len(byzantine) + len(crashed)} faulty nodes, more than f={f} (a killed or "
-            "paused container is a crash fault and counts toward f)")
+            "paused container is a crash fault and counts toward f)"
+        )
     return problems
 
 
@@ -961,11 +1029,16 @@ def load_scenario(path: Path) -> Scenario:
 
 def default_scenario() -> Scenario:
     """What `byzlab run` runs without a file: n=4, f=1, node 3 equivocates, random delays."""
-    return parse_scenario({
-        "run": {"n": 4, "f": 1, "protocol": "hpz", "inputs": "split"},
-        "adversary": {"scheduler": "random", "delta_s": 0.005,
-                      "byzantine": [{"node": 3, "strategy": "equivocate"}]},
-    })
+    return parse_scenario(
+        {
+            "run": {"n": 4, "f": 1, "protocol": "hpz", "inputs": "split"},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.005,
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        }
+    )
 
 
 def build_params(scn: Scenario) -> Params:
@@ -981,10 +1054,13 @@ def build_params(scn: Scenario) -> Params:
 def _one_instance(scn: Scenario) -> None:
     """Refuse to run a [committee]/[sortition] scenario as if it were one plain instance."""
     if scn.multi_instance:
-        raise ScenarioError([
-            "a [committee]/[sortition] scenario is a sequence of agreement instances on a "
-            "pool of nodes: run it with `byzlab run FILE --backend sim|local` "
-            "(orchestration/instances.py)"])
+        raise ScenarioError(
+            [
+                "a [committee]/[sortition] scenario is a sequence of agreement instances on a "
+                "pool of nodes: run it with `byzlab run FILE --backend sim|local` "
+                "(orchestration/instances.py)"
+            ]
+        )
 
 
 def resolve_inputs(scn: Scenario) -> list[int]:
@@ -1017,6 +1093,12 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
     _one_instance(scn)
     params = build_params(scn)
     byzantine = {b.node: _strategy_factory(b) for b in scn.adversary.byzantine}
-    return Simulator(params, protocol=scn.run.protocol, inputs=resolve_inputs(scn),
-                     seed=scn.seed, scheduler=make_run_scheduler(scn), byzantine=byzantine,
-                     max_time=max_time)
+    return Simulator(
+        params,
+        protocol=scn.run.protocol,
+        inputs=resolve_inputs(scn),
+        seed=scn.seed,
+        scheduler=make_run_scheduler(scn),
+        byzantine=byzantine,
+        max_time=max_time,
+    )

@@ -79,49 +79,58 @@ RUNS = "runs"
 LOCK = ".lock"
 
 PARAM_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("m", pa.int64()), ("T", pa.int64()), ("c", pa.float64()), ("m0", pa.int64()),
-    ("xmax", pa.int64()), ("k_max", pa.int64()), ("beta", pa.float64()),
-    ("w_min", pa.float64()), ("eps", pa.float64()), ("window", pa.int64()),
+    ("m", pa.int64()),
+    ("T", pa.int64()),
+    ("c", pa.float64()),
+    ("m0", pa.int64()),
+    ("xmax", pa.int64()),
+    ("k_max", pa.int64()),
+    ("beta", pa.float64()),
+    ("w_min", pa.float64()),
+    ("eps", pa.float64()),
+    ("window", pa.int64()),
 )
 
-SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("backend", pa.string()),
-    ("protocol", pa.string()),
-    ("preset", pa.string()),
-    ("n", pa.int64()),
-    ("f", pa.int64()),
-    ("strategy", pa.string()),
-    ("corrupted", pa.int64()),
-    ("scheduler", pa.string()),
-    ("inputs", pa.string()),
-    ("seed", pa.int64()),
-    *PARAM_COLUMNS,
-    ("delta_s", pa.float64()),
-    ("agreed", pa.bool_()),
-    ("decision", pa.int64()),
-    ("valid", pa.bool_()),
-    ("latency_delta", pa.float64()),
-    ("latency_s", pa.float64()),
-    ("iterations", pa.int64()),
-    ("epochs", pa.int64()),
-    ("rbc_instances", pa.int64()),
-    ("messages", pa.int64()),
-    ("bytes", pa.int64()),
-    ("deliveries", pa.int64()),
-    ("coin_unanimous", pa.int64()),
-    ("coin_split", pa.int64()),
-    ("invariant1_ok", pa.bool_()),
-    ("stopped", pa.string()),
-    ("error", pa.string()),
-    ("trace_hash", pa.string()),
-    ("byzlab_version", pa.string()),
-    ("git_commit", pa.string()),
-    ("wall_s", pa.float64()),
-    ("finished_at", pa.timestamp("ms", tz="UTC")),
-    ("point", pa.string()),
-    ("scenario", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("backend", pa.string()),
+        ("protocol", pa.string()),
+        ("preset", pa.string()),
+        ("n", pa.int64()),
+        ("f", pa.int64()),
+        ("strategy", pa.string()),
+        ("corrupted", pa.int64()),
+        ("scheduler", pa.string()),
+        ("inputs", pa.string()),
+        ("seed", pa.int64()),
+        *PARAM_COLUMNS,
+        ("delta_s", pa.float64()),
+        ("agreed", pa.bool_()),
+        ("decision", pa.int64()),
+        ("valid", pa.bool_()),
+        ("latency_delta", pa.float64()),
+        ("latency_s", pa.float64()),
+        ("iterations", pa.int64()),
+        ("epochs", pa.int64()),
+        ("rbc_instances", pa.int64()),
+        ("messages", pa.int64()),
+        ("bytes", pa.int64()),
+        ("deliveries", pa.int64()),
+        ("coin_unanimous", pa.int64()),
+        ("coin_split", pa.int64()),
+        ("invariant1_ok", pa.bool_()),
+        ("stopped", pa.string()),
+        ("error", pa.string()),
+        ("trace_hash", pa.string()),
+        ("byzlab_version", pa.string()),
+        ("git_commit", pa.string()),
+        ("wall_s", pa.float64()),
+        ("finished_at", pa.timestamp("ms", tz="UTC")),
+        ("point", pa.string()),
+        ("scenario", pa.string()),
+    ]
+)
 
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 REQUIRED = ("run_id", "backend", "protocol", "n", "f", "seed")  # a run that raised has no hash
@@ -168,8 +177,9 @@ def coerce_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """``row`` with exactly the schema's columns, each value of the column's type (or None)."""
     unknown = sorted(set(row) - set(COLUMNS))
     if unknown:
-        raise StoreError(f"unknown column(s) {', '.join(unknown)}; the store has: "
-                         f"{', '.join(COLUMNS)}")
+        raise StoreError(
+            f"unknown column(s) {', '.join(unknown)}; the store has: {', '.join(COLUMNS)}"
+        )
     missing = [c for c in REQUIRED if row.get(c) is None]
     if missing:
         raise StoreError(f"row lacks required column(s) {', '.join(missing)}")
@@ -187,10 +197,18 @@ def _to_table(rows: Sequence[Mapping[str, Any]], stamp: str) -> pa.Table:
         prepared.append(r)
     table = pa.Table.from_pylist(prepared, schema=SCHEMA)
     if table.num_rows:
-        table = table.sort_by([("protocol", "ascending"), ("backend", "ascending"),
-                               ("n", "ascending"), ("f", "ascending"),
-                               ("scheduler", "ascending"), ("strategy", "ascending"),
-                               ("seed", "ascending"), ("run_id", "ascending")])
+        table = table.sort_by(
+            [
+                ("protocol", "ascending"),
+                ("backend", "ascending"),
+                ("n", "ascending"),
+                ("f", "ascending"),
+                ("scheduler", "ascending"),
+                ("strategy", "ascending"),
+                ("seed", "ascending"),
+                ("run_id", "ascending"),
+            ]
+        )
     meta = {b"byzlab_store": STORE_FORMAT.encode(), b"journal": stamp.encode()}
     return table.replace_schema_metadata(meta)
 
@@ -231,8 +249,10 @@ class Store:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StoreError(f"{self.root}: another sweep is writing to this store; "
-                                 "wait for it or use another --out directory") from None
+                raise StoreError(
+                    f"{self.root}: another sweep is writing to this store; "
+                    "wait for it or use another --out directory"
+                ) from None
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -248,7 +268,7 @@ class Store:
             self._cut_torn_tail(fd)
             view = memoryview(line)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -302,8 +322,10 @@ class Store:
             try:
                 row = json.loads(raw)
             except ValueError:
-                raise StoreError(f"{self.journal}:{number}: not a JSON row (the journal was "
-                                 "damaged; remove that line to redo the run)") from None
+                raise StoreError(
+                    f"{self.journal}:{number}: not a JSON row (the journal was "
+                    "damaged; remove that line to redo the run)"
+                ) from None
             if not isinstance(row, dict) or not isinstance(row.get("run_id"), str):
                 raise StoreError(f"{self.journal}:{number}: not a run row")
             rows.pop(row["run_id"], None)
@@ -410,11 +432,13 @@ def parse_where(expr: str, schema: pa.Schema = SCHEMA) -> WhereClause:
     found = [(expr.find(op), -len(op), op) for op in _OPS if expr.find(op) > 0]
     if found:
         at, _, op = min(found)
-        column, raw = expr[:at].strip(), expr[at + len(op):]
+        column, raw = expr[:at].strip(), expr[at + len(op) :]
         if column:
             if column not in schema.names:
-                raise StoreError(f"--where {expr!r}: unknown column {column!r}; columns: "
-                                 f"{', '.join(schema.names)}")
+                raise StoreError(
+                    f"--where {expr!r}: unknown column {column!r}; columns: "
+                    f"{', '.join(schema.names)}"
+                )
             kind = schema.field(column).type
             if op == "~":
                 return WhereClause(column, op, raw.strip())
@@ -435,8 +459,14 @@ def filter_table(table: pa.Table, clauses: Sequence[WhereClause]) -> pa.Table:
             mask = pc.match_substring(pc.cast(col, pa.string()), str(clause.value))
         else:
             scalar = pa.scalar(clause.value, type=col.type)
-            fn = {"=": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
-                  ">": pc.greater, ">=": pc.greater_equal}[clause.op]
+            fn = {
+                "=": pc.equal,
+                "!=": pc.not_equal,
+                "<": pc.less,
+                "<=": pc.less_equal,
+                ">": pc.greater,
+                ">=": pc.greater_equal,
+            }[clause.op]
             mask = fn(col, scalar)
         table = table.filter(pc.fill_null(mask, False))
     return table

@@ -134,8 +134,14 @@ def _sections() -> dict[str, type[BaseModel]]:
 
 # fields whose value is a table of free-form keys: one more path component may follow
 _OPEN_TABLES = ("adversary.scheduler_options",)
-_TOML_WORDS = {bool: "boolean", int: "integer", float: "number", str: "string", dict: "table",
-               list: "list"}
+_TOML_WORDS = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dict: "table",
+    list: "list",
+}
 
 
 class SweepError(ScenarioError):
@@ -147,13 +153,17 @@ class SweepError(ScenarioError):
 
 def sweepable_paths() -> list[str]:
     """Every key a [sweep] table may have (open tables accept any key below them)."""
-    paths = [f"{section}.{name}" for section, model in _sections().items()
-             for name in model.model_fields if f"{section}.{name}" != "run.seed"]
+    paths = [
+        f"{section}.{name}"
+        for section, model in _sections().items()
+        for name in model.model_fields
+        if f"{section}.{name}" != "run.seed"
+    ]
     return sorted([*paths, STRATEGY_KEY, CORRUPTED_KEY, SEEDS_KEY])
 
 
 def _is_open_subpath(path: str) -> bool:
-    return any(path.startswith(t + ".") and "." not in path[len(t) + 1:] for t in _OPEN_TABLES)
+    return any(path.startswith(t + ".") and "." not in path[len(t) + 1 :] for t in _OPEN_TABLES)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
@@ -205,7 +215,7 @@ def _rewrite(lines: Sequence[str], field_path: str, where: str) -> list[str]:
     for line in lines:
         path, _, msg = line.partition(": ")
         if path == field_path or path.startswith((field_path + ".", field_path + "[")):
-            out.append(f"{where}{path[len(field_path):]}: {msg}")
+            out.append(f"{where}{path[len(field_path) :]}: {msg}")
         else:
             out.append(f"{where}: {path}: {msg}")
     return out
@@ -232,8 +242,9 @@ def _value_problems(path: str, k: int, value: object) -> list[str]:
         if path == STRATEGY_KEY:
             lines = format_validation_error(exc, ByzantineEntry)
             if value != NO_STRATEGY and isinstance(value, str):
-                lines = [line.replace("is not one of ", "is not one of none, ", 1)
-                         for line in lines]
+                lines = [
+                    line.replace("is not one of ", "is not one of none, ", 1) for line in lines
+                ]
             return _rewrite(lines, "strategy", where)
         if path == CORRUPTED_KEY:
             return _rewrite(format_validation_error(exc, _Count), "corrupted", where)
@@ -242,8 +253,7 @@ def _value_problems(path: str, k: int, value: object) -> list[str]:
 
 
 def _same(a: object, b: object) -> bool:
-    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
-                                                                     default=str)
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -271,8 +281,9 @@ class Sweep:
     source: str | None = None
 
 
-def _strategy_nodes(raw: dict[str, Any], strategy: str,
-                    count: int | None) -> tuple[list[dict[str, Any]], str | None]:
+def _strategy_nodes(
+    raw: dict[str, Any], strategy: str, count: int | None
+) -> tuple[list[dict[str, Any]], str | None]:
     """The [[adversary.byzantine]] entries for "every corrupted node runs ``strategy``"."""
     try:
         run = RunSection.model_validate(raw.get("run") or {})
@@ -291,11 +302,12 @@ def _point_problems(problems: Sequence[str], assigned: Sequence[tuple[str, int, 
     out = []
     for line in problems:
         path, _, msg = line.partition(": ")
-        hit = next(((p, k) for p, k, _ in assigned
-                    if path == p or path.startswith((p + ".", p + "["))), None)
+        hit = next(
+            ((p, k) for p, k, _ in assigned if path == p or path.startswith((p + ".", p + "["))),
+            None,
+        )
         if hit is None and path.startswith("adversary.byzantine"):
-            hit = next(((p, k) for p, k, _ in assigned if p in (STRATEGY_KEY, CORRUPTED_KEY)),
-                       None)
+            hit = next(((p, k) for p, k, _ in assigned if p in (STRATEGY_KEY, CORRUPTED_KEY)), None)
             if hit is not None:
                 msg = f"{path}: {msg}"
                 path = hit[0]
@@ -303,14 +315,13 @@ def _point_problems(problems: Sequence[str], assigned: Sequence[tuple[str, int, 
         context = f" (with {others})" if others else ""
         if hit is not None:
             p, k = hit
-            out.append(f"sweep.{p}[{k}]{path[len(p):]}: {msg}{context}")
+            out.append(f"sweep.{p}[{k}]{path[len(p) :]}: {msg}{context}")
         else:
             out.append(f"{path}: {msg}{context}")
     return out
 
 
-def parse_sweep(data: Mapping[str, Any], *, source: str | None = None,
-                text: str = "") -> Sweep:
+def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str = "") -> Sweep:
     """Validate a parsed sweep file and expand it into its points (see the module docs)."""
     base = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
     table = data.get("sweep", {})
@@ -340,11 +351,15 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None,
         axes.append((path, tuple(values)))
     swept = {p for p, _ in axes}
     if STRATEGY_KEY in swept and "adversary.byzantine" in swept:
-        problems.append(f"sweep.{STRATEGY_KEY}: cannot be combined with sweep.adversary."
-                        "byzantine (both choose the corrupted nodes); sweep one of them")
+        problems.append(
+            f"sweep.{STRATEGY_KEY}: cannot be combined with sweep.adversary."
+            "byzantine (both choose the corrupted nodes); sweep one of them"
+        )
     if CORRUPTED_KEY in swept and STRATEGY_KEY not in swept:
-        problems.append(f"sweep.{CORRUPTED_KEY}: needs sweep.{STRATEGY_KEY} (the strategy "
-                        "the corrupted nodes run)")
+        problems.append(
+            f"sweep.{CORRUPTED_KEY}: needs sweep.{STRATEGY_KEY} (the strategy "
+            "the corrupted nodes run)"
+        )
     try:
         Scenario.model_validate(base)
     except ValidationError as exc:
@@ -359,7 +374,8 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None,
                 f"{section}: a sweep runs single agreement instances, and a [{section}] "
                 "scenario is a sequence of them on a pool of nodes; run it with `byzlab run "
                 "FILE --backend sim|local` (once per seed with --seed), or remove the "
-                f"[{section}] table to sweep the agreement itself")
+                f"[{section}] table to sweep the agreement itself"
+            )
     if problems:
         raise SweepError(problems, source=source)
 
@@ -372,8 +388,9 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None,
     for _, values in grid:
         size *= len(values)
     if size > MAX_POINTS:
-        raise SweepError([f"sweep: {size:,} runs; at most {MAX_POINTS:,} per sweep file"],
-                         source=source)
+        raise SweepError(
+            [f"sweep: {size:,} runs; at most {MAX_POINTS:,} per sweep file"], source=source
+        )
     points: list[SweepPoint] = []
     for combo in itertools.product(*(range(len(v)) for _, v in grid)):
         assigned = [(p, k, v[k]) for (p, v), k in zip(grid, combo, strict=True)]
@@ -434,17 +451,34 @@ def strategy_label(scn: Scenario) -> str:
 
 
 def run_id_for(scn: Scenario, backend: str, max_time: float | None = None) -> str:
-    identity = json.dumps({"backend": backend, "scenario": scn.to_toml(),
-                           "max_time": max_time if backend == "sim" else None}, sort_keys=True)
+    identity = json.dumps(
+        {
+            "backend": backend,
+            "scenario": scn.to_toml(),
+            "max_time": max_time if backend == "sim" else None,
+        },
+        sort_keys=True,
+    )
     digest = hashlib.blake2b(identity.encode(), digest_size=5).hexdigest()
-    return (f"{backend}-{scn.run.protocol}-n{scn.n}-f{scn.f}-{scn.adversary.scheduler}-"
-            f"{strategy_label(scn)}-s{scn.seed}-{digest}")
+    return (
+        f"{backend}-{scn.run.protocol}-n{scn.n}-f{scn.f}-{scn.adversary.scheduler}-"
+        f"{strategy_label(scn)}-s{scn.seed}-{digest}"
+    )
 
 
-def row_from_summary(summary: Mapping[str, Any] | None, *, scn: Scenario, run_id: str,
-                     backend: str, point: str, commit: str, wall_s: float,
-                     error: str | None = None, invariant1_ok: bool | None = None,
-                     version: str = __version__) -> dict[str, Any]:
+def row_from_summary(
+    summary: Mapping[str, Any] | None,
+    *,
+    scn: Scenario,
+    run_id: str,
+    backend: str,
+    point: str,
+    commit: str,
+    wall_s: float,
+    error: str | None = None,
+    invariant1_ok: bool | None = None,
+    version: str = __version__,
+) -> dict[str, Any]:
     """A store row (store.SCHEMA) from a run's summary.json (None when the run raised)."""
     s = dict(summary or {})
     params = s.get("params") or build_params(scn).to_dict()
@@ -531,22 +565,53 @@ def execute_sim(task: RunTask) -> dict[str, Any]:
     except Exception as exc:  # an invariant violation or a bug: data, with its seed
         error = f"{type(exc).__name__}: {exc}"
         wall = time.perf_counter() - started
-        summary = {"run_id": task.run_id, "backend": "sim", "error": error, "seed": scn.seed,
-                   "git_commit": task.commit, "byzlab_version": __version__, "wall_s": wall,
-                   "max_time": task.max_time, "point": json.loads(task.point)}
+        summary = {
+            "run_id": task.run_id,
+            "backend": "sim",
+            "error": error,
+            "seed": scn.seed,
+            "git_commit": task.commit,
+            "byzlab_version": __version__,
+            "wall_s": wall,
+            "max_time": task.max_time,
+            "point": json.loads(task.point),
+        }
         atomic_write_json(run_dir / "summary.json", summary)
-        return row_from_summary(None, scn=scn, run_id=task.run_id, backend="sim",
-                                point=task.point, commit=task.commit, wall_s=wall, error=error)
+        return row_from_summary(
+            None,
+            scn=scn,
+            run_id=task.run_id,
+            backend="sim",
+            point=task.point,
+            commit=task.commit,
+            wall_s=wall,
+            error=error,
+        )
     summary = rec.result.summary()
-    summary.update({"run_id": task.run_id, "backend": "sim", "git_commit": task.commit,
-                    "byzlab_version": __version__, "wall_s": rec.wall_s,
-                    "max_time": task.max_time, "point": json.loads(task.point)})
+    summary.update(
+        {
+            "run_id": task.run_id,
+            "backend": "sim",
+            "git_commit": task.commit,
+            "byzlab_version": __version__,
+            "wall_s": rec.wall_s,
+            "max_time": task.max_time,
+            "point": json.loads(task.point),
+        }
+    )
     atomic_write_json(run_dir / "trace.json", rec.trace)
     atomic_write_json(run_dir / "summary.json", summary)
     inv_ok = not rec.trace["invariant1"] if rec.result.protocol == "hpz" else None
-    return row_from_summary(summary, scn=scn, run_id=task.run_id, backend="sim",
-                            point=task.point, commit=task.commit, wall_s=rec.wall_s,
-                            invariant1_ok=inv_ok)
+    return row_from_summary(
+        summary,
+        scn=scn,
+        run_id=task.run_id,
+        backend="sim",
+        point=task.point,
+        commit=task.commit,
+        wall_s=rec.wall_s,
+        invariant1_ok=inv_ok,
+    )
 
 
 def execute_local(task: RunTask) -> dict[str, Any]:
@@ -563,9 +628,15 @@ def execute_local(task: RunTask) -> dict[str, Any]:
     summary = dict(outcome.summary)
     summary.update({"byzlab_version": __version__, "point": json.loads(task.point)})
     atomic_write_json(run_dir / "summary.json", summary)
-    return row_from_summary(summary, scn=scn, run_id=task.run_id, backend=task.backend,
-                            point=task.point, commit=str(summary.get("git_commit", task.commit)),
-                            wall_s=float(summary.get("wall_time_s") or 0.0))
+    return row_from_summary(
+        summary,
+        scn=scn,
+        run_id=task.run_id,
+        backend=task.backend,
+        point=task.point,
+        commit=str(summary.get("git_commit", task.commit)),
+        wall_s=float(summary.get("wall_time_s") or 0.0),
+    )
 
 
 # --------------------------------------------------------------------------- running
@@ -609,10 +680,18 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             proc.terminate()
 
 
-def run_sweep(sweep: Sweep, out: Path, *, backend: str = "sim", jobs: int | None = None,
-              max_time: float | None = None, max_runs: int | None = None,
-              on_row: RowHook | None = None, show_progress: bool = False,
-              console: Any = None) -> SweepOutcome:
+def run_sweep(
+    sweep: Sweep,
+    out: Path,
+    *,
+    backend: str = "sim",
+    jobs: int | None = None,
+    max_time: float | None = None,
+    max_runs: int | None = None,
+    on_row: RowHook | None = None,
+    show_progress: bool = False,
+    console: Any = None,
+) -> SweepOutcome:
     """Run every point of ``sweep`` not yet in the store at ``out`` (see the module docs).
 
     ``max_runs`` stops after that many new runs; ``on_row`` sees each row once it is durable
@@ -641,17 +720,25 @@ def run_sweep(sweep: Sweep, out: Path, *, backend: str = "sim", jobs: int | None
             seen.add(run_id)
             if run_id in done:
                 continue
-            tasks.append(RunTask(run_id, backend, point.scenario.to_toml(), point.point_json(),
-                                 str(store.run_dir(run_id)), max_time, commit))
+            tasks.append(
+                RunTask(
+                    run_id,
+                    backend,
+                    point.scenario.to_toml(),
+                    point.point_json(),
+                    str(store.run_dir(run_id)),
+                    max_time,
+                    commit,
+                )
+            )
         outcome = SweepOutcome(store, total=len(seen), skipped=len(seen) - len(tasks))
         if max_runs is not None:
-            tasks = tasks[:max(0, max_runs)]
+            tasks = tasks[: max(0, max_runs)]
         progress = _Progress(outcome, len(tasks), show_progress, console)
         try:
             with progress:
                 if backend == "sim" and (jobs or os.cpu_count() or 1) > 1 and len(tasks) > 1:
-                    _run_pool(tasks, jobs or os.cpu_count() or 1, store, outcome, on_row,
-                              progress)
+                    _run_pool(tasks, jobs or os.cpu_count() or 1, store, outcome, on_row, progress)
                 else:
                     _run_serial(tasks, store, outcome, on_row, progress)
         except KeyboardInterrupt:
@@ -662,8 +749,13 @@ def run_sweep(sweep: Sweep, out: Path, *, backend: str = "sim", jobs: int | None
     return outcome
 
 
-def _record(row: dict[str, Any], store: Store, outcome: SweepOutcome, on_row: RowHook | None,
-            progress: _Progress) -> None:
+def _record(
+    row: dict[str, Any],
+    store: Store,
+    outcome: SweepOutcome,
+    on_row: RowHook | None,
+    progress: _Progress,
+) -> None:
     typed = store.append(row)
     outcome.completed.append(typed)
     progress.advance(typed)
@@ -671,8 +763,13 @@ def _record(row: dict[str, Any], store: Store, outcome: SweepOutcome, on_row: Ro
         on_row(typed)
 
 
-def _run_serial(tasks: Sequence[RunTask], store: Store, outcome: SweepOutcome,
-                on_row: RowHook | None, progress: _Progress) -> None:
+def _run_serial(
+    tasks: Sequence[RunTask],
+    store: Store,
+    outcome: SweepOutcome,
+    on_row: RowHook | None,
+    progress: _Progress,
+) -> None:
     from byzlab.orchestration.local import RunFailed
 
     for task in tasks:
@@ -688,11 +785,18 @@ def _run_serial(tasks: Sequence[RunTask], store: Store, outcome: SweepOutcome,
         _record(row, store, outcome, on_row, progress)
 
 
-def _run_pool(tasks: Sequence[RunTask], jobs: int, store: Store, outcome: SweepOutcome,
-              on_row: RowHook | None, progress: _Progress) -> None:
+def _run_pool(
+    tasks: Sequence[RunTask],
+    jobs: int,
+    store: Store,
+    outcome: SweepOutcome,
+    on_row: RowHook | None,
+    progress: _Progress,
+) -> None:
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
-                               initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=_ignore_sigint
+    )
     pending: dict[Future[dict[str, Any]], RunTask] = {}
     clean = False
     try:
@@ -759,13 +863,23 @@ class _Progress:
         console = self.console or Console(stderr=True)
         self.console = console
         skipped = self.outcome.skipped
-        console.print(f"sweep: {self.outcome.total} runs, {skipped} already done, "
-                      f"{self.count} to run", highlight=False)
+        console.print(
+            f"sweep: {self.outcome.total} runs, {skipped} already done, {self.count} to run",
+            highlight=False,
+        )
         if console.is_terminal:
-            self._bar = Progress(TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(),
-                                 TaskProgressColumn(), TextColumn("{task.fields[agreed]}"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 console=console, transient=False)
+            self._bar = Progress(
+                TextColumn("[bold]runs"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[agreed]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
             self._task = self._bar.add_task("runs", total=self.count, agreed="")
             self._bar.start()
         return self
@@ -780,8 +894,9 @@ class _Progress:
             self._bar.update(self._task, advance=1, agreed=f"agreed {self.agreed}/{self.done}")
         elif time.monotonic() - self._last_line > 5 or self.done == self.count:
             self._last_line = time.monotonic()
-            self.console.print(f"{self.done}/{self.count} runs done "
-                               f"({self.agreed} agreed)", highlight=False)
+            self.console.print(
+                f"{self.done}/{self.count} runs done ({self.agreed} agreed)", highlight=False
+            )
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -95,10 +95,6 @@ AlgorithmFactory = Callable[[float], "DifficultyAlgorithm"]
 _EXP_CAP = 700.0
 
 
-
-
-
-
 class DifficultyAlgorithm(Protocol):
     """A DAA: told the winning rate in force and the block's time, returns the next rate."""
 

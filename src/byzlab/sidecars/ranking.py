@@ -99,10 +99,6 @@ PAPER_CABAL_SHARES: tuple[float, ...] = (0.48773, 0.48495, 0.48155, 0.47739, 0.4
 # --------------------------------------------------------------------------------------------
 
 
-
-
-
-
 def _stake_vector(stake: npt.ArrayLike, name: str = "stake") -> FloatArray:
     s = np.asarray(stake, dtype=np.float64)
     if s.ndim != 1 or s.size == 0:

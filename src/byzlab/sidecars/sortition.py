@@ -132,8 +132,6 @@ BoolArray = npt.NDArray[np.bool_]
 # --------------------------------------------------------------------------------------------
 
 
-
-
 def _probability(name: str, value: float, *, open_zero: bool = False) -> float:
     v = _finite(name, value)
     if not (0.0 < v <= 1.0 if open_zero else 0.0 <= v <= 1.0):
@@ -541,8 +539,16 @@ def _run_figure(run: SortitionRun, title: str, path: Path, n_show: int = 50) -> 
         plt.close(fig)
 
 
-ZROW_COLUMNS = ("percentile", "merit_mean", "random_mean", "sigma", "z", "z_err",
-                "z_merit_sigma", "above_2")
+ZROW_COLUMNS = (
+    "percentile",
+    "merit_mean",
+    "random_mean",
+    "sigma",
+    "z",
+    "z_err",
+    "z_merit_sigma",
+    "above_2",
+)
 
 
 def zrows_csv(rows: Sequence[ZRow]) -> str:
@@ -617,8 +623,13 @@ def write_figures(
         _run_figure(run, title, out / fname)
         written.append(out / fname)
     if rows is None:
-        rows = z_score_table(rng, n_percentiles=n_percentiles, replicates=replicates,
-                             n_epochs=n_epochs, base=EXPERIMENTS[pool])
+        rows = z_score_table(
+            rng,
+            n_percentiles=n_percentiles,
+            replicates=replicates,
+            n_epochs=n_epochs,
+            base=EXPERIMENTS[pool],
+        )
     reps = f", {replicates} pools per P" if replicates > 1 else ""
     _sweep_figure(rows, out / "figure4.png", f"merit vs random sortition on {pool}{reps}")
     (out / "figure4.csv").write_text(zrows_csv(rows))
@@ -638,8 +649,16 @@ def command() -> None:
 
 def _print_rows(rows: Sequence[ZRow], title: str) -> None:
     table = Table(title=title)
-    for col in ("P [%]", "<T> merit", "<T> random", "sigma", "z", "± se", "z (merit σ)",
-                "pools z>2"):
+    for col in (
+        "P [%]",
+        "<T> merit",
+        "<T> random",
+        "sigma",
+        "z",
+        "± se",
+        "z (merit σ)",
+        "pools z>2",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
