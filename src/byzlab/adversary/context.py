@@ -1,0 +1,50 @@
+"""What an adversary object (a scheduler or a corrupted node's strategy) is given when it is built.
+
+HPZ's adversary is one full-information entity (§2, "Full Information & Scheduling"): it sees
+every message in flight, schedules every delivery within [0, delta], and drives the corrupted
+nodes. byzlab splits it into objects (one scheduler, one strategy per corrupted node) that
+share one `AdversaryView`; each object receives its context as a constructor argument, so a
+scheduler or strategy is complete from the moment it exists (no attribute is set on it later,
+and none of its methods needs to check that it was).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from byzlab.adversary.view import AdversaryView
+from byzlab.node.params import Params
+
+
+@dataclass(frozen=True)
+class AdversaryContext:
+    """The run as the adversary sees it.
+
+    `view` is shared by every adversary object of the run (the corrupted nodes coordinate
+    through it), `rng` is this object's own stream (derived from the run's seed and the
+    object's label, see byzlab.seeds), and `delta` is the delay bound in the runtime's time
+    unit (1.0 in the simulator's virtual time, seconds behind the proxy). The set of corrupted
+    nodes lives in the view, because adaptive corruption grows it during the run.
+    """
+
+    params: Params
+    view: AdversaryView
+    rng: random.Random = field(default_factory=random.Random)
+    delta: float = 1.0
+
+    @property
+    def n(self) -> int:
+        return self.params.n
+
+    @property
+    def f(self) -> int:
+        return self.params.f
+
+    @property
+    def byzantine(self) -> frozenset[int]:
+        return self.view.byzantine
+
+    def with_rng(self, rng: random.Random) -> AdversaryContext:
+        """The same run, seen by another adversary object with its own random stream."""
+        return AdversaryContext(self.params, self.view, rng, self.delta)
