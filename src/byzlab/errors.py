@@ -32,11 +32,18 @@ re-exported here; catch ``(ByzlabError, ParamsError)`` to catch everything.
 
 The command line prints a ``ByzlabError``'s message on one line and exits with its
 ``exit_code``: 2 for bad input (a scenario, a refusal), 4 for I/O, 1 otherwise.
+
+``format_validation_error`` words pydantic's validation errors as those lines ("path:
+message"), for every config file alike: scenarios, sweeps, node.json and proxy.json.
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from byzlab.node.params import ParamsError
 
@@ -64,6 +71,7 @@ __all__ = [
     "ScenarioError",
     "StoreError",
     "SweepError",
+    "format_validation_error",
 ]
 
 EXIT_FAILED = 1
@@ -177,3 +185,111 @@ class ImageBuildError(BackendUnavailable):
 
 class InvariantViolation(ByzlabError, AssertionError):
     """A safety property failed; the message names the seed to replay it."""
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(scenario)"
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class holding the field at ``loc`` (for listing the keys it allows)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        current = field.annotation
+        # unwrap list[X] and X | None down to a model class, if there is one
+        for _ in range(3):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                break
+            if not args:
+                break
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+_BOUND_WORDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
+def _describe(value: object) -> str:
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}"
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """One "path: message" line per pydantic error, in the words of a config file (TOML
+    or JSON): the scenario, node.json and proxy.json report their problems alike."""
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = _path(loc)
+        kind = err["type"]
+        ctx = err.get("ctx") or {}
+        value = err.get("input")
+        if kind == "extra_forbidden":
+            parent = _model_at(model, loc[:-1]) if len(loc) > 1 else model
+            allowed = ", ".join(sorted(parent.model_fields)) if parent is not None else ""
+            msg = "unknown key" + (f"; expected one of: {allowed}" if allowed else "")
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind in _TYPE_WORDS:
+            msg = f"expected {_TYPE_WORDS[kind]}, got {_describe(value)}"
+        elif kind in _BOUND_WORDS:
+            op, key = _BOUND_WORDS[kind]
+            bound = ctx.get(key)
+            if isinstance(bound, float) and bound.is_integer():
+                bound = int(bound)  # "> 0", not "> 0.0", for a bound written as 0
+            msg = f"must be {op} {bound}, got {value!r}"
+        elif kind in ("value_error", "assertion_error") and "error" in ctx:
+            msg = str(ctx["error"])
+        elif kind == "finite_number":
+            msg = f"must be a finite number, got {value!r}"
+        else:
+            msg = str(err["msg"])
+        lines.append(f"{path}: {msg}")
+    return lines
