@@ -18,6 +18,7 @@ from rich.table import Table
 from byzlab import __version__
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
 from byzlab.adversary.strategies import STRATEGIES, NodeSpec, make_strategy
+from byzlab.errors import ByzlabError
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
 
@@ -67,6 +68,15 @@ class _LazyGroup(click.Group):
         if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
             self.add_command(_load_lazy(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Everything byzlab raises on purpose says what went wrong in its message: show it
+        # on stderr without a traceback and exit with the status it names (byzlab.errors).
+        try:
+            return super().invoke(ctx)
+        except ByzlabError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

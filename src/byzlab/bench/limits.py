@@ -33,6 +33,7 @@ from typing import Any
 
 from byzlab.bench.common import Context, Figure, Section
 from byzlab.bench.realrun import honest_scenario, keep_run, sample
+from byzlab.errors import BackendUnavailable
 from byzlab.network.tcp import max_rss_kib
 from byzlab.orchestration.local import RunFailed
 from byzlab.orchestration.scenario import build_simulator
@@ -43,10 +44,6 @@ QUICK_CAP = {"sim": 16, "local": 8, "docker": 4}
 MIN_N = 4
 RETRY_BELOW = 0.1  # retry a failed size once if the largest size below it took < 10% of budget
 SIM_MEMORY_CAP = 16 << 30
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run at all here (no Docker engine, no image)."""
 
 
 def search_largest(

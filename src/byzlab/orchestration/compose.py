@@ -54,6 +54,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from byzlab.errors import ComposeError
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
 from byzlab.orchestration.results import atomic_write_bytes, atomic_write_text
 from byzlab.orchestration.scenario import (
@@ -80,10 +81,6 @@ COMPOSE_VERSION = "3.8"
 PROXY_PORT = 7000
 SECRETS = "/run/secrets"
 DATA = "/data"
-
-
-class ComposeError(ValueError):
-    """A compose file that cannot be written or does not match its material."""
 
 
 def material_dir(compose_file: Path) -> Path:

@@ -94,6 +94,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byzlab.errors import DockerUnavailable
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
 from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.local import RunFailed, RunOutcome, io_error, new_run_id
@@ -148,10 +149,6 @@ START_WORKERS = 8
 # Start-up on top of the scenario's timeout: the engine starts containers one by one.
 STARTUP_SLACK_S = 30.0
 STARTUP_SLACK_PER_NODE_S = 1.0
-
-
-class DockerUnavailable(RuntimeError):
-    """The Docker engine (or the SDK, or the image) is missing: one sentence on what to do."""
 
 
 # --------------------------------------------------------------------------- the engine

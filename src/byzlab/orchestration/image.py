@@ -64,6 +64,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from byzlab.errors import ImageBuildError
+
 __all__ = [
     "BASE_IMAGE",
     "DEFAULT_IMAGE",
@@ -137,10 +139,6 @@ CMD ["--help"]
 """
 
 _BUILD_LOG_TAIL = 30
-
-
-class ImageBuildError(RuntimeError):
-    """The image could not be built; the message says what failed and what to do."""
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,10 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from byzlab.errors import RunFailed, RunIOError, RunRefused
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
 from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.resources import (
-    RunIOError,
-    RunRefused,
     available_memory_mib,
     check_memory,
     estimate_memory,
@@ -105,10 +104,6 @@ NODE_MODULE = "byzlab.network.tcp"
 PROXY_MODULE = "byzlab.adversary.proxy"
 STARTUP_SLACK_S = 15.0  # process start-up on top of the scenario's timeout
 STOP_GRACE_S = 3.0
-
-
-class RunFailed(RuntimeError):
-    """The run could not be set up (the proxy did not come up, a process failed to start)."""
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byzlab.errors import ReplayError
 from byzlab.orchestration.scenario import ScenarioError, load_scenario
 from byzlab.orchestration.store import RUNS, Store, StoreError
 
 __all__ = ["ReplayError", "ReplayResult", "locate_run", "replay_run"]
-
-
-class ReplayError(RuntimeError):
-    """The run cannot be replayed (not found, not a simulator run, incomplete record)."""
 
 
 @dataclass(frozen=True)

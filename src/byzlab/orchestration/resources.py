@@ -31,10 +31,10 @@ without swapping, page cache included). For docker, the engine's ``MemTotal`` (`
 info``) and, when the engine runs on this host (a unix socket), the smaller of that and
 this machine's MemAvailable.
 
-*Errors.* ``RunRefused`` (exit status 2) and ``RunIOError`` (exit status 4) are
-``click.ClickException``: ``byzlab run`` prints ``Error: <one line>`` and exits with that
-status without any handling of its own, and other callers (sweeps, benchmarks, committee
-instances) get an exception that says the same. An ``OSError`` on the way (a full disk, a
+*Errors.* ``RunRefused`` (exit status 2) and ``RunIOError`` (exit status 4) come from
+``byzlab.errors``: the command line prints any ``ByzlabError`` as ``Error: <one line>`` and
+exits with its ``exit_code``, and other callers (sweeps, benchmarks, committee instances)
+get an exception that says the same. An ``OSError`` on the way (a full disk, a
 read-only or missing results directory, a path under a regular file) becomes one line
 naming the path, the error and its errno name, and what the run directory holds.
 """
@@ -47,15 +47,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
+from byzlab.errors import RunRefused
 
 __all__ = [
     "CONTAINER_MIB",
-    "EXIT_IO",
-    "EXIT_REFUSED",
     "MemoryEstimate",
-    "RunIOError",
-    "RunRefused",
     "available_memory_mib",
     "check_memory",
     "estimate_memory",
@@ -64,8 +60,6 @@ __all__ = [
     "proxy_rss_mib",
 ]
 
-EXIT_REFUSED = 2
-EXIT_IO = 4
 
 NODE_BASE_MIB = 57.0
 NODE_PER_NODE_KIB = 40.0
@@ -82,18 +76,6 @@ MEASURED_MIB: dict[int, tuple[float, float]] = {
     64: (59.5, 152.2),
     128: (60.2, 333.2),
 }
-
-
-class RunRefused(click.ClickException):
-    """The run cannot be done here as asked; nothing was written or started."""
-
-    exit_code = EXIT_REFUSED
-
-
-class RunIOError(click.ClickException):
-    """A file of the run could not be written (or read): one line with the path and errno."""
-
-    exit_code = EXIT_IO
 
 
 def node_rss_mib(n: int) -> float:

@@ -84,6 +84,7 @@ from pydantic import (
 
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.errors import ScenarioError
 from byzlab.node.params import (
     MAX_BETA,
     MAX_C,
@@ -132,22 +133,6 @@ MAX_POOL = 100_000
 MAX_INSTANCES = 100_000
 MAX_ITERATION = 10**9
 MAX_VIRTUAL_TIME = 1e9  # units of delta (the simulator stops at 1e7 by default)
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot run. ``problems`` holds one "path: message" line each."""
-
-    def __init__(self, problems: Sequence[str], *, source: str | None = None) -> None:
-        self.problems = list(problems)
-        self.source = source
-        prefix = f"{source}: " if source else ""
-        if len(self.problems) == 1:
-            text = prefix + self.problems[0]
-        else:
-            text = f"{prefix}{len(self.problems)} problems:\n" + "\n".join(
-                f"  {p}" for p in self.problems
-            )
-        super().__init__(text)
 
 
 def _one_of(value: object, choices: Sequence[str]) -> str:

@@ -56,6 +56,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from byzlab.atomicio import atomic_write_bytes
+from byzlab.errors import StoreError
 
 __all__ = [
     "COLUMNS",
@@ -134,10 +135,6 @@ SCHEMA = pa.schema(
 
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 REQUIRED = ("run_id", "backend", "protocol", "n", "f", "seed")  # a run that raised has no hash
-
-
-class StoreError(ValueError):
-    """A store that cannot be read or written as asked (the message says which file)."""
 
 
 # --------------------------------------------------------------------------- typing rows

@@ -80,6 +80,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from byzlab import __version__
+from byzlab.errors import SweepError
 from byzlab.orchestration.results import atomic_write_json, atomic_write_text, git_commit
 from byzlab.orchestration.scenario import (
     ByzantineEntry,
@@ -142,10 +143,6 @@ _TOML_WORDS = {
     dict: "table",
     list: "list",
 }
-
-
-class SweepError(ScenarioError):
-    """A sweep file that cannot run; ``problems`` holds one "path: message" line each."""
 
 
 # --------------------------------------------------------------------------- field paths
