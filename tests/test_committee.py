@@ -1,4 +1,5 @@
-"""Tests for the stake-weighted committee sidecar (papers/bayesian-committee-selection.md).
+"""Tests for the stake-weighted committee sidecar (R. Jones, "A Bayesian Model for Committee
+Selection in Blockchain Consensus Protocols", 2025).
 
 Every randomised test is seeded and names its seed in the failure message. Statistical
 tolerances are derived from Monte Carlo standard errors (5 SE unless stated otherwise).
