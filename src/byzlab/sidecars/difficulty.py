@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 Source: "ベイズ推定でProof of Workの難易度調整アルゴリズムを導出する" (deriving a PoW difficulty
-adjustment algorithm by Bayesian estimation),
-``/work/shared/papers/bayesian-difficulty-adjustment-ja.md``.
+adjustment algorithm by Bayesian estimation), a Japanese technical note (2019, revised
+2020-03-21) prompted by S. Noda, K. Okumura, Y. Hashimoto, "A Lucas Critique to the
+Difficulty Adjustment Algorithm of the Bitcoin System".
 Section names below are the note's (Japanese) headings with a translation.
 
 Everything is expressed in the note's *winning rate* ``w`` — the probability per hash per second

@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-Source: "Peer-ranking intelligence market"
-(``/work/shared/papers/peer-ranking-intelligence-market.txt``).
+Source: Y. Rao, J. Steeves, A. Shaabana, D. Attevelt, M. McAteer, "BitTensor: A Peer-to-Peer
+Intelligence Market" (2020), arXiv:2003.03917.
 
 *Ranks* (paper Eq. 1).  Peer ``i`` reports a row ``w_i`` of scores for the other peers; the chain
 holds the weight matrix ``W`` and the stake vector ``S`` and computes ``R = Wᵀ S``.

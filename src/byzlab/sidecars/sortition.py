@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-Source: Kruijssen et al., "Merit-Based Sortition in Decentralized Systems" (Allora, 2024),
-``/work/shared/papers/merit-based-sortition.txt``.
+Source: J. M. D. Kruijssen, R. Valieva, K. Peluso, N. Emmons, S. N. Longmore, "Merit-Based
+Sortition in Decentralized Systems" (Allora Foundation, 2024), arXiv:2411.07302.
 
 Each epoch ``i`` the ``N_act`` participants with the highest smoothed quality ``Q_{i-1,j}`` form
 the active set ``A_i`` (§2); ties at the cut are broken uniformly at random, and when fewer than
