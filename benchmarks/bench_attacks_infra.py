@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 from tests.test_hostile_reconnect import max_attempts, write_node_config  # noqa: E402
 from tests.test_hostile_util import Client, ProxyProc, status_kib  # noqa: E402
 
+from byzlab.network.control import START  # noqa: E402
 from byzlab.network.framing import MAX_FRAME  # noqa: E402
-from byzlab.network.tcp import START  # noqa: E402
 from byzlab.orchestration.local import LocalRun  # noqa: E402
 from byzlab.orchestration.scenario import parse_scenario  # noqa: E402
 

@@ -14,9 +14,6 @@ from hypothesis import strategies as st
 from nacl.public import PrivateKey
 
 from byzlab.network.auth import (
-    HEADER_SIZE,
-    MAC_SIZE,
-    OVERHEAD,
     LinkFrame,
     LinkKeys,
     LinkReceiver,
@@ -27,6 +24,9 @@ from byzlab.network.auth import (
     shared_secret,
 )
 from byzlab.network.framing import (
+    HEADER_SIZE,
+    MAC_SIZE,
+    OVERHEAD,
     Batcher,
     FrameDecoder,
     FrameError,

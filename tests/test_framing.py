@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from byzlab.errors import BatcherClosedError
 from byzlab.network.framing import (
     MAX_FRAME,
     Batcher,
-    BatcherClosedError,
     FrameDecoder,
     FrameError,
     FrameErrorKind,
@@ -617,7 +617,8 @@ async def test_backpressure_over_tcp() -> None:
 
 @pytest.mark.asyncio
 async def test_max_frame_sized_payloads_fit_the_default_frame() -> None:
-    from byzlab.network.auth import OVERHEAD, LinkSender
+    from byzlab.network.auth import LinkSender
+    from byzlab.network.framing import OVERHEAD
 
     link = LinkSender(sender=0, receiver=1, key=bytes(32))
     bodies: list[bytes] = []

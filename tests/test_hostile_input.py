@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from byzlab.network.control import SNAPSHOT, START, clean_snapshot
 from byzlab.network.framing import MAX_FRAME
-from byzlab.network.tcp import SNAPSHOT, START, clean_snapshot
 from tests.test_hostile_util import Client, ProxyProc, strict_json
 
 N = 4

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from byzlab.network.control import START
 from byzlab.network.framing import MAX_FRAME
-from byzlab.network.tcp import START
 from byzlab.node.messages import DecideMsg, encode
 from tests.test_hostile_util import Client, ProxyProc, status_kib
 

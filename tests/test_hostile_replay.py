@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from byzlab.network.tcp import START
+from byzlab.network.control import START
 from tests.test_hostile_util import Client, ProxyProc
 
 N = 4

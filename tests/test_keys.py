@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from nacl.public import PrivateKey
 
+from byzlab.errors import KeyFileError
 from byzlab.network.keys import (
     ROSTER_FILE,
     KeyDirectory,
-    KeyFileError,
     generate_keys,
     key_file_name,
     keys_command,

@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from byzlab.adversary.proxy import ByzantineSpec, Proxy, ProxyConfig
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode
 from byzlab.network.auth import LinkFrame, LinkReceiver, LinkSender, link_keys_for
+from byzlab.network.control import DONE, HELLO, SNAPSHOT, START
 from byzlab.network.framing import FrameDecoder, FrameError, encode_frame, pack_batch, unpack_batch
 from byzlab.network.keys import generate_keys, load_private_key
-from byzlab.network.tcp import DONE, HELLO, SNAPSHOT, START
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, Vote, encode
 from byzlab.node.params import Params
 from byzlab.orchestration.local import LocalRun

@@ -21,10 +21,10 @@ import pytest
 
 from byzlab.adversary.strategies import NodeSpec
 from byzlab.network.sim import Simulator
-from byzlab.network.tcp import ideal_seed_for, node_rng
 from byzlab.orchestration.local import LocalRun, RunOutcome, run_local
 from byzlab.orchestration.results import INCOMPLETE_FILE, SUMMARY_KEYS, run_state
 from byzlab.orchestration.scenario import build_simulator, parse_scenario
+from byzlab.seeds import derive_rng, ideal_coin_seed
 
 BYZLAB = str(Path(sys.executable).with_name("byzlab"))
 REAL_RUN_KEYS = {"latency_s", "decision_times", "git_commit", "backend", "run_id", "delta_s"}
@@ -178,10 +178,10 @@ def test_real_nodes_are_built_like_the_simulators() -> None:
     scn = parse_scenario({"run": {"n": 7, "seed": 123}, "adversary": {"scheduler": "fifo"}})
     sim: Simulator = build_simulator(scn)
     for i, node in enumerate(sim.honest_nodes()):
-        rng = node_rng(123, i)
+        rng = derive_rng(123, "node", i)
         assert [node.rng.random() for _ in range(5)] == [rng.random() for _ in range(5)]
-        assert node.ideal_seed == ideal_seed_for(123)
-    spec = NodeSpec(0, sim.params, "hpz", 1, node_rng(123, 0), ideal_seed_for(123))
+        assert node.ideal_seed == ideal_coin_seed(123)
+    spec = NodeSpec(0, sim.params, "hpz", 1, derive_rng(123, "node", 0), ideal_coin_seed(123))
     assert spec.honest().ideal_seed == sim.nodes[0].ideal_seed
 
 
@@ -191,7 +191,7 @@ def test_sim_and_run_reach_the_same_decision_under_fifo(tmp_path: Path) -> None:
 
     The inputs are mixed (validity does not fix the answer), but any n - f of them have a
     majority, so the decision does not depend on how ties between simultaneous deliveries
-    are broken, which is the one thing real time cannot reproduce (see network/tcp.py).
+    are broken, which is the one thing real time cannot reproduce (see byzlab.network.tcp).
     """
     path = tmp_path / "fifo.toml"
     path.write_text(
@@ -267,7 +267,7 @@ def test_a_node_killed_by_sigkill_counts_as_crashed_and_the_run_agrees(
     """SIGKILL of a node process mid-run: the proxy survives the dead connection, the node
     counts as a crash fault (toward f), and the remaining nodes agree.
 
-    Restarted (network/tcp.py, rejoin_as_crashed): the second process of the node finds its
+    Restarted (network/tcp/incarnation.py, rejoin_as_crashed): the second process of the node finds its
     first incarnation's marker, sends nothing that could contradict what the first one sent
     (it does not even connect), and reports itself crashed."""
     scn = parse_scenario(
@@ -441,9 +441,10 @@ def test_an_undecoded_run_keeps_exact_statistics(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_the_inbox_is_bounded_by_frames_and_keeps_order() -> None:
-    from byzlab.network.tcp import START, _Inbox
+    from byzlab.network.control import START
+    from byzlab.network.tcp.buffers import Inbox
 
-    inbox = _Inbox(3)
+    inbox = Inbox(3)
     await inbox.put([b"1", b"2"])
     await inbox.put(START)
     await inbox.put([b"3", b"4"])  # at 2 of 3 frames: let in, crossing the bound
@@ -469,7 +470,7 @@ async def test_the_inbox_is_bounded_by_frames_and_keeps_order() -> None:
 def test_batch_scheduling_switches_the_policy_of_the_calling_process() -> None:
     """In a child process, so the test runner keeps its own policy."""
     code = (
-        "import os; from byzlab.network.tcp import batch_scheduling; "
+        "import os; from byzlab.network.process import batch_scheduling; "
         "ok = batch_scheduling(); print(ok, os.sched_getscheduler(0) == os.SCHED_BATCH)"
     )
     proc = subprocess.run(
@@ -484,7 +485,7 @@ def test_peak_rss_is_the_childs_own_not_its_parents() -> None:
     ru_maxrss would carry the parent's resident set across the exec."""
     ballast = bytearray(300 * 1024 * 1024)  # the "orchestrator": 300 MiB resident
     ballast[::4096] = b"x" * len(ballast[::4096])
-    code = "from byzlab.network.tcp import max_rss_kib; print(max_rss_kib())"
+    code = "from byzlab.network.process import max_rss_kib; print(max_rss_kib())"
     # preexec_fn forces fork + exec, as the local backend starts its nodes.
     proc = subprocess.run(
         [sys.executable, "-c", code],

@@ -604,7 +604,7 @@ def run(
 )
 def node(config: Path) -> None:
     """Run one honest node over TCP through the adversary proxy (used by `byzlab run`)."""
-    from byzlab.network.tcp import run_node
+    from byzlab.network.tcp.main import run_node
 
     sys.exit(run_node(config))
 

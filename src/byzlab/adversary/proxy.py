@@ -145,7 +145,6 @@ import logging
 import os
 import random
 import signal
-import struct
 import sys
 import time
 from collections import Counter, deque
@@ -162,47 +161,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from byzlab.adversary.schedulers import make_scheduler
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
 from byzlab.adversary.view import AdversaryView
-from byzlab.atomicio import atomic_write_bytes
-from byzlab.network.auth import (
-    HEADER_SIZE,
-    MAC_SIZE,
-    OVERHEAD,
-    REPLAY_WINDOW,
-    LinkReceiver,
-    LinkSender,
-    Reject,
-    link_keys_for,
-)
+from byzlab.atomicio import atomic_write_bytes, atomic_write_json, compact_json, read_json
+from byzlab.errors import NodeConfigError
+from byzlab.network.auth import REPLAY_WINDOW, LinkReceiver, LinkSender, Reject, link_keys_for
+from byzlab.network.configfile import load_config
+from byzlab.network.control import DONE, HELLO, HELLO_MAX_FRAME, SNAPSHOT, START, clean_snapshot
 from byzlab.network.framing import (
+    FRAME_HEADER,
+    HEADER_SIZE,
+    LENGTH_PREFIX,
     LENGTH_PREFIX_SIZE,
+    MAC_SIZE,
     MAX_FRAME,
+    OVERHEAD,
     READ_CHUNK,
+    VERSION,
     FrameDecoder,
     FrameError,
     encode_frame,
     pack_batch,
+    peek_route,
     unpack_batch,
 )
-from byzlab.network.keys import KeyFileError, load_private_key, load_roster
-from byzlab.network.sim import derive_rng
-from byzlab.network.tcp import (
-    DONE,
-    HELLO,
-    HELLO_MAX_FRAME,
-    SNAPSHOT,
-    START,
-    ConfigError,
-    clean_snapshot,
-    compact_json,
-    cpu_seconds,
-    ideal_seed_for,
-    load_config,
-    max_rss_kib,
-    node_rng,
-    peek_route,
-    run_with_loop,
-    setup_logging,
-)
+from byzlab.network.keys import load_private_key, load_roster
+from byzlab.network.process import cpu_seconds, max_rss_kib, run_with_loop, setup_logging
 from byzlab.network.timeline import RelayTimeline
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import (
@@ -218,7 +200,7 @@ from byzlab.node.messages import (
     wire_size,
 )
 from byzlab.node.params import Params, ParamsError
-from byzlab.orchestration.results import atomic_write_json, read_json
+from byzlab.seeds import derive_rng, ideal_coin_seed
 
 __all__ = ["ByzantineSpec", "InjectSpec", "Proxy", "ProxyConfig", "main"]
 
@@ -228,9 +210,6 @@ TAMPER_MODES = ("none", "flip-byte")
 _WRITE_CHUNK = 256 * 1024  # bytes handed to one writelines() before awaiting drain()
 _BYZ_CHUNK = 128  # messages per frame sealed for a Byzantine node
 _KIND_NAMES = ("INITIAL", "ECHO", "READY", "DECIDE")  # statistics keys, indexed by Kind
-_HEADER = struct.Struct("!BIIQ")  # auth.py's frame header: version, sender, receiver, seq
-if _HEADER.size != HEADER_SIZE:  # pragma: no cover - guards against auth.py changing
-    raise ImportError("adversary/proxy.py's header layout no longer matches network/auth.py")
 # What a scheduler that does not inspect messages is given for an undecoded frame (by its
 # contract, `inspects_messages = False`, its delay does not depend on the message).
 _UNINSPECTED: Message = DecideMsg(0)
@@ -364,19 +343,21 @@ class Proxy:
         try:
             params = Params(**config.params)
         except (ParamsError, TypeError) as exc:
-            raise ConfigError(f"params: {exc}") from None
+            raise NodeConfigError(f"params: {exc}") from exc
         n, f = params.n, params.f
         self.params = params
         self.n = n
         if len(config.inputs) != n or any(v not in (-1, 1) for v in config.inputs):
-            raise ConfigError(f"inputs: need {n} values of -1/+1, got {config.inputs}")
+            raise NodeConfigError(f"inputs: need {n} values of -1/+1, got {config.inputs}")
         if config.tamper not in TAMPER_MODES:
-            raise ConfigError(f"tamper: {config.tamper!r} is not one of {', '.join(TAMPER_MODES)}")
+            raise NodeConfigError(
+                f"tamper: {config.tamper!r} is not one of {', '.join(TAMPER_MODES)}"
+            )
         byz_ids = [b.node for b in config.byzantine]
         if len(set(byz_ids)) != len(byz_ids) or any(not 0 <= b < n for b in byz_ids):
-            raise ConfigError(f"byzantine: node ids {byz_ids} must be distinct, in 0..{n - 1}")
+            raise NodeConfigError(f"byzantine: node ids {byz_ids} must be distinct, in 0..{n - 1}")
         if len(byz_ids) > f:
-            raise ConfigError(f"byzantine: {len(byz_ids)} nodes exceed f={f}")
+            raise NodeConfigError(f"byzantine: {len(byz_ids)} nodes exceed f={f}")
         self.byz_ids = sorted(byz_ids)
         self.honest_ids = [i for i in range(n) if i not in byz_ids]
         key_dir = Path(config.key_dir)
@@ -402,7 +383,7 @@ class Proxy:
                 rng=derive_rng(config.seed, "scheduler"),
             )
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"scheduler: {exc}") from None
+            raise NodeConfigError(f"scheduler: {exc}") from exc
         # One full-information view shared by the scheduler and the corrupted nodes, fed
         # with every message the proxy decodes, as in the simulator (adversary/view.py).
         self.view = AdversaryView(params, self.byz_ids)
@@ -417,7 +398,7 @@ class Proxy:
         self.oracle = MappingProxyType(self.snapshots)
         # Byzantine link senders continue past any previous incarnation's sequence numbers.
         seq_base = time.time_ns() // 1000
-        ideal = ideal_seed_for(config.seed)
+        ideal = ideal_coin_seed(config.seed)
         self.actors: dict[int, _Actor] = {}
         for spec in config.byzantine:
             b = spec.node
@@ -431,12 +412,17 @@ class Proxy:
                 receiver=b, keys={s: bkeys[s].recv_key for s in range(n) if s != b}
             )
             node_spec = NodeSpec(
-                b, params, config.protocol, config.inputs[b], node_rng(config.seed, b), ideal
+                b,
+                params,
+                config.protocol,
+                config.inputs[b],
+                derive_rng(config.seed, "node", b),
+                ideal,
             )
             try:
                 strategy = make_strategy(spec.strategy, node_spec, **spec.options)
             except (TypeError, ValueError) as exc:
-                raise ConfigError(f"byzantine node {b}: {exc}") from None
+                raise NodeConfigError(f"byzantine node {b}: {exc}") from exc
             if hasattr(strategy, "oracle"):
                 strategy.oracle = self.oracle
             strategy.adversary = self.view
@@ -713,7 +699,7 @@ class Proxy:
         try:
             async with asyncio.timeout(self.config.hello_timeout_s):
                 prefix = await reader.readexactly(LENGTH_PREFIX_SIZE)
-                (length,) = struct.unpack("!I", prefix)
+                (length,) = LENGTH_PREFIX.unpack(prefix)
                 if length > HELLO_MAX_FRAME:
                     # Decided on the prefix: nothing of the announced body is read.
                     self.drops["framing-oversized"] += 1
@@ -868,7 +854,7 @@ class Proxy:
         if len(item) < OVERHEAD:
             self.drops["truncated"] += 1
             return True
-        _, src, dst, _ = _HEADER.unpack_from(item)
+        _, src, dst, _ = FRAME_HEADER.unpack_from(item)
         if src != node:
             # A node speaks only for itself on its connection (the MAC would fail anyway).
             self.drops["wrong-sender"] += 1
@@ -1304,7 +1290,7 @@ class Proxy:
         spec = self.config.inject
         assert spec is not None
         if spec.target not in self.outboxes or spec.from_node not in self.actors:
-            raise ConfigError("inject: target must be honest and from_node Byzantine")
+            raise NodeConfigError("inject: target must be honest and from_node Byzantine")
         await self._inject_trigger.wait()
         while spec.target not in self.conns:
             self._conn_change.clear()
@@ -1326,7 +1312,7 @@ class Proxy:
         other = next(i for i in self.honest_ids if i != spec.target)
         for _ in range(spec.forged_frames):
             # A well-formed header claiming an honest sender, with a MAC we cannot compute.
-            header = struct.pack("!BIIQ", 1, other, spec.target, rng.randrange(1, 1 << 40))
+            header = FRAME_HEADER.pack(VERSION, other, spec.target, rng.randrange(1, 1 << 40))
             body = header + rng.randbytes(rng.randrange(1, 200)) + rng.randbytes(MAC_SIZE)
             await put(encode_frame(body), "forged")
         payloads = _invalid_payloads(self.n, spec.from_node, other)
@@ -1343,7 +1329,7 @@ class Proxy:
         await writer.drain()
         if spec.oversized:
             # The length prefix alone is over the limit: the node must close the stream.
-            writer.write(struct.pack("!I", MAX_FRAME + 1) + bytes(4096))
+            writer.write(LENGTH_PREFIX.pack(MAX_FRAME + 1) + bytes(4096))
             counts["oversized"] += 1
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.drain()
@@ -1473,7 +1459,7 @@ def run_proxy(config_path: Path) -> int:
     try:
         config = load_config(config_path, ProxyConfig)
         proxy = Proxy(config)
-    except (ConfigError, KeyFileError, ValueError) as exc:
+    except ValueError as exc:  # NodeConfigError, KeyFileError and ParamsError included
         print(f"byzlab proxy: {exc}", file=sys.stderr)
         return 2
     return run_with_loop(proxy.run, name="proxy")

@@ -34,7 +34,7 @@ from typing import Any
 from byzlab.bench.common import Context, Figure, Section
 from byzlab.bench.realrun import honest_scenario, keep_run, sample
 from byzlab.errors import BackendUnavailable
-from byzlab.network.tcp import max_rss_kib
+from byzlab.network.process import max_rss_kib
 from byzlab.orchestration.local import RunFailed
 from byzlab.orchestration.scenario import build_simulator
 

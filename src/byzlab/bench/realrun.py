@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.network.auth import LinkSender, link_keys_for
+from byzlab.network.control import HELLO
 from byzlab.network.framing import FrameDecoder, encode_frame, pack_batch
 from byzlab.network.keys import generate_keys, load_private_key, load_roster
-from byzlab.network.tcp import HELLO, peak_rss_kib
+from byzlab.network.process import peak_rss_kib
 from byzlab.network.timeline import RelayTimeline
 from byzlab.node.messages import DecideMsg, encode
 from byzlab.node.params import Params

@@ -22,7 +22,8 @@ the key to the identities (as libsodium's ``crypto_kx`` does). Only ``s``, ``r``
 adversary holding a corrupted ``s`` or ``r`` know ``K(s->r)``; with a MAC under that key
 nobody else can produce a frame that ``r`` accepts as coming from ``s``.
 
-Frame body (the unit the length-prefixed framing in ``framing.py`` carries)::
+Frame body (the unit the length-prefixed framing in ``framing.py`` carries; its header
+layout, ``FRAME_HEADER``, is defined there)::
 
     offset  size  field
     0       1     version = 1
@@ -98,15 +99,12 @@ import nacl.bindings
 import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey
 
+from byzlab.network.framing import FRAME_HEADER, HEADER_SIZE, MAC_SIZE, OVERHEAD, VERSION
 from byzlab.network.keys import Roster
 
 __all__ = [
-    "HEADER_SIZE",
-    "MAC_SIZE",
     "MAX_NODE_ID",
-    "OVERHEAD",
     "REPLAY_WINDOW",
-    "VERSION",
     "LinkFrame",
     "LinkKeys",
     "LinkReceiver",
@@ -117,11 +115,6 @@ __all__ = [
     "shared_secret",
 ]
 
-VERSION = 1
-_HEADER = struct.Struct("!BIIQ")
-HEADER_SIZE = _HEADER.size  # 17
-MAC_SIZE = 16
-OVERHEAD = HEADER_SIZE + MAC_SIZE  # bytes a frame body adds to its payload
 KEY_SIZE = 32
 MAX_NODE_ID = 2**32 - 1
 MAX_SEQ = 2**64 - 1
@@ -303,7 +296,7 @@ class LinkSender:
             # 2^64 frames is not reachable in practice; wrapping would re-open old slots.
             raise OverflowError("sequence numbers exhausted on this link")
         self._next_seq = seq + 1
-        header = _HEADER.pack(VERSION, self.sender, self.receiver, seq)
+        header = FRAME_HEADER.pack(VERSION, self.sender, self.receiver, seq)
         h = self._mac.copy()
         h.update(header)
         h.update(payload)
@@ -369,7 +362,7 @@ class LinkReceiver:
         size = len(body)
         if size < OVERHEAD:
             return Reject.TRUNCATED
-        version, sender, receiver, seq = _HEADER.unpack_from(body)
+        version, sender, receiver, seq = FRAME_HEADER.unpack_from(body)
         if version != VERSION:
             return Reject.MALFORMED
         if receiver != self.receiver:

@@ -8,7 +8,12 @@ between, outermost first::
     stream   := frame*
     frame    := length (u32, big-endian) || body          length <= max_frame
     body     := authenticated link frame (auth.py): header || payload || MAC
+    header   := version (u8) || sender (u32) || receiver (u32) || seq (u64), big-endian
     payload  := msgpack array of protocol messages ("a batch")
+
+The body's layout (``FRAME_HEADER``, ``OVERHEAD``) is defined here, once: ``auth.py`` seals
+and opens bodies with it, and the node process and the proxy read the route of a body
+(``peek_route``, ``peek_sender``) without opening it, to decide where it goes.
 
 *Framing* (``FrameDecoder``, ``encode_frame``) is sans-IO in the style of h11: bytes go in
 through ``feed``, whole frame bodies (or typed ``FrameError`` values) come out, and the
@@ -75,28 +80,42 @@ from dataclasses import dataclass
 
 import msgpack
 
-from byzlab.network.auth import OVERHEAD as AUTH_OVERHEAD
+from byzlab.errors import BatcherClosedError
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",
+    "FRAME_HEADER",
+    "HEADER_SIZE",
+    "LENGTH_PREFIX",
     "LENGTH_PREFIX_SIZE",
+    "MAC_SIZE",
     "MAX_FRAME",
+    "OVERHEAD",
+    "VERSION",
     "Batcher",
-    "BatcherClosedError",
     "FrameDecoder",
     "FrameError",
     "FrameErrorKind",
     "batch_length",
     "encode_frame",
     "pack_batch",
+    "peek_route",
+    "peek_sender",
     "read_frames",
     "unpack_batch",
     "write_frame",
 ]
 
 MAX_FRAME = 1 << 20  # 1 MiB: the largest frame body accepted or sent
-LENGTH_PREFIX_SIZE = 4
-_LENGTH = struct.Struct("!I")
+LENGTH_PREFIX = struct.Struct("!I")
+LENGTH_PREFIX_SIZE = LENGTH_PREFIX.size
+# The body's header: version, sender, receiver, sequence number (see auth.py for the MAC).
+FRAME_HEADER = struct.Struct("!BIIQ")
+HEADER_SIZE = FRAME_HEADER.size  # 17
+VERSION = 1
+MAC_SIZE = 16
+OVERHEAD = HEADER_SIZE + MAC_SIZE  # bytes a frame body adds to its payload
+_SENDER = struct.Struct("!I")  # the sender field alone, at offset 1 (one per frame read)
 DEFAULT_MAX_ITEMS = 1024  # messages per batch accepted by unpack_batch
 # Largest msgpack array header (0xdd + u32); reserved when sizing a batch.
 _ARRAY_HEADER_MAX = 5
@@ -130,7 +149,23 @@ def encode_frame(body: bytes, *, max_frame: int = MAX_FRAME) -> bytes:
     """``body`` with its length prefix. Raises ``ValueError`` if it exceeds ``max_frame``."""
     if len(body) > max_frame:
         raise ValueError(f"frame body of {len(body)} bytes exceeds the limit of {max_frame}")
-    return _LENGTH.pack(len(body)) + body
+    return LENGTH_PREFIX.pack(len(body)) + body
+
+
+def peek_route(body: bytes | bytearray | memoryview) -> tuple[int, int] | None:
+    """(sender, receiver) from a frame body's header, *unauthenticated*: routing only."""
+    if len(body) < OVERHEAD:
+        return None
+    _, sender, receiver, _ = FRAME_HEADER.unpack_from(body)
+    return sender, receiver
+
+
+def peek_sender(body: bytes | bytearray | memoryview) -> int | None:
+    """The sender field of a frame body's header, *unauthenticated*: routing only."""
+    if len(body) < OVERHEAD:
+        return None
+    sender: int = _SENDER.unpack_from(body, 1)[0]
+    return sender
 
 
 class FrameDecoder:
@@ -189,7 +224,7 @@ class FrameDecoder:
                 pos += take
                 if len(buf) < LENGTH_PREFIX_SIZE:
                     break
-                (length,) = _LENGTH.unpack(buf)
+                (length,) = LENGTH_PREFIX.unpack(buf)
                 buf.clear()
                 if length > self.max_frame:
                     # Decided on the prefix alone: nothing of the body is ever buffered.
@@ -397,15 +432,11 @@ async def write_frame(
     """Write one length-prefixed frame and wait until the transport can take more."""
     if len(body) > max_frame:
         raise ValueError(f"frame body of {len(body)} bytes exceeds the limit of {max_frame}")
-    writer.writelines((_LENGTH.pack(len(body)), body))
+    writer.writelines((LENGTH_PREFIX.pack(len(body)), body))
     await writer.drain()
 
 
 # --------------------------------------------------------------------------- batching
-
-
-class BatcherClosedError(RuntimeError):
-    """The Batcher was closed (or its flushing task ended) while a message was sent."""
 
 
 @dataclass(slots=True)
@@ -455,7 +486,7 @@ class Batcher:
         flush_round: Callable[[Payloads], Awaitable[None]] | None = None,
         broadcast: Iterable[int] = (),
         max_items: int = 256,
-        max_payload: int = MAX_FRAME - AUTH_OVERHEAD,
+        max_payload: int = MAX_FRAME - OVERHEAD,
         max_pending: int = 4096,
         max_pending_bytes: int = 4 * MAX_FRAME,
     ) -> None:

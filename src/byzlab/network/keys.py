@@ -45,11 +45,11 @@ import click
 from nacl.public import PrivateKey, PublicKey
 
 from byzlab.atomicio import atomic_write_bytes
+from byzlab.errors import KeyFileError
 
 __all__ = [
     "ROSTER_FILE",
     "KeyDirectory",
-    "KeyFileError",
     "Roster",
     "generate_keys",
     "key_file_name",
@@ -67,10 +67,6 @@ _HEX_RE = re.compile(r"[0-9a-f]{64}")
 # Far above any run we can host, low enough that a typo (--n 10000000) fails fast instead
 # of writing millions of files.
 MAX_NODES = 100_000
-
-
-class KeyFileError(ValueError):
-    """A key or roster file is missing, unreadable, or does not describe this run."""
 
 
 def key_file_name(i: int) -> str:
