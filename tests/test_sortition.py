@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from scipy.stats import spearmanr
 
 from byzlab.sidecars import sortition as so
+from byzlab.sidecars.sortition.model import _percentile_linear
 
 
 def _z(run: so.SortitionRun) -> float:
@@ -66,7 +67,7 @@ def test_targets_percentile_penalty_and_absent() -> None:
 @pytest.mark.parametrize("p", [0.0, 12.5, 20.0, 50.0, 99.0, 100.0])
 def test_percentile_matches_numpy(p: float) -> None:
     x = np.sort(np.random.default_rng(4).normal(size=7))
-    assert so._percentile_linear(x, p) == pytest.approx(np.percentile(x, p))
+    assert _percentile_linear(x, p) == pytest.approx(np.percentile(x, p))
 
 
 @pytest.mark.parametrize("seed", [2, 3])

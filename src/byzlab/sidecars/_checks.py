@@ -34,3 +34,11 @@ def _count(name: str, value: int, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _probability(name: str, value: float, *, open_zero: bool = False) -> float:
+    v = _finite(name, value)
+    if not (0.0 < v <= 1.0 if open_zero else 0.0 <= v <= 1.0):
+        interval = "(0, 1]" if open_zero else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return v
