@@ -19,15 +19,14 @@ many runs outlast the first epoch, how many zero every corrupted weight (and aft
 epochs), the most honest weight lost, runs breaking Invariant 1 strictly (good nodes lost
 more weight than bad ones) and with its eps^4 f slack, latency and iterations, and how many
 runs have parameters outside HPZ's proven regime. The runs go to
-benchmarks/results/blacklisting-<label>.json. It imports only what older trees have too,
-so PYTHONPATH=<old tree>/src measures a previous construction with the same code.
+benchmarks/results/blacklisting-<label>.json. It builds runs with
+byzlab.adversary.assemble, so PYTHONPATH=<other tree>/src measures another construction with
+the same code on any tree that has that assembler.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import inspect
 import json
 import statistics
 import time
@@ -35,10 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from byzlab.adversary.schedulers import make_scheduler
-from byzlab.adversary.strategies import make_strategy
-from byzlab.network.sim import Simulator, make_inputs
+from byzlab.adversary.assemble import assemble_simulator
 from byzlab.node.params import Params
+from byzlab.seeds import make_inputs
 
 PROTOCOLS = ("bracha-local", "hpz", "ideal-coin")
 
@@ -47,14 +45,13 @@ def measure(n: int, protocol: str, seeds: int) -> dict[str, float]:
     f = (n - 1) // 3
     lat, its, wall = [], [], 0.0
     for seed in range(seeds):
-        byz = {i: (lambda spec: make_strategy("split-vote", spec)) for i in range(n - f, n)}
-        sim = Simulator(
+        sim = assemble_simulator(
             Params.practical(n, f),
             protocol=protocol,
             inputs=make_inputs("split", n, seed),
             seed=seed,
-            scheduler=make_scheduler("split-vote"),
-            byzantine=byz,
+            scheduler="split-vote",
+            byzantine=dict.fromkeys(range(n - f, n), "split-vote"),
         )
         started = time.perf_counter()
         result = sim.run()
@@ -85,24 +82,20 @@ def blacklisting_run(
 ) -> dict[str, object]:
     """One run of `strategy` with f = (n - 1) // 3 corrupted nodes (the highest ids) under the
     coin-aware scheduler, `Params.practical` (epoch length T if given); its blacklisting
-    figures. Works on older trees too (no strict checker there: it is computed here)."""
+    figures (the strict checker is computed here, so it needs nothing newer from the tree)."""
     from byzlab.invariants import check_invariant1, epoch_weights
 
     f = (n - 1) // 3
     params = Params.practical(n, f) if T is None else Params.practical(n, f, T=T)
     bad = set(range(n - f, n))
-    byz = {b: functools.partial(make_strategy, strategy) for b in bad}
-    extra = (
-        {"timeout_s": timeout_s} if "timeout_s" in inspect.signature(Simulator).parameters else {}
-    )  # older trees have no wall-clock cap
-    sim = Simulator(
+    sim = assemble_simulator(
         params,
         protocol="hpz",
         inputs=make_inputs("split", n, seed),
         seed=seed,
-        scheduler=make_scheduler("coin-aware"),
-        byzantine=byz,
-        **extra,
+        scheduler="coin-aware",
+        byzantine=dict.fromkeys(bad, strategy),
+        timeout_s=timeout_s,
     )
     result = sim.run()
     honest = sim.honest_nodes()

@@ -28,7 +28,6 @@ processes, each one's seeds in order.
 from __future__ import annotations
 
 import argparse
-import functools
 import itertools
 import json
 import signal
@@ -40,11 +39,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
-from byzlab.adversary.strategies import STRATEGIES, make_strategy
+from byzlab.adversary.assemble import assemble_simulator
+from byzlab.adversary.schedulers import SCHEDULERS
+from byzlab.adversary.strategies import STRATEGIES
+from byzlab.errors import InvariantViolation
 from byzlab.invariants import CERTAIN_CHECKERS, WHP_CHECKERS, check_all, record_fix_order
-from byzlab.network.sim import ByzantineFactory, InvariantViolation, Simulator, make_inputs
 from byzlab.node.params import Params
+from byzlab.seeds import make_inputs
 
 ALL_SCHEDULERS = tuple(sorted(set(SCHEDULERS) - {"rules"}))  # rules needs a rule list
 ALL_STRATEGIES = ("none", *sorted(STRATEGIES))
@@ -100,18 +101,15 @@ def run_combo(
     signal.setitimer(signal.ITIMER_REAL, budget)
     try:
         for i, seed in enumerate(seeds):
-            factory: ByzantineFactory = functools.partial(make_strategy, strategy)
-            byzantine: dict[int, ByzantineFactory] = (
-                {} if strategy == "none" else {j: factory for j in range(n - f, n)}
-            )
+            byzantine = {} if strategy == "none" else dict.fromkeys(range(n - f, n), strategy)
             started = time.perf_counter()
             try:
-                sim = Simulator(
+                sim = assemble_simulator(
                     params,
                     protocol="hpz",
                     inputs=make_inputs("split", n, seed),
                     seed=seed,
-                    scheduler=make_scheduler(scheduler),
+                    scheduler=scheduler,
                     byzantine=byzantine,
                     max_deliveries=max_deliveries,
                 )

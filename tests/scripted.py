@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.schedulers import Scheduler
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec
 from byzlab.node.agreement import HonestNode
@@ -94,8 +95,8 @@ class ScriptedByzantine(ByzantineNode):
     name = "scripted"
     description = "honest computation, scripted recipients for every message"
 
-    def __init__(self, spec: NodeSpec, route: Route) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: NodeSpec, ctx: AdversaryContext, route: Route) -> None:
+        super().__init__(spec, ctx)
         self.route = route
         self.inner = HonestNode(
             spec.me,

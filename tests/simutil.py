@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from byzlab.adversary.schedulers import Scheduler, make_scheduler
-from byzlab.adversary.strategies import NodeSpec, make_strategy
-from byzlab.network.sim import SimResult, Simulator, make_inputs
+from byzlab.adversary.assemble import ObserverFactory, SchedulerFactory, assemble_simulator
+from byzlab.adversary.strategies import make_strategy
+from byzlab.network.sim import SimResult, Simulator
 from byzlab.node.params import Params
+from byzlab.seeds import make_inputs
 
 
 def build_sim(
@@ -19,25 +21,27 @@ def build_sim(
     protocol: str = "hpz",
     strategy: str | None = None,
     byzantine_ids: Sequence[int] | None = None,
-    scheduler: str | Scheduler = "random",
+    scheduler: str | SchedulerFactory = "random",
     inputs: str | list[int] = "split",
     strategy_kwargs: dict[str, Any] | None = None,
+    observers: Sequence[ObserverFactory] = (),
     **param_overrides: Any,
 ) -> Simulator:
     params = Params.practical(n, f, **param_overrides)
     ids = list(byzantine_ids) if byzantine_ids is not None else list(range(n - f, n))
     byzantine = {}
     if strategy is not None:
-        kwargs = strategy_kwargs or {}
-
-        def factory(spec: NodeSpec) -> Any:
-            return make_strategy(strategy, spec, **kwargs)
-
-        byzantine = {i: factory for i in ids}
-    sched = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
+        factory = functools.partial(make_strategy, strategy, **(strategy_kwargs or {}))
+        byzantine = dict.fromkeys(ids, factory)
     values = make_inputs(inputs, n, seed) if isinstance(inputs, str) else inputs
-    return Simulator(
-        params, protocol=protocol, inputs=values, seed=seed, scheduler=sched, byzantine=byzantine
+    return assemble_simulator(
+        params,
+        protocol=protocol,
+        inputs=values,
+        seed=seed,
+        scheduler=scheduler,
+        byzantine=byzantine,
+        observers=observers,
     )
 
 

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
 import pytest
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler
 from byzlab.adversary.strategies import STRATEGIES, NodeSpec, SigmaCorrelation
 from byzlab.adversary.triggers import RuleError, compile_predicate
-from byzlab.adversary.view import CoinPlan
+from byzlab.adversary.view import AdversaryView, CoinPlan
 from byzlab.network.sim import Simulator
 from byzlab.node.blacklist import WEIGHT_ONE
 from byzlab.node.coin import clip, coin_terms
@@ -57,16 +59,18 @@ class Recorder(Scheduler):
 
 
 def test_silent_sends_nothing() -> None:
-    rec = Recorder()
-    _safe(build_sim(4, 1, seed=1, strategy="silent", scheduler=rec))
+    sim = build_sim(4, 1, seed=1, strategy="silent", scheduler=Recorder)
+    _safe(sim)
+    rec = sim.scheduler
     assert not [e for e in rec.log if e[1] == 3]
 
 
 def test_crash_stops_sending_at_its_time() -> None:
-    rec = Recorder()
-    _safe(
-        build_sim(4, 1, seed=2, strategy="crash", scheduler=rec, strategy_kwargs={"at_time": 2.0})
+    sim = build_sim(
+        4, 1, seed=2, strategy="crash", scheduler=Recorder, strategy_kwargs={"at_time": 2.0}
     )
+    _safe(sim)
+    rec = sim.scheduler
     times = [t for t, src, _, _ in rec.log if src == 3]
     assert times, "the node never sent anything before crashing"
     assert max(times) < 2.0
@@ -183,8 +187,9 @@ def test_split_vote_voter_votes_the_honest_minority() -> None:
 
 def test_deadlock_and_split_hold_withhold_initials() -> None:
     for strategy, missing in (("deadlock", 1), ("split-hold", 1)):
-        rec = Recorder()
-        _safe(build_sim(4, 1, seed=3, strategy=strategy, scheduler=rec))
+        sim = build_sim(4, 1, seed=3, strategy=strategy, scheduler=Recorder)
+        _safe(sim)
+        rec = sim.scheduler
         own_initials: dict[tuple[int, int], set[int]] = {}
         for _, src, dst, msg in rec.log:
             if src == 3 and isinstance(msg, RbcMsg) and msg.kind == Kind.INITIAL:
@@ -196,9 +201,19 @@ def test_deadlock_and_split_hold_withhold_initials() -> None:
 def test_adaptive_corruption_takes_over_state_and_stays_within_f() -> None:
     for rule in ("at-time", "first-decider", "most-influential"):
         for seed in range(6):
-            corruption = AdaptiveCorruption(rule=rule, strategy="mirror-mimic", at_time=3.0)
-            sim = build_sim(7, 2, seed=seed, strategy="equivocate", byzantine_ids=[6])
-            sim.observers.append(corruption)
+            sim = build_sim(
+                7,
+                2,
+                seed=seed,
+                strategy="equivocate",
+                byzantine_ids=[6],
+                observers=[
+                    functools.partial(
+                        AdaptiveCorruption, rule=rule, strategy="mirror-mimic", at_time=3.0
+                    )
+                ],
+            )
+            (corruption,) = sim.observers
             result = sim.run()
             assert result.agreed, f"{rule} {describe(result)}"
             assert len(sim.byzantine_ids) <= 2
@@ -213,10 +228,13 @@ def test_adaptive_corruption_takes_over_state_and_stays_within_f() -> None:
 _V = RbcMsg(int(Kind.READY), 0, 1, Vote(1, 1, 1))
 
 
+def _context(n: int, f: int, byzantine: list[int], delta: float = 1.0) -> AdversaryContext:
+    params = Params.practical(n, f)
+    return AdversaryContext(params, AdversaryView(params, byzantine), random.Random(0), delta)
+
+
 def _bound(name: str, n: int = 7, f: int = 2, **kwargs: object) -> Scheduler:
-    sched = make_scheduler(name, **kwargs)
-    sched.bind(n=n, f=f, delta=1.0, byzantine=[5, 6], rng=random.Random(0))
-    return sched
+    return make_scheduler(name, _context(n, f, [5, 6]), **kwargs)
 
 
 def test_delays_stay_within_delta() -> None:
@@ -451,9 +469,9 @@ def test_sigma_correlation_targets_are_an_option() -> None:
     assert min(scores[3], scores[4]) > max(scores[0], scores[1], scores[2]), scores
     spec = NodeSpec(6, Params.practical(7, 2), "hpz", 1, random.Random(0))
     with pytest.raises(ValueError, match="targets must be honest node ids"):
-        SigmaCorrelation(spec, targets=[6])
+        SigmaCorrelation(spec, _context(7, 2, [6]), targets=[6])
     with pytest.raises(ValueError, match="targets must be honest node ids"):
-        SigmaCorrelation(spec, targets=[9])
+        SigmaCorrelation(spec, _context(7, 2, [6]), targets=[9])
 
 
 def _bias_in_interval(allow: int | None, seeds: range) -> tuple[int, int]:
@@ -462,7 +480,7 @@ def _bias_in_interval(allow: int | None, seeds: range) -> tuple[int, int]:
     is the same scheduler (same keepers, same finger writers) without the suppression."""
     inside = total = 0
     for seed in seeds:
-        sched = make_scheduler("finger-suppression", allow=allow)
+        sched = functools.partial(make_scheduler, "finger-suppression", allow=allow)
         sim = build_sim(4, 1, seed=seed, strategy="random-coins", scheduler=sched)
         _safe(sim)
         view = sim.adversary
@@ -511,8 +529,9 @@ def test_rule_triggers_compose() -> None:
     assert either(0, 1, DecideMsg(1), 9.0)
     assert either(0, 1, echo, 1.0)
     assert not either(0, 1, echo, 9.0)
-    sched = make_scheduler("rules", rules=[{"when": {"sender": 3}, "delay": 1.0}])
-    sched.bind(n=4, f=1, delta=2.0, byzantine=[], rng=random.Random(0))
+    sched = make_scheduler(
+        "rules", _context(4, 1, [], delta=2.0), rules=[{"when": {"sender": 3}, "delay": 1.0}]
+    )
     assert sched.delay(3, 0, echo, 0.0) == 2.0
 
 
@@ -534,7 +553,8 @@ def test_rule_errors_name_the_field(spec: dict[str, object], needle: str) -> Non
 
 
 def test_rules_scheduler_in_a_run() -> None:
-    sched = make_scheduler(
+    sched = functools.partial(
+        make_scheduler,
         "rules",
         rules=[
             {"when": {"all": [{"sender": 0}, {"stage": "coin-2"}]}, "delay": 1.0},

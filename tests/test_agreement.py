@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from byzlab.errors import InvariantViolation
 from byzlab.invariants import check_blackboard, check_invariant1
-from byzlab.network.sim import InvariantViolation
 from tests.simutil import build_sim, describe, run_sim
 
 STRATEGIES = ["silent", "crash", "random-value", "equivocate"]

@@ -60,7 +60,7 @@ class ReaderSplitScheduler(SplitVoteScheduler):
 
 
 SCHEDULES = {
-    "split-vote": lambda: "split-vote",
+    "split-vote": "split-vote",
     "slow-writer": SlowWriterScheduler,
     "reader-split": ReaderSplitScheduler,
 }
@@ -76,7 +76,7 @@ def test_blackboard_properties(schedule: str, n: int, f: int) -> None:
             n,
             f,
             seed=seed,
-            scheduler=SCHEDULES[schedule](),
+            scheduler=SCHEDULES[schedule],
             inputs="split",
             strategy="crash",
             strategy_kwargs={"at_time": 40.0},
@@ -130,7 +130,7 @@ def test_held_columns_stay_partial() -> None:
     the held columns are not among the full ones."""
     checked = 0
     for seed in range(30):
-        sim = build_sim(10, 3, seed=seed, scheduler=HoldSplitScheduler(), inputs="split")
+        sim = build_sim(10, 3, seed=seed, scheduler=HoldSplitScheduler, inputs="split")
         sim.run()
         checked += _check_held_partial(sim, held=[0, 1], n=10, f=3)
     assert checked >= 10
@@ -191,7 +191,7 @@ def test_views_of_all_history_differ_in_at_most_f_cells(scheduler: str, n: int, 
     widest = compared = 0
     for seed in range(12 if n < 10 else 5):
         # no corrupted node: every column is needed, so a straggler's is the partial one
-        sim = build_sim(n, f, seed=seed, scheduler=factories[scheduler](), inputs="split")
+        sim = build_sim(n, f, seed=seed, scheduler=factories[scheduler], inputs="split")
         record_fix_order(sim)
         result = sim.run()
         assert result.agreed, f"seed={seed} scheduler={scheduler}"

@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from byzlab.adversary.schedulers import make_scheduler
+from byzlab.adversary.assemble import assemble_simulator
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec
 from byzlab.invariants import check_blackboard, check_invariant1
-from byzlab.network.sim import Simulator, make_inputs
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
+from byzlab.seeds import make_inputs
 
 N, F = 4, 1
 BYZ = N - 1
@@ -83,8 +84,10 @@ class FuzzingPeer(ByzantineNode):
 
     name = "fuzzing-peer"
 
-    def __init__(self, spec: NodeSpec, injections: list[Injection], honest: bool) -> None:
-        super().__init__(spec)
+    def __init__(
+        self, spec: NodeSpec, ctx: AdversaryContext, injections: list[Injection], honest: bool
+    ) -> None:
+        super().__init__(spec, ctx)
         self.inner: HonestNode | None = spec.honest() if honest else None
         self.pending = sorted(injections, key=lambda inj: inj.after)
         self.seen = 0
@@ -116,13 +119,13 @@ def test_a_fuzzing_peer_inside_a_run_changes_nothing_that_matters(
     injections: list[Injection], honest: bool, seed: int, scheduler: str
 ) -> None:
     params = Params.practical(N, F)
-    sim = Simulator(
+    sim = assemble_simulator(
         params,
         protocol="hpz",
         inputs=make_inputs("split", N, seed),
         seed=seed,
-        scheduler=make_scheduler(scheduler),
-        byzantine={BYZ: lambda spec: FuzzingPeer(spec, injections, honest)},
+        scheduler=scheduler,
+        byzantine={BYZ: lambda spec, ctx: FuzzingPeer(spec, ctx, injections, honest)},
         max_deliveries=2_000_000,
     )
     result = sim.run()  # nothing an honest node is sent may raise

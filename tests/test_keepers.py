@@ -10,12 +10,16 @@ none; Lemma 3 held in all of them."""
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
+from byzlab.adversary.view import AdversaryView
 from byzlab.invariants import check_lemma3, iteration_x
+from byzlab.node.params import Params
 from tests.simutil import build_sim, describe
 
 SEEDS = range(10)
@@ -55,7 +59,7 @@ def test_keepers_makes_a_keep_large_without_a_decider(n: int, f: int) -> None:
 def test_every_honest_x_is_in_one_to_keep() -> None:
     """keep = f at n = 7: each honest node counts up to f non-bottom step-3 votes early."""
     for seed in range(6):
-        sched = make_scheduler("keepers", keep=2)
+        sched = functools.partial(make_scheduler, "keepers", keep=2)
         sim = build_sim(7, 2, seed=seed, strategy="random-coins", scheduler=sched)
         result = sim.run()
         assert result.agreed and result.valid, describe(result)
@@ -65,6 +69,8 @@ def test_every_honest_x_is_in_one_to_keep() -> None:
 
 def test_keepers_is_registered_and_validates_its_options() -> None:
     assert "keepers" in SCHEDULERS
+    params = Params.practical(7, 2)
+    ctx = AdversaryContext(params, AdversaryView(params, [5, 6]), random.Random(0))
     for kwargs, needle in [
         ({"keep": 0}, "keep must be in"),
         ({"keep": 3}, "keep must be in"),
@@ -72,9 +78,7 @@ def test_keepers_is_registered_and_validates_its_options() -> None:
         ({"makers": 6}, "makers must be in"),
         ({"spread": 5}, "spread must be in"),
     ]:
-        sched = make_scheduler("keepers", **kwargs)
         with pytest.raises(ValueError, match=needle):
-            sched.bind(n=7, f=2, delta=1.0, byzantine=[5, 6], rng=random.Random(0))
-    sched = make_scheduler("keepers")
-    sched.bind(n=7, f=2, delta=1.0, byzantine=[5, 6], rng=random.Random(0))
+            make_scheduler("keepers", ctx, **kwargs)
+    sched = make_scheduler("keepers", ctx)
     assert sched.describe() == {"name": "keepers", "keep": 1, "makers": 1, "spread": 2}

@@ -451,8 +451,8 @@ def test_messages_are_decoded_exactly_when_someone_may_inspect_them(tmp_path: Pa
     assert corrupted.inspect is True
     # The scheduler and the strategies share one full-information view, fed with every
     # message the proxy decodes (as in the simulator).
-    assert corrupted.scheduler.adversary is corrupted.view
-    assert corrupted.actors[3].strategy.adversary is corrupted.view
+    assert corrupted.scheduler.view is corrupted.view
+    assert corrupted.actors[3].strategy.view is corrupted.view
     vote = RbcMsg(int(Kind.INITIAL), 0, 1, Vote(1, 1, -1))
     assert corrupted._decode_payload(0, pack_batch([encode(vote)])) == [vote]
     assert corrupted.view.votes[(1, 1)] == {0: -1}

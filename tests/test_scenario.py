@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.cli import main
-from byzlab.network.sim import make_inputs
 from byzlab.orchestration.scenario import (
     Scenario,
     ScenarioError,
@@ -24,6 +23,7 @@ from byzlab.orchestration.scenario import (
     parse_scenario,
     resolve_inputs,
 )
+from byzlab.seeds import make_inputs
 
 
 def problems(data: dict[str, Any]) -> list[str]:

@@ -365,7 +365,7 @@ def test_local_backend_sweep_records_real_runs(tmp_path: Path) -> None:
 def test_a_run_that_raises_is_recorded_with_its_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from byzlab.network.sim import InvariantViolation
+    from byzlab.errors import InvariantViolation
     from byzlab.orchestration import runtrace
     from byzlab.orchestration.replay import replay_run
 

@@ -60,15 +60,18 @@ ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 
 import pytest
 
-from byzlab.network.sim import SimResult, Simulator, derive_rng
+from byzlab.adversary.assemble import assemble_simulator
+from byzlab.network.sim import SimResult, Simulator
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Effect
 from byzlab.node.messages import DecideMsg, Kind, Message, Vote
 from byzlab.node.params import Params
+from byzlab.seeds import derive_rng
 from tests.scripted import ScriptedByzantine, ScriptedScheduler, hold_script
 from tests.simutil import build_sim, describe
 
@@ -129,13 +132,13 @@ class OneMoreIterationNode(HonestNode):
 
 def build_audit(seed: int, *, old_rule: bool) -> Simulator:
     params = Params.practical(N, F)
-    sim = Simulator(
+    sim = assemble_simulator(
         params,
         protocol=PROTOCOL,
         inputs=INPUTS,
         seed=seed,
-        scheduler=ScriptedScheduler(script=hold_script(HOLDS)),
-        byzantine={i: lambda spec: ScriptedByzantine(spec, audit_route) for i in BYZANTINE},
+        scheduler=functools.partial(ScriptedScheduler, script=hold_script(HOLDS)),
+        byzantine={i: functools.partial(ScriptedByzantine, route=audit_route) for i in BYZANTINE},
         max_time=MAX_TIME,
     )
     if old_rule:

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from byzlab import __version__
-from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
-from byzlab.adversary.strategies import STRATEGIES, NodeSpec, make_strategy
+from byzlab.adversary.schedulers import SCHEDULERS
+from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import ByzlabError
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
@@ -261,7 +261,8 @@ def sim(
 
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
-    from byzlab.network.sim import Simulator, make_inputs
+    from byzlab.adversary.assemble import assemble_simulator
+    from byzlab.seeds import make_inputs
 
     _check_run_limits(seed, max_time, max_deliveries, timeout_s)
 
@@ -316,17 +317,13 @@ def sim(
         except (ParamsError, TypeError) as exc:
             _fail(str(exc))
         ids = [] if byzantine == "none" else _byzantine_ids(byzantine_nodes, n, params.f)
-
-        def factory(spec: NodeSpec) -> Any:
-            return make_strategy(byzantine, spec)
-
-        simulator = Simulator(
+        simulator = assemble_simulator(
             params,
             protocol=protocol,
             inputs=make_inputs(inputs, n, seed),
             seed=seed,
-            scheduler=make_scheduler(scheduler),
-            byzantine={i: factory for i in ids},
+            scheduler=scheduler,
+            byzantine=dict.fromkeys(ids, byzantine),
             max_time=max_time,
         )
     simulator.max_deliveries = max_deliveries
@@ -639,5 +636,5 @@ def strategies() -> None:
     table.add_column("name")
     table.add_column("what it does")
     for name, factory in sorted(SCHEDULERS.items()):
-        table.add_row(name, factory().description)
+        table.add_row(name, factory.description)
     console.print(table)

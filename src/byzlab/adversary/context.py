@@ -5,13 +5,16 @@ every message in flight, schedules every delivery within [0, delta], and drives 
 nodes. byzlab splits it into objects (one scheduler, one strategy per corrupted node) that
 share one `AdversaryView`; each object receives its context as a constructor argument, so a
 scheduler or strategy is complete from the moment it exists (no attribute is set on it later,
-and none of its methods needs to check that it was).
+and none of its methods needs to check that it was). One context serves the whole run.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 from byzlab.adversary.view import AdversaryView
 from byzlab.node.params import Params
@@ -22,16 +25,20 @@ class AdversaryContext:
     """The run as the adversary sees it.
 
     `view` is shared by every adversary object of the run (the corrupted nodes coordinate
-    through it), `rng` is this object's own stream (derived from the run's seed and the
-    object's label, see byzlab.seeds), and `delta` is the delay bound in the runtime's time
-    unit (1.0 in the simulator's virtual time, seconds behind the proxy). The set of corrupted
-    nodes lives in the view, because adaptive corruption grows it during the run.
+    through it), `rng` is the scheduler's stream, ``derive_rng(seed, "scheduler")`` (a
+    corrupted node draws from its node's own stream instead, see `ByzantineNode`), and
+    `delta` is the delay bound in the runtime's time unit (1.0: the simulator's virtual time,
+    and the unit the proxy's schedulers work in). The set of corrupted nodes lives in the view,
+    because adaptive corruption grows it during the run. `oracle` is the honest nodes' state
+    as the proxy learns it from their side channel (node id -> snapshot, read-only and live);
+    the simulator has none to offer, so it is empty there.
     """
 
     params: Params
     view: AdversaryView
     rng: random.Random = field(default_factory=random.Random)
     delta: float = 1.0
+    oracle: Mapping[int, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def n(self) -> int:
@@ -44,7 +51,3 @@ class AdversaryContext:
     @property
     def byzantine(self) -> frozenset[int]:
         return self.view.byzantine
-
-    def with_rng(self, rng: random.Random) -> AdversaryContext:
-        """The same run, seen by another adversary object with its own random stream."""
-        return AdversaryContext(self.params, self.view, rng, self.delta)

@@ -3,8 +3,9 @@
 HPZ's adversary is adaptive (§1, §2 "Corruption & Coin Flipping"): it may corrupt a node at
 any point, taking over its keys and its whole state, and from then on chooses its coin
 flips. Here a rule watches the run (it is a simulator observer, called after every event)
-and, when it fires, replaces the honest node object by a strategy wrapped around that very
-object (`inner=`), so the corrupted node continues from the exact state it had. Its earlier
+and, when it fires, builds a strategy wrapped around the honest node object (`inner=`) and
+has the simulator run it in the node's place (`Simulator.replace`), so the corrupted node
+continues from the exact state it had. Its earlier
 decision, if any, no longer counts: agreement and validity concern the nodes that stay
 uncorrupted. The total number of corrupted nodes never exceeds f.
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from byzlab.adversary.context import AdversaryContext
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
 from byzlab.node.agreement import HonestNode
 from byzlab.node.coin import clip
 
@@ -32,6 +35,7 @@ RULES = ("at-time", "first-decider", "most-influential")
 
 @dataclass
 class AdaptiveCorruption:
+    ctx: AdversaryContext = field(repr=False)
     rule: str = "at-time"
     strategy: str = "mirror-mimic"
     count: int = 1
@@ -50,8 +54,21 @@ class AdaptiveCorruption:
         for victim in self._victims(sim, now):
             if len(self.corrupted) >= self.count or len(sim.byzantine_ids) >= sim.params.f:
                 return
-            sim.corrupt(victim, self.strategy)
+            corrupted = self._take_over(sim.nodes[victim])
+            sim.replace(victim, corrupted, f"{corrupted.name} (corrupted at t={now:.2f})")
+            self.ctx.view.corrupt(victim)
             self.corrupted.append((now, victim))
+
+    def _take_over(self, node: object) -> ByzantineNode:
+        """The strategy, continuing from the honest node's state (keys, coins, views)."""
+        assert isinstance(node, HonestNode)  # _victims picks honest node objects only
+        spec = NodeSpec(
+            node.me, node.params, node.protocol, node.input_value, node.rng, node.ideal_seed
+        )
+        try:
+            return make_strategy(self.strategy, spec, self.ctx, inner=node)
+        except TypeError:  # strategies that do not wrap an honest node start from scratch
+            return make_strategy(self.strategy, spec, self.ctx)
 
     def _victims(self, sim: Simulator, now: float) -> list[int]:
         if len(self.corrupted) >= self.count or len(sim.byzantine_ids) >= sim.params.f:
@@ -71,7 +88,7 @@ class AdaptiveCorruption:
         if epoch <= self._epoch_seen:
             return []
         self._epoch_seen = epoch
-        view = sim.adversary
+        view = self.ctx.view
         first = (epoch - 1) * sim.params.T + 1
         influence = {
             i: sum(

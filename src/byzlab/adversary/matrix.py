@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
-from byzlab.adversary.strategies import STRATEGIES, NodeSpec, make_strategy
+from byzlab.adversary.schedulers import SCHEDULERS
+from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
 
@@ -78,22 +78,19 @@ def run_one(
     max_time: float,
     overrides: dict[str, Any],
 ) -> RunOutcome:
+    from byzlab.adversary.assemble import assemble_simulator
     from byzlab.invariants import epoch_weights
-    from byzlab.network.sim import Simulator, make_inputs
+    from byzlab.seeds import make_inputs
 
     params = Params.practical(n, f, **overrides)
     bad = list(range(n - f, n))
-
-    def factory(spec: NodeSpec) -> Any:
-        return make_strategy(strategy, spec)
-
-    sim = Simulator(
+    sim = assemble_simulator(
         params,
         protocol=protocol,
         inputs=make_inputs(inputs, n, seed),
         seed=seed,
-        scheduler=make_scheduler(scheduler),
-        byzantine={i: factory for i in bad},
+        scheduler=scheduler,
+        byzantine=dict.fromkeys(bad, strategy),
         max_time=max_time,
     )
     result = sim.run()

@@ -158,6 +158,7 @@ from typing import Any
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.schedulers import make_scheduler
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
 from byzlab.adversary.view import AdversaryView
@@ -373,29 +374,24 @@ class Proxy:
             k: frozenset(v) if isinstance(v, list) else v
             for k, v in config.scheduler_options.items()
         }
-        try:
-            self.scheduler = make_scheduler(config.scheduler, **options)
-            self.scheduler.bind(
-                n=n,
-                f=f,
-                delta=1.0,
-                byzantine=self.byz_ids,
-                rng=derive_rng(config.seed, "scheduler"),
-            )
-        except (TypeError, ValueError) as exc:
-            raise NodeConfigError(f"scheduler: {exc}") from exc
         # One full-information view shared by the scheduler and the corrupted nodes, fed
         # with every message the proxy decodes, as in the simulator (adversary/view.py).
         self.view = AdversaryView(params, self.byz_ids)
-        self.scheduler.adversary = self.view
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self.oracle = MappingProxyType(self.snapshots)
+        adversary = AdversaryContext(
+            params, self.view, derive_rng(config.seed, "scheduler"), 1.0, self.oracle
+        )
+        try:
+            self.scheduler = make_scheduler(config.scheduler, adversary, **options)
+        except (TypeError, ValueError) as exc:
+            raise NodeConfigError(f"scheduler: {exc}") from exc
         # Decode every relayed message when someone may look at it: a scheduler that
         # inspects messages, or corrupted nodes (their strategies read the shared view).
         # Otherwise frames are relayed on their header alone and only counted.
         self.inspect = bool(self.scheduler.inspects_messages or config.byzantine)
         self._decoder = Decoder(n)
-        self.snapshots: dict[int, dict[str, Any]] = {}
         self._snapshot_seq: dict[int, int] = {}
-        self.oracle = MappingProxyType(self.snapshots)
         # Byzantine link senders continue past any previous incarnation's sequence numbers.
         seq_base = time.time_ns() // 1000
         ideal = ideal_coin_seed(config.seed)
@@ -420,12 +416,9 @@ class Proxy:
                 ideal,
             )
             try:
-                strategy = make_strategy(spec.strategy, node_spec, **spec.options)
+                strategy = make_strategy(spec.strategy, node_spec, adversary, **spec.options)
             except (TypeError, ValueError) as exc:
                 raise NodeConfigError(f"byzantine node {b}: {exc}") from exc
-            if hasattr(strategy, "oracle"):
-                strategy.oracle = self.oracle
-            strategy.adversary = self.view
             self.actors[b] = _Actor(b, strategy, senders, receiver)
         self.outboxes: dict[int, _Outbox] = {}
         self._directions: dict[tuple[int, int], deque[_Pending]] = {}

@@ -4,17 +4,18 @@ A scheduler picks the delay of every message in [0, delta]. In the simulator del
 virtual time; behind the TCP proxy the same objects are used with delta mapped to wall-clock
 seconds, so one scenario means the same thing in both modes. Since the model bounds delays
 by delta but puts no lower bound on them, a scheduler controls the delivery order completely
-within that window. Schedulers take their randomness from the `random.Random` handed to
-`bind`, so a run is reproducible from its seed.
+within that window. A scheduler is built with its `AdversaryContext` (the run's parameters,
+the full-information view it shares with the corrupted nodes, its own random stream and
+delta), so a run is reproducible from its seed and a scheduler is complete once it exists.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.view import AdversaryView
 from byzlab.node.messages import Complete, Kind, Message, RbcMsg, Vote, Write
 
@@ -23,25 +24,29 @@ from byzlab.node.messages import Complete, Kind, Message, RbcMsg, Vote, Write
 class Scheduler:
     """Base class: constant delay delta (FIFO on every link and globally)."""
 
+    ctx: AdversaryContext = field(repr=False)
     name: str = "fifo"
     description: str = "every message takes exactly delta: global FIFO delivery"
-    n: int = 0
-    f: int = 0
-    delta: float = 1.0
-    byzantine: frozenset[int] = frozenset()
-    rng: random.Random = field(default_factory=random.Random)
     # Does `delay` look at message contents? The TCP proxy decodes frames for schedulers that
     # do (full information) and skips that cost for the ones that only look at endpoints.
     inspects_messages: bool = False
-    # set by the runtime: the adversary's full-information view (adversary/view.py)
-    adversary: AdversaryView | None = None
+    # Copied from the context once, because `delay` reads them on every send (the hot path).
+    n: int = field(init=False, repr=False)
+    f: int = field(init=False, repr=False)
+    delta: float = field(init=False, repr=False)
+    rng: random.Random = field(init=False, repr=False)
+    view: AdversaryView = field(init=False, repr=False)
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        self.n, self.f, self.delta = n, f, delta
-        self.byzantine = frozenset(byzantine)
-        self.rng = rng
+    def __post_init__(self) -> None:
+        ctx = self.ctx
+        self.n, self.f, self.delta = ctx.n, ctx.f, ctx.delta
+        self.rng = ctx.rng
+        self.view = ctx.view
+
+    @property
+    def byzantine(self) -> frozenset[int]:
+        """The corrupted nodes so far (adaptive corruption adds to them during a run)."""
+        return self.view.byzantine
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
         return self.delta
@@ -73,25 +78,26 @@ class HoldScheduler(Scheduler):
     name: str = "hold-f"
     description: str = "messages of f chosen nodes arrive last, so exactly n-f participate"
     held: frozenset[int] | None = None
+    _held: frozenset[int] = field(init=False, repr=False)
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n, f = self.n, self.f
         if self.held is None:
             honest = [i for i in range(n) if i not in self.byzantine]
-            self.held = frozenset(honest[-f:])
+            self._held = frozenset(honest[-f:])
         elif any(not 0 <= i < n for i in self.held):
             raise ValueError(f"held nodes {sorted(self.held)} out of range for n={n}")
+        else:
+            self._held = frozenset(self.held)
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        assert self.held is not None
-        if src in self.held and src != dst:
+        if src in self._held and src != dst:
             return self.delta
         return self.rng.random() * self.delta * 0.25
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "held": sorted(self.held or ())}
+        return {"name": self.name, "held": sorted(self._held)}
 
 
 @dataclass
@@ -129,7 +135,7 @@ class SplitVoteScheduler(Scheduler):
         return self.delta * (0.8 + 0.2 * self.rng.random())
 
     def _rarer(self, iteration: int, dst: int) -> int:
-        votes = self.adversary.votes.get((iteration, 2), {}) if self.adversary else {}
+        votes = self.view.votes.get((iteration, 2), {})
         plus = sum(1 for v in votes.values() if v == 1)
         minus = sum(1 for v in votes.values() if v == -1)
         if plus == minus:
@@ -160,25 +166,26 @@ class LatencyMatrixScheduler(Scheduler):
     description: str = "per-link latency matrix (default: ring distance), plus jitter"
     matrix: list[list[float]] | None = None
     jitter: float = 0.05
+    _matrix: list[list[float]] = field(init=False, repr=False)
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
-        if self.matrix is None:
-            self.matrix = [
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n = self.n
+        matrix = self.matrix
+        if matrix is None:
+            matrix = [
                 [min(abs(i - j), n - abs(i - j)) / (n / 2) * 0.8 for j in range(n)]
                 for i in range(n)
             ]
-        if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
+        if len(matrix) != n or any(len(row) != n for row in matrix):
             raise ValueError(f"latency matrix must be {n} x {n}")
-        if any(not 0 <= x <= 1 for row in self.matrix for x in row):
+        if any(not 0 <= x <= 1 for row in matrix for x in row):
             raise ValueError("latency matrix entries must be in [0, 1] (units of delta)")
+        self._matrix = matrix
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        assert self.matrix is not None
         return min(
-            self.delta, (self.matrix[src][dst] + self.rng.random() * self.jitter) * self.delta
+            self.delta, (self._matrix[src][dst] + self.rng.random() * self.jitter) * self.delta
         )
 
 
@@ -191,19 +198,19 @@ class TargetedScheduler(Scheduler):
     description: str = "chosen nodes are slow: their traffic takes the full delta"
     nodes: list[int] | None = None
     slowdown: float = 1.0
+    _nodes: list[int] = field(init=False, repr=False)
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.nodes is None:
-            self.nodes = [i for i in range(n) if i not in self.byzantine][:f]
+            self._nodes = [i for i in range(self.n) if i not in self.byzantine][: self.f]
+        else:
+            self._nodes = list(self.nodes)
         if not 0 <= self.slowdown <= 1:
             raise ValueError("slowdown must be in [0, 1] (a fraction of delta)")
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        assert self.nodes is not None
-        if src in self.nodes or dst in self.nodes:
+        if src in self._nodes or dst in self._nodes:
             return self.slowdown * self.delta
         return self.rng.random() * 0.25 * self.delta
 
@@ -218,17 +225,15 @@ class PartitionScheduler(Scheduler):
     description: str = "two groups: cross-group links take delta until heal_at, then heal"
     group: list[int] | None = None
     heal_at: float = 30.0
+    _group: list[int] = field(init=False, repr=False)
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
-        if self.group is None:
-            self.group = list(range(n // 2))
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._group = list(range(self.n // 2)) if self.group is None else list(self.group)
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        assert self.group is not None
-        if now < self.heal_at * self.delta and (src in self.group) != (dst in self.group):
+        group = self._group
+        if now < self.heal_at * self.delta and (src in group) != (dst in group):
             return self.delta
         return self.rng.random() * 0.25 * self.delta
 
@@ -281,17 +286,15 @@ class CoinAwareScheduler(Scheduler):
     inspects_messages: bool = True
     hold: float = 0.5
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.05 < self.hold < 0.9:
             raise ValueError(
                 "hold must be in (0.05, 0.9): a fraction of delta, leaving room "
                 "after it for the swing cells and the plus nodes' Completes"
             )
-        self._votes = SplitVoteScheduler()
-        self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        # the votes travel as under split-vote, drawing from this scheduler's stream
+        self._votes = SplitVoteScheduler(self.ctx)
 
     def _ackers(self, view: AdversaryView) -> set[int]:
         """X: the honest writers whose last rows travel at once (their Acks, with the
@@ -304,8 +307,8 @@ class CoinAwareScheduler(Scheduler):
         return min(self.delta, max(0.0, start + fraction * self.delta - now))
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        view = self.adversary
-        if view is None or not isinstance(msg, RbcMsg):
+        view = self.view
+        if not isinstance(msg, RbcMsg):
             return self.rng.random() * self.delta
         view.schedules_last_word = True
         item = msg.item
@@ -371,7 +374,6 @@ class CoinAwareScheduler(Scheduler):
         if item.step == 4:
             # a stage-1 v* reaches nobody early, so the honest odd columns say 0
             return self.delta if item.value and msg.kind == Kind.READY else 0.0
-        self._votes.adversary = view
         return self._votes.delay(src, dst, msg, now)
 
     def describe(self) -> dict[str, Any]:
@@ -381,8 +383,8 @@ class CoinAwareScheduler(Scheduler):
         coin sum the first plan was made against. The TCP proxy writes this into its
         statistics, so real runs show it too."""
         out: dict[str, Any] = {"name": self.name, "hold": self.hold}
-        view = self.adversary
-        if view is not None and view.plans:
+        view = self.view
+        if view.plans:
             plans = list(view.plans.values())
             out["plans"] = len(plans)
             out["split_plans"] = sum(p.split for p in plans)
@@ -437,20 +439,17 @@ class FingerSuppressionScheduler(Scheduler):
     _seen: dict[int, int] = field(default_factory=dict, metadata={"internal": True})
     _cut: dict[tuple[int, int], int] = field(default_factory=dict, metadata={"internal": True})
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
-        if self.allow is None:
-            self.allow = f
-        if self.allow < 0:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._allow = self.f if self.allow is None else self.allow
+        if self._allow < 0:
             raise ValueError("allow must be >= 0 (how much bias a view may see)")
-        self._votes = SplitVoteScheduler()
-        self._votes.bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+        # the votes travel as under split-vote, drawing from this scheduler's stream
+        self._votes = SplitVoteScheduler(self.ctx)
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        view = self.adversary
-        if view is None or not isinstance(msg, RbcMsg):
+        view = self.view
+        if not isinstance(msg, RbcMsg):
             return self.rng.random() * self.delta
         if dst in view.byzantine:
             return 0.0
@@ -479,8 +478,7 @@ class FingerSuppressionScheduler(Scheduler):
         cut = self._cut.get((msg.origin, item.board))
         if cut is None:
             seen = self._seen.get(item.board, 0)
-            assert self.allow is not None
-            if abs(seen + item.value) <= self.allow:
+            if abs(seen + item.value) <= self._allow:
                 self._seen[item.board] = seen + item.value
                 return 0.0
             cut = self._cut[(msg.origin, item.board)] = item.row
@@ -500,11 +498,10 @@ class FingerSuppressionScheduler(Scheduler):
                 return 0.0 if dst == honest[0] else self.delta
         if item.step == 4 and item.value and msg.kind == Kind.READY:
             return 0.0 if dst in honest[: self.f] else self.delta
-        self._votes.adversary = view
         return self._votes.delay(src, dst, msg, now)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "allow": self.allow}
+        return {"name": self.name, "allow": self._allow}
 
 
 @dataclass
@@ -543,10 +540,9 @@ class KeepersScheduler(Scheduler):
         default_factory=dict, metadata={"internal": True}
     )
 
-    def bind(
-        self, *, n: int, f: int, delta: float, byzantine: Sequence[int], rng: random.Random
-    ) -> None:
-        super().bind(n=n, f=f, delta=delta, byzantine=byzantine, rng=rng)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n, f = self.n, self.f
         if not 1 <= self.keep <= max(1, f):
             raise ValueError(
                 f"keep must be in [1, f] = [1, {max(1, f)}]: the non-bottom "
@@ -557,27 +553,21 @@ class KeepersScheduler(Scheduler):
             raise ValueError(
                 f"makers must be in [1, {honest}] (honest nodes that vote v* in step 3)"
             )
-        if self.spread is None:
-            self.spread = max(1, n - f - n // 2)
-        if not 0 <= self.spread < honest:
+        self._spread = max(1, n - f - n // 2) if self.spread is None else self.spread
+        if not 0 <= self._spread < honest:
             raise ValueError(
                 f"spread must be in [0, {honest - 1}] (honest nodes that get the "
                 "minority step-1 value first)"
             )
 
     def _lead(self, iteration: int, step: int) -> int:
-        votes = self.adversary.votes.get((iteration, step), {}) if self.adversary else {}
+        votes = self.view.votes.get((iteration, step), {})
         total = sum(votes.values())
         return 1 if total >= 0 else -1
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        view = self.adversary
-        if (
-            view is None
-            or not isinstance(msg, RbcMsg)
-            or not isinstance(msg.item, Vote)
-            or msg.item.step == 4
-        ):
+        view = self.view
+        if not isinstance(msg, RbcMsg) or not isinstance(msg.item, Vote) or msg.item.step == 4:
             return self.rng.random() * self.delta
         if msg.kind != Kind.READY:
             return self.rng.random() * 0.05 * self.delta
@@ -586,8 +576,8 @@ class KeepersScheduler(Scheduler):
         fast = self.delta * (0.1 + 0.1 * self.rng.random())
         slow = self.delta * (0.8 + 0.2 * self.rng.random())
         if item.step == 1:
-            assert self.spread is not None
-            minority = set(honest[len(honest) - self.spread :]) if self.spread else set()
+            spread = self._spread
+            minority = set(honest[len(honest) - spread :]) if spread else set()
             lead = self._lead(item.iteration, 1)
             wanted = -lead if dst in minority else lead
             return fast if item.value == wanted else slow
@@ -606,10 +596,10 @@ class KeepersScheduler(Scheduler):
         return self.delta
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "keep": self.keep, "makers": self.makers, "spread": self.spread}
+        return {"name": self.name, "keep": self.keep, "makers": self.makers, "spread": self._spread}
 
 
-SCHEDULERS: dict[str, Callable[..., Scheduler]] = {
+SCHEDULERS: dict[str, type[Scheduler]] = {
     "fifo": FifoScheduler,
     "random": UniformScheduler,
     "hold-f": HoldScheduler,
@@ -635,14 +625,15 @@ def option_fields(cls: type[Scheduler]) -> list[Field[Any]]:
     ]
 
 
-def make_scheduler(name: str, **kwargs: Any) -> Scheduler:
+def make_scheduler(name: str, ctx: AdversaryContext, **options: Any) -> Scheduler:
+    """The scheduler `name` of the registry, built for the run `ctx` with its `options`."""
     try:
         factory = SCHEDULERS[name]
     except KeyError:
         raise ValueError(
             f"unknown scheduler {name!r}; choose one of: {', '.join(sorted(SCHEDULERS))}"
         ) from None
-    return factory(**kwargs)
+    return factory(ctx, **options)
 
 
 # Rule-based triggers live in their own module (they are a small language of their own); it

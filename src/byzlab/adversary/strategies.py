@@ -4,8 +4,9 @@ A strategy has the same interface as an honest node (`start`, `receive`, returni
 and is driven by the adversary, which holds the node's keys. Strategies never add
 `if byzantine:` branches to honest code; the ones that behave mostly honestly wrap an
 `HonestNode` and rewrite or suppress what it sends (the shape of commonware's conflicter and
-relab/hotstuff's rule wrappers). All randomness comes from the `random.Random` they are
-built with, so simulator runs stay reproducible.
+relab/hotstuff's rule wrappers). A strategy is built with the run's `AdversaryContext` (the
+shared view), so it is complete once it exists; its randomness is the node's own stream, so
+simulator runs stay reproducible.
 
 Corrupted nodes share one `AdversaryView` (adversary/view.py): the adversary is
 full-information and coordinates all f of them. Families:
@@ -41,6 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.view import AdversaryView, CoinPlan
 from byzlab.node.agreement import HonestNode
 from byzlab.node.blacklist import WEIGHT_ONE
@@ -73,18 +75,24 @@ class NodeSpec:
 
 
 class ByzantineNode:
-    """Base class: a corrupted node. `halted` is always False (it never decides)."""
+    """Base class: a corrupted node. `halted` is always False (it never decides).
+
+    It draws from `rng`, its node's stream (`spec.rng`), never from the context's (the
+    scheduler's): a corrupted node's coins are the coins of the node it took over, and a
+    strategy that wraps an honest node shares that stream with it."""
 
     name = "byzantine"
     description = ""
     halted = False
     decision: int | None = None
-    adversary: AdversaryView | None = None
 
-    def __init__(self, spec: NodeSpec) -> None:
+    def __init__(self, spec: NodeSpec, ctx: AdversaryContext) -> None:
         self.spec = spec
         self.me = spec.me
+        self.ctx = ctx
+        self.view = ctx.view
         self.rng = spec.rng
+        self.oracle = ctx.oracle
 
     def start(self, now: float = 0.0) -> list[Effect]:
         return []
@@ -105,8 +113,10 @@ class _Wrapper(ByzantineNode):
     """Runs an honest node inside and lets subclasses rewrite its effects. `inner` may be a
     node that was honest until now (adaptive corruption takes over its state)."""
 
-    def __init__(self, spec: NodeSpec, inner: HonestNode | None = None) -> None:
-        super().__init__(spec)
+    def __init__(
+        self, spec: NodeSpec, ctx: AdversaryContext, inner: HonestNode | None = None
+    ) -> None:
+        super().__init__(spec, ctx)
         self.inner = inner if inner is not None else spec.honest()
 
     def start(self, now: float = 0.0) -> list[Effect]:
@@ -129,13 +139,14 @@ class Crash(_Wrapper):
     def __init__(
         self,
         spec: NodeSpec,
+        ctx: AdversaryContext,
         *,
         at_time: float | None = None,
         at_iteration: int | None = None,
         at_step: int = 1,
         inner: HonestNode | None = None,
     ) -> None:
-        super().__init__(spec, inner)
+        super().__init__(spec, ctx, inner)
         if at_time is None and at_iteration is None:
             at_time = 3.0
         self.at_time = at_time
@@ -262,8 +273,7 @@ class _CoinSteering(_ItemRewriter):
         return self.rng.choice((-1, 1))
 
     def _toward(self, target: int, iteration: int) -> int:
-        assert self.adversary is not None
-        return toward(self.adversary, self.rng, target, iteration)
+        return toward(self.view, self.rng, target, iteration)
 
 
 class RandomCoins(_CoinSteering):
@@ -276,11 +286,10 @@ class BiasedCoins(_CoinSteering):
     description = "always writes the adversarial direction sigma = -v* (or against the honest sum)"
 
     def coin_value(self, iteration: int) -> int:
-        assert self.adversary is not None
-        sigma = self.adversary.sigma(iteration)
+        sigma = self.view.sigma(iteration)
         if sigma:
             return sigma
-        return -sgn(self.adversary.sigma_g(iteration))
+        return -sgn(self.view.sigma_g(iteration))
 
 
 # -- vote attacks on the Bracha phase (Kimmett 2020) ------------------------------------------
@@ -361,13 +370,10 @@ class SplitVoteVoter(_QuorumPicker):
     description = "votes the honest minority and bottom wherever a valid quorum allows (Kimmett)"
 
     def preferred(self, iteration: int, step: int) -> tuple[int, ...]:
-        assert self.adversary is not None
         # the honest values this vote will be counted with: the previous step's, or for a
         # step-1 coin the honest step-1 votes already out in this iteration
         source = (iteration, step - 1) if step > 1 else (iteration, 1)
-        honest = [
-            v for j, v in self.adversary.votes.get(source, {}).items() if j in self.adversary.honest
-        ]
+        honest = [v for j, v in self.view.votes.get(source, {}).items() if j in self.view.honest]
         minority = -sgn(sum(honest)) if honest else self.rng.choice((-1, 1))
         return (0, minority) if step >= 3 else (minority,)
 
@@ -377,11 +383,10 @@ class ForceDecide(_QuorumPicker):
     description = "pushes v* into step 3 so some nodes reach x >= f+1 and others not (Kimmett)"
 
     def preferred(self, iteration: int, step: int) -> tuple[int, ...]:
-        assert self.adversary is not None
         honest = [
             v
-            for j, v in self.adversary.votes.get((iteration, step - 1), {}).items()
-            if j in self.adversary.honest and v
+            for j, v in self.view.votes.get((iteration, step - 1), {}).items()
+            if j in self.view.honest and v
         ]
         majority = sgn(sum(honest)) if honest else 1
         return (majority, -majority)
@@ -554,8 +559,10 @@ class _PatientVoter(SplitVoteVoter):
     Whatever stage-1 support it claims, its next step-1 value is the one that support and
     its carried view justify, so it is always validated."""
 
-    def __init__(self, spec: NodeSpec, inner: HonestNode | None = None) -> None:
-        super().__init__(spec, inner)
+    def __init__(
+        self, spec: NodeSpec, ctx: AdversaryContext, inner: HonestNode | None = None
+    ) -> None:
+        super().__init__(spec, ctx, inner)
         self._held_votes: dict[tuple[int, int], Effect] = {}
 
     def patient(self) -> bool:
@@ -563,8 +570,7 @@ class _PatientVoter(SplitVoteVoter):
         return True
 
     def preferred(self, iteration: int, step: int) -> tuple[int, ...]:
-        view = self.adversary
-        assert view is not None
+        view = self.view
         seen = [v for j, v in view.votes.get((iteration, 2), {}).items() if j in view.honest]
         if step == 2:
             # side with the honest step-2 majority, so that a unanimous quorum (and with it
@@ -609,8 +615,7 @@ class _PatientVoter(SplitVoteVoter):
         step-2 votes (to side with their majority), step 3 until this node has validated
         them (to find a unanimous quorum), stage 1 until it has validated the honest step-3
         votes (to find an all-bottom support)."""
-        view = self.adversary
-        assert view is not None
+        view = self.view
         quorum = self.spec.params.quorum
         step = 2 if item.step == 2 else item.step - 1
         seen = [j for j in view.votes.get((item.iteration, step), {}) if j in view.honest]
@@ -672,8 +677,10 @@ class _LastWord(_PatientVoter):
     swing cell in every view. Without a scheduler that delivers the coin board for the last
     word, it votes like an honest node and steers its cells as it goes (`steer`)."""
 
-    def __init__(self, spec: NodeSpec, inner: HonestNode | None = None) -> None:
-        super().__init__(spec, inner)
+    def __init__(
+        self, spec: NodeSpec, ctx: AdversaryContext, inner: HonestNode | None = None
+    ) -> None:
+        super().__init__(spec, ctx, inner)
         self._held: dict[int, Effect] = {}
 
     def mode(self, iteration: int, honest_sum: int) -> str:
@@ -683,20 +690,17 @@ class _LastWord(_PatientVoter):
     def steer(self, iteration: int) -> int:
         """The next cell when writing as it goes (no scheduler gives the last word): the
         coin-interval rule, toward a total inside [-f, f]."""
-        view = self.adversary
-        assert view is not None
+        view = self.view
         total = view.bias(iteration) + view.sigma_g(iteration) + view.sigma_b(iteration)
         if abs(total) <= self.spec.params.f:
             return self._toward(view.sigma_b(iteration) - sgn(total), iteration)
         return -sgn(total)
 
     def _toward(self, target: int, iteration: int) -> int:
-        assert self.adversary is not None
-        return toward(self.adversary, self.rng, target, iteration)
+        return toward(self.view, self.rng, target, iteration)
 
     def _last_word(self) -> bool:
-        view = self.adversary
-        assert view is not None
+        view = self.view
         return view.schedules_last_word
 
     def patient(self) -> bool:
@@ -719,14 +723,12 @@ class _LastWord(_PatientVoter):
         return out
 
     def _join(self) -> None:
-        view = self.adversary
-        assert view is not None
+        view = self.view
         view.last_word.add(self.me)
 
     def _plan(self, iteration: int, now: float) -> CoinPlan | None:
         """The shared plan, made as soon as every honest column of BB_2t is out."""
-        view = self.adversary
-        assert view is not None
+        view = self.view
         plan = view.plans.get(iteration)
         if plan is None:
             if len(view.complete_honest(2 * iteration)) < len(view.honest):
@@ -800,14 +802,12 @@ class MirrorMimic(_LastWord):
     description = "HPZ §2.2: Sigma_B = -Sigma_G when sgn(Sigma_G) = -sigma, +Sigma_G when = sigma"
 
     def mode(self, iteration: int, honest_sum: int) -> str:
-        view = self.adversary
-        assert view is not None
+        view = self.view
         sigma = view.sigma(iteration)
         return "mimic" if sigma != 0 and sgn(honest_sum) == sigma else "mirror"
 
     def steer(self, iteration: int) -> int:
-        view = self.adversary
-        assert view is not None
+        view = self.view
         sigma = view.sigma(iteration)
         honest = view.sigma_g(iteration)
         mimic = sigma != 0 and sgn(honest) == sigma
@@ -842,9 +842,14 @@ class SigmaCorrelation(_PatientVoter):
     description = "§2.2 scheduling attack: sigma set late, so `targets` look sigma-correlated"
 
     def __init__(
-        self, spec: NodeSpec, *, targets: list[int] | None = None, inner: HonestNode | None = None
+        self,
+        spec: NodeSpec,
+        ctx: AdversaryContext,
+        *,
+        targets: list[int] | None = None,
+        inner: HonestNode | None = None,
     ) -> None:
-        super().__init__(spec, inner)
+        super().__init__(spec, ctx, inner)
         if targets is not None and (
             not targets
             or any(
@@ -864,8 +869,7 @@ class SigmaCorrelation(_PatientVoter):
 
     def aimed_at(self) -> list[int]:
         """The target honest nodes (by default the two lowest-numbered honest ones)."""
-        view = self.adversary
-        assert view is not None
+        view = self.view
         if self.targets is not None:
             return self.targets
         return sorted(view.honest)[:2]
@@ -873,8 +877,7 @@ class SigmaCorrelation(_PatientVoter):
     def _vote_due(self, item: Vote) -> bool:
         if item.step != 4:
             return super()._vote_due(item)
-        view = self.adversary
-        assert view is not None
+        view = self.view
         board, rows = 2 * item.iteration, self.spec.params.rows(2 * item.iteration)
         return super()._vote_due(item) and all(
             view.rows_written(board, j) == rows for j in self.aimed_at()
@@ -889,8 +892,7 @@ class SigmaCorrelation(_PatientVoter):
         return super().rewrite_item(item)
 
     def _stage1(self, item: Vote) -> Item:
-        view = self.adversary
-        assert view is not None
+        view = self.view
         t = item.iteration
         votes = self.inner.know.votes.get((t, 3)) or []
         vstar = next((v for v in votes if v), 0)
@@ -905,8 +907,7 @@ class SigmaCorrelation(_PatientVoter):
 
     def _steer(self, iteration: int) -> int:
         """Toward Sigma_B + Sigma_G (+ bias) inside [-f, f], one cell at a time."""
-        view = self.adversary
-        assert view is not None
+        view = self.view
         total = view.bias(iteration) + view.sigma_g(iteration) + view.sigma_b(iteration)
         if abs(total) <= self.spec.params.f:
             return self.rng.choice((-1, 1))
@@ -962,11 +963,14 @@ STRATEGIES: dict[str, type[ByzantineNode]] = {
 }
 
 
-def make_strategy(name: str, spec: NodeSpec, **kwargs: Any) -> ByzantineNode:
+def make_strategy(
+    name: str, spec: NodeSpec, ctx: AdversaryContext, **options: Any
+) -> ByzantineNode:
+    """The strategy `name` of the registry for the corrupted node `spec`, in the run `ctx`."""
     try:
         cls = STRATEGIES[name]
     except KeyError:
         raise ValueError(
             f"unknown Byzantine strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}"
         ) from None
-    return cls(spec, **kwargs)
+    return cls(spec, ctx, **options)

@@ -146,6 +146,7 @@ class RuleScheduler(Scheduler):
     compiled: list[Rule] = field(default_factory=list, metadata={"internal": True})
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.compiled = []
         for i, rule in enumerate(self.rules):
             path = f"rules[{i}]"

@@ -41,12 +41,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from byzlab.adversary.schedulers import Scheduler, make_scheduler
+from byzlab.adversary.assemble import assemble_simulator
+from byzlab.adversary.view import AdversaryView
 from byzlab.bench.common import Context, Figure, Section, median
-from byzlab.network.sim import Simulator, make_inputs
 from byzlab.node.messages import Message, Write, wire_size
 from byzlab.node.params import Params
 from byzlab.orchestration.plots import PowerFit, fit_power_law
+from byzlab.runtime.interfaces import DeliveryPolicy
+from byzlab.seeds import make_inputs
 
 PROTOCOLS = ("hpz", "bracha-local", "ideal-coin")
 SCHEDULER = "split-vote"
@@ -70,7 +72,7 @@ def blackboard_messages(n: int, m: int, m0: int) -> int:
     return n * (m + m0) * rbc_messages(n)
 
 
-def _count_sends(scheduler: Scheduler, counts: Counter[str]) -> None:
+def _count_sends(scheduler: DeliveryPolicy, counts: Counter[str]) -> None:
     """Count every send between distinct nodes by item type, through the scheduler."""
     inner = scheduler.delay
 
@@ -88,18 +90,20 @@ def _count_sends(scheduler: Scheduler, counts: Counter[str]) -> None:
 def measure_run(protocol: str, n: int, seed: int, *, m: int | None = None) -> dict[str, Any]:
     f = (n - 1) // 3
     params = Params.practical(n, f) if m is None else Params.practical(n, f, m=m)
-    sim = Simulator(
+    sim = assemble_simulator(
         params,
         protocol=protocol,
         inputs=make_inputs("split", n, seed),
         seed=seed,
-        scheduler=make_scheduler(SCHEDULER),
+        scheduler=SCHEDULER,
     )
     counts: Counter[str] = Counter()
     _count_sends(sim.scheduler, counts)
     result = sim.run()
-    flips = len({(board + 1) // 2 for board in sim.adversary.cells})
-    write_rbcs = sum(len(col) for board in sim.adversary.cells.values() for col in board.values())
+    view = sim.adversary
+    assert isinstance(view, AdversaryView)  # what assemble_simulator observes with
+    flips = len({(board + 1) // 2 for board in view.cells})
+    write_rbcs = sum(len(col) for board in view.cells.values() for col in board.values())
     return {
         "scan": "n" if m is None else "m",
         "protocol": protocol,

@@ -16,11 +16,11 @@ import pstats
 import time
 from typing import Any
 
-from byzlab.adversary.schedulers import make_scheduler
-from byzlab.adversary.strategies import make_strategy
+from byzlab.adversary.assemble import assemble_simulator
 from byzlab.bench.common import Context, Figure, Section
-from byzlab.network.sim import SimResult, Simulator, make_inputs
+from byzlab.network.sim import SimResult
 from byzlab.node.params import Params
+from byzlab.seeds import make_inputs
 
 TARGET_DELIVERIES_PER_S = 300_000
 HEADLINE = "n=16 hpz, split-vote sched"
@@ -49,16 +49,13 @@ def one_run(
 ) -> tuple[float, SimResult]:
     """(wall seconds, result) of one simulator run."""
     params = Params.practical(n, f)
-    byz = {}
-    if strategy:
-        byz = {i: (lambda spec: make_strategy(strategy, spec)) for i in range(n - f, n)}
-    sim = Simulator(
+    sim = assemble_simulator(
         params,
         protocol=protocol,
         inputs=make_inputs(inputs, n, seed),
         seed=seed,
-        scheduler=make_scheduler(scheduler),
-        byzantine=byz,
+        scheduler=scheduler,
+        byzantine=dict.fromkeys(range(n - f, n), strategy) if strategy else None,
     )
     started = time.perf_counter()
     result = sim.run()

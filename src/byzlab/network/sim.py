@@ -3,15 +3,19 @@
 Theory of operation
 -------------------
 One thread, one priority queue of deliveries keyed by (virtual time, sequence number). Every
-send asks the scheduler (the adversary's scheduling power, adversary/schedulers.py) for a
-delay in [0, delta]; a node's messages to itself are local and take no time. Time,
-randomness and the network are all simulated, and each node, the scheduler and the
-Byzantine strategies get their own `random.Random` derived from the run seed, so a seed
-replays a run exactly. The trace hash folds in every delivery (time, endpoints, message
-identity and value) and every decision; running a seed twice and comparing hashes catches
-nondeterminism (as madsim does).
+send asks the scheduler (a `DeliveryPolicy`: the adversary's scheduling power) for a delay in
+[0, delta]; a node's messages to itself are local and take no time. Time, randomness and the
+network are all simulated, and each node, the scheduler and the Byzantine strategies get
+their own `random.Random` derived from the run seed (byzlab.seeds), so a seed replays a run
+exactly. The trace hash folds in every delivery (time, endpoints, message identity and value)
+and every decision; running a seed twice and comparing hashes catches nondeterminism (as
+madsim does).
 
-Byzantine strategies replace whole nodes (adversary/strategies.py). Invariant checkers
+The simulator drives `Process`es and knows the adversary only through the runtime's
+interfaces (byzlab.runtime.interfaces): the scheduler as a `DeliveryPolicy`, its
+full-information view as a `SendObserver`. Corrupted nodes are processes like the others;
+byzlab.adversary.assemble builds a run's nodes, scheduler and view and then the simulator,
+and adaptive corruption swaps a process with `replace`. Invariant checkers
 (byzlab.invariants) sit outside the protocol: agreement and validity are checked on every
 decision as it happens, and the blackboard properties and Invariant 1 after the run (or
 after every event with `check_every_event`, which is slow).
@@ -29,49 +33,21 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import random
 import time as _time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from byzlab.adversary.schedulers import Scheduler
-from byzlab.adversary.strategies import ByzantineNode, NodeSpec
-from byzlab.adversary.view import AdversaryView
+from byzlab.errors import InvariantViolation
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, wire_size
 from byzlab.node.params import Params
+from byzlab.runtime.interfaces import DeliveryPolicy, Process, SendObserver
 
 _MASK = (1 << 64) - 1
 _FNV = 0x100000001B3
-
-NodeLike = HonestNode | ByzantineNode
-ByzantineFactory = Callable[[NodeSpec], ByzantineNode]
-
-
-class InvariantViolation(AssertionError):
-    """A safety property failed; the message names the seed to replay it."""
-
-
-def derive_rng(seed: int, *labels: object) -> random.Random:
-    """An independent, reproducible stream per (seed, label): no shared global state."""
-    material = repr((seed, *labels)).encode()
-    return random.Random(int.from_bytes(hashlib.blake2b(material, digest_size=16).digest(), "big"))
-
-
-def make_inputs(kind: str, n: int, seed: int) -> list[int]:
-    if kind == "split":
-        return [1 if i % 2 == 0 else -1 for i in range(n)]
-    if kind == "zeros":
-        return [-1] * n
-    if kind == "ones":
-        return [1] * n
-    if kind == "random":
-        rng = derive_rng(seed, "inputs")
-        return [rng.choice((-1, 1)) for _ in range(n)]
-    raise ValueError(f"unknown inputs {kind!r}; choose one of: split, zeros, ones, random")
 
 
 @dataclass
@@ -145,7 +121,12 @@ class SimResult:
 
 
 class Simulator:
-    """Runs one agreement instance to completion in virtual time."""
+    """Runs one agreement instance to completion in virtual time.
+
+    `nodes` are the n processes, node i at index i; `corrupted` names the strategy of each
+    corrupted one (every other node is honest and counts for agreement and validity);
+    `scheduler` chooses every delay and `adversary` sees every send first. `observers` are
+    called after every delivery (adaptive corruption is one)."""
 
     def __init__(
         self,
@@ -154,21 +135,18 @@ class Simulator:
         protocol: str,
         inputs: Sequence[int],
         seed: int,
-        scheduler: Scheduler,
-        byzantine: dict[int, ByzantineFactory] | None = None,
+        nodes: Sequence[Process],
+        corrupted: Mapping[int, str],
+        scheduler: DeliveryPolicy,
+        adversary: SendObserver,
         delta: float = 1.0,
         max_time: float | None = None,
         max_deliveries: int = 50_000_000,
         timeout_s: float | None = None,
         observers: Sequence[Callable[[Simulator, float], None]] = (),
     ) -> None:
-        if len(inputs) != params.n:
-            raise ValueError(f"inputs has {len(inputs)} values for n={params.n}")
-        byzantine = dict(byzantine or {})
-        if len(byzantine) > params.f:
-            raise ValueError(f"{len(byzantine)} Byzantine nodes exceed f={params.f}")
-        if any(not 0 <= i < params.n for i in byzantine):
-            raise ValueError(f"Byzantine node ids {sorted(byzantine)} out of range")
+        if len(nodes) != params.n or len(inputs) != params.n:
+            raise ValueError(f"{len(nodes)} nodes and {len(inputs)} inputs for n={params.n}")
         self.params = params
         self.protocol = protocol
         self.inputs = list(inputs)
@@ -179,33 +157,11 @@ class Simulator:
         self.timeout_s = timeout_s
         self.observers = list(observers)
         self.scheduler = scheduler
-        self.byzantine_ids = sorted(byzantine)
-        self.honest_ids = [i for i in range(params.n) if i not in byzantine]
-        ideal_seed = hashlib.blake2b(f"ideal-coin:{seed}".encode(), digest_size=16).digest()
-        # one full-information view shared by the scheduler and every corrupted node
-        self.adversary = AdversaryView(params, self.byzantine_ids)
-        scheduler.bind(
-            n=params.n,
-            f=params.f,
-            delta=delta,
-            byzantine=self.byzantine_ids,
-            rng=derive_rng(seed, "scheduler"),
-        )
-        scheduler.adversary = self.adversary
-        self.nodes: list[NodeLike] = []
-        self.strategy_names: dict[int, str] = {}
-        for i in range(params.n):
-            spec = NodeSpec(
-                i, params, protocol, self.inputs[i], derive_rng(seed, "node", i), ideal_seed
-            )
-            if i in byzantine:
-                corrupted = byzantine[i](spec)
-                corrupted.adversary = self.adversary
-                self.strategy_names[i] = corrupted.name
-                node: NodeLike = corrupted
-            else:
-                node = spec.honest()
-            self.nodes.append(node)
+        self.adversary = adversary
+        self.byzantine_ids = sorted(corrupted)
+        self.honest_ids = [i for i in range(params.n) if i not in corrupted]
+        self.nodes = list(nodes)
+        self.strategy_names = dict(corrupted)
         self.now = 0.0
         self._queue: list[tuple[float, int, int, int, Message]] = []
         self._seq = 0
@@ -271,29 +227,19 @@ class Simulator:
         self._hash = h
         return "all-honest-halted" if len(halted) == len(honest_ids) else "queue-empty"
 
-    def corrupt(self, node: int, strategy: str, **options: Any) -> None:
-        """Adaptive corruption: the adversary takes over `node`'s keys and current state."""
-        from byzlab.adversary.strategies import make_strategy
-
-        current = self.nodes[node]
-        if not isinstance(current, HonestNode) or node not in self.honest_ids:
+    def replace(self, node: int, process: Process, label: str) -> None:
+        """Adaptive corruption: `process` (the adversary's, holding `node`'s keys and state)
+        runs in the honest `node`'s place from now on, as a corrupted node named `label`.
+        Its earlier decision no longer counts: agreement and validity concern the nodes that
+        stay honest."""
+        if node not in self.honest_ids:
             raise ValueError(f"node {node} is not honest")
         if len(self.byzantine_ids) >= self.params.f:
             raise ValueError(f"cannot corrupt more than f={self.params.f} nodes")
-        spec = NodeSpec(
-            node, self.params, self.protocol, self.inputs[node], current.rng, current.ideal_seed
-        )
-        try:
-            corrupted = make_strategy(strategy, spec, inner=current, **options)
-        except TypeError:  # strategies that do not wrap an honest node start from scratch
-            corrupted = make_strategy(strategy, spec, **options)
-        corrupted.adversary = self.adversary
-        self.nodes[node] = corrupted
+        self.nodes[node] = process
         self.honest_ids.remove(node)
         self.byzantine_ids.append(node)
-        self.strategy_names[node] = f"{corrupted.name} (corrupted at t={self.now:.2f})"
-        self.adversary.corrupt(node)
-        self.scheduler.byzantine = frozenset(self.byzantine_ids)
+        self.strategy_names[node] = label
         self.honest_decisions.pop(node, None)
         self.decisions = [d for d in self.decisions if d.node != node]
         self.halted.discard(node)

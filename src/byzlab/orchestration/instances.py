@@ -75,7 +75,6 @@ import numpy as np
 import numpy.typing as npt
 from nacl.signing import SigningKey
 
-from byzlab.network.sim import make_inputs
 from byzlab.orchestration.results import (
     atomic_write_json,
     atomic_write_text,
@@ -84,6 +83,7 @@ from byzlab.orchestration.results import (
     mark_incomplete,
 )
 from byzlab.orchestration.scenario import MAX_SEED, ByzantineEntry, Scenario
+from byzlab.seeds import make_inputs
 from byzlab.sidecars import sortition
 from byzlab.sidecars.committee import (
     draw_seats,

@@ -63,12 +63,13 @@ wall-clock budget of a real run, and of ``byzlab sim --scenario`` when the file 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import random
 import tomllib
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,10 @@ from pydantic import (
     model_validator,
 )
 
-from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler, option_fields
+from byzlab.adversary.context import AdversaryContext
+from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.view import AdversaryView
 from byzlab.errors import ScenarioError
 from byzlab.node.params import (
     MAX_BETA,
@@ -659,8 +662,10 @@ def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
     params = {
         name: p
         for name, p in inspect.signature(cls.__init__).parameters.items()
-        # `inner` is how adaptive corruption hands over a live node, not a scenario option
-        if name not in ("self", "spec", "inner") and p.kind is not inspect.Parameter.VAR_KEYWORD
+        # `ctx` is the run's adversary context and `inner` how adaptive corruption hands
+        # over a live node, not scenario options
+        if name not in ("self", "spec", "ctx", "inner")
+        and p.kind is not inspect.Parameter.VAR_KEYWORD
     }
     hints = _option_hints(cls.__init__)
     problems = []
@@ -799,11 +804,9 @@ def _cross_check(scn: Scenario) -> list[str]:
         params = build_params(scn)
     except (ParamsError, TypeError) as exc:
         return [_params_problem(str(exc))]
+    ctx = AdversaryContext(params, AdversaryView(params, scn.byzantine_map()))
     try:
-        scheduler = make_scheduler(scn.adversary.scheduler, **_scheduler_kwargs(scn))
-        scheduler.bind(
-            n=n, f=f, delta=1.0, byzantine=sorted(scn.byzantine_map()), rng=random.Random(0)
-        )
+        make_scheduler(scn.adversary.scheduler, ctx, **_scheduler_kwargs(scn))
     except (TypeError, ValueError) as exc:
         problems.append(f"adversary.scheduler_options: {exc}")
     entries = [
@@ -825,7 +828,7 @@ def _cross_check(scn: Scenario) -> list[str]:
     for where, node, b in entries:
         try:
             spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
-            make_strategy(b.strategy, spec, **b.options)
+            make_strategy(b.strategy, spec, ctx, **b.options)
         except (TypeError, ValueError) as exc:
             problems.append(f"{where}.options: {exc}")
     return problems
@@ -1050,7 +1053,7 @@ def _one_instance(scn: Scenario) -> None:
 
 def resolve_inputs(scn: Scenario) -> list[int]:
     """The n input values: a named pattern (seeded for "random") or the explicit list."""
-    from byzlab.network.sim import make_inputs
+    from byzlab.seeds import make_inputs
 
     _one_instance(scn)
 
@@ -1060,30 +1063,22 @@ def resolve_inputs(scn: Scenario) -> list[int]:
     return list(inputs)
 
 
-def make_run_scheduler(scn: Scenario) -> Scheduler:
-    return make_scheduler(scn.adversary.scheduler, **_scheduler_kwargs(scn))
-
-
-def _strategy_factory(entry: ByzantineEntry) -> Callable[[NodeSpec], ByzantineNode]:
-    def factory(spec: NodeSpec) -> ByzantineNode:
-        return make_strategy(entry.strategy, spec, **entry.options)
-
-    return factory
-
-
 def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
     """A ``Simulator`` for this scenario (delta = 1 virtual unit)."""
-    from byzlab.network.sim import Simulator
+    from byzlab.adversary.assemble import assemble_simulator
 
     _one_instance(scn)
-    params = build_params(scn)
-    byzantine = {b.node: _strategy_factory(b) for b in scn.adversary.byzantine}
-    return Simulator(
-        params,
+    return assemble_simulator(
+        build_params(scn),
         protocol=scn.run.protocol,
         inputs=resolve_inputs(scn),
         seed=scn.seed,
-        scheduler=make_run_scheduler(scn),
-        byzantine=byzantine,
+        scheduler=functools.partial(
+            make_scheduler, scn.adversary.scheduler, **_scheduler_kwargs(scn)
+        ),
+        byzantine={
+            b.node: functools.partial(make_strategy, b.strategy, **b.options)
+            for b in scn.adversary.byzantine
+        },
         max_time=max_time,
     )
