@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.bench.limits import search_largest
-from byzlab.orchestration.docker import DockerRun, DockerUnavailable, connect
+from byzlab.errors import DockerUnavailable
+from byzlab.orchestration.docker.engine import connect
+from byzlab.orchestration.docker.run import DockerRun
 from byzlab.orchestration.scenario import parse_scenario
 
 

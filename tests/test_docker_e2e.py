@@ -24,13 +24,11 @@ from typing import Any
 
 import pytest
 
-from byzlab.orchestration.docker import (
-    LABEL_RUN,
-    DockerUnavailable,
-    connect,
-    run_docker,
-)
-from byzlab.orchestration.local import RunOutcome
+from byzlab.errors import DockerUnavailable
+from byzlab.orchestration.backend import RunOutcome
+from byzlab.orchestration.docker.engine import connect
+from byzlab.orchestration.docker.labels import LABEL_RUN
+from byzlab.orchestration.docker.run import run_docker
 from byzlab.orchestration.results import SUMMARY_KEYS
 from byzlab.orchestration.scenario import DEFAULT_IMAGE, parse_scenario
 

@@ -21,21 +21,19 @@ from click.testing import CliRunner
 
 from byzlab.cli import main
 from byzlab.orchestration import compose, image
-from byzlab.orchestration.docker import (
+from byzlab.orchestration.docker.archive import tar_files, untar
+from byzlab.orchestration.docker.clean import CleanReport, _keep
+from byzlab.orchestration.docker.faults import netem_args
+from byzlab.orchestration.docker.labels import (
     LABEL_NODE,
     LABEL_OWNER,
     LABEL_ROLE,
     LABEL_RUN,
-    CleanReport,
-    _keep,
-    _mark_crashed,
-    _tar,
-    _untar,
-    netem_args,
     owner_alive,
     owner_label,
     run_labels,
 )
+from byzlab.orchestration.docker.run import _mark_crashed
 from byzlab.orchestration.scenario import (
     DockerFault,
     ScenarioError,
@@ -301,7 +299,7 @@ def test_clean_keeps_live_runs_and_compose_objects_unless_asked() -> None:
 
 
 def test_archives_carry_owner_and_modes_and_never_escape(tmp_path: Path) -> None:
-    data = _tar(
+    data = tar_files(
         {"keys": (None, 0o700), "keys/node-1.key": (b"secret", 0o600), "node.json": (b"{}", 0o644)}
     )
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -314,7 +312,7 @@ def test_archives_carry_owner_and_modes_and_never_escape(tmp_path: Path) -> None
             info = tarfile.TarInfo(name)
             info.size = 2
             tar.addfile(info, io.BytesIO(b"ok"))
-    _untar([evil.getvalue()], tmp_path / "dest")
+    untar([evil.getvalue()], tmp_path / "dest")
     assert (tmp_path / "dest" / "out" / "result.json").read_bytes() == b"ok"
     assert not (tmp_path / "escaped.txt").exists() and not Path("/abs.txt").exists()
 

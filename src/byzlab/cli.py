@@ -335,37 +335,17 @@ def sim(
         click.echo(json.dumps(result.summary(), sort_keys=True))
         return
     console = Console()
-    table = Table(
-        title=f"byzlab sim: {protocol}, n={n}, f={params.f}, seed={seed}", show_header=False
+    _print_summary(
+        console,
+        result.summary(),
+        title=f"byzlab sim: {protocol}, n={n}, f={params.f}, seed={seed}",
+        last=[
+            (
+                "wall time",
+                f"{wall:.2f} s ({result.deliveries / max(wall, 1e-9):,.0f} deliveries/s)",
+            )
+        ],
     )
-    verdict = "[green]yes[/green]" if result.agreed else f"[red]no[/red] ({result.stopped})"
-    rows = [
-        ("agreed", verdict),
-        ("stopped", result.stopped_detail),
-        ("decision", str(result.decision)),
-        ("valid", str(result.valid)),
-        ("latency", f"{result.latency_delta:.2f} delta"),
-        ("iterations / epochs", f"{result.iterations} / {result.epochs}"),
-        ("coins unanimous / split", f"{result.coin_unanimous} / {result.coin_split}"),
-        ("RBC instances", f"{result.rbc_instances:,}"),
-        ("messages / bytes", f"{result.messages:,} / {result.bytes:,}"),
-        ("byzantine", ", ".join(f"{k}:{v}" for k, v in result.byzantine.items()) or "none"),
-        ("scheduler", scheduler),
-        ("rejected inputs", ", ".join(f"{k}={v}" for k, v in result.rejected.items()) or "-"),
-        ("trace hash", result.trace_hash),
-        ("wall time", f"{wall:.2f} s ({result.deliveries / max(wall, 1e-9):,.0f} deliveries/s)"),
-    ]
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
-    outside = params.margins()["outside_regime"]
-    if outside:
-        console.print(
-            f"outside HPZ's proven regime: {'; '.join(outside)}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
     if result.stopped in ("max-deliveries", "timeout", "max-time"):
         console.print(f"stopped: {result.stopped_detail}", highlight=False, markup=False)
     if not result.agreed:
@@ -420,10 +400,10 @@ def _load_scenario_or_exit(path: Path) -> Any:
     type=click.Choice(["local", "docker", "sim"]),
     default="local",
     show_default=True,
-    help="Where the processes run: local = one process per node on 127.0.0.1; "
-    "docker = one container per node on a private bridge network (needs a "
-    "Docker engine and `byzlab image build`); sim = the simulator (only for "
-    "[committee]/[sortition] scenarios, one instance after another).",
+    help="Where it runs: local = one process per node on 127.0.0.1; docker = one "
+    "container per node on a private bridge network (needs a Docker engine and "
+    "`byzlab image build`); sim = the deterministic simulator. Every backend writes "
+    "the same results layout.",
 )
 @click.option(
     "--out",
@@ -451,143 +431,159 @@ def run(
     as_json: bool,
     force: bool,
 ) -> None:
-    """Run a scenario on real processes: N nodes over TCP through the adversary proxy.
+    """Run a scenario on a backend: N nodes over TCP through the adversary proxy (local,
+    docker), or the simulator (sim).
 
     Without a file: n=4, f=1, node 3 equivocates, random scheduler, HPZ, split inputs,
-    delta_s = 0.005. Writes OUT/<run-id>/summary.json (the keys of `byzlab sim --json`
-    plus latency_s, decision_times, git_commit, backend), nodes.csv and traces/. Exit
-    status 0 iff the honest nodes agreed on a valid value; 2 for an invalid scenario, or
-    for a run that does not fit in memory (refused before anything starts; --force
-    overrides); 4 if a results file cannot be written (one line with the path and errno;
-    the run directory keeps INCOMPLETE.json).
+    delta_s = 0.005. Every backend writes OUT/<run-id>/scenario.toml, nodes.csv and
+    summary.json (the keys of `byzlab sim --json` plus latency_s, decision_times,
+    git_commit, backend, run_id, wall_time_s); real runs add traces/ and
+    proxy-stats.json, the simulator trace.json. Exit status 0 iff the honest nodes
+    agreed on a valid value; 2 for an invalid scenario, or for a run that does not fit
+    in memory (refused before anything starts; --force overrides); 4 if a results file
+    cannot be written (one line with the path and errno; the run directory keeps
+    INCOMPLETE.json).
 
     A scenario with [committee] or [sortition] runs one agreement instance after another
-    on a pool of nodes (--backend local or sim): OUT/<run-id>/ gets instances.csv/json,
-    players.csv, instances/<t>/ and summary.json. Exit status 3 if in some instance the
-    adversary drew more seats than f (>= k/3): that instance is outside the fault model
-    and not run.
+    on a pool of nodes (any backend): OUT/<run-id>/ gets instances.csv/json, players.csv,
+    instances/<t>/ (each the layout of a single run) and summary.json. Exit status 3 if
+    in some instance the adversary drew more seats than f (>= k/3): that instance is
+    outside the fault model and not run.
 
     Example: byzlab run my-scenario.toml --seed 3 --out results
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from byzlab.orchestration.backend import run_scenario
+    from byzlab.orchestration.scenario import default_scenario, load_scenario
 
-    from byzlab.orchestration.local import RunFailed, run_local, summary_line
-    from byzlab.orchestration.scenario import default_scenario
-
-    scn = _load_scenario_or_exit(scenario_file) if scenario_file else default_scenario()
+    scn = load_scenario(scenario_file) if scenario_file else default_scenario()
     scn = scn.with_seed(seed)
     if scn.multi_instance:
         from byzlab.orchestration.instances import run_command
 
         sys.exit(run_command(scn, backend=backend, out_root=out_root, as_json=as_json))
-    if backend == "sim":
-        click.echo(
-            "Error: --backend sim runs [committee]/[sortition] scenarios; run a single "
-            "instance with `byzlab sim --scenario FILE`",
-            err=True,
-        )
-        sys.exit(2)
-    if backend == "local" and scn.docker.faults:
-        click.echo("Error: docker.faults: container faults need --backend docker", err=True)
-        sys.exit(2)
-    honest = scn.n - len(scn.adversary.byzantine)
+    if backend != "docker" and scn.docker.faults:
+        _fail("docker.faults: container faults need --backend docker")
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("{task.description:>9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        disable=not console.is_terminal,
-        transient=True,
-    )
-    bars = {
-        name: progress.add_task(name, total=honest) for name in ("connected", "decided", "halted")
-    }
-    last: list[tuple[int, ...]] = []
-    peak_connected = [0]
+    # The simulator's wall-clock budget as `byzlab sim --scenario` sets it.
+    explicit = "timeout_s" in scn.run.model_fields_set
+    with _RunProgress(console, scn.n - len(scn.adversary.byzantine)) as progress:
+        outcome = run_scenario(
+            scn,
+            backend,
+            out_root=out_root,
+            on_status=progress.update if backend != "sim" else None,
+            force=force,
+            log=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            timeout_s=scn.run.timeout_s if explicit else DEFAULT_SIM_TIMEOUT_S,
+        )
+    s = outcome.summary
+    if "agreed" not in s:  # interrupted before there was anything to summarise
+        click.echo(f"interrupted: {outcome.out_dir} is incomplete", err=True)
+        sys.exit(outcome.exit_code)
+    if as_json:
+        click.echo(json.dumps(s, sort_keys=True))
+    else:
+        _print_summary(
+            Console(),
+            s,
+            title=f"byzlab run ({backend}): {s['protocol']}, n={scn.n}, f={scn.f}, "
+            f"seed={s['seed']}",
+            last=[("results", str(outcome.out_dir))],
+        )
+    if not outcome.ok:
+        click.echo(f"FAILED: {outcome.line()}", err=True)
+    sys.exit(outcome.exit_code)
 
-    def on_status(status: dict[str, Any]) -> None:
+
+def _print_summary(
+    console: Console, s: dict[str, Any], *, title: str, last: Sequence[tuple[str, str]]
+) -> None:
+    """The one table of a run's summary (``byzlab sim`` and ``byzlab run``, every backend),
+    then the inequalities of HPZ's proofs the parameters break, if any."""
+    table = Table(title=title, show_header=False)
+    verdict = "[green]yes[/green]" if s["agreed"] else f"[red]no[/red] ({s['stopped']})"
+    lat_s, lat_d = s.get("latency_s"), s.get("latency_delta")
+    if lat_s is not None:
+        latency = f"{lat_s * 1e3:.1f} ms" + ("" if lat_d is None else f" ({lat_d:.1f} delta)")
+    else:
+        latency = "-" if lat_d is None else f"{lat_d:.2f} delta"
+    rows = [
+        ("agreed", verdict),
+        *([("stopped", s["stopped_detail"])] if s.get("stopped_detail") else []),
+        ("decision", str(s["decision"])),
+        ("valid", str(s["valid"])),
+        ("latency", latency),
+        ("iterations / epochs", f"{s['iterations']} / {s['epochs']}"),
+        ("coins unanimous / split", f"{s['coin_unanimous']} / {s['coin_split']}"),
+        ("RBC instances", f"{s['rbc_instances']:,}"),
+        ("messages / bytes", f"{s['messages']:,} / {s['bytes']:,}"),
+        ("byzantine", ", ".join(f"{k}:{v}" for k, v in s["byzantine"].items()) or "none"),
+        ("scheduler", str(s["scheduler"].get("name"))),
+        ("rejected inputs", ", ".join(f"{k}={v}" for k, v in s["rejected"].items()) or "-"),
+        ("trace hash", s["trace_hash"]),
+        *last,
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    outside = (s.get("params") or {}).get("regime", {}).get("outside_regime")
+    if outside:
+        console.print(
+            f"outside HPZ's proven regime: {'; '.join(outside)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+class _RunProgress:
+    """Progress of a real run (connected, decided, halted honest nodes) on stderr: bars on
+    a terminal, a line per change otherwise."""
+
+    def __init__(self, console: Console, honest: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.console = console
+        self.honest = honest
+        self.progress = Progress(
+            TextColumn("{task.description:>9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            disable=not console.is_terminal,
+            transient=True,
+        )
+        self.bars = {
+            name: self.progress.add_task(name, total=honest)
+            for name in ("connected", "decided", "halted")
+        }
+        self.last: tuple[int, ...] | None = None
+        self.peak_connected = 0
+
+    def __enter__(self) -> _RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, status: dict[str, Any]) -> None:
         # Nodes disconnect once done, and a fast run can finish between two status
         # writes: a node that decided was connected, so show the most ever known.
-        peak_connected[0] = max(
-            peak_connected[0], *(int(status.get(k, 0)) for k in ("connected", "decided", "halted"))
+        self.peak_connected = max(
+            self.peak_connected,
+            *(int(status.get(k, 0)) for k in ("connected", "decided", "halted")),
         )
-        counts = (peak_connected[0], int(status.get("decided", 0)), int(status.get("halted", 0)))
+        counts = (self.peak_connected, int(status.get("decided", 0)), int(status.get("halted", 0)))
         for name, value in zip(("connected", "decided", "halted"), counts, strict=True):
-            progress.update(bars[name], completed=value)
-        if not console.is_terminal and (not last or last[-1] != counts):
-            console.print(
-                f"connected {counts[0]}/{honest}  decided {counts[1]}/{honest}  "
-                f"halted {counts[2]}/{honest}",
+            self.progress.update(self.bars[name], completed=value)
+        if not self.console.is_terminal and self.last != counts:
+            h = self.honest
+            self.console.print(
+                f"connected {counts[0]}/{h}  decided {counts[1]}/{h}  halted {counts[2]}/{h}",
                 highlight=False,
             )
-        last[:] = [counts]
-
-    try:
-        with progress:
-            if backend == "docker":
-                from byzlab.orchestration.docker import DockerUnavailable, run_docker
-
-                try:
-                    outcome = run_docker(
-                        scn,
-                        out_root=out_root,
-                        on_status=on_status,
-                        force=force,
-                        log=lambda line: console.print(line, highlight=False, soft_wrap=True),
-                    )
-                except DockerUnavailable as exc:
-                    click.echo(f"Error: {exc}", err=True)
-                    sys.exit(1)
-            else:
-                outcome = run_local(scn, out_root=out_root, on_status=on_status, force=force)
-    except RunFailed as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    if as_json:
-        click.echo(json.dumps(outcome.summary, sort_keys=True))
-    else:
-        s = outcome.summary
-        table = Table(
-            title=f"byzlab run ({backend}): {s['protocol']}, n={scn.n}, "
-            f"f={scn.f}, seed={s['seed']}",
-            show_header=False,
-        )
-        lat = s.get("latency_s")
-        lat_d = s.get("latency_delta")
-        verdict = "[green]yes[/green]" if s["agreed"] else f"[red]no[/red] ({outcome.stopped})"
-        rows = [
-            ("agreed", verdict),
-            ("decision", str(s["decision"])),
-            ("valid", str(s["valid"])),
-            (
-                "latency",
-                "-"
-                if lat is None
-                else f"{lat * 1e3:.1f} ms" + ("" if lat_d is None else f" ({lat_d:.1f} delta)"),
-            ),
-            ("iterations / epochs", f"{s['iterations']} / {s['epochs']}"),
-            ("RBC instances", f"{s['rbc_instances']:,}"),
-            ("messages / bytes", f"{s['messages']:,} / {s['bytes']:,}"),
-            ("byzantine", ", ".join(f"{k}:{v}" for k, v in s["byzantine"].items()) or "none"),
-            ("scheduler", str(s["scheduler"].get("name"))),
-            ("trace hash", s["trace_hash"]),
-            ("results", str(outcome.out_dir)),
-        ]
-        for key, value in rows:
-            table.add_row(key, value)
-        Console().print(table)
-        outside = (s.get("params") or {}).get("regime", {}).get("outside_regime")
-        if outside:
-            Console().print(
-                f"outside HPZ's proven regime: {'; '.join(outside)}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-    if not outcome.ok:
-        click.echo(f"FAILED: {summary_line(outcome)}", err=True)
-    sys.exit(outcome.exit_code)
+        self.last = counts
 
 
 @main.command()

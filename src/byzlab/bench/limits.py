@@ -33,9 +33,8 @@ from typing import Any
 
 from byzlab.bench.common import Context, Figure, Section
 from byzlab.bench.realrun import honest_scenario, keep_run, sample
-from byzlab.errors import BackendUnavailable
+from byzlab.errors import BackendUnavailable, RunFailed
 from byzlab.network.process import max_rss_kib
-from byzlab.orchestration.local import RunFailed
 from byzlab.orchestration.scenario import build_simulator
 
 TARGETS = {"sim": 256, "local": 64, "docker": 32}
@@ -177,19 +176,16 @@ def _attempt_local(ctx: Context, n: int) -> dict[str, Any]:
 
 def _docker_attempt(ctx: Context) -> Callable[[Context, int], dict[str, Any]]:
     """The docker attempt, once the engine answers (else BackendUnavailable)."""
-    from byzlab.orchestration.docker import DockerUnavailable, connect, run_docker
+    from byzlab.orchestration.docker.engine import connect
+    from byzlab.orchestration.docker.run import run_docker
 
-    try:
-        client = connect(timeout=10)
-    except DockerUnavailable as exc:
-        raise BackendUnavailable(str(exc)) from None
+    # DockerUnavailable (no engine, no image) is a BackendUnavailable: it skips the backend.
+    client = connect(timeout=10)
 
     def attempt(ctx: Context, n: int) -> dict[str, Any]:
         scn = honest_scenario(n, 0.0, timeout_s=ctx.budget_s)
         try:
             outcome = run_docker(scn, out_root=ctx.tmp, client=client)
-        except DockerUnavailable as exc:  # e.g. the image is missing
-            raise BackendUnavailable(str(exc)) from None
         except RunFailed as exc:
             return {"agreed": False, "stopped": "run-failed", "error": str(exc)}
         if outcome.stopped == "interrupted":  # run_docker turns Ctrl-C and SIGTERM into this

@@ -41,8 +41,9 @@ from byzlab.network.keys import generate_keys, load_private_key, load_roster
 from byzlab.network.process import peak_rss_kib
 from byzlab.network.timeline import RelayTimeline
 from byzlab.node.messages import DecideMsg, encode
-from byzlab.node.params import Params
-from byzlab.orchestration.local import RunOutcome, new_run_id, run_local
+from byzlab.orchestration.backend import RunOutcome
+from byzlab.orchestration.local import run_local
+from byzlab.orchestration.plan import PROXY_MODULE, RunPlan, new_run_id
 from byzlab.orchestration.results import read_json
 from byzlab.orchestration.scenario import Scenario, parse_scenario
 
@@ -403,21 +404,17 @@ def one_hop_delay(tmp: Path, rounds: int = 400) -> float:
     n = 4
     tmp = Path(tempfile.mkdtemp(prefix="hop-", dir=tmp))
     key_dir = tmp / "hop-keys"
-    generate_keys(n + 1, key_dir, "bench-hop")
-    config = {
-        "params": Params.practical(n, 1).to_dict(),
-        "protocol": "hpz",
-        "inputs": [1, -1, 1, -1],
-        "seed": 0,
-        "key_dir": str(key_dir),
-        "scheduler": "fifo",
-        "delta_s": 0.0,
-        "stats_file": str(tmp / "hop-stats.json"),
-        "ready_file": str(tmp / "hop-ready.json"),
-    }
+    plan = RunPlan.of(honest_scenario(n, 0.0, timeout_s=30.0, seed=0), run_id="bench-hop")
+    generate_keys(n + 1, key_dir, plan.run_id)
+    config = plan.proxy_config(
+        key_dir=str(key_dir),
+        port=0,
+        stats_file=str(tmp / "hop-stats.json"),
+        ready_file=str(tmp / "hop-ready.json"),
+    )
     (tmp / "hop.json").write_text(json.dumps(config))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "byzlab.adversary.proxy", "--config", str(tmp / "hop.json")],
+        [sys.executable, "-m", PROXY_MODULE, "--config", str(tmp / "hop.json")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -56,14 +56,9 @@ from typing import Any
 
 from byzlab.errors import ComposeError
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
+from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE, RunPlan
 from byzlab.orchestration.results import atomic_write_bytes, atomic_write_text
-from byzlab.orchestration.scenario import (
-    Scenario,
-    ScenarioError,
-    build_params,
-    parse_scenario,
-    resolve_inputs,
-)
+from byzlab.orchestration.scenario import Scenario, ScenarioError, parse_scenario
 
 __all__ = [
     "COMPOSE_VERSION",
@@ -106,7 +101,7 @@ def resize(scenario: Scenario, n: int) -> Scenario:
     try:
         return parse_scenario(data, source=f"with --n {n}")
     except ScenarioError as exc:
-        raise ComposeError(str(exc)) from None
+        raise ComposeError(str(exc)) from exc
 
 
 def _labels(role: str, run_label: str, node: int | None = None) -> dict[str, str]:
@@ -132,7 +127,7 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
     services: dict[str, Any] = {
         "proxy": {
             "image": image,
-            "entrypoint": ["python", "-m", "byzlab.adversary.proxy"],
+            "entrypoint": ["python", "-m", PROXY_MODULE],
             "command": ["--config", f"{SECRETS}/proxy.json"],
             "environment": {"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json"},
             "networks": ["byzlab"],
@@ -148,7 +143,7 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
         services[f"node-{i}"] = {
             "image": image,
             # The lean entry point: the full CLI costs a second of CPU per container.
-            "entrypoint": ["python", "-m", "byzlab.network.tcp"],
+            "entrypoint": ["python", "-m", NODE_MODULE],
             "command": ["--config", f"{SECRETS}/node.json"],
             "networks": ["byzlab"],
             "secrets": [
@@ -220,9 +215,6 @@ def compose_text(scenario: Scenario, *, image: str, material: str, command: str)
 def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None) -> str:
     """Keys and configs for a compose file in ``dest`` (replaced); returns the run id."""
     n = scenario.n
-    params = build_params(scenario)
-    inputs = resolve_inputs(scenario)
-    byzantine = sorted(scenario.byzantine_map())
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True, mode=0o700)
@@ -234,46 +226,28 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
         # Readable by the containers' user (see the module docs); the 0700 parent keeps
         # other host users out.
         (dest / "keys" / key_file_name(i)).chmod(0o644)
-    run = keys.roster.run_id
     atomic_write_text(dest / "scenario.toml", scenario.to_toml())
-    proxy = {
-        "params": params.to_dict(),
-        "protocol": scenario.run.protocol,
-        "inputs": inputs,
-        "seed": scenario.seed,
-        "run_id": run,
-        "key_dir": SECRETS,
-        "host": "0.0.0.0",
-        "port": PROXY_PORT,
-        "byzantine": [b.model_dump() for b in scenario.adversary.byzantine],
-        "scheduler": scenario.adversary.scheduler,
-        "scheduler_options": dict(scenario.adversary.scheduler_options),
-        "delta_s": scenario.adversary.delta_s,
-        "tamper": scenario.adversary.tamper,
-        "stats_file": f"{DATA}/stats.json",
-        "ready_file": f"{DATA}/ready.json",
-    }
+    plan = RunPlan.of(scenario, run_id=keys.roster.run_id)
+    proxy = plan.proxy_config(
+        key_dir=SECRETS,
+        host="0.0.0.0",
+        port=PROXY_PORT,
+        stats_file=f"{DATA}/stats.json",
+        ready_file=f"{DATA}/ready.json",
+    )
     _write_json(dest / "proxy.json", proxy)
-    for i in range(n):
-        if i in byzantine:
-            continue
+    for i in plan.honest_ids:
         _write_json(
             dest / "nodes" / f"node-{i}.json",
-            {
-                "node": i,
-                "params": params.to_dict(),
-                "protocol": scenario.run.protocol,
-                "input": inputs[i],
-                "seed": scenario.seed,
-                "run_id": run,
-                "key_dir": SECRETS,
-                "proxy_host": "proxy",
-                "proxy_port": PROXY_PORT,
-                "out_dir": f"{DATA}/out",
-                "timeout_s": scenario.run.timeout_s,
-            },
+            plan.node_config(
+                i,
+                key_dir=SECRETS,
+                proxy_host="proxy",
+                proxy_port=PROXY_PORT,
+                out_dir=f"{DATA}/out",
+            ),
         )
-    return run
+    return plan.run_id
 
 
 def _write_json(path: Path, obj: object) -> None:

@@ -1,9 +1,9 @@
 """The container commands of ``byzlab``: ``image build``, ``docker clean|ps``, ``compose``.
 
 Every Docker problem becomes one line on stderr and exit status 1 (``DockerUnavailable``,
-``ImageBuildError``, ``ComposeError``); an invalid scenario is exit status 2, as in
-``byzlab run``. The Docker SDK is imported only when a command needs the engine, so
-``byzlab --help`` stays fast.
+``ImageBuildError``: the command line prints any ``ByzlabError``); an invalid scenario or
+compose file is exit status 2, as in ``byzlab run``. The Docker SDK is imported only when a
+command needs the engine, so ``byzlab --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from byzlab.orchestration.scenario import DEFAULT_IMAGE
 __all__ = ["compose_command", "docker_command", "image_command"]
 
 
-def _fail(message: str, status: int = 1) -> None:
+def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
-    sys.exit(status)
+    sys.exit(1)
 
 
 # --------------------------------------------------------------------------- image
@@ -75,27 +75,24 @@ def image_build(
 
     Example: byzlab image build && byzlab run --backend docker
     """
-    from byzlab.orchestration.docker import DockerUnavailable
-    from byzlab.orchestration.image import ImageBuildError, build_image
+    from byzlab.orchestration.docker.engine import connect
+    from byzlab.orchestration.image import build_image
 
     started = time.monotonic()
 
     def log(line: str) -> None:
         click.echo(f"image [{time.monotonic() - started:5.1f} s] {line}", err=True)
 
-    try:
-        built = build_image(
-            tag=tag,
-            base=base,
-            source=source,
-            how=how,
-            rebuild_base=rebuild_base,
-            mirror=mirror,
-            log=log,
-        )
-    except (DockerUnavailable, ImageBuildError) as exc:
-        _fail(str(exc))
-        return
+    built = build_image(
+        connect(),
+        tag=tag,
+        base=base,
+        source=source,
+        how=how,
+        rebuild_base=rebuild_base,
+        mirror=mirror,
+        log=log,
+    )
     click.echo(
         f"built {built.tag} ({built.image_id[7:19]}) the {built.path} way in "
         f"{built.seconds:.0f} s: {built.size_bytes / 1e6:.0f} MB"
@@ -132,15 +129,15 @@ def docker_clean(run_id: str | None, force: bool, include_unowned: bool, dry_run
     unless --force is given, so this is safe while other runs are in progress. Use it
     after an orchestrator was killed (SIGKILL, a lost machine) before it could clean up.
     """
-    from byzlab.orchestration.docker import DockerUnavailable, clean, connect
+    from byzlab.orchestration.docker.clean import clean
+    from byzlab.orchestration.docker.engine import connect
 
-    try:
-        client = connect()
-    except DockerUnavailable as exc:
-        _fail(str(exc))
-        return
     report = clean(
-        client, run_id=run_id, include_live=force, include_unowned=include_unowned, dry_run=dry_run
+        connect(),
+        run_id=run_id,
+        include_live=force,
+        include_unowned=include_unowned,
+        dry_run=dry_run,
     )
     verb = "would remove" if dry_run else "removed"
     if report.total == 0:
@@ -161,14 +158,10 @@ def docker_clean(run_id: str | None, force: bool, include_unowned: bool, dry_run
 @docker_command.command(name="ps")
 def docker_ps() -> None:
     """List every object labelled by byzlab (containers, networks, volumes, services)."""
-    from byzlab.orchestration.docker import DockerUnavailable, connect, leftover_summary
+    from byzlab.orchestration.docker.clean import leftover_summary
+    from byzlab.orchestration.docker.engine import connect
 
-    try:
-        client = connect()
-    except DockerUnavailable as exc:
-        _fail(str(exc))
-        return
-    found = leftover_summary(client)
+    found = leftover_summary(connect())
     if not any(found.values()):
         click.echo("no byzlab containers, networks or volumes")
     for kind, names in found.items():
@@ -227,18 +220,10 @@ def compose_command(
 
     Example: byzlab compose --n 16 --out docker-compose.16.yml
     """
-    from byzlab.orchestration.compose import ComposeError, resize, write_compose
-    from byzlab.orchestration.scenario import (
-        ScenarioError,
-        default_scenario,
-        load_scenario,
-    )
+    from byzlab.orchestration.compose import resize, write_compose
+    from byzlab.orchestration.scenario import default_scenario, load_scenario
 
-    try:
-        scn = load_scenario(scenario_file) if scenario_file else default_scenario()
-    except ScenarioError as exc:
-        _fail(str(exc), 2)
-        return
+    scn = load_scenario(scenario_file) if scenario_file else default_scenario()
     try:
         if n is not None:
             scn = resize(scn, n)
@@ -253,8 +238,8 @@ def compose_command(
         material, run_id = write_compose(
             scn, out, image=image or scn.docker.image, command=command, init_only=init_only
         )
-    except (ComposeError, OSError) as exc:
-        _fail(str(exc), 2 if isinstance(exc, ComposeError) else 1)
+    except OSError as exc:
+        _fail(str(exc))
         return
     if not init_only:
         click.echo(f"wrote {out} (proxy + {scn.n - len(scn.adversary.byzantine)} nodes)")

@@ -22,6 +22,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from byzlab.orchestration.backend import BACKENDS
+
 __all__ = ["replay_command", "report_command", "results_command", "sweep_command"]
 
 DEFAULT_COLUMNS = (
@@ -104,10 +106,11 @@ def _cell(value: object) -> str:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["sim", "local"]),
+    type=click.Choice(BACKENDS),
     default="sim",
     show_default=True,
-    help="sim = the deterministic simulator; local = processes over TCP (byzlab run).",
+    help="sim = the deterministic simulator; local = processes over TCP; docker = one "
+    "container per process (as `byzlab run --backend`).",
 )
 @click.option(
     "--max-time",

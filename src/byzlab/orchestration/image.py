@@ -533,6 +533,7 @@ def _docker_build(
 
 
 def build_image(
+    client: Any,
     *,
     tag: str = DEFAULT_IMAGE,
     base: str = BASE_IMAGE,
@@ -541,16 +542,13 @@ def build_image(
     rebuild_base: bool = False,
     mirror: str = DEBIAN_MIRROR,
     log: Log = lambda line: None,
-    client: Any = None,
 ) -> BuiltImage:
-    """Build the byzlab image (see the module docs); ``how`` is auto, registry or offline."""
+    """Build the byzlab image with the engine ``client`` (see the module docs); ``how`` is
+    auto, registry or offline."""
     import docker.errors
-
-    from byzlab.orchestration.docker import connect
 
     started = time.monotonic()
     root = source_root(source)
-    client = client or connect()
     labels = {
         SOURCE_LABEL: source_hash(root),
         "org.opencontainers.image.title": "byzlab",

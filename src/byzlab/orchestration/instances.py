@@ -24,11 +24,10 @@ P nodes, some of them Byzantine, and a number of agreement instances run in a ro
 4. *Run.* The instance is an ordinary scenario of n = k players (``instance_scenario``): each
    player starts with its owner's input (``run.inputs`` is per pool node), the players of a
    Byzantine pool node are all corrupted with its strategy and options, and [run], [params]
-   and [adversary] apply as written; its seed is derived from the public seed. The simulator
-   (``--backend sim``; ``instances/<t>/`` gets ``scenario.toml``, ``summary.json`` and
-   ``trace.json`` of ``runtrace.run_recorded``, so ``byzlab sim --scenario
-   instances/<t>/scenario.toml`` replays it) or local processes (``run_local``: one node
-   process per player, results in ``instances/<t>/``) run it.
+   and [adversary] apply as written; its seed is derived from the public seed. Any backend
+   runs it (``backend.run_scenario``: the simulator, one local process or one container per
+   player), and ``instances/<t>/`` gets the results layout of a single run on that backend
+   (on the simulator ``byzlab sim --scenario instances/<t>/scenario.toml`` replays it).
 5. *The adversary's share.* ``adversary_seats`` is the number of players owned by Byzantine
    nodes, recorded with its share of k and whether it reaches k/3. HPZ tolerates f < n/3
    corrupted players, and both the simulator and the adversary proxy refuse to build an
@@ -75,6 +74,8 @@ import numpy as np
 import numpy.typing as npt
 from nacl.signing import SigningKey
 
+from byzlab.orchestration.backend import BACKENDS, run_scenario
+from byzlab.orchestration.plan import new_run_id
 from byzlab.orchestration.results import (
     atomic_write_json,
     atomic_write_text,
@@ -94,7 +95,6 @@ from byzlab.sidecars.committee import (
 )
 
 __all__ = [
-    "BACKENDS",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -111,10 +111,10 @@ __all__ = [
     "print_outcome",
     "responsiveness",
     "run_command",
+    "run_instance",
     "run_instances",
 ]
 
-BACKENDS = ("sim", "local")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_OVER_BOUND = 3
@@ -323,59 +323,28 @@ class InstanceResult:
     interrupted: bool = False
 
 
-Backend = Callable[[Scenario, Path], InstanceResult]
-
-
-def _run_sim(scn: Scenario, out_dir: Path) -> InstanceResult:
-    from byzlab.orchestration.runtrace import run_recorded
-
-    out_dir.mkdir(parents=True)
-    atomic_write_text(out_dir / "scenario.toml", scn.to_toml())
-    rec = run_recorded(scn)
-    res = rec.result
-    summary = res.summary()
-    summary.update({"backend": "sim", "wall_s": rec.wall_s})
-    atomic_write_json(out_dir / "trace.json", rec.trace)
-    atomic_write_json(out_dir / "summary.json", summary)
-    return InstanceResult(
-        agreed=res.agreed,
-        decision=res.decision,
-        valid=res.valid,
-        stopped=res.stopped,
-        latency=res.latency_delta if res.agreed else None,
-        unit="delta",
-        latency_s=None,
-        decision_times={d.node: d.time for d in res.decisions},
-        iterations=res.iterations,
-        messages=res.messages,
-        trace_hash=res.trace_hash,
-    )
-
-
-def _run_local(scn: Scenario, out_dir: Path) -> InstanceResult:
-    from byzlab.orchestration.local import run_local
-
-    outcome = run_local(scn, out_root=out_dir.parent, run_id=out_dir.name)
+def run_instance(scn: Scenario, out_dir: Path, backend: str) -> InstanceResult:
+    """Run one instance on ``backend`` into ``out_dir`` (the results layout of a single run,
+    ``backend.RESULT_FILES``) and report it in one shape for every backend."""
+    outcome = run_scenario(scn, backend, out_root=out_dir.parent, run_id=out_dir.name)
     s = outcome.summary
     agreed = bool(s.get("agreed"))
-    latency = s.get("latency_s")
+    virtual = backend == "sim"  # the simulator's times are virtual, in units of delta
+    latency = s.get("latency_delta") if virtual else s.get("latency_s")
     return InstanceResult(
         agreed=agreed,
         decision=s.get("decision"),
         valid=bool(s.get("valid")),
         stopped=outcome.stopped,
         latency=latency if agreed else None,
-        unit="s",
-        latency_s=latency if agreed else None,
+        unit="delta" if virtual else "s",
+        latency_s=None if virtual or not agreed else latency,
         decision_times={int(k): float(v) for k, v in (s.get("decision_times") or {}).items()},
         iterations=int(s.get("iterations") or 0),
         messages=int(s.get("messages") or 0),
         trace_hash=str(s.get("trace_hash", "")),
         interrupted=outcome.stopped == "interrupted",
     )
-
-
-_BACKENDS: dict[str, Backend] = {"sim": _run_sim, "local": _run_local}
 
 
 def responsiveness(draw: InstanceDraw, decision_times: dict[int, float]) -> dict[int, float]:
@@ -460,9 +429,7 @@ def run_instances(
     log: Callable[[str], None] | None = None,
 ) -> MultiRunOutcome:
     """Run every instance of a [committee]/[sortition] scenario (see the module doc)."""
-    from byzlab.orchestration.local import new_run_id
-
-    if backend not in _BACKENDS:
+    if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     pool = Pool.of(scn)
     keys = pool_keys(scn.seed, pool.size)
@@ -495,7 +462,7 @@ def run_instances(
         result: InstanceResult | None = None
         if draw.adversary_seats <= scn.f:
             try:
-                result = _BACKENDS[backend](inst_scn, out_dir / "instances" / str(t))
+                result = run_instance(inst_scn, out_dir / "instances" / str(t), backend)
             except KeyboardInterrupt:
                 interrupted = True
             interrupted = interrupted or (result is not None and result.interrupted)
@@ -785,25 +752,13 @@ def run_command(scn: Scenario, *, backend: str, out_root: Path, as_json: bool) -
     import click
     from rich.console import Console
 
-    from byzlab.orchestration.local import RunFailed
-
-    if backend not in BACKENDS:
-        click.echo(
-            f"Error: [committee]/[sortition] runs take --backend local or sim, not {backend}",
-            err=True,
-        )
-        return 2
     err = Console(stderr=True)
-    try:
-        outcome = run_instances(
-            scn,
-            backend=backend,
-            out_root=out_root,
-            log=None if as_json else lambda line: err.print(line, highlight=False, soft_wrap=True),
-        )
-    except RunFailed as exc:
-        click.echo(f"Error: {exc}", err=True)
-        return EXIT_FAILED
+    outcome = run_instances(
+        scn,
+        backend=backend,
+        out_root=out_root,
+        log=None if as_json else lambda line: err.print(line, highlight=False, soft_wrap=True),
+    )
     s = outcome.summary
     if as_json:
         click.echo(json.dumps(s, sort_keys=True))

@@ -5,8 +5,9 @@ Theory of operation
 ``byzlab run SCENARIO --backend local`` turns a scenario into processes and back into
 results, in this order:
 
-1. *Plan.* Validate the scenario (``scenario.py``), fix the seed, derive the parameters and
-   inputs exactly as ``byzlab sim`` does. Estimate the memory the run needs and refuse it
+1. *Plan.* Validate the scenario (``scenario.py``), fix the seed, and take the parameters,
+   inputs and every process's configuration from the run plan (``plan.py``), as every
+   backend does. Estimate the memory the run needs and refuse it
    (``RunRefused``, exit status 2) if it exceeds MemAvailable, before anything is written
    or started, unless forced (``resources.py``). Create ``results/<run-id>/`` with
    ``INCOMPLETE.json`` as its first file (``results.start_run_dir``).
@@ -19,12 +20,11 @@ results, in this order:
    The results tree gets only the public roster (``work/roster.json``). The key directory
    is removed when the processes have stopped: the keys are worthless after the run (the
    run id is bound into every link key).
-3. *Proxy.* Start ``python -m byzlab.adversary.proxy`` with port 0; it binds a free port and
-   reports it in ``ready.json`` (no race between choosing a port and binding it).
-4. *Nodes.* Write ``node-<i>.json`` with that port and start the honest nodes (``python -m
-   byzlab.network.tcp``). The lean module entry points are used instead of the ``byzlab``
-   CLI because importing the CLI (rich, the sidecars, scipy) costs about a second per
-   process, which dominates start-up at n = 64.
+3. *Proxy.* Start the proxy's module entry point (``plan.PROXY_MODULE``) with port 0; it
+   binds a free port and reports it in ``ready.json`` (no race between choosing a port and
+   binding it).
+4. *Nodes.* Write ``node-<i>.json`` with that port and start the honest nodes
+   (``plan.NODE_MODULE``, a lean entry point: see ``plan.py``).
 5. *Wait.* Poll the proxy's statistics file for progress (connected, decided, halted; shown
    with rich when stderr is a terminal) until every node process has exited, the proxy
    fails, or the timeout expires.
@@ -36,9 +36,13 @@ results, in this order:
    turned into the same orderly stop. Then the private keys are removed, and so are the
    temporary files of atomic writes whose writers were killed half way.
 7. *Collect.* Read every node's ``result.json`` and ``trace.jsonl`` and the proxy's final
-   statistics, and write ``summary.json`` (the keys of ``byzlab sim --json`` plus
-   wall-clock latency, per-node decision times, git commit and backend), ``nodes.csv``,
-   ``traces/node-<i>.jsonl`` and ``proxy-stats.json``, all atomically.
+   statistics, and write (``processes.py``, as the docker backend does) ``summary.json``
+   (the keys of ``byzlab sim --json`` plus wall-clock latency, per-node decision times, git
+   commit and backend), ``nodes.csv``, ``traces/node-<i>.jsonl`` and ``proxy-stats.json``,
+   all atomically.
+
+Steps 1 to 7 are the lifecycle every backend shares (``backend.execute``); ``run_local`` runs
+it, and ``LocalRun`` is also the handle tests use to start, signal and restart processes.
 
 The exit status of ``byzlab run`` is 0 if and only if the honest nodes agreed on a valid
 value; 2 if the run was refused before it started (not enough memory); 4 if a file could not
@@ -54,82 +58,38 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
-from byzlab.errors import RunFailed, RunIOError, RunRefused
-from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
+from byzlab.errors import RunFailed
+from byzlab.network.keys import ROSTER_FILE, key_file_name
+from byzlab.orchestration.backend import RunOutcome, StatusHook, execute
 from byzlab.orchestration.keydir import PrivateKeyDir
-from byzlab.orchestration.resources import (
-    available_memory_mib,
-    check_memory,
-    estimate_memory,
-    os_error_text,
-)
+from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
+from byzlab.orchestration.processes import ProcessRun
+from byzlab.orchestration.resources import available_memory_mib, check_memory, estimate_memory
 from byzlab.orchestration.results import (
-    INCOMPLETE_FILE,
     atomic_write_bytes,
     atomic_write_json,
-    atomic_write_text,
-    build_summary,
-    gather_outputs,
-    git_commit,
-    mark_complete,
-    nodes_csv,
     read_json,
     remove_stale_tmp,
-    start_run_dir,
 )
-from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
+from byzlab.orchestration.scenario import Scenario
 
-__all__ = [
-    "LocalRun",
-    "RunFailed",
-    "RunIOError",
-    "RunOutcome",
-    "RunRefused",
-    "new_run_id",
-    "run_local",
-]
+__all__ = ["LocalRun", "RunOutcome", "run_local"]
 
-NODE_MODULE = "byzlab.network.tcp"
-PROXY_MODULE = "byzlab.adversary.proxy"
 STARTUP_SLACK_S = 15.0  # process start-up on top of the scenario's timeout
 STOP_GRACE_S = 3.0
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: str
-    out_dir: Path
-    summary: dict[str, Any]
-    stopped: str
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.summary.get("agreed")) and bool(self.summary.get("valid"))
-
-    @property
-    def exit_code(self) -> int:
-        if self.stopped == "interrupted":
-            return 130
-        return 0 if self.ok else 1
-
-
-def new_run_id(seed: int) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-s{seed}-{secrets.token_hex(3)}"
-
-
-class LocalRun:
+class LocalRun(ProcessRun):
     """One run's processes and files. Use as a context manager: exit stops everything."""
+
+    name = "local"
 
     def __init__(
         self,
@@ -142,40 +102,26 @@ class LocalRun:
         python: str | None = None,
         force: bool = False,
     ) -> None:
-        self.scenario = scenario
-        self.n = scenario.n
-        self.f = scenario.f
-        self.seed = scenario.seed
-        self.params = build_params(scenario)
-        self.inputs = resolve_inputs(scenario)
-        self.byzantine = {b.node: b.strategy for b in scenario.adversary.byzantine}
-        self.honest_ids = [i for i in range(self.n) if i not in self.byzantine]
-        self.run_id = run_id or new_run_id(self.seed)
-        self.out_dir = out_root.resolve() / self.run_id  # children run with cwd=work
-        self.work = self.out_dir / "work"
-        self.proxy_options = dict(proxy_options or {})
-        self.node_options = dict(node_options or {})
+        super().__init__(
+            scenario,
+            out_root=out_root,
+            run_id=run_id,
+            proxy_options=proxy_options,
+            node_options=node_options,
+            force=force,
+        )
         self.python = python or sys.executable
-        self.force = force
         self.keys: PrivateKeyDir | None = None
         self._key_root: Path | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self.port: int | None = None
-        self.started_at = time.monotonic()
 
     # ----------------------------------------------------------------- paths
 
     @property
-    def stats_file(self) -> Path:
-        return self.work / "proxy" / "stats.json"
-
-    @property
     def ready_file(self) -> Path:
-        return self.work / "proxy" / "ready.json"
-
-    def node_dir(self, i: int) -> Path:
-        return self.work / "nodes" / str(i)
+        return self.proxy_dir / "ready.json"
 
     def key_dir(self, i: int | None = None) -> Path:
         """Node ``i``'s key directory (the proxy's for None), outside the results tree."""
@@ -183,9 +129,9 @@ class LocalRun:
             raise RunFailed("prepare the run before asking for its key directories")
         return self._key_root / ("proxy" if i is None else f"node-{i}")
 
-    def describe(self) -> str:
-        """What to put in every failure message: enough to find and replay the run."""
-        return f"run {self.run_id} (seed={self.seed}, results in {self.out_dir})"
+    @property
+    def has_started(self) -> bool:
+        return self.keys is not None
 
     # ----------------------------------------------------------------- setup
 
@@ -198,45 +144,17 @@ class LocalRun:
 
     def prepare(self) -> None:
         self.check_memory()
-        start_run_dir(self.out_dir, self.run_id, "local")
-        self.work.mkdir()
-        (self.work / "logs").mkdir()
-        atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
+        self.make_run_dir()
         self.keys = PrivateKeyDir.create(self.run_id, python=self.python)
         self._key_root = self.keys.path
         all_keys = self.keys.path / "all"
-        try:
-            generate_keys(self.n + 1, all_keys, self.run_id)
-        except OSError as exc:  # its writes do not name the file
-            raise OSError(exc.errno, exc.strerror, exc.filename or str(all_keys)) from exc
-        roster = (all_keys / ROSTER_FILE).read_bytes()
-        atomic_write_bytes(self.work / ROSTER_FILE, roster)  # public: for the record
-        proxy_keys = self.key_dir(None)
-        for i in self.honest_ids:
-            self._install_key(all_keys, i, self.key_dir(i), roster)
-        for i in [self.n, *self.byzantine]:
-            self._install_key(all_keys, i, proxy_keys, roster)
+        roster = self.generate_keys(all_keys)
+        for i in [None, *self.honest_ids]:
+            for k in self.plan.key_ids(i):
+                self._install_key(all_keys, k, self.key_dir(i), roster)
         for path in all_keys.iterdir():
             path.unlink()
         all_keys.rmdir()
-        cfg: dict[str, Any] = {
-            "params": self.params.to_dict(),
-            "protocol": self.scenario.run.protocol,
-            "inputs": self.inputs,
-            "seed": self.seed,
-            "run_id": self.run_id,
-            "key_dir": str(proxy_keys),
-            "byzantine": [b.model_dump() for b in self.scenario.adversary.byzantine],
-            "scheduler": self.scenario.adversary.scheduler,
-            "scheduler_options": dict(self.scenario.adversary.scheduler_options),
-            "delta_s": self.scenario.adversary.delta_s,
-            "tamper": self.scenario.adversary.tamper,
-            "stats_file": str(self.stats_file),
-            "ready_file": str(self.ready_file),
-            "port": 0,
-        }
-        cfg.update(self.proxy_options)
-        self._proxy_config = cfg
 
     @staticmethod
     def _install_key(src: Path, i: int, dest: Path, roster: bytes) -> None:
@@ -270,9 +188,13 @@ class LocalRun:
 
     def start_proxy(self, *, port: int | None = None, timeout: float = 20.0) -> int:
         """Start (or restart) the proxy; returns its port once it listens."""
-        cfg = dict(self._proxy_config)
-        if port is not None:
-            cfg["port"] = port
+        cfg = self.plan.proxy_config(
+            key_dir=str(self.key_dir(None)),
+            port=port or 0,
+            stats_file=str(self.stats_file),
+            ready_file=str(self.ready_file),
+            options=self.proxy_options,
+        )
         path = self.work / "proxy.json"
         atomic_write_json(path, cfg)
         self.ready_file.unlink(missing_ok=True)
@@ -296,25 +218,19 @@ class LocalRun:
         if self.port is None:
             raise RunFailed("start the proxy before the nodes")
         for i in self.honest_ids:
-            cfg: dict[str, Any] = {
-                "node": i,
-                "params": self.params.to_dict(),
-                "protocol": self.scenario.run.protocol,
-                "input": self.inputs[i],
-                "seed": self.seed,
-                "run_id": self.run_id,
-                "key_dir": str(self.key_dir(i)),
-                "proxy_host": "127.0.0.1",
-                "proxy_port": self.port,
-                "out_dir": str(self.node_dir(i) / "out"),
-                "timeout_s": self.scenario.run.timeout_s,
-            }
-            cfg.update(self.node_options)
+            cfg = self.plan.node_config(
+                i,
+                key_dir=str(self.key_dir(i)),
+                proxy_host="127.0.0.1",
+                proxy_port=self.port,
+                out_dir=str(self.node_dir(i) / "out"),
+                options=self.node_options,
+            )
             path = self.node_dir(i) / "node.json"
             atomic_write_json(path, cfg)
             self._spawn(f"node-{i}", NODE_MODULE, path)
 
-    def start(self) -> None:
+    def start(self, on_status: StatusHook | None = None) -> None:
         self.prepare()
         self.start_proxy()
         self.start_nodes()
@@ -331,12 +247,7 @@ class LocalRun:
     def node_procs(self) -> dict[int, subprocess.Popen[bytes]]:
         return {i: self.procs[f"node-{i}"] for i in self.honest_ids if f"node-{i}" in self.procs}
 
-    def wait(
-        self,
-        *,
-        timeout: float | None = None,
-        on_status: Callable[[dict[str, Any]], None] | None = None,
-    ) -> str:
+    def wait(self, *, timeout: float | None = None, on_status: StatusHook | None = None) -> str:
         """Block until every node exited ("nodes-exited"), the proxy failed, or timeout."""
         budget = timeout if timeout is not None else (self.scenario.run.timeout_s + STARTUP_SLACK_S)
         deadline = time.monotonic() + budget
@@ -424,14 +335,20 @@ class LocalRun:
 
     # ----------------------------------------------------------------- results
 
+    def settle(self, waited: str) -> None:
+        if waited == "nodes-exited":
+            # The proxy exits by itself after "done"; give it a moment to write its final
+            # statistics before stopping it.
+            proxy = self.procs.get("proxy")
+            if proxy is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proxy.wait(timeout=STOP_GRACE_S)
+
     def collect(self, waited: str) -> RunOutcome:
         """Write summary.json, nodes.csv, traces/ and proxy-stats.json; return the outcome."""
-        results, by_node, stats = gather_outputs(
-            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids}, self.stats_file
-        )
-        traces = [by_node[i] for i in self.honest_ids]
+        results, by_node, stats = self.gather()
         exit_codes: dict[int, int | None] = {i: p.returncode for i, p in self.node_procs().items()}
-        stopped = self._stopped_reason(waited, results)
+        stopped = self.stopped_reason(waited, results, len(self.honest_ids))
         # A node process killed by a signal before it could report is a crash fault: within
         # the fault budget it counts toward f and is left out of the agreement check.
         crashed = {
@@ -455,81 +372,21 @@ class LocalRun:
                 results.pop(i, None)
         if len(self.byzantine) + len(crashed) > self.params.f:
             crashed = {}
-        summary = build_summary(
-            n=self.n,
-            seed=self.seed,
-            params=self.params.to_dict(),
-            protocol=self.scenario.run.protocol,
-            scheduler={
-                "name": self.scenario.adversary.scheduler,
-                **self.scenario.adversary.scheduler_options,
-            },
-            byzantine={**self.byzantine, **crashed},
-            inputs=self.inputs,
-            delta_s=self.scenario.adversary.delta_s,
-            node_results=results,
-            proxy_stats=stats,
-            traces=traces,
+        return self.finish(
             stopped=stopped,
-            backend="local",
-            run_id=self.run_id,
-            commit=git_commit(),
-        )
-        summary["crashed"] = {str(k): v for k, v in sorted(crashed.items())}
-        summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
-        summary["wall_time_s"] = time.monotonic() - self.started_at
-        starts = [
-            r["start_time"]
-            for r in results.values()
-            if isinstance(r.get("start_time"), int | float)
-        ]
-        atomic_write_text(
-            self.out_dir / "nodes.csv",
-            nodes_csv(
-                self.n,
+            node_results=results,
+            traces=[by_node[i] for i in self.honest_ids],
+            stats=stats,
+            faulty={**self.byzantine, **crashed},
+            crashed=crashed,
+            exit_codes=exit_codes,
+            table=self.nodes_table(
                 byzantine=self.byzantine,
-                inputs=self.inputs,
                 node_results=results,
+                starts_from=results.values(),
                 exit_codes=exit_codes,
-                start_time=min(starts) if starts else None,
             ),
         )
-        mark_complete(self.out_dir, summary)
-        return RunOutcome(self.run_id, self.out_dir, summary, stopped)
-
-    def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:
-        if waited == "interrupted":
-            return "interrupted"
-        if (
-            results
-            and len(results) == len(self.honest_ids)
-            and all(r.get("halted") for r in results.values())
-        ):
-            return "all-honest-halted"
-        if waited == "nodes-exited":
-            reasons = {str(r.get("stop_reason")) for r in results.values()}
-            return "node-" + "/".join(sorted(reasons)) if reasons else "nodes-exited"
-        return waited
-
-
-class _Terminated(BaseException):
-    """SIGTERM to the orchestrator, raised in the main thread to unwind through finally."""
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _die_with_parent() -> None:
@@ -554,58 +411,9 @@ def run_local(
     scenario: Scenario,
     *,
     out_root: Path,
-    on_status: Callable[[dict[str, Any]], None] | None = None,
+    on_status: StatusHook | None = None,
     run_id: str | None = None,
     force: bool = False,
 ) -> RunOutcome:
-    """Run one scenario on local processes and write its results (see the module docs).
-
-    Raises ``RunRefused`` before anything starts if the run does not fit in memory (unless
-    ``force``), and ``RunIOError`` (one line: path and errno) if a file cannot be written.
-    """
-    run = LocalRun(scenario, out_root=out_root, run_id=run_id, force=force)
-    waited = "interrupted"
-    try:
-        with _sigterm_unwinds():
-            try:
-                run.start()
-                waited = run.wait(on_status=on_status)
-                if waited == "nodes-exited":
-                    # The proxy exits by itself after "done"; give it a moment to write its
-                    # final statistics before stopping it.
-                    proxy = run.procs.get("proxy")
-                    if proxy is not None:
-                        with contextlib.suppress(subprocess.TimeoutExpired):
-                            proxy.wait(timeout=STOP_GRACE_S)
-            except (KeyboardInterrupt, _Terminated):
-                waited = "interrupted"
-            finally:
-                run.stop_all()
-        return run.collect(waited)
-    except OSError as exc:
-        raise io_error(
-            exc, run_id=run.run_id, out_dir=run.out_dir, started=run.keys is not None
-        ) from None
-
-
-def io_error(exc: OSError, *, run_id: str, out_dir: Path, started: bool) -> RunIOError:
-    """The one line for a file the run could not write (or read), and what is left."""
-    if (out_dir / INCOMPLETE_FILE).exists():
-        left = f"{out_dir} is incomplete ({INCOMPLETE_FILE})"
-    elif out_dir.exists():
-        left = f"what was written is in {out_dir}"
-    else:
-        left = "nothing was written"
-    stopped = "the run was stopped and its private keys removed; " if started else ""
-    return RunIOError(f"run {run_id}: {os_error_text(exc)}; {stopped}{left}")
-
-
-def summary_line(outcome: RunOutcome) -> str:
-    s = outcome.summary
-    lat = s.get("latency_s")
-    return (
-        f"run {outcome.run_id}: agreed={s.get('agreed')} decision={s.get('decision')} "
-        f"valid={s.get('valid')} latency="
-        f"{'-' if lat is None else f'{lat:.3f} s'} stopped={outcome.stopped} "
-        f"seed={s.get('seed')}"
-    )
+    """Run one scenario on local processes and write its results (see the module docs)."""
+    return execute(LocalRun(scenario, out_root=out_root, run_id=run_id, force=force), on_status)

@@ -58,6 +58,7 @@ from byzlab.atomicio import atomic_write_bytes as _atomic_write_bytes
 
 __all__ = [
     "NODE_CSV_COLUMNS",
+    "RUN_SUMMARY_KEYS",
     "SUMMARY_KEYS",
     "atomic_write_bytes",
     "atomic_write_json",
@@ -87,6 +88,31 @@ SUMMARY_KEYS = (
     "trace_hash",
     "seed",
     "params",
+)
+
+# What every backend's summary.json holds (backend.RESULT_FILES): the simulator's keys and
+# what identifies and times the run. A backend adds its own (real runs: proxy counters,
+# crashes; docker: faults, image, spin-up).
+RUN_SUMMARY_KEYS = (
+    *SUMMARY_KEYS,
+    "protocol",
+    "scheduler",
+    "byzantine",
+    "inputs",
+    "stopped",
+    "deliveries",
+    "messages_by_kind",
+    "rejected",
+    "dropped",
+    "coin_unanimous",
+    "coin_split",
+    "latency_s",
+    "delta_s",
+    "decision_times",
+    "git_commit",
+    "backend",
+    "run_id",
+    "wall_time_s",
 )
 
 NODE_CSV_COLUMNS = (

@@ -82,9 +82,14 @@ class _IterationRecorder:
         return receive
 
 
-def run_recorded(scn: Scenario, *, max_time: float | None = None) -> RecordedRun:
-    """Run ``scn`` in the simulator and return its result and compact trace."""
+def run_recorded(
+    scn: Scenario, *, max_time: float | None = None, timeout_s: float | None = None
+) -> RecordedRun:
+    """Run ``scn`` in the simulator and return its result and compact trace; ``timeout_s``
+    is a wall-clock budget (none by default: a recorded run must replay)."""
     sim = build_simulator(scn, max_time=max_time)
+    if timeout_s is not None:
+        sim.timeout_s = timeout_s
     recorder = _IterationRecorder(sim)
     started = time.perf_counter()
     result = sim.run()

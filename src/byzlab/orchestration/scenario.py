@@ -1012,6 +1012,12 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(["is not UTF-8 text"], source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"invalid TOML: {exc}"], source=str(path)) from None
+    if "sweep" in data:
+        # One way in: a sweep file is a grid of scenarios, and only `byzlab sweep` runs one.
+        raise ScenarioError(
+            [f"a sweep file ([sweep] table), not one scenario: run it with `byzlab sweep {path}`"],
+            source=str(path),
+        )
     return parse_scenario(data, source=str(path))
 
 

@@ -49,8 +49,10 @@ Simulator runs are independent and deterministic given their scenario, so they g
 ``ProcessPoolExecutor`` (spawned workers: no fork of a threaded parent) and may finish in any
 order; each worker writes its run's files and returns the row, and only the parent appends
 rows. Workers ignore SIGINT: on Ctrl-C the parent cancels what has not started, terminates
-its workers and leaves every finished row in place. Real backends (``local``) run in turn,
-because each one already uses the machine's cores and its timing is what it measures.
+its workers and leaves every finished row in place. Real backends (``local``, ``docker``) run
+in turn, because each one already uses the machine's cores and its timing is what it
+measures. Every backend runs a point through the one dispatch (``backend.run_scenario``) and
+writes its results layout (``backend.RESULT_FILES``) in the store's run directory.
 
 Every run records its full resolved scenario (``scenario.toml`` and the ``scenario``
 column), its seed, the swept values (``point``), the byzlab version and the git commit.
@@ -80,8 +82,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from byzlab import __version__
-from byzlab.errors import SweepError
-from byzlab.orchestration.results import atomic_write_json, atomic_write_text, git_commit
+from byzlab.errors import RunFailed, SweepError
+from byzlab.orchestration.backend import BACKENDS, run_scenario
+from byzlab.orchestration.results import (
+    atomic_write_json,
+    atomic_write_text,
+    git_commit,
+    mark_complete,
+)
 from byzlab.orchestration.scenario import (
     ByzantineEntry,
     RunSection,
@@ -94,7 +102,6 @@ from byzlab.orchestration.scenario import (
 from byzlab.orchestration.store import Store
 
 __all__ = [
-    "BACKENDS",
     "CORRUPTED_KEY",
     "SEEDS_KEY",
     "STRATEGY_KEY",
@@ -103,7 +110,7 @@ __all__ = [
     "SweepError",
     "SweepOutcome",
     "SweepPoint",
-    "execute_sim",
+    "execute_task",
     "load_sweep",
     "parse_sweep",
     "row_from_summary",
@@ -113,7 +120,6 @@ __all__ = [
     "sweepable_paths",
 ]
 
-BACKENDS = ("sim", "local")
 SEEDS_KEY = "seeds"
 STRATEGY_KEY = "adversary.strategy"
 CORRUPTED_KEY = "adversary.corrupted"
@@ -540,91 +546,59 @@ class RunTask:
     commit: str
 
 
-def _fresh_run_dir(path: Path) -> None:
-    """Clear what an unfinished attempt left (no row means the run was not done)."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-
-
-def execute_sim(task: RunTask) -> dict[str, Any]:
-    """Run one simulator point, write its files, return its row. Never raises for a run
-    that fails: the exception becomes the row's ``error`` (it is deterministic)."""
-    from byzlab.orchestration.runtrace import run_recorded
-
+def execute_task(task: RunTask) -> dict[str, Any]:
+    """Run one point on its backend (``backend.run_scenario``), add the sweep's keys to its
+    summary.json, and return its row. A simulator run that raises is data, not a failure (it
+    is deterministic): its exception becomes the row's ``error`` and its summary.json says
+    so. On a real backend ``RunFailed`` (a process that could not start) propagates."""
     scn = parse_scenario(tomllib.loads(task.scenario_toml))
     run_dir = Path(task.run_dir)
-    _fresh_run_dir(run_dir)
-    atomic_write_text(run_dir / "scenario.toml", task.scenario_toml)
+    if run_dir.exists():  # what an unfinished attempt left: no row means the run was not done
+        shutil.rmtree(run_dir)
+    extra = {"byzlab_version": __version__, "point": json.loads(task.point)}
     started = time.perf_counter()
     try:
-        rec = run_recorded(scn, max_time=task.max_time)
+        outcome = run_scenario(
+            scn, task.backend, out_root=run_dir.parent, run_id=task.run_id, max_time=task.max_time
+        )
     except Exception as exc:  # an invariant violation or a bug: data, with its seed
+        if task.backend != "sim":
+            raise
         error = f"{type(exc).__name__}: {exc}"
         wall = time.perf_counter() - started
-        summary = {
-            "run_id": task.run_id,
-            "backend": "sim",
-            "error": error,
-            "seed": scn.seed,
-            "git_commit": task.commit,
-            "byzlab_version": __version__,
-            "wall_s": wall,
-            "max_time": task.max_time,
-            "point": json.loads(task.point),
-        }
-        atomic_write_json(run_dir / "summary.json", summary)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "scenario.toml", task.scenario_toml)
+        mark_complete(
+            run_dir,
+            {
+                "run_id": task.run_id,
+                "backend": task.backend,
+                "error": error,
+                "seed": scn.seed,
+                "git_commit": task.commit,
+                "wall_time_s": wall,
+                "max_time": task.max_time,
+                **extra,
+            },
+        )
         return row_from_summary(
             None,
             scn=scn,
             run_id=task.run_id,
-            backend="sim",
+            backend=task.backend,
             point=task.point,
             commit=task.commit,
             wall_s=wall,
             error=error,
         )
-    summary = rec.result.summary()
-    summary.update(
-        {
-            "run_id": task.run_id,
-            "backend": "sim",
-            "git_commit": task.commit,
-            "byzlab_version": __version__,
-            "wall_s": rec.wall_s,
-            "max_time": task.max_time,
-            "point": json.loads(task.point),
-        }
-    )
-    atomic_write_json(run_dir / "trace.json", rec.trace)
-    atomic_write_json(run_dir / "summary.json", summary)
-    inv_ok = not rec.trace["invariant1"] if rec.result.protocol == "hpz" else None
-    return row_from_summary(
-        summary,
-        scn=scn,
-        run_id=task.run_id,
-        backend="sim",
-        point=task.point,
-        commit=task.commit,
-        wall_s=rec.wall_s,
-        invariant1_ok=inv_ok,
-    )
-
-
-def execute_local(task: RunTask) -> dict[str, Any]:
-    """Run one point on local processes (orchestration/local.py) and return its row."""
-    from byzlab.orchestration.local import run_local
-
-    scn = parse_scenario(tomllib.loads(task.scenario_toml))
-    run_dir = Path(task.run_dir)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    outcome = run_local(scn, out_root=run_dir.parent, run_id=task.run_id)
     if outcome.stopped == "interrupted":
         raise KeyboardInterrupt
-    summary = dict(outcome.summary)
-    summary.update({"byzlab_version": __version__, "point": json.loads(task.point)})
+    summary = {**outcome.summary, **extra}
     atomic_write_json(run_dir / "summary.json", summary)
+    inv_ok = None
+    if task.backend == "sim" and scn.run.protocol == "hpz":
+        trace = json.loads((run_dir / "trace.json").read_text(encoding="utf-8"))
+        inv_ok = not trace["invariant1"]
     return row_from_summary(
         summary,
         scn=scn,
@@ -633,6 +607,7 @@ def execute_local(task: RunTask) -> dict[str, Any]:
         point=task.point,
         commit=str(summary.get("git_commit", task.commit)),
         wall_s=float(summary.get("wall_time_s") or 0.0),
+        invariant1_ok=inv_ok,
     )
 
 
@@ -767,18 +742,13 @@ def _run_serial(
     on_row: RowHook | None,
     progress: _Progress,
 ) -> None:
-    from byzlab.orchestration.local import RunFailed
-
     for task in tasks:
-        if task.backend == "sim":
-            row = execute_sim(task)
-        else:
-            try:
-                row = execute_local(task)
-            except RunFailed as exc:
-                outcome.failed.append((task.run_id, str(exc)))
-                progress.advance(None)
-                continue
+        try:
+            row = execute_task(task)
+        except RunFailed as exc:
+            outcome.failed.append((task.run_id, str(exc)))
+            progress.advance(None)
+            continue
         _record(row, store, outcome, on_row, progress)
 
 
@@ -803,7 +773,7 @@ def _run_pool(
         while queue or pending:
             while queue and len(pending) < window:
                 try:
-                    fut = pool.submit(execute_sim, queue[-1])
+                    fut = pool.submit(execute_task, queue[-1])
                 except BrokenProcessPool as exc:
                     # every worker died; what is still queued cannot run in this pool
                     outcome.failed += [(t.run_id, f"BrokenProcessPool: {exc}") for t in queue]

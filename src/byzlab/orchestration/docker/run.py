@@ -1,4 +1,4 @@
-"""The docker backend: the adversary proxy and N honest nodes, one container each.
+"""The docker backend's run: the adversary proxy and N honest nodes, one container each.
 
 Theory of operation
 -------------------
@@ -71,6 +71,10 @@ instead of processes, through the Docker SDK for Python, and it writes the same 
    first API call to every node connected), ``nodes.csv``, ``traces/node-<i>.jsonl``,
    ``proxy-stats.json``, ``scenario.toml``, and ``work/logs/<container>.log``.
 
+The steps are the lifecycle every backend shares (``backend.execute``); the engine
+(``engine.py``), labels (``labels.py``), archives (``archive.py``), faults (``faults.py``)
+and the clean-up of leftovers (``clean.py``) are modules of their own.
+
 Latency is measured as in the local backend, from the proxy's start barrier (sent when every
 honest node has connected) to the last honest decision, so container start-up is reported
 separately (``spinup_s``) and never inflates the latency.
@@ -82,66 +86,32 @@ import contextlib
 import csv
 import io
 import json
-import os
-import signal
-import socket
-import tarfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byzlab.errors import DockerUnavailable
-from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
+from byzlab.errors import DockerUnavailable, RunFailed
+from byzlab.network.keys import ROSTER_FILE, key_file_name
+from byzlab.orchestration.backend import RunOutcome, StatusHook, execute, ignoring_sigint
+from byzlab.orchestration.docker.archive import DATA, read_file, tar_files, untar
+from byzlab.orchestration.docker.clean import clean, force_remove
+from byzlab.orchestration.docker.engine import api_error, connect, engine_address
+from byzlab.orchestration.docker.faults import FaultState, apply_fault, undo_fault
+from byzlab.orchestration.docker.labels import LABEL_RUN, owner_label, run_labels
+from byzlab.orchestration.image import SOURCE_LABEL, source_hash, source_root
 from byzlab.orchestration.keydir import PrivateKeyDir
-from byzlab.orchestration.local import RunFailed, RunOutcome, io_error, new_run_id
-from byzlab.orchestration.resources import (
-    available_memory_mib,
-    check_memory,
-    estimate_memory,
-)
-from byzlab.orchestration.results import (
-    atomic_write_bytes,
-    atomic_write_text,
-    build_summary,
-    gather_outputs,
-    git_commit,
-    mark_complete,
-    nodes_csv,
-    remove_stale_tmp,
-    start_run_dir,
-)
-from byzlab.orchestration.scenario import DockerFault, Scenario, build_params, resolve_inputs
+from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
+from byzlab.orchestration.processes import ProcessRun
+from byzlab.orchestration.resources import available_memory_mib, check_memory, estimate_memory
+from byzlab.orchestration.results import atomic_write_bytes
+from byzlab.orchestration.scenario import Scenario
 
-__all__ = [
-    "LABEL_NODE",
-    "LABEL_OWNER",
-    "LABEL_ROLE",
-    "LABEL_RUN",
-    "CleanReport",
-    "DockerRun",
-    "DockerUnavailable",
-    "clean",
-    "connect",
-    "engine_address",
-    "owner_label",
-    "run_docker",
-    "run_labels",
-]
+__all__ = ["DockerRun", "run_docker"]
 
-LABEL_RUN = "byzlab.run"
-LABEL_ROLE = "byzlab.role"
-LABEL_NODE = "byzlab.node"
-LABEL_OWNER = "byzlab.owner"
-DEFAULT_ENGINE = "unix:///var/run/docker.sock"
-
-NODE_MODULE = "byzlab.network.tcp"
-PROXY_MODULE = "byzlab.adversary.proxy"
-CONTAINER_UID = 10001  # the image's user (image.py)
-DATA = "/data"  # the image's working directory, owned by that user
 PROXY_PORT = 7000  # inside the run's private network: no clash with anything
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
@@ -149,249 +119,6 @@ START_WORKERS = 8
 # Start-up on top of the scenario's timeout: the engine starts containers one by one.
 STARTUP_SLACK_S = 30.0
 STARTUP_SLACK_PER_NODE_S = 1.0
-
-
-# --------------------------------------------------------------------------- the engine
-
-
-def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
-
-
-def connect(*, timeout: float = 60.0) -> Any:
-    """A ``docker.DockerClient`` for the engine at ``DOCKER_HOST``, checked with a ping.
-
-    The client is made in two steps: a probe pinned to the oldest API version asks the
-    engine for its version, then the real client uses the newest version both sides speak.
-    ``docker.from_env()`` would negotiate inside its constructor, and when the engine is
-    unreachable it leaves its socket open with no client object to close it by.
-    """
-    address = engine_address()
-    try:
-        import docker
-        from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
-    except ImportError:  # pragma: no cover - docker is a dependency of byzlab
-        raise DockerUnavailable(
-            "the Docker SDK for Python is not installed: `pip install docker`"
-        ) from None
-    _precheck(address, timeout=min(timeout, 10.0))
-    probe = None
-    try:
-        probe = docker.DockerClient.from_env(
-            version=MINIMUM_DOCKER_API_VERSION, timeout=int(timeout)
-        )
-        engine = str(probe.api.version(api_version=False)["ApiVersion"])
-    except Exception as exc:  # the SDK raises DockerException, requests and OS errors alike
-        reason = _reason(exc)
-        if "permission denied" in reason.lower():
-            raise DockerUnavailable(
-                f"cannot use the Docker engine at {address}: permission denied; run as root "
-                "or add your user to the docker group"
-            ) from None
-        raise _unreachable(address) from None
-    finally:
-        if probe is not None:
-            probe.close()
-    version = min(
-        engine, DEFAULT_DOCKER_API_VERSION, key=lambda v: tuple(int(x) for x in v.split("."))
-    )
-    return docker.DockerClient.from_env(version=version, timeout=int(timeout))
-
-
-def _unreachable(address: str) -> DockerUnavailable:
-    return DockerUnavailable(
-        f"cannot reach the Docker engine at {address}: start it with "
-        "`dockerd &` or `systemctl start docker`"
-    )
-
-
-def _uses_cli_context() -> bool:
-    """Is a docker CLI context other than the default selected (then it names the engine)?"""
-    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
-    try:
-        current = json.loads(config.read_text()).get("currentContext")
-    except (OSError, ValueError, AttributeError):
-        return False
-    return bool(current) and current != "default"
-
-
-def _precheck(address: str, *, timeout: float) -> None:
-    """Fail fast, and without the SDK, when a unix or tcp engine address does not answer.
-
-    The SDK leaks the socket of a failed connection (a ResourceWarning at best), and this
-    check costs one connect; ssh:// addresses and CLI contexts are left to the SDK.
-    """
-    if not os.environ.get("DOCKER_HOST") and _uses_cli_context():
-        return
-    try:
-        if address.startswith("unix://"):
-            path = address[len("unix://") :]
-            if not path.startswith("/"):
-                path = "/" + path
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout)
-                sock.connect(path)
-        elif address.startswith("tcp://"):
-            host, _, port = address[len("tcp://") :].partition("/")[0].rpartition(":")
-            with socket.create_connection(
-                (host.strip("[]") or "localhost", int(port or 2375)), timeout=timeout
-            ):
-                pass
-    except PermissionError:
-        raise DockerUnavailable(
-            f"cannot use the Docker engine at {address}: permission denied; run as root or "
-            "add your user to the docker group"
-        ) from None
-    except (OSError, ValueError):
-        raise _unreachable(address) from None
-
-
-def _reason(exc: BaseException) -> str:
-    parts = [str(exc)]
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-        parts.append(str(exc))
-    return " ".join(parts)
-
-
-def _api_error(exc: BaseException) -> str:
-    text = str(getattr(exc, "explanation", None) or exc)
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-# --------------------------------------------------------------------------- labels
-
-
-def _process_start(pid: int) -> str:
-    """The kernel's start time of ``pid`` (so a recycled pid is not mistaken for it)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "0"
-
-
-def owner_label() -> str:
-    """``<host>:<pid>:<start time>`` of this orchestrator process."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
-
-
-def owner_alive(label: str) -> bool | None:
-    """True/False for an owner on this host; None if it lives on another host (unknown)."""
-    host, _, rest = label.partition(":")
-    pid_text, _, start = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return None
-    pid = int(pid_text)
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X") and _process_start(pid) == start
-
-
-def run_labels(
-    run_id: str, role: str, *, node: int | None = None, owner: str | None = None
-) -> dict[str, str]:
-    """The labels of every object a run creates (see the module docs)."""
-    labels = {LABEL_RUN: run_id, LABEL_ROLE: role}
-    if node is not None:
-        labels[LABEL_NODE] = str(node)
-    if owner is not None:
-        labels[LABEL_OWNER] = owner
-    return labels
-
-
-# --------------------------------------------------------------------------- archives
-
-
-def _tar(files: dict[str, tuple[bytes | None, int]]) -> bytes:
-    """A tar archive of ``{path: (content or None for a directory, mode)}``, owned by the
-    container user, for ``put_archive``."""
-    buf = io.BytesIO()
-    now = time.time()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, (content, mode) in files.items():
-            info = tarfile.TarInfo(name)
-            info.uid = info.gid = CONTAINER_UID
-            info.uname = info.gname = "byzlab"
-            info.mode = mode
-            info.mtime = int(now)
-            if content is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return buf.getvalue()
-
-
-def _untar(chunks: Iterable[bytes], dest: Path) -> None:
-    """Extract a ``get_archive`` stream into ``dest`` (regular files and directories only)."""
-    data = b"".join(chunks)
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        for member in tar.getmembers():
-            target = (dest / member.name).resolve()
-            if not target.is_relative_to(dest.resolve()):
-                continue  # never write outside dest, whatever the archive says
-            if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-            elif member.isfile():
-                source = tar.extractfile(member)
-                if source is not None:
-                    atomic_write_bytes(target, source.read())
-
-
-def _read_file(container: Any, path: str) -> bytes | None:
-    """One file's bytes from a container, or None if it does not exist (yet)."""
-    import docker.errors
-
-    try:
-        chunks, _ = container.get_archive(path)
-        data = b"".join(chunks)
-    except docker.errors.NotFound:
-        return None
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        for member in tar.getmembers():
-            if member.isfile():
-                source = tar.extractfile(member)
-                return source.read() if source is not None else None
-    return None
-
-
-# --------------------------------------------------------------------------- faults
-
-
-@dataclass
-class _FaultState:
-    index: int
-    fault: DockerFault
-    applied_s: float | None = None
-    undone_s: float | None = None
-    error: str | None = None
-    undo: str | None = None  # why the end of the fault was not applied, if it was moot
-
-    def record(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in self.fault.model_dump().items() if v is not None}
-        out.update(applied_s=self.applied_s, undone_s=self.undone_s, error=self.error)
-        if self.undo is not None:
-            out["undo"] = self.undo
-        return out
-
-
-def netem_args(fault: DockerFault) -> list[str]:
-    """``tc`` arguments for a netem fault on eth0 (the run network's interface)."""
-    args = ["tc", "qdisc", "replace", "dev", "eth0", "root", "netem"]
-    if fault.delay_ms is not None:
-        args += ["delay", f"{fault.delay_ms:g}ms"]
-        if fault.jitter_ms is not None:
-            args.append(f"{fault.jitter_ms:g}ms")
-    if fault.loss_pct is not None:
-        args += ["loss", f"{fault.loss_pct:g}%"]
-    return args
-
-
-# --------------------------------------------------------------------------- the run
 
 
 @dataclass
@@ -406,8 +133,10 @@ class _Box:
     files: dict[str, tuple[bytes | None, int]] = field(default_factory=dict)
 
 
-class DockerRun:
+class DockerRun(ProcessRun):
     """One run's containers, network and files. Use as a context manager: exit removes all."""
+
+    name = "docker"
 
     def __init__(
         self,
@@ -421,21 +150,15 @@ class DockerRun:
         log: Callable[[str], None] | None = None,
         force: bool = False,
     ) -> None:
-        self.scenario = scenario
-        self.force = force
-        self.n = scenario.n
-        self.f = scenario.f
-        self.seed = scenario.seed
-        self.params = build_params(scenario)
-        self.inputs = resolve_inputs(scenario)
-        self.byzantine = {b.node: b.strategy for b in scenario.adversary.byzantine}
-        self.honest_ids = [i for i in range(self.n) if i not in self.byzantine]
-        self.run_id = run_id or new_run_id(self.seed)
-        self.out_dir = out_root.resolve() / self.run_id
-        self.work = self.out_dir / "work"
+        super().__init__(
+            scenario,
+            out_root=out_root,
+            run_id=run_id,
+            proxy_options=proxy_options,
+            node_options=node_options,
+            force=force,
+        )
         self.image = scenario.docker.image
-        self.proxy_options = dict(proxy_options or {})
-        self.node_options = dict(node_options or {})
         self.log = log or (lambda line: None)
         self.client = client
         self.owner = owner_label()
@@ -443,31 +166,18 @@ class DockerRun:
         self.network_name = f"byzlab-{self.run_id}"
         self.proxy = _Box(f"byzlab-{self.run_id}-proxy", "proxy", None)
         self.nodes = {i: _Box(f"byzlab-{self.run_id}-node-{i}", "node", i) for i in self.honest_ids}
-        self.faults = [_FaultState(k, fault) for k, fault in enumerate(scenario.docker.faults)]
+        self.faults = [FaultState(k, fault) for k, fault in enumerate(scenario.docker.faults)]
         netem_nodes = {fault.node for fault in scenario.docker.faults if fault.action == "netem"}
         self._cap_net_admin = netem_nodes
         self.crashed: dict[int, str] = {}
-        self.started_at = time.monotonic()
         self.spinup_s: float | None = None
         self.start_wall: float | None = None
         self._terminated_survivors = False
         self._removed = False
 
-    # ----------------------------------------------------------------- paths
-
-    def node_dir(self, i: int) -> Path:
-        return self.work / "nodes" / str(i)
-
     @property
-    def proxy_dir(self) -> Path:
-        return self.work / "proxy"
-
-    @property
-    def stats_file(self) -> Path:
-        return self.proxy_dir / "stats.json"
-
-    def describe(self) -> str:
-        return f"run {self.run_id} (seed={self.seed}, results in {self.out_dir})"
+    def has_started(self) -> bool:
+        return self.network is not None
 
     # ----------------------------------------------------------------- setup
 
@@ -480,10 +190,8 @@ class DockerRun:
             raise DockerUnavailable(
                 f"the image {self.image} does not exist: build it with `byzlab image build`"
             ) from None
-        built_from = (image.labels or {}).get("byzlab.source-hash")
+        built_from = (image.labels or {}).get(SOURCE_LABEL)
         try:
-            from byzlab.orchestration.image import source_hash, source_root
-
             here = source_hash(source_root())
         except Exception:  # not a source checkout: nothing to compare with
             return
@@ -509,20 +217,12 @@ class DockerRun:
 
     def prepare(self) -> None:
         """Keys and configs, on the host and staged for each container."""
-        start_run_dir(self.out_dir, self.run_id, "docker")
-        self.work.mkdir()
-        (self.work / "logs").mkdir()
-        atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
+        self.make_run_dir()
         with PrivateKeyDir.create(self.run_id) as keys:
             self._stage(keys.path / "all")
 
     def _stage(self, all_keys: Path) -> None:
-        try:
-            generate_keys(self.n + 1, all_keys, self.run_id)
-        except OSError as exc:  # its writes do not name the file
-            raise OSError(exc.errno, exc.strerror, exc.filename or str(all_keys)) from exc
-        roster = (all_keys / ROSTER_FILE).read_bytes()
-        atomic_write_bytes(self.work / ROSTER_FILE, roster)  # public: for the record
+        roster = self.generate_keys(all_keys)
 
         def key_files(ids: Iterable[int]) -> dict[str, tuple[bytes | None, int]]:
             files: dict[str, tuple[bytes | None, int]] = {
@@ -536,32 +236,22 @@ class DockerRun:
                 )
             return files
 
-        proxy_cfg: dict[str, Any] = {
-            "params": self.params.to_dict(),
-            "protocol": self.scenario.run.protocol,
-            "inputs": self.inputs,
-            "seed": self.seed,
-            "run_id": self.run_id,
-            "key_dir": f"{DATA}/keys",
-            "host": "0.0.0.0",  # every interface of the container; the network is private
-            "port": PROXY_PORT,
-            "byzantine": [b.model_dump() for b in self.scenario.adversary.byzantine],
-            "scheduler": self.scenario.adversary.scheduler,
-            "scheduler_options": dict(self.scenario.adversary.scheduler_options),
-            "delta_s": self.scenario.adversary.delta_s,
-            "tamper": self.scenario.adversary.tamper,
-            "stats_file": f"{DATA}/stats.json",
-            "ready_file": f"{DATA}/ready.json",
-        }
-        proxy_cfg.update(self.proxy_options)
+        proxy_cfg = self.plan.proxy_config(
+            key_dir=f"{DATA}/keys",
+            host="0.0.0.0",  # every interface of the container; the network is private
+            port=PROXY_PORT,
+            stats_file=f"{DATA}/stats.json",
+            ready_file=f"{DATA}/ready.json",
+            options=self.proxy_options,
+        )
         proxy_json = json.dumps(proxy_cfg, indent=2, sort_keys=True).encode() + b"\n"
         atomic_write_bytes(self.proxy_dir / "proxy.json", proxy_json)
         self.proxy.files = {
-            **key_files([self.n, *self.byzantine]),
+            **key_files(self.plan.key_ids(None)),
             "proxy.json": (proxy_json, 0o644),
         }
         for i, box in self.nodes.items():
-            box.files = {**key_files([i]), "out": (None, 0o755)}
+            box.files = {**key_files(self.plan.key_ids(i)), "out": (None, 0o755)}
         # The host keeps no private keys: they live in the containers until they are
         # removed (the private directory goes when prepare() returns).
 
@@ -589,12 +279,24 @@ class DockerRun:
             healthcheck=healthcheck,
             detach=True,
         )
-        box.container.put_archive(DATA, _tar(box.files))
+        box.container.put_archive(DATA, tar_files(box.files))
         box.container.start()
 
-    def start(self, on_status: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def start(self, on_status: StatusHook | None = None) -> None:
         """Network, proxy, nodes; ``on_status`` sees the proxy's statistics meanwhile, so
         progress shows nodes connecting while the rest are still being started."""
+        import docker.errors
+        import requests.exceptions
+
+        try:
+            self._start(on_status)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise RunFailed(
+                f"{self.describe()}: the Docker engine failed while starting "
+                f"the containers: {api_error(exc)}"
+            ) from exc
+
+    def _start(self, on_status: StatusHook | None) -> None:
         import docker.errors
 
         if self.client is None:
@@ -632,13 +334,11 @@ class DockerRun:
                 self._start_nodes([self.nodes[gate]], address, on_status)
         except docker.errors.APIError as exc:
             raise RunFailed(
-                f"{self.describe()}: the Docker engine refused: {_api_error(exc)}"
-            ) from None
+                f"{self.describe()}: the Docker engine refused: {api_error(exc)}"
+            ) from exc
         self.log(f"{len(self.nodes) + 1} containers started in {time.monotonic() - started:.1f} s")
 
-    def _start_nodes(
-        self, boxes: list[_Box], address: str, on_status: Callable[[dict[str, Any]], None] | None
-    ) -> None:
+    def _start_nodes(self, boxes: list[_Box], address: str, on_status: StatusHook | None) -> None:
         with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
             futures = [pool.submit(self._start_node, box, address) for box in boxes]
             while futures_wait(futures, timeout=0.5).not_done:
@@ -663,9 +363,7 @@ class DockerRun:
             return None
         return free[0]
 
-    def _wait_connected(
-        self, count: int, on_status: Callable[[dict[str, Any]], None] | None
-    ) -> None:
+    def _wait_connected(self, count: int, on_status: StatusHook | None) -> None:
         """Until the proxy reports ``count`` honest nodes connected."""
         deadline = time.monotonic() + STARTUP_SLACK_S + STARTUP_SLACK_PER_NODE_S * self.n
         while True:
@@ -693,20 +391,14 @@ class DockerRun:
                 self._apply_now(state, 0.0)
 
     def _node_config(self, i: int, proxy_address: str) -> bytes:
-        cfg: dict[str, Any] = {
-            "node": i,
-            "params": self.params.to_dict(),
-            "protocol": self.scenario.run.protocol,
-            "input": self.inputs[i],
-            "seed": self.seed,
-            "run_id": self.run_id,
-            "key_dir": f"{DATA}/keys",
-            "proxy_host": proxy_address,
-            "proxy_port": PROXY_PORT,
-            "out_dir": f"{DATA}/out",
-            "timeout_s": self.scenario.run.timeout_s,
-        }
-        cfg.update(self.node_options)
+        cfg = self.plan.node_config(
+            i,
+            key_dir=f"{DATA}/keys",
+            proxy_host=proxy_address,
+            proxy_port=PROXY_PORT,
+            out_dir=f"{DATA}/out",
+            options=self.node_options,
+        )
         node_json = json.dumps(cfg, indent=2, sort_keys=True).encode() + b"\n"
         atomic_write_bytes(self.node_dir(i) / "node.json", node_json)
         return node_json
@@ -734,7 +426,7 @@ class DockerRun:
     def _wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _read_file(self.proxy.container, f"{DATA}/ready.json") is not None:
+            if read_file(self.proxy.container, f"{DATA}/ready.json") is not None:
                 return
             self.proxy.container.reload()
             if self.proxy.container.status not in ("created", "running"):
@@ -751,7 +443,7 @@ class DockerRun:
         """The proxy's latest statistics ({} before it wrote any)."""
         if self.proxy.container is None:
             return {}
-        data = _read_file(self.proxy.container, f"{DATA}/stats.json")
+        data = read_file(self.proxy.container, f"{DATA}/stats.json")
         if not data:
             return {}
         try:
@@ -765,13 +457,26 @@ class DockerRun:
         rows = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}={self.run_id}"})
         return {str(r["Names"][0]).lstrip("/"): str(r["State"]) for r in rows}
 
-    def wait(
-        self,
-        *,
-        timeout: float | None = None,
-        on_status: Callable[[dict[str, Any]], None] | None = None,
-    ) -> str:
-        """Until every node container exited ("nodes-exited"), the proxy failed, or timeout."""
+    def wait(self, *, timeout: float | None = None, on_status: StatusHook | None = None) -> str:
+        """Until every node container exited ("nodes-exited"), the proxy failed, timeout, or
+        the engine failed ("engine-failed")."""
+        import docker.errors
+        import requests.exceptions
+
+        try:
+            return self._wait(timeout, on_status)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            self.log(f"error: the Docker engine failed during the run: {api_error(exc)}")
+            return "engine-failed"
+
+    def settle(self, waited: str) -> None:
+        if waited == "nodes-exited" and self.proxy.container is not None and not self.crashed:
+            # The proxy exits by itself after "done"; let it write its final statistics.
+            # (With a crashed node it never sees "done": it is stopped right away.)
+            with contextlib.suppress(Exception):
+                self.proxy.container.wait(timeout=STOP_GRACE_S)
+
+    def _wait(self, timeout: float | None, on_status: StatusHook | None) -> str:
         budget = (
             timeout
             if timeout is not None
@@ -835,7 +540,7 @@ class DockerRun:
     def _elapsed(self) -> float | None:
         return None if self.start_wall is None else time.time() - self.start_wall
 
-    def _due(self, state: _FaultState, stats: dict[str, Any]) -> bool:
+    def _due(self, state: FaultState, stats: dict[str, Any]) -> bool:
         fault = state.fault
         if fault.at_s is not None:
             elapsed = self._elapsed()
@@ -864,7 +569,7 @@ class DockerRun:
                 and (self._elapsed() or 0.0) >= state.applied_s + fault.duration_s
             ):
                 try:
-                    self._undo(box, fault)
+                    undo_fault(box.container, fault)
                 except Exception as exc:
                     if _exited(box):
                         # Nothing left to undo: the fault lasted the rest of the node's run.
@@ -873,19 +578,19 @@ class DockerRun:
                             "before the fault's end"
                         )
                         continue
-                    state.error = f"undo: {_api_error(exc)}"
+                    state.error = f"undo: {api_error(exc)}"
                     self.log(f"warning: undoing docker.faults[{state.index}] failed: {state.error}")
                     continue
                 state.undone_s = self._elapsed()
 
-    def _apply_now(self, state: _FaultState, at: float) -> None:
+    def _apply_now(self, state: FaultState, at: float) -> None:
         fault = state.fault
         box = self.nodes[fault.node]
         state.applied_s = at
         try:
-            self._apply(box, fault)
+            apply_fault(box.container, self.network, fault)
         except Exception as exc:  # a failed fault is reported, the run goes on
-            state.error = _api_error(exc)
+            state.error = api_error(exc)
             if "is not running" in state.error:
                 state.error = (
                     f"node {fault.node}'s container had already exited "
@@ -903,40 +608,11 @@ class DockerRun:
         if fault.permanent:
             self.crashed[fault.node] = fault.action
 
-    def _apply(self, box: _Box, fault: DockerFault) -> None:
-        if fault.action == "kill":
-            # Off the network first, then SIGKILL: a crashed host goes silent. Killing the
-            # process alone would let its kernel close its connection (FIN or RST), telling
-            # the proxy at once that the node is gone, which no crash announces in the
-            # asynchronous model (a crashed node looks exactly like a slow one).
-            with contextlib.suppress(Exception):
-                self.network.disconnect(box.container, force=True)
-            box.container.kill(signal="SIGKILL")
-        elif fault.action == "pause":
-            box.container.pause()
-        else:
-            self._exec_tc(box, netem_args(fault))
-
-    def _undo(self, box: _Box, fault: DockerFault) -> None:
-        if fault.action == "pause":
-            box.container.unpause()
-        elif fault.action == "netem":
-            self._exec_tc(box, ["tc", "qdisc", "del", "dev", "eth0", "root"])
-
-    @staticmethod
-    def _exec_tc(box: _Box, args: list[str]) -> None:
-        code, output = box.container.exec_run(args, user="0")
-        if code != 0:
-            text = output.decode(errors="replace").strip()
-            if "unknown" in text.lower() and "qdisc" in text.lower():
-                text += " (this kernel has no sch_netem module)"
-            raise RuntimeError(f"{' '.join(args)}: exit status {code}: {text}")
-
     # ----------------------------------------------------------------- stopping
 
     def stop_all(self, grace: float = STOP_GRACE_S) -> None:
         """Thaw, stop (nodes first: they write their results on SIGTERM), harvest, remove."""
-        with _ignoring_sigint():
+        with ignoring_sigint():
             try:
                 self._stop_and_harvest(grace)
             finally:
@@ -976,12 +652,12 @@ class DockerRun:
             atomic_write_bytes(self.work / "logs" / f"{name}.log", logs)
         with contextlib.suppress(Exception):
             if box.node is None:
-                data = _read_file(container, f"{DATA}/stats.json")
+                data = read_file(container, f"{DATA}/stats.json")
                 if data is not None:
                     atomic_write_bytes(self.stats_file, data)
             else:
                 chunks, _ = container.get_archive(f"{DATA}/out")
-                _untar(chunks, self.node_dir(box.node))
+                untar(chunks, self.node_dir(box.node))
 
     def remove(self) -> None:
         """Remove every container and the network of this run (idempotent)."""
@@ -993,9 +669,9 @@ class DockerRun:
 
         def remove(box: _Box) -> None:
             try:
-                _force_remove(box.container)
+                force_remove(box.container)
             except Exception as exc:  # keep going: every other object must still go
-                failed.append(f"{box.name}: {_api_error(exc)}")
+                failed.append(f"{box.name}: {api_error(exc)}")
 
         with ThreadPoolExecutor(max_workers=START_WORKERS) as pool:
             list(pool.map(remove, boxes))
@@ -1005,7 +681,7 @@ class DockerRun:
             report = clean(self.client, run_id=self.run_id, include_live=True)
             failed += report.errors
         except Exception as exc:
-            failed.append(f"network {self.network_name}: {_api_error(exc)}")
+            failed.append(f"network {self.network_name}: {api_error(exc)}")
         if failed:
             self.log(
                 f"warning: could not remove {'; '.join(failed)}; run `byzlab docker "
@@ -1021,39 +697,14 @@ class DockerRun:
     # ----------------------------------------------------------------- results
 
     def collect(self, waited: str) -> RunOutcome:
-        """Write the local backend's result files (results.py) and return the outcome."""
-        results, by_node, stats = gather_outputs(
-            self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids}, self.stats_file
-        )
-        traces = [by_node[i] for i in self.honest_ids if i not in self.crashed]
+        """Write the common result files (processes.py) and return the outcome."""
+        results, by_node, stats = self.gather()
         exit_codes: dict[int, int | None] = {i: b.exit_code for i, b in self.nodes.items()}
         crashed = {i: f"container-{action}" for i, action in sorted(self.crashed.items())}
         # Crashed nodes are faulty: left out of agreement and validity like Byzantine ones.
         faulty = {**self.byzantine, **crashed}
         survivors = {i: r for i, r in results.items() if i not in crashed}
-        stopped = self._stopped_reason(waited, survivors)
-        summary = build_summary(
-            n=self.n,
-            seed=self.seed,
-            params=self.params.to_dict(),
-            protocol=self.scenario.run.protocol,
-            scheduler={
-                "name": self.scenario.adversary.scheduler,
-                **self.scenario.adversary.scheduler_options,
-            },
-            byzantine=faulty,
-            inputs=self.inputs,
-            delta_s=self.scenario.adversary.delta_s,
-            node_results=survivors,
-            proxy_stats=stats,
-            traces=traces,
-            stopped=stopped,
-            backend="docker",
-            run_id=self.run_id,
-            commit=git_commit(),
-        )
-        summary["byzantine"] = {str(k): v for k, v in sorted(self.byzantine.items())}
-        summary["crashed"] = {str(k): v for k, v in crashed.items()}
+        stopped = self.stopped_reason(waited, survivors, len(self.honest_ids) - len(crashed))
         for state in self.faults:
             if (
                 state.applied_s is not None
@@ -1063,42 +714,28 @@ class DockerRun:
                 and state.undone_s is None
             ):
                 state.undo = "not needed: the run was over before the fault's end"
-        summary["faults"] = [state.record() for state in self.faults]
-        summary["image"] = self.image
-        summary["spinup_s"] = self.spinup_s
-        summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
-        summary["wall_time_s"] = time.monotonic() - self.started_at
-        starts = [
-            r["start_time"]
-            for r in survivors.values()
-            if isinstance(r.get("start_time"), int | float)
-        ]
-        table = nodes_csv(
-            self.n,
+        table = self.nodes_table(
             byzantine=faulty,
-            inputs=self.inputs,
             node_results=results,
+            starts_from=survivors.values(),
             exit_codes=exit_codes,
-            start_time=min(starts) if starts else None,
         )
-        atomic_write_text(self.out_dir / "nodes.csv", _mark_crashed(table, crashed))
-        mark_complete(self.out_dir, summary)
-        return RunOutcome(self.run_id, self.out_dir, summary, stopped)
-
-    def _stopped_reason(self, waited: str, results: dict[int, dict[str, Any]]) -> str:
-        survivors = [i for i in self.honest_ids if i not in self.crashed]
-        if waited == "interrupted":
-            return "interrupted"
-        if (
-            results
-            and len(results) == len(survivors)
-            and all(r.get("halted") for r in results.values())
-        ):
-            return "all-honest-halted"
-        if waited == "nodes-exited":
-            reasons = {str(r.get("stop_reason")) for r in results.values()}
-            return "node-" + "/".join(sorted(reasons)) if reasons else "nodes-exited"
-        return waited
+        return self.finish(
+            stopped=stopped,
+            node_results=survivors,
+            traces=[by_node[i] for i in self.honest_ids if i not in crashed],
+            stats=stats,
+            faulty=faulty,
+            crashed=crashed,
+            exit_codes=exit_codes,
+            table=_mark_crashed(table, crashed),
+            extra={
+                "byzantine": {str(k): v for k, v in sorted(self.byzantine.items())},
+                "faults": [state.record() for state in self.faults],
+                "image": self.image,
+                "spinup_s": self.spinup_s,
+            },
+        )
 
 
 def _exited(box: _Box) -> bool:
@@ -1124,58 +761,11 @@ def _mark_crashed(table: str, crashed: dict[int, str]) -> str:
     return buf.getvalue()
 
 
-def _force_remove(container: Any) -> None:
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.NotFound):
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            # A paused container may refuse removal on older engines: thaw it and retry.
-            with contextlib.suppress(docker.errors.APIError):
-                container.unpause()
-            container.remove(force=True)
-
-
-@contextlib.contextmanager
-def _ignoring_sigint() -> Iterator[None]:
-    """A second Ctrl-C must not abandon the clean-up half way."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-class _Terminated(BaseException):
-    """SIGTERM to the orchestrator, raised in the main thread to unwind through finally."""
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_docker(
     scenario: Scenario,
     *,
     out_root: Path,
-    on_status: Callable[[dict[str, Any]], None] | None = None,
+    on_status: StatusHook | None = None,
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
     client: Any = None,
@@ -1188,171 +778,4 @@ def run_docker(
     """
     client = client or connect()
     run = DockerRun(scenario, out_root=out_root, run_id=run_id, client=client, log=log, force=force)
-    try:
-        return _run(run, on_status)
-    except OSError as exc:
-        raise io_error(
-            exc, run_id=run.run_id, out_dir=run.out_dir, started=run.network is not None
-        ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            remove_stale_tmp(run.out_dir)
-
-
-def _run(run: DockerRun, on_status: Callable[[dict[str, Any]], None] | None) -> RunOutcome:
-    import docker.errors
-    import requests.exceptions
-
-    waited = "interrupted"
-    with _sigterm_unwinds():
-        try:
-            try:
-                run.start(on_status)
-            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                raise RunFailed(
-                    f"{run.describe()}: the Docker engine failed while starting "
-                    f"the containers: {_api_error(exc)}"
-                ) from None
-            try:
-                waited = run.wait(on_status=on_status)
-            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                run.log(f"error: the Docker engine failed during the run: {_api_error(exc)}")
-                waited = "engine-failed"
-            if waited == "nodes-exited" and run.proxy.container is not None and not run.crashed:
-                # The proxy exits by itself after "done"; let it write its final statistics.
-                # (With a crashed node it never sees "done": it is stopped right away.)
-                with contextlib.suppress(Exception):
-                    run.proxy.container.wait(timeout=STOP_GRACE_S)
-        except (KeyboardInterrupt, _Terminated):
-            waited = "interrupted"
-        finally:
-            run.stop_all()
-    return run.collect(waited)
-
-
-# --------------------------------------------------------------------------- clean
-
-
-@dataclass
-class CleanReport:
-    removed: dict[str, list[str]] = field(default_factory=dict)
-    skipped_live: list[str] = field(default_factory=list)  # run ids whose owner still runs
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(len(v) for v in self.removed.values())
-
-
-def _keep(
-    labels: dict[str, str],
-    *,
-    run_id: str | None,
-    include_live: bool,
-    include_unowned: bool,
-    report: CleanReport,
-) -> bool:
-    """Should a labelled object survive this clean?"""
-    if run_id is not None and labels.get(LABEL_RUN) != run_id:
-        return True
-    owner = labels.get(LABEL_OWNER)
-    if owner is None:
-        return not include_unowned  # compose/stack objects: only with --all
-    if include_live:
-        return False
-    alive = owner_alive(owner)
-    if alive is False:
-        return False
-    run = labels.get(LABEL_RUN, "?")
-    if run not in report.skipped_live:
-        report.skipped_live.append(run)
-    return True
-
-
-def clean(
-    client: Any,
-    *,
-    run_id: str | None = None,
-    include_live: bool = False,
-    include_unowned: bool = False,
-    dry_run: bool = False,
-) -> CleanReport:
-    """Remove labelled containers, networks and volumes whose orchestrator is gone.
-
-    ``include_live`` also removes objects of runs whose orchestrator still runs (it will
-    then fail); ``include_unowned`` also those made by compose or a swarm stack, which carry
-    a run label but no owner; ``run_id`` limits it all to one run. Swarm services, configs
-    and secrets are removed the same way when the engine is a swarm manager.
-    """
-    import docker.errors
-
-    report = CleanReport()
-    label_filter = {"label": LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"}
-
-    def remove_all(kind: str, objects: Iterable[Any], remove: Callable[[Any], None]) -> None:
-        for obj in objects:
-            labels = _labels_of(obj)
-            if _keep(
-                labels,
-                run_id=run_id,
-                include_live=include_live,
-                include_unowned=include_unowned,
-                report=report,
-            ):
-                continue
-            name = str(getattr(obj, "name", None) or obj.id)
-            if not dry_run:
-                try:
-                    remove(obj)
-                except docker.errors.NotFound:
-                    continue
-                except docker.errors.APIError as exc:
-                    report.errors.append(f"{kind} {name}: {_api_error(exc)}")
-                    continue
-            report.removed.setdefault(kind, []).append(name)
-
-    swarm = _is_swarm_manager(client)
-    if swarm:
-        remove_all("services", client.services.list(filters=label_filter), lambda s: s.remove())
-    remove_all(
-        "containers",
-        client.containers.list(all=True, filters=label_filter),
-        lambda c: _force_remove(c),
-    )
-    if swarm:
-        remove_all("configs", client.configs.list(filters=label_filter), lambda c: c.remove())
-        remove_all("secrets", client.secrets.list(filters=label_filter), lambda s: s.remove())
-    remove_all("networks", client.networks.list(filters=label_filter), lambda n: n.remove())
-    remove_all("volumes", client.volumes.list(filters=label_filter), lambda v: v.remove(force=True))
-    return report
-
-
-def _labels_of(obj: Any) -> dict[str, str]:
-    attrs = getattr(obj, "attrs", {}) or {}
-    labels = (
-        attrs.get("Labels")
-        or (attrs.get("Config") or {}).get("Labels")
-        or (attrs.get("Spec") or {}).get("Labels")
-        or {}
-    )
-    return {str(k): str(v) for k, v in labels.items()}
-
-
-def _is_swarm_manager(client: Any) -> bool:
-    with contextlib.suppress(Exception):
-        info = client.info().get("Swarm") or {}
-        return bool(info.get("ControlAvailable"))
-    return False
-
-
-def leftover_summary(client: Any) -> dict[str, list[str]]:
-    """Every labelled object, by kind (for `byzlab docker ps` and the tests)."""
-    label_filter = {"label": LABEL_RUN}
-    out: dict[str, list[str]] = {
-        "containers": [c.name for c in client.containers.list(all=True, filters=label_filter)],
-        "networks": [n.name for n in client.networks.list(filters=label_filter)],
-        "volumes": [v.name for v in client.volumes.list(filters=label_filter)],
-    }
-    if _is_swarm_manager(client):
-        out["services"] = [s.name for s in client.services.list(filters=label_filter)]
-    return out
+    return execute(run, on_status)

@@ -1,0 +1,155 @@
+"""The run plan: what a scenario fixes about one run, computed once for every backend.
+
+A scenario (``scenario.py``) says what to run; a *plan* is that scenario resolved for one run:
+its run id, the protocol parameters, every node's input, who is corrupted with which strategy,
+which key pairs each process holds, and the exact ``node.json`` and ``proxy.json`` each
+process reads. Every backend takes its plan from here (the simulator, local processes,
+containers, compose files and the benchmarks), so a field added to the node or proxy
+configuration is added once, and the backends differ only in *where* things are: the paths
+and addresses passed to ``node_config`` and ``proxy_config`` (host paths for local
+processes, ``/data`` inside a container, ``/run/secrets`` under compose).
+
+Key pairs: a run has n + 1 of them, ids 0..n-1 for the nodes and id n for the proxy's side
+channel, bound to the run id (``network/keys.py``). Honest node i holds only its own; the
+proxy holds its own and those of the Byzantine nodes, which the adversary controls
+(``key_ids``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from byzlab.node.params import Params
+from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
+
+__all__ = ["NODE_MODULE", "PROXY_MODULE", "RunPlan", "new_run_id"]
+
+# The lean module entry points the processes run: importing the ``byzlab`` command line
+# (rich, the sidecars, scipy) costs about a second of CPU per process, which dominates
+# start-up at n = 64 (and at n = 32 in containers on two cores).
+NODE_MODULE = "byzlab.network.tcp"
+PROXY_MODULE = "byzlab.adversary.proxy"
+
+
+def new_run_id(seed: int) -> str:
+    """A fresh run id: when it started, its seed, and a random tail against collisions."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-s{seed}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run of a single-instance scenario, resolved (see the module docs)."""
+
+    scenario: Scenario
+    run_id: str
+    params: Params
+    inputs: list[int]
+    byzantine: dict[int, str]  # corrupted node -> its strategy
+
+    @classmethod
+    def of(cls, scenario: Scenario, *, run_id: str | None = None) -> RunPlan:
+        return cls(
+            scenario=scenario,
+            run_id=run_id or new_run_id(scenario.seed),
+            params=build_params(scenario),
+            inputs=resolve_inputs(scenario),
+            byzantine={b.node: b.strategy for b in scenario.adversary.byzantine},
+        )
+
+    @property
+    def n(self) -> int:
+        return self.scenario.n
+
+    @property
+    def f(self) -> int:
+        return self.scenario.f
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.seed
+
+    @property
+    def protocol(self) -> str:
+        return self.scenario.run.protocol
+
+    @property
+    def delta_s(self) -> float:
+        return self.scenario.adversary.delta_s
+
+    @property
+    def honest_ids(self) -> list[int]:
+        return [i for i in range(self.n) if i not in self.byzantine]
+
+    @property
+    def scheduler(self) -> dict[str, Any]:
+        """The scheduler as a run's summary records it: its name and options."""
+        adversary = self.scenario.adversary
+        return {"name": adversary.scheduler, **adversary.scheduler_options}
+
+    def key_ids(self, node: int | None) -> list[int]:
+        """The ids of the private keys honest node ``node`` holds (the proxy's for None)."""
+        return [self.n, *self.byzantine] if node is None else [node]
+
+    def proxy_config(
+        self,
+        *,
+        key_dir: str,
+        port: int,
+        stats_file: str,
+        ready_file: str,
+        host: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``proxy.json``; ``host`` None listens on the proxy's default (127.0.0.1),
+        ``options`` are further ``ProxyConfig`` fields (tests, benchmarks)."""
+        adversary = self.scenario.adversary
+        cfg: dict[str, Any] = {
+            "params": self.params.to_dict(),
+            "protocol": self.protocol,
+            "inputs": self.inputs,
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "key_dir": key_dir,
+            "port": port,
+            "byzantine": [b.model_dump() for b in adversary.byzantine],
+            "scheduler": adversary.scheduler,
+            "scheduler_options": dict(adversary.scheduler_options),
+            "delta_s": adversary.delta_s,
+            "tamper": adversary.tamper,
+            "stats_file": stats_file,
+            "ready_file": ready_file,
+        }
+        if host is not None:
+            cfg["host"] = host
+        cfg.update(options or {})
+        return cfg
+
+    def node_config(
+        self,
+        i: int,
+        *,
+        key_dir: str,
+        proxy_host: str,
+        proxy_port: int,
+        out_dir: str,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Honest node ``i``'s ``node.json``; ``options`` are further ``NodeConfig`` fields."""
+        cfg: dict[str, Any] = {
+            "node": i,
+            "params": self.params.to_dict(),
+            "protocol": self.protocol,
+            "input": self.inputs[i],
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "key_dir": key_dir,
+            "proxy_host": proxy_host,
+            "proxy_port": proxy_port,
+            "out_dir": out_dir,
+            "timeout_s": self.scenario.run.timeout_s,
+        }
+        cfg.update(options or {})
+        return cfg

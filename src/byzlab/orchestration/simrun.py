@@ -1,0 +1,107 @@
+"""The sim backend: a scenario's run in the deterministic simulator, as a ``Backend``.
+
+It writes the results directory every backend writes (``backend.RESULT_FILES``):
+``scenario.toml``, ``nodes.csv`` (one row per node, virtual decision times) and
+``summary.json`` (the keys of ``byzlab sim --json`` plus the run's id, backend, commit and
+wall time, ``max_time`` and ``decision_times`` in virtual time), and in addition the compact
+trace ``trace.json`` that plots and replays read (``runtrace.py``). The simulator is built by
+``runtrace.run_recorded`` from the scenario exactly as ``byzlab sim --scenario`` builds it,
+so a run here, its replay and ``byzlab sim --scenario results/<run-id>/scenario.toml`` have
+the same trace hash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from byzlab.orchestration import runtrace
+from byzlab.orchestration.backend import Backend, RunOutcome, StatusHook
+from byzlab.orchestration.results import (
+    atomic_write_json,
+    atomic_write_text,
+    git_commit,
+    mark_complete,
+    nodes_csv,
+    start_run_dir,
+)
+from byzlab.orchestration.scenario import Scenario
+
+__all__ = ["SimRun"]
+
+
+class SimRun(Backend):
+    """One simulator run; ``max_time`` (virtual) and ``timeout_s`` (wall clock) limit it."""
+
+    name = "sim"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        out_root: Path,
+        run_id: str | None = None,
+        max_time: float | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        super().__init__(scenario, out_root=out_root, run_id=run_id)
+        self.max_time = max_time
+        self.timeout_s = timeout_s
+        self.record: runtrace.RecordedRun | None = None
+
+    def start(self, on_status: StatusHook | None = None) -> None:
+        start_run_dir(self.out_dir, self.run_id, self.name)
+        atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
+
+    def wait(self, *, timeout: float | None = None, on_status: StatusHook | None = None) -> str:
+        budget = timeout if timeout is not None else self.timeout_s
+        # looked up at call time, so that a test can stand in for the simulator
+        self.record = runtrace.run_recorded(self.scenario, max_time=self.max_time, timeout_s=budget)
+        return "finished"
+
+    def stop_all(self) -> None:
+        """Nothing runs outside this process."""
+
+    def collect(self, waited: str) -> RunOutcome:
+        rec = self.record
+        if rec is None:  # interrupted before the simulator finished: nothing to report
+            return RunOutcome(self.run_id, self.out_dir, {"seed": self.seed}, "interrupted")
+        result = rec.result
+        halts = rec.trace["halts"]
+        starts = rec.trace["iteration_starts"]
+        node_results: dict[int, dict[str, Any]] = {
+            i: {"iteration": starts[str(i)][-1][0], "halted": str(i) in halts}
+            for i in self.honest_ids
+        }
+        for d in result.decisions:
+            node_results[d.node].update(decision=d.value, decision_time=d.time)
+        summary = result.summary()
+        summary.update(
+            {
+                "backend": self.name,
+                "run_id": self.run_id,
+                "git_commit": git_commit(),
+                "wall_time_s": rec.wall_s,
+                "max_time": self.max_time,
+                "latency_s": None,
+                "delta_s": None,
+                "decision_times": {str(d.node): d.time for d in result.decisions},
+                "notes": {
+                    "decision_times": "virtual time, in units of delta (the maximum delay)",
+                },
+            }
+        )
+        atomic_write_json(self.out_dir / "trace.json", rec.trace)
+        atomic_write_text(
+            self.out_dir / "nodes.csv",
+            nodes_csv(
+                self.n,
+                byzantine=self.byzantine,
+                inputs=self.inputs,
+                node_results=node_results,
+                exit_codes={},
+                start_time=0.0,
+            ),
+        )
+        mark_complete(self.out_dir, summary)
+        return RunOutcome(self.run_id, self.out_dir, summary, result.stopped)
