@@ -22,7 +22,8 @@ exit status 130). A file that cannot be written ends the run with ``RunIOError``
 4): one line with the path, the errno, and what the run directory holds.
 
 ``run_scenario`` is the one place that turns a backend's name into a run; the command line,
-sweeps, multi-instance runs and the benchmarks all call it (or ``make_run``).
+sweeps and multi-instance runs call it (tests and benchmarks that drive a run step by step
+make a ``LocalRun`` or ``DockerRun`` themselves).
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ __all__ = [
     "execute",
     "ignoring_sigint",
     "io_error",
-    "make_run",
     "run_scenario",
 ]
 
@@ -217,37 +217,6 @@ def io_error(exc: OSError, run: Backend) -> RunIOError:
     return RunIOError(f"run {run.run_id}: {os_error_text(exc)}; {stopped}{left}")
 
 
-def make_run(
-    scenario: Scenario,
-    backend: str,
-    *,
-    out_root: Path,
-    run_id: str | None = None,
-    force: bool = False,
-    log: Callable[[str], None] | None = None,
-    max_time: float | None = None,
-    timeout_s: float | None = None,
-) -> Backend:
-    """The run of ``scenario`` on ``backend``. ``force`` runs what the memory check refuses;
-    ``log`` gets progress lines (docker); ``max_time`` and ``timeout_s`` are the simulator's
-    virtual-time and wall-clock limits (real runs take theirs from the scenario)."""
-    if backend == "sim":
-        from byzlab.orchestration.simrun import SimRun
-
-        return SimRun(
-            scenario, out_root=out_root, run_id=run_id, max_time=max_time, timeout_s=timeout_s
-        )
-    if backend == "local":
-        from byzlab.orchestration.local import LocalRun
-
-        return LocalRun(scenario, out_root=out_root, run_id=run_id, force=force)
-    if backend == "docker":
-        from byzlab.orchestration.docker.run import DockerRun
-
-        return DockerRun(scenario, out_root=out_root, run_id=run_id, force=force, log=log)
-    raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-
-
 def run_scenario(
     scenario: Scenario,
     backend: str,
@@ -260,15 +229,26 @@ def run_scenario(
     max_time: float | None = None,
     timeout_s: float | None = None,
 ) -> RunOutcome:
-    """Run one single-instance scenario on ``backend`` and write its results directory."""
-    run = make_run(
-        scenario,
-        backend,
-        out_root=out_root,
-        run_id=run_id,
-        force=force,
-        log=log,
-        max_time=max_time,
-        timeout_s=timeout_s,
-    )
+    """Run one single-instance scenario on ``backend`` and write its results directory.
+
+    ``force`` runs what the memory check refuses; ``log`` gets progress lines (docker);
+    ``max_time`` and ``timeout_s`` are the simulator's virtual-time and wall-clock limits
+    (real runs take theirs from the scenario)."""
+    run: Backend
+    if backend == "sim":
+        from byzlab.orchestration.simrun import SimRun
+
+        run = SimRun(
+            scenario, out_root=out_root, run_id=run_id, max_time=max_time, timeout_s=timeout_s
+        )
+    elif backend == "local":
+        from byzlab.orchestration.local import LocalRun
+
+        run = LocalRun(scenario, out_root=out_root, run_id=run_id, force=force)
+    elif backend == "docker":
+        from byzlab.orchestration.docker.run import DockerRun
+
+        run = DockerRun(scenario, out_root=out_root, run_id=run_id, force=force, log=log)
+    else:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     return execute(run, on_status)
