@@ -29,7 +29,8 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from byzlab.adversary.proxy import ByzantineSpec, Proxy, ProxyConfig
+from byzlab.adversary.proxy.config import ByzantineSpec, ProxyConfig
+from byzlab.adversary.proxy.runtime import Proxy
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode
 from byzlab.network.auth import LinkFrame, LinkReceiver, LinkSender, link_keys_for
 from byzlab.network.control import DONE, HELLO, SNAPSHOT, START
@@ -397,9 +398,9 @@ def test_strategies_with_an_oracle_attribute_get_a_read_only_live_view(
         byzantine=[ByzantineSpec(node=3, strategy="peeker")],
     )
     proxy = Proxy(config)
-    strategy = proxy.actors[3].strategy
+    strategy = proxy.byzantine.actors[3].strategy
     assert isinstance(strategy, Peeker) and isinstance(strategy.oracle, MappingProxyType)
-    proxy._set_snapshot(0, 5, {"node": 0, "phase": "vote", "halted": False})
+    proxy.side.set_snapshot(0, 5, {"node": 0, "phase": "vote", "halted": False})
     assert strategy.oracle[0]["phase"] == "vote"  # live: sees what the proxy learns
     with pytest.raises(TypeError):
         strategy.oracle[0] = {}  # type: ignore[index]
@@ -436,10 +437,10 @@ def _fresh(name: str) -> Proxy:
         tmp = tempfile.TemporaryDirectory(prefix="proxy-test-")  # removed at exit
         _PROXIES[name] = (_proxy(Path(tmp.name)), tmp)
     proxy = _PROXIES[name][0]
-    proxy._kind_counts = [0] * 4
-    proxy._kind_bytes = [0] * 4
-    proxy.initials = set()
-    proxy.counts.clear()
+    proxy.record.kind_counts = [0] * 4
+    proxy.record.kind_bytes = [0] * 4
+    proxy.record.initials = set()
+    proxy.record.counts.clear()
     return proxy
 
 
@@ -452,7 +453,7 @@ def test_messages_are_decoded_exactly_when_someone_may_inspect_them(tmp_path: Pa
     # The scheduler and the strategies share one full-information view, fed with every
     # message the proxy decodes (as in the simulator).
     assert corrupted.scheduler.view is corrupted.view
-    assert corrupted.actors[3].strategy.view is corrupted.view
+    assert corrupted.byzantine.actors[3].strategy.view is corrupted.view
     vote = RbcMsg(int(Kind.INITIAL), 0, 1, Vote(1, 1, -1))
     assert corrupted._decode_payload(0, pack_batch([encode(vote)])) == [vote]
     assert corrupted.view.votes[(1, 1)] == {0: -1}
@@ -488,14 +489,14 @@ def test_census_counts_what_decoding_counts(msgs: list[Message]) -> None:
     other = pack_batch([encode(DecideMsg(1))])
     for body in (payload, payload, bytes(payload), other, payload):
         expected = 1 if body is other else len(msgs)
-        assert counted._census(memoryview(body)) == expected
-        decoded._count(decoded._decode_payload(0, body))
+        assert counted.record.census(memoryview(body)) == expected
+        decoded.record.count(decoded._decode_payload(0, body))
     for p in (counted, decoded):
-        p.counts["messages"] = 4 * len(msgs) + 1
+        p.record.counts["messages"] = 4 * len(msgs) + 1
     a, b = counted.stats(), decoded.stats()
     for key in ("messages_by_kind", "bytes_by_kind", "rbc_instances", "rbc_initials"):
         assert a[key] == b[key], key
-    assert counted.counts["undecodable_messages"] == 0
+    assert counted.record.counts["undecodable_messages"] == 0
 
 
 @settings(max_examples=150, deadline=None)
@@ -516,10 +517,10 @@ def test_census_counts_what_decoding_counts(msgs: list[Message]) -> None:
 )
 def test_census_never_raises_on_garbage(items: list[object]) -> None:
     proxy = _fresh("garbage")
-    counted = proxy._census(memoryview(pack_batch(items)))
-    assert counted + proxy.counts["undecodable_messages"] == len(items)
-    assert proxy._census(memoryview(b"\xc1")) == 0
-    assert proxy.counts["undecodable_frames"] == 1
+    counted = proxy.record.census(memoryview(pack_batch(items)))
+    assert counted + proxy.record.counts["undecodable_messages"] == len(items)
+    assert proxy.record.census(memoryview(b"\xc1")) == 0
+    assert proxy.record.counts["undecodable_frames"] == 1
 
 
 @pytest.mark.parametrize("scheduler", ["fifo", "split-vote"])

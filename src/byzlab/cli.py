@@ -613,7 +613,7 @@ def node(config: Path) -> None:
 )
 def proxy(config: Path) -> None:
     """Run the adversary proxy: relay and schedule frames, run the Byzantine nodes."""
-    from byzlab.adversary.proxy import run_proxy
+    from byzlab.adversary.proxy.main import run_proxy
 
     sys.exit(run_proxy(config))
 

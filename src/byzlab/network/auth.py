@@ -76,10 +76,10 @@ receiver drop honest frames. Nothing here raises on hostile input: every rejecti
 
 Not handled here: a node restarting mid-run starts again at sequence number 1 and all its
 frames are rejected as replays (a restarted node process rejoins as crashed, see
-``network/tcp.py``); restarts would need a fresh run id (new keys). A *receiver* restarting
-forgets its window: the proxy, which does restart within a run, keeps the sequence number
-of each node's latest hello in its statistics file and refuses older hellos
-(``adversary/proxy.py``, "Restarts"); the frames between nodes need nothing more, since
+``network/tcp/incarnation.py``); restarts would need a fresh run id (new keys). A
+*receiver* restarting forgets its window: the proxy, which does restart within a run, keeps
+the sequence number of each node's latest hello in its statistics file and refuses older
+hellos (``adversary/proxy/sidechannel.py``); the frames between nodes need nothing more, since
 node processes do not restart.
 """
 

@@ -1,0 +1,168 @@
+"""The corrupted nodes, run inside the proxy with the simulator's strategy objects.
+
+The proxy loads their private keys, derives their link keys, and drives the same strategy
+objects as the simulator (``make_strategy``). One full-information adversary process sees
+every frame, owns the schedule and the corrupted nodes, with the same objects as the
+simulator and no IPC between a "network adversary" and "corrupted node" processes that
+would have to be kept consistent. A frame from an honest node to a corrupted one is
+MAC-checked with the corrupted node's key, like any receiver would; what a corrupted node
+sends is sealed with its own link keys and scheduled like any relayed frame (to another
+corrupted node, the messages themselves, which never leave the proxy).
+
+After a restart of the proxy the strategies start over: their link senders continue from a
+sequence number derived from the wall clock, so their new frames are not rejected as
+replays of the previous incarnation's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from byzlab.adversary.context import AdversaryContext
+from byzlab.adversary.proxy.clock import RunClock
+from byzlab.adversary.proxy.config import ProxyConfig
+from byzlab.adversary.proxy.delivery import Pending
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
+from byzlab.errors import NodeConfigError
+from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
+from byzlab.network.framing import encode_frame, pack_batch
+from byzlab.network.keys import Roster, load_private_key
+from byzlab.node.effects import Broadcast, Effect, Send
+from byzlab.node.messages import Message, encode
+from byzlab.node.params import Params
+from byzlab.seeds import derive_rng, ideal_coin_seed
+
+__all__ = ["Actor", "CorruptedNodes"]
+
+_BYZ_CHUNK = 128  # messages per frame sealed for a Byzantine node
+
+
+@dataclass(slots=True, eq=False)
+class Actor:
+    """A corrupted node: its strategy and its keys, held by the adversary."""
+
+    node: int
+    strategy: ByzantineNode
+    senders: dict[int, LinkSender]
+    receiver: LinkReceiver
+
+
+class CorruptedNodes:
+    """The corrupted nodes of ``config.byzantine``, keyed by id in ``actors``.
+
+    ``schedule(src, dst, frames, msgs, count)`` holds what they send for the scheduler's
+    delay; ``observe`` feeds every message they send to the full-information view;
+    ``decode(src, payload)`` decodes a payload an honest node sent one of them; failed
+    MAC checks are counted in ``drops``."""
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        params: Params,
+        adversary: AdversaryContext,
+        *,
+        key_dir: Path,
+        roster: Roster,
+        honest_ids: list[int],
+        clock: RunClock,
+        schedule: Callable[[int, int, list[bytes], list[Message] | None, int], None],
+        observe: Callable[[int, Message, float], None],
+        decode: Callable[[int, bytes], list[Message]],
+        drops: Counter[str],
+    ) -> None:
+        n = params.n
+        self.n = n
+        self._clock = clock
+        self._schedule = schedule
+        self._observe = observe
+        self._decode = decode
+        self._drops = drops
+        # Byzantine link senders continue past any previous incarnation's sequence numbers.
+        seq_base = time.time_ns() // 1000
+        ideal = ideal_coin_seed(config.seed)
+        self.actors: dict[int, Actor] = {}
+        for spec in config.byzantine:
+            b = spec.node
+            bkeys = link_keys_for(b, load_private_key(key_dir, b, roster=roster), roster)
+            # the proxy may restart within a run: start above any earlier seq
+            senders = {
+                d: LinkSender(sender=b, receiver=d, key=bkeys[d].send_key, first_seq=seq_base)
+                for d in honest_ids
+            }
+            receiver = LinkReceiver(
+                receiver=b, keys={s: bkeys[s].recv_key for s in range(n) if s != b}
+            )
+            node_spec = NodeSpec(
+                b,
+                params,
+                config.protocol,
+                config.inputs[b],
+                derive_rng(config.seed, "node", b),
+                ideal,
+            )
+            try:
+                strategy = make_strategy(spec.strategy, node_spec, adversary, **spec.options)
+            except (TypeError, ValueError) as exc:
+                raise NodeConfigError(f"byzantine node {b}: {exc}") from exc
+            self.actors[b] = Actor(b, strategy, senders, receiver)
+
+    def start(self) -> None:
+        """Start every strategy (when the run starts)."""
+        now = self._clock.now()
+        for actor in self.actors.values():
+            self._effects(actor, actor.strategy.start(now))
+
+    def receive(self, pending: Pending) -> None:
+        """A delivery to a corrupted node: its messages go to its strategy."""
+        actor = self.actors[pending.dst]
+        msgs = pending.msgs or []
+        if pending.frames:
+            # From an honest node: check the MAC like any receiver would (the adversary
+            # holds this node's keys), then use what the frame really says.
+            msgs = []
+            for frame in pending.frames:
+                opened = actor.receiver.open(frame[4:])
+                if isinstance(opened, Reject):
+                    self._drops[f"byzantine-{opened.value}"] += 1
+                    continue
+                msgs.extend(self._decode(pending.src, opened.payload))
+        now = self._clock.now()
+        for msg in msgs:
+            self._effects(actor, actor.strategy.receive(pending.src, msg, now))
+
+    def _effects(self, actor: Actor, effects: list[Effect]) -> None:
+        b = actor.node
+        out: dict[int, list[Message]] = {}
+        local: deque[Message] = deque()
+        observe = self._observe
+        while True:
+            now = self._clock.now()
+            for effect in effects:
+                if isinstance(effect, Broadcast | Send):
+                    observe(b, effect.msg, now)
+                if isinstance(effect, Broadcast):
+                    for d in range(self.n):
+                        if d == b:
+                            local.append(effect.msg)
+                        else:
+                            out.setdefault(d, []).append(effect.msg)
+                elif isinstance(effect, Send):
+                    if effect.dst == b:
+                        local.append(effect.msg)
+                    elif 0 <= effect.dst < self.n:
+                        out.setdefault(effect.dst, []).append(effect.msg)
+            if not local:
+                break
+            effects = actor.strategy.receive(b, local.popleft(), self._clock.now())
+        for d, msgs in out.items():
+            if d in self.actors:
+                self._schedule(b, d, [], msgs, len(msgs))
+                continue
+            for k in range(0, len(msgs), _BYZ_CHUNK):
+                chunk = msgs[k : k + _BYZ_CHUNK]
+                body = actor.senders[d].seal(pack_batch([encode(m) for m in chunk]))
+                self._schedule(b, d, [encode_frame(body)], chunk, len(chunk))
