@@ -1,0 +1,80 @@
+"""From a validated scenario to what runs: its parameters, its inputs, and its simulator.
+
+The simulator is assembled by ``byzlab.adversary.assemble`` (the one assembler), with the
+scenario's scheduler and strategies and their options.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from byzlab.adversary.schedulers import make_scheduler
+from byzlab.adversary.strategies import make_strategy
+from byzlab.errors import ScenarioError
+from byzlab.node.params import Params
+from byzlab.orchestration.scenario.model import Scenario
+
+__all__ = ["build_params", "build_simulator", "resolve_inputs", "scheduler_kwargs"]
+
+
+def scheduler_kwargs(scn: Scenario) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in scn.adversary.scheduler_options.items():
+        out[key] = frozenset(value) if isinstance(value, list) else value
+    return out
+
+
+def build_params(scn: Scenario) -> Params:
+    n, f = scn.run.n, scn.f
+    overrides = scn.params.overrides()
+    if scn.run.preset == "theory":
+        return Params.theory(n, f, **overrides)
+    if scn.run.preset == "proof":
+        return Params.proof(n, f, **overrides)
+    return Params.practical(n, f, **overrides)
+
+
+def _one_instance(scn: Scenario) -> None:
+    """Refuse to run a [committee]/[sortition] scenario as if it were one plain instance."""
+    if scn.multi_instance:
+        raise ScenarioError(
+            [
+                "a [committee]/[sortition] scenario is a sequence of agreement instances on a "
+                "pool of nodes: run it with `byzlab run FILE --backend sim|local` "
+                "(orchestration/instances.py)"
+            ]
+        )
+
+
+def resolve_inputs(scn: Scenario) -> list[int]:
+    """The n input values: a named pattern (seeded for "random") or the explicit list."""
+    from byzlab.seeds import make_inputs
+
+    _one_instance(scn)
+
+    inputs = scn.run.inputs
+    if isinstance(inputs, str):
+        return make_inputs(inputs, scn.run.n, scn.seed)
+    return list(inputs)
+
+
+def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
+    """A ``Simulator`` for this scenario (delta = 1 virtual unit)."""
+    from byzlab.adversary.assemble import assemble_simulator
+
+    _one_instance(scn)
+    return assemble_simulator(
+        build_params(scn),
+        protocol=scn.run.protocol,
+        inputs=resolve_inputs(scn),
+        seed=scn.seed,
+        scheduler=functools.partial(
+            make_scheduler, scn.adversary.scheduler, **scheduler_kwargs(scn)
+        ),
+        byzantine={
+            b.node: functools.partial(make_strategy, b.strategy, **b.options)
+            for b in scn.adversary.byzantine
+        },
+        max_time=max_time,
+    )

@@ -1,0 +1,395 @@
+"""Cross-field rules of a scenario: what pydantic cannot see on one field alone.
+
+f < n/3, the inputs list has n entries, Byzantine node ids are in range, distinct and at most
+f, strategy and scheduler options exist and have the right types (checked against the real
+constructors, so a new strategy option needs no change here), hold no nan or infinity, stay
+within ``_STRATEGY_LIMITS`` / ``_SCHEDULER_LIMITS`` and name nodes in 0..n-1; the parameters
+form a valid ``Params``; the multi-instance and docker tables agree with the rest. Every
+problem is one "path: message" line (``cross_check`` returns them all).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from byzlab.adversary.context import AdversaryContext
+from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler, option_fields
+from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.view import AdversaryView
+from byzlab.errors import _describe
+from byzlab.node.params import ParamsError
+from byzlab.orchestration.scenario.build import build_params, scheduler_kwargs
+from byzlab.orchestration.scenario.model import (
+    MAX_ITERATION,
+    MAX_VIRTUAL_TIME,
+    SORTITION_POOL_KEYS,
+    ByzantineEntry,
+    ParamsSection,
+    Scenario,
+)
+
+__all__ = ["cross_check"]
+
+# Strategy options whose values are node ids (adversary/strategies.py).
+_PLAYER_ID_OPTIONS = frozenset({"targets"})
+
+
+def _option_hints(func: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # pragma: no cover - unresolvable annotations: accept any type
+        return {}
+
+
+def _check_value(hint: Any, value: object) -> str | None:
+    """None if ``value`` fits the annotation ``hint`` (strictly), else a reason."""
+    if hint is None:
+        return None
+    # TOML has no sets: accept a list where the constructor wants a frozenset.
+    if isinstance(value, list) and "frozenset" in repr(hint):
+        value = frozenset(value)
+    if isinstance(hint, type) and hint is float and type(value) is int:
+        return None
+    try:
+        TypeAdapter(hint).validate_python(value, strict=True)
+    except ValidationError:
+        return f"expected {_hint_words(hint)}, got {_describe(value)}"
+    return None
+
+
+def _hint_words(hint: Any) -> str:
+    text = repr(hint).replace("typing.", "")
+    if "frozenset[int]" in text:
+        return "a list of node ids"
+    return {
+        "float | None": "a number",
+        "int | None": "an integer",
+        "<class 'float'>": "a number",
+        "<class 'int'>": "an integer",
+    }.get(text, text)
+
+
+def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
+    cls: type[ByzantineNode] = STRATEGIES[entry.strategy]
+    params = {
+        name: p
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        # `ctx` is the run's adversary context and `inner` how adaptive corruption hands
+        # over a live node, not scenario options
+        if name not in ("self", "spec", "ctx", "inner")
+        and p.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+    hints = _option_hints(cls.__init__)
+    problems = []
+    for key, value in entry.options.items():
+        if key not in params:
+            known = ", ".join(sorted(params)) or "(none)"
+            problems.append(
+                f"{where}.options.{key}: unknown option for strategy {entry.strategy!r}; "
+                f"known: {known}"
+            )
+            continue
+        reason = (
+            _check_value(hints.get(key), value)
+            or _nonfinite(value)
+            or _out_of_limits(_STRATEGY_LIMITS.get((entry.strategy, key)), value)
+        )
+        if reason:
+            problems.append(f"{where}.options.{key}: {reason}")
+    return problems
+
+
+# Numeric options and their limits: (low, low included, high, what). Options that the
+# constructors check themselves (targeted.slowdown, coin-aware.hold, latency-matrix.matrix,
+# finger-suppression.allow >= 0, rules[].delay) still get the finiteness check.
+_Limit = tuple[float, bool, float, str]
+_STRATEGY_LIMITS: dict[tuple[str, str], _Limit] = {
+    ("crash", "at_time"): (0, True, MAX_VIRTUAL_TIME, "virtual time, units of delta"),
+    ("crash", "at_iteration"): (1, True, MAX_ITERATION, "an iteration"),
+    ("crash", "at_step"): (1, True, 4, "a step of the iteration"),
+}
+_SCHEDULER_LIMITS: dict[tuple[str, str], _Limit] = {
+    ("exponential", "mean"): (0, False, 100, "a multiple of delta"),
+    ("latency-matrix", "jitter"): (0, True, 1, "a fraction of delta"),
+    ("targeted", "slowdown"): (0, True, 1, "a fraction of delta"),
+    ("partition", "heal_at"): (0, True, MAX_VIRTUAL_TIME, "virtual time, units of delta"),
+    ("finger-suppression", "allow"): (0, True, MAX_ITERATION, "bias cells"),
+}
+# Options that name nodes: every id in 0..n-1; hold-f holds at most f of them (it stands for
+# the f nodes whose messages the adversary may hold back; more would be another scheduler).
+_SCHEDULER_NODE_OPTIONS = {("hold-f", "held"), ("targeted", "nodes"), ("partition", "group")}
+
+
+def _nonfinite(value: object, path: str = "") -> str | None:
+    """A reason if ``value`` holds nan or an infinity anywhere (TOML has both)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        where = f" (at {path})" if path else ""
+        return f"must be a finite number, got {value!r}{where}"
+    items: list[tuple[str, object]] = []
+    if isinstance(value, list | tuple):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+    for sub, v in items:
+        reason = _nonfinite(v, sub)
+        if reason:
+            return reason
+    return None
+
+
+def _out_of_limits(limit: _Limit | None, value: object) -> str | None:
+    if limit is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    low, closed, high, what = limit
+    if (value < low if closed else value <= low) or value > high:
+        left = "[" if closed else "("
+        return f"must be in {left}{low:g}, {high:g}] ({what}), got {value!r}"
+    return None
+
+
+def _node_list_problem(scn: Scenario, key: str, value: object) -> str | None:
+    if not isinstance(value, list):
+        return None
+    n, f = scn.run.n, scn.f
+    bad = [x for x in value if isinstance(x, int) and not 0 <= x < n]
+    if bad:
+        return f"node {bad[0]} is out of range 0..{n - 1}"
+    if scn.adversary.scheduler == "hold-f" and key == "held" and len(set(value)) > f:
+        return (
+            f"{len(set(value))} held nodes, but hold-f holds at most f={f} "
+            "(the nodes whose messages arrive last)"
+        )
+    return None
+
+
+def _scheduler_option_problems(scenario: Scenario) -> list[str]:
+    adv = scenario.adversary
+    factory = SCHEDULERS[adv.scheduler]
+    allowed: dict[str, Any] = {}
+    if isinstance(factory, type):
+        hints = _option_hints(factory)
+        allowed = {f.name: hints.get(f.name) for f in option_fields(factory)}
+    problems = []
+    for key, value in adv.scheduler_options.items():
+        where = f"adversary.scheduler_options.{key}"
+        if key not in allowed:
+            known = ", ".join(sorted(allowed)) or "(none)"
+            problems.append(
+                f"{where}: unknown option for scheduler {adv.scheduler!r}; known: {known}"
+            )
+            continue
+        reason = (
+            _check_value(allowed[key], value)
+            or _nonfinite(value)
+            or _out_of_limits(_SCHEDULER_LIMITS.get((adv.scheduler, key)), value)
+        )
+        if not reason and (adv.scheduler, key) in _SCHEDULER_NODE_OPTIONS:
+            reason = _node_list_problem(scenario, key, value)
+        if reason:
+            problems.append(f"{where}: {reason}")
+    return problems
+
+
+def cross_check(scn: Scenario) -> list[str]:
+    problems: list[str] = []
+    n, f = scn.run.n, scn.f
+    if 3 * f >= n:
+        problems.append(
+            f"run.f: f={f} is too large for n={n}: Byzantine agreement needs f < n/3 "
+            f"(the largest allowed f is {(n - 1) // 3})"
+        )
+    inputs = scn.run.inputs
+    if isinstance(inputs, tuple) and len(inputs) != n and not scn.multi_instance:
+        problems.append(f"run.inputs: the list has {len(inputs)} values but n={n}")
+    problems += _byzantine_problems(scn.adversary.byzantine, "adversary.byzantine", n, "node")
+    if len(scn.adversary.byzantine) > f:
+        problems.append(
+            f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes exceed f={f}"
+        )
+    problems += _scheduler_option_problems(scn)
+    problems += _docker_problems(scn)
+    problems += _multi_instance_problems(scn)
+    if problems:
+        return problems
+    # Everything is individually fine: now the parameter set and the constructors as a whole.
+    try:
+        params = build_params(scn)
+    except (ParamsError, TypeError) as exc:
+        return [_params_problem(str(exc))]
+    ctx = AdversaryContext(params, AdversaryView(params, scn.byzantine_map()))
+    try:
+        make_scheduler(scn.adversary.scheduler, ctx, **scheduler_kwargs(scn))
+    except (TypeError, ValueError) as exc:
+        problems.append(f"adversary.scheduler_options: {exc}")
+    entries = [
+        (f"adversary.byzantine[{k}]", b.node, b) for k, b in enumerate(scn.adversary.byzantine)
+    ]
+    # a pool node's strategy drives players whose ids the draw decides: try it as player 0,
+    # and refuse options that name players (they would mean a different node every draw)
+    for k, b in enumerate(scn.pool_byzantine):
+        where = f"{_pool_table(scn)}.byzantine[{k}]"
+        named = sorted(set(b.options) & _PLAYER_ID_OPTIONS)
+        if named:
+            problems.append(
+                f"{where}.options.{named[0]}: names player ids, but a pool "
+                "node's players get new ids in every instance's draw; leave it "
+                "out (the strategy then picks its own)"
+            )
+        else:
+            entries.append((where, 0, b))
+    for where, node, b in entries:
+        try:
+            spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
+            make_strategy(b.strategy, spec, ctx, **b.options)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{where}.options: {exc}")
+    return problems
+
+
+def _byzantine_problems(
+    entries: Sequence[ByzantineEntry], table: str, size: int, noun: str
+) -> list[str]:
+    """Ids in range 0..size-1 (unchecked when size is 0: unknown), each corrupted once, and
+    strategy options that exist with the right types."""
+    problems: list[str] = []
+    seen: dict[int, int] = {}
+    for k, b in enumerate(entries):
+        where = f"{table}[{k}]"
+        if size and b.node >= size:
+            problems.append(f"{where}.node: {noun} {b.node} is out of range 0..{size - 1}")
+        if b.node in seen:
+            problems.append(
+                f"{where}.node: {noun} {b.node} is already corrupted by {table}[{seen[b.node]}]"
+            )
+        seen.setdefault(b.node, k)
+        problems += _strategy_option_problems(b, where)
+    return problems
+
+
+def _pool_table(scn: Scenario) -> str:
+    """Where the pool of a multi-instance run is described."""
+    return "committee" if scn.committee is not None else "sortition"
+
+
+def _multi_instance_problems(scn: Scenario) -> list[str]:
+    """[committee]/[sortition] rules: the sections agree with each other and with [run],
+    pool node ids are in range and distinct, and the active set fits in the pool."""
+    com, srt = scn.committee, scn.sortition
+    if com is None and srt is None:
+        return []
+    problems: list[str] = []
+    players_key = "committee.seats" if com is not None else "sortition.active"
+    players = com.seats if com is not None else srt.active if srt is not None else 0
+    if scn.run.n != players:
+        problems.append(
+            f"run.n: n={scn.run.n}, but a [committee]/[sortition] run has {players_key} = "
+            f"{players} players per instance; leave run.n out"
+        )
+    pool = scn.pool_size
+    if com is not None and srt is not None:
+        for key, instead in SORTITION_POOL_KEYS.items():
+            if key in srt.model_fields_set:
+                problems.append(
+                    f"sortition.{key}: with [committee] the pool is the "
+                    f"committee's; set {instead} instead"
+                )
+        staked = sum(1 for s in com.stakes if s > 0)
+        if srt.active > staked:
+            problems.append(
+                f"sortition.active: {srt.active} active nodes, but only {staked} "
+                "pool nodes have stake (committee.stakes)"
+            )
+    elif srt is not None:
+        if srt.pool is None:
+            problems.append(
+                "sortition.pool: required key is missing (the number of pool "
+                "nodes; without [committee] each active node runs one player)"
+            )
+        elif srt.active > srt.pool:
+            problems.append(
+                f"sortition.active: {srt.active} active nodes exceed the pool of "
+                f"sortition.pool = {srt.pool}"
+            )
+    table = _pool_table(scn)
+    problems += _byzantine_problems(scn.pool_byzantine, f"{table}.byzantine", pool, "pool node")
+    byzantine = {b.node for b in scn.pool_byzantine}
+    honest = [j for j in range(pool) if j not in byzantine and (com is None or com.stakes[j] > 0)]
+    if pool and byzantine and not honest:
+        problems.append(
+            f"{table}.byzantine: every pool node that can take part is Byzantine; "
+            "an instance needs honest players"
+        )
+    if scn.adversary.byzantine:
+        problems.append(
+            f"adversary.byzantine: in a [committee]/[sortition] run the corrupted "
+            f"players are those of the Byzantine pool nodes ({table}.byzantine); "
+            "leave adversary.byzantine empty"
+        )
+    if scn.docker.faults:
+        problems.append(
+            "docker.faults: container faults are not supported in [committee]/[sortition] runs"
+        )
+    inputs = scn.run.inputs
+    if isinstance(inputs, tuple) and pool and len(inputs) != pool:
+        problems.append(
+            f"run.inputs: a [committee]/[sortition] run takes one input per pool "
+            f"node: the list has {len(inputs)} values but the pool has {pool} "
+            "nodes"
+        )
+    return problems
+
+
+_NETEM_FIELDS = ("delay_ms", "jitter_ms", "loss_pct")
+
+
+def _docker_problems(scn: Scenario) -> list[str]:
+    """[docker] rules: targets are honest nodes, one trigger each, fields fit the action,
+    and crashed plus Byzantine nodes stay within f."""
+    problems: list[str] = []
+    n, f = scn.run.n, scn.f
+    byzantine = {b.node: k for k, b in enumerate(scn.adversary.byzantine)}
+    for k, fault in enumerate(scn.docker.faults):
+        where = f"docker.faults[{k}]"
+        if fault.node >= n:
+            problems.append(f"{where}.node: node {fault.node} is out of range 0..{n - 1}")
+        elif fault.node in byzantine:
+            problems.append(
+                f"{where}.node: node {fault.node} is Byzantine "
+                f"(adversary.byzantine[{byzantine[fault.node]}]); it runs inside the proxy "
+                "and has no container of its own"
+            )
+        if (fault.at_s is None) == (fault.at_iteration is None):
+            problems.append(f"{where}: set exactly one of at_s, at_iteration")
+        unused = [name for name in _NETEM_FIELDS if getattr(fault, name) is not None]
+        if fault.action == "kill" and fault.duration_s is not None:
+            unused.insert(0, "duration_s")
+        if fault.action != "netem":
+            problems += [f"{where}.{name}: not used by action {fault.action!r}" for name in unused]
+        elif fault.delay_ms is None and fault.loss_pct is None:
+            problems.append(f"{where}: a netem fault needs delay_ms or loss_pct")
+        elif fault.jitter_ms is not None and fault.delay_ms is None:
+            problems.append(f"{where}.jitter_ms: jitter needs delay_ms")
+    crashed = [i for i in scn.docker.crashed_nodes() if i < n and i not in byzantine]
+    if crashed and len(crashed) + len(byzantine) > f:
+        problems.append(
+            f"docker.faults: Byzantine nodes {sorted(byzantine)} plus crashed nodes {crashed} "
+            f"are {len(byzantine) + len(crashed)} faulty nodes, more than f={f} (a killed or "
+            "paused container is a crash fault and counts toward f)"
+        )
+    return problems
+
+
+def _params_problem(message: str) -> str:
+    name = message.split(" ", 1)[0]
+    if name in ParamsSection.model_fields:
+        return f"params.{name}: {message}"
+    if name.startswith("f="):
+        return f"run.f: {message}"
+    return f"params: {message}"

@@ -1,0 +1,71 @@
+"""Reading a scenario: from a TOML file or nested dicts to a validated ``Scenario``.
+
+Validation happens in two passes and every problem becomes one line naming the full field
+path: pydantic's errors, translated by ``byzlab.errors.format_validation_error`` into TOML
+terms, then the cross-field rules (``checks.py``). All problems are reported together in one
+``ScenarioError``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from byzlab.errors import ScenarioError, format_validation_error
+from byzlab.orchestration.scenario.checks import cross_check
+from byzlab.orchestration.scenario.model import Scenario
+
+__all__ = ["default_scenario", "load_scenario", "parse_scenario"]
+
+
+def parse_scenario(data: Mapping[str, Any], *, source: str | None = None) -> Scenario:
+    """Validate a scenario given as nested dicts (a parsed TOML document)."""
+    try:
+        scn = Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc, Scenario), source=source) from None
+    problems = cross_check(scn)
+    if problems:
+        raise ScenarioError(problems, source=source)
+    return scn
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a TOML scenario file; every problem is a ``ScenarioError``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(["file not found"], source=str(path)) from None
+    except OSError as exc:
+        raise ScenarioError([f"cannot be read: {exc.strerror or exc}"], source=str(path)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(["is not UTF-8 text"], source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"invalid TOML: {exc}"], source=str(path)) from None
+    if "sweep" in data:
+        # One way in: a sweep file is a grid of scenarios, and only `byzlab sweep` runs one.
+        raise ScenarioError(
+            [f"a sweep file ([sweep] table), not one scenario: run it with `byzlab sweep {path}`"],
+            source=str(path),
+        )
+    return parse_scenario(data, source=str(path))
+
+
+def default_scenario() -> Scenario:
+    """What `byzlab run` runs without a file: n=4, f=1, node 3 equivocates, random delays."""
+    return parse_scenario(
+        {
+            "run": {"n": 4, "f": 1, "protocol": "hpz", "inputs": "split"},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.005,
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        }
+    )
