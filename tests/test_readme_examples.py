@@ -85,9 +85,9 @@ ELSEWHERE: dict[tuple[str, ...], str] = {
 #: is a strict xfail, so fixing the bug fails it until the entry is removed.
 KNOWN_BUGS: dict[str, str] = {
     'scheduler = "rules"': (
-        "scenario validation turns every list-valued scheduler option into a frozenset "
-        "(byzlab.orchestration.scenario._scheduler_kwargs), so the rules scheduler's list of "
-        "rule tables fails with `unhashable type: 'dict'`"
+        "byzlab.orchestration.scenario.build.scheduler_kwargs turns every list-valued "
+        "scheduler option into a frozenset, so the rules scheduler's list of rule tables "
+        "fails validation (and byzlab sim/run) with `unhashable type: 'dict'`"
     ),
 }
 
