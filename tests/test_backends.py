@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from byzlab.orchestration.backend import BACKENDS, RESULT_FILES
+from byzlab.orchestration.backend import RESULT_FILES
+from byzlab.orchestration.dispatch import BACKENDS
 from byzlab.orchestration.results import NODE_CSV_COLUMNS, RUN_SUMMARY_KEYS
 from byzlab.orchestration.scenario import DEFAULT_IMAGE
 

@@ -452,7 +452,7 @@ def run(
 
     Example: byzlab run my-scenario.toml --seed 3 --out results
     """
-    from byzlab.orchestration.backend import run_scenario
+    from byzlab.orchestration.dispatch import run_scenario
     from byzlab.orchestration.scenario import default_scenario, load_scenario
 
     scn = load_scenario(scenario_file) if scenario_file else default_scenario()

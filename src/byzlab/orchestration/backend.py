@@ -21,9 +21,7 @@ SIGTERM to the orchestrator is turned into the same orderly stop as Ctrl-C (``in
 exit status 130). A file that cannot be written ends the run with ``RunIOError`` (exit status
 4): one line with the path, the errno, and what the run directory holds.
 
-``run_scenario`` is the one place that turns a backend's name into a run; the command line,
-sweeps and multi-instance runs call it (tests and benchmarks that drive a run step by step
-make a ``LocalRun`` or ``DockerRun`` themselves).
+``dispatch.run_scenario`` is the one place that turns a backend's name into a run.
 """
 
 from __future__ import annotations
@@ -45,7 +43,6 @@ from byzlab.orchestration.results import INCOMPLETE_FILE, remove_stale_tmp
 from byzlab.orchestration.scenario import Scenario
 
 __all__ = [
-    "BACKENDS",
     "RESULT_FILES",
     "Backend",
     "RunOutcome",
@@ -53,10 +50,7 @@ __all__ = [
     "execute",
     "ignoring_sigint",
     "io_error",
-    "run_scenario",
 ]
-
-BACKENDS = ("sim", "local", "docker")
 
 # What every backend writes in results/<run-id>/ (each adds what only it has: the simulator
 # trace.json; real runs traces/, proxy-stats.json and work/).
@@ -215,40 +209,3 @@ def io_error(exc: OSError, run: Backend) -> RunIOError:
         left = "nothing was written"
     stopped = "the run was stopped and its private keys removed; " if run.has_started else ""
     return RunIOError(f"run {run.run_id}: {os_error_text(exc)}; {stopped}{left}")
-
-
-def run_scenario(
-    scenario: Scenario,
-    backend: str,
-    *,
-    out_root: Path,
-    run_id: str | None = None,
-    on_status: StatusHook | None = None,
-    force: bool = False,
-    log: Callable[[str], None] | None = None,
-    max_time: float | None = None,
-    timeout_s: float | None = None,
-) -> RunOutcome:
-    """Run one single-instance scenario on ``backend`` and write its results directory.
-
-    ``force`` runs what the memory check refuses; ``log`` gets progress lines (docker);
-    ``max_time`` and ``timeout_s`` are the simulator's virtual-time and wall-clock limits
-    (real runs take theirs from the scenario)."""
-    run: Backend
-    if backend == "sim":
-        from byzlab.orchestration.simrun import SimRun
-
-        run = SimRun(
-            scenario, out_root=out_root, run_id=run_id, max_time=max_time, timeout_s=timeout_s
-        )
-    elif backend == "local":
-        from byzlab.orchestration.local import LocalRun
-
-        run = LocalRun(scenario, out_root=out_root, run_id=run_id, force=force)
-    elif backend == "docker":
-        from byzlab.orchestration.docker.run import DockerRun
-
-        run = DockerRun(scenario, out_root=out_root, run_id=run_id, force=force, log=log)
-    else:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    return execute(run, on_status)

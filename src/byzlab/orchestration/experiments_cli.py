@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from byzlab.orchestration.backend import BACKENDS
+from byzlab.orchestration.dispatch import BACKENDS
 
 __all__ = ["replay_command", "report_command", "results_command", "sweep_command"]
 

@@ -25,7 +25,7 @@ P nodes, some of them Byzantine, and a number of agreement instances run in a ro
    player starts with its owner's input (``run.inputs`` is per pool node), the players of a
    Byzantine pool node are all corrupted with its strategy and options, and [run], [params]
    and [adversary] apply as written; its seed is derived from the public seed. Any backend
-   runs it (``backend.run_scenario``: the simulator, one local process or one container per
+   runs it (``dispatch.run_scenario``: the simulator, one local process or one container per
    player), and ``instances/<t>/`` gets the results layout of a single run on that backend
    (on the simulator ``byzlab sim --scenario instances/<t>/scenario.toml`` replays it).
 5. *The adversary's share.* ``adversary_seats`` is the number of players owned by Byzantine
@@ -74,7 +74,7 @@ import numpy as np
 import numpy.typing as npt
 from nacl.signing import SigningKey
 
-from byzlab.orchestration.backend import BACKENDS, run_scenario
+from byzlab.orchestration.dispatch import BACKENDS, run_scenario
 from byzlab.orchestration.plan import new_run_id
 from byzlab.orchestration.results import (
     atomic_write_json,

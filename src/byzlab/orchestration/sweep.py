@@ -51,7 +51,7 @@ order; each worker writes its run's files and returns the row, and only the pare
 rows. Workers ignore SIGINT: on Ctrl-C the parent cancels what has not started, terminates
 its workers and leaves every finished row in place. Real backends (``local``, ``docker``) run
 in turn, because each one already uses the machine's cores and its timing is what it
-measures. Every backend runs a point through the one dispatch (``backend.run_scenario``) and
+measures. Every backend runs a point through the one dispatch (``dispatch.run_scenario``) and
 writes its results layout (``backend.RESULT_FILES``) in the store's run directory.
 
 Every run records its full resolved scenario (``scenario.toml`` and the ``scenario``
@@ -83,7 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from byzlab import __version__
 from byzlab.errors import RunFailed, SweepError
-from byzlab.orchestration.backend import BACKENDS, run_scenario
+from byzlab.orchestration.dispatch import BACKENDS, run_scenario
 from byzlab.orchestration.results import (
     atomic_write_json,
     atomic_write_text,
@@ -547,7 +547,7 @@ class RunTask:
 
 
 def execute_task(task: RunTask) -> dict[str, Any]:
-    """Run one point on its backend (``backend.run_scenario``), add the sweep's keys to its
+    """Run one point on its backend (``dispatch.run_scenario``), add the sweep's keys to its
     summary.json, and return its row. A simulator run that raises is data, not a failure (it
     is deterministic): its exception becomes the row's ``error`` and its summary.json says
     so. On a real backend ``RunFailed`` (a process that could not start) propagates."""
