@@ -267,7 +267,7 @@ def sim(
     _check_run_limits(seed, max_time, max_deliveries, timeout_s)
 
     if scenario_file is not None:
-        from byzlab.orchestration.scenario import build_simulator
+        from byzlab.orchestration.scenario import build_simulator, load_scenario
 
         clashing = [
             f"--{name.replace('_', '-')}"
@@ -290,12 +290,13 @@ def sim(
                 "with --scenario; set it in the scenario file"
             )
         explicit_seed = ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT
-        scn = _load_scenario_or_exit(scenario_file).with_seed(seed if explicit_seed else None)
+        # a ScenarioError is printed as one line, exit status 2 (byzlab.errors)
+        scn = load_scenario(scenario_file).with_seed(seed if explicit_seed else None)
         if scn.multi_instance:
             click.echo(
                 f"Error: {scenario_file}: a [committee]/[sortition] scenario is a "
                 "sequence of agreement instances on a pool of nodes; run it with "
-                f"`byzlab run {scenario_file} --backend sim` (or --backend local)",
+                f"`byzlab run {scenario_file} --backend sim` (or local, docker)",
                 err=True,
             )
             sys.exit(2)
@@ -375,17 +376,6 @@ def _check_run_limits(
             f"--timeout-s must be a finite number in (0, {MAX_TIMEOUT_S:g}] seconds, "
             f"got {timeout_s!r}"
         )
-
-
-def _load_scenario_or_exit(path: Path) -> Any:
-    """The validated scenario, or its problems on stderr (no traceback) and exit status 2."""
-    from byzlab.orchestration.scenario import ScenarioError, load_scenario
-
-    try:
-        return load_scenario(path)
-    except ScenarioError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
 
 
 @main.command()
