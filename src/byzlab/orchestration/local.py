@@ -91,25 +91,10 @@ class LocalRun(ProcessRun):
 
     name = "local"
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        *,
-        out_root: Path,
-        run_id: str | None = None,
-        proxy_options: dict[str, Any] | None = None,
-        node_options: dict[str, Any] | None = None,
-        python: str | None = None,
-        force: bool = False,
-    ) -> None:
-        super().__init__(
-            scenario,
-            out_root=out_root,
-            run_id=run_id,
-            proxy_options=proxy_options,
-            node_options=node_options,
-            force=force,
-        )
+    def __init__(self, scenario: Scenario, *, python: str | None = None, **options: Any) -> None:
+        """``python`` runs the processes (default: this interpreter); ``options`` are
+        ``ProcessRun``'s (out_root, run_id, proxy_options, node_options, force)."""
+        super().__init__(scenario, **options)
         self.python = python or sys.executable
         self.keys: PrivateKeyDir | None = None
         self._key_root: Path | None = None

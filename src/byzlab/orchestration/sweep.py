@@ -99,6 +99,7 @@ from byzlab.orchestration.scenario import (
     format_validation_error,
     parse_scenario,
 )
+from byzlab.orchestration.scenario.loading import read_toml
 from byzlab.orchestration.store import Store
 
 __all__ = [
@@ -429,19 +430,7 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str
 
 def load_sweep(path: Path) -> Sweep:
     """Read, validate and expand a sweep file; every problem is a ``SweepError``."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SweepError(["file not found"], source=str(path)) from None
-    except OSError as exc:
-        raise SweepError([f"cannot be read: {exc.strerror or exc}"], source=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise SweepError(["is not UTF-8 text"], source=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError([f"invalid TOML: {exc}"], source=str(path)) from None
+    text, data = read_toml(path, SweepError)
     return parse_sweep(data, source=str(path), text=text)
 
 

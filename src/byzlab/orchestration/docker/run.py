@@ -142,22 +142,14 @@ class DockerRun(ProcessRun):
         self,
         scenario: Scenario,
         *,
-        out_root: Path,
-        run_id: str | None = None,
         client: Any = None,
-        proxy_options: dict[str, Any] | None = None,
-        node_options: dict[str, Any] | None = None,
         log: Callable[[str], None] | None = None,
-        force: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            scenario,
-            out_root=out_root,
-            run_id=run_id,
-            proxy_options=proxy_options,
-            node_options=node_options,
-            force=force,
-        )
+        """``client`` is the engine's (default: ``engine.connect()`` when the run starts),
+        ``log`` gets progress lines; ``options`` are ``ProcessRun``'s (out_root, run_id,
+        proxy_options, node_options, force)."""
+        super().__init__(scenario, **options)
         self.image = scenario.docker.image
         self.log = log or (lambda line: None)
         self.client = client

@@ -19,7 +19,7 @@ from byzlab.errors import ScenarioError, format_validation_error
 from byzlab.orchestration.scenario.checks import cross_check
 from byzlab.orchestration.scenario.model import Scenario
 
-__all__ = ["default_scenario", "load_scenario", "parse_scenario"]
+__all__ = ["default_scenario", "load_scenario", "parse_scenario", "read_toml"]
 
 
 def parse_scenario(data: Mapping[str, Any], *, source: str | None = None) -> Scenario:
@@ -34,20 +34,27 @@ def parse_scenario(data: Mapping[str, Any], *, source: str | None = None) -> Sce
     return scn
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate a TOML scenario file; every problem is a ``ScenarioError``."""
+def read_toml(path: Path, error: type[ScenarioError]) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text and table; a file that cannot be read or parsed is ``error``
+    (``ScenarioError`` or ``SweepError``) naming it."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(["file not found"], source=str(path)) from None
+        raise error(["file not found"], source=str(path)) from None
     except OSError as exc:
-        raise ScenarioError([f"cannot be read: {exc.strerror or exc}"], source=str(path)) from None
+        raise error([f"cannot be read: {exc.strerror or exc}"], source=str(path)) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return text, tomllib.loads(text)
     except UnicodeDecodeError:
-        raise ScenarioError(["is not UTF-8 text"], source=str(path)) from None
+        raise error(["is not UTF-8 text"], source=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"invalid TOML: {exc}"], source=str(path)) from None
+        raise error([f"invalid TOML: {exc}"], source=str(path)) from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a TOML scenario file; every problem is a ``ScenarioError``."""
+    _, data = read_toml(path, ScenarioError)
     if "sweep" in data:
         # One way in: a sweep file is a grid of scenarios, and only `byzlab sweep` runs one.
         raise ScenarioError(
