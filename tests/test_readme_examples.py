@@ -25,6 +25,8 @@ does run; a command that is neither a ``byzlab`` command nor listed there fails 
   runs (``.ci/run`` starts from a fresh virtual environment with ``scripts/install``, and
   ``scripts/ci-setup.d/20-docker`` builds the image before the docker tests run);
 * ``pytest``: the command that runs this suite;
+* ``byzlab bench --quick --backends sim,local``: ``tests/test_bench.py`` runs exactly this end
+  to end and checks what it writes; a second run here would double the suite's longest test;
 * ``docker-compose up`` and ``docker stack deploy``: run against generated compose files by the
   docker tests named in :data:`ELSEWHERE` (checked to exist);
 * the standalone benchmark scripts (``benchmarks/bench_*.py``): measurements that take minutes
@@ -73,6 +75,9 @@ ELSEWHERE: dict[tuple[str, ...], str] = {
     ("scripts/install",): "CI itself: .ci/run installs from scratch with it",
     ("byzlab", "image", "build"): "CI itself: scripts/ci-setup.d/20-docker builds the image",
     ("pytest",): "this suite",
+    ("byzlab", "bench", "--quick", "--backends", "sim,local"): (
+        "tests/test_bench.py::test_quick_suite_writes_every_section_with_numeric_medians_and_plots"
+    ),
     ("docker-compose", "up"): (
         "tests/test_docker_e2e.py::test_the_repository_compose_file_runs_the_default_scenario"
     ),
