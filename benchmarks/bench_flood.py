@@ -6,7 +6,7 @@ A real run (local backend: real node processes, the real proxy, real MACs). Befo
 protocol starts, the proxy, holding the corrupted node's keys, writes to one honest node as
 fast as that node reads: garbage frames, forged frames, frames with a valid MAC but invalid
 contents, then ``--messages`` well-formed, validly MACed protocol messages (see
-``_flood_messages`` in adversary/proxy.py: RBC instances of every origin opened up to the
+``_flood_messages`` in adversary/proxy/inject.py: RBC instances of every origin opened up to the
 window with a different value each, instances far beyond the window, the peer's own stream
 claiming far-future iterations and boards, repeated DECIDEs), then one oversized frame. The
 benchmark samples the node's resident set (``/proc/PID/status`` VmRSS) while it works
