@@ -41,10 +41,12 @@ from typing import Any
 
 from byzlab.errors import InvariantViolation
 from byzlab.node.agreement import HonestNode
-from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
+from byzlab.node.effects import Decide, Event, Halt
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, wire_size
 from byzlab.node.params import Params
+from byzlab.runtime.delay import DelayBound
 from byzlab.runtime.interfaces import DeliveryPolicy, Process, SendObserver
+from byzlab.runtime.interpreter import EffectInterpreter
 
 _MASK = (1 << 64) - 1
 _FNV = 0x100000001B3
@@ -175,12 +177,14 @@ class Simulator:
         self.halted: set[int] = set()
         self.events: list[tuple[float, int, Event]] = []
         self.initials: set[tuple[int, int]] = set()
+        self._delays = DelayBound(scheduler, delta).delays
+        self._perform = EffectInterpreter(params.n, self, adversary).perform
 
     # -- the event loop ----------------------------------------------------------------
 
     def run(self) -> SimResult:
         for i, node in enumerate(self.nodes):
-            self._apply(i, node.start(0.0))
+            self._perform(i, node.start(0.0), 0.0)
         stopped = self._loop()
         return self._result(stopped)
 
@@ -212,7 +216,7 @@ class Simulator:
                 self._hash = h
                 return "timeout"
             # the order in which pushes are delivered is the schedule; contents are hashed
-            # once per send in _apply
+            # once per send in transmit
             h = (h ^ seqno) * _FNV & _MASK
             node = nodes[dst]
             if node.halted:
@@ -220,7 +224,7 @@ class Simulator:
             effects = node.receive(src, msg, time)
             if effects:
                 self._hash = h
-                self._apply(dst, effects)
+                self._perform(dst, effects, time)
                 h = self._hash
             for observer in observers:
                 observer(self, time)
@@ -244,14 +248,6 @@ class Simulator:
         self.decisions = [d for d in self.decisions if d.node != node]
         self.halted.discard(node)
 
-    def _push(self, src: int, dst: int, msg: Message, delay: float) -> None:
-        self._seq += 1
-        heapq.heappush(self._queue, (self.now + delay, self._seq, dst, src, msg))
-
-    def _count(self, msg: Message) -> None:
-        self.messages += 1
-        self.bytes += wire_size(msg)
-
     def _mix(self, src: int, msg: Message) -> None:
         if isinstance(msg, RbcMsg):
             key = src | msg.kind << 10 | msg.origin << 12 | msg.seq << 22
@@ -260,57 +256,39 @@ class Simulator:
             key, value = src | 3 << 10, msg.value + 1
         self._hash = ((self._hash ^ key) * _FNV ^ value) * _FNV & _MASK
 
-    def _apply(self, src: int, effects: list[Effect]) -> None:
-        n = self.params.n
-        delay = self.scheduler.delay
-        now = self.now
+    # -- the EffectSink of the runtime's interpreter (byzlab.runtime.interpreter) ------
+
+    def transmit(self, src: int, msg: Message, dsts: Sequence[int], now: float) -> None:
+        """Queue one copy per destination, each with its own sequence number in destination
+        order (ties at one virtual time go in that order); the sender's own copy is due at
+        once, the others after the scheduler's delay within [0, delta]."""
+        self._note_initial(src, msg)
+        self._mix(src, msg)
         queue = self._queue
         push = heapq.heappush
-        observe = self.adversary.observe
-        for effect in effects:
-            if isinstance(effect, Broadcast):
-                msg = effect.msg
-                observe(src, msg, now)
-                self._note_initial(src, msg)
-                self._mix(src, msg)
-                seq = self._seq
-                for dst in range(n):
-                    seq += 1
-                    if dst == src:
-                        push(queue, (now, seq, dst, src, msg))
-                    else:
-                        push(queue, (now + delay(src, dst, msg, now), seq, dst, src, msg))
-                self._seq = seq
-                size = wire_size(msg)
-                self.messages += n - 1
-                self.bytes += size * (n - 1)
-                self.by_kind[_kind_name(msg)] += n - 1
-            elif isinstance(effect, Send):
-                msg = effect.msg
-                if not 0 <= effect.dst < n:
-                    continue
-                observe(src, msg, now)
-                self._note_initial(src, msg)
-                self._mix(src, msg)
-                if effect.dst == src:
-                    self._push(src, src, msg, 0.0)
-                else:
-                    self._push(src, effect.dst, msg, delay(src, effect.dst, msg, now))
-                    self._count(msg)
-                    self.by_kind[_kind_name(msg)] += 1
-            elif isinstance(effect, Decide):
-                self._on_decide(src, effect)
-            elif isinstance(effect, Halt):
-                if src in self.honest_ids:
-                    self.halted.add(src)
-            elif isinstance(effect, Event):
-                self.events.append((now, src, effect))
+        seq = self._seq
+        for dst, delay in zip(dsts, self._delays(src, dsts, msg, now), strict=True):
+            seq += 1
+            push(queue, (now + delay, seq, dst, src, msg))
+        self._seq = seq
+        others = len(dsts) - (src in dsts)
+        if others:
+            self.messages += others
+            self.bytes += wire_size(msg) * others
+            self.by_kind[_kind_name(msg)] += others
+
+    def halt(self, src: int, halt: Halt, now: float) -> None:
+        if src in self.honest_ids:
+            self.halted.add(src)
+
+    def event(self, src: int, event: Event, now: float) -> None:
+        self.events.append((now, src, event))
 
     def _note_initial(self, src: int, msg: Message) -> None:
         if isinstance(msg, RbcMsg) and msg.kind == 0:
             self.initials.add((msg.origin, msg.seq))
 
-    def _on_decide(self, node: int, effect: Decide) -> None:
+    def decide(self, node: int, effect: Decide, now: float) -> None:
         if node not in self.honest_ids:
             return
         self.decisions.append(DecisionRecord(node, effect.value, effect.iteration, self.now))
