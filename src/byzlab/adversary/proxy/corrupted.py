@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +31,11 @@ from byzlab.errors import NodeConfigError
 from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
 from byzlab.network.framing import encode_frame, pack_batch
 from byzlab.network.keys import Roster, load_private_key
-from byzlab.node.effects import Broadcast, Effect, Send
+from byzlab.node.effects import Decide, Effect, Event, Halt
 from byzlab.node.messages import Message, encode
 from byzlab.node.params import Params
+from byzlab.runtime.interfaces import SendObserver
+from byzlab.runtime.interpreter import EffectInterpreter
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
 __all__ = ["Actor", "CorruptedNodes"]
@@ -55,7 +57,7 @@ class CorruptedNodes:
     """The corrupted nodes of ``config.byzantine``, keyed by id in ``actors``.
 
     ``schedule(src, dst, frames, msgs, count)`` holds what they send for the scheduler's
-    delay; ``observe`` feeds every message they send to the full-information view;
+    delay; ``view`` (the full-information view) is shown every message they send;
     ``decode(src, payload)`` decodes a payload an honest node sent one of them; failed
     MAC checks are counted in ``drops``."""
 
@@ -70,7 +72,7 @@ class CorruptedNodes:
         honest_ids: list[int],
         clock: RunClock,
         schedule: Callable[[int, int, list[bytes], list[Message] | None, int], None],
-        observe: Callable[[int, Message, float], None],
+        view: SendObserver,
         decode: Callable[[int, bytes], list[Message]],
         drops: Counter[str],
     ) -> None:
@@ -78,7 +80,9 @@ class CorruptedNodes:
         self.n = n
         self._clock = clock
         self._schedule = schedule
-        self._observe = observe
+        self._interpreter = EffectInterpreter(n, self, view)
+        self._local: deque[Message] = deque()  # the acting strategy's own copies, in order
+        self._out: dict[int, list[Message]] = {}  # what it sent the others, per destination
         self._decode = decode
         self._drops = drops
         # Byzantine link senders continue past any previous incarnation's sequence numbers.
@@ -135,29 +139,19 @@ class CorruptedNodes:
             self._effects(actor, actor.strategy.receive(pending.src, msg, now))
 
     def _effects(self, actor: Actor, effects: list[Effect]) -> None:
+        """Perform a strategy's effects through the one interpreter
+        (byzlab.runtime.interpreter): its own copies go back to it at once, in order, and
+        what it sends to the others is scheduled when the cascade is over, per destination
+        (sealed in frames of ``_BYZ_CHUNK`` messages for an honest one)."""
         b = actor.node
-        out: dict[int, list[Message]] = {}
-        local: deque[Message] = deque()
-        observe = self._observe
-        while True:
-            now = self._clock.now()
-            for effect in effects:
-                if isinstance(effect, Broadcast | Send):
-                    observe(b, effect.msg, now)
-                if isinstance(effect, Broadcast):
-                    for d in range(self.n):
-                        if d == b:
-                            local.append(effect.msg)
-                        else:
-                            out.setdefault(d, []).append(effect.msg)
-                elif isinstance(effect, Send):
-                    if effect.dst == b:
-                        local.append(effect.msg)
-                    elif 0 <= effect.dst < self.n:
-                        out.setdefault(effect.dst, []).append(effect.msg)
-            if not local:
-                break
-            effects = actor.strategy.receive(b, local.popleft(), self._clock.now())
+        out = self._out = {}
+        local = self._local
+        clock = self._clock
+        perform = self._interpreter.perform
+        perform(b, effects, clock.now())
+        while local:
+            msg = local.popleft()
+            perform(b, actor.strategy.receive(b, msg, clock.now()), clock.now())
         for d, msgs in out.items():
             if d in self.actors:
                 self._schedule(b, d, [], msgs, len(msgs))
@@ -166,3 +160,24 @@ class CorruptedNodes:
                 chunk = msgs[k : k + _BYZ_CHUNK]
                 body = actor.senders[d].seal(pack_batch([encode(m) for m in chunk]))
                 self._schedule(b, d, [encode_frame(body)], chunk, len(chunk))
+
+    # ----------------------------------------------------------------- effects (EffectSink)
+
+    def transmit(self, src: int, msg: Message, dsts: Sequence[int], now: float) -> None:
+        """The strategy's own copy goes back to it (``_effects``); the others wait in
+        ``_out`` for the end of the cascade."""
+        out = self._out
+        for d in dsts:
+            if d == src:
+                self._local.append(msg)
+            else:
+                out.setdefault(d, []).append(msg)
+
+    def decide(self, src: int, decision: Decide, now: float) -> None:
+        """A corrupted node's decision means nothing to anyone."""
+
+    def halt(self, src: int, halt: Halt, now: float) -> None:
+        """A strategy that halts simply stops answering; nothing to do here."""
+
+    def event(self, src: int, event: Event, now: float) -> None:
+        """Strategies' trace events are not recorded by the proxy."""

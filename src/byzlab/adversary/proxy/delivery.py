@@ -1,7 +1,8 @@
 """Holding frames for the scheduler's delay: the proxy's timers, queues and memory bounds.
 
 *Scheduling.* A frame from s to d is held for a delay chosen by the same scheduler objects
-the simulator uses (``byzlab.adversary.schedulers``), bound with delta = 1 virtual unit;
+the simulator uses (``byzlab.adversary.schedulers``), held to [0, delta] with delta = 1
+virtual unit by the runtime's one bound (``byzlab.runtime.delay``, as in the simulator);
 the delay is then scaled by ``delta_s`` wall-clock seconds (``clock.py``) and realised with
 an event-loop timer (deliveries scheduled in the same loop turn with the same delay share
 one timer). A frame batches several messages; for a scheduler that inspects messages, its
@@ -55,6 +56,7 @@ from byzlab.adversary.proxy.clock import RunClock
 from byzlab.adversary.proxy.config import ProxyConfig
 from byzlab.adversary.proxy.stats import ProxyStats
 from byzlab.node.messages import DecideMsg, Message
+from byzlab.runtime.delay import DelayBound
 from byzlab.runtime.interfaces import DeliveryPolicy
 
 __all__ = ["Delivery", "Outbox", "Pending"]
@@ -132,6 +134,7 @@ class Delivery:
     ) -> None:
         self.config = config
         self.scheduler = scheduler
+        self._bound = DelayBound(scheduler, _DELTA)
         self.stats = stats
         self.clock = clock
         self.outboxes: dict[int, Outbox] = {i: Outbox() for i in honest_ids}
@@ -159,17 +162,17 @@ class Delivery:
         """Hold a delivery for the scheduler's delay. ``msgs`` None: the frames were not
         decoded (the scheduler does not inspect messages), so the delay is drawn once for
         the frame; otherwise it is the largest of the delays of its messages."""
-        scheduler = self.scheduler
         elapsed = self.clock.elapsed()
         now = self.clock.virtual(elapsed)
+        # The delays come through the runtime's DelayBound: within [0, delta] whatever the
+        # scheduler says, the same rule as in the simulator.
+        delay = self._bound.delay
         if not count:
             virtual = _DELTA
         elif msgs is None:
-            virtual = scheduler.delay(src, dst, _UNINSPECTED, now)
+            virtual = delay(src, dst, _UNINSPECTED, now)
         else:
-            delay = scheduler.delay
             virtual = max(delay(src, dst, m, now) for m in msgs)
-        virtual = min(max(virtual, 0.0), _DELTA)  # the model's bound, whatever a scheduler says
         counts = self.stats.counts
         box = self.outboxes.get(dst)
         held = len(frames[0]) if len(frames) == 1 else sum(len(f) for f in frames)

@@ -171,7 +171,7 @@ class Proxy:
             honest_ids=self.honest_ids,
             clock=self.clock,
             schedule=self.delivery.schedule,
-            observe=self.view.observe,
+            view=self.view,
             decode=self._decode_unobserved,
             drops=self.record.drops,
         )

@@ -31,7 +31,9 @@ not hinge on the order of *simultaneous* deliveries: the simulator breaks ties b
 messages due at the same virtual time by send order, a global lockstep that real processes
 cannot reproduce. (With split inputs and n = 4 the quorum a node waits for depends on
 exactly such ties; deferring self-deliveries the way the simulator does was tried and only
-moved the outcome around.)
+moved the outcome around.) Effects are interpreted by the one ``EffectInterpreter``
+(``byzlab.runtime.interpreter``); the node's own copy of a broadcast goes back to it at once,
+which the delivery-order contract in ``byzlab.node.effects`` allows.
 
 Modules, one concept each:
 

@@ -57,6 +57,7 @@ import os
 import signal
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,10 @@ from byzlab.network.tcp.connection import ProxyConnection
 from byzlab.network.tcp.incarnation import mark_incarnation
 from byzlab.network.trace import TraceWriter
 from byzlab.node.agreement import HonestNode
-from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt, Send
+from byzlab.node.effects import Decide, Effect, Event, Halt
 from byzlab.node.messages import DecodeError, Decoder, Message, encode
 from byzlab.node.params import Params, ParamsError
+from byzlab.runtime.interpreter import EffectInterpreter
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
 __all__ = ["NodeRuntime"]
@@ -151,6 +153,10 @@ class NodeRuntime:
             trace=self.trace,
         )
         self.batcher = Batcher(flush_round=self.connection.flush_round, broadcast=self.peers)
+        self._interpreter = EffectInterpreter(n, self)
+        self._local: deque[Message] = deque()  # this node's own copies, in order
+        self._full = False  # a destination reached the batcher's bound (see _apply)
+        self._sent = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- entry point
@@ -294,65 +300,71 @@ class NodeRuntime:
         return full
 
     def _apply(self, effects: list[Effect], now: float) -> bool:
-        """Perform effects: network sends via the batcher, self-deliveries locally.
+        """Perform effects through the one interpreter (byzlab.runtime.interpreter): sends
+        go to the batcher, the copies for this node back to the state machine, in the order
+        byzlab.node.effects documents.
 
-        A broadcast is encoded and packed once and queued for every peer. Never waits:
-        returns True if a destination reached the batcher's bound, and the caller then
-        waits for space before it takes the next input.
+        Never waits: returns True if a destination reached the batcher's bound, and the
+        caller then waits for space before it takes the next input.
         """
-        local: deque[Message] = deque()
+        self._full = False
+        self._sent = 0
+        local = self._local
         node = self.node
-        batcher = self.batcher
-        npeers = len(self.peers)
         me = self.me
-        full = False
-        sent = 0
+        perform = self._interpreter.perform
         try:
-            while True:
-                for effect in effects:
-                    if isinstance(effect, Broadcast):
-                        if batcher.put_broadcast(batcher.pack(encode(effect.msg))):
-                            full = True
-                        sent += npeers
-                        local.append(effect.msg)
-                    elif isinstance(effect, Send):
-                        dst = effect.dst
-                        if dst == me:
-                            local.append(effect.msg)
-                        elif 0 <= dst < self.n:
-                            if batcher.put_packed((dst,), batcher.pack(encode(effect.msg))):
-                                full = True
-                            sent += 1
-                    elif isinstance(effect, Decide):
-                        self._on_decide(effect)
-                    elif isinstance(effect, Halt):
-                        self._on_halt(effect)
-                    elif isinstance(effect, Event):
-                        self.trace.event(f"node-{effect.name}", **effect.data)
-                if not local or node.halted:
-                    return full
-                effects = node.receive(me, local.popleft(), now)
+            perform(me, effects, now)
+            while local and not node.halted:
+                perform(me, node.receive(me, local.popleft(), now), now)
         finally:
-            self.counters["messages_out"] += sent
+            local.clear()  # a node that halted takes no more inputs, its own included
+            self.counters["messages_out"] += self._sent
+        return self._full
 
-    def _on_decide(self, effect: Decide) -> None:
+    # ----------------------------------------------------------------- effects (EffectSink)
+
+    def transmit(self, src: int, msg: Message, dsts: Sequence[int], now: float) -> None:
+        """Queue ``msg`` for each of ``dsts`` in the batcher; this node's own copy goes back
+        to its state machine (``_apply``), without touching the network. A message for
+        everyone (a broadcast) is encoded and packed once and queued once for all peers."""
+        batcher = self.batcher
+        if len(dsts) == self.n:
+            if batcher.put_broadcast(batcher.pack(encode(msg))):
+                self._full = True
+            self._sent += self.n - 1
+            self._local.append(msg)
+            return
+        me = self.me
+        for dst in dsts:
+            if dst == me:
+                self._local.append(msg)
+            else:
+                if batcher.put_packed((dst,), batcher.pack(encode(msg))):
+                    self._full = True
+                self._sent += 1
+
+    def decide(self, src: int, decision: Decide, now: float) -> None:
         self.decision_time = time.time()
         self.trace.event(
-            "decide", value=effect.value, iteration=effect.iteration, after_s=self._now()
+            "decide", value=decision.value, iteration=decision.iteration, after_s=self._now()
         )
-        log.info("node %d: decided %d in iteration %d", self.me, effect.value, effect.iteration)
+        log.info("node %d: decided %d in iteration %d", self.me, decision.value, decision.iteration)
 
-    def _on_halt(self, effect: Halt) -> None:
-        self.halt_reason = effect.reason
+    def halt(self, src: int, halt: Halt, now: float) -> None:
+        self.halt_reason = halt.reason
         self._halted_at = asyncio.get_running_loop().time()
-        self.trace.event("halt", reason=effect.reason, after_s=self._now())
-        log.info("node %d: halted (%s)", self.me, effect.reason)
+        self.trace.event("halt", reason=halt.reason, after_s=self._now())
+        log.info("node %d: halted (%s)", self.me, halt.reason)
         # The result exists from the moment of halting, even if the linger is cut short. It
         # is written (with an fsync) on the next turn of the loop, once the batcher has sent
         # the DECIDEs queued in this one: they must not wait for the disk, and a halted
         # node has nothing else to do.
         asyncio.get_running_loop().call_soon(self._write_result_at_halt)
         self._wake.set()
+
+    def event(self, src: int, event: Event, now: float) -> None:
+        self.trace.event(f"node-{event.name}", **event.data)
 
     def _write_result_at_halt(self) -> None:
         if not self._result_written:
