@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from byzlab.adversary.matrix import RunOutcome, matrix_command, percentile, run_one, summarize
+from byzlab.orchestration.matrix import RunOutcome, matrix_command, percentile, run_one, summarize
 
 
 def outcome(

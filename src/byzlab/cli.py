@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,6 +20,7 @@ from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import ByzlabError
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
+from byzlab.orchestration.overrides import parse_param_overrides
 
 # Commands whose modules pull in heavy libraries (scipy, pyarrow, matplotlib, the Docker
 # SDK) are imported only when used, so `byzlab node`/`byzlab proxy` start fast and the
@@ -28,7 +28,7 @@ from byzlab.node.validation import PROTOCOLS
 _LAZY_COMMANDS = {
     "bench": ("byzlab.bench.runner", "bench_command"),
     "keys": ("byzlab.network.keys", "keys_command"),
-    "matrix": ("byzlab.adversary.matrix", "matrix_command"),
+    "matrix": ("byzlab.orchestration.matrix", "matrix_command"),
     "sweep": ("byzlab.orchestration.experiments_cli", "sweep_command"),
     "results": ("byzlab.orchestration.experiments_cli", "results_command"),
     "report": ("byzlab.orchestration.experiments_cli", "report_command"),
@@ -87,39 +87,6 @@ def main() -> None:
     The Huang-Pettie-Zhu optimal-resilience agreement protocol runs as pure state machines,
     in a deterministic simulator (`byzlab sim`) and on real processes.
     """
-
-
-def parse_param_overrides(
-    pairs: Sequence[str], known: Iterable[str] | None = None
-) -> dict[str, Any]:
-    """``--param NAME=VALUE`` pairs as numbers, names checked against ``known`` (default:
-    every field of ``Params`` but n and f). Shared by ``byzlab sim`` and ``byzlab matrix``."""
-    names = sorted(
-        known
-        if known is not None
-        else (f.name for f in dataclasses.fields(Params) if f.name not in ("n", "f"))
-    )
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        name = key.strip()
-        if not sep or not name:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
-        if name not in names:
-            raise click.BadParameter(
-                f"unknown parameter {name!r}; known: {', '.join(names)}", param_hint="--param"
-            )
-        try:
-            value: Any = int(raw)
-        except ValueError:
-            try:
-                value = float(raw)
-            except ValueError:
-                raise click.BadParameter(
-                    f"{name} must be a number, got {raw!r}", param_hint="--param"
-                ) from None
-        out[name] = value
-    return out
 
 
 def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:

@@ -34,6 +34,8 @@ from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
+from byzlab.orchestration.overrides import parse_param_overrides
+from byzlab.orchestration.scenario import ParamsSection
 
 MATRIX_SCHEDULERS = tuple(sorted(set(SCHEDULERS) - {"rules"}))
 
@@ -150,9 +152,6 @@ def summarize(outcomes: Sequence[RunOutcome], params: str = "") -> list[CellSumm
 
 def parse_params(pairs: Sequence[str], n: int, f: int) -> dict[str, Any]:
     """NAME=VALUE overrides of `Params.practical`: the keys a scenario's [params] takes."""
-    from byzlab.cli import parse_param_overrides
-    from byzlab.orchestration.scenario import ParamsSection
-
     overrides = parse_param_overrides(pairs, ParamsSection.model_fields)
     try:
         Params.practical(n, f, **overrides)
