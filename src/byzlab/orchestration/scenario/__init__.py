@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A scenario has four tables::
+A scenario has these tables::
 
     [run]        n, f, seed, protocol, preset, inputs, timeout_s
     [params]     overrides of any protocol parameter (m, T, c, window, m0, xmax, ...)
@@ -10,6 +10,7 @@ A scenario has four tables::
                  [[adversary.byzantine]] node, strategy, options
     [docker]     image, [[docker.faults]] node, action, at_s | at_iteration, duration_s,
                  delay_ms, jitter_ms, loss_pct  (container faults; only the docker backend)
+    [swarm]      placement = "spread" | {node = host}  (only the swarm backend)
     [committee]  stakes, seats, instances, [[committee.byzantine]] node, strategy, options
     [sortition]  active, percentile, alpha, penalty, and without [committee]: pool,
                  instances, [[sortition.byzantine]] node, strategy, options
@@ -95,6 +96,7 @@ from byzlab.orchestration.scenario.model import (
     RunSection,
     Scenario,
     SortitionSection,
+    SwarmSection,
 )
 
 __all__ = [
@@ -119,6 +121,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SortitionSection",
+    "SwarmSection",
     "build_params",
     "build_simulator",
     "default_scenario",

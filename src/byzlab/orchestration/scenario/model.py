@@ -20,6 +20,7 @@ INPUT_KINDS = ("split", "zeros", "ones", "random")
 PRESETS = ("practical", "theory", "proof")
 TAMPER_MODES = ("none", "flip-byte")
 FAULT_ACTIONS = ("kill", "pause", "netem")
+SWARM_PLACEMENTS = ("spread",)
 DEFAULT_IMAGE = "byzlab:latest"
 # Upper bounds that keep a typo (n = 100000) from allocating for minutes before failing.
 MAX_N = 1024
@@ -192,6 +193,41 @@ class DockerSection(_Strict):
         return sorted({fault.node for fault in self.faults if fault.is_crash})
 
 
+class SwarmSection(_Strict):
+    """[swarm]: where ``--backend swarm`` runs each honest node's service.
+
+    ``placement = "spread"`` (the default) deals the honest nodes out over the swarm's hosts
+    round-robin, hosts in the order of their names; a table ``{node = host}`` pins the nodes
+    it lists to hosts (a swarm node's host name or id) and spreads the others. The hosts are
+    only known once the run has a swarm to ask, so a host the swarm does not have is refused
+    when the run starts, in one line naming the field.
+    """
+
+    placement: Any = "spread"
+
+    @field_validator("placement")
+    @classmethod
+    def _placement(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if v not in SWARM_PLACEMENTS:
+                raise ValueError(f"{_one_of(v, SWARM_PLACEMENTS)}, or a table {{node = host}}")
+            return v
+        if not isinstance(v, dict):
+            raise ValueError(f'{v!r} is neither "spread" nor a table {{node = host}}')
+        for node, host in v.items():
+            if not node.isdigit():
+                raise ValueError(f"key {node!r} is not a node id (0, 1, ...)")
+            if not isinstance(host, str) or not host:
+                raise ValueError(f"node {node}: the host must be a non-empty string")
+        return v
+
+    def pinned(self) -> dict[int, str]:
+        """The nodes the placement table pins, with their hosts ({} for spread)."""
+        if isinstance(self.placement, str):
+            return {}
+        return {int(node): host for node, host in self.placement.items()}
+
+
 class CommitteeSection(_Strict):
     """[committee]: a pool of nodes with stakes; every instance draws ``seats`` seats by stake.
 
@@ -260,6 +296,7 @@ class Scenario(_Strict):
     params: ParamsSection = ParamsSection()
     adversary: AdversarySection = AdversarySection()
     docker: DockerSection = DockerSection()
+    swarm: SwarmSection = SwarmSection()
     committee: CommitteeSection | None = None
     sortition: SortitionSection | None = None
 
@@ -366,6 +403,9 @@ class Scenario(_Strict):
                     for k, v in fault.model_dump().items()
                     if v is not None
                 ]
+        if self.swarm != SwarmSection():
+            lines += ["", "[swarm.placement]"]
+            lines += [f"{node} = {_toml_value(host)}" for node, host in self.swarm.pinned().items()]
         if self.committee is not None:
             com = self.committee.model_dump(exclude={"byzantine"})
             lines += ["", "[committee]"] + [f"{k} = {_toml_value(v)}" for k, v in com.items()]
