@@ -23,15 +23,17 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
 
 
-def connect(*, timeout: float = 60.0) -> Any:
-    """A ``docker.DockerClient`` for the engine at ``DOCKER_HOST``, checked with a ping.
+def connect(*, timeout: float = 60.0, address: str | None = None) -> Any:
+    """A ``docker.DockerClient`` for the engine at ``address`` (default ``DOCKER_HOST``),
+    checked with a ping.
 
     The client is made in two steps: a probe pinned to the oldest API version asks the
     engine for its version, then the real client uses the newest version both sides speak.
     ``docker.from_env()`` would negotiate inside its constructor, and when the engine is
     unreachable it leaves its socket open with no client object to close it by.
     """
-    address = engine_address()
+    environment = dict(os.environ, DOCKER_HOST=address) if address else None
+    address = address or engine_address()
     try:
         import docker
         from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
@@ -43,7 +45,7 @@ def connect(*, timeout: float = 60.0) -> Any:
     probe = None
     try:
         probe = docker.DockerClient.from_env(
-            version=MINIMUM_DOCKER_API_VERSION, timeout=int(timeout)
+            version=MINIMUM_DOCKER_API_VERSION, timeout=int(timeout), environment=environment
         )
         engine = str(probe.api.version(api_version=False)["ApiVersion"])
     except Exception as exc:  # the SDK raises DockerException, requests and OS errors alike
@@ -60,7 +62,9 @@ def connect(*, timeout: float = 60.0) -> Any:
     version = min(
         engine, DEFAULT_DOCKER_API_VERSION, key=lambda v: tuple(int(x) for x in v.split("."))
     )
-    return docker.DockerClient.from_env(version=version, timeout=int(timeout))
+    return docker.DockerClient.from_env(
+        version=version, timeout=int(timeout), environment=environment
+    )
 
 
 def _unreachable(address: str) -> DockerUnavailable:
