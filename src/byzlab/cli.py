@@ -354,13 +354,21 @@ def _check_run_limits(
 )
 @click.option(
     "--backend",
-    type=click.Choice(["local", "docker", "sim"]),
+    type=click.Choice(["local", "docker", "swarm", "sim"]),
     default="local",
     show_default=True,
     help="Where it runs: local = one process per node on 127.0.0.1; docker = one "
     "container per node on a private bridge network (needs a Docker engine and "
-    "`byzlab image build`); sim = the deterministic simulator. Every backend writes "
-    "the same results layout.",
+    "`byzlab image build`); swarm = one service per node on a Docker swarm's hosts "
+    "(the image loaded on each; docs/multihost.md); sim = the deterministic simulator. "
+    "Every backend writes the same results layout.",
+)
+@click.option(
+    "--docker-host",
+    metavar="URL",
+    default=None,
+    help="The swarm manager's engine for --backend swarm (default: DOCKER_HOST, else the "
+    "local engine), e.g. tcp://10.0.0.1:2375 or unix:///run/manager.sock.",
 )
 @click.option(
     "--out",
@@ -383,6 +391,7 @@ def _check_run_limits(
 def run(
     scenario_file: Path | None,
     backend: str,
+    docker_host: str | None,
     out_root: Path,
     seed: int | None,
     as_json: bool,
@@ -432,6 +441,7 @@ def run(
             force=force,
             log=lambda line: console.print(line, highlight=False, soft_wrap=True),
             timeout_s=scn.run.timeout_s if explicit else DEFAULT_SIM_TIMEOUT_S,
+            docker_host=docker_host,
         )
     s = outcome.summary
     if "agreed" not in s:  # interrupted before there was anything to summarise
