@@ -88,13 +88,7 @@ ELSEWHERE: dict[tuple[str, ...], str] = {
 
 #: README examples that fail because of a known bug in the code, each with the bug. The test
 #: is a strict xfail, so fixing the bug fails it until the entry is removed.
-KNOWN_BUGS: dict[str, str] = {
-    'scheduler = "rules"': (
-        "byzlab.orchestration.scenario.build.scheduler_kwargs turns every list-valued "
-        "scheduler option into a frozenset, so the rules scheduler's list of rule tables "
-        "fails validation (and byzlab sim/run) with `unhashable type: 'dict'`"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

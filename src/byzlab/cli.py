@@ -89,6 +89,14 @@ def main() -> None:
     """
 
 
+# `byzlab sim` options whose flag is not their parameter's name
+_FLAGS = {
+    "--params-kv": "--param",
+    "--scheduler-kv": "--scheduler-option",
+    "--strategy-kv": "--strategy-option",
+}
+
+
 def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     if spec is None:
         return list(range(n - f, n))
@@ -154,6 +162,22 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     help="The adversary's delivery scheduler.",
 )
 @click.option(
+    "--scheduler-option",
+    "scheduler_kv",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the scheduler, VALUE a TOML value (a number, a string, a list), "
+    "e.g. --scheduler-option 'held=[0]' (see `byzlab strategies`).",
+)
+@click.option(
+    "--strategy-option",
+    "strategy_kv",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the --byzantine strategy, VALUE a TOML value, e.g. "
+    "--strategy-option at_time=3.",
+)
+@click.option(
     "--preset",
     type=click.Choice(["practical", "theory", "proof"]),
     default="practical",
@@ -212,6 +236,8 @@ def sim(
     byzantine: str,
     byzantine_nodes: str | None,
     scheduler: str,
+    scheduler_kv: tuple[str, ...],
+    strategy_kv: tuple[str, ...],
     preset: str,
     params_kv: tuple[str, ...],
     max_time: float | None,
@@ -229,6 +255,12 @@ def sim(
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
     from byzlab.adversary.assemble import assemble_simulator
+    from byzlab.orchestration.scenario import ByzantineEntry
+    from byzlab.orchestration.scenario.build import scheduler_factory, strategy_factory
+    from byzlab.orchestration.scenario.checks import (
+        scheduler_option_problems,
+        strategy_option_problems,
+    )
     from byzlab.seeds import make_inputs
 
     _check_run_limits(seed, max_time, max_deliveries, timeout_s)
@@ -246,6 +278,8 @@ def sim(
                 "byzantine",
                 "byzantine_nodes",
                 "scheduler",
+                "scheduler_kv",
+                "strategy_kv",
                 "preset",
                 "params_kv",
             )
@@ -253,7 +287,7 @@ def sim(
         ]
         if clashing:
             raise click.UsageError(
-                f"{', '.join(clashing).replace('--params-kv', '--param')} cannot be combined "
+                f"{', '.join(_FLAGS.get(c, c) for c in clashing)} cannot be combined "
                 "with --scenario; set it in the scenario file"
             )
         explicit_seed = ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT
@@ -284,16 +318,37 @@ def sim(
                 params = Params.practical(n, f_value, **overrides)
         except (ParamsError, TypeError) as exc:
             _fail(str(exc))
+        if byzantine == "none" and (byzantine_nodes is not None or strategy_kv):
+            _fail(
+                f"{'--byzantine-nodes' if byzantine_nodes is not None else '--strategy-option'}"
+                " needs --byzantine STRATEGY (which strategy the corrupted nodes follow)"
+            )
         ids = [] if byzantine == "none" else _byzantine_ids(byzantine_nodes, n, params.f)
-        simulator = assemble_simulator(
-            params,
-            protocol=protocol,
-            inputs=make_inputs(inputs, n, seed),
-            seed=seed,
-            scheduler=scheduler,
-            byzantine=dict.fromkeys(ids, byzantine),
-            max_time=max_time,
+        scheduler_options = _plugin_options(scheduler_kv, "--scheduler-option")
+        strategy_options = _plugin_options(strategy_kv, "--strategy-option")
+        problems = scheduler_option_problems(
+            scheduler, scheduler_options, n, params.f, "--scheduler-option "
         )
+        if ids:
+            entry = ByzantineEntry(node=ids[0], strategy=byzantine, options=strategy_options)
+            problems += [
+                p.replace("--byzantine.options.", "--strategy-option ")
+                for p in strategy_option_problems(entry, "--byzantine")
+            ]
+        if problems:
+            _fail(problems[0])
+        try:
+            simulator = assemble_simulator(
+                params,
+                protocol=protocol,
+                inputs=make_inputs(inputs, n, seed),
+                seed=seed,
+                scheduler=scheduler_factory(scheduler, scheduler_options),
+                byzantine={i: strategy_factory(byzantine, strategy_options) for i in ids},
+                max_time=max_time,
+            )
+        except (TypeError, ValueError) as exc:
+            _fail(f"--scheduler-option/--strategy-option: {exc}")
     simulator.max_deliveries = max_deliveries
     simulator.timeout_s = DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s
     started = time.perf_counter()
@@ -318,6 +373,23 @@ def sim(
         console.print(f"stopped: {result.stopped_detail}", highlight=False, markup=False)
     if not result.agreed:
         sys.exit(1)
+
+
+def _plugin_options(pairs: Sequence[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs, each VALUE read as a TOML value (a bare word as a string)."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            _fail(f"{flag}: expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw
+    return out
 
 
 def _fail(message: str) -> NoReturn:

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.adversary.context import AdversaryContext
+from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.proxy.clock import RunClock
 from byzlab.adversary.proxy.config import TAMPER_MODES, ProxyConfig
 from byzlab.adversary.proxy.connections import Conn, Connections
@@ -67,7 +68,7 @@ from byzlab.adversary.proxy.delivery import Delivery, Pending
 from byzlab.adversary.proxy.inject import Injector
 from byzlab.adversary.proxy.sidechannel import SideChannel
 from byzlab.adversary.proxy.stats import ProxyStats, StatsFile
-from byzlab.adversary.schedulers import make_scheduler
+from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
 from byzlab.adversary.view import AdversaryView
 from byzlab.atomicio import atomic_write_json
 from byzlab.errors import NodeConfigError
@@ -128,10 +129,7 @@ class Proxy:
         # K(i -> proxy) for the side channel; the proxy's own control frames use K(proxy -> i).
         node_rx = LinkReceiver(receiver=me, keys={i: keys[i].recv_key for i in self.honest_ids})
         self.side = SideChannel(n, self.honest_ids, node_rx, self.record)
-        options = {
-            k: frozenset(v) if isinstance(v, list) else v
-            for k, v in config.scheduler_options.items()
-        }
+        options = plugin_kwargs(SCHEDULERS.get(config.scheduler, object), config.scheduler_options)
         # One full-information view shared by the scheduler and the corrupted nodes, fed
         # with every message the proxy decodes, as in the simulator (adversary/view.py).
         self.view = AdversaryView(params, self.byz_ids)

@@ -7,22 +7,43 @@ scenario's scheduler and strategies and their options.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from byzlab.adversary.schedulers import make_scheduler
-from byzlab.adversary.strategies import make_strategy
+from byzlab.adversary.options import plugin_kwargs
+from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
+from byzlab.adversary.strategies import STRATEGIES, make_strategy
 from byzlab.errors import ScenarioError
 from byzlab.node.params import Params
 from byzlab.orchestration.scenario.model import Scenario
 
-__all__ = ["build_params", "build_simulator", "resolve_inputs", "scheduler_kwargs"]
+if TYPE_CHECKING:
+    from byzlab.adversary.assemble import SchedulerFactory, StrategyFactory
+
+__all__ = [
+    "build_params",
+    "build_simulator",
+    "resolve_inputs",
+    "scheduler_factory",
+    "scheduler_kwargs",
+    "strategy_factory",
+]
 
 
 def scheduler_kwargs(scn: Scenario) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in scn.adversary.scheduler_options.items():
-        out[key] = frozenset(value) if isinstance(value, list) else value
-    return out
+    """The scenario's scheduler options as its constructor takes them."""
+    adv = scn.adversary
+    return plugin_kwargs(SCHEDULERS[adv.scheduler], adv.scheduler_options)
+
+
+def scheduler_factory(name: str, options: Mapping[str, Any]) -> SchedulerFactory:
+    """The scheduler ``name`` with its TOML ``options``, for the assembler."""
+    return functools.partial(make_scheduler, name, **plugin_kwargs(SCHEDULERS[name], options))
+
+
+def strategy_factory(name: str, options: Mapping[str, Any]) -> StrategyFactory:
+    """The strategy ``name`` with its TOML ``options``, for the assembler."""
+    return functools.partial(make_strategy, name, **plugin_kwargs(STRATEGIES[name], options))
 
 
 def build_params(scn: Scenario) -> Params:
@@ -69,12 +90,9 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
         protocol=scn.run.protocol,
         inputs=resolve_inputs(scn),
         seed=scn.seed,
-        scheduler=functools.partial(
-            make_scheduler, scn.adversary.scheduler, **scheduler_kwargs(scn)
-        ),
+        scheduler=scheduler_factory(scn.adversary.scheduler, scn.adversary.scheduler_options),
         byzantine={
-            b.node: functools.partial(make_strategy, b.strategy, **b.options)
-            for b in scn.adversary.byzantine
+            b.node: strategy_factory(b.strategy, b.options) for b in scn.adversary.byzantine
         },
         max_time=max_time,
     )

@@ -13,13 +13,13 @@ from __future__ import annotations
 import inspect
 import math
 import random
-import typing
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from byzlab.adversary.context import AdversaryContext
+from byzlab.adversary.options import option_hints, plugin_kwargs
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler, option_fields
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
 from byzlab.adversary.view import AdversaryView
@@ -35,26 +35,17 @@ from byzlab.orchestration.scenario.model import (
     Scenario,
 )
 
-__all__ = ["cross_check"]
+__all__ = ["cross_check", "scheduler_option_problems", "strategy_option_problems"]
 
 # Strategy options whose values are node ids (adversary/strategies.py).
 _PLAYER_ID_OPTIONS = frozenset({"targets"})
 
 
-def _option_hints(func: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(func)
-    except Exception:  # pragma: no cover - unresolvable annotations: accept any type
-        return {}
-
-
 def _check_value(hint: Any, value: object) -> str | None:
-    """None if ``value`` fits the annotation ``hint`` (strictly), else a reason."""
+    """None if ``value`` (as ``plugin_kwargs`` passes it) fits the annotation ``hint``
+    (strictly), else a reason."""
     if hint is None:
         return None
-    # TOML has no sets: accept a list where the constructor wants a frozenset.
-    if isinstance(value, list) and "frozenset" in repr(hint):
-        value = frozenset(value)
     if isinstance(hint, type) and hint is float and type(value) is int:
         return None
     try:
@@ -76,7 +67,9 @@ def _hint_words(hint: Any) -> str:
     }.get(text, text)
 
 
-def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
+def strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
+    """The strategy's options checked one by one, one "``where``.options.KEY: message" line
+    per problem."""
     cls: type[ByzantineNode] = STRATEGIES[entry.strategy]
     params = {
         name: p
@@ -86,7 +79,8 @@ def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
         if name not in ("self", "spec", "ctx", "inner")
         and p.kind is not inspect.Parameter.VAR_KEYWORD
     }
-    hints = _option_hints(cls.__init__)
+    hints = option_hints(cls)
+    kwargs = plugin_kwargs(cls, entry.options)
     problems = []
     for key, value in entry.options.items():
         if key not in params:
@@ -97,7 +91,7 @@ def _strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
             )
             continue
         reason = (
-            _check_value(hints.get(key), value)
+            _check_value(hints.get(key), kwargs[key])
             or _nonfinite(value)
             or _out_of_limits(_STRATEGY_LIMITS.get((entry.strategy, key)), value)
         )
@@ -154,14 +148,13 @@ def _out_of_limits(limit: _Limit | None, value: object) -> str | None:
     return None
 
 
-def _node_list_problem(scn: Scenario, key: str, value: object) -> str | None:
+def _node_list_problem(scheduler: str, key: str, value: object, n: int, f: int) -> str | None:
     if not isinstance(value, list):
         return None
-    n, f = scn.run.n, scn.f
     bad = [x for x in value if isinstance(x, int) and not 0 <= x < n]
     if bad:
         return f"node {bad[0]} is out of range 0..{n - 1}"
-    if scn.adversary.scheduler == "hold-f" and key == "held" and len(set(value)) > f:
+    if scheduler == "hold-f" and key == "held" and len(set(value)) > f:
         return (
             f"{len(set(value))} held nodes, but hold-f holds at most f={f} "
             "(the nodes whose messages arrive last)"
@@ -169,31 +162,33 @@ def _node_list_problem(scn: Scenario, key: str, value: object) -> str | None:
     return None
 
 
-def _scheduler_option_problems(scenario: Scenario) -> list[str]:
-    adv = scenario.adversary
-    factory = SCHEDULERS[adv.scheduler]
-    allowed: dict[str, Any] = {}
-    if isinstance(factory, type):
-        hints = _option_hints(factory)
-        allowed = {f.name: hints.get(f.name) for f in option_fields(factory)}
+def scheduler_option_problems(
+    scheduler: str, options: dict[str, Any], n: int, f: int, where: str
+) -> list[str]:
+    """The scheduler's options checked one by one, one "``where``KEY: message" line per
+    problem (a scenario's ``adversary.scheduler_options``, or ``byzlab sim``'s
+    ``--scheduler-option``)."""
+    cls = SCHEDULERS[scheduler]
+    hints = option_hints(cls)
+    allowed = {f.name: hints.get(f.name) for f in option_fields(cls)}
+    kwargs = plugin_kwargs(cls, options)
     problems = []
-    for key, value in adv.scheduler_options.items():
-        where = f"adversary.scheduler_options.{key}"
+    for key, value in options.items():
         if key not in allowed:
             known = ", ".join(sorted(allowed)) or "(none)"
             problems.append(
-                f"{where}: unknown option for scheduler {adv.scheduler!r}; known: {known}"
+                f"{where}{key}: unknown option for scheduler {scheduler!r}; known: {known}"
             )
             continue
         reason = (
-            _check_value(allowed[key], value)
+            _check_value(allowed[key], kwargs[key])
             or _nonfinite(value)
-            or _out_of_limits(_SCHEDULER_LIMITS.get((adv.scheduler, key)), value)
+            or _out_of_limits(_SCHEDULER_LIMITS.get((scheduler, key)), value)
         )
-        if not reason and (adv.scheduler, key) in _SCHEDULER_NODE_OPTIONS:
-            reason = _node_list_problem(scenario, key, value)
+        if not reason and (scheduler, key) in _SCHEDULER_NODE_OPTIONS:
+            reason = _node_list_problem(scheduler, key, value, n, f)
         if reason:
-            problems.append(f"{where}: {reason}")
+            problems.append(f"{where}{key}: {reason}")
     return problems
 
 
@@ -213,7 +208,10 @@ def cross_check(scn: Scenario) -> list[str]:
         problems.append(
             f"adversary.byzantine: {len(scn.adversary.byzantine)} Byzantine nodes exceed f={f}"
         )
-    problems += _scheduler_option_problems(scn)
+    adv = scn.adversary
+    problems += scheduler_option_problems(
+        adv.scheduler, adv.scheduler_options, n, f, "adversary.scheduler_options."
+    )
     problems += _docker_problems(scn)
     problems += _swarm_problems(scn)
     problems += _multi_instance_problems(scn)
@@ -248,7 +246,7 @@ def cross_check(scn: Scenario) -> list[str]:
     for where, node, b in entries:
         try:
             spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
-            make_strategy(b.strategy, spec, ctx, **b.options)
+            make_strategy(b.strategy, spec, ctx, **plugin_kwargs(STRATEGIES[b.strategy], b.options))
         except (TypeError, ValueError) as exc:
             problems.append(f"{where}.options: {exc}")
     return problems
@@ -270,7 +268,7 @@ def _byzantine_problems(
                 f"{where}.node: {noun} {b.node} is already corrupted by {table}[{seen[b.node]}]"
             )
         seen.setdefault(b.node, k)
-        problems += _strategy_option_problems(b, where)
+        problems += strategy_option_problems(b, where)
     return problems
 
 
