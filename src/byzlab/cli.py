@@ -18,7 +18,7 @@ from byzlab import __version__
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import ByzlabError
-from byzlab.node.params import Params, ParamsError
+from byzlab.node.params import MAX_N, Params, ParamsError
 from byzlab.node.validation import PROTOCOLS
 from byzlab.orchestration.overrides import parse_param_overrides
 
@@ -460,6 +460,13 @@ def _check_run_limits(
     help="Run even if the estimated memory (n node processes plus the proxy) "
     "exceeds what this machine, or the Docker engine, has available.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535 - MAX_N - 1),
+    default=None,
+    help="Serve live metrics (Prometheus format, /metrics): the proxy on this port, node i "
+    "on PORT+1+i; overrides the scenario's [metrics] port. See docs/metrics.md.",
+)
 def run(
     scenario_file: Path | None,
     backend: str,
@@ -468,6 +475,7 @@ def run(
     seed: int | None,
     as_json: bool,
     force: bool,
+    metrics_port: int | None,
 ) -> None:
     """Run a scenario on a backend: N nodes over TCP through the adversary proxy (local,
     docker), or the simulator (sim).
@@ -494,7 +502,7 @@ def run(
     from byzlab.orchestration.scenario import default_scenario, load_scenario
 
     scn = load_scenario(scenario_file) if scenario_file else default_scenario()
-    scn = scn.with_seed(seed)
+    scn = scn.with_seed(seed).with_metrics_port(metrics_port)
     if scn.multi_instance:
         from byzlab.orchestration.instances import run_command
 

@@ -245,6 +245,7 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
                 proxy_host="proxy",
                 proxy_port=PROXY_PORT,
                 out_dir=f"{DATA}/out",
+                metrics_host="0.0.0.0",  # for the prometheus profile (docs/metrics.md)
             ),
         )
     return plan.run_id

@@ -13,6 +13,10 @@ Key pairs: a run has n + 1 of them, ids 0..n-1 for the nodes and id n for the pr
 channel, bound to the run id (``network/keys.py``). Honest node i holds only its own; the
 proxy holds its own and those of the Byzantine nodes, which the adversary controls
 (``key_ids``).
+
+Live metrics (``[metrics] port = P``, docs/metrics.md): the proxy serves them on port P and
+honest node i on P + 1 + i (``metrics_port``), on the address the backend gives (loopback
+for local processes, every address of a container).
 """
 
 from __future__ import annotations
@@ -89,6 +93,13 @@ class RunPlan:
         adversary = self.scenario.adversary
         return {"name": adversary.scheduler, **adversary.scheduler_options}
 
+    def metrics_port(self, node: int | None) -> int:
+        """Where ``node`` (the proxy for None) serves its metrics; 0 when they are off."""
+        port = self.scenario.metrics.port
+        if not port:
+            return 0
+        return port if node is None else port + 1 + node
+
     def key_ids(self, node: int | None) -> list[int]:
         """The ids of the private keys honest node ``node`` holds (the proxy's for None)."""
         return [self.n, *self.byzantine] if node is None else [node]
@@ -103,8 +114,9 @@ class RunPlan:
         host: str | None = None,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``proxy.json``; ``host`` None listens on the proxy's default (127.0.0.1),
-        ``options`` are further ``ProxyConfig`` fields (tests, benchmarks)."""
+        """``proxy.json``; ``host`` None listens on the proxy's default (127.0.0.1), and
+        so do its metrics; ``options`` are further ``ProxyConfig`` fields (tests,
+        benchmarks)."""
         adversary = self.scenario.adversary
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
@@ -124,6 +136,10 @@ class RunPlan:
         }
         if host is not None:
             cfg["host"] = host
+        if self.metrics_port(None):
+            cfg["metrics_port"] = self.metrics_port(None)
+            if host is not None:
+                cfg["metrics_host"] = host
         cfg.update(options or {})
         return cfg
 
@@ -135,9 +151,12 @@ class RunPlan:
         proxy_host: str,
         proxy_port: int,
         out_dir: str,
+        metrics_host: str | None = None,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Honest node ``i``'s ``node.json``; ``options`` are further ``NodeConfig`` fields."""
+        """Honest node ``i``'s ``node.json``; its metrics (if on) listen on ``metrics_host``
+        (None: the node's default, 127.0.0.1); ``options`` are further ``NodeConfig``
+        fields."""
         cfg: dict[str, Any] = {
             "node": i,
             "params": self.params.to_dict(),
@@ -151,5 +170,9 @@ class RunPlan:
             "out_dir": out_dir,
             "timeout_s": self.scenario.run.timeout_s,
         }
+        if self.metrics_port(i):
+            cfg["metrics_port"] = self.metrics_port(i)
+            if metrics_host is not None:
+                cfg["metrics_host"] = metrics_host
         cfg.update(options or {})
         return cfg

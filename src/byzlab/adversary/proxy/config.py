@@ -84,3 +84,6 @@ class ProxyConfig(BaseModel):
     max_reorder: int = Field(default=REPLAY_WINDOW // 4, ge=1, le=REPLAY_WINDOW // 2)
     max_queue_bytes: int = Field(default=256 << 20, ge=4 * MAX_FRAME)
     redeliver_bytes: int = Field(default=32 << 20, ge=2 * MAX_FRAME)
+    # Live metrics (byzlab.network.metrics): /metrics on this address; port 0 is off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -144,6 +144,10 @@ class Delivery:
         self._directions: dict[tuple[int, int], deque[Pending]] = {}
         self._group: _Group | None = None  # the timer deliveries of this turn may join
 
+    def held_messages(self) -> int:
+        """Messages held for their delay now (scheduled, not yet delivered)."""
+        return sum(p.count for q in self._directions.values() for p in q if not p.delivered)
+
     def cancel(self) -> None:
         """Cancel every timer (the proxy is stopping)."""
         for pending in self._directions.values():
@@ -184,6 +188,7 @@ class Delivery:
         if frames:
             counts["bytes"] += len(frames[-1])
         counts["frames_relayed"] += 1
+        self.stats.relayed(src, dst, count, len(frames[-1]) if frames else 0)
         if msgs is not None:
             self.stats.count(msgs)
         if box is not None and self._gone(dst):

@@ -66,6 +66,7 @@ from byzlab.adversary.proxy.connections import Conn, Connections
 from byzlab.adversary.proxy.corrupted import CorruptedNodes
 from byzlab.adversary.proxy.delivery import Delivery, Pending
 from byzlab.adversary.proxy.inject import Injector
+from byzlab.adversary.proxy.metrics import readings
 from byzlab.adversary.proxy.sidechannel import SideChannel
 from byzlab.adversary.proxy.stats import ProxyStats, StatsFile
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
@@ -84,6 +85,7 @@ from byzlab.network.framing import (
     unpack_batch,
 )
 from byzlab.network.keys import load_private_key, load_roster
+from byzlab.network.metrics import MetricsServer
 from byzlab.network.process import cpu_seconds, max_rss_kib
 from byzlab.node.messages import DecodeError, Decoder, Message
 from byzlab.node.params import Params, ParamsError
@@ -211,6 +213,9 @@ class Proxy:
         self._stop = asyncio.Event()
         self.errors: list[BaseException] = []
         self.stop_reason = ""
+        self.metrics = MetricsServer(
+            config.metrics_host, config.metrics_port, lambda: readings(self)
+        )
 
     @property
     def started(self) -> bool:
@@ -278,6 +283,7 @@ class Proxy:
                         },
                     )
                     self._spawn(self._stats_loop())
+                    self.metrics.start()
                     self._arm_start_grace()
                     if self.injector is not None:
                         self._spawn(self.injector.run())
@@ -296,6 +302,7 @@ class Proxy:
         finally:
             for sig in (*signals, signal.SIGUSR1):
                 loop.remove_signal_handler(sig)
+            self.metrics.stop()
             if server is not None:
                 await server.wait_closed()
         self.write_stats(final=True)

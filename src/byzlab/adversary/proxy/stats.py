@@ -9,7 +9,9 @@ relaying, and one thread keeps the writes in order, so the final one is the last
 orchestrator polls the file for progress.
 
 Messages are counted by kind whether or not they were decoded: ``count`` for decoded
-messages, ``census`` for payloads relayed on their header alone, with the same figures.
+messages, ``census`` for payloads relayed on their header alone, with the same figures; and
+by node (``relayed``: messages and frame bytes from each sender and to each receiver). The
+live metrics (``metrics.py``) read these same counters at scrape time.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from byzlab.network.framing import FrameError, unpack_batch
 from byzlab.network.timeline import RelayTimeline
 from byzlab.node.messages import DecideMsg, Kind, Message, wire_size
 
-__all__ = ["KIND_NAMES", "ProxyStats", "StatsFile"]
+__all__ = ["KIND_NAMES", "NODE_TRAFFIC", "ProxyStats", "StatsFile"]
 
 KIND_NAMES = ("INITIAL", "ECHO", "READY", "DECIDE")  # statistics keys, indexed by Kind
+# Statistics keys of the per-node traffic: node -> messages or frame bytes relayed.
+NODE_TRAFFIC = ("messages_from", "bytes_from", "messages_to", "bytes_to")
 # A payload's census: messages, counts and bytes per kind, bad items, undecodable batch.
 _Tally = tuple[int, tuple[int, ...], tuple[int, ...], int, bool]
 
@@ -76,6 +80,10 @@ class ProxyStats:
         self.queue_peak: dict[int, int] = {
             int(k): int(v) for k, v in (prev.get("queue_peak_bytes") or {}).items()
         }
+        self.messages_from, self.bytes_from, self.messages_to, self.bytes_to = (
+            Counter({int(k): int(v) for k, v in (prev.get(key) or {}).items()})
+            for key in NODE_TRAFFIC
+        )
 
     @classmethod
     def load(cls, path: Path) -> ProxyStats:
@@ -109,7 +117,22 @@ class ProxyStats:
             "overflowed": {str(k): v for k, v in sorted(self.overflowed.items())},
             "queue_peak_bytes": {str(k): v for k, v in sorted(self.queue_peak.items())},
             "rbc_initials": sorted(self.initials),
+            **{
+                key: {str(k): v for k, v in sorted(c.items())}
+                for key, c in zip(NODE_TRAFFIC, self.node_traffic(), strict=True)
+            },
         }
+
+    def node_traffic(self) -> tuple[Counter[int], ...]:
+        """Per node: messages from it, bytes from it, messages to it, bytes to it."""
+        return self.messages_from, self.bytes_from, self.messages_to, self.bytes_to
+
+    def relayed(self, src: int, dst: int, count: int, size: int) -> None:
+        """Count one relayed frame by node: ``count`` messages, ``size`` frame bytes."""
+        self.messages_from[src] += count
+        self.bytes_from[src] += size
+        self.messages_to[dst] += count
+        self.bytes_to[dst] += size
 
     def count(self, msgs: list[Message]) -> None:
         """Count decoded messages by kind (INITIALs also by RBC instance)."""

@@ -42,3 +42,6 @@ class NodeConfig(BaseModel):
     inbox_frames: int = Field(default=256, ge=1)
     # Run under SCHED_BATCH where the OS has it (see ``batch_scheduling``).
     batch_scheduling: bool = True
+    # Live metrics (byzlab.network.metrics): /metrics on this address; port 0 is off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -67,11 +67,13 @@ from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
 from byzlab.network.control import SNAPSHOT, START
 from byzlab.network.framing import Batcher, FrameError, unpack_batch
 from byzlab.network.keys import load_private_key, load_roster
+from byzlab.network.metrics import MetricsServer
 from byzlab.network.process import cpu_seconds, max_rss_kib
 from byzlab.network.tcp.buffers import Inbox
 from byzlab.network.tcp.config import NodeConfig
 from byzlab.network.tcp.connection import ProxyConnection
 from byzlab.network.tcp.incarnation import mark_incarnation
+from byzlab.network.tcp.metrics import readings
 from byzlab.network.trace import TraceWriter
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Decide, Effect, Event, Halt
@@ -158,6 +160,9 @@ class NodeRuntime:
         self._full = False  # a destination reached the batcher's bound (see _apply)
         self._sent = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self.metrics = MetricsServer(
+            config.metrics_host, config.metrics_port, lambda: readings(self)
+        )
 
     # ----------------------------------------------------------------- entry point
 
@@ -178,6 +183,7 @@ class NodeRuntime:
         signals = (signal.SIGTERM, signal.SIGINT)
         for sig in signals:
             loop.add_signal_handler(sig, self.finish, f"signal-{sig.name}")
+        self.metrics.start()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tasks = [
@@ -196,6 +202,7 @@ class NodeRuntime:
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
+            self.metrics.stop()
         self.write_outputs()
         return 1 if self.errors else 0
 

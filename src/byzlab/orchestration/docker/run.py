@@ -389,6 +389,7 @@ class DockerRun(ProcessRun):
             proxy_host=proxy_address,
             proxy_port=PROXY_PORT,
             out_dir=f"{DATA}/out",
+            metrics_host="0.0.0.0",  # reachable on the run's network (docs/metrics.md)
             options=self.node_options,
         )
         node_json = json.dumps(cfg, indent=2, sort_keys=True).encode() + b"\n"

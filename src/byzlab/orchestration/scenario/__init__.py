@@ -11,6 +11,7 @@ A scenario has these tables::
     [docker]     image, [[docker.faults]] node, action, at_s | at_iteration, duration_s,
                  delay_ms, jitter_ms, loss_pct  (container faults; only the docker backend)
     [swarm]      placement = "spread" | {node = host}  (only the swarm backend)
+    [metrics]    port  (live metrics, off by default: docs/metrics.md)
     [committee]  stakes, seats, instances, [[committee.byzantine]] node, strategy, options
     [sortition]  active, percentile, alpha, penalty, and without [committee]: pool,
                  instances, [[sortition.byzantine]] node, strategy, options
