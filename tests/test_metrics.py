@@ -7,6 +7,7 @@ and reaching every honest node, each node's own endpoint agreeing with the proxy
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -29,7 +30,7 @@ def free_ports(count: int) -> int:
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
+            base: int = probe.getsockname()[1]
         if base + count > 65535:
             continue
         with ExitStack() as stack:
@@ -150,3 +151,20 @@ def test_live_run_is_scraped(tmp_path: Path) -> None:
         assert received == sorted(received)
         iterations = [value(m, "byzlab_node_iteration") for m in scrapes]
         assert iterations == sorted(iterations) and iterations[0] >= 1
+
+
+def test_compose_has_a_prometheus_profile_when_metrics_are_on(tmp_path: Path) -> None:
+    from byzlab.orchestration import compose
+
+    off = parse_scenario({"run": {"n": N}})
+    assert "prometheus" not in compose.compose_document(off, image="i", material="m")["services"]
+    scn = parse_scenario({"run": {"n": N}, "metrics": {"port": 9100}})
+    doc = compose.compose_document(scn, image="i", material="m")
+    prometheus = doc["services"]["prometheus"]
+    assert prometheus["profiles"] == ["metrics"]
+    assert doc["secrets"]["prometheus-yml"]["file"] == "./m/prometheus.yml"
+    compose.write_material(scn, tmp_path / "m")
+    config = (tmp_path / "m" / "prometheus.yml").read_text()
+    assert '"proxy:9100"' in config and '"node-3:9104"' in config
+    node = json.loads((tmp_path / "m" / "nodes" / "node-3.json").read_text())
+    assert node["metrics_port"] == 9104 and node["metrics_host"] == "0.0.0.0"

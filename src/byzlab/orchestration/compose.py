@@ -40,6 +40,14 @@ The root ``docker-compose.yml`` is this generator's output for the default scena
 material, so ``byzlab compose --init && docker-compose up`` runs the default scenario. A
 unit test keeps the committed file equal to the generator's output.
 
+Live metrics: with ``[metrics] port = P`` in the scenario the proxy and the nodes serve
+``/metrics`` (on every address of their container; proxy on P, node i on P + 1 + i), and the
+file gains a ``prometheus`` service in the compose *profile* ``metrics``, off unless asked
+for: ``docker-compose --profile metrics up`` starts it too, scraping every container every
+second (``prometheus.yml`` in the material directory) and serving its UI on the host's port
+9090. Profiles are a docker-compose feature; ``docker stack deploy`` does not know them, so
+deploy a scenario without ``[metrics]`` on a swarm. See docs/metrics.md.
+
 Outputs stay inside the containers (``/data/out`` of each node): the nodes log their
 decisions (``node 2: decided 1 in iteration 1``) and the proxy logs ``every honest node
 halted; done``, which ``docker-compose logs`` and ``docker service logs`` show.
@@ -66,6 +74,7 @@ __all__ = [
     "compose_document",
     "compose_text",
     "material_dir",
+    "prometheus_config",
     "resize",
     "to_yaml",
     "write_compose",
@@ -74,6 +83,8 @@ __all__ = [
 
 COMPOSE_VERSION = "3.8"
 PROXY_PORT = 7000
+PROMETHEUS_IMAGE = "prom/prometheus:v2.53.0"
+PROMETHEUS_UI_PORT = 9090
 SECRETS = "/run/secrets"
 DATA = "/data"
 
@@ -172,6 +183,21 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
             for i in honest
         }
     )
+    if scenario.metrics.port:
+        services["prometheus"] = {
+            "image": PROMETHEUS_IMAGE,
+            "profiles": ["metrics"],
+            "command": [f"--config.file={SECRETS}/prometheus.yml"],
+            "networks": ["byzlab"],
+            "ports": [f"{PROMETHEUS_UI_PORT}:{PROMETHEUS_UI_PORT}"],
+            "secrets": [_secret("prometheus-yml", "prometheus.yml")],
+            "labels": _labels("metrics", run_label),
+            "deploy": restart,
+        }
+        secrets["prometheus-yml"] = {
+            "file": f"./{material}/prometheus.yml",
+            "labels": _labels("config", run_label),
+        }
     secrets.update(
         {
             f"key-{i}": {
@@ -236,6 +262,8 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
         ready_file=f"{DATA}/ready.json",
     )
     _write_json(dest / "proxy.json", proxy)
+    if scenario.metrics.port:
+        atomic_write_text(dest / "prometheus.yml", prometheus_config(plan))
     for i in plan.honest_ids:
         _write_json(
             dest / "nodes" / f"node-{i}.json",
@@ -249,6 +277,21 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
             ),
         )
     return plan.run_id
+
+
+def prometheus_config(plan: RunPlan) -> str:
+    """prometheus.yml for the ``metrics`` profile: every container of the run, each second."""
+    proxy = [f"proxy:{plan.metrics_port(None)}"]
+    nodes = [f"node-{i}:{plan.metrics_port(i)}" for i in plan.honest_ids]
+    return to_yaml(
+        {
+            "global": {"scrape_interval": "1s"},
+            "scrape_configs": [
+                {"job_name": "byzlab-proxy", "static_configs": [{"targets": proxy}]},
+                {"job_name": "byzlab-nodes", "static_configs": [{"targets": nodes}]},
+            ],
+        }
+    )
 
 
 def _write_json(path: Path, obj: object) -> None:
