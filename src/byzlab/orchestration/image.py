@@ -105,6 +105,7 @@ RUNTIME_DISTRIBUTIONS = (
     "click",
     "rich",
     "pydantic",
+    "prometheus_client",  # live metrics of the node and proxy processes (network/metrics.py)
 )
 
 # Shell: drop what a runtime venv does not need: pip and setuptools, the test suites that
