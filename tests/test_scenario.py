@@ -179,7 +179,7 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
         (
             {"adversary": {"sched": "fifo"}},
             "adversary.sched: unknown key; expected one of: "
-            "byzantine, delta_s, scheduler, scheduler_options, tamper",
+            "byzantine, corrupt, delta_s, scheduler, scheduler_options, tamper",
         ),
         (
             {"adversary": {"byzantine": [{"node": 3, "strategy": "crash", "when": 1}]}},

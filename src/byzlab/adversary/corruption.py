@@ -20,10 +20,11 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from byzlab.adversary.context import AdversaryContext
-from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.options import plugin_kwargs
+from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
 from byzlab.node.agreement import HonestNode
 from byzlab.node.coin import clip
 
@@ -38,6 +39,7 @@ class AdaptiveCorruption:
     ctx: AdversaryContext = field(repr=False)
     rule: str = "at-time"
     strategy: str = "mirror-mimic"
+    options: dict[str, Any] = field(default_factory=dict)  # the strategy's, as TOML gives them
     count: int = 1
     at_time: float = 5.0
     nodes: list[int] | None = None
@@ -65,10 +67,11 @@ class AdaptiveCorruption:
         spec = NodeSpec(
             node.me, node.params, node.protocol, node.input_value, node.rng, node.ideal_seed
         )
+        options = plugin_kwargs(STRATEGIES[self.strategy], self.options)
         try:
-            return make_strategy(self.strategy, spec, self.ctx, inner=node)
+            return make_strategy(self.strategy, spec, self.ctx, inner=node, **options)
         except TypeError:  # strategies that do not wrap an honest node start from scratch
-            return make_strategy(self.strategy, spec, self.ctx)
+            return make_strategy(self.strategy, spec, self.ctx, **options)
 
     def _victims(self, sim: Simulator, now: float) -> list[int]:
         if len(self.corrupted) >= self.count or len(sim.byzantine_ids) >= sim.params.f:

@@ -15,10 +15,10 @@ from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
 from byzlab.adversary.strategies import STRATEGIES, make_strategy
 from byzlab.errors import ScenarioError
 from byzlab.node.params import Params
-from byzlab.orchestration.scenario.model import Scenario
+from byzlab.orchestration.scenario.model import CorruptEntry, Scenario
 
 if TYPE_CHECKING:
-    from byzlab.adversary.assemble import SchedulerFactory, StrategyFactory
+    from byzlab.adversary.assemble import ObserverFactory, SchedulerFactory, StrategyFactory
 
 __all__ = [
     "build_params",
@@ -44,6 +44,16 @@ def scheduler_factory(name: str, options: Mapping[str, Any]) -> SchedulerFactory
 def strategy_factory(name: str, options: Mapping[str, Any]) -> StrategyFactory:
     """The strategy ``name`` with its TOML ``options``, for the assembler."""
     return functools.partial(make_strategy, name, **plugin_kwargs(STRATEGIES[name], options))
+
+
+def corruption_factory(entry: CorruptEntry) -> ObserverFactory:
+    """An [[adversary.corrupt]] entry as the assembler's observer factory."""
+    from byzlab.adversary.corruption import AdaptiveCorruption
+
+    return functools.partial(
+        AdaptiveCorruption,
+        **entry.model_dump(exclude_none=True),
+    )
 
 
 def build_params(scn: Scenario) -> Params:
@@ -95,4 +105,5 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
             b.node: strategy_factory(b.strategy, b.options) for b in scn.adversary.byzantine
         },
         max_time=max_time,
+        observers=[corruption_factory(c) for c in scn.adversary.corrupt],
     )

@@ -212,6 +212,7 @@ def cross_check(scn: Scenario) -> list[str]:
     problems += scheduler_option_problems(
         adv.scheduler, adv.scheduler_options, n, f, "adversary.scheduler_options."
     )
+    problems += _corrupt_problems(scn)
     problems += _docker_problems(scn)
     problems += _swarm_problems(scn)
     problems += _multi_instance_problems(scn)
@@ -269,6 +270,42 @@ def _byzantine_problems(
             )
         seen.setdefault(b.node, k)
         problems += strategy_option_problems(b, where)
+    return problems
+
+
+def _corrupt_problems(scn: Scenario) -> list[str]:
+    """[[adversary.corrupt]] rules: each option fits its rule, named nodes are honest ids,
+    the strategy's options are valid, and initially plus adaptively corrupted nodes are at
+    most f."""
+    adv = scn.adversary
+    n, f = scn.run.n, scn.f
+    byzantine = {b.node for b in adv.byzantine}
+    problems: list[str] = []
+    for k, c in enumerate(adv.corrupt):
+        where = f"adversary.corrupt[{k}]"
+        if c.rule != "at-time":
+            unused = [key for key in ("at_time", "nodes") if key in c.model_fields_set]
+            problems += [f"{where}.{key}: only the at-time rule takes it" for key in unused]
+        for node in c.nodes or []:
+            if not 0 <= node < n:
+                problems.append(f"{where}.nodes: node {node} is out of range 0..{n - 1}")
+            elif node in byzantine:
+                problems.append(f"{where}.nodes: node {node} is already Byzantine")
+        if c.nodes is not None and c.count > len(c.nodes):
+            problems.append(f"{where}.count: {c.count} corruptions but only {len(c.nodes)} nodes")
+        entry = ByzantineEntry(node=0, strategy=c.strategy, options=c.options)
+        problems += strategy_option_problems(entry, where)
+    total = len(byzantine) + sum(c.count for c in adv.corrupt)
+    if adv.corrupt and total > f:
+        problems.append(
+            f"adversary.corrupt: {len(byzantine)} initially corrupted plus "
+            f"{total - len(byzantine)} adaptive corruptions are {total} nodes, more than f={f}"
+        )
+    if adv.corrupt and scn.multi_instance:
+        problems.append(
+            "adversary.corrupt: adaptive corruption is not supported in "
+            "[committee]/[sortition] runs"
+        )
     return problems
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from byzlab.adversary.corruption import RULES
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
@@ -120,14 +121,48 @@ class ByzantineEntry(_Strict):
         return v
 
 
+class CorruptEntry(_Strict):
+    """One [[adversary.corrupt]] entry: adaptive corruption during the run
+    (``byzlab.adversary.corruption``): when ``rule`` fires, the adversary takes over an honest
+    node, its keys and its state, and from then on runs ``strategy`` (with ``options``) in it.
+
+    ``at-time`` corrupts ``count`` nodes (``nodes``, else the lowest honest ids) at virtual
+    time ``at_time`` (units of delta); ``first-decider`` the first honest node to decide;
+    ``most-influential`` at each epoch boundary the honest node whose coins weighed most.
+    """
+
+    rule: str = "at-time"
+    strategy: str = "mirror-mimic"
+    options: dict[str, Any] = Field(default_factory=dict)
+    count: int = Field(default=1, ge=1, le=MAX_N)
+    at_time: float | None = Field(default=None, ge=0, le=MAX_VIRTUAL_TIME)
+    nodes: list[int] | None = Field(default=None, min_length=1, max_length=MAX_N)
+
+    @field_validator("rule")
+    @classmethod
+    def _rule(cls, v: str) -> str:
+        if v not in RULES:
+            raise ValueError(_one_of(v, RULES))
+        return v
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        if v not in STRATEGIES:
+            raise ValueError(_one_of(v, list(STRATEGIES)))
+        return v
+
+
 class AdversarySection(_Strict):
-    """[adversary]: the scheduler, the time scale of real runs, and the corrupted nodes."""
+    """[adversary]: the scheduler, the time scale of real runs, the corrupted nodes and
+    adaptive corruption."""
 
     scheduler: str = "random"
     scheduler_options: dict[str, Any] = Field(default_factory=dict)
     delta_s: float = Field(default=0.005, ge=0, le=60)
     tamper: str = "none"
     byzantine: list[ByzantineEntry] = Field(default_factory=list)
+    corrupt: list[CorruptEntry] = Field(default_factory=list)
 
     @field_validator("scheduler")
     @classmethod
@@ -411,6 +446,16 @@ class Scenario(_Strict):
             lines += ["", "[adversary.scheduler_options]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in adv.scheduler_options.items()]
         lines += _byzantine_toml("adversary.byzantine", adv.byzantine)
+        for c in adv.corrupt:
+            lines += ["", "[[adversary.corrupt]]"]
+            lines += [
+                f"{k} = {_toml_value(v)}"
+                for k, v in c.model_dump(exclude={"options"}).items()
+                if v is not None
+            ]
+            if c.options:
+                opts = ", ".join(f"{k} = {_toml_value(v)}" for k, v in c.options.items())
+                lines.append(f"options = {{ {opts} }}")
         if self.docker != DockerSection():
             lines += ["", "[docker]", f"image = {_toml_value(self.docker.image)}"]
             for fault in self.docker.faults:
