@@ -90,3 +90,11 @@ def test_a_corrupt_table_round_trips_through_toml() -> None:
     )
     again = parse_scenario(tomllib.loads(scn.to_toml()))
     assert again.adversary.corrupt == scn.adversary.corrupt
+
+
+def test_real_backends_refuse_adaptive_corruption_until_the_proxy_supports_it() -> None:
+    from byzlab.orchestration.plan import RunPlan
+
+    scn = parse_scenario(_scenario({"rule": "first-decider"}))
+    with pytest.raises(ScenarioError, match="simulator only so far"):
+        RunPlan.of(scn).proxy_config(key_dir="k", port=0, stats_file="s", ready_file="r")

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from byzlab.errors import ScenarioError
 from byzlab.node.params import Params
 from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
 
@@ -118,6 +119,15 @@ class RunPlan:
         so do its metrics; ``options`` are further ``ProxyConfig`` fields (tests,
         benchmarks)."""
         adversary = self.scenario.adversary
+        if adversary.corrupt:
+            # The proxy does not take over live honest processes yet: refuse rather than
+            # run a different experiment than the scenario describes.
+            raise ScenarioError(
+                [
+                    "adversary.corrupt: adaptive corruption runs in the simulator only so "
+                    "far; run this scenario with --backend sim"
+                ]
+            )
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
             "protocol": self.protocol,
