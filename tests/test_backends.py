@@ -1,10 +1,11 @@
 """Every backend runs every scenario and writes the same results layout (issue 15).
 
-``byzlab run SCENARIO --backend sim|local|docker`` on the default scenario and on a pool
-(committee) scenario: the same file names (``backend.RESULT_FILES``, and for a pool the
+``byzlab run SCENARIO --backend sim|local|docker|swarm`` on the default scenario and on a
+pool (committee) scenario: the same file names (``backend.RESULT_FILES``, and for a pool the
 instance tables with one single-run layout per instance), the same summary keys
 (``results.RUN_SUMMARY_KEYS``) and the same nodes.csv columns. The docker cases need a
-Docker engine and the image (``byzlab image build``); without them they are skipped, or fail
+Docker engine and the image (``byzlab image build``), the swarm cases the multi-host lab
+(``tests/multihost.py``, whose manager they run on); without them they are skipped, or fail
 under ``BYZLAB_REQUIRE_DOCKER=1``.
 """
 
@@ -15,6 +16,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from byzlab.orchestration.backend import RESULT_FILES
 from byzlab.orchestration.dispatch import BACKENDS
 from byzlab.orchestration.results import NODE_CSV_COLUMNS, RUN_SUMMARY_KEYS
 from byzlab.orchestration.scenario import DEFAULT_IMAGE
+from tests.multihost import using_lab
 
 BYZLAB = str(Path(sys.executable).with_name("byzlab"))
 POOL_FILES = ("scenario.toml", "summary.json", "instances.json", "instances.csv", "players.csv")
@@ -66,7 +70,20 @@ def _require(backend: str) -> None:
             client.close()
 
 
-def _run(tmp_path: Path, backend: str, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+@contextmanager
+def _environment(request: pytest.FixtureRequest, backend: str) -> Iterator[dict[str, str]]:
+    """What ``byzlab run`` needs for ``backend``: for swarm, the lab's manager as its engine."""
+    if backend == "swarm":
+        with using_lab(request.config) as lab:
+            yield {**os.environ, "DOCKER_HOST": lab.docker_host(1)}
+        return
+    _require(backend)
+    yield dict(os.environ)
+
+
+def _run(
+    tmp_path: Path, backend: str, *args: str, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path / backend
     proc = subprocess.run(
         [BYZLAB, "run", *args, "--backend", backend, "--json", "--out", str(out)],
@@ -74,6 +91,7 @@ def _run(tmp_path: Path, backend: str, *args: str) -> tuple[subprocess.Completed
         text=True,
         timeout=600,
         check=False,
+        env=env,
     )
     runs = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
     assert len(runs) == 1, (backend, proc.returncode, proc.stderr[-3000:])
@@ -93,15 +111,18 @@ def _check_single(run_dir: Path, backend: str) -> dict[str, Any]:
     return summary
 
 
+ENGINES = ("docker", "swarm")
+
+
 @pytest.mark.parametrize(
     "backend",
-    [pytest.param(b, marks=[pytest.mark.docker] if b == "docker" else []) for b in BACKENDS],
+    [pytest.param(b, marks=[pytest.mark.docker] if b in ENGINES else []) for b in BACKENDS],
 )
 def test_the_default_scenario_runs_on_every_backend_with_one_layout(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    _require(backend)
-    proc, run_dir = _run(tmp_path, backend)
+    with _environment(request, backend) as env:
+        proc, run_dir = _run(tmp_path, backend, env=env)
     summary = _check_single(run_dir, backend)
     assert json.loads(proc.stdout) == summary
     assert proc.returncode == 0 and summary["agreed"] and summary["valid"], proc.stderr[-3000:]
@@ -109,15 +130,15 @@ def test_the_default_scenario_runs_on_every_backend_with_one_layout(
 
 @pytest.mark.parametrize(
     "backend",
-    [pytest.param(b, marks=[pytest.mark.docker] if b == "docker" else []) for b in BACKENDS],
+    [pytest.param(b, marks=[pytest.mark.docker] if b in ENGINES else []) for b in BACKENDS],
 )
 def test_a_pool_scenario_runs_on_every_backend_with_one_layout(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    _require(backend)
     scenario = tmp_path / "pool.toml"
     scenario.write_text(POOL)
-    proc, run_dir = _run(tmp_path, backend, str(scenario))
+    with _environment(request, backend) as env:
+        proc, run_dir = _run(tmp_path, backend, str(scenario), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert set(POOL_FILES) <= {p.name for p in run_dir.iterdir()}
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -42,7 +42,9 @@ START_WORKERS = 8
 # Start-up on top of the scenario's timeout: services are scheduled and started one by one.
 STARTUP_SLACK_S = 60.0
 STARTUP_SLACK_PER_NODE_S = 1.0
-NETWORK_REMOVE_S = 30.0  # an overlay network goes once every host has let go of it
+NETWORK_REMOVE_S = 30.0
+# How long the manager may take to see a host go down (swarm's heartbeat period is 5 s).
+HOST_DOWN_S = 20.0  # an overlay network goes once every host has let go of it
 # A task in one of these states runs no more (swarm's task states).
 ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 
@@ -428,10 +430,31 @@ class SwarmRun(ProcessRun):
                     break
                 time.sleep(POLL_S)
             list(pool.map(self._harvest, reachable))
-        for i, box in self.nodes.items():
-            assert box.host is not None
-            if box.host.id in down and i not in self.crashed:
-                self.crashed[i] = "host-down"
+        self._count_lost_hosts(down)
+
+    def _count_lost_hosts(self, down: set[str]) -> None:
+        """Nodes whose outputs did not come back because their host is gone are crashed.
+
+        A host's engine that stops may first report its tasks ended and only then be seen
+        as down by the manager (its heartbeat lapses some seconds later): a node that left
+        no outputs is given that long before it is judged."""
+        missing = [
+            i
+            for i, box in self.nodes.items()
+            if i not in self.crashed and not (self.node_dir(i) / "out" / "result.json").exists()
+        ]
+        deadline = time.monotonic() + HOST_DOWN_S
+        while missing:
+            for i in missing:
+                host = self.nodes[i].host
+                if host is not None and host.id in down:
+                    self.crashed[i] = "host-down"
+            missing = [i for i in missing if i not in self.crashed]
+            if not missing or time.monotonic() >= deadline:
+                return
+            time.sleep(1.0)
+            with contextlib.suppress(Exception):
+                down = self._down_hosts()
 
     def _stop_node(self, box: _Service) -> None:
         """SIGTERM to a node's task, which then writes its outputs to its log.
