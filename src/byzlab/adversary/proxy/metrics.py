@@ -13,15 +13,16 @@ view). Each node's ``/metrics`` has the weights it uses (``byzlab_node_weight``)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from byzlab.adversary.proxy.stats import KIND_NAMES
+from byzlab.adversary.proxy.connections import Connections
+from byzlab.adversary.proxy.delivery import Delivery
+from byzlab.adversary.proxy.sidechannel import SideChannel
+from byzlab.adversary.proxy.stats import KIND_NAMES, ProxyStats
 from byzlab.network.metrics import Reading, by_label, single
+from byzlab.node.params import Params
 
-if TYPE_CHECKING:
-    from byzlab.adversary.proxy.runtime import Proxy
-
-__all__ = ["readings"]
+__all__ = ["Watched", "readings"]
 
 # ProxyStats.node_traffic(), in its order: metric name and help.
 _NODE_TRAFFIC = (
@@ -32,7 +33,22 @@ _NODE_TRAFFIC = (
 )
 
 
-def readings(proxy: Proxy) -> list[Reading]:
+class Watched(Protocol):
+    """What the metrics read of the proxy (``runtime.Proxy``)."""
+
+    record: ProxyStats
+    side: SideChannel
+    delivery: Delivery
+    connections: Connections
+    params: Params
+    honest_ids: list[int]
+    done: bool
+
+    @property
+    def started(self) -> bool: ...
+
+
+def readings(proxy: Watched) -> list[Reading]:
     """The proxy's metrics now (see the module docs)."""
     stats = proxy.record
     counts = stats.counts

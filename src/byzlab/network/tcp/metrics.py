@@ -11,15 +11,16 @@ metric names are listed in docs/metrics.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import Protocol
 
+from byzlab.network.framing import Batcher
 from byzlab.network.metrics import Reading, by_label, single
+from byzlab.node.agreement import HonestNode
 from byzlab.node.blacklist import WEIGHT_ONE
+from byzlab.node.params import Params
 
-if TYPE_CHECKING:
-    from byzlab.network.tcp.runtime import NodeRuntime
-
-__all__ = ["readings"]
+__all__ = ["Watched", "readings"]
 
 # Node counters shown as metrics: counter key -> (metric name, help).
 _COUNTERS = {
@@ -32,8 +33,21 @@ _COUNTERS = {
 }
 
 
-def readings(rt: NodeRuntime) -> list[Reading]:
-    """The node's metrics now (see the module docs)."""
+class Watched(Protocol):
+    """What the metrics read of the node process (``runtime.NodeRuntime``)."""
+
+    node: HonestNode
+    params: Params
+    counters: Counter[str]
+    drops: Counter[str]
+    batcher: Batcher
+    peers: list[int]
+    started: bool
+
+
+def readings(rt: Watched, inbox_frames: int) -> list[Reading]:
+    """The node's metrics now, ``inbox_frames`` frames waiting in its inbox (see the
+    module docs)."""
     node = rt.node
     counters = rt.counters
     out = [
@@ -47,9 +61,7 @@ def readings(rt: NodeRuntime) -> list[Reading]:
         Reading(
             "node_drops", "counter", "Frames dropped, by reason.", by_label("reason", rt.drops)
         ),
-        Reading(
-            "node_inbox_frames", "gauge", "Frames waiting in the inbox.", single(len(rt._inbox))
-        ),
+        Reading("node_inbox_frames", "gauge", "Frames waiting in the inbox.", single(inbox_frames)),
         Reading(
             "node_batcher_messages",
             "gauge",

@@ -161,7 +161,7 @@ class NodeRuntime:
         self._sent = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.metrics = MetricsServer(
-            config.metrics_host, config.metrics_port, lambda: readings(self)
+            config.metrics_host, config.metrics_port, lambda: readings(self, len(self._inbox))
         )
 
     # ----------------------------------------------------------------- entry point
