@@ -13,8 +13,9 @@ from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.schedulers import SCHEDULERS, Scheduler, make_scheduler
 from byzlab.adversary.strategies import STRATEGIES, NodeSpec, SigmaCorrelation
-from byzlab.adversary.triggers import RuleError, compile_predicate
+from byzlab.adversary.triggers import compile_predicate
 from byzlab.adversary.view import AdversaryView, CoinPlan
+from byzlab.errors import RuleError
 from byzlab.network.sim import Simulator
 from byzlab.node.blacklist import WEIGHT_ONE
 from byzlab.node.coin import clip, coin_terms

@@ -1,4 +1,5 @@
-"""Rule-based scheduling: "delay node 3's ECHOs during coin stage 2 of iteration 5".
+"""The rule language of the `rules` scheduler: "delay node 3's ECHOs during coin stage 2 of
+iteration 5".
 
 A rule is a predicate over one message in flight plus a delay (in units of delta). Predicates
 are built from small leaves and compose with `all` (AND), `any` (OR) and `not`, so they can
@@ -17,16 +18,18 @@ Leaves: sender, receiver, origin (the RBC instance's broadcaster), kind (INITIAL
 READY, DECIDE), step (1-4), stage ("vote", "coin-1" = stage-1 vote and odd board, "coin-2" =
 even board), iteration, board, after / before (virtual time in units of delta). A leaf whose
 value is a list matches any of them. The first rule that matches sets the delay; messages no
-rule matches get uniform delays in [0, delta].
+rule matches get uniform delays in [0, delta] (the scheduler that applies the rules is
+adversary/schedulers/rules.py). A rule that cannot be compiled raises `RuleError`
+(byzlab.errors) naming the offending part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from byzlab.adversary.schedulers import Scheduler
+from byzlab.errors import RuleError
 from byzlab.node.messages import DecideMsg, Message, RbcMsg, Vote, Write
 
 Predicate = Callable[[int, int, Message, float], bool]
@@ -43,10 +46,6 @@ _LEAVES = (
     "after",
     "before",
 )
-
-
-class RuleError(ValueError):
-    """A rule that cannot be compiled; the message names the offending part."""
 
 
 def _stage(msg: Message) -> str | None:
@@ -133,35 +132,22 @@ def compile_predicate(spec: Any, path: str = "when") -> Predicate:
 
 @dataclass
 class Rule:
+    """A compiled rule: messages matching `when` take `delay` (units of delta)."""
+
     when: Predicate
     delay: float
 
 
-@dataclass
-class RuleScheduler(Scheduler):
-    name: str = "rules"
-    description: str = "rule-based triggers composed with all/any/not, first match sets delay"
-    inspects_messages: bool = True
-    rules: list[dict[str, Any]] = field(default_factory=list)
-    compiled: list[Rule] = field(default_factory=list, metadata={"internal": True})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.compiled = []
-        for i, rule in enumerate(self.rules):
-            path = f"rules[{i}]"
-            if not isinstance(rule, Mapping) or set(rule) != {"when", "delay"}:
-                raise RuleError(f"{path}: expected {{ when = ..., delay = ... }}")
-            delay = rule["delay"]
-            if not isinstance(delay, int | float) or not 0 <= delay <= 1:
-                raise RuleError(f"{path}.delay: expected a number in [0, 1] (units of delta)")
-            self.compiled.append(
-                Rule(compile_predicate(rule["when"], f"{path}.when"), float(delay))
-            )
-
-    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
-        t = now / self.delta
-        for rule in self.compiled:
-            if rule.when(src, dst, msg, t):
-                return rule.delay * self.delta
-        return self.rng.random() * self.delta
+def compile_rules(rules: Sequence[Any]) -> list[Rule]:
+    """Compile a scenario's list of `{ when = ..., delay = ... }` tables, in order; raise
+    RuleError naming the first bad rule."""
+    compiled = []
+    for i, rule in enumerate(rules):
+        path = f"rules[{i}]"
+        if not isinstance(rule, Mapping) or set(rule) != {"when", "delay"}:
+            raise RuleError(f"{path}: expected {{ when = ..., delay = ... }}")
+        delay = rule["delay"]
+        if not isinstance(delay, int | float) or not 0 <= delay <= 1:
+            raise RuleError(f"{path}.delay: expected a number in [0, 1] (units of delta)")
+        compiled.append(Rule(compile_predicate(rule["when"], f"{path}.when"), float(delay)))
+    return compiled
