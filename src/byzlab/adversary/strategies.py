@@ -50,6 +50,7 @@ from byzlab.node.coin import clip, sgn
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import DecideMsg, Item, Kind, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
+from byzlab.node.steps import step_value
 
 
 @dataclass(frozen=True)
@@ -332,16 +333,6 @@ class _QuorumPicker(_ItemRewriter):
         return item
 
 
-def _outcome(values: list[int], step: int, n: int) -> int:
-    if step == 2:
-        return sgn(sum(values))
-    if step == 3:
-        plus, minus = values.count(1), values.count(-1)
-        return 1 if plus > n / 2 else -1 if minus > n / 2 else 0
-    nonzero = [v for v in values if v]
-    return nonzero[0] if nonzero else 0
-
-
 def _quorum_for(
     have: list[tuple[int, int]], quorum: int, want: int, step: int, n: int
 ) -> tuple[int, int] | None:
@@ -356,7 +347,7 @@ def _quorum_for(
     else:
         ranked = sorted(have, key=lambda jv: jv[1] != want)
     chosen = ranked[:quorum]
-    value = _outcome([v for _, v in chosen], step, n)
+    value = step_value(step, [v for _, v in chosen], n)
     if value != want:
         return None
     support = 0

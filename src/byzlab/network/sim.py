@@ -44,6 +44,7 @@ from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Decide, Event, Halt
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, wire_size
 from byzlab.node.params import Params
+from byzlab.node.validity import valid_decision
 from byzlab.runtime.delay import DelayBound
 from byzlab.runtime.interfaces import DeliveryPolicy, Process, SendObserver
 from byzlab.runtime.interpreter import EffectInterpreter
@@ -299,8 +300,8 @@ class Simulator:
                 f"agreement violated at t={self.now:.3f}: decisions {self.honest_decisions} "
                 f"(seed={self.seed})"
             )
-        honest_inputs = {self.inputs[i] for i in self.honest_ids}
-        if len(honest_inputs) == 1 and effect.value not in honest_inputs:
+        if not valid_decision(effect.value, self.inputs, self.honest_ids):
+            honest_inputs = {self.inputs[i] for i in self.honest_ids}
             raise InvariantViolation(
                 f"validity violated: all honest inputs are {honest_inputs} but node {node} "
                 f"decided {effect.value} (seed={self.seed})"
@@ -316,11 +317,7 @@ class Simulator:
         decided = self.honest_decisions
         agreed = len(decided) == len(self.honest_ids) and len(set(decided.values())) == 1
         decision = next(iter(decided.values())) if agreed else None
-        honest_inputs = {self.inputs[i] for i in self.honest_ids}
-        valid = decision is None or (
-            decision in {self.inputs[i] for i in range(len(self.inputs))}
-            and (len(honest_inputs) > 1 or decision in honest_inputs)
-        )
+        valid = decision is None or valid_decision(decision, self.inputs, self.honest_ids)
         last = max((d.time for d in self.decisions), default=0.0)
         iterations = max((n.iteration for n in honest if isinstance(n, HonestNode)), default=0)
         rejected: Counter[str] = Counter()

@@ -47,6 +47,7 @@ from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt
 from byzlab.node.messages import Ack, Complete, DecideMsg, Done, Item, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
 from byzlab.node.rbc import ReliableBroadcast
+from byzlab.node.steps import kept_value, step_value, tally
 from byzlab.node.validation import Knowledge, Verdict
 
 
@@ -231,16 +232,10 @@ class HonestNode:
     def _after_vote(
         self, t: int, step: int, support: int, values: list[int], out: list[Effect]
     ) -> None:
-        if step == 1:
-            self._vote(t, 2, 1 if sum(values) >= 0 else -1, support, None, out)
-        elif step == 2:
-            half = self.params.n / 2
-            v = 1 if values.count(1) > half else -1 if values.count(-1) > half else 0
-            self._vote(t, 3, v, support, None, out)
+        if step in (1, 2):
+            self._vote(t, step + 1, step_value(step + 1, values, self.params.n), support, None, out)
         elif step == 3:
-            nonzero = [v for v in values if v]
-            self.x = len(nonzero)
-            self.vstar = nonzero[0] if nonzero else 0
+            self.x, self.vstar = tally(values)
             if self.x >= 1:
                 self.value = self.vstar
             if self.x >= self.params.f + 1 and self.decision is None:
@@ -258,8 +253,7 @@ class HonestNode:
         else:
             # coin stage 1 done: enter the odd board; row 1 goes out when the write rule
             # allows (blackboard.py), in _board_progress
-            nonzero = [v for v in values if v]
-            self.board_value = nonzero[0] if nonzero else 0
+            self.board_value = kept_value(values)
             self.board_support = support
             self.phase = Phase.BOARD
             self.board = 2 * t - 1

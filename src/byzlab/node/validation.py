@@ -39,9 +39,10 @@ from enum import Enum
 from typing import Final
 
 from byzlab.node.blackboard import BlackboardStore
-from byzlab.node.coin import hpz_coin, ideal_coin, sgn
+from byzlab.node.coin import hpz_coin, ideal_coin
 from byzlab.node.messages import Ack, Complete, Done, Item, Vote, Write
 from byzlab.node.params import Params
+from byzlab.node.steps import kept_value, step_value, tally
 from byzlab.node.weights import WeightBook
 
 PROTOCOLS: Final = ("hpz", "bracha-local", "ideal-coin")
@@ -264,9 +265,9 @@ class Knowledge:
             values = self._support_values(item.support, t - 1, 3)
             if isinstance(values, Check):
                 return values
-            nonzero = [v for v in values if v]
-            if nonzero:
-                return _VALID if value == nonzero[0] else _invalid("kept-value")
+            vstar = kept_value(values)
+            if vstar:
+                return _VALID if value == vstar else _invalid("kept-value")
             if self.protocol == "ideal-coin" and value != ideal_coin(self.ideal_seed, t - 1):
                 return _invalid("coin-outcome")
             return _VALID
@@ -279,16 +280,7 @@ class Knowledge:
         values = self._support_values(item.support, t, step - 1)
         if isinstance(values, Check):
             return values
-        if step == 2:
-            expected = sgn(sum(values))
-        elif step == 3:
-            plus = values.count(1)
-            minus = values.count(-1)
-            half = self.n / 2
-            expected = 1 if plus > half else -1 if minus > half else 0
-        else:
-            nonzero = [v for v in values if v]
-            expected = nonzero[0] if nonzero else 0
+        expected = step_value(step, values, self.n)
         return _VALID if value == expected else _invalid(f"step-{step}-value")
 
     def _check_write(self, q: int, seq: int, item: Write, shadow: Shadow) -> Check:
@@ -310,9 +302,7 @@ class Knowledge:
                 values = self._support_values(item.support, t, 4)
                 if isinstance(values, Check):
                     return values
-                nonzero = [v for v in values if v]
-                expected = nonzero[0] if nonzero else 0
-                if value != expected:
+                if value != kept_value(values):
                     return _invalid("odd-board-value")
             else:
                 if item.support:
@@ -350,9 +340,7 @@ class Knowledge:
             if item.step == 4:
                 values = self._support_values(item.support, item.iteration, 3)
                 assert isinstance(values, list)
-                nonzero = [v for v in values if v]
-                shadow.x[item.iteration] = len(nonzero)
-                shadow.vstar[item.iteration] = nonzero[0] if nonzero else 0
+                shadow.x[item.iteration], shadow.vstar[item.iteration] = tally(values)
             if item.view is not None:
                 shadow.view = item.view
                 self.epoch_views[q][item.iteration] = item.view

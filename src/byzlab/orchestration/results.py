@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.atomicio import atomic_write_bytes as _atomic_write_bytes
+from byzlab.node.validity import valid_decision
 
 __all__ = [
     "NODE_CSV_COLUMNS",
@@ -335,13 +336,8 @@ def build_summary(
     start = min(starts) if starts else None
     agreed = len(decided) == len(honest_ids) and len(set(decided.values())) == 1
     decision = next(iter(decided.values())) if agreed else None
-    honest_inputs = {inputs[i] for i in honest_ids}
-    # The simulator's validity: a decision must be some node's input and, if all honest
-    # inputs agree, that common input. A disagreement is reported by `agreed`, not here.
-    valid = all(
-        v in set(inputs) and (len(honest_inputs) > 1 or v in honest_inputs)
-        for v in decided.values()
-    )
+    # Every decision must be valid; a disagreement is reported by `agreed`, not here.
+    valid = all(valid_decision(v, inputs, honest_ids) for v in decided.values())
     times = {i: t - start for i, t in decision_at.items()} if start is not None else {}
     latency_s = max(times.values()) if agreed and times else None
     iterations = max(
