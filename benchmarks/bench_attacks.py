@@ -5,7 +5,7 @@ and how often HPZ's blacklisting catches the coin attacks (HPZ §3.2-3.4).
     python benchmarks/bench_attacks.py --blacklisting --sizes 4,7,10,13 --seeds 40 --jobs 2
 
 f = (n-1)/3 corrupted nodes vote the honest minority and the split-vote scheduler admits
-balanced quorums (adversary/schedulers.py), the classic attack that makes local-coin Bracha
+balanced quorums (adversary/schedulers/votes.py), the classic attack that makes local-coin Bracha
 take exponentially many iterations. For each n it reports the median latency (units of
 delta) and iterations of bracha-local, hpz and ideal-coin, fits log(latency) = a + b n
 (exponential) and log(latency) = a + k log n (polynomial), and writes a table (JSON) and a

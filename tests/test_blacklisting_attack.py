@@ -2,8 +2,8 @@
 
 The attack: corrupted nodes running "coin-interval" with the coin-aware scheduler. They
 write their coin columns last, after every honest coin is out, and each column ends in a
-swing cell (no Done) that only some honest views hold (adversary/strategies.py, "the last
-word"). Under the acknowledged-writes blackboard (HPZ Theorem 1.2) that is one cell per
+swing cell (no Done) that only some honest views hold (adversary/strategies/planner.py, "the
+last word"). Under the acknowledged-writes blackboard (HPZ Theorem 1.2) that is one cell per
 corrupted writer, so a plan splits the coin only when the corrupted columns bring
 bias + Sigma within about f of 0, i.e. when they counteract the honest sum: the forced
 strategy of Lemma 6, which is what makes the corrupted columns anti-correlated.

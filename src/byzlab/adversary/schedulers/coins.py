@@ -22,7 +22,7 @@ __all__ = ["CoinAwareScheduler", "FingerSuppressionScheduler"]
 @dataclass
 class CoinAwareScheduler(Scheduler):
     """Full information against the HPZ coin (§2.2, Lemma 6), with corrupted nodes that write
-    their coin columns last ("the last word", adversary/strategies.py).
+    their coin columns last ("the last word", adversary/strategies/planner.py).
 
     What the acknowledged-writes blackboard (node/blackboard.py, HPZ Theorem 1.2) leaves an
     adversary: a corrupted node may still wait until every honest coin of BB_2t is out and

@@ -37,7 +37,7 @@ from byzlab.orchestration.scenario.model import (
 
 __all__ = ["cross_check", "scheduler_option_problems", "strategy_option_problems"]
 
-# Strategy options whose values are node ids (adversary/strategies.py).
+# Strategy options whose values are node ids (adversary/strategies/).
 _PLAYER_ID_OPTIONS = frozenset({"targets"})
 
 
