@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import read_json
 from byzlab.network.auth import LinkFrame, LinkReceiver, LinkSender, link_keys_for
 from byzlab.network.control import HELLO
 from byzlab.network.framing import FrameDecoder, FrameError, encode_frame, pack_batch, unpack_batch
 from byzlab.network.keys import generate_keys, load_private_key, load_roster
 from byzlab.node.params import Params
-from byzlab.orchestration.results import read_json
 
 
 def strict_json(path: Path) -> Any:

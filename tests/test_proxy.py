@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from byzlab.adversary.proxy.config import ByzantineSpec, ProxyConfig
 from byzlab.adversary.proxy.runtime import Proxy
 from byzlab.adversary.strategies import STRATEGIES, ByzantineNode
+from byzlab.atomicio import read_json
 from byzlab.network.auth import LinkFrame, LinkReceiver, LinkSender, link_keys_for
 from byzlab.network.control import DONE, HELLO, SNAPSHOT, START
 from byzlab.network.framing import FrameDecoder, FrameError, encode_frame, pack_batch, unpack_batch
@@ -39,7 +40,6 @@ from byzlab.network.keys import generate_keys, load_private_key
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, Vote, encode
 from byzlab.node.params import Params
 from byzlab.orchestration.local import LocalRun
-from byzlab.orchestration.results import read_json
 from byzlab.orchestration.scenario import parse_scenario
 
 N = 4

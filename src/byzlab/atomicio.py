@@ -47,6 +47,11 @@ def _write(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, UTF-8 encoded."""
+    atomic_write_bytes(path, text.encode())
+
+
 def atomic_write_json(path: Path, obj: object) -> None:
     """Replace ``path`` with ``obj`` as indented JSON, keys sorted (the results' format)."""
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())

@@ -6,9 +6,9 @@ units of delta) is the causal depth of the run in hops. A real FIFO run with del
 should then take about depth x (delta_s + one-hop delay) if processing kept up; the ratio
 real / predicted says how much processing and queueing add on top of the hops (target:
 within 3x). Real runs can take more iterations than the simulator where the simulator's
-decision hinges on how simultaneous deliveries are ordered (see network/tcp.py); every run's
-iteration count is kept, and ``same_iteration_ratio`` compares only the runs that took as
-many iterations as the simulator (the prediction's premise).
+decision hinges on how simultaneous deliveries are ordered (see network/tcp/__init__.py);
+every run's iteration count is kept, and ``same_iteration_ratio`` compares only the runs that
+took as many iterations as the simulator (the prediction's premise).
 
 The causal-depth prediction counts hops, not work. An honest run does O(n^3) message
 deliveries per step (n RBCs of 2n^2 messages: 1.7 M at n = 64), and each one runs the

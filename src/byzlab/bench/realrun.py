@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import read_json
 from byzlab.network.auth import LinkSender, link_keys_for
 from byzlab.network.control import HELLO
 from byzlab.network.framing import FrameDecoder, encode_frame, pack_batch
@@ -44,7 +45,6 @@ from byzlab.node.messages import DecideMsg, encode
 from byzlab.orchestration.backend import RunOutcome
 from byzlab.orchestration.local import run_local
 from byzlab.orchestration.plan import PROXY_MODULE, RunPlan, new_run_id
-from byzlab.orchestration.results import read_json
 from byzlab.orchestration.scenario import Scenario, parse_scenario
 
 __all__ = [

@@ -26,9 +26,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from byzlab.atomicio import atomic_write_json
 from byzlab.bench.common import BACKENDS, BENCHMARKS, Context, Figure, Section, environment
 from byzlab.bench.realrun import Variant
-from byzlab.orchestration.results import atomic_write_json
 
 __all__ = ["bench_command", "run_benchmarks"]
 

@@ -1,4 +1,4 @@
-"""The one interface every backend implements, the lifecycle they share, and the dispatch.
+"""The one interface every backend implements and the lifecycle they share.
 
 A *backend* runs one plan (``plan.py``) of a single-instance scenario and writes its results
 directory. There are three: ``sim`` (the deterministic simulator, ``simrun.py``), ``local``

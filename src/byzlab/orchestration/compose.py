@@ -62,10 +62,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import atomic_write_bytes, atomic_write_text
 from byzlab.errors import ComposeError
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE, RunPlan
-from byzlab.orchestration.results import atomic_write_bytes, atomic_write_text
 from byzlab.orchestration.scenario import Scenario, ScenarioError, parse_scenario
 
 __all__ = [

@@ -74,15 +74,10 @@ import numpy as np
 import numpy.typing as npt
 from nacl.signing import SigningKey
 
+from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.orchestration.dispatch import BACKENDS, run_scenario
 from byzlab.orchestration.plan import new_run_id
-from byzlab.orchestration.results import (
-    atomic_write_json,
-    atomic_write_text,
-    git_commit,
-    mark_complete,
-    mark_incomplete,
-)
+from byzlab.orchestration.results import git_commit, mark_complete, mark_incomplete
 from byzlab.orchestration.scenario import MAX_SEED, ByzantineEntry, Scenario
 from byzlab.seeds import make_inputs
 from byzlab.sidecars import sortition

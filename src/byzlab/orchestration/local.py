@@ -65,6 +65,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from byzlab.atomicio import atomic_write_bytes, atomic_write_json, read_json
 from byzlab.errors import RunFailed
 from byzlab.network.keys import ROSTER_FILE, key_file_name
 from byzlab.orchestration.backend import RunOutcome, StatusHook, execute
@@ -72,12 +73,7 @@ from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
 from byzlab.orchestration.processes import ProcessRun
 from byzlab.orchestration.resources import available_memory_mib, check_memory, estimate_memory
-from byzlab.orchestration.results import (
-    atomic_write_bytes,
-    atomic_write_json,
-    read_json,
-    remove_stale_tmp,
-)
+from byzlab.orchestration.results import remove_stale_tmp
 from byzlab.orchestration.scenario import Scenario
 
 __all__ = ["LocalRun", "RunOutcome", "run_local"]
@@ -341,15 +337,15 @@ class LocalRun(ProcessRun):
             for i, code in exit_codes.items()
             if i not in results and code is not None and code < 0
         }
-        # A node restarted after a crash rejoins as crashed (network/tcp.py,
+        # A node restarted after a crash rejoins as crashed (network/tcp/incarnation.py,
         # rejoin_as_crashed) unless its first process had halted and reported.
         for i, res in list(results.items()):
             if res.get("role") == "crashed":
                 crashed[i] = str(res.get("stop_reason", "crashed"))
                 del results[i]
         # A node that never said hello before the proxy's start grace ran out took no part
-        # in the run (adversary/proxy.py, start_grace_s): a crash fault too, even if its
-        # process later exited on its own and reported.
+        # in the run (adversary/proxy/runtime.py, start_grace_s): a crash fault too, even if
+        # its process later exited on its own and reported.
         never = stats.get("never_connected") if isinstance(stats, dict) else None
         for i in never if isinstance(never, list) else ():
             if isinstance(i, int) and i in self.honest_ids and i not in crashed:

@@ -17,11 +17,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import atomic_write_bytes, atomic_write_text
 from byzlab.network.keys import ROSTER_FILE, generate_keys
 from byzlab.orchestration.backend import Backend, RunOutcome
 from byzlab.orchestration.results import (
-    atomic_write_bytes,
-    atomic_write_text,
     build_summary,
     gather_outputs,
     git_commit,

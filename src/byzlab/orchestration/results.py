@@ -10,9 +10,8 @@ either the previous complete file or the new complete file, never a torn one, ev
 writer is killed half way. The temporary file lives in the same directory because a rename
 is only atomic within one file system.
 
-This module is a leaf (standard library only): the node runtime (``network/tcp.py``) and the
-proxy (``adversary/proxy.py``) use the same writers for their own outputs, and importing it
-costs nothing at process start-up.
+The writers are ``byzlab.atomicio``'s, a leaf module that the node process
+(``network/tcp/``) and the proxy (``adversary/proxy/``) use for their own outputs too.
 
 A run directory is complete exactly when it holds ``summary.json``: the backends write it
 last, after ``nodes.csv`` and the traces. From its first file on, the directory also holds
@@ -45,7 +44,6 @@ import contextlib
 import csv
 import hashlib
 import io
-import json
 import os
 import subprocess
 import time
@@ -54,21 +52,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from byzlab.atomicio import atomic_write_bytes as _atomic_write_bytes
+from byzlab.atomicio import atomic_write_bytes, atomic_write_json, read_json
 from byzlab.node.validity import valid_decision
 
 __all__ = [
     "NODE_CSV_COLUMNS",
     "RUN_SUMMARY_KEYS",
     "SUMMARY_KEYS",
-    "atomic_write_bytes",
-    "atomic_write_json",
-    "atomic_write_text",
     "build_summary",
     "gather_outputs",
     "git_commit",
     "nodes_csv",
-    "read_json",
     "remove_stale_tmp",
     "start_run_dir",
     "trace_hash",
@@ -135,35 +129,7 @@ NODE_CSV_COLUMNS = (
 )
 
 
-# --------------------------------------------------------------------------- atomic files
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """``byzlab.atomicio.atomic_write_bytes``, whose errors name ``path``: a failed
-    ``os.write`` (a full disk, EFBIG) carries no file name, and the temporary file's name
-    is not the one a person looks for."""
-    try:
-        _atomic_write_bytes(path, data, mode=mode)
-    except OSError as exc:
-        if exc.errno is None or exc.filename == str(path):
-            raise
-        raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, obj: object) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """The JSON value in ``path``, or None if the file does not exist (yet)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
+# --------------------------------------------------------------------------- run directories
 
 
 INCOMPLETE_FILE = "INCOMPLETE.json"

@@ -15,16 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.orchestration import runtrace
 from byzlab.orchestration.backend import Backend, RunOutcome, StatusHook
-from byzlab.orchestration.results import (
-    atomic_write_json,
-    atomic_write_text,
-    git_commit,
-    mark_complete,
-    nodes_csv,
-    start_run_dir,
-)
+from byzlab.orchestration.results import git_commit, mark_complete, nodes_csv, start_run_dir
 from byzlab.orchestration.scenario import Scenario
 
 __all__ = ["SimRun"]

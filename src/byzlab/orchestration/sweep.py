@@ -82,14 +82,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from byzlab import __version__
+from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.errors import RunFailed, SweepError
 from byzlab.orchestration.dispatch import BACKENDS, run_scenario
-from byzlab.orchestration.results import (
-    atomic_write_json,
-    atomic_write_text,
-    git_commit,
-    mark_complete,
-)
+from byzlab.orchestration.results import git_commit, mark_complete
 from byzlab.orchestration.scenario import (
     ByzantineEntry,
     RunSection,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from byzlab.orchestration.results import atomic_write_bytes
+from byzlab.atomicio import atomic_write_bytes
 
 __all__ = ["CONTAINER_UID", "DATA", "read_file", "tar_files", "untar"]
 

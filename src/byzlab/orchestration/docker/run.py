@@ -94,6 +94,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import atomic_write_bytes
 from byzlab.errors import DockerUnavailable, RunFailed
 from byzlab.network.keys import ROSTER_FILE, key_file_name
 from byzlab.orchestration.backend import RunOutcome, StatusHook, execute, ignoring_sigint
@@ -107,7 +108,6 @@ from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
 from byzlab.orchestration.processes import ProcessRun
 from byzlab.orchestration.resources import available_memory_mib, check_memory, estimate_memory
-from byzlab.orchestration.results import atomic_write_bytes
 from byzlab.orchestration.scenario import Scenario
 
 __all__ = ["DockerRun", "run_docker"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from byzlab.atomicio import atomic_write_bytes
 from byzlab.errors import DockerUnavailable, RunFailed
 from byzlab.network.keys import ROSTER_FILE, key_file_name
 from byzlab.orchestration.backend import RunOutcome, StatusHook, ignoring_sigint
@@ -26,7 +27,6 @@ from byzlab.orchestration.docker.run import _mark_crashed
 from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
 from byzlab.orchestration.processes import ProcessRun
-from byzlab.orchestration.results import atomic_write_bytes
 from byzlab.orchestration.scenario import Scenario
 from byzlab.orchestration.swarm import reporter
 from byzlab.orchestration.swarm.placement import Host, place, swarm_hosts
