@@ -203,15 +203,18 @@ def test_down_leaves_nothing_behind(lab: Lab) -> None:
     mounts = Path("/proc/self/mountinfo").read_text()
     assert str(RUN_DIR) not in mounts and str(DATA_DIR) not in mounts
     assert not RUN_DIR.exists() and not DATA_DIR.exists()
-    leftovers = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _names_lab(p)]
+    leftovers = [
+        cmd for p in Path("/proc").iterdir() if p.name.isdigit() and (cmd := _lab_command(p))
+    ]
     assert not leftovers, f"processes of the lab still run: {leftovers}"
     assert docker.from_env(timeout=30).ping(), "the main engine keeps working"
     assert "no lab" in run_script("status")
 
 
-def _names_lab(proc: Path) -> bool:
+def _lab_command(proc: Path) -> str:
+    """The command line of a process that uses the lab's directories, else ""."""
     try:
-        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
     except OSError:
-        return False
-    return str(RUN_DIR) in cmdline or str(DATA_DIR) in cmdline
+        return ""
+    return cmdline if f"{RUN_DIR}/" in cmdline or f"{DATA_DIR}/" in cmdline else ""
