@@ -272,6 +272,7 @@ class SwarmRun(ProcessRun):
             proxy_port=PROXY_PORT,
             out_dir=f"{DATA}/out",
             options=self.node_options,
+            metrics_host="0.0.0.0",  # reachable on the run's overlay network (docs/metrics.md)
         )
         data = json.dumps(cfg, indent=2, sort_keys=True).encode() + b"\n"
         atomic_write_bytes(self.node_dir(i) / "node.json", data)
