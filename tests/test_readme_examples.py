@@ -84,6 +84,16 @@ ELSEWHERE: dict[tuple[str, ...], str] = {
     ("docker", "stack", "deploy"): (
         "tests/test_docker_e2e.py::test_swarm_stack_of_n4_reaches_agreement"
     ),
+    ("scripts/multihost-lab", "up"): (
+        "tests/test_multihost_lab.py::test_the_swarm_has_every_host_ready_and_host_1_manages_it"
+    ),
+    (
+        "scripts/multihost-lab",
+        "down",
+    ): "tests/test_multihost_lab.py::test_down_leaves_nothing_behind",
+    ("byzlab", "run", "examples/swarm-spread.toml", "--backend", "swarm"): (
+        "tests/test_swarm.py::test_n7_spread_over_three_hosts_agrees"
+    ),
 }
 
 #: README examples that fail because of a known bug in the code, each with the bug. The test

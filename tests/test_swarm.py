@@ -11,6 +11,7 @@ are kept in results/<run-id>/work/logs/.
 from __future__ import annotations
 
 import threading
+import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ from byzlab.orchestration.docker.labels import LABEL_RUN
 from byzlab.orchestration.scenario import parse_scenario
 from byzlab.orchestration.swarm.run import SwarmRun
 from tests.multihost import Lab, using_lab
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 pytestmark = pytest.mark.docker
 
@@ -67,18 +70,9 @@ def swarm_run(lab: Lab, tmp_path: Path, scenario: dict[str, Any], on_status: Any
 def test_n7_spread_over_three_hosts_agrees(lab: Lab, tmp_path: Path) -> None:
     """Six honest nodes, two on each host, and a Byzantine one in the proxy: they agree,
     every node's outputs come back through the manager, and nothing is left behind."""
-    _, outcome = swarm_run(
-        lab,
-        tmp_path,
-        {
-            "run": {"n": 7, "seed": 11, "timeout_s": 60},
-            "adversary": {
-                "scheduler": "random",
-                "delta_s": 0.002,
-                "byzantine": [{"node": 6, "strategy": "equivocate"}],
-            },
-        },
-    )
+    # the README's example file, so what the README shows is what runs here
+    scenario = tomllib.loads((EXAMPLES / "swarm-spread.toml").read_text())
+    _, outcome = swarm_run(lab, tmp_path, scenario)
     s = outcome.summary
     assert outcome.exit_code == 0 and s["agreed"] and s["valid"], about(outcome)
     assert outcome.stopped == "all-honest-halted" and s["crashed"] == {}, about(outcome)
