@@ -93,19 +93,23 @@ def test_view_reading_attacks_work_behind_the_real_proxy(tmp_path: Path, strateg
         assert {(3, 1), (3, 2), (3, 3)} <= initials, about(outcome)
         sched = stats["scheduler"]
         assert sched["name"] == "coin-aware", about(outcome)
-        seen.append((s["iterations"], {k: v for k, v in sched.items() if k != "first_plan"}))
+        seen.append((s["iterations"], sched))
         if sched.get("plans", 0) == 0:
             continue  # agreed before any coin board: nothing to plan against
         first = sched["first_plan"]
         # The plan reached the scheduler through the shared view, made against the very
-        # honest coins the simulator's view saw, with the simulator's split decision.
-        assert (first["iteration"], first["honest_sum"], first["split"]) == (
+        # honest coins the simulator's view saw: those are drawn from the nodes' seeded
+        # streams, so every run must match them.
+        assert (first["iteration"], first["honest_sum"]) == (
             expected["iteration"],
             expected["honest_sum"],
-            expected["split"],
         ), (first, expected, about(outcome))
         # A plan exists only once every honest coin column of iteration 1 is out, so the
         # run went through a whole coin flip before it agreed.
         assert s["iterations"] >= 2, about(outcome)
-        return
-    pytest.fail(f"no run out of {ATTEMPTS} made a plan: {seen}")
+        # Whether the plan splits the coin also depends on which honest nodes entered the
+        # coin keeping v*, and that is decided by real quorums (timing): a run that made
+        # the plan against the same coins but with other keepers tries again.
+        if first["split"] == expected["split"]:
+            return
+    pytest.fail(f"no run out of {ATTEMPTS} made the simulator's first plan: {seen}")
