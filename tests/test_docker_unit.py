@@ -33,7 +33,7 @@ from byzlab.orchestration.docker.labels import (
     owner_label,
     run_labels,
 )
-from byzlab.orchestration.docker.run import _mark_crashed
+from byzlab.orchestration.processes import _mark_crashed
 from byzlab.orchestration.scenario import (
     DockerFault,
     ScenarioError,

@@ -12,6 +12,8 @@ how they start and watch their processes, and in what they count as a crash.
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -147,6 +149,39 @@ class ProcessRun(Backend):
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
 
+    def finish_with_crashed(
+        self,
+        waited: str,
+        *,
+        crashed: Mapping[int, str],
+        exit_codes: Mapping[int, int | None],
+        extra: Mapping[str, Any],
+    ) -> RunOutcome:
+        """Gather the outputs and finish a run some of whose nodes were lost (a container, a
+        host): crashed nodes are faulty, left out of agreement and validity like Byzantine
+        ones, and marked "crashed" in ``nodes.csv``."""
+        results, by_node, stats = self.gather()
+        faulty = {**self.byzantine, **crashed}
+        survivors = {i: r for i, r in results.items() if i not in crashed}
+        stopped = self.stopped_reason(waited, survivors, len(self.honest_ids) - len(crashed))
+        table = self.nodes_table(
+            byzantine=faulty,
+            node_results=results,
+            starts_from=survivors.values(),
+            exit_codes=exit_codes,
+        )
+        return self.finish(
+            stopped=stopped,
+            node_results=survivors,
+            traces=[by_node[i] for i in self.honest_ids if i not in crashed],
+            stats=stats,
+            faulty=faulty,
+            crashed=crashed,
+            exit_codes=exit_codes,
+            table=_mark_crashed(table, crashed),
+            extra=extra,
+        )
+
     def nodes_table(
         self,
         *,
@@ -170,3 +205,17 @@ class ProcessRun(Backend):
 
     def wall_time_s(self) -> float:
         return time.monotonic() - self.started_at
+
+
+def _mark_crashed(table: str, crashed: Mapping[int, str]) -> str:
+    """nodes.csv with role "crashed" (not "byzantine") for nodes that were lost."""
+    if not crashed:
+        return table
+    rows = list(csv.reader(io.StringIO(table)))
+    role = rows[0].index("role")
+    for row in rows[1:]:
+        if int(row[0]) in crashed:
+            row[role] = "crashed"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()

@@ -83,8 +83,6 @@ separately (``spinup_s``) and never inflates the latency.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -691,13 +689,8 @@ class DockerRun(ProcessRun):
 
     def collect(self, waited: str) -> RunOutcome:
         """Write the common result files (processes.py) and return the outcome."""
-        results, by_node, stats = self.gather()
         exit_codes: dict[int, int | None] = {i: b.exit_code for i, b in self.nodes.items()}
         crashed = {i: f"container-{action}" for i, action in sorted(self.crashed.items())}
-        # Crashed nodes are faulty: left out of agreement and validity like Byzantine ones.
-        faulty = {**self.byzantine, **crashed}
-        survivors = {i: r for i, r in results.items() if i not in crashed}
-        stopped = self.stopped_reason(waited, survivors, len(self.honest_ids) - len(crashed))
         for state in self.faults:
             if (
                 state.applied_s is not None
@@ -707,21 +700,10 @@ class DockerRun(ProcessRun):
                 and state.undone_s is None
             ):
                 state.undo = "not needed: the run was over before the fault's end"
-        table = self.nodes_table(
-            byzantine=faulty,
-            node_results=results,
-            starts_from=survivors.values(),
-            exit_codes=exit_codes,
-        )
-        return self.finish(
-            stopped=stopped,
-            node_results=survivors,
-            traces=[by_node[i] for i in self.honest_ids if i not in crashed],
-            stats=stats,
-            faulty=faulty,
+        return self.finish_with_crashed(
+            waited,
             crashed=crashed,
             exit_codes=exit_codes,
-            table=_mark_crashed(table, crashed),
             extra={
                 "byzantine": {str(k): v for k, v in sorted(self.byzantine.items())},
                 "faults": [state.record() for state in self.faults],
@@ -738,20 +720,6 @@ def _exited(box: _Box) -> bool:
     except Exception:
         return True
     return str(box.container.status) in ("exited", "dead", "removing")
-
-
-def _mark_crashed(table: str, crashed: dict[int, str]) -> str:
-    """nodes.csv with role "crashed" (not "byzantine") for nodes whose container crashed."""
-    if not crashed:
-        return table
-    rows = list(csv.reader(io.StringIO(table)))
-    role = rows[0].index("role")
-    for row in rows[1:]:
-        if int(row[0]) in crashed:
-            row[role] = "crashed"
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def run_docker(

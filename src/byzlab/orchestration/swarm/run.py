@@ -23,7 +23,6 @@ from byzlab.orchestration.docker.archive import DATA, read_file, untar
 from byzlab.orchestration.docker.clean import clean
 from byzlab.orchestration.docker.engine import api_error, connect
 from byzlab.orchestration.docker.labels import owner_label, run_labels
-from byzlab.orchestration.docker.run import _mark_crashed
 from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
 from byzlab.orchestration.processes import ProcessRun
@@ -541,28 +540,11 @@ class SwarmRun(ProcessRun):
 
     def collect(self, waited: str) -> RunOutcome:
         """Write the common result files (processes.py) and return the outcome."""
-        results, by_node, stats = self.gather()
         exit_codes: dict[int, int | None] = {i: b.exit_code for i, b in self.nodes.items()}
-        crashed = dict(sorted(self.crashed.items()))
-        # Crashed nodes are faulty: left out of agreement and validity like Byzantine ones.
-        faulty = {**self.byzantine, **crashed}
-        survivors = {i: r for i, r in results.items() if i not in crashed}
-        stopped = self.stopped_reason(waited, survivors, len(self.honest_ids) - len(crashed))
-        table = self.nodes_table(
-            byzantine=faulty,
-            node_results=results,
-            starts_from=survivors.values(),
+        return self.finish_with_crashed(
+            waited,
+            crashed=dict(sorted(self.crashed.items())),
             exit_codes=exit_codes,
-        )
-        return self.finish(
-            stopped=stopped,
-            node_results=survivors,
-            traces=[by_node[i] for i in self.honest_ids if i not in crashed],
-            stats=stats,
-            faulty=faulty,
-            crashed=crashed,
-            exit_codes=exit_codes,
-            table=_mark_crashed(table, crashed),
             extra={
                 "byzantine": {str(k): v for k, v in sorted(self.byzantine.items())},
                 "image": self.image,
