@@ -71,7 +71,9 @@ def labelled(client: Any, run_id: str) -> dict[str, list[str]]:
     """Containers and networks of one run that still exist."""
     flt = {"label": f"{LABEL_RUN}={run_id}"}
     return {
-        "containers": [c.name for c in client.containers.list(all=True, filters=flt)],
+        "containers": [
+            c.name for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
+        ],
         "networks": [n.name for n in client.networks.list(filters=flt)],
     }
 
@@ -436,7 +438,8 @@ def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None
         deadline = time.monotonic() + 60
         flt = {"label": f"com.docker.stack.namespace={stack}"}
         while time.monotonic() < deadline and (
-            swarm.containers.list(all=True, filters=flt) or swarm.networks.list(filters=flt)
+            swarm.containers.list(all=True, filters=flt, ignore_removed=True)
+            or swarm.networks.list(filters=flt)
         ):
             time.sleep(0.5)
     assert not swarm.services.list(filters=flt)
@@ -482,7 +485,7 @@ def test_a_run_that_cannot_fit_in_the_engine_is_refused(client: Any, tmp_path: P
             proc.communicate()
     ours = [
         c.name
-        for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
+        for c in client.containers.list(all=True, filters={"label": LABEL_RUN}, ignore_removed=True)
         if "-s7919-" in c.name
     ]
     assert ours == [] and not out.exists(), (ours, err[-2000:])
@@ -514,7 +517,7 @@ def test_unwritable_results_path_is_one_line(client: Any, tmp_path: Path) -> Non
     assert str(out) in lines[0] and "ENOTDIR" in lines[0], lines[0]
     ours = [
         c.name
-        for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
+        for c in client.containers.list(all=True, filters={"label": LABEL_RUN}, ignore_removed=True)
         if "-s7907-" in c.name
     ]
     assert ours == [], ours

@@ -36,10 +36,22 @@ while True:
 """
 # Run in a task: resolve every task of the service, then echo a word off the given address.
 ECHO_CLIENT = f"""
-import json, socket, sys
+import json, socket, sys, time
 service, address = sys.argv[1], sys.argv[2]
 tasks = sorted({{a[4][0] for a in socket.getaddrinfo("tasks." + service, {ECHO_PORT})}})
-with socket.create_connection((address, {ECHO_PORT}), timeout=10) as conn:
+# A task is "running" before every host has learnt where its overlay address lives (the
+# overlay's peer table spreads by gossip), so the first tries may find no route: byzlab's
+# nodes retry their dial for the same reason.
+deadline = time.monotonic() + 30
+while True:
+    try:
+        conn = socket.create_connection((address, {ECHO_PORT}), timeout=10)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.5)
+with conn:
     conn.sendall(b"byzlab")
     print(json.dumps({{"tasks": tasks, "echo": conn.recv(64).decode()}}))
 """

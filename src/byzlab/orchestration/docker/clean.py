@@ -110,7 +110,7 @@ def clean(
         remove_all("services", client.services.list(filters=label_filter), lambda s: s.remove())
     remove_all(
         "containers",
-        client.containers.list(all=True, filters=label_filter),
+        client.containers.list(all=True, filters=label_filter, ignore_removed=True),
         lambda c: force_remove(c),
     )
     if swarm:
@@ -143,7 +143,10 @@ def leftover_summary(client: Any) -> dict[str, list[str]]:
     """Every labelled object, by kind (for `byzlab docker ps` and the tests)."""
     label_filter = {"label": LABEL_RUN}
     out: dict[str, list[str]] = {
-        "containers": [c.name for c in client.containers.list(all=True, filters=label_filter)],
+        "containers": [
+            c.name
+            for c in client.containers.list(all=True, filters=label_filter, ignore_removed=True)
+        ],
         "networks": [n.name for n in client.networks.list(filters=label_filter)],
         "volumes": [v.name for v in client.volumes.list(filters=label_filter)],
     }
