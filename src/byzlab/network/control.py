@@ -4,8 +4,8 @@ Frames addressed to the proxy's own id ``n`` (and the proxy's frames to a node) 
 control items instead of protocol messages: msgpack dicts with a key ``"t"``. They are
 MAC'd like every frame, with K(node->n) and K(n->node), so the proxy knows which node said
 what and a node knows the proxy said it. A node says hello first on every connection and
-sends its state snapshots (``HonestNode.snapshot()``); the proxy says when the run starts
-and when it is over.
+sends its state snapshots (``HonestNode.snapshot()``); the proxy says when the run starts,
+when it is over, and when the adversary has taken the node over.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["DONE", "HELLO", "HELLO_MAX_FRAME", "SNAPSHOT", "START", "clean_snapshot"]
+__all__ = ["CORRUPTED", "DONE", "HELLO", "HELLO_MAX_FRAME", "SNAPSHOT", "START", "clean_snapshot"]
 
 HELLO = "hello"  # node -> proxy, first frame on every connection
 SNAPSHOT = "snap"  # node -> proxy, {"t": "snap", "s": HonestNode.snapshot()}
 START = "start"  # proxy -> node: every honest node is connected, begin the protocol
 DONE = "done"  # proxy -> node: every honest node has halted, the run is over
+# proxy -> node: the adversary took this node over (adaptive corruption) and runs it from
+# now on with its keys; the process stops, and nothing it sends is relayed any more
+CORRUPTED = "corrupted"
 # The largest first frame (the hello) the proxy reads from a connection it has not
 # authenticated yet. A hello is about 200 bytes; the largest snapshot ``clean_snapshot``
 # accepts (64 keys, 64-character strings) packs to under 9 KiB.

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from byzlab.network.auth import LinkReceiver, LinkSender, Reject
-from byzlab.network.control import DONE, HELLO, HELLO_MAX_FRAME, START
+from byzlab.network.control import CORRUPTED, DONE, HELLO, HELLO_MAX_FRAME, START
 from byzlab.network.framing import (
     MAX_FRAME,
     OVERHEAD,
@@ -69,8 +69,9 @@ class ProxyConnection:
 
     ``senders`` seal frames for every peer and for the proxy (id n); ``hello`` gives the
     hello item to send first on each connection; peer frames go to ``inbox``, ``START`` too,
-    and ``on_done`` is called on the proxy's ``done``. ``drop(reason, **data)`` records a
-    frame that could not be used; ``counters`` and ``trace`` are the node's.
+    and ``on_stop(kind)`` is called on the proxy's ``done`` or ``corrupted``.
+    ``drop(reason, **data)`` records a frame that could not be used; ``counters`` and
+    ``trace`` are the node's.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class ProxyConnection:
         proxy_recv_key: bytes,
         inbox: Inbox,
         hello: Callable[[], dict[str, Any]],
-        on_done: Callable[[], None],
+        on_stop: Callable[[str], None],
         drop: Callable[..., None],
         counters: Counter[str],
         trace: TraceWriter,
@@ -93,7 +94,7 @@ class ProxyConnection:
         self._proxy_recv_key = proxy_recv_key
         self._inbox = inbox
         self._hello = hello
-        self._on_done = on_done
+        self._on_stop = on_stop
         self._drop = drop
         self.counters = counters
         self.trace = trace
@@ -236,9 +237,9 @@ class ProxyConnection:
             kind = item.get("t") if isinstance(item, dict) else None
             if kind == START:
                 await self._inbox.put(START)
-            elif kind == DONE:
-                self.trace.event("done")
-                self._on_done()
+            elif kind in (DONE, CORRUPTED):
+                self.trace.event(kind)
+                self._on_stop(kind)
             else:
                 self._drop("control-unknown")
 

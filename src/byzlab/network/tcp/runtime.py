@@ -29,7 +29,8 @@ logged with its traceback, and the process exits 1; nothing dies silently):
 * ``batcher``: hands one round of batches at a time to the connection, which seals them
   and writes the round with one system call.
 * ``snapshots``: sends the state snapshot to the proxy every ``snapshot_interval_s``.
-* ``lifecycle``: ends the run on the proxy's ``done`` (all honest nodes halted), on
+* ``lifecycle``: ends the run on the proxy's ``done`` (all honest nodes halted) or
+  ``corrupted`` (the adversary took this node over mid-run), on
   ``linger_s`` after halting, on ``timeout_s``, or on SIGTERM/SIGINT: flushes the batcher,
   cancels the other tasks, writes ``result.json`` and ``trace.jsonl`` atomically, exits 0.
   (``result.json`` is also written when the node halts, on the loop turn after the one that
@@ -77,8 +78,9 @@ from byzlab.network.tcp.metrics import readings
 from byzlab.network.trace import TraceWriter
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Decide, Effect, Event, Halt
-from byzlab.node.messages import DecodeError, Decoder, Message, encode
+from byzlab.node.messages import Decoder, Message, encode
 from byzlab.node.params import Params, ParamsError
+from byzlab.node.protocol import DecodeError
 from byzlab.runtime.interpreter import EffectInterpreter
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
@@ -149,7 +151,7 @@ class NodeRuntime:
             proxy_recv_key=keys[self.proxy_id].recv_key,
             inbox=self._inbox,
             hello=self._hello,
-            on_done=lambda: self.finish("done"),
+            on_stop=self.finish,
             drop=self._drop,
             counters=self.counters,
             trace=self.trace,
