@@ -1,0 +1,85 @@
+"""The `ben-or` protocol (Ben-Or's Byzantine agreement with local coins, n > 5f): its codec
+under hostile input, its state machine's rules and memory bound, its resilience, and seeded
+simulator runs judged by agreement and validity. Failure messages name the seed."""
+
+from __future__ import annotations
+
+from byzlab.api import Broadcast, Decide, DecodeError
+from byzlab.protocols.benor import PROPOSE, REPORT, BenOr
+from byzlab.protocols.messages import RoundMsg
+from byzlab.protocols.rounds import AHEAD
+from tests import roundproto
+
+BEN_OR = BenOr()
+
+
+(
+    test_valid_messages_round_trip_with_exact_sizes,
+    test_hostile_objects_decode_to_an_error_never_an_exception,
+    test_hostile_bytes_decode_to_an_error_never_an_exception,
+) = roundproto.codec_tests(BEN_OR)
+
+
+def test_only_a_proposal_may_carry_no_value() -> None:
+    decode = BEN_OR.decoder(6)
+    assert decode([PROPOSE, 3, 0]) == RoundMsg(PROPOSE, 3, 0)
+    assert decode([REPORT, 3, 0]) == DecodeError("bad-value")
+    assert decode([0, 0, 0]) == DecodeError("bad-value")
+    assert BEN_OR.value_of(RoundMsg(PROPOSE, 3, 0)) == 0
+    assert BEN_OR.equivocal(RoundMsg(PROPOSE, 3, 0)) == RoundMsg(PROPOSE, 3, 1)
+
+
+def test_resilience_is_n_greater_than_5f() -> None:
+    assert [BEN_OR.max_faults(n) for n in (4, 5, 6, 7, 10, 11, 13, 16)] == [0, 0, 1, 1, 1, 2, 2, 3]
+
+
+def test_unanimous_inputs_decide_in_round_one() -> None:
+    """Validity: with every input +1, every quorum of n - f reports holds n - 2f > (n + f)/2
+    copies of +1, so every node proposes +1 and decides it in round 1."""
+    n, f = 11, 2
+    nodes = roundproto.nodes(BEN_OR, n, f, [1] * n)
+    inbox = [(i, e.msg) for i, node in enumerate(nodes) for e in node.start(0.0)]
+    while inbox:
+        src, msg = inbox.pop(0)
+        for dst, node in enumerate(nodes):
+            inbox += [(dst, e.msg) for e in node.receive(src, msg, 0.0) if isinstance(e, Broadcast)]
+    assert all(node.decision == 1 and node.decided_iteration == 1 for node in nodes)
+    assert all(node.halted and not node.coin_outputs for node in nodes)
+
+
+def test_a_round_uses_exactly_the_first_n_minus_f_messages() -> None:
+    n, f = 6, 1
+    node = roundproto.nodes(BEN_OR, n, f, [1] * n)[0]
+    assert node.start(0.0) == [Broadcast(RoundMsg(REPORT, 1, 1))]
+    for sender in range(4):
+        assert node.receive(sender, RoundMsg(REPORT, 1, 1 if sender < 3 else -1), 0.0) == []
+    # the fifth report completes n - f = 5: four +1 > (n + f)/2 = 3.5, so PROPOSE(+1)
+    assert node.receive(4, RoundMsg(REPORT, 1, 1), 0.0) == [Broadcast(RoundMsg(PROPOSE, 1, 1))]
+    node.receive(5, RoundMsg(REPORT, 1, -1), 0.0)  # the sixth counts for nothing
+    assert node.phase == "propose"
+    for sender in (0, 1, 2, 3):
+        node.receive(sender, RoundMsg(PROPOSE, 1, 1), 0.0)
+    effects = node.receive(4, RoundMsg(PROPOSE, 1, 0), 0.0)
+    # four PROPOSE(+1) of five > 3.5: decide +1 and go on to round 2 with x = +1
+    assert Decide(1, 1) in effects and Broadcast(RoundMsg(REPORT, 2, 1)) in effects
+    assert node.iteration == 2 and node.x == 1 and not node.halted
+
+
+def test_without_f_plus_1_proposals_the_node_flips_its_own_coin() -> None:
+    n, f = 6, 1
+    node = roundproto.nodes(BEN_OR, n, f, [1] * n, seed=9)[0]
+    node.start(0.0)
+    for sender in range(5):  # 3 against 2: no majority, PROPOSE(?)
+        node.receive(sender, RoundMsg(REPORT, 1, 1 if sender % 2 else -1), 0.0)
+    for sender in range(4):
+        node.receive(sender, RoundMsg(PROPOSE, 1, 0), 0.0)
+    node.receive(4, RoundMsg(PROPOSE, 1, 1), 0.0)  # one D-message < f + 1
+    assert node.iteration == 2 and node.coin_outputs == {1: node.x} and node.decision is None
+
+
+def test_memory_is_bounded_under_a_flood_of_rounds() -> None:
+    roundproto.check_flood_is_bounded(BEN_OR, AHEAD + 1)
+
+
+def test_the_decide_gadget() -> None:
+    roundproto.check_decide_gadget(BEN_OR)
