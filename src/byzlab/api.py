@@ -68,7 +68,6 @@ from byzlab.node.messages import (
     Ack,
     Complete,
     DecideMsg,
-    DecodeError,
     Done,
     Item,
     Kind,
@@ -80,6 +79,7 @@ from byzlab.node.messages import (
     encode,
 )
 from byzlab.node.params import Params, ParamsError
+from byzlab.node.protocol import DecodeError
 from byzlab.runtime.interfaces import DeliveryPolicy
 from byzlab.runtime.interfaces import Process as Strategy
 from byzlab.seeds import derive_rng, ideal_coin_seed

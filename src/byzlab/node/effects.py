@@ -32,15 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from byzlab.node.messages import Message
-
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
     """Send `msg` to every node in increasing id order, the sender included (its copy is a
     self-delivery, see the module docstring)."""
 
-    msg: Message
+    msg: Any  # a message of the node's protocol (byzlab.node.protocol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +46,7 @@ class Send:
     """Send `msg` to one node (used by the termination gadget and by Byzantine strategies)."""
 
     dst: int
-    msg: Message
+    msg: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, Final
 
+from byzlab.node.protocol import DecodeError
+
 MAX_SEQ: Final = 1 << 40
 MAX_ITERATION: Final = 1 << 31
 MAX_ROWS: Final = 1 << 20
@@ -131,11 +133,6 @@ _ITEM_COMPLETE: Final = 4
 # Marks (Ack, Done, Complete) have no row: the wire's second position field is always 1 for
 # them, and their value and support are always 0, so each mark has exactly one encoding.
 _MARK_TAGS: Final = {Ack: _ITEM_ACK, Done: _ITEM_DONE, Complete: _ITEM_COMPLETE}
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeError:
-    reason: str
 
 
 def encode(msg: Message) -> list[object]:

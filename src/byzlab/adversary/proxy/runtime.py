@@ -87,8 +87,9 @@ from byzlab.network.framing import (
 from byzlab.network.keys import load_private_key, load_roster
 from byzlab.network.metrics import MetricsServer
 from byzlab.network.process import cpu_seconds, max_rss_kib
-from byzlab.node.messages import DecodeError, Decoder, Message
+from byzlab.node.messages import Decoder, Message
 from byzlab.node.params import Params, ParamsError
+from byzlab.node.protocol import DecodeError
 from byzlab.seeds import derive_rng
 
 __all__ = ["Proxy"]
