@@ -29,12 +29,23 @@ Options
     are validated against it and a bad one is refused in one line naming the field
     (``adversary.strategy_options.bias: Input should be a valid number``).
 
-Protocol messages and effects
+Writing a protocol (binary agreement, run under the same adversary everywhere)
+    `Protocol` is the contract a protocol object meets (its nodes, its wire codec, and what
+    the adversary and the results read of its messages); its honest nodes are
+    `ProtocolNode`s. Optional capabilities a node or protocol may have, and the runtime then
+    reports: `Refusals` (counts of refused and dropped inputs), `CoinFlips` (the coin of each
+    iteration), `Weighted` (HPZ's weights), `Instances` (broadcast instances opened). A
+    protocol's `Decoder` turns untrusted data into its messages or a `DecodeError`, never
+    raising. A protocol entry point (or reference) names the protocol object or a class whose
+    no-argument constructor makes one.
+
+Messages and effects
     A state machine answers each input with effects: `Broadcast`, `Send`, `Decide`, `Halt`,
     `Event` (the union is `Effect`). The wire messages are `RbcMsg` (INITIAL/ECHO/READY of
     one item, `Kind`) and `DecideMsg`; items are `Vote`, `Write`, `Ack`, `Done`, `Complete`
-    (the union is `Item`, the messages' `Message`). `decode` turns untrusted data into a
-    message or a `DecodeError`, `encode` is its inverse.
+    (the union is `Item`, the messages' `Message`): the Bracha engine's (HPZ, local-coin
+    Bracha, the ideal coin), which the built-in strategies read and forge. `decode` turns
+    untrusted data into one of them or a `DecodeError`, `encode` is its inverse.
 
 Randomness and parameters
     `Params` (validated protocol parameters; a bad one raises `ParamsError`), `derive_rng`
@@ -79,7 +90,16 @@ from byzlab.node.messages import (
     encode,
 )
 from byzlab.node.params import Params, ParamsError
-from byzlab.node.protocol import DecodeError
+from byzlab.node.protocol import (
+    CoinFlips,
+    DecodeError,
+    Decoder,
+    Instances,
+    Protocol,
+    ProtocolNode,
+    Refusals,
+    Weighted,
+)
 from byzlab.runtime.interfaces import DeliveryPolicy
 from byzlab.runtime.interfaces import Process as Strategy
 from byzlab.seeds import derive_rng, ideal_coin_seed
@@ -90,16 +110,19 @@ __all__ = [
     "AdversaryView",
     "Broadcast",
     "ByzantineNode",
+    "CoinFlips",
     "CoinPlan",
     "Complete",
     "Decide",
     "DecideMsg",
     "DecodeError",
+    "Decoder",
     "DeliveryPolicy",
     "Done",
     "Effect",
     "Event",
     "Halt",
+    "Instances",
     "Item",
     "ItemRewriter",
     "Kind",
@@ -108,12 +131,16 @@ __all__ = [
     "Params",
     "ParamsError",
     "PluginOptions",
+    "Protocol",
+    "ProtocolNode",
     "QuorumPicker",
     "RbcMsg",
+    "Refusals",
     "Scheduler",
     "Send",
     "Strategy",
     "Vote",
+    "Weighted",
     "Wrapper",
     "Write",
     "decode",

@@ -6,7 +6,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -89,6 +89,41 @@ def main() -> None:
     """
 
 
+class _PluginName(click.ParamType):  # type: ignore[type-arg]
+    """A strategy's or scheduler's name: built in, an installed plugin's entry point, or a
+    ``"package.module:Name"`` reference (``byzlab.plugins``); a plugin that cannot be
+    imported is refused in one line."""
+
+    def __init__(self, kind: str, builtins: Collection[str], extra: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.choices = [*extra, *sorted(builtins)]
+        self.name = kind
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[" + "|".join(self.choices) + "|PLUGIN]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from byzlab import plugins
+        from byzlab.adversary.schedulers import scheduler_class
+        from byzlab.adversary.strategies import strategy_class
+
+        name = str(value)
+        if name in self.choices:
+            return name
+        if not plugins.is_known(self.kind, name):
+            self.fail(
+                f"{name!r} is not one of {', '.join(map(repr, self.choices))}, an installed "
+                f'{self.kind} plugin or a "package.module:Name" reference',
+                param,
+                ctx,
+            )
+        try:
+            (strategy_class if self.kind == "strategy" else scheduler_class)(name)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return name
+
+
 # `byzlab sim` options whose flag is not their parameter's name
 _FLAGS = {
     "--params-kv": "--param",
@@ -144,10 +179,11 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
 )
 @click.option(
     "--byzantine",
-    type=click.Choice(["none", *sorted(STRATEGIES)]),
+    type=_PluginName("strategy", STRATEGIES, extra=["none"]),
     default="none",
     show_default=True,
-    help="Strategy of the corrupted nodes (see `byzlab strategies`).",
+    help="Strategy of the corrupted nodes: a name of `byzlab strategies` (built in or an "
+    'installed plugin) or a plugin\'s "package.module:Name".',
 )
 @click.option(
     "--byzantine-nodes",
@@ -156,10 +192,11 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
 )
 @click.option(
     "--scheduler",
-    type=click.Choice(sorted(SCHEDULERS)),
+    type=_PluginName("scheduler", SCHEDULERS),
     default="random",
     show_default=True,
-    help="The adversary's delivery scheduler.",
+    help="The adversary's delivery scheduler: built in, an installed plugin or a plugin's "
+    '"package.module:Name".',
 )
 @click.option(
     "--scheduler-option",
@@ -667,17 +704,41 @@ def proxy(config: Path) -> None:
 
 @main.command()
 def strategies() -> None:
-    """List the Byzantine strategies and schedulers, one line each."""
+    """List the Byzantine strategies and schedulers, one line each: the built-in ones, then
+    the installed plugins (entry points of byzlab.strategies and byzlab.schedulers), each
+    marked with the distribution it comes from."""
     console = Console()
-    table = Table(title="Byzantine strategies")
-    table.add_column("name")
-    table.add_column("what it does")
-    for name, cls in sorted(STRATEGIES.items()):
-        table.add_row(name, cls.description)
-    console.print(table)
-    table = Table(title="Schedulers")
-    table.add_column("name")
-    table.add_column("what it does")
-    for name, factory in sorted(SCHEDULERS.items()):
-        table.add_row(name, factory.description)
-    console.print(table)
+    listings: list[tuple[str, str, dict[str, Any]]] = [
+        ("Byzantine strategies", "strategy", dict(STRATEGIES)),
+        ("Schedulers", "scheduler", dict(SCHEDULERS)),
+    ]
+    for title, kind, builtins in listings:
+        table = Table(title=title)
+        table.add_column("name")
+        table.add_column("from")
+        table.add_column("what it does")
+        for name, cls in sorted(builtins.items()):
+            table.add_row(name, "built in", cls.description)
+        for name, source, description in _installed_plugins(kind, builtins):
+            table.add_row(name, source, description)
+        console.print(table)
+
+
+def _installed_plugins(kind: str, builtins: Collection[str]) -> list[tuple[str, str, str]]:
+    """(name, "plugin: distribution version", description) of each installed plugin of
+    `kind`; one that does not import says why instead of a description, and one whose
+    name a built-in takes says it is shadowed."""
+    from byzlab import plugins
+
+    rows = []
+    for ep in plugins.installed(kind):
+        source = f"plugin: {ep.distribution or '?'} {ep.version or ''}".rstrip()
+        if ep.name in builtins:
+            rows.append((ep.name, source, f"(shadowed by the built-in {kind} of that name)"))
+            continue
+        try:
+            description = str(getattr(plugins.resolve(kind, ep.name), "description", "") or "")
+        except plugins.PluginError as exc:
+            description = f"(does not load: {exc})"
+        rows.append((ep.name, source, description or ep.value))
+    return rows

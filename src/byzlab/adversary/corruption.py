@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.options import plugin_kwargs
-from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
 from byzlab.node.agreement import HonestNode
 from byzlab.node.coin import clip
 
@@ -156,7 +156,7 @@ class CorruptionRule:
         spec = NodeSpec(
             node.me, node.params, node.protocol, node.input_value, node.rng, node.ideal_seed
         )
-        options = plugin_kwargs(STRATEGIES[self.strategy], self.options)
+        options = plugin_kwargs(strategy_class(self.strategy), self.options)
         try:
             strategy = make_strategy(self.strategy, spec, self.ctx, inner=node, **options)
         except TypeError:  # strategies that do not wrap an honest node start from scratch

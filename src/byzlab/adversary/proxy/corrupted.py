@@ -27,7 +27,7 @@ from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.proxy.clock import RunClock
 from byzlab.adversary.proxy.config import ProxyConfig
 from byzlab.adversary.proxy.delivery import Pending
-from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
 from byzlab.errors import NodeConfigError
 from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
 from byzlab.network.framing import encode_frame, pack_batch
@@ -110,7 +110,7 @@ class CorruptedNodes:
                 ideal,
             )
             try:
-                options = plugin_kwargs(STRATEGIES.get(spec.strategy, object), spec.options)
+                options = plugin_kwargs(strategy_class(spec.strategy), spec.options)
                 strategy = make_strategy(spec.strategy, node_spec, adversary, **options)
             except (TypeError, ValueError) as exc:
                 raise NodeConfigError(f"byzantine node {b}: {exc}") from exc

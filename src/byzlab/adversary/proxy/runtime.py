@@ -69,7 +69,7 @@ from byzlab.adversary.proxy.inject import Injector
 from byzlab.adversary.proxy.metrics import readings
 from byzlab.adversary.proxy.sidechannel import SideChannel
 from byzlab.adversary.proxy.stats import ProxyStats, StatsFile
-from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
+from byzlab.adversary.schedulers import make_scheduler, scheduler_class
 from byzlab.adversary.view import AdversaryView
 from byzlab.atomicio import atomic_write_json
 from byzlab.errors import NodeConfigError
@@ -132,7 +132,6 @@ class Proxy:
         # K(i -> proxy) for the side channel; the proxy's own control frames use K(proxy -> i).
         node_rx = LinkReceiver(receiver=me, keys={i: keys[i].recv_key for i in self.honest_ids})
         self.side = SideChannel(n, self.honest_ids, node_rx, self.record)
-        options = plugin_kwargs(SCHEDULERS.get(config.scheduler, object), config.scheduler_options)
         # One full-information view shared by the scheduler and the corrupted nodes, fed
         # with every message the proxy decodes, as in the simulator (adversary/view.py).
         self.view = AdversaryView(params, self.byz_ids)
@@ -144,6 +143,7 @@ class Proxy:
             self.side.oracle,
         )
         try:
+            options = plugin_kwargs(scheduler_class(config.scheduler), config.scheduler_options)
             self.scheduler = make_scheduler(config.scheduler, adversary, **options)
         except (TypeError, ValueError) as exc:
             raise NodeConfigError(f"scheduler: {exc}") from exc

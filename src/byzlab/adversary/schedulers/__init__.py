@@ -24,7 +24,12 @@ from byzlab.adversary.schedulers.oblivious import (
     TargetedScheduler,
     UniformScheduler,
 )
-from byzlab.adversary.schedulers.registry import SCHEDULERS, make_scheduler, option_fields
+from byzlab.adversary.schedulers.registry import (
+    SCHEDULERS,
+    make_scheduler,
+    option_fields,
+    scheduler_class,
+)
 from byzlab.adversary.schedulers.rules import RuleScheduler
 from byzlab.adversary.schedulers.votes import KeepersScheduler, SplitVoteScheduler
 
@@ -45,4 +50,5 @@ __all__ = [
     "UniformScheduler",
     "make_scheduler",
     "option_fields",
+    "scheduler_class",
 ]

@@ -31,7 +31,7 @@ from byzlab.adversary.strategies.coins import (
     SigmaCorrelation,
 )
 from byzlab.adversary.strategies.planner import plan_last_word
-from byzlab.adversary.strategies.registry import STRATEGIES, make_strategy
+from byzlab.adversary.strategies.registry import STRATEGIES, make_strategy, strategy_class
 from byzlab.adversary.strategies.simple import (
     Crash,
     Equivocate,
@@ -62,4 +62,5 @@ __all__ = [
     "SplitVoteVoter",
     "make_strategy",
     "plan_last_word",
+    "strategy_class",
 ]

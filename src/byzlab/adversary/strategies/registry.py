@@ -1,13 +1,17 @@
 """The registry of Byzantine strategies: the names a scenario's `adversary.strategy` takes.
 
-`make_strategy` builds one by name for a corrupted node (its `NodeSpec`) in a run (its
-`AdversaryContext`), with the scenario's `strategy_options` as keyword arguments.
+`STRATEGIES` holds the built-in ones. A name that is not built in is a plugin
+(``byzlab.plugins``): an entry point of the group ``byzlab.strategies`` or a
+``"package.module:Name"`` reference. `strategy_class` finds either, `make_strategy` builds
+one for a corrupted node (its `NodeSpec`) in a run (its `AdversaryContext`), with the
+scenario's options as keyword arguments.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from byzlab import plugins
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.strategies.base import ByzantineNode, NodeSpec
 from byzlab.adversary.strategies.coins import (
@@ -27,7 +31,7 @@ from byzlab.adversary.strategies.simple import (
 )
 from byzlab.adversary.strategies.votes import Deadlock, ForceDecide, SplitVoteVoter
 
-__all__ = ["STRATEGIES", "make_strategy"]
+__all__ = ["STRATEGIES", "make_strategy", "strategy_class"]
 
 STRATEGIES: dict[str, type[ByzantineNode]] = {
     cls.name: cls
@@ -50,14 +54,25 @@ STRATEGIES: dict[str, type[ByzantineNode]] = {
 }
 
 
+def strategy_class(name: str) -> type[ByzantineNode]:
+    """The class of the strategy `name`: built in, else a plugin. Raises ValueError (one
+    line) for a name that is neither, or a plugin that cannot be imported or is not a
+    strategy (a class with ``start`` and ``receive``, `byzlab.api.Strategy`)."""
+    if name in STRATEGIES:
+        return STRATEGIES[name]
+    if not plugins.is_known("strategy", name):
+        raise ValueError(
+            f"unknown Byzantine strategy {name!r}; choose one of: "
+            f"{', '.join(sorted(STRATEGIES))}, an installed plugin or a "
+            '"package.module:Name" reference'
+        )
+    cls = plugins.load_class("strategy", name, "start", "receive")
+    return cast(type[ByzantineNode], cls)
+
+
 def make_strategy(
     name: str, spec: NodeSpec, ctx: AdversaryContext, **options: Any
 ) -> ByzantineNode:
-    """The strategy `name` of the registry for the corrupted node `spec`, in the run `ctx`."""
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown Byzantine strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}"
-        ) from None
-    return cls(spec, ctx, **options)
+    """The strategy `name` (built in or a plugin) for the corrupted node `spec`, in the run
+    `ctx`."""
+    return strategy_class(name)(spec, ctx, **options)

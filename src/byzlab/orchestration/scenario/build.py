@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from byzlab.adversary.options import plugin_kwargs
-from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
-from byzlab.adversary.strategies import STRATEGIES, make_strategy
+from byzlab.adversary.schedulers import make_scheduler, scheduler_class
+from byzlab.adversary.strategies import make_strategy, strategy_class
 from byzlab.errors import ScenarioError
 from byzlab.node.params import Params
 from byzlab.orchestration.scenario.model import CorruptEntry, Scenario
@@ -33,17 +33,17 @@ __all__ = [
 def scheduler_kwargs(scn: Scenario) -> dict[str, Any]:
     """The scenario's scheduler options as its constructor takes them."""
     adv = scn.adversary
-    return plugin_kwargs(SCHEDULERS[adv.scheduler], adv.scheduler_options)
+    return plugin_kwargs(scheduler_class(adv.scheduler), adv.scheduler_options)
 
 
 def scheduler_factory(name: str, options: Mapping[str, Any]) -> SchedulerFactory:
     """The scheduler ``name`` with its TOML ``options``, for the assembler."""
-    return functools.partial(make_scheduler, name, **plugin_kwargs(SCHEDULERS[name], options))
+    return functools.partial(make_scheduler, name, **plugin_kwargs(scheduler_class(name), options))
 
 
 def strategy_factory(name: str, options: Mapping[str, Any]) -> StrategyFactory:
     """The strategy ``name`` with its TOML ``options``, for the assembler."""
-    return functools.partial(make_strategy, name, **plugin_kwargs(STRATEGIES[name], options))
+    return functools.partial(make_strategy, name, **plugin_kwargs(strategy_class(name), options))
 
 
 def corruption_factory(entry: CorruptEntry) -> ObserverFactory:

@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from byzlab.adversary.context import AdversaryContext
-from byzlab.adversary.options import option_hints, plugin_kwargs
-from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler, option_fields
-from byzlab.adversary.strategies import STRATEGIES, ByzantineNode, NodeSpec, make_strategy
+from byzlab.adversary.options import option_hints, options_model, options_problems, plugin_kwargs
+from byzlab.adversary.schedulers import make_scheduler, option_fields, scheduler_class
+from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
 from byzlab.adversary.view import AdversaryView
 from byzlab.errors import _describe
 from byzlab.node.params import ParamsError
@@ -70,7 +70,10 @@ def _hint_words(hint: Any) -> str:
 def strategy_option_problems(entry: ByzantineEntry, where: str) -> list[str]:
     """The strategy's options checked one by one, one "``where``.options.KEY: message" line
     per problem."""
-    cls: type[ByzantineNode] = STRATEGIES[entry.strategy]
+    cls: type[ByzantineNode] = strategy_class(entry.strategy)
+    model = options_model(cls)
+    if model is not None:  # a plugin's own options model
+        return options_problems(model, entry.options, f"{where}.options.")
     params = {
         name: p
         for name, p in inspect.signature(cls.__init__).parameters.items()
@@ -168,7 +171,10 @@ def scheduler_option_problems(
     """The scheduler's options checked one by one, one "``where``KEY: message" line per
     problem (a scenario's ``adversary.scheduler_options``, or ``byzlab sim``'s
     ``--scheduler-option``)."""
-    cls = SCHEDULERS[scheduler]
+    cls = scheduler_class(scheduler)
+    model = options_model(cls)
+    if model is not None:  # a plugin's own options model
+        return options_problems(model, options, where)
     hints = option_hints(cls)
     allowed = {f.name: hints.get(f.name) for f in option_fields(cls)}
     kwargs = plugin_kwargs(cls, options)
@@ -247,7 +253,9 @@ def cross_check(scn: Scenario) -> list[str]:
     for where, node, b in entries:
         try:
             spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
-            make_strategy(b.strategy, spec, ctx, **plugin_kwargs(STRATEGIES[b.strategy], b.options))
+            make_strategy(
+                b.strategy, spec, ctx, **plugin_kwargs(strategy_class(b.strategy), b.options)
+            )
         except (TypeError, ValueError) as exc:
             problems.append(f"{where}.options: {exc}")
     return problems

@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from byzlab import plugins
 from byzlab.adversary.corruption import RULES
-from byzlab.adversary.schedulers import SCHEDULERS
-from byzlab.adversary.strategies import STRATEGIES
+from byzlab.adversary.schedulers import SCHEDULERS, scheduler_class
+from byzlab.adversary.strategies import STRATEGIES, strategy_class
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
 from byzlab.node.validation import PROTOCOLS
 
@@ -34,6 +35,14 @@ MAX_VIRTUAL_TIME = 1e9  # units of delta (the simulator stops at 1e7 by default)
 
 def _one_of(value: object, choices: Sequence[str]) -> str:
     return f"{value!r} is not one of {', '.join(sorted(choices))}"
+
+
+def _strategy_name(v: str) -> str:
+    """A built-in strategy's name, or a plugin's that imports and is a strategy class."""
+    if v not in STRATEGIES and not plugins.is_known("strategy", v):
+        raise ValueError(_one_of(v, list(STRATEGIES)))
+    strategy_class(v)
+    return v
 
 
 class _Strict(BaseModel):
@@ -116,9 +125,7 @@ class ByzantineEntry(_Strict):
     @field_validator("strategy")
     @classmethod
     def _strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(_one_of(v, list(STRATEGIES)))
-        return v
+        return _strategy_name(v)
 
 
 class CorruptEntry(_Strict):
@@ -148,9 +155,7 @@ class CorruptEntry(_Strict):
     @field_validator("strategy")
     @classmethod
     def _strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(_one_of(v, list(STRATEGIES)))
-        return v
+        return _strategy_name(v)
 
 
 class AdversarySection(_Strict):
@@ -167,8 +172,9 @@ class AdversarySection(_Strict):
     @field_validator("scheduler")
     @classmethod
     def _scheduler(cls, v: str) -> str:
-        if v not in SCHEDULERS:
+        if v not in SCHEDULERS and not plugins.is_known("scheduler", v):
             raise ValueError(_one_of(v, list(SCHEDULERS)))
+        scheduler_class(v)
         return v
 
     @field_validator("tamper")

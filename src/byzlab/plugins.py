@@ -1,0 +1,296 @@
+"""Plugins: strategies, schedulers and protocols that live outside byzlab, and where they came from.
+
+A plugin is named one of two ways wherever a scenario or the command line names a strategy,
+a scheduler or a protocol:
+
+* a reference ``"package.module:Name"``: the module is imported (from ``sys.path``, so a
+  directory on ``PYTHONPATH`` will do) and ``Name`` looked up in it (dots after the colon
+  walk attributes, ``"mod:Outer.Inner"``);
+* the name of a Python entry point in the group ``byzlab.strategies``, ``byzlab.schedulers``
+  or ``byzlab.protocols`` of an installed distribution (``[project.entry-points]`` in its
+  pyproject), e.g. ``opposite = "myattacks.opposite:Opposite"``.
+
+Built-in names are the registries' (``byzlab.adversary``) and win over an entry point of the
+same name; this module only knows about plugins. Every failure is a `PluginError` whose
+message is one line naming the reference and the cause, never a traceback, because a
+scenario names plugins and a bad scenario gets one line per problem.
+
+Each loaded plugin has a `Provenance`: the module named, the distribution and its version
+when it came from one, and the sha256 of its source (the module's file, or every ``.py`` file
+of the package when the module is a package). Runs record it in ``summary.json`` so that
+``byzlab replay`` can refuse a run whose plugin code has changed since.
+
+A leaf module (importlib and importlib.metadata only): the node process and the adversary
+proxy resolve the same references without importing the experiment layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata as metadata
+import sys
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = [
+    "GROUPS",
+    "Installed",
+    "PluginError",
+    "Provenance",
+    "installed",
+    "is_known",
+    "is_reference",
+    "load_class",
+    "provenance",
+    "resolve",
+]
+
+# kind of plugin -> its entry-point group
+GROUPS = {
+    "strategy": "byzlab.strategies",
+    "scheduler": "byzlab.schedulers",
+    "protocol": "byzlab.protocols",
+}
+
+
+class PluginError(ValueError):
+    """A plugin that cannot be found, imported or used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a plugin came from: what a run records of it in ``summary.json``.
+
+    `kind` is strategy, scheduler or protocol; `ref` the name the scenario used (an entry
+    point's name or a ``module:Name`` reference); `module` the module it was loaded from;
+    `distribution` and `version` the installed distribution that provides it (None for code
+    found on ``PYTHONPATH``); `sha256` the hash of its source files (`source_hash`)."""
+
+    kind: str
+    ref: str
+    module: str
+    distribution: str | None
+    version: str | None
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An entry point of one of byzlab's groups, as ``byzlab strategies`` lists it."""
+
+    name: str
+    value: str  # "module:Name"
+    distribution: str | None
+    version: str | None
+
+
+def is_reference(name: str) -> bool:
+    """Whether `name` is a ``"package.module:Name"`` reference rather than a registered name."""
+    return ":" in name
+
+
+def _group(kind: str) -> str:
+    try:
+        return GROUPS[kind]
+    except KeyError:
+        raise PluginError(
+            f"unknown kind of plugin {kind!r}; choose one of: {', '.join(GROUPS)}"
+        ) from None
+
+
+def _entry_points(kind: str) -> dict[str, metadata.EntryPoint]:
+    # the first distribution on sys.path wins a name, as importlib.metadata orders them
+    found: dict[str, metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=_group(kind)):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def installed(kind: str) -> list[Installed]:
+    """The entry points installed for `kind`, by name."""
+    out = []
+    for name, ep in sorted(_entry_points(kind).items()):
+        dist = ep.dist
+        out.append(
+            Installed(
+                name,
+                ep.value,
+                dist.metadata["Name"] if dist is not None else None,
+                dist.version if dist is not None else None,
+            )
+        )
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ModuleNotFoundError | AttributeError | PluginError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _split(ref: str) -> tuple[str, str]:
+    module, _, attr = ref.partition(":")
+    if not module or not attr or ":" in attr:
+        raise PluginError(f'"{ref}" is not a reference of the form "package.module:Name"')
+    return module, attr
+
+
+def _import(ref: str) -> tuple[ModuleType, object]:
+    """The module of `ref` and the object it names."""
+    module_name, attr = _split(ref)
+    if module_name not in sys.modules:
+        importlib.invalidate_caches()  # a plugin installed since the finders last looked
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a plugin's import can raise anything: one line, no traceback
+        raise PluginError(f'cannot import "{ref}": {_one_line(exc)}') from None
+    obj: object = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise PluginError(
+                f'cannot import "{ref}": module {module_name!r} has no attribute {attr!r}'
+            ) from None
+    return module, obj
+
+
+def _where(kind: str, name: str) -> str:
+    """The reference that `name` (an entry point's name or a reference) stands for."""
+    if is_reference(name):
+        return name
+    ep = _entry_points(kind).get(name)
+    if ep is None:
+        raise PluginError(
+            f"no {kind} named {name!r} is installed (no entry point {name!r} in the group "
+            f'{_group(kind)}), and it is not a "package.module:Name" reference'
+        )
+    return ep.value.replace(" ", "")
+
+
+@cache
+def _resolve(kind: str, name: str) -> object:
+    where = _where(kind, name)
+    try:
+        return _import(where)[1]
+    except PluginError as exc:
+        if where == name:
+            raise
+        raise PluginError(f"{kind} {name!r} (entry point {where}): {exc}") from None
+
+
+def is_known(kind: str, name: str) -> bool:
+    """Whether `name` could be a plugin of `kind`: a reference, or an installed entry
+    point's name (whether it imports is `resolve`'s to say)."""
+    return is_reference(name) or name in _entry_points(kind)
+
+
+def resolve(kind: str, name: str) -> object:
+    """The object a plugin name stands for: an entry point of `kind`'s group, else a
+    ``"package.module:Name"`` reference. Raises `PluginError` (one line) if it cannot be
+    found or imported. What the object must be (a class, a protocol) is the caller's to
+    check."""
+    return _resolve(kind, name)
+
+
+def load_class(kind: str, name: str, *methods: str) -> type:
+    """`resolve`, for a plugin that must be a class with the given methods (a strategy's
+    ``start`` and ``receive``, a scheduler's ``delay``); `PluginError` if it is not."""
+    obj = resolve(kind, name)
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if not isinstance(obj, type) or missing:
+        what = f"has no {', '.join(missing)}" if isinstance(obj, type) else "is not a class"
+        raise PluginError(f'{kind} "{name}" {what}, so it is not a {kind}')
+    return obj
+
+
+def _module_files(module: ModuleType) -> list[tuple[str, Path]]:
+    """The source files of `module`: its file, or every .py file of a package, with the
+    names they are hashed under (relative, so a plugin moved as a whole hashes the same)."""
+    paths = getattr(module, "__path__", None)
+    if paths is not None:
+        files = []
+        for root in map(Path, paths):
+            files += [
+                (f"{module.__name__}/{p.relative_to(root).as_posix()}", p)
+                for p in root.rglob("*.py")
+            ]
+        return sorted(files)
+    file = getattr(module, "__file__", None)
+    if file is None:
+        raise PluginError(f"module {module.__name__!r} has no source file to record")
+    return [(f"{module.__name__}.py", Path(file))]
+
+
+def source_hash(modules: list[ModuleType]) -> str:
+    """The sha256 of the modules' source files (names and contents), read from disk now."""
+    digest = hashlib.sha256()
+    seen: set[str] = set()
+    for module in modules:
+        for name, path in _module_files(module):
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise PluginError(
+                    f"cannot read {path} to record its hash: {exc.strerror}"
+                ) from None
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _distributions() -> dict[str, list[str]]:
+    """Top-level import names -> the distributions that install them. Scanning every
+    distribution takes a fifth of a second, so the map is kept until a directory of
+    ``sys.path`` changes (an install or uninstall touches its site-packages)."""
+    stamp = tuple((p, _mtime(p)) for p in sys.path)
+    return _distributions_at(stamp)
+
+
+def _mtime(path: str) -> int:
+    try:
+        return Path(path or ".").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@cache
+def _distributions_at(stamp: tuple[tuple[str, int], ...]) -> dict[str, list[str]]:
+    return dict(metadata.packages_distributions())
+
+
+def _distribution_of(kind: str, name: str, module: str) -> tuple[str | None, str | None]:
+    if not is_reference(name):
+        dist = _entry_points(kind)[name].dist
+        if dist is not None:
+            return dist.metadata["Name"], dist.version
+    top = module.split(".")[0]
+    for dist_name in _distributions().get(top, []):
+        try:
+            return dist_name, metadata.version(dist_name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None, None
+
+
+def provenance(kind: str, name: str) -> Provenance:
+    """Where the plugin `name` of `kind` comes from, its source hashed now (so an edit made
+    since it was loaded shows). Raises `PluginError` if it cannot be found or imported."""
+    obj = resolve(kind, name)
+    module_name = _split(_where(kind, name))[0]
+    modules = [sys.modules[module_name]]
+    defined_in = getattr(obj, "__module__", None)
+    if isinstance(defined_in, str) and defined_in in sys.modules and defined_in != module_name:
+        modules.append(sys.modules[defined_in])  # a re-export: its defining module counts too
+    distribution, version = _distribution_of(kind, name, module_name)
+    return Provenance(kind, name, module_name, distribution, version, source_hash(modules))
