@@ -262,6 +262,13 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     "--seed, --max-time, --max-deliveries, --timeout-s and --json may be "
     "combined with it.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["python", "native"]),
+    default=None,
+    help="The simulator engine (default: native where it is built and supports the run, "
+    "else python; asked for by name, native says why it is not used). docs/native.md",
+)
 @click.pass_context
 def sim(
     ctx: click.Context,
@@ -282,6 +289,7 @@ def sim(
     timeout_s: float | None,
     as_json: bool,
     scenario_file: Path | None,
+    engine: str | None,
 ) -> None:
     """Run one agreement instance in the deterministic simulator.
 
@@ -292,6 +300,7 @@ def sim(
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
     from byzlab.adversary.assemble import assemble_simulator
+    from byzlab.adversary.engine import run_simulator
     from byzlab.orchestration.scenario import ByzantineEntry
     from byzlab.orchestration.scenario.build import scheduler_factory, strategy_factory
     from byzlab.orchestration.scenario.checks import (
@@ -389,7 +398,7 @@ def sim(
     simulator.max_deliveries = max_deliveries
     simulator.timeout_s = DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s
     started = time.perf_counter()
-    result = simulator.run()
+    result = run_simulator(simulator, engine or "native", explain=engine is not None)
     wall = time.perf_counter() - started
     if as_json:
         click.echo(json.dumps(result.summary(), sort_keys=True))
