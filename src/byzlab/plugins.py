@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata as metadata
+import os
 import sys
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -41,6 +42,7 @@ __all__ = [
     "Installed",
     "PluginError",
     "Provenance",
+    "import_path_env",
     "installed",
     "is_known",
     "is_reference",
@@ -294,3 +296,21 @@ def provenance(kind: str, name: str) -> Provenance:
         modules.append(sys.modules[defined_in])  # a re-export: its defining module counts too
     distribution, version = _distribution_of(kind, name, module_name)
     return Provenance(kind, name, module_name, distribution, version, source_hash(modules))
+
+
+def import_path_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child byzlab process (a node, the proxy) that must import the
+    plugins this process imports: `environ` (default: this process's) with ``PYTHONPATH``
+    extended by every ``sys.path`` directory of this process that is not the interpreter's
+    own (its standard library and site-packages, which the child has anyway), such as a
+    test's or a user's plugin directory added at run time, or the working directory."""
+    env = dict(os.environ if environ is None else environ)
+    own = tuple(os.path.abspath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    entries = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e]
+    for entry in sys.path:
+        path = os.path.abspath(entry or os.getcwd())
+        if os.path.isdir(path) and not path.startswith(own) and path not in entries:
+            entries.append(path)
+    if entries:
+        env["PYTHONPATH"] = os.pathsep.join(entries)
+    return env

@@ -65,6 +65,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from byzlab import plugins
 from byzlab.atomicio import atomic_write_bytes, atomic_write_json, read_json
 from byzlab.errors import RunFailed
 from byzlab.network.keys import ROSTER_FILE, key_file_name
@@ -156,6 +157,8 @@ class LocalRun(ProcessRun):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=self.work,
+                # the nodes and the proxy import the run's plugins as this process does
+                env=plugins.import_path_env(),
                 preexec_fn=_die_with_parent,
             )
         except OSError as exc:

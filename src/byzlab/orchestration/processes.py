@@ -22,6 +22,7 @@ from typing import Any
 from byzlab.atomicio import atomic_write_bytes, atomic_write_text
 from byzlab.network.keys import ROSTER_FILE, generate_keys
 from byzlab.orchestration.backend import Backend, RunOutcome
+from byzlab.orchestration.provenance import run_plugins
 from byzlab.orchestration.results import (
     build_summary,
     gather_outputs,
@@ -142,6 +143,7 @@ class ProcessRun(Backend):
             commit=git_commit(),
         )
         summary["crashed"] = {str(k): v for k, v in sorted(crashed.items())}
+        summary["plugins"] = run_plugins(self.scenario)
         summary.update(extra or {})
         summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
         summary["wall_time_s"] = self.wall_time_s()

@@ -14,7 +14,9 @@ same error.
 
 Only simulator runs replay. A real run's trace hash identifies the recorded traffic of that
 run, which the operating system's scheduling makes unrepeatable (see results.py); asking to
-replay one is a ``ReplayError``, as is a run that cannot be found.
+replay one is a ``ReplayError``, as is a run that cannot be found, and so is a run whose
+plugins (``summary.json``'s ``plugins``, provenance.py) are missing now or whose source has
+changed since: replaying other code proves nothing about the run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.errors import ReplayError
+from byzlab.orchestration.provenance import plugin_problems
 from byzlab.orchestration.scenario import ScenarioError, load_scenario
 from byzlab.orchestration.store import RUNS, Store, StoreError
 
@@ -115,6 +118,9 @@ def replay_run(run: str, store_dir: Path = Path(".")) -> ReplayResult:
             "simulator runs replay (a real run's hash identifies its recorded "
             "traffic, which process scheduling makes unrepeatable)"
         )
+    changed = plugin_problems(summary.get("plugins") or [])
+    if changed:
+        raise ReplayError(f"run {run_id} cannot be replayed: {'; '.join(changed)}")
     try:
         scn = load_scenario(run_dir / "scenario.toml")
     except ScenarioError as exc:

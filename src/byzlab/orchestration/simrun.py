@@ -18,6 +18,7 @@ from typing import Any
 from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.orchestration import runtrace
 from byzlab.orchestration.backend import Backend, RunOutcome, StatusHook
+from byzlab.orchestration.provenance import run_plugins
 from byzlab.orchestration.results import git_commit, mark_complete, nodes_csv, start_run_dir
 from byzlab.orchestration.scenario import Scenario
 
@@ -77,6 +78,7 @@ class SimRun(Backend):
                 "git_commit": git_commit(),
                 "wall_time_s": rec.wall_s,
                 "max_time": self.max_time,
+                "plugins": run_plugins(self.scenario),
                 "latency_s": None,
                 "delta_s": None,
                 "decision_times": {str(d.node): d.time for d in result.decisions},
