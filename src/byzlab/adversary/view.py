@@ -61,6 +61,12 @@ class CoinPlan:
 
 
 class AdversaryView:
+    """The run's full-information view, shared by the scheduler and every corrupted node
+    (see the module docstring). `votes` maps (iteration, step) to {sender: value} of every
+    broadcast vote, `cells` board -> writer -> the column's values; `byzantine` and `honest`
+    are the corrupted and honest nodes so far (adaptive corruption moves a node across),
+    `now` the time of the last message observed."""
+
     def __init__(self, params: Params, byzantine: Iterable[int]) -> None:
         self.params = params
         self.byzantine = frozenset(byzantine)

@@ -51,12 +51,18 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Decide:
+    """The node decided `value` (-1 or +1) in iteration (or round) `iteration`; a node decides
+    once, and the runtime records the time and the iteration."""
+
     value: int
     iteration: int
 
 
 @dataclass(frozen=True, slots=True)
 class Halt:
+    """The node stops: nothing more is delivered to it, its own copies included. `reason`
+    says why ("decided", "corrupted"); the results record it."""
+
     reason: str
 
 
@@ -69,3 +75,4 @@ class Event:
 
 
 Effect = Broadcast | Send | Decide | Halt | Event
+"""What a state machine answers each input with: a list of these, performed in order."""

@@ -43,6 +43,9 @@ MAX_ROWS: Final = 1 << 20
 
 
 class Kind(IntEnum):
+    """The kind of an `RbcMsg`: Bracha reliable broadcast's INITIAL (the origin's item), ECHO
+    and READY (HPZ §2, "Reliable Broadcast"). DECIDE is `DecideMsg`'s tag on the wire."""
+
     INITIAL = 0
     ECHO = 1
     READY = 2
@@ -106,10 +109,14 @@ class Complete:
 
 Mark = Ack | Done | Complete
 Item = Vote | Write | Ack | Done | Complete
+"""What one reliable broadcast carries: the l-th item of a node's FIFO stream."""
 
 
 @dataclass(frozen=True, slots=True)
 class RbcMsg:
+    """One message of the reliable broadcast of the `seq`-th item of node `origin`'s stream:
+    `kind` is a `Kind` (INITIAL from the origin, ECHO and READY from everyone)."""
+
     kind: int
     origin: int
     seq: int
@@ -124,6 +131,7 @@ class DecideMsg:
 
 
 Message = RbcMsg | DecideMsg
+"""A wire message of the Bracha engine's protocols (hpz, bracha-local, ideal-coin)."""
 
 _ITEM_VOTE: Final = 0
 _ITEM_WRITE: Final = 1

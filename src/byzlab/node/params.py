@@ -99,6 +99,13 @@ def required_window(m: int, m0: int) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class Params:
+    """A run's validated protocol parameters: `n` nodes of which at most `f` are corrupted,
+    and HPZ's constants (blackboard rows `m` and `m0`, epoch length `T`, `c`, the clip
+    `xmax`, `k_max`, `beta`, the weight floor `w_min`, `eps`) with the stream `window`. Build
+    one with `practical`, `theory` or `proof` (or `with_overrides`); a value out of range
+    raises `ParamsError` naming it. `quorum` is n - f. A protocol plugin usually reads only
+    `n`, `f` and `quorum`."""
+
     n: int
     f: int
     m: int
