@@ -14,6 +14,7 @@ use pyo3::types::{PyDict, PyList};
 
 mod mt;
 mod node;
+mod queue;
 mod sched;
 mod sim;
 
@@ -154,11 +155,22 @@ fn run(
     let kind = match scheduler {
         "fifo" => Kind::Fifo,
         "random" => Kind::Uniform,
-        "hold-f" => Kind::Hold { held: members(&members_ids, n) },
+        "hold-f" => Kind::Hold {
+            held: members(&members_ids, n),
+        },
         "exponential" => Kind::Exponential { mean: param },
-        "latency-matrix" if matrix.len() == n * n => Kind::Matrix { matrix, jitter: param },
-        "targeted" => Kind::Targeted { nodes: members(&members_ids, n), slowdown: param },
-        "partition" => Kind::Partition { group: members(&members_ids, n), heal_at: param },
+        "latency-matrix" if matrix.len() == n * n => Kind::Matrix {
+            matrix,
+            jitter: param,
+        },
+        "targeted" => Kind::Targeted {
+            nodes: members(&members_ids, n),
+            slowdown: param,
+        },
+        "partition" => Kind::Partition {
+            group: members(&members_ids, n),
+            heal_at: param,
+        },
         other => {
             return Err(PyValueError::new_err(format!(
                 "scheduler {other:?} is not native (or its matrix is not n x n)"
@@ -172,18 +184,39 @@ fn run(
         .collect::<PyResult<Vec<Mt>>>()?;
     let timeout = match timeout_s {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => return Err(PyValueError::new_err(format!("timeout_s must be > 0, got {s}"))),
+        Some(s) => {
+            return Err(PyValueError::new_err(format!(
+                "timeout_s must be > 0, got {s}"
+            )))
+        }
         None => None,
     };
     let outcome = py.allow_threads(move || {
-        let cfg = NodeConfig { n, f, quorum, window, ideal, ideal_seed: Rc::from(ideal_seed) };
+        let cfg = NodeConfig {
+            n,
+            f,
+            quorum,
+            window,
+            ideal,
+            ideal_seed: Rc::from(ideal_seed),
+        };
         let nodes: Vec<Node> = rngs
             .into_iter()
             .enumerate()
             .map(|(i, rng)| Node::new(i, &cfg, inputs[i], rng))
             .collect();
-        let sched = Scheduler { kind, n, delta: scheduler_delta, rng: sched_rng };
-        let limits = Limits { delta, max_time, max_deliveries, timeout };
+        let sched = Scheduler {
+            kind,
+            n,
+            delta: scheduler_delta,
+            rng: sched_rng,
+        };
+        let limits = Limits {
+            delta,
+            max_time,
+            max_deliveries,
+            timeout,
+        };
         let mut sim = Sim::new(nodes, sched, inputs, limits, log);
         let stopped = sim.run();
         let mut rejected = Vec::new();
@@ -200,7 +233,11 @@ fn run(
             deliveries: sim.deliveries,
             messages: sim.messages,
             bytes: sim.bytes,
-            by_kind: sim.kind_order.iter().map(|&k| (KIND_NAMES[k], sim.by_kind[k])).collect(),
+            by_kind: sim
+                .kind_order
+                .iter()
+                .map(|&k| (KIND_NAMES[k], sim.by_kind[k]))
+                .collect(),
             decisions: sim.decisions.clone(),
             initials: sim.initials,
             iterations: sim.nodes.iter().map(|n| n.iteration).collect(),
@@ -238,7 +275,15 @@ fn byzlab_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PROTOCOLS", ("bracha-local", "ideal-coin"))?;
     m.add(
         "SCHEDULERS",
-        ("fifo", "random", "hold-f", "exponential", "latency-matrix", "targeted", "partition"),
+        (
+            "fifo",
+            "random",
+            "hold-f",
+            "exponential",
+            "latency-matrix",
+            "targeted",
+            "partition",
+        ),
     )?;
     m.add_class::<PyRandom>()?;
     m.add_function(wrap_pyfunction!(run, m)?)?;

@@ -139,7 +139,11 @@ impl Mt {
     pub fn getrandbits(&mut self, k: u32) -> u64 {
         debug_assert!(k <= 64);
         if k <= 32 {
-            return if k == 0 { 0 } else { (self.next_u32() >> (32 - k)) as u64 };
+            return if k == 0 {
+                0
+            } else {
+                (self.next_u32() >> (32 - k)) as u64
+            };
         }
         let low = self.next_u32() as u64;
         let high = (self.next_u32() >> (64 - k)) as u64;

@@ -9,12 +9,41 @@
 //! yet, and the Python engine runs it.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
 
 use crate::mt::Mt;
+
+/// The multiplicative hash of rustc's FxHasher: the maps here are keyed by small integers
+/// of the node's own making (sequence numbers, (iteration, step)), so SipHash's resistance
+/// to chosen keys buys nothing and costs a tenth of a large run.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 pub const INITIAL: u8 = 0;
 pub const ECHO: u8 = 1;
@@ -41,7 +70,9 @@ impl Bits {
     }
     pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
         self.0.iter().enumerate().flat_map(|(k, &w)| {
-            (0..64).filter(move |b| w >> b & 1 == 1).map(move |b| k * 64 + b)
+            (0..64)
+                .filter(move |b| w >> b & 1 == 1)
+                .map(move |b| k * 64 + b)
         })
     }
 }
@@ -56,7 +87,12 @@ pub struct Vote {
 }
 
 pub enum Msg {
-    Rbc { kind: u8, origin: u32, seq: u64, item: Rc<Vote> },
+    Rbc {
+        kind: u8,
+        origin: u32,
+        seq: u64,
+        item: Rc<Vote>,
+    },
     Decide(i8),
 }
 
@@ -85,7 +121,9 @@ pub fn ideal_coin(seed: &[u8], iteration: u32) -> i8 {
     hasher.update(seed);
     hasher.update(&(iteration as u64).to_be_bytes());
     let mut digest = [0u8; 8];
-    hasher.finalize_variable(&mut digest).expect("8-byte output");
+    hasher
+        .finalize_variable(&mut digest)
+        .expect("8-byte output");
     if digest[0] & 1 == 1 {
         1
     } else {
@@ -153,7 +191,9 @@ impl Instance {
         }
     }
     fn find(&self, item: &Rc<Vote>) -> Option<usize> {
-        self.items.iter().position(|k| Rc::ptr_eq(k, item) || **k == **item)
+        self.items
+            .iter()
+            .position(|k| Rc::ptr_eq(k, item) || **k == **item)
     }
     fn index(&mut self, item: &Rc<Vote>, n: usize) -> usize {
         if let Some(i) = self.find(item) {
@@ -173,9 +213,9 @@ struct Rbc {
     echo_threshold: u32,
     amplify_threshold: u32,
     accept_threshold: u32,
-    instances: Vec<HashMap<u64, Instance>>,
+    instances: Vec<FastMap<u64, Instance>>,
     next: Vec<u64>,
-    accepted: Vec<HashMap<u64, Rc<Vote>>>,
+    accepted: Vec<FastMap<u64, Rc<Vote>>>,
     own_seq: u64,
     dropped: Tally,
 }
@@ -191,9 +231,9 @@ impl Rbc {
             echo_threshold: ((n + f + 2) / 2) as u32,
             amplify_threshold: (f + 1) as u32,
             accept_threshold: (2 * f + 1) as u32,
-            instances: (0..n).map(|_| HashMap::new()).collect(),
+            instances: (0..n).map(|_| FastMap::default()).collect(),
             next: vec![1; n],
-            accepted: (0..n).map(|_| HashMap::new()).collect(),
+            accepted: (0..n).map(|_| FastMap::default()).collect(),
             own_seq: 0,
             dropped: Tally::default(),
         }
@@ -201,7 +241,12 @@ impl Rbc {
 
     fn broadcast(&mut self, item: Vote) -> Msg {
         self.own_seq += 1;
-        Msg::Rbc { kind: INITIAL, origin: self.me, seq: self.own_seq, item: Rc::new(item) }
+        Msg::Rbc {
+            kind: INITIAL,
+            origin: self.me,
+            seq: self.own_seq,
+            item: Rc::new(item),
+        }
     }
 
     fn handle(
@@ -223,19 +268,32 @@ impl Rbc {
             return None;
         }
         let n = self.n;
-        let inst = self.instances[origin].entry(seq).or_insert_with(|| Instance::new(n));
+        let inst = self.instances[origin]
+            .entry(seq)
+            .or_insert_with(|| Instance::new(n));
         if inst.accepted {
             self.dropped.add("after-accept");
             return None;
         }
         let rbc_msg = |kind: u8, item: Rc<Vote>| {
-            Effect::Broadcast(Rc::new(Msg::Rbc { kind, origin: origin as u32, seq, item }))
+            Effect::Broadcast(Rc::new(Msg::Rbc {
+                kind,
+                origin: origin as u32,
+                seq,
+                item,
+            }))
         };
         match kind {
             ECHO => {
                 if inst.echo_from.has(sender) {
-                    let same = inst.find(item).is_some_and(|i| inst.echo_masks[i].has(sender));
-                    self.dropped.add(if same { "duplicate-echo" } else { "conflicting-echo" });
+                    let same = inst
+                        .find(item)
+                        .is_some_and(|i| inst.echo_masks[i].has(sender));
+                    self.dropped.add(if same {
+                        "duplicate-echo"
+                    } else {
+                        "conflicting-echo"
+                    });
                     return None;
                 }
                 let idx = inst.index(item, n);
@@ -249,8 +307,14 @@ impl Rbc {
             }
             READY => {
                 if inst.ready_from.has(sender) {
-                    let same = inst.find(item).is_some_and(|i| inst.ready_masks[i].has(sender));
-                    self.dropped.add(if same { "duplicate-ready" } else { "conflicting-ready" });
+                    let same = inst
+                        .find(item)
+                        .is_some_and(|i| inst.ready_masks[i].has(sender));
+                    self.dropped.add(if same {
+                        "duplicate-ready"
+                    } else {
+                        "conflicting-ready"
+                    });
                     return None;
                 }
                 let idx = inst.index(item, n);
@@ -275,7 +339,11 @@ impl Rbc {
                 }
                 if let Some(initial) = &inst.initial {
                     let same = Rc::ptr_eq(initial, item) || **initial == **item;
-                    self.dropped.add(if same { "duplicate-initial" } else { "conflicting-initial" });
+                    self.dropped.add(if same {
+                        "duplicate-initial"
+                    } else {
+                        "conflicting-initial"
+                    });
                     return None;
                 }
                 inst.initial = Some(item.clone());
@@ -332,8 +400,8 @@ struct Knowledge {
     ideal: bool,
     ideal_seed: Rc<[u8]>,
     validated: Vec<u64>,
-    votes: HashMap<(u32, u8), Vec<Option<i8>>>,
-    vote_order: HashMap<(u32, u8), Vec<usize>>,
+    votes: FastMap<(u32, u8), Vec<Option<i8>>>,
+    vote_order: FastMap<(u32, u8), Vec<usize>>,
     shadows: Vec<Shadow>,
 }
 
@@ -402,7 +470,11 @@ impl Knowledge {
             };
             let vstar = kept_value(&values);
             if vstar != 0 {
-                return if value == vstar { Verdict::Valid } else { Verdict::Invalid("kept-value") };
+                return if value == vstar {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid("kept-value")
+                };
             }
             if self.ideal && value != ideal_coin(&self.ideal_seed, t - 1) {
                 return Verdict::Invalid("coin-outcome");
@@ -487,8 +559,8 @@ impl Node {
                 ideal: cfg.ideal,
                 ideal_seed: cfg.ideal_seed.clone(),
                 validated: vec![0; n],
-                votes: HashMap::new(),
-                vote_order: HashMap::new(),
+                votes: FastMap::default(),
+                vote_order: FastMap::default(),
                 shadows: vec![Shadow::default(); n],
             },
             voting: false,
@@ -520,7 +592,12 @@ impl Node {
             return;
         }
         match msg {
-            Msg::Rbc { kind, origin, seq, item } => {
+            Msg::Rbc {
+                kind,
+                origin,
+                seq,
+                item,
+            } => {
                 let origin = *origin as usize;
                 if origin >= self.n || *seq < 1 {
                     self.rejected.add("malformed-rbc");
@@ -590,7 +667,12 @@ impl Node {
         self.voting = true;
         self.iteration = t;
         self.step = step;
-        let msg = self.rbc.broadcast(Vote { iteration: t, step, value, support });
+        let msg = self.rbc.broadcast(Vote {
+            iteration: t,
+            step,
+            value,
+            support,
+        });
         out.push(Effect::Broadcast(Rc::new(msg)));
     }
 
@@ -605,7 +687,14 @@ impl Node {
         }
     }
 
-    fn after_vote(&mut self, t: u32, step: u8, support: Bits, values: &[i8], out: &mut Vec<Effect>) {
+    fn after_vote(
+        &mut self,
+        t: u32,
+        step: u8,
+        support: Bits,
+        values: &[i8],
+        out: &mut Vec<Effect>,
+    ) {
         if step < 3 {
             let value = step_value(step + 1, values, self.n);
             self.vote(t, step + 1, value, support, out);

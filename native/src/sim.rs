@@ -8,43 +8,15 @@
 //! engine's trace hash. Agreement and validity are checked on every decision as the Python
 //! simulator checks them.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::node::{Effect, Msg, Node};
+use crate::queue::Calendar;
 use crate::sched::Scheduler;
 
 const FNV: u64 = 0x100_0000_01B3;
 pub const KIND_NAMES: [&str; 4] = ["INITIAL", "ECHO", "READY", "DECIDE"];
-
-struct Pending {
-    time: f64,
-    seqno: u64,
-    dst: u32,
-    src: u32,
-    msg: Rc<Msg>,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.seqno == other.seqno
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Pending {
-    // a max-heap: the earliest (time, seqno) is the greatest; times are never NaN or
-    // negative (delays are clamped into [0, delta]), so their bits order like the floats
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time.to_bits(), other.seqno).cmp(&(self.time.to_bits(), self.seqno))
-    }
-}
 
 /// One delivery handed to a node, for the delivery log that locates a first difference
 /// between engines: (time, dst, src, kind, origin, seq, iteration, step, value); a DECIDE
@@ -63,7 +35,7 @@ pub struct Sim {
     sched: Scheduler,
     inputs: Vec<i8>,
     limits: Limits,
-    queue: BinaryHeap<Pending>,
+    queue: Calendar<(u32, u32, Rc<Msg>)>,
     seq: u64,
     pub hash: u64,
     pub now: f64,
@@ -92,8 +64,8 @@ impl Sim {
             nodes,
             sched,
             inputs,
+            queue: Calendar::new(limits.delta),
             limits,
-            queue: BinaryHeap::new(),
             seq: 0,
             hash: 0xCBF2_9CE4_8422_2325,
             now: 0.0,
@@ -129,12 +101,12 @@ impl Sim {
     fn run_loop(&mut self, out: &mut Vec<Effect>) -> &'static str {
         let honest = self.nodes.len();
         let started = Instant::now();
-        while let Some(top) = self.queue.peek() {
+        while self.queue.len() > 0 {
             if self.halted == honest {
                 return "all-honest-halted";
             }
-            let time = top.time;
-            let Pending { seqno, dst, src, msg, .. } = self.queue.pop().expect("peeked");
+            let entry = self.queue.pop().expect("a non-empty queue");
+            let (time, seqno, (dst, src, msg)) = (entry.time, entry.seqno, entry.item);
             if time > self.limits.max_time {
                 return "max-time";
             }
@@ -184,7 +156,12 @@ impl Sim {
 
     fn transmit(&mut self, src: usize, msg: Rc<Msg>, now: f64) {
         let (key, value, kind, size) = match &*msg {
-            Msg::Rbc { kind, origin, seq, item } => {
+            Msg::Rbc {
+                kind,
+                origin,
+                seq,
+                item,
+            } => {
                 if *kind == 0 {
                     // every INITIAL starts a new instance (origin, seq): honest origins
                     // never repeat one, so counting them counts the distinct instances
@@ -212,13 +189,8 @@ impl Sim {
                 }
             };
             self.seq += 1;
-            self.queue.push(Pending {
-                time: now + delay,
-                seqno: self.seq,
-                dst: dst as u32,
-                src: src as u32,
-                msg: msg.clone(),
-            });
+            self.queue
+                .push(now + delay, self.seq, (dst as u32, src as u32, msg.clone()));
         }
         let others = (n - 1) as u64;
         if others > 0 {
@@ -232,10 +204,15 @@ impl Sim {
     }
 
     fn decide(&mut self, node: usize, value: i8, iteration: u32) {
-        self.decisions.push((node as u32, value, iteration, self.now));
+        self.decisions
+            .push((node as u32, value, iteration, self.now));
         self.hash = (self.hash ^ ((node as u64) << 8 | (value + 1) as u64)).wrapping_mul(FNV);
         let first = self.nodes.iter().find_map(|n| n.decision);
-        if self.nodes.iter().any(|n| n.decision.is_some_and(|d| Some(d) != first)) {
+        if self
+            .nodes
+            .iter()
+            .any(|n| n.decision.is_some_and(|d| Some(d) != first))
+        {
             self.violation = Some(format!("agreement violated at t={:.3}", self.now));
             return;
         }
@@ -248,9 +225,22 @@ impl Sim {
 
 fn log_entry(time: f64, dst: u32, src: u32, msg: &Msg) -> LogEntry {
     match msg {
-        Msg::Rbc { kind, origin, seq, item } => {
-            (time, dst, src, *kind, *origin, *seq, item.iteration, item.step, item.value)
-        }
+        Msg::Rbc {
+            kind,
+            origin,
+            seq,
+            item,
+        } => (
+            time,
+            dst,
+            src,
+            *kind,
+            *origin,
+            *seq,
+            item.iteration,
+            item.step,
+            item.value,
+        ),
         Msg::Decide(value) => (time, dst, src, 3, 0, 0, 0, 0, *value),
     }
 }
