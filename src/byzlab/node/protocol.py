@@ -106,23 +106,33 @@ Decoder = Callable[[object], Any]
 
 @runtime_checkable
 class ProtocolNode(typing.Protocol):
-    """One honest node of a protocol, as the runtime drives and reports it."""
+    """One honest node of a protocol, as the runtime drives and reports it: a sans-IO state
+    machine (`start` and `receive` answer with effects). `me` is its id, `decision` None
+    until it decides, `iteration` the round or iteration it is in, from 1."""
 
     me: int
     decision: int | None
     iteration: int
 
     @property
-    def halted(self) -> bool: ...
+    def halted(self) -> bool:
+        """True once the node has stopped (its `Halt` effect): it takes no more input."""
 
     @property
-    def phase(self) -> Hashable: ...
+    def phase(self) -> Hashable:
+        """Where the node is within its iteration, any hashable value: the node process sends
+        its snapshot to the adversary whenever (phase, iteration, decision, halted) changes."""
 
-    def start(self, now: float) -> list[Effect]: ...
+    def start(self, now: float) -> list[Effect]:
+        """The node's first effects, once, at time `now`."""
 
-    def receive(self, src: int, msg: Any, now: float) -> list[Effect]: ...
+    def receive(self, src: int, msg: Any, now: float) -> list[Effect]:
+        """The effects of `msg` from node `src` (decoded and validated by the protocol's
+        decoder) arriving at time `now`."""
 
-    def snapshot(self) -> dict[str, object]: ...
+    def snapshot(self) -> dict[str, object]:
+        """The node's state as a JSON-ready dict: the adversary's state oracle on real runs,
+        and the node's result file."""
 
 
 @runtime_checkable
@@ -160,7 +170,10 @@ class Instances(typing.Protocol):
 
 @runtime_checkable
 class Protocol(typing.Protocol):
-    """The contract a protocol plugin meets (see the module docstring)."""
+    """The contract a protocol plugin meets: one object that the simulator, the node
+    process, the adversary proxy and the strategies and schedulers ask for everything about
+    the protocol (the module docstring tells the whole contract). `name` is how scenarios,
+    results and the command line call it."""
 
     name: str
 
@@ -172,18 +185,37 @@ class Protocol(typing.Protocol):
         input_value: int,
         rng: random.Random,
         ideal_seed: bytes,
-    ) -> ProtocolNode: ...
+    ) -> ProtocolNode:
+        """A new honest node `me` with input `input_value` (-1 or +1). Its randomness is `rng`
+        (the node's own stream, derived from the run's seed) and `ideal_seed` (the run's
+        common randomness, for a protocol that assumes an ideal common coin); it reads no
+        clock and no global random state, so a seed replays the run."""
 
-    def encode(self, msg: Any) -> list[object]: ...
+    def encode(self, msg: Any) -> list[object]:
+        """The message as a msgpack-ready list (ints, bytes, lists, None)."""
 
-    def decoder(self, n: int) -> Decoder: ...
+    def decoder(self, n: int) -> Decoder:
+        """The decoder for `n` nodes, between the network and the nodes: it accepts exactly
+        what `encode` produces and returns a `DecodeError`, never raises, for anything else
+        (a Byzantine peer may send anything)."""
 
-    def wire_size(self, msg: Any) -> int: ...
+    def wire_size(self, msg: Any) -> int:
+        """The message's encoded size in bytes, as the simulator's byte counts add it up."""
 
-    def kind(self, msg: Any) -> str: ...
+    def kind(self, msg: Any) -> str:
+        """A short name of the message's kind ("ECHO", "BVAL") for per-kind counts; it must
+        not raise on a message a corrupted node built by hand."""
 
-    def trace_fields(self, msg: Any) -> tuple[int, int]: ...
+    def trace_fields(self, msg: Any) -> tuple[int, int]:
+        """Two integers (key, value) the simulator folds into its trace hash for every
+        message sent: `key` identifies the message (its kind and place in the protocol),
+        `value` what it says. Equal messages give equal fields."""
 
-    def value_of(self, msg: Any) -> int | None: ...
+    def value_of(self, msg: Any) -> int | None:
+        """The binary value the message votes for (-1 or +1), 0 for an explicit vote for
+        neither (Bracha's bottom), None if it is not a vote: what value-based attacks read."""
 
-    def equivocal(self, msg: Any) -> Any | None: ...
+    def equivocal(self, msg: Any) -> Any | None:
+        """The same message with the opposite value (0 becomes +1), as its sender could have
+        sent it instead, or None if the sender has no value of its own to choose there (a
+        relay of someone else's vote): what value-based attacks forge."""
