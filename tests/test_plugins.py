@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import shutil
 import subprocess
 import sys
@@ -30,9 +31,10 @@ from byzlab import plugins
 from byzlab.adversary.schedulers import scheduler_class
 from byzlab.adversary.strategies import strategy_class
 from byzlab.cli import main
+from byzlab.errors import DockerUnavailable
 from byzlab.orchestration.dispatch import run_scenario
 from byzlab.orchestration.replay import ReplayError, replay_run
-from byzlab.orchestration.scenario import ScenarioError, parse_scenario
+from byzlab.orchestration.scenario import DEFAULT_IMAGE, ScenarioError, parse_scenario
 
 SOURCE = Path(__file__).parent / "data" / "plugin_attacks.py"
 SEED = 3
@@ -191,6 +193,36 @@ def test_plugins_act_on_local_processes(
     outcome = run_scenario(_scenario(plugin), "local", out_root=tmp_path)
     # half of delta_s: what is left of the delay after the wall clock's noise
     _check_acted(outcome.summary, plugin, margin=0.1, what=f"local run {outcome.run_id}")
+
+
+@pytest.fixture(scope="module")
+def docker_image() -> str:
+    """The image the containers run (as tests/test_docker_e2e.py: skipped without an engine
+    or the image, failed instead when BYZLAB_REQUIRE_DOCKER=1)."""
+    from byzlab.orchestration.docker.engine import connect
+
+    try:
+        engine = connect(timeout=120)
+        engine.images.get(DEFAULT_IMAGE)
+    except Exception as exc:  # no engine (DockerUnavailable) or no image (ImageNotFound)
+        reason = str(exc) if isinstance(exc, DockerUnavailable) else f"no {DEFAULT_IMAGE}"
+        if os.environ.get("BYZLAB_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"BYZLAB_REQUIRE_DOCKER=1, but {reason}")
+        pytest.skip(reason)
+    return DEFAULT_IMAGE
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("which", ["ref_plugin", "installed_plugin"])
+def test_plugins_act_in_containers(
+    which: str, docker_image: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The plugin's code (and its distribution's entry points) is copied into every
+    container and found there under the same name, with no image to rebuild."""
+    plugin: Plugin = request.getfixturevalue(which)
+    outcome = run_scenario(_scenario(plugin), "docker", out_root=tmp_path)
+    what = f"docker run {outcome.run_id} ({docker_image}), logs in {outcome.out_dir}/work/logs"
+    _check_acted(outcome.summary, plugin, margin=0.1, what=what)
 
 
 def test_byzlab_sim_and_strategies_take_plugins(installed_plugin: Plugin) -> None:

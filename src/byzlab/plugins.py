@@ -49,6 +49,7 @@ __all__ = [
     "load_class",
     "provenance",
     "resolve",
+    "shipped_files",
 ]
 
 # kind of plugin -> its entry-point group
@@ -296,6 +297,30 @@ def provenance(kind: str, name: str) -> Provenance:
         modules.append(sys.modules[defined_in])  # a re-export: its defining module counts too
     distribution, version = _distribution_of(kind, name, module_name)
     return Provenance(kind, name, module_name, distribution, version, source_hash(modules))
+
+
+def shipped_files(kind: str, name: str) -> dict[str, Path]:
+    """What a container needs to import the plugin `name` of `kind` on its own: the source
+    of its top-level module or package (path relative to an import root -> file, bytecode
+    caches left out) and, for a plugin from an installed distribution, the distribution's
+    metadata (so its entry points resolve there as here). Third-party libraries the plugin
+    imports are not included: those belong in a derived image."""
+    resolve(kind, name)
+    top = sys.modules[_split(_where(kind, name))[0].split(".")[0]]
+    files: dict[str, Path] = {}
+    for root in map(Path, getattr(top, "__path__", [])):
+        for path in root.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files[f"{top.__name__}/{path.relative_to(root).as_posix()}"] = path
+    if not files:
+        files = dict(_module_files(top))
+    distribution, _ = _distribution_of(kind, name, top.__name__)
+    if distribution is not None:
+        dist = metadata.distribution(distribution)
+        for entry in dist.files or []:
+            if entry.parts and entry.parts[0].endswith(".dist-info"):
+                files[entry.as_posix()] = Path(str(dist.locate_file(entry)))
+    return files
 
 
 def import_path_env(environ: dict[str, str] | None = None) -> dict[str, str]:

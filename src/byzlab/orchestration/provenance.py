@@ -19,7 +19,7 @@ from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.orchestration.scenario import Scenario
 
-__all__ = ["plugin_problems", "run_plugins"]
+__all__ = ["plugin_files", "plugin_problems", "run_plugins"]
 
 
 def _used(scn: Scenario) -> list[tuple[str, str]]:
@@ -60,3 +60,19 @@ def plugin_problems(recorded: Sequence[Mapping[str, Any]]) -> list[str]:
                 f"sha256 {now.sha256[:12]}..., the run recorded {str(entry.get('sha256'))[:12]}..."
             )
     return problems
+
+
+def plugin_files(scn: Scenario) -> dict[str, bytes]:
+    """The files a container needs to import every plugin `scn` uses (relative path ->
+    content, ``byzlab.plugins.shipped_files``): the docker backend copies them into each
+    container and puts their directory on ``PYTHONPATH``."""
+    files: dict[str, bytes] = {}
+    for kind, ref in _used(scn):
+        for name, path in plugins.shipped_files(kind, ref).items():
+            try:
+                files[name] = path.read_bytes()
+            except OSError as exc:
+                raise plugins.PluginError(
+                    f'{kind} plugin "{ref}": cannot read {path} to ship it: {exc.strerror}'
+                ) from None
+    return files

@@ -15,10 +15,19 @@ from typing import Any
 
 from byzlab.atomicio import atomic_write_bytes
 
-__all__ = ["CONTAINER_UID", "DATA", "read_file", "tar_files", "untar"]
+__all__ = [
+    "CONTAINER_UID",
+    "DATA",
+    "PLUGIN_DIR",
+    "plugin_tree",
+    "read_file",
+    "tar_files",
+    "untar",
+]
 
 CONTAINER_UID = 10001  # the image's user (image.py)
 DATA = "/data"  # the image's working directory, owned by that user
+PLUGIN_DIR = f"{DATA}/plugins"  # the run's plugin code, on the containers' PYTHONPATH
 
 
 def tar_files(files: dict[str, tuple[bytes | None, int]]) -> bytes:
@@ -40,6 +49,19 @@ def tar_files(files: dict[str, tuple[bytes | None, int]]) -> bytes:
                 info.size = len(content)
                 tar.addfile(info, io.BytesIO(content))
     return buf.getvalue()
+
+
+def plugin_tree(files: dict[str, bytes]) -> dict[str, tuple[bytes | None, int]]:
+    """Plugin files (path relative to an import root -> content) as ``tar_files`` entries
+    under ``plugins/`` (``PLUGIN_DIR`` once put in ``DATA``), every directory included, all
+    readable by the container user and none writable."""
+    tree: dict[str, tuple[bytes | None, int]] = {}
+    for name, content in sorted(files.items()):
+        parts = name.split("/")
+        for k in range(len(parts)):
+            tree.setdefault("/".join(["plugins", *parts[:k]]), (None, 0o555))
+        tree[f"plugins/{name}"] = (content, 0o444)
+    return tree
 
 
 def untar(chunks: Iterable[bytes], dest: Path) -> None:

@@ -24,7 +24,14 @@ instead of processes, through the Docker SDK for Python, and it writes the same 
    host: the nodes only ever talk to the proxy). Nodes are given the proxy container's
    address on it rather than its name (see ``_proxy_address``).
 4. *Files in, files out.* Configs and keys are copied into each container (``put_archive``)
-   before it starts, owned by the image's unprivileged user, keys with mode 0600; outputs
+   before it starts, owned by the image's unprivileged user, keys with mode 0600, and so is
+   the code of every plugin the scenario names (a strategy, scheduler or protocol that is
+   not built in, ``byzlab.plugins``): its top-level module or package and, when it comes
+   from an installed distribution, the distribution's metadata (its entry points), under
+   ``/data/plugins``, which is on the containers' ``PYTHONPATH``. A plugin is thus found in
+   the containers by the same ``module:Name`` reference or entry-point name as on the host,
+   with no image to rebuild; one that needs third-party libraries needs an image that has
+   them (``FROM byzlab:latest`` plus ``pip install``, named by ``[docker] image``). Outputs
    are copied back (``get_archive``) after it stops. Copying instead of bind-mounting a host
    directory needs no agreement between host and container user ids and works the same
    with a remote engine (``DOCKER_HOST=tcp://...``).
@@ -96,7 +103,14 @@ from byzlab.atomicio import atomic_write_bytes
 from byzlab.errors import DockerUnavailable, RunFailed
 from byzlab.network.keys import ROSTER_FILE, key_file_name
 from byzlab.orchestration.backend import RunOutcome, StatusHook, execute, ignoring_sigint
-from byzlab.orchestration.docker.archive import DATA, read_file, tar_files, untar
+from byzlab.orchestration.docker.archive import (
+    DATA,
+    PLUGIN_DIR,
+    plugin_tree,
+    read_file,
+    tar_files,
+    untar,
+)
 from byzlab.orchestration.docker.clean import clean, force_remove
 from byzlab.orchestration.docker.engine import api_error, connect, engine_address
 from byzlab.orchestration.docker.faults import FaultState, apply_fault, undo_fault
@@ -105,6 +119,7 @@ from byzlab.orchestration.image import SOURCE_LABEL, source_hash, source_root
 from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
 from byzlab.orchestration.processes import ProcessRun
+from byzlab.orchestration.provenance import plugin_files
 from byzlab.orchestration.resources import available_memory_mib, check_memory, estimate_memory
 from byzlab.orchestration.scenario import Scenario
 
@@ -236,12 +251,14 @@ class DockerRun(ProcessRun):
         )
         proxy_json = json.dumps(proxy_cfg, indent=2, sort_keys=True).encode() + b"\n"
         atomic_write_bytes(self.proxy_dir / "proxy.json", proxy_json)
+        shipped = plugin_tree(plugin_files(self.scenario))
         self.proxy.files = {
             **key_files(self.plan.key_ids(None)),
+            **shipped,
             "proxy.json": (proxy_json, 0o644),
         }
         for i, box in self.nodes.items():
-            box.files = {**key_files(self.plan.key_ids(i)), "out": (None, 0o755)}
+            box.files = {**key_files(self.plan.key_ids(i)), **shipped, "out": (None, 0o755)}
         # The host keeps no private keys: they live in the containers until they are
         # removed (the private directory goes when prepare() returns).
 
@@ -264,7 +281,8 @@ class DockerRun(ProcessRun):
             hostname=box.name,
             labels=labels,
             network=self.network_name,
-            environment=environment or {},
+            # the run's plugins, copied in with the configs (plugin_tree), are importable
+            environment={"PYTHONPATH": PLUGIN_DIR, **(environment or {})},
             cap_add=cap_add,
             healthcheck=healthcheck,
             detach=True,
