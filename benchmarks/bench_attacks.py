@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from byzlab.adversary.assemble import assemble_simulator
+from byzlab.node.bracha import HPZ
 from byzlab.node.params import Params
 from byzlab.seeds import make_inputs
 
@@ -90,7 +91,7 @@ def blacklisting_run(
     bad = set(range(n - f, n))
     sim = assemble_simulator(
         params,
-        protocol="hpz",
+        protocol=HPZ(),
         inputs=make_inputs("split", n, seed),
         seed=seed,
         scheduler="coin-aware",

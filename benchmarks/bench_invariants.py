@@ -44,6 +44,7 @@ from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import InvariantViolation
 from byzlab.invariants import CERTAIN_CHECKERS, WHP_CHECKERS, check_all, record_fix_order
+from byzlab.node.bracha import HPZ
 from byzlab.node.params import Params
 from byzlab.seeds import make_inputs
 
@@ -106,7 +107,7 @@ def run_combo(
             try:
                 sim = assemble_simulator(
                     params,
-                    protocol="hpz",
+                    protocol=HPZ(),
                     inputs=make_inputs("split", n, seed),
                     seed=seed,
                     scheduler=scheduler,

@@ -9,7 +9,9 @@ from typing import Any
 from byzlab.adversary.assemble import ObserverFactory, SchedulerFactory, assemble_simulator
 from byzlab.adversary.strategies import make_strategy
 from byzlab.network.sim import SimResult, Simulator
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params
+from byzlab.node.protocol import Protocol
 from byzlab.seeds import make_inputs
 
 
@@ -18,7 +20,7 @@ def build_sim(
     f: int,
     *,
     seed: int,
-    protocol: str = "hpz",
+    protocol: str | Protocol = "hpz",
     strategy: str | None = None,
     byzantine_ids: Sequence[int] | None = None,
     scheduler: str | SchedulerFactory = "random",
@@ -36,7 +38,7 @@ def build_sim(
     values = make_inputs(inputs, n, seed) if isinstance(inputs, str) else inputs
     return assemble_simulator(
         params,
-        protocol=protocol,
+        protocol=BUILTIN_PROTOCOLS[protocol] if isinstance(protocol, str) else protocol,
         inputs=values,
         seed=seed,
         scheduler=scheduler,

@@ -18,6 +18,7 @@ from byzlab.adversary.view import AdversaryView, CoinPlan
 from byzlab.errors import RuleError
 from byzlab.network.sim import Simulator
 from byzlab.node.blacklist import WEIGHT_ONE
+from byzlab.node.bracha import HPZ
 from byzlab.node.coin import clip, coin_terms
 from byzlab.node.messages import Complete, DecideMsg, Kind, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
@@ -231,7 +232,9 @@ _V = RbcMsg(int(Kind.READY), 0, 1, Vote(1, 1, 1))
 
 def _context(n: int, f: int, byzantine: list[int], delta: float = 1.0) -> AdversaryContext:
     params = Params.practical(n, f)
-    return AdversaryContext(params, AdversaryView(params, byzantine), random.Random(0), delta)
+    return AdversaryContext(
+        params, AdversaryView(params, byzantine), random.Random(0), delta, protocol=HPZ()
+    )
 
 
 def _bound(name: str, n: int = 7, f: int = 2, **kwargs: object) -> Scheduler:
@@ -468,7 +471,7 @@ def test_sigma_correlation_decides_sigma_from_the_targets_coins() -> None:
 def test_sigma_correlation_targets_are_an_option() -> None:
     scores, _ = _sigma_scores(7, 2, range(30), targets=[3, 4])
     assert min(scores[3], scores[4]) > max(scores[0], scores[1], scores[2]), scores
-    spec = NodeSpec(6, Params.practical(7, 2), "hpz", 1, random.Random(0))
+    spec = NodeSpec(6, Params.practical(7, 2), HPZ(), 1, random.Random(0))
     with pytest.raises(ValueError, match="targets must be honest node ids"):
         SigmaCorrelation(spec, _context(7, 2, [6]), targets=[6])
     with pytest.raises(ValueError, match="targets must be honest node ids"):

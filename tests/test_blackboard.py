@@ -12,6 +12,7 @@ from byzlab.adversary.schedulers import SplitVoteScheduler
 from byzlab.invariants import check_all, check_blackboard, record_fix_order
 from byzlab.network.sim import Simulator
 from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import HPZ
 from byzlab.node.messages import (
     Ack,
     Complete,
@@ -209,7 +210,7 @@ def test_views_of_all_history_differ_in_at_most_f_cells(scheduler: str, n: int, 
 
 
 def _node(params: Params, me: int = 0) -> HonestNode:
-    return HonestNode(me, params, protocol="hpz", input_value=1, rng=random.Random(0))
+    return HonestNode(me, params, protocol=HPZ(), input_value=1, rng=random.Random(0))
 
 
 def _deliver(node: HonestNode, origin: int, seq: int, item: Item) -> None:

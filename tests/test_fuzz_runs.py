@@ -24,6 +24,7 @@ from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec
 from byzlab.invariants import check_blackboard, check_invariant1
 from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import HPZ
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
@@ -121,7 +122,7 @@ def test_a_fuzzing_peer_inside_a_run_changes_nothing_that_matters(
     params = Params.practical(N, F)
     sim = assemble_simulator(
         params,
-        protocol="hpz",
+        protocol=HPZ(),
         inputs=make_inputs("split", N, seed),
         seed=seed,
         scheduler=scheduler,

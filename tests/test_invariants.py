@@ -37,6 +37,7 @@ from byzlab.invariants import (
     record_fix_order,
 )
 from byzlab.node.blacklist import WEIGHT_ONE
+from byzlab.node.bracha import HPZ
 from byzlab.node.params import Params
 from tests.conftest import invariant_checks_enabled
 from tests.simutil import build_sim, describe
@@ -112,7 +113,7 @@ def node(
     return SimpleNamespace(
         me=me,
         params=P,
-        protocol="hpz",
+        protocol=HPZ(),
         views=dict(views or {}),
         coin_outputs=dict(coins or {}),
         iteration=1,

@@ -19,6 +19,7 @@ from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
 from byzlab.adversary.view import AdversaryView
 from byzlab.invariants import check_lemma3, iteration_x
+from byzlab.node.bracha import HPZ
 from byzlab.node.params import Params
 from tests.simutil import build_sim, describe
 
@@ -70,7 +71,7 @@ def test_every_honest_x_is_in_one_to_keep() -> None:
 def test_keepers_is_registered_and_validates_its_options() -> None:
     assert "keepers" in SCHEDULERS
     params = Params.practical(7, 2)
-    ctx = AdversaryContext(params, AdversaryView(params, [5, 6]), random.Random(0))
+    ctx = AdversaryContext(params, AdversaryView(params, [5, 6]), random.Random(0), protocol=HPZ())
     for kwargs, needle in [
         ({"keep": 0}, "keep must be in"),
         ({"keep": 3}, "keep must be in"),

@@ -21,6 +21,7 @@ from byzlab.adversary.regions import (
 from byzlab.adversary.schedulers import SCHEDULERS, make_scheduler
 from byzlab.adversary.view import AdversaryView
 from byzlab.errors import ScenarioError
+from byzlab.node.bracha import HPZ
 from byzlab.orchestration.scenario import build_params, build_simulator, parse_scenario
 
 PRESET = "ibm-cloud-2026-08"
@@ -96,7 +97,7 @@ def test_a_scenario_file_takes_the_preset_and_the_simulator_agrees() -> None:
     params = build_params(scn)
     options = scn.adversary.scheduler_options
     # the constructor path of the proxy (adversary/proxy/runtime.py) and of the simulator
-    ctx = AdversaryContext(params, AdversaryView(params, []))
+    ctx = AdversaryContext(params, AdversaryView(params, []), protocol=HPZ())
     scheduler = make_scheduler(
         "latency-matrix", ctx, **plugin_kwargs(SCHEDULERS["latency-matrix"], options)
     )

@@ -21,6 +21,7 @@ import pytest
 
 from byzlab.adversary.strategies import NodeSpec
 from byzlab.network.sim import Simulator
+from byzlab.node.bracha import HPZ
 from byzlab.orchestration.local import LocalRun, RunOutcome, run_local
 from byzlab.orchestration.results import INCOMPLETE_FILE, SUMMARY_KEYS, run_state
 from byzlab.orchestration.scenario import build_simulator, parse_scenario
@@ -181,7 +182,7 @@ def test_real_nodes_are_built_like_the_simulators() -> None:
         rng = derive_rng(123, "node", i)
         assert [node.rng.random() for _ in range(5)] == [rng.random() for _ in range(5)]
         assert node.ideal_seed == ideal_coin_seed(123)
-    spec = NodeSpec(0, sim.params, "hpz", 1, derive_rng(123, "node", 0), ideal_coin_seed(123))
+    spec = NodeSpec(0, sim.params, HPZ(), 1, derive_rng(123, "node", 0), ideal_coin_seed(123))
     assert spec.honest().ideal_seed == sim.nodes[0].ideal_seed
 
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import HPZ, BrachaLocal
 from byzlab.node.effects import Broadcast, Effect
 from byzlab.node.messages import Kind, RbcMsg, Vote, Write
 from byzlab.node.params import Params
@@ -31,11 +32,11 @@ def _deliver_stream(know: Knowledge, origin: int, items: list[Vote | Write]) -> 
 
 
 def test_step_values_must_follow_from_their_support() -> None:
-    know = Knowledge(Params.practical(N, F), "hpz")
+    know = Knowledge(Params.practical(N, F), HPZ.coin)
     for q, v in enumerate([1, 1, -1, 1]):
         assert _deliver_stream(know, q, [Vote(1, 1, v)]) == ["valid"]
     support = 0b0111  # the step-1 votes of nodes 0, 1, 2: +1, +1, -1 -> sgn = +1
-    honest = Knowledge(Params.practical(N, F), "hpz")
+    honest = Knowledge(Params.practical(N, F), HPZ.coin)
     for q, v in enumerate([1, 1, -1, 1]):
         honest.apply(q, 1, Vote(1, 1, v))
     assert honest.check(3, 2, Vote(1, 2, 1, support)).verdict is Verdict.VALID
@@ -45,7 +46,7 @@ def test_step_values_must_follow_from_their_support() -> None:
 
 
 def test_support_on_unvalidated_votes_waits() -> None:
-    know = Knowledge(Params.practical(N, F), "hpz")
+    know = Knowledge(Params.practical(N, F), HPZ.coin)
     know.apply(0, 1, Vote(1, 1, 1))
     know.apply(1, 1, Vote(1, 1, 1))
     assert know.check(0, 2, Vote(1, 2, 1, 0b0111)).verdict is Verdict.WAIT
@@ -54,11 +55,11 @@ def test_support_on_unvalidated_votes_waits() -> None:
 
 
 def test_blackboard_write_rules() -> None:
-    know = Knowledge(Params.practical(N, F), "hpz")
+    know = Knowledge(Params.practical(N, F), HPZ.coin)
     # a write before any vote is out of order; a Write in a baseline protocol is invalid
     assert know.check(0, 1, Write(1, 1, 1)).reason == "out-of-order"
     assert (
-        Knowledge(Params.practical(N, F), "bracha-local").check(0, 1, Write(1, 1, 1)).reason
+        Knowledge(Params.practical(N, F), BrachaLocal.coin).check(0, 1, Write(1, 1, 1)).reason
         == "no-blackboard-in-baseline"
     )
 
@@ -74,7 +75,7 @@ def test_invalid_value_broadcasters_are_ignored_and_recorded() -> None:
 
 def _running_node(seed: int) -> HonestNode:
     node = HonestNode(
-        0, Params.practical(N, F), protocol="hpz", input_value=1, rng=random.Random(seed)
+        0, Params.practical(N, F), protocol=HPZ(), input_value=1, rng=random.Random(seed)
     )
     node.start()
     return node
@@ -154,7 +155,7 @@ def test_in_process_adversary_cannot_crash_a_node_with_malformed_fields() -> Non
 def test_a_stream_that_can_never_validate_cannot_pile_up() -> None:
     """A Byzantine origin whose items all wait forever is cut off at `window` pending items."""
     params = Params.practical(N, F, window=96)
-    node = HonestNode(0, params, protocol="hpz", input_value=1, rng=random.Random(0))
+    node = HonestNode(0, params, protocol=HPZ(), input_value=1, rng=random.Random(0))
     node.start()
     origin = 3
     for seq in range(1, 200):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from byzlab.node.blacklist import WEIGHT_ONE
+from byzlab.node.bracha import HPZ
 from byzlab.node.params import Params
 from byzlab.node.validation import Knowledge
 
@@ -14,7 +15,7 @@ def _epoch_of_boards(seed: int, params: Params) -> tuple[Knowledge, tuple[int, .
     """Epoch 0's even boards: honest columns 0..2 fair coins, column 3 writes, cell by cell,
     the opposite of the honest majority of that row (a scripted anti-correlated writer)."""
     rng = np.random.default_rng(seed)
-    know = Knowledge(params, "hpz")
+    know = Knowledge(params, HPZ.coin)
     n = params.n
     seqs = [0] * n
     for t in range(1, params.T + 1):
@@ -44,7 +45,7 @@ def test_anticorrelated_column_loses_weight_and_honest_pairs_do_not() -> None:
 
 def test_weights_restart_after_k_max_plus_one_epochs() -> None:
     params = Params.practical(4, 1, T=2)
-    know = Knowledge(params, "hpz")
+    know = Knowledge(params, HPZ.coin)
     cycle = params.k_max + 1
     first_of_restart = cycle * params.T + 1
     assert know.weights.weights_for_iteration(1) == [WEIGHT_ONE] * 4

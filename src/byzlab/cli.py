@@ -18,8 +18,8 @@ from byzlab import __version__
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import ByzlabError
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_N, Params, ParamsError
-from byzlab.node.validation import PROTOCOLS
 from byzlab.orchestration.overrides import parse_param_overrides
 
 # Commands whose modules pull in heavy libraries (scipy, pyarrow, matplotlib, the Docker
@@ -172,7 +172,7 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
 )
 @click.option(
     "--protocol",
-    type=click.Choice(PROTOCOLS),
+    type=click.Choice(list(BUILTIN_PROTOCOLS)),
     default="hpz",
     show_default=True,
     help="hpz (HPZ weighted coin), bracha-local (private coins), ideal-coin.",
@@ -299,8 +299,11 @@ def sim(
 
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
+    from byzlab.adversary.applies import refusal
     from byzlab.adversary.assemble import assemble_simulator
     from byzlab.adversary.engine import run_simulator
+    from byzlab.adversary.schedulers import scheduler_class
+    from byzlab.adversary.strategies import strategy_class
     from byzlab.orchestration.scenario import ByzantineEntry
     from byzlab.orchestration.scenario.build import scheduler_factory, strategy_factory
     from byzlab.orchestration.scenario.checks import (
@@ -381,12 +384,21 @@ def sim(
                 p.replace("--byzantine.options.", "--strategy-option ")
                 for p in strategy_option_problems(entry, "--byzantine")
             ]
+        proto = BUILTIN_PROTOCOLS[protocol]
+        problems += [
+            p
+            for p in (
+                refusal("--scheduler", scheduler, scheduler_class(scheduler), proto),
+                ids and refusal("--byzantine", byzantine, strategy_class(byzantine), proto),
+            )
+            if p
+        ]
         if problems:
             _fail(problems[0])
         try:
             simulator = assemble_simulator(
                 params,
-                protocol=protocol,
+                protocol=proto,
                 inputs=make_inputs(inputs, n, seed),
                 seed=seed,
                 scheduler=scheduler_factory(scheduler, scheduler_options),

@@ -434,7 +434,7 @@ def _coin_totals(nodes: Sequence[HonestNode]) -> dict[int, dict[int, int]]:
     """iteration -> node -> bias + Sigma of the node's view fixed after BB_{2t}."""
     totals: dict[int, dict[int, int]] = {}
     for node in nodes:
-        if node.protocol != "hpz":
+        if node.protocol.name != "hpz":
             continue
         for b, view in node.views.items():
             if b % 2:
@@ -483,7 +483,7 @@ def check_coin_recompute(
     totals = _coin_totals(nodes)
     out: list[str] = []
     for node in nodes:
-        if node.protocol != "hpz":
+        if node.protocol.name != "hpz":
             continue
         for t, coin in sorted(node.coin_outputs.items()):
             total = totals.get(t, {}).get(node.me)
@@ -570,7 +570,9 @@ def check_lemma3(
         st.lemma3_applied += 1
         st.checked["lemma3"] += 1
         wrong = sorted(
-            q.me for q in nodes if q.protocol == "hpz" and q.coin_outputs.get(t, vstar) != vstar
+            q.me
+            for q in nodes
+            if q.protocol.name == "hpz" and q.coin_outputs.get(t, vstar) != vstar
         )
         if wrong:
             st.lemma3_failures += 1
@@ -971,7 +973,7 @@ def check_nodes(
     add("lemma4", check_lemma4(honest, seed=seed, stats=st), certain=True)
     add("lemma6.1", check_lemma6_1(honest, seed=seed, stats=st, boards=bd), certain=True)
     measure_missing_vs_union(honest, stats=st, boards=bd)
-    if not whp or honest[0].protocol != "hpz":
+    if not whp or honest[0].protocol.name != "hpz":
         return report
     add("lemma3", check_lemma3(honest, seed=seed, stats=st), certain=False)
     add("lemma5.1", check_lemma5_1(honest, bad, seed=seed, stats=st), certain=False)

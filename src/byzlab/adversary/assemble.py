@@ -11,7 +11,9 @@ A scheduler is named (a registry name, built with no options) or given as a fact
 the context (``functools.partial(make_scheduler, name, **options)``, or a custom scheduler
 class); likewise a strategy is a registry name or a factory taking the node's `NodeSpec` and
 the context. Observers that act for the adversary (adaptive corruption) are factories taking
-the context too.
+the context too. The protocol is an object (byzlab.node.protocol): it builds the honest
+nodes, and a scheduler or strategy that does not apply to it refuses to be built, with one
+line (byzlab.adversary.applies).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
 from byzlab.adversary.view import AdversaryView
 from byzlab.network.sim import Simulator
 from byzlab.node.params import Params
+from byzlab.node.protocol import Protocol
 from byzlab.runtime.interfaces import Process
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
@@ -36,7 +39,7 @@ ObserverFactory = Callable[[AdversaryContext], Observer]
 def assemble_simulator(
     params: Params,
     *,
-    protocol: str,
+    protocol: Protocol,
     inputs: Sequence[int],
     seed: int,
     scheduler: str | SchedulerFactory = "random",
@@ -58,7 +61,7 @@ def assemble_simulator(
         raise ValueError(f"Byzantine node ids {sorted(byzantine)} out of range")
     # one full-information view shared by the scheduler and every corrupted node
     view = AdversaryView(params, sorted(byzantine))
-    ctx = AdversaryContext(params, view, derive_rng(seed, "scheduler"), delta)
+    ctx = AdversaryContext(params, view, derive_rng(seed, "scheduler"), delta, protocol=protocol)
     policy = make_scheduler(scheduler, ctx) if isinstance(scheduler, str) else scheduler(ctx)
     ideal = ideal_coin_seed(seed)
     nodes: list[Process] = []

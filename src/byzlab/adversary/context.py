@@ -18,6 +18,7 @@ from typing import Any
 
 from byzlab.adversary.view import AdversaryView
 from byzlab.node.params import Params
+from byzlab.node.protocol import Protocol
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,12 @@ class AdversaryContext:
     through it), `rng` is the scheduler's stream, ``derive_rng(seed, "scheduler")`` (a
     corrupted node draws from its node's own stream instead, see `ByzantineNode`), and
     `delta` is the delay bound in the runtime's time unit (1.0: the simulator's virtual time,
-    and the unit the proxy's schedulers work in). The set of corrupted nodes lives in the view,
-    because adaptive corruption grows it during the run. `oracle` is the honest nodes' state
-    as the proxy learns it from their side channel (node id -> snapshot, read-only and live);
-    the simulator has none to offer, so it is empty there.
+    and the unit the proxy's schedulers work in). The set of corrupted nodes lives in the
+    view, because adaptive corruption grows it during the run. `oracle` is the honest nodes'
+    state as the proxy learns it from their side channel (node id -> snapshot, read-only and
+    live); the simulator has none to offer, so it is empty there. `protocol` is the run's protocol
+    object (byzlab.node.protocol): value-based attacks read and forge messages through it,
+    and a scheduler that does not apply to it refuses to be built.
     """
 
     params: Params
@@ -39,6 +42,7 @@ class AdversaryContext:
     rng: random.Random = field(default_factory=random.Random)
     delta: float = 1.0
     oracle: Mapping[int, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    protocol: Protocol = field(kw_only=True)
 
     @property
     def n(self) -> int:

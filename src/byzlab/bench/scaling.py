@@ -44,6 +44,7 @@ from typing import Any
 from byzlab.adversary.assemble import assemble_simulator
 from byzlab.adversary.view import AdversaryView
 from byzlab.bench.common import Context, Figure, Section, median
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.messages import Message, Write, wire_size
 from byzlab.node.params import Params
 from byzlab.orchestration.plots import PowerFit, fit_power_law
@@ -92,7 +93,7 @@ def measure_run(protocol: str, n: int, seed: int, *, m: int | None = None) -> di
     params = Params.practical(n, f) if m is None else Params.practical(n, f, m=m)
     sim = assemble_simulator(
         params,
-        protocol=protocol,
+        protocol=BUILTIN_PROTOCOLS[protocol],
         inputs=make_inputs("split", n, seed),
         seed=seed,
         scheduler=SCHEDULER,

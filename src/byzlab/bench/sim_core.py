@@ -19,6 +19,7 @@ from typing import Any
 from byzlab.adversary.assemble import assemble_simulator
 from byzlab.bench.common import Context, Figure, Section
 from byzlab.network.sim import SimResult
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params
 from byzlab.seeds import make_inputs
 
@@ -51,7 +52,7 @@ def one_run(
     params = Params.practical(n, f)
     sim = assemble_simulator(
         params,
-        protocol=protocol,
+        protocol=BUILTIN_PROTOCOLS[protocol],
         inputs=make_inputs(inputs, n, seed),
         seed=seed,
         scheduler=scheduler,

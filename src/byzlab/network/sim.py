@@ -11,6 +11,12 @@ exactly. The trace hash folds in every delivery (time, endpoints, message identi
 and every decision; running a seed twice and comparing hashes catches nondeterminism (as
 madsim does).
 
+The simulator knows the protocol only through its object (byzlab.node.protocol): it counts
+bytes by its `wire_size`, messages by its `kind` and broadcast instances by its `instance`
+(if it has one), and folds each message into the trace hash through its `trace_fields`. It
+reports what the honest nodes have of the optional capabilities (refusals, coin outputs,
+weights); the iteration count is every node's.
+
 The simulator drives `Process`es and knows the adversary only through the runtime's
 interfaces (byzlab.runtime.interfaces): the scheduler as a `DeliveryPolicy`, its
 full-information view as a `SendObserver`. Corrupted nodes are processes like the others;
@@ -42,8 +48,15 @@ from typing import Any
 from byzlab.errors import InvariantViolation
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Decide, Event, Halt
-from byzlab.node.messages import DecideMsg, Kind, Message, RbcMsg, wire_size
 from byzlab.node.params import Params
+from byzlab.node.protocol import (
+    CoinFlips,
+    Instances,
+    Protocol,
+    ProtocolNode,
+    Refusals,
+    Weighted,
+)
 from byzlab.node.validity import valid_decision
 from byzlab.runtime.delay import DelayBound
 from byzlab.runtime.interfaces import DeliveryPolicy, Process, SendObserver
@@ -135,7 +148,7 @@ class Simulator:
         self,
         params: Params,
         *,
-        protocol: str,
+        protocol: Protocol,
         inputs: Sequence[int],
         seed: int,
         nodes: Sequence[Process],
@@ -166,7 +179,7 @@ class Simulator:
         self.nodes = list(nodes)
         self.strategy_names = dict(corrupted)
         self.now = 0.0
-        self._queue: list[tuple[float, int, int, int, Message]] = []
+        self._queue: list[tuple[float, int, int, int, Any]] = []
         self._seq = 0
         self._hash = 0xCBF29CE484222325
         self.deliveries = 0
@@ -177,7 +190,11 @@ class Simulator:
         self.honest_decisions: dict[int, int] = {}
         self.halted: set[int] = set()
         self.events: list[tuple[float, int, Event]] = []
-        self.initials: set[tuple[int, int]] = set()
+        self.initials: set[tuple[int, ...]] = set()
+        self._trace_fields = protocol.trace_fields
+        self._wire_size = protocol.wire_size
+        self._kind = protocol.kind
+        self._instance = protocol.instance if isinstance(protocol, Instances) else None
         self._delays = DelayBound(scheduler, delta).delays
         self._perform = EffectInterpreter(params.n, self, adversary).perform
 
@@ -249,21 +266,20 @@ class Simulator:
         self.decisions = [d for d in self.decisions if d.node != node]
         self.halted.discard(node)
 
-    def _mix(self, src: int, msg: Message) -> None:
-        if isinstance(msg, RbcMsg):
-            key = src | msg.kind << 10 | msg.origin << 12 | msg.seq << 22
-            value = msg.item.value + 1
-        else:
-            key, value = src | 3 << 10, msg.value + 1
-        self._hash = ((self._hash ^ key) * _FNV ^ value) * _FNV & _MASK
+    def _mix(self, src: int, msg: Any) -> None:
+        key, value = self._trace_fields(msg)
+        self._hash = ((self._hash ^ (src | key << 10)) * _FNV ^ value) * _FNV & _MASK
 
     # -- the EffectSink of the runtime's interpreter (byzlab.runtime.interpreter) ------
 
-    def transmit(self, src: int, msg: Message, dsts: Sequence[int], now: float) -> None:
+    def transmit(self, src: int, msg: Any, dsts: Sequence[int], now: float) -> None:
         """Queue one copy per destination, each with its own sequence number in destination
         order (ties at one virtual time go in that order); the sender's own copy is due at
         once, the others after the scheduler's delay within [0, delta]."""
-        self._note_initial(src, msg)
+        if self._instance is not None:
+            opened = self._instance(msg)
+            if opened is not None:
+                self.initials.add(opened)
         self._mix(src, msg)
         queue = self._queue
         push = heapq.heappush
@@ -275,8 +291,8 @@ class Simulator:
         others = len(dsts) - (src in dsts)
         if others:
             self.messages += others
-            self.bytes += wire_size(msg) * others
-            self.by_kind[_kind_name(msg)] += others
+            self.bytes += self._wire_size(msg) * others
+            self.by_kind[self._kind(msg)] += others
 
     def halt(self, src: int, halt: Halt, now: float) -> None:
         if src in self.honest_ids:
@@ -284,10 +300,6 @@ class Simulator:
 
     def event(self, src: int, event: Event, now: float) -> None:
         self.events.append((now, src, event))
-
-    def _note_initial(self, src: int, msg: Message) -> None:
-        if isinstance(msg, RbcMsg) and msg.kind == 0:
-            self.initials.add((msg.origin, msg.seq))
 
     def decide(self, node: int, effect: Decide, now: float) -> None:
         if node not in self.honest_ids:
@@ -310,22 +322,29 @@ class Simulator:
     # -- results -----------------------------------------------------------------------
 
     def honest_nodes(self) -> list[HonestNode]:
+        """The honest nodes of the Bracha engine (whose internals the invariant checkers
+        read); none for a protocol of another family."""
         return [n for n in self.nodes if isinstance(n, HonestNode)]
 
+    def protocol_nodes(self) -> list[ProtocolNode]:
+        """Every node that still runs the protocol honestly, in id order."""
+        return [n for i in self.honest_ids if isinstance(n := self.nodes[i], ProtocolNode)]
+
     def _result(self, stopped: str) -> SimResult:
-        honest = [self.nodes[i] for i in self.honest_ids]
+        honest = self.protocol_nodes()
         decided = self.honest_decisions
         agreed = len(decided) == len(self.honest_ids) and len(set(decided.values())) == 1
         decision = next(iter(decided.values())) if agreed else None
         valid = decision is None or valid_decision(decision, self.inputs, self.honest_ids)
         last = max((d.time for d in self.decisions), default=0.0)
-        iterations = max((n.iteration for n in honest if isinstance(n, HonestNode)), default=0)
+        iterations = max((n.iteration for n in honest), default=0)
         rejected: Counter[str] = Counter()
         dropped: Counter[str] = Counter()
         for node in honest:
-            if isinstance(node, HonestNode):
+            if isinstance(node, Refusals):
                 rejected.update(node.rejected)
-                dropped.update(node.rbc.dropped)
+                dropped.update(node.dropped)
+        weighted = any(isinstance(n, Weighted) for n in honest)
         unanimous, split = self.coin_agreement()
         digest = hashlib.blake2b(
             repr((self._hash, sorted(decided.items()), stopped)).encode(), digest_size=16
@@ -337,14 +356,14 @@ class Simulator:
             honest_decisions=dict(decided),
             latency_delta=last / self.delta,
             iterations=iterations,
-            epochs=(iterations - 1) // self.params.T + 1 if iterations else 0,
+            epochs=(iterations - 1) // self.params.T + 1 if iterations and weighted else 0,
             rbc_instances=len(self.initials),
             messages=self.messages,
             bytes=self.bytes,
             trace_hash=digest,
             seed=self.seed,
             params=self.params.to_dict(),
-            protocol=self.protocol,
+            protocol=self.protocol.name,
             scheduler=self.scheduler.describe(),
             byzantine=dict(self.strategy_names),
             inputs=self.inputs,
@@ -380,17 +399,10 @@ class Simulator:
     def coin_agreement(self) -> tuple[int, int]:
         """Iterations whose coin every honest node that flipped it saw the same way, and not."""
         outcomes: dict[int, set[int]] = {}
-        for node in self.honest_nodes():
+        for node in self.protocol_nodes():
+            if not isinstance(node, CoinFlips):
+                continue
             for t, v in node.coin_outputs.items():
                 outcomes.setdefault(t, set()).add(v)
         unanimous = sum(1 for vs in outcomes.values() if len(vs) == 1)
         return unanimous, len(outcomes) - unanimous
-
-
-def _kind_name(msg: Message) -> str:
-    if isinstance(msg, DecideMsg):
-        return "DECIDE"
-    # a corrupted node's strategy hands the simulator its messages without a decoder in
-    # between, so a kind may be anything; the receivers drop it, the counts name it
-    kind = msg.kind
-    return Kind(kind).name if type(kind) is int and 0 <= kind < Kind.DECIDE else "MALFORMED"

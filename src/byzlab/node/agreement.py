@@ -32,23 +32,39 @@ DECIDEs they need (tests/test_termination.py replays such a schedule at n = 7). 
 messages are point to point and need no relaying, so once 2f + 1 arrived every honest node
 is guaranteed f + 1 of them. A halted node processes nothing more; no process spins forever.
 
-Protocols: "hpz" (the coin above), "bracha-local" (a private fair coin per node) and
-"ideal-coin" (a shared coin from a seed), all on this same engine.
+Protocols: the engine is driven by a protocol object (node/bracha.py) whose one difference
+from the others is its coin (`coin`, node/coin.py): None for HPZ's Coin-Flip above ("hpz"),
+or an immediate coin flipped right after step 3 by a node with x_p = 0, with no coin stage
+and no blackboard: a private fair coin per node ("bracha-local") or a shared coin from a
+seed ("ideal-coin"). The engine reads nothing else of the protocol, and validation
+(validation.py) checks each sender's transitions against that same coin.
 """
 
 from __future__ import annotations
 
 import random
+import typing
 from collections import Counter
 from enum import Enum
 
-from byzlab.node.coin import ideal_coin
+from byzlab.node.blacklist import WEIGHT_ONE
+from byzlab.node.coin import ImmediateCoin
 from byzlab.node.effects import Broadcast, Decide, Effect, Event, Halt
 from byzlab.node.messages import Ack, Complete, DecideMsg, Done, Item, Message, RbcMsg, Vote, Write
 from byzlab.node.params import Params
+from byzlab.node.protocol import Protocol
 from byzlab.node.rbc import ReliableBroadcast
 from byzlab.node.steps import kept_value, step_value, tally
 from byzlab.node.validation import Knowledge, Verdict
+
+
+class BrachaFamily(Protocol, typing.Protocol):
+    """A protocol that runs on this engine: the protocol interface (node/protocol.py) and the
+    engine's one choice, its coin: None for HPZ's Coin-Flip on the iterated blackboard, or
+    an immediate coin (node/coin.py)."""
+
+    @property
+    def coin(self) -> ImmediateCoin | None: ...
 
 
 class Phase(Enum):
@@ -66,7 +82,7 @@ class HonestNode:
         me: int,
         params: Params,
         *,
-        protocol: str,
+        protocol: BrachaFamily,
         input_value: int,
         rng: random.Random,
         ideal_seed: bytes = b"",
@@ -82,7 +98,7 @@ class HonestNode:
         self.rng = rng
         self.ideal_seed = ideal_seed
         self.rbc = ReliableBroadcast(me, params.n, params.f, params.window)
-        self.know = Knowledge(params, protocol, ideal_seed)
+        self.know = Knowledge(params, protocol.coin, ideal_seed)
         self.phase = Phase.IDLE
         self.iteration = 1
         self.step = 0
@@ -240,14 +256,12 @@ class HonestNode:
                 self.value = self.vstar
             if self.x >= self.params.f + 1 and self.decision is None:
                 self._decide(self.vstar, t, "protocol", out)
-            if self.protocol == "hpz":
+            coin = self.protocol.coin
+            if coin is None:
                 self._vote(t, 4, self.vstar if self.x else 0, support, None, out)
                 return
             if not self.x:
-                if self.protocol == "ideal-coin":
-                    self.value = ideal_coin(self.ideal_seed, t)
-                else:
-                    self.value = self.rng.choice((-1, 1))
+                self.value = coin.flip(self.rng, self.ideal_seed, t)
                 self.coin_outputs[t] = self.value
             self._vote(t + 1, 1, self.value, support, None, out)
         else:
@@ -316,7 +330,7 @@ class HonestNode:
     def _maybe_ack(self, out: list[Effect]) -> None:
         """Acknowledge every cell validated since the last Ack, with the whole view, for the
         first board not yet completed (an honest node never acks for a completed board)."""
-        if self.protocol != "hpz":
+        if self.protocol.coin is not None:
             return
         cells = self.know.store.cells
         if cells > self.cells_acked:
@@ -350,7 +364,18 @@ class HonestNode:
         self.phase = Phase.HALTED
         out.append(Halt(reason))
 
-    # -- introspection (the adversary's state oracle and the invariant checkers) --------
+    # -- introspection (the adversary's state oracle, the runtime's reports, the invariant
+    # checkers; node/protocol.py's optional capabilities) ------------------------------
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """Messages reliable broadcast dropped, by reason (bounds, duplicates)."""
+        return self.rbc.dropped
+
+    def consensus_weights(self) -> list[float]:
+        """w_{j,e} of every node j in this node's current iteration, as fractions of 1 (0
+        where it does not know j's view yet; HPZ §3.3)."""
+        return [w / WEIGHT_ONE for w in self.know.weights.weights_for_iteration(self.iteration)]
 
     def snapshot(self) -> dict[str, object]:
         return {

@@ -20,14 +20,18 @@ Weights are fixed-point integers (blacklist.WEIGHT_ONE = 1), so Sigma is an exac
 sum and every node that evaluates the same view gets the same bit on every machine; this is
 what lets a receiver validate a sender's claimed coin outcome exactly.
 
-Baselines on the same engine: `local` (Bracha 1987: each node flips its own coin, so the
-outcome cannot be validated) and `ideal` (a common coin that every node reads from a shared
-seed, Rabin 1983; the lower reference).
+Baselines on the same engine flip an *immediate* coin right after step 3, with no coin stage
+and no blackboard (`ImmediateCoin`): `LocalCoin` (Bracha 1987: each node flips its own coin,
+so the outcome cannot be validated) and `CommonCoin` (a common coin that every node reads from
+a shared seed, Rabin 1983; the lower reference). Which coin a protocol uses is the one thing
+that tells byzlab's three built-in protocols apart (node/bracha.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import typing
 from collections.abc import Sequence
 
 from byzlab.node.blackboard import BlackboardStore
@@ -74,3 +78,43 @@ def ideal_coin(seed: bytes, iteration: int) -> int:
     """The shared coin of iteration `iteration`: one bit of BLAKE2b(seed, iteration)."""
     digest = hashlib.blake2b(seed + iteration.to_bytes(8, "big"), digest_size=8).digest()
     return 1 if digest[0] & 1 else -1
+
+
+class ImmediateCoin(typing.Protocol):
+    """A coin flipped right after step 3 by a node with x_p = 0, instead of HPZ's Coin-Flip.
+
+    `private`: each node flips its own, so nobody can check an outcome (a corrupted node
+    may claim either value). `flip` is the node's outcome of `iteration` (from its own
+    stream `rng` or the run's common seed); `valid` says whether a receiver accepts `value`
+    as a sender's outcome (node/validation.py)."""
+
+    @property
+    def private(self) -> bool: ...
+
+    def flip(self, rng: random.Random, ideal_seed: bytes, iteration: int) -> int: ...
+
+    def valid(self, ideal_seed: bytes, iteration: int, value: int) -> bool: ...
+
+
+class LocalCoin:
+    """Bracha's local coin: a private fair flip from the node's own stream."""
+
+    private = True
+
+    def flip(self, rng: random.Random, ideal_seed: bytes, iteration: int) -> int:
+        return rng.choice((-1, 1))
+
+    def valid(self, ideal_seed: bytes, iteration: int, value: int) -> bool:
+        return True
+
+
+class CommonCoin:
+    """The ideal common coin: every node reads the same bit from the run's shared seed."""
+
+    private = False
+
+    def flip(self, rng: random.Random, ideal_seed: bytes, iteration: int) -> int:
+        return ideal_coin(ideal_seed, iteration)
+
+    def valid(self, ideal_seed: bytes, iteration: int, value: int) -> bool:
+        return value == ideal_coin(ideal_seed, iteration)

@@ -63,7 +63,8 @@ checked with ``isinstance`` against these runtime-checkable protocols:
   iteration as a fraction of 1 (HPZ §3.3, epochs of ``params.T`` iterations); the live
   metrics show them, and the results count epochs only for protocols whose nodes have them.
 * `Instances` (a protocol): ``instance(msg)``, the broadcast instance a message opens (a
-  reliable broadcast's INITIAL), or None; the simulator counts the instances opened.
+  reliable broadcast's INITIAL) as a tuple of ints, or None; the simulator and the proxy
+  count the instances opened.
 
 Nothing here raises on hostile input: a protocol's decoder filters the network, and its
 nodes drop (and count) whatever the decoder lets through but the protocol cannot use.
@@ -165,7 +166,7 @@ class Weighted(typing.Protocol):
 class Instances(typing.Protocol):
     """A protocol whose messages open broadcast instances (reliable broadcast's INITIAL)."""
 
-    def instance(self, msg: Any) -> Hashable | None: ...
+    def instance(self, msg: Any) -> tuple[int, ...] | None: ...
 
 
 @runtime_checkable

@@ -39,13 +39,11 @@ from enum import Enum
 from typing import Final
 
 from byzlab.node.blackboard import BlackboardStore
-from byzlab.node.coin import hpz_coin, ideal_coin
+from byzlab.node.coin import ImmediateCoin, hpz_coin
 from byzlab.node.messages import Ack, Complete, Done, Item, Vote, Write
 from byzlab.node.params import Params
 from byzlab.node.steps import kept_value, step_value, tally
 from byzlab.node.weights import WeightBook
-
-PROTOCOLS: Final = ("hpz", "bracha-local", "ideal-coin")
 
 
 class Verdict(Enum):
@@ -87,13 +85,15 @@ def _invalid(reason: str) -> Check:
 
 
 class Knowledge:
-    """Everything p has validated: votes, blackboard cells, per-node shadows and weights."""
+    """Everything p has validated: votes, blackboard cells, per-node shadows and weights.
 
-    def __init__(self, params: Params, protocol: str, ideal_seed: bytes = b"") -> None:
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
+    `coin` is the protocol's immediate coin (node/coin.py), or None for HPZ's Coin-Flip:
+    then a step-4 vote, the blackboards and their marks are part of the protocol, and
+    otherwise each of them is invalid."""
+
+    def __init__(self, params: Params, coin: ImmediateCoin | None, ideal_seed: bytes = b"") -> None:
         self.params = params
-        self.protocol = protocol
+        self.immediate = coin
         self.ideal_seed = ideal_seed
         n = params.n
         self.n = n
@@ -139,7 +139,7 @@ class Knowledge:
             return self._check_vote(q, seq, item, shadow)
         if isinstance(item, Write):
             return self._check_write(q, seq, item, shadow)
-        if self.protocol != "hpz":
+        if self.immediate is not None:
             return _invalid("no-blackboard-in-baseline")
         if item.value or item.support or (item.view is None) != isinstance(item, Done):
             return _invalid("extra")
@@ -240,7 +240,7 @@ class Knowledge:
 
     def _check_vote(self, q: int, seq: int, item: Vote, shadow: Shadow) -> Check:
         t, step, value = item.iteration, item.step, item.value
-        hpz = self.protocol == "hpz"
+        immediate = self.immediate
         if step == 1:
             if value == 0:
                 return _invalid("bottom-in-step-1")
@@ -248,7 +248,7 @@ class Knowledge:
                 if shadow.vote != (0, 0):
                     return _invalid("out-of-order")
                 return _VALID if item.view is None and item.support == 0 else _invalid("extra")
-            if hpz:
+            if immediate is None:
                 if shadow.vote != (t - 1, 4) or shadow.completed != 2 * (t - 1):
                     return _invalid("out-of-order")
                 check = self._check_view(q, seq, item.view, 2 * (t - 1), shadow)
@@ -268,12 +268,12 @@ class Knowledge:
             vstar = kept_value(values)
             if vstar:
                 return _VALID if value == vstar else _invalid("kept-value")
-            if self.protocol == "ideal-coin" and value != ideal_coin(self.ideal_seed, t - 1):
+            if not immediate.valid(self.ideal_seed, t - 1, value):
                 return _invalid("coin-outcome")
             return _VALID
         if shadow.vote != (t, step - 1):
             return _invalid("out-of-order")
-        if step == 4 and not hpz:
+        if step == 4 and immediate is not None:
             return _invalid("no-coin-stage-in-baseline")
         if item.view is not None:
             return _invalid("extra")
@@ -284,7 +284,7 @@ class Knowledge:
         return _VALID if value == expected else _invalid(f"step-{step}-value")
 
     def _check_write(self, q: int, seq: int, item: Write, shadow: Shadow) -> Check:
-        if self.protocol != "hpz":
+        if self.immediate is not None:
             return _invalid("no-blackboard-in-baseline")
         b, r, value = item.board, item.row, item.value
         if r > self.params.rows(b):

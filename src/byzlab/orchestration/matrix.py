@@ -32,8 +32,8 @@ from rich.table import Table
 
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params, ParamsError
-from byzlab.node.validation import PROTOCOLS
 from byzlab.orchestration.overrides import parse_param_overrides
 from byzlab.orchestration.scenario import ParamsSection
 
@@ -88,7 +88,7 @@ def run_one(
     bad = list(range(n - f, n))
     sim = assemble_simulator(
         params,
-        protocol=protocol,
+        protocol=BUILTIN_PROTOCOLS[protocol],
         inputs=make_inputs(inputs, n, seed),
         seed=seed,
         scheduler=scheduler,
@@ -266,7 +266,7 @@ def matrix_command(
         itertools.product(
             _choices(strategies, sorted(STRATEGIES), "strategies"),
             _choices(schedulers, MATRIX_SCHEDULERS, "schedulers"),
-            _choices(protocols, PROTOCOLS, "protocols"),
+            _choices(protocols, list(BUILTIN_PROTOCOLS), "protocols"),
             range(seeds),
         )
     )

@@ -33,7 +33,7 @@ from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
 from byzlab.network.framing import encode_frame, pack_batch
 from byzlab.network.keys import Roster, load_private_key
 from byzlab.node.effects import Decide, Effect, Event, Halt
-from byzlab.node.messages import Message, encode
+from byzlab.node.messages import Message
 from byzlab.node.params import Params
 from byzlab.runtime.interfaces import SendObserver
 from byzlab.runtime.interpreter import EffectInterpreter
@@ -85,6 +85,7 @@ class CorruptedNodes:
         self._local: deque[Message] = deque()  # the acting strategy's own copies, in order
         self._out: dict[int, list[Message]] = {}  # what it sent the others, per destination
         self._decode = decode
+        self._encode = adversary.protocol.encode
         self._drops = drops
         # Byzantine link senders continue past any previous incarnation's sequence numbers.
         seq_base = time.time_ns() // 1000
@@ -104,7 +105,7 @@ class CorruptedNodes:
             node_spec = NodeSpec(
                 b,
                 params,
-                config.protocol,
+                adversary.protocol,
                 config.inputs[b],
                 derive_rng(config.seed, "node", b),
                 ideal,
@@ -160,7 +161,7 @@ class CorruptedNodes:
                 continue
             for k in range(0, len(msgs), _BYZ_CHUNK):
                 chunk = msgs[k : k + _BYZ_CHUNK]
-                body = actor.senders[d].seal(pack_batch([encode(m) for m in chunk]))
+                body = actor.senders[d].seal(pack_batch([self._encode(m) for m in chunk]))
                 self._schedule(b, d, [encode_frame(body)], chunk, len(chunk))
 
     # ----------------------------------------------------------------- effects (EffectSink)

@@ -18,7 +18,7 @@ from typing import Protocol
 from byzlab.adversary.proxy.connections import Connections
 from byzlab.adversary.proxy.delivery import Delivery
 from byzlab.adversary.proxy.sidechannel import SideChannel
-from byzlab.adversary.proxy.stats import KIND_NAMES, ProxyStats
+from byzlab.adversary.proxy.stats import ProxyStats
 from byzlab.network.metrics import Reading, by_label, single
 from byzlab.node.params import Params
 
@@ -68,13 +68,13 @@ def readings(proxy: Watched) -> list[Reading]:
             "proxy_messages_relayed",
             "counter",
             "Messages relayed, by kind.",
-            by_label("kind", dict(zip(KIND_NAMES, stats.kind_counts, strict=True))),
+            by_label("kind", dict(zip(stats.kind_names, stats.kind_counts, strict=True))),
         ),
         Reading(
             "proxy_bytes_relayed",
             "counter",
             "Bytes of messages relayed, by kind (the simulator's size estimate).",
-            by_label("kind", dict(zip(KIND_NAMES, stats.kind_bytes, strict=True))),
+            by_label("kind", dict(zip(stats.kind_names, stats.kind_bytes, strict=True))),
         ),
         Reading(
             "proxy_frames_relayed", "counter", "Frames relayed.", single(counts["frames_relayed"])

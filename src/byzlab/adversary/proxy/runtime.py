@@ -87,7 +87,8 @@ from byzlab.network.framing import (
 from byzlab.network.keys import load_private_key, load_roster
 from byzlab.network.metrics import MetricsServer
 from byzlab.network.process import cpu_seconds, max_rss_kib
-from byzlab.node.messages import Decoder, Message
+from byzlab.node.bracha import BUILTIN_PROTOCOLS, BrachaProtocol
+from byzlab.node.messages import Message
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.protocol import DecodeError
 from byzlab.seeds import derive_rng
@@ -109,6 +110,14 @@ class Proxy:
         n, f = params.n, params.f
         self.params = params
         self.n = n
+        try:
+            protocol = BUILTIN_PROTOCOLS[config.protocol]
+        except KeyError:
+            raise NodeConfigError(
+                f"protocol: unknown protocol {config.protocol!r}; choose one of: "
+                f"{', '.join(BUILTIN_PROTOCOLS)}"
+            ) from None
+        self.protocol = protocol
         if len(config.inputs) != n or any(v not in (-1, 1) for v in config.inputs):
             raise NodeConfigError(f"inputs: need {n} values of -1/+1, got {config.inputs}")
         if config.tamper not in TAMPER_MODES:
@@ -127,7 +136,7 @@ class Proxy:
         me = n
         keys = link_keys_for(me, load_private_key(key_dir, me, roster=roster), roster)
         stats_path = Path(config.stats_file)
-        self.record = ProxyStats.load(stats_path)
+        self.record = ProxyStats.load(stats_path, protocol)
         self.stats_file = StatsFile(stats_path)
         # K(i -> proxy) for the side channel; the proxy's own control frames use K(proxy -> i).
         node_rx = LinkReceiver(receiver=me, keys={i: keys[i].recv_key for i in self.honest_ids})
@@ -141,6 +150,7 @@ class Proxy:
             derive_rng(config.seed, "scheduler"),
             1.0,
             self.side.oracle,
+            protocol=protocol,
         )
         try:
             options = plugin_kwargs(scheduler_class(config.scheduler), config.scheduler_options)
@@ -151,7 +161,10 @@ class Proxy:
         # inspects messages, or corrupted nodes (their strategies read the shared view).
         # Otherwise frames are relayed on their header alone and only counted.
         self.inspect = bool(self.scheduler.inspects_messages or config.byzantine)
-        self._decoder = Decoder(n)
+        # Another family's messages cannot be counted on their header alone (the census
+        # reads the Bracha family's), so they are always decoded, by the protocol's decoder.
+        self.inspect = self.inspect or not isinstance(protocol, BrachaProtocol)
+        self._decoder = protocol.decoder(n)
         self.clock = RunClock(config.delta_s)
         self.delivery = Delivery(
             config,
@@ -392,7 +405,7 @@ class Proxy:
             self.record.counts["undecodable_frames"] += 1
             return []
         out = []
-        decode = self._decoder.decode
+        decode = self._decoder
         view = self.view.observe if observe else None
         now = self.clock.now()
         for obj in batch:

@@ -9,9 +9,11 @@ relaying, and one thread keeps the writes in order, so the final one is the last
 orchestrator polls the file for progress.
 
 Messages are counted by kind whether or not they were decoded: ``count`` for decoded
-messages, ``census`` for payloads relayed on their header alone, with the same figures; and
-by node (``relayed``: messages and frame bytes from each sender and to each receiver). The
-live metrics (``metrics.py``) read these same counters at scrape time.
+messages, by the run's protocol's ``kind``, ``wire_size`` and ``instance``
+(byzlab.node.protocol), ``census`` for payloads of the Bracha family's messages relayed on
+their header alone, with the same figures; and by node (``relayed``: messages and frame
+bytes from each sender and to each receiver). The live metrics (``metrics.py``) read these
+same counters at scrape time.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from byzlab.atomicio import (
 )
 from byzlab.network.framing import FrameError, unpack_batch
 from byzlab.network.timeline import RelayTimeline
-from byzlab.node.messages import DecideMsg, Kind, Message, wire_size
+from byzlab.node.protocol import Instances, Protocol
 
 __all__ = ["KIND_NAMES", "NODE_TRAFFIC", "ProxyStats", "StatsFile"]
 
-KIND_NAMES = ("INITIAL", "ECHO", "READY", "DECIDE")  # statistics keys, indexed by Kind
+# The Bracha family's kinds, indexed by Kind: the first statistics keys of every run (the
+# census counts by them); another protocol's kinds follow as they are first counted.
+KIND_NAMES = ("INITIAL", "ECHO", "READY", "DECIDE")
 # Statistics keys of the per-node traffic: node -> messages or frame bytes relayed.
 NODE_TRAFFIC = ("messages_from", "bytes_from", "messages_to", "bytes_to")
 # A payload's census: messages, counts and bytes per kind, bad items, undecodable batch.
@@ -42,26 +46,33 @@ _Tally = tuple[int, tuple[int, ...], tuple[int, ...], int, bool]
 
 
 class ProxyStats:
-    """The proxy's counters, continued from ``prev`` (the previous incarnation's file)."""
+    """The proxy's counters, continued from ``prev`` (the previous incarnation's file), for
+    a run of ``protocol``."""
 
-    def __init__(self, prev: dict[str, Any]) -> None:
+    def __init__(self, prev: dict[str, Any], protocol: Protocol) -> None:
+        self._kind = protocol.kind
+        self._wire_size = protocol.wire_size
+        self._instance = protocol.instance if isinstance(protocol, Instances) else None
         self.incarnation = int(prev.get("incarnation", 0)) + 1
         self.counts: Counter[str] = Counter(
             {k: int(v) for k, v in (prev.get("counts") or {}).items()}
         )
-        # Indexed by Kind (INITIAL, ECHO, READY, DECIDE): lists are cheaper than Counters.
+        # Indexed like kind_names, whose first four are Kind's: lists are cheaper than
+        # Counters.
         by_kind = prev.get("messages_by_kind") or {}
         bytes_by_kind = prev.get("bytes_by_kind") or {}
-        self.kind_counts = [int(by_kind.get(k, 0)) for k in KIND_NAMES]
+        self.kind_names = [*KIND_NAMES, *(str(k) for k in by_kind if k not in KIND_NAMES)]
+        self._kind_index = {k: i for i, k in enumerate(self.kind_names)}
+        self.kind_counts = [int(by_kind.get(k, 0)) for k in self.kind_names]
         self._last_census: tuple[bytes, _Tally] | None = None
         # Messages relayed over time in this incarnation (for the sustained rate).
         self.timeline = RelayTimeline()
-        self.kind_bytes = [int(bytes_by_kind.get(k, 0)) for k in KIND_NAMES]
+        self.kind_bytes = [int(bytes_by_kind.get(k, 0)) for k in self.kind_names]
         self.drops: Counter[str] = Counter(
             {k: int(v) for k, v in (prev.get("drops") or {}).items()}
         )
-        self.initials: set[tuple[int, int]] = {
-            (int(o), int(s)) for o, s in (prev.get("rbc_initials") or [])
+        self.initials: set[tuple[int, ...]] = {
+            tuple(int(x) for x in key) for key in (prev.get("rbc_initials") or [])
         }
         self.first_start_wall: float | None = prev.get("start_wall")
         # Honest nodes that have said hello in this run (any incarnation); the others, once
@@ -86,10 +97,10 @@ class ProxyStats:
         )
 
     @classmethod
-    def load(cls, path: Path) -> ProxyStats:
+    def load(cls, path: Path, protocol: Protocol) -> ProxyStats:
         """Continue the statistics in ``path`` if an earlier incarnation wrote them."""
         prev = read_json(path)
-        return cls(prev if isinstance(prev, dict) else {})
+        return cls(prev if isinstance(prev, dict) else {}, protocol)
 
     def to_json(self) -> dict[str, Any]:
         """The counters, as the statistics file holds them (and ``__init__`` reads them)."""
@@ -108,9 +119,11 @@ class ProxyStats:
             "tampered": counts["tampered"],
             "rbc_instances": len(self.initials),
             "messages_by_kind": {
-                k: c for k, c in zip(KIND_NAMES, self.kind_counts, strict=True) if c
+                k: c for k, c in zip(self.kind_names, self.kind_counts, strict=True) if c
             },
-            "bytes_by_kind": {k: c for k, c in zip(KIND_NAMES, self.kind_bytes, strict=True) if c},
+            "bytes_by_kind": {
+                k: c for k, c in zip(self.kind_names, self.kind_bytes, strict=True) if c
+            },
             "drops": dict(self.drops),
             "counts": dict(counts),
             "injected": self.injected,
@@ -134,24 +147,32 @@ class ProxyStats:
         self.messages_to[dst] += count
         self.bytes_to[dst] += size
 
-    def count(self, msgs: list[Message]) -> None:
-        """Count decoded messages by kind (INITIALs also by RBC instance)."""
+    def count(self, msgs: list[Any]) -> None:
+        """Count decoded messages by kind (and the broadcast instances they open)."""
         kinds = self.kind_counts
         sizes = self.kind_bytes
+        index = self._kind_index
+        kind, wire_size, instance = self._kind, self._wire_size, self._instance
         for m in msgs:
-            if isinstance(m, DecideMsg):
-                kinds[3] += 1
-                sizes[3] += wire_size(m)
-                continue
-            kinds[m.kind] += 1
+            name = kind(m)
+            i = index.get(name)
+            if i is None:
+                i = index[name] = len(self.kind_names)
+                self.kind_names.append(name)
+                kinds.append(0)
+                sizes.append(0)
+            kinds[i] += 1
             # Per kind, the simulator's size estimate (re-encoding every message to measure
             # it would double the proxy's work); the total above is exact frame bytes.
-            sizes[m.kind] += wire_size(m)
-            if m.kind == Kind.INITIAL:
-                self.initials.add((m.origin, m.seq))
+            sizes[i] += wire_size(m)
+            if instance is not None:
+                opened = instance(m)
+                if opened is not None:
+                    self.initials.add(opened)
 
     def census(self, payload: memoryview) -> int:
-        """Count a payload's messages by kind without decoding them (nobody inspects them).
+        """Count a payload's messages by kind without decoding them (nobody inspects them;
+        the Bracha family's messages only, see ``Proxy.inspect``).
 
         The same statistics as decoding honest frames gives, about a tenth of the cost: the
         msgpack batch is unpacked (C) and each message is counted by the kind it announces,

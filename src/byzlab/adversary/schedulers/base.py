@@ -10,17 +10,24 @@ the full-information view it shares with the corrupted nodes, its own random str
 delta), so a run is reproducible from its seed and a scheduler is complete once it exists.
 The runtime asks it through `DeliveryPolicy` (byzlab.runtime.interfaces) and holds every
 answer to [0, delta] (byzlab.runtime.delay).
+
+A scheduler that reads messages beyond the protocol's `value_of` (byzlab.node.protocol)
+names what it `needs` of the Bracha family and applies to it only (`applies_to`,
+byzlab.adversary.applies); it refuses to be built for a run of another protocol.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from byzlab.adversary.applies import refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.view import AdversaryView
+from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.messages import Message
+from byzlab.node.protocol import Protocol
 
 __all__ = ["Scheduler"]
 
@@ -41,8 +48,20 @@ class Scheduler:
     delta: float = field(init=False, repr=False)
     rng: random.Random = field(init=False, repr=False)
     view: AdversaryView = field(init=False, repr=False)
+    # What it needs of the Bracha family, in words, or None if it applies to any protocol.
+    needs: ClassVar[str | None] = None
+
+    @classmethod
+    def applies_to(cls, protocol: Protocol) -> str | None:
+        """None if this scheduler can run on `protocol`, else why not ("it needs ...")."""
+        if cls.needs is None or isinstance(protocol, BrachaProtocol):
+            return None
+        return f"it needs {cls.needs}"
 
     def __post_init__(self) -> None:
+        refused = refusal("scheduler", self.name, type(self), self.ctx.protocol)
+        if refused:
+            raise ValueError(refused)
         ctx = self.ctx
         self.n, self.f, self.delta = ctx.n, ctx.f, ctx.delta
         self.rng = ctx.rng

@@ -63,6 +63,7 @@ class CoinAwareScheduler(Scheduler):
     """
 
     name: str = "coin-aware"
+    needs = "HPZ's coin messages"
     description: str = "last word on the coin board: swing cells in some views only (full info)"
     inspects_messages: bool = True
     hold: float = 0.5
@@ -213,6 +214,7 @@ class FingerSuppressionScheduler(Scheduler):
     v* reach at most f honest nodes early. Otherwise votes travel as in split-vote."""
 
     name: str = "finger-suppression"
+    needs = "HPZ's coin messages"
     description: str = "§2.2 finger on the scale: holds v* bias cells, views' bias stays in [-f, f]"
     inspects_messages: bool = True
     allow: int | None = None

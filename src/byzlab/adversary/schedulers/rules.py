@@ -20,6 +20,7 @@ __all__ = ["RuleScheduler"]
 @dataclass
 class RuleScheduler(Scheduler):
     name: str = "rules"
+    needs = "the Bracha engine's messages (rules match kinds, steps and boards)"
     description: str = "rule-based triggers composed with all/any/not, first match sets delay"
     inspects_messages: bool = True
     rules: list[dict[str, Any]] = field(default_factory=list)

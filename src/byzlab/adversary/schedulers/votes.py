@@ -3,15 +3,18 @@
 They order the READYs each receiver gets, reading the votes already out in the shared view:
 `split-vote` keeps every quorum balanced so values never converge (the classic attack on
 Bracha's local coin), and `keepers` builds HPZ Lemma 3's case, |A_keep| >= f + 1 with no
-decider, so that the coin must output v*.
+decider, so that the coin must output v*. split-vote applies to any protocol: outside the
+Bracha family it reads votes through the protocol's `value_of` (byzlab.node.protocol).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from byzlab.adversary.schedulers.base import Scheduler
+from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.messages import Kind, Message, RbcMsg, Vote
 
 __all__ = ["KeepersScheduler", "SplitVoteScheduler"]
@@ -29,13 +32,29 @@ class SplitVoteScheduler(Scheduler):
     bottoms arrive first. Everybody votes bottom in step 3 and falls back on the coin.
     Against local coins the honest nodes only escape when their coins are so lopsided that
     one side runs out of votes, which takes exponentially many iterations; the HPZ coin
-    escapes as soon as its outcome is unanimous."""
+    escapes as soon as its outcome is unanimous.
+
+    On a protocol outside the Bracha family, which has no READYs or steps to order, every
+    message that votes (the protocol's `value_of`) reaches a receiver early if it votes the
+    receiver's side or for neither, and late otherwise: each half of the nodes sees its own
+    value in the majority of every quorum, and the halves stay apart until a coin joins
+    them."""
 
     name: str = "split-vote"
     description: str = "orders READYs so quorums stay balanced and values never converge"
     inspects_messages: bool = True
+    _value_of: Callable[[Any], int | None] | None = field(
+        init=False, repr=False, metadata={"internal": True}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        protocol = self.ctx.protocol
+        self._value_of = None if isinstance(protocol, BrachaProtocol) else protocol.value_of
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        if self._value_of is not None:
+            return self._by_value(dst, self._value_of(msg))
         if not isinstance(msg, RbcMsg) or not isinstance(msg.item, Vote) or msg.item.step == 4:
             return self.rng.random() * self.delta
         if msg.kind != Kind.READY:
@@ -48,6 +67,13 @@ class SplitVoteScheduler(Scheduler):
         else:
             wanted = 0
         if item.value == wanted:
+            return self.delta * (0.1 + 0.1 * self.rng.random())
+        return self.delta * (0.8 + 0.2 * self.rng.random())
+
+    def _by_value(self, dst: int, value: int | None) -> float:
+        if value is None:
+            return self.rng.random() * self.delta
+        if value == 0 or value == (1 if dst % 2 == 0 else -1):
             return self.delta * (0.1 + 0.1 * self.rng.random())
         return self.delta * (0.8 + 0.2 * self.rng.random())
 
@@ -88,6 +114,7 @@ class KeepersScheduler(Scheduler):
 
     name: str = "keepers"
     description: str = "orders votes so every honest x_p is in [1, f]: |A_keep| >= f+1, no decider"
+    needs = "the Bracha engine's votes"
     inspects_messages: bool = True
     keep: int = 1
     makers: int = 1

@@ -8,22 +8,36 @@ relab/hotstuff's rule wrappers). A strategy is built with the run's `AdversaryCo
 shared view), so it is complete once it exists; its randomness is the node's own stream, so
 simulator runs stay reproducible.
 
-* `NodeSpec`: everything needed to build a node of a run (honest or corrupted);
+* `NodeSpec`: everything needed to build a node of a run (honest or corrupted), its
+  protocol object included (byzlab.node.protocol);
 * `ByzantineNode`: the base class, a node that sends nothing;
-* `Wrapper`: runs an honest node inside and rewrites its effects;
-* `ItemRewriter`: rewrites the items of the node's own broadcasts, one at a time.
+* `Wrapper`: runs an honest node of any protocol inside and rewrites its effects;
+* `ItemRewriter`: rewrites the items of the node's own broadcasts, one at a time (the Bracha
+  engine's items: HPZ, bracha-local, ideal-coin).
+
+Which protocols a strategy applies to: `ByzantineNode.applies_to(protocol)` is None when it
+can run on that protocol, else the reason it cannot. A strategy that reads no message, or
+reads and forges values only through the protocol's `value_of` and `equivocal`, applies to
+every protocol; one that reads or rewrites Bracha's votes, HPZ's blackboards or the engine's
+state names what it `needs` and applies to the Bracha family only (byzlab.node.bracha). A
+scenario pairing a strategy with a protocol it does not apply to is refused
+(byzlab.adversary.applies).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
+from byzlab.adversary.applies import refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.effects import Broadcast, Effect, Send
-from byzlab.node.messages import Item, Kind, Message, RbcMsg
+from byzlab.node.messages import Item, Kind, RbcMsg
 from byzlab.node.params import Params
+from byzlab.node.protocol import Protocol, ProtocolNode
 
 __all__ = ["ByzantineNode", "ItemRewriter", "NodeSpec", "Wrapper", "own_initial"]
 
@@ -34,20 +48,28 @@ class NodeSpec:
 
     me: int
     params: Params
-    protocol: str
+    protocol: Protocol
     input_value: int
     rng: random.Random
     ideal_seed: bytes = b""
 
-    def honest(self) -> HonestNode:
-        return HonestNode(
+    def honest(self) -> ProtocolNode:
+        """The node's honest state machine, as its protocol builds it."""
+        return self.protocol.node(
             self.me,
             self.params,
-            protocol=self.protocol,
             input_value=self.input_value,
             rng=self.rng,
             ideal_seed=self.ideal_seed,
         )
+
+
+def bracha_node(node: ProtocolNode, name: str) -> HonestNode:
+    """`node` as the Bracha engine's node, which a strategy that rewrites the engine's items
+    needs (its `applies_to` keeps it away from other protocols)."""
+    if not isinstance(node, HonestNode):
+        raise TypeError(f"strategy {name!r} needs a node of the Bracha engine, got {node!r}")
+    return node
 
 
 class ByzantineNode:
@@ -61,8 +83,21 @@ class ByzantineNode:
     description = ""
     halted = False
     decision: int | None = None
+    # What the strategy needs of the Bracha family, in words ("HPZ's coin messages"), or None
+    # if it runs on any protocol (see the module docstring).
+    needs: ClassVar[str | None] = None
+
+    @classmethod
+    def applies_to(cls, protocol: Protocol) -> str | None:
+        """None if this strategy can run on `protocol`, else why not ("it needs ...")."""
+        if cls.needs is None or isinstance(protocol, BrachaProtocol):
+            return None
+        return f"it needs {cls.needs}"
 
     def __init__(self, spec: NodeSpec, ctx: AdversaryContext) -> None:
+        refused = refusal("strategy", self.name, type(self), spec.protocol)
+        if refused:
+            raise ValueError(refused)
         self.spec = spec
         self.me = spec.me
         self.ctx = ctx
@@ -73,7 +108,7 @@ class ByzantineNode:
     def start(self, now: float = 0.0) -> list[Effect]:
         return []
 
-    def receive(self, sender: int, msg: Message, now: float = 0.0) -> list[Effect]:
+    def receive(self, sender: int, msg: Any, now: float = 0.0) -> list[Effect]:
         return []
 
     def snapshot(self) -> dict[str, object]:
@@ -85,7 +120,7 @@ class Wrapper(ByzantineNode):
     node that was honest until now (adaptive corruption takes over its state)."""
 
     def __init__(
-        self, spec: NodeSpec, ctx: AdversaryContext, inner: HonestNode | None = None
+        self, spec: NodeSpec, ctx: AdversaryContext, inner: ProtocolNode | None = None
     ) -> None:
         super().__init__(spec, ctx)
         self.inner = inner if inner is not None else spec.honest()
@@ -93,7 +128,7 @@ class Wrapper(ByzantineNode):
     def start(self, now: float = 0.0) -> list[Effect]:
         return self.rewrite(self.inner.start(now), now)
 
-    def receive(self, sender: int, msg: Message, now: float = 0.0) -> list[Effect]:
+    def receive(self, sender: int, msg: Any, now: float = 0.0) -> list[Effect]:
         return self.rewrite(self.inner.receive(sender, msg, now), now)
 
     def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
@@ -116,7 +151,17 @@ def own_initial(effect: Effect, me: int) -> RbcMsg | None:
 
 
 class ItemRewriter(Wrapper):
-    """Rewrites the items of the node's own INITIALs through `rewrite_item`."""
+    """Rewrites the items of the node's own INITIALs through `rewrite_item` (the Bracha
+    engine's items, so `inner` is the engine's `HonestNode`)."""
+
+    needs = "the Bracha engine's votes"
+    inner: HonestNode
+
+    def __init__(
+        self, spec: NodeSpec, ctx: AdversaryContext, inner: HonestNode | None = None
+    ) -> None:
+        super().__init__(spec, ctx, inner)
+        self.inner = bracha_node(self.inner, self.name)
 
     def rewrite_item(self, item: Item) -> Item:
         return item

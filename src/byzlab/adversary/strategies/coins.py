@@ -46,6 +46,8 @@ class _CoinSteering(ItemRewriter):
     so these attacks are invisible to validation; only the correlation statistics of §3.2 can
     catch them."""
 
+    needs = "HPZ's coin messages"
+
     def rewrite_item(self, item: Item) -> Item:
         if isinstance(item, Write) and item.board % 2 == 0:
             value = self.coin_value(item.board // 2)
@@ -82,6 +84,8 @@ class _LastWord(PatientVoter):
     v* in step 3 when that can make a keeper), and never sends the Done that would fix its
     swing cell in every view. Without a scheduler that delivers the coin board for the last
     word, it votes like an honest node and steers its cells as it goes (`steer`)."""
+
+    needs = "HPZ's coin messages"
 
     def __init__(
         self, spec: NodeSpec, ctx: AdversaryContext, inner: HonestNode | None = None
@@ -246,6 +250,7 @@ class SigmaCorrelation(PatientVoter):
 
     name = "sigma-correlation"
     description = "§2.2 scheduling attack: sigma set late, so `targets` look sigma-correlated"
+    needs = "HPZ's coin messages"
 
     def __init__(
         self,
@@ -290,7 +295,7 @@ class SigmaCorrelation(PatientVoter):
         )
 
     def rewrite_item(self, item: Item) -> Item:
-        if isinstance(item, Vote) and item.step == 4 and self.spec.protocol == "hpz":
+        if isinstance(item, Vote) and item.step == 4 and self.inner.protocol.coin is None:
             return self._stage1(item)
         if isinstance(item, Write) and item.board % 2 == 0:
             value = self._steer(item.board // 2)

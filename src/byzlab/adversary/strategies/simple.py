@@ -2,14 +2,20 @@
 
 * silent: sends nothing (a crash at time 0); crash: honest, then stops at a time, iteration
   or step; split-hold: sends its own broadcasts to one half of the nodes only;
-* equivocate: conflicting INITIALs, which reliable broadcast must contain (HPZ §2, RBC);
+* equivocate: conflicting values, one to half the nodes and the opposite to the rest, which
+  reliable broadcast must contain (HPZ §2, RBC) and any protocol must survive;
 * random-value, invalid-value: transitions that validation (node/validation.py) must reject.
+
+silent, crash and equivocate apply to every protocol (equivocate forges through the
+protocol's `equivocal`, byzlab.node.protocol); the others rewrite the Bracha engine's
+broadcasts.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import Any
 
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.strategies.base import (
@@ -21,7 +27,8 @@ from byzlab.adversary.strategies.base import (
 )
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Broadcast, Effect, Send
-from byzlab.node.messages import Item, Kind, Message, RbcMsg, Vote
+from byzlab.node.messages import Item, Vote
+from byzlab.node.protocol import ProtocolNode
 
 __all__ = ["Crash", "Equivocate", "InvalidValue", "RandomValue", "Silent", "SplitHold"]
 
@@ -43,7 +50,7 @@ class Crash(Wrapper):
         at_time: float | None = None,
         at_iteration: int | None = None,
         at_step: int = 1,
-        inner: HonestNode | None = None,
+        inner: ProtocolNode | None = None,
     ) -> None:
         super().__init__(spec, ctx, inner)
         if at_time is None and at_iteration is None:
@@ -57,13 +64,17 @@ class Crash(Wrapper):
         if self.at_time is not None and now >= self.at_time:
             return True
         if self.at_iteration is not None:
-            return (self.inner.iteration, self.inner.step) >= (self.at_iteration, self.at_step)
+            # steps are the Bracha engine's; on another protocol the node stops as it
+            # enters iteration at_iteration
+            inner = self.inner
+            step = inner.step if isinstance(inner, HonestNode) else self.at_step
+            return (inner.iteration, step) >= (self.at_iteration, self.at_step)
         return False
 
     def start(self, now: float = 0.0) -> list[Effect]:
         return [] if self._due(now) else super().start(now)
 
-    def receive(self, sender: int, msg: Message, now: float = 0.0) -> list[Effect]:
+    def receive(self, sender: int, msg: Any, now: float = 0.0) -> list[Effect]:
         if self.crashed or self._due(now):
             self.crashed = True
             return []
@@ -73,6 +84,7 @@ class Crash(Wrapper):
 class SplitHold(Wrapper):
     name = "split-hold"
     description = "sends its own broadcasts only to one half of the nodes, holding the rest"
+    needs = "reliable broadcast's INITIALs"
 
     def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
         n = self.spec.params.n
@@ -88,23 +100,17 @@ class SplitHold(Wrapper):
 
 class Equivocate(Wrapper):
     name = "equivocate"
-    description = "conflicting INITIALs: one value to half the nodes, its opposite to the rest"
+    description = "conflicting values: one value to half the nodes, its opposite to the rest"
 
     def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
         out: list[Effect] = []
         n = self.spec.params.n
+        equivocal = self.spec.protocol.equivocal
         for e in effects:
-            if (
-                isinstance(e, Broadcast)
-                and isinstance(e.msg, RbcMsg)
-                and e.msg.kind == Kind.INITIAL
-            ):
-                item = e.msg.item
-                other = replace(item, value=-item.value if item.value else 1)
+            if isinstance(e, Broadcast) and (other := equivocal(e.msg)) is not None:
                 half = set(self.rng.sample(range(n), n // 2))
                 for dst in range(n):
-                    chosen = other if dst in half else item
-                    out.append(Send(dst, replace(e.msg, item=chosen)))
+                    out.append(Send(dst, other if dst in half else e.msg))
             elif isinstance(e, Broadcast | Send):
                 out.append(e)
         return out

@@ -35,7 +35,8 @@ class QuorumPicker(ItemRewriter):
             isinstance(item, Vote)
             and item.step == 1
             and item.iteration > 1
-            and self.spec.protocol == "bracha-local"
+            and self.inner.protocol.coin is not None
+            and self.inner.protocol.coin.private
             and self.inner.x == 0
         ):
             # a local coin cannot be validated: the corrupted node picks its "coin" freely
@@ -233,7 +234,7 @@ class PatientVoter(SplitVoteVoter):
             isinstance(item, Vote)
             and item.step == 1
             and item.iteration > 1
-            and self.spec.protocol == "hpz"
+            and self.inner.protocol.coin is None
             and item.view is not None
         ):
             # The stage-1 vote went out with a support this node chose, so the next value

@@ -3,9 +3,10 @@
 ``readings`` runs on the node's event loop when Prometheus scrapes
 (``byzlab.network.metrics`` serves it): it copies the counters the node keeps anyway
 (frames and messages in and out, drops by reason), its queues (frames in the inbox, messages
-waiting in the batcher) and its state: started, decided, halted, its iteration and epoch,
-and the consensus weights w_{j,e} it uses in its current iteration (HPZ §3.3, Algorithm 3
-line 6; ``byzlab.node.weights``), as fractions of 1. Nothing here runs per message. The
+waiting in the batcher) and its state: started, decided, halted, its iteration, and, for a
+node that weighs the others (``byzlab.node.protocol.Weighted``: HPZ's), its epoch and the
+consensus weights w_{j,e} it uses in its current iteration (HPZ §3.3, Algorithm 3 line 6;
+``byzlab.node.weights``), as fractions of 1. Nothing here runs per message. The
 metric names are listed in docs/metrics.md.
 """
 
@@ -16,9 +17,8 @@ from typing import Protocol
 
 from byzlab.network.framing import Batcher
 from byzlab.network.metrics import Reading, by_label, single
-from byzlab.node.agreement import HonestNode
-from byzlab.node.blacklist import WEIGHT_ONE
 from byzlab.node.params import Params
+from byzlab.node.protocol import ProtocolNode, Weighted
 
 __all__ = ["Watched", "readings"]
 
@@ -36,7 +36,7 @@ _COUNTERS = {
 class Watched(Protocol):
     """What the metrics read of the node process (``runtime.NodeRuntime``)."""
 
-    node: HonestNode
+    node: ProtocolNode
     params: Params
     counters: Counter[str]
     drops: Counter[str]
@@ -54,7 +54,6 @@ def readings(rt: Watched, inbox_frames: int) -> list[Reading]:
         Reading(name, "counter", doc, single(counters[key]))
         for key, (name, doc) in _COUNTERS.items()
     ]
-    weights = node.know.weights
     iteration = node.iteration
     batcher = rt.batcher
     out += [
@@ -83,18 +82,21 @@ def readings(rt: Watched, inbox_frames: int) -> list[Reading]:
         ),
         Reading("node_halted", "gauge", "1 once this node halted.", single(int(node.halted))),
         Reading("node_iteration", "gauge", "The current iteration.", single(iteration)),
-        Reading(
-            "node_epoch",
-            "gauge",
-            "The current epoch (1..K_max+1 in the restart cycle, HPZ Thm 15).",
-            single(rt.params.epoch_of(iteration)),
-        ),
-        Reading(
-            "node_weight",
-            "gauge",
-            "Consensus weight w_{j,e} of each node j in the current epoch, as this node "
-            "uses it (0 where it does not know j's view yet).",
-            by_label("node", [w / WEIGHT_ONE for w in weights.weights_for_iteration(iteration)]),
-        ),
     ]
+    if isinstance(node, Weighted):
+        out += [
+            Reading(
+                "node_epoch",
+                "gauge",
+                "The current epoch (1..K_max+1 in the restart cycle, HPZ Thm 15).",
+                single(rt.params.epoch_of(iteration)),
+            ),
+            Reading(
+                "node_weight",
+                "gauge",
+                "Consensus weight w_{j,e} of each node j in the current epoch, as this node "
+                "uses it (0 where it does not know j's view yet).",
+                by_label("node", list(node.consensus_weights())),
+            ),
+        ]
     return out

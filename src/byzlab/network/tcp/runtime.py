@@ -1,14 +1,17 @@
-"""The node process's event loop around one ``HonestNode``: protocol, side channel, outputs.
+"""The node process's event loop around one honest node: protocol, side channel, outputs.
 
-Layers on the way in, each of which drops and counts what it cannot use, so that only
-authentic, well-formed messages reach ``HonestNode.receive``::
+The node is its protocol's (``config.protocol`` names it, built in or a plugin, resolved in
+this process; byzlab.node.protocol): the protocol object builds the node, encodes what it
+sends and decodes what it receives. Layers on the way in, each of which drops and counts
+what it cannot use, so that only authentic, well-formed messages reach the node::
 
     bytes --FrameDecoder--> frame bodies --LinkReceiver.open--> authentic payloads
-          --unpack_batch--> msgpack lists --messages.Decoder--> Message --HonestNode
+          --unpack_batch--> msgpack lists --protocol's decoder--> message --node.receive
 
-Every frame is MAC-checked and every message validated field by field; ``Decoder`` only
-remembers the results for fields it has already validated (the n ECHOs and READYs of an RBC
-instance are identical), so equal messages are built once and shared, as in the simulator.
+Every frame is MAC-checked and every message validated field by field by the protocol's
+decoder (HPZ's, ``messages.Decoder``, only remembers the results for fields it has already
+validated: the n ECHOs and READYs of an RBC instance are identical, so equal messages are
+built once and shared, as in the simulator).
 
 A fatal framing error (a length prefix above the 1 MiB limit) leaves the stream without
 frame boundaries: the node closes the connection and reconnects; everything else is dropped
@@ -76,11 +79,10 @@ from byzlab.network.tcp.connection import ProxyConnection
 from byzlab.network.tcp.incarnation import mark_incarnation
 from byzlab.network.tcp.metrics import readings
 from byzlab.network.trace import TraceWriter
-from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.effects import Decide, Effect, Event, Halt
-from byzlab.node.messages import Decoder, Message, encode
 from byzlab.node.params import Params, ParamsError
-from byzlab.node.protocol import DecodeError
+from byzlab.node.protocol import CoinFlips, DecodeError, ProtocolNode, Refusals
 from byzlab.runtime.interpreter import EffectInterpreter
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
@@ -90,7 +92,7 @@ log = logging.getLogger("byzlab.node")
 
 
 class NodeRuntime:
-    """Runs one ``HonestNode`` over one TCP connection to the proxy. See the module docs."""
+    """Runs one honest node over one TCP connection to the proxy. See the module docs."""
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -114,18 +116,26 @@ class NodeRuntime:
         keys = link_keys_for(me, private, roster)
         self.peers = [d for d in range(n) if d != me]
         self.link = LinkReceiver(receiver=me, keys={s: keys[s].recv_key for s in self.peers})
-        self.node = HonestNode(
+        try:
+            protocol = BUILTIN_PROTOCOLS[config.protocol]
+        except KeyError:
+            raise NodeConfigError(
+                f"protocol: unknown protocol {config.protocol!r}; choose one of: "
+                f"{', '.join(BUILTIN_PROTOCOLS)}"
+            ) from None
+        self.protocol = protocol
+        self.node: ProtocolNode = protocol.node(
             me,
             params,
-            protocol=config.protocol,
             input_value=config.input,
             rng=derive_rng(config.seed, "node", me),
             ideal_seed=ideal_coin_seed(config.seed),
         )
+        self._encode = protocol.encode
         self.out_dir = Path(config.out_dir)
         self.trace = TraceWriter(self.out_dir / "trace.jsonl")
         self.counters: Counter[str] = Counter()
-        self.decoder = Decoder(n)
+        self.decoder = protocol.decoder(n)
         self.drops: Counter[str] = Counter()
         self.decode_errors: Counter[str] = Counter()
         self.started = False
@@ -133,6 +143,7 @@ class NodeRuntime:
         self.cpu_at_start: float | None = None
         self._start_loop = 0.0
         self.decision_time: float | None = None
+        self.decided_iteration: int | None = None
         self.halt_reason: str | None = None
         self._halted_at: float | None = None
         self.stop_reason: str | None = None
@@ -158,7 +169,7 @@ class NodeRuntime:
         )
         self.batcher = Batcher(flush_round=self.connection.flush_round, broadcast=self.peers)
         self._interpreter = EffectInterpreter(n, self)
-        self._local: deque[Message] = deque()  # this node's own copies, in order
+        self._local: deque[Any] = deque()  # this node's own copies, in order
         self._full = False  # a destination reached the batcher's bound (see _apply)
         self._sent = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -286,7 +297,7 @@ class NodeRuntime:
         node = self.node
         receive = node.receive
         apply = self._apply
-        decode = self.decoder.decode
+        decode = self.decoder
         now = self._now()
         full = False
         invalid = 0
@@ -333,11 +344,12 @@ class NodeRuntime:
 
     # ----------------------------------------------------------------- effects (EffectSink)
 
-    def transmit(self, src: int, msg: Message, dsts: Sequence[int], now: float) -> None:
+    def transmit(self, src: int, msg: Any, dsts: Sequence[int], now: float) -> None:
         """Queue ``msg`` for each of ``dsts`` in the batcher; this node's own copy goes back
         to its state machine (``_apply``), without touching the network. A message for
         everyone (a broadcast) is encoded and packed once and queued once for all peers."""
         batcher = self.batcher
+        encode = self._encode
         if len(dsts) == self.n:
             if batcher.put_broadcast(batcher.pack(encode(msg))):
                 self._full = True
@@ -355,6 +367,7 @@ class NodeRuntime:
 
     def decide(self, src: int, decision: Decide, now: float) -> None:
         self.decision_time = time.time()
+        self.decided_iteration = decision.iteration
         self.trace.event(
             "decide", value=decision.value, iteration=decision.iteration, after_s=self._now()
         )
@@ -429,7 +442,7 @@ class NodeRuntime:
             "input": self.config.input,
             "decision": node.decision,
             "decision_time": self.decision_time,
-            "decided_iteration": node.decided_iteration if node.decision is not None else None,
+            "decided_iteration": self.decided_iteration if node.decision is not None else None,
             "iteration": node.iteration,
             "halted": node.halted,
             "halt_reason": self.halt_reason,
@@ -440,9 +453,13 @@ class NodeRuntime:
             "drops": dict(self.drops),
             "link_rejected": {r.value: c for r, c in self.link.rejected.items()},
             "decode_errors": dict(self.decode_errors),
-            "rejected": dict(node.rejected),
-            "rbc_dropped": dict(node.rbc.dropped),
-            "coin_outputs": {str(t): v for t, v in sorted(node.coin_outputs.items())},
+            "rejected": dict(node.rejected) if isinstance(node, Refusals) else {},
+            "rbc_dropped": dict(node.dropped) if isinstance(node, Refusals) else {},
+            "coin_outputs": (
+                {str(t): v for t, v in sorted(node.coin_outputs.items())}
+                if isinstance(node, CoinFlips)
+                else {}
+            ),
             "snapshot": node.snapshot(),
             "errors": [f"{type(e).__name__}: {e}" for e in self.errors],
             "pid": os.getpid(),

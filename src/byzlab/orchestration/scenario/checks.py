@@ -18,13 +18,16 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from byzlab.adversary.applies import refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.options import option_hints, options_model, options_problems, plugin_kwargs
 from byzlab.adversary.schedulers import make_scheduler, option_fields, scheduler_class
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
 from byzlab.adversary.view import AdversaryView
 from byzlab.errors import _describe
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import ParamsError
+from byzlab.node.protocol import Protocol
 from byzlab.orchestration.scenario.build import build_params, scheduler_kwargs
 from byzlab.orchestration.scenario.model import (
     MAX_ITERATION,
@@ -219,6 +222,7 @@ def cross_check(scn: Scenario) -> list[str]:
         adv.scheduler, adv.scheduler_options, n, f, "adversary.scheduler_options."
     )
     problems += _corrupt_problems(scn)
+    problems += applicability_problems(scn)
     problems += _docker_problems(scn)
     problems += _swarm_problems(scn)
     problems += _multi_instance_problems(scn)
@@ -229,7 +233,8 @@ def cross_check(scn: Scenario) -> list[str]:
         params = build_params(scn)
     except (ParamsError, TypeError) as exc:
         return [_params_problem(str(exc))]
-    ctx = AdversaryContext(params, AdversaryView(params, scn.byzantine_map()))
+    protocol = BUILTIN_PROTOCOLS[scn.run.protocol]
+    ctx = AdversaryContext(params, AdversaryView(params, scn.byzantine_map()), protocol=protocol)
     try:
         make_scheduler(scn.adversary.scheduler, ctx, **scheduler_kwargs(scn))
     except (TypeError, ValueError) as exc:
@@ -252,7 +257,7 @@ def cross_check(scn: Scenario) -> list[str]:
             entries.append((where, 0, b))
     for where, node, b in entries:
         try:
-            spec = NodeSpec(node, params, scn.run.protocol, 1, random.Random(0))
+            spec = NodeSpec(node, params, protocol, 1, random.Random(0))
             make_strategy(
                 b.strategy, spec, ctx, **plugin_kwargs(strategy_class(b.strategy), b.options)
             )
@@ -279,6 +284,26 @@ def _byzantine_problems(
         seen.setdefault(b.node, k)
         problems += strategy_option_problems(b, where)
     return problems
+
+
+def applicability_problems(scn: Scenario) -> list[str]:
+    """The scheduler and every strategy the scenario names must apply to its protocol
+    (byzlab.adversary.applies): one line per pairing that does not."""
+    protocol: Protocol = BUILTIN_PROTOCOLS[scn.run.protocol]
+    adv = scn.adversary
+    named: list[tuple[str, str, type]] = [
+        ("adversary.scheduler", adv.scheduler, scheduler_class(adv.scheduler))
+    ]
+    strategies = [
+        *((f"adversary.byzantine[{k}].strategy", b.strategy) for k, b in enumerate(adv.byzantine)),
+        *((f"adversary.corrupt[{k}].strategy", c.strategy) for k, c in enumerate(adv.corrupt)),
+        *(
+            (f"{_pool_table(scn)}.byzantine[{k}].strategy", b.strategy)
+            for k, b in enumerate(scn.pool_byzantine)
+        ),
+    ]
+    named += [(where, name, strategy_class(name)) for where, name in strategies]
+    return [p for where, name, cls in named if (p := refusal(where, name, cls, protocol))]
 
 
 def _corrupt_problems(scn: Scenario) -> list[str]:

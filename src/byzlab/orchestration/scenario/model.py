@@ -15,8 +15,8 @@ from byzlab import plugins
 from byzlab.adversary.corruption import RULES
 from byzlab.adversary.schedulers import SCHEDULERS, scheduler_class
 from byzlab.adversary.strategies import STRATEGIES, strategy_class
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
-from byzlab.node.validation import PROTOCOLS
 
 INPUT_KINDS = ("split", "zeros", "ones", "random")
 PRESETS = ("practical", "theory", "proof")
@@ -64,8 +64,8 @@ class RunSection(_Strict):
     @field_validator("protocol")
     @classmethod
     def _protocol(cls, v: str) -> str:
-        if v not in PROTOCOLS:
-            raise ValueError(_one_of(v, PROTOCOLS))
+        if v not in BUILTIN_PROTOCOLS:
+            raise ValueError(_one_of(v, list(BUILTIN_PROTOCOLS)))
         return v
 
     @field_validator("preset")
