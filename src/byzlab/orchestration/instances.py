@@ -77,6 +77,7 @@ from nacl.signing import SigningKey
 from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.orchestration.dispatch import BACKENDS, run_scenario
 from byzlab.orchestration.plan import new_run_id
+from byzlab.orchestration.provenance import run_plugins
 from byzlab.orchestration.results import git_commit, mark_complete, mark_incomplete
 from byzlab.orchestration.scenario import MAX_SEED, ByzantineEntry, Scenario
 from byzlab.seeds import make_inputs
@@ -477,6 +478,7 @@ def run_instances(
         previous = result.decision if result is not None and result.decision else 0
         active_before = active
     summary = _summary(scn, pool, backend, run_id, records, interrupted, time.monotonic() - started)
+    summary["plugins"] = run_plugins(scn)
     mark_complete(out_dir, summary)
     return MultiRunOutcome(run_id, out_dir, summary, records)
 
