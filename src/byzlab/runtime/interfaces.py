@@ -23,11 +23,14 @@ class Process(Protocol):
     me: int
 
     @property
-    def halted(self) -> bool: ...
+    def halted(self) -> bool:
+        """True once the process has stopped: the runtime delivers nothing more to it."""
 
-    def start(self, now: float) -> list[Effect]: ...
+    def start(self, now: float) -> list[Effect]:
+        """The process's first effects, once, at time `now` (the run's start)."""
 
-    def receive(self, src: int, msg: Message, now: float) -> list[Effect]: ...
+    def receive(self, src: int, msg: Message, now: float) -> list[Effect]:
+        """The effects of `msg` from node `src` arriving at time `now`."""
 
 
 class DeliveryPolicy(Protocol):
@@ -40,9 +43,12 @@ class DeliveryPolicy(Protocol):
     name: str
     inspects_messages: bool
 
-    def delay(self, src: int, dst: int, msg: Message, now: float) -> float: ...
+    def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        """How long `msg`, sent by `src` to `dst` at time `now`, takes to arrive, in the
+        runtime's time unit (delta is 1.0); the runtime holds the answer to [0, delta]."""
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self) -> dict[str, Any]:
+        """The policy's name and options as JSON-ready data (the results record it)."""
 
 
 class SendObserver(Protocol):

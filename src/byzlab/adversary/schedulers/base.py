@@ -22,10 +22,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from byzlab.adversary.applies import refusal
+from byzlab.adversary.applies import bracha_only, refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.view import AdversaryView
-from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.messages import Message
 from byzlab.node.protocol import Protocol
 
@@ -54,9 +53,7 @@ class Scheduler:
     @classmethod
     def applies_to(cls, protocol: Protocol) -> str | None:
         """None if this scheduler can run on `protocol`, else why not ("it needs ...")."""
-        if cls.needs is None or isinstance(protocol, BrachaProtocol):
-            return None
-        return f"it needs {cls.needs}"
+        return bracha_only(cls.needs, protocol)
 
     def __post_init__(self) -> None:
         refused = refusal("scheduler", self.name, type(self), self.ctx.protocol)
@@ -73,7 +70,12 @@ class Scheduler:
         return self.view.byzantine
 
     def delay(self, src: int, dst: int, msg: Message, now: float) -> float:
+        """The delay of `msg` from `src` to `dst` (two different nodes), sent at `now`, in
+        units of delta (the runtime holds it to [0, delta]). Override it; the base class
+        answers delta. Draw randomness from `rng` only, so that a seed replays the run."""
         return self.delta
 
     def describe(self) -> dict[str, Any]:
+        """The scheduler as the results record it (JSON-ready): its name, and its options
+        if it has any (override it to add them)."""
         return {"name": self.name}

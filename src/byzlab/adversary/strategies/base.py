@@ -30,10 +30,9 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from byzlab.adversary.applies import refusal
+from byzlab.adversary.applies import bracha_only, refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.node.agreement import HonestNode
-from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import Item, Kind, RbcMsg
 from byzlab.node.params import Params
@@ -90,9 +89,7 @@ class ByzantineNode:
     @classmethod
     def applies_to(cls, protocol: Protocol) -> str | None:
         """None if this strategy can run on `protocol`, else why not ("it needs ...")."""
-        if cls.needs is None or isinstance(protocol, BrachaProtocol):
-            return None
-        return f"it needs {cls.needs}"
+        return bracha_only(cls.needs, protocol)
 
     def __init__(self, spec: NodeSpec, ctx: AdversaryContext) -> None:
         refused = refusal("strategy", self.name, type(self), spec.protocol)
@@ -106,12 +103,16 @@ class ByzantineNode:
         self.oracle = ctx.oracle
 
     def start(self, now: float = 0.0) -> list[Effect]:
+        """The node's first effects, at time `now`; the base class sends nothing."""
         return []
 
     def receive(self, sender: int, msg: Any, now: float = 0.0) -> list[Effect]:
+        """The effects of `msg` from node `sender` arriving at time `now`; the base class
+        sends nothing."""
         return []
 
     def snapshot(self) -> dict[str, object]:
+        """The node's state for the results (JSON-ready): its id and strategy name."""
         return {"node": self.me, "strategy": self.name}
 
 
@@ -132,6 +133,9 @@ class Wrapper(ByzantineNode):
         return self.rewrite(self.inner.receive(sender, msg, now), now)
 
     def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
+        """What the corrupted node sends instead of the honest node's `effects` (answering an
+        input at time `now`). Override it; the base keeps the sends and drops the rest (a
+        corrupted node never decides nor halts)."""
         return [e for e in effects if isinstance(e, Broadcast | Send)]
 
     def snapshot(self) -> dict[str, object]:
@@ -164,6 +168,8 @@ class ItemRewriter(Wrapper):
         self.inner = bracha_node(self.inner, self.name)
 
     def rewrite_item(self, item: Item) -> Item:
+        """The item to broadcast instead of `item`, the honest node's next item. Override it;
+        return `item` itself to leave the broadcast as it is."""
         return item
 
     def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
