@@ -106,12 +106,12 @@ class ByzantineNode:
         self.oracle = ctx.oracle
 
     def start(self, now: float = 0.0) -> list[Effect]:
-        """The node's first effects, at time `now`; the base class sends nothing."""
+        """The node's first effects, at time `now` (`ByzantineNode` sends nothing)."""
         return []
 
     def receive(self, sender: int, msg: Any, now: float = 0.0) -> list[Effect]:
-        """The effects of `msg` from node `sender` arriving at time `now`; the base class
-        sends nothing."""
+        """The effects of `msg` from node `sender` arriving at time `now` (`ByzantineNode`
+        sends nothing)."""
         return []
 
     def snapshot(self) -> dict[str, object]:
@@ -130,9 +130,12 @@ class Wrapper(ByzantineNode):
         self.inner = inner if inner is not None else spec.honest()
 
     def start(self, now: float = 0.0) -> list[Effect]:
+        """The inner honest node's first effects, through `rewrite`."""
         return self.rewrite(self.inner.start(now), now)
 
     def receive(self, sender: int, msg: Any, now: float = 0.0) -> list[Effect]:
+        """The inner honest node's effects of `msg` from `sender` at `now`, through
+        `rewrite`."""
         return self.rewrite(self.inner.receive(sender, msg, now), now)
 
     def rewrite(self, effects: list[Effect], now: float) -> list[Effect]:
@@ -142,6 +145,7 @@ class Wrapper(ByzantineNode):
         return [e for e in effects if isinstance(e, Broadcast | Send)]
 
     def snapshot(self) -> dict[str, object]:
+        """The inner node's snapshot, with the strategy's name."""
         return {**self.inner.snapshot(), "strategy": self.name}
 
 
