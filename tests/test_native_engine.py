@@ -23,12 +23,12 @@ from byzlab.adversary.assemble import assemble_simulator
 from byzlab.adversary.engine import delivery_log, native_support, run_simulator
 from byzlab.adversary.schedulers import make_scheduler
 from byzlab.cli import main
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params
 from byzlab.seeds import make_inputs
+from tests.nativeutil import requires_native
 
-pytestmark = pytest.mark.skipif(
-    native.extension() is None, reason=native.missing_reason() or "native engine not built"
-)
+pytestmark = requires_native
 
 PROTOCOLS = ("bracha-local", "ideal-coin")
 SCHEDULERS = ("fifo", "random", "hold-f", "exponential", "latency-matrix", "targeted", "partition")
@@ -40,7 +40,12 @@ def _sim(n: int, protocol: str, seed: int, scheduler: Any = "random", **kw: Any)
     params = Params.practical(n, kw.pop("f", (n - 1) // 3))
     inputs = kw.pop("inputs", make_inputs("random", n, seed))
     return assemble_simulator(
-        params, protocol=protocol, inputs=inputs, seed=seed, scheduler=scheduler, **kw
+        params,
+        protocol=BUILTIN_PROTOCOLS[protocol],
+        inputs=inputs,
+        seed=seed,
+        scheduler=scheduler,
+        **kw,
     )
 
 

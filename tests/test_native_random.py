@@ -15,10 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from byzlab import native
+from tests.nativeutil import requires_native
 
-pytestmark = pytest.mark.skipif(
-    native.extension() is None, reason=native.missing_reason() or "native engine not built"
-)
+pytestmark = requires_native
 
 seeds = st.integers(min_value=-(2**200), max_value=2**200)
 

@@ -212,3 +212,24 @@ impl Mt {
         -(1.0 - self.random()).ln() / lambd
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Mt;
+
+    #[test]
+    fn known_cpython_values() {
+        // random.Random(0).random(), random.Random(42).random(), random.Random(2**40).random()
+        assert_eq!(Mt::from_key(&[0]).random(), 0.8444218515250481);
+        assert_eq!(Mt::from_key(&[42]).random(), 0.6394267984578837);
+        assert_eq!(Mt::from_key(&[0, 256]).random(), 0.1036394562812375);
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let mut mt = Mt::from_key(&[7]);
+        mt.random();
+        let mut copy = Mt::from_state(&mt.state()).expect("a valid state");
+        assert_eq!(copy.random(), mt.random());
+    }
+}

@@ -106,3 +106,32 @@ impl<T> Calendar<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Calendar;
+
+    #[test]
+    fn pops_in_time_then_seqno_order() {
+        let mut q = Calendar::new(1.0);
+        let mut seq = 0;
+        let mut now = 0.0;
+        let mut popped = Vec::new();
+        // a deterministic mix of delays in [0, 1], ties included
+        for round in 0..200u64 {
+            for k in 0..5u64 {
+                seq += 1;
+                let delay = ((round * 7 + k * 13) % 11) as f64 / 10.0;
+                q.push(now + delay.min(1.0), seq, ());
+            }
+            let e = q.pop().expect("queued");
+            now = e.time;
+            popped.push((e.time, e.seqno));
+        }
+        while let Some(e) = q.pop() {
+            popped.push((e.time, e.seqno));
+        }
+        assert_eq!(popped.len(), 1000);
+        assert!(popped.windows(2).all(|w| w[0] <= w[1]), "out of order");
+    }
+}

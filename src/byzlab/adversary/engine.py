@@ -26,6 +26,7 @@ from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.errors import InvariantViolation
 from byzlab.network.sim import DecisionRecord, SimResult, Simulator
 from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.effects import Effect
 from byzlab.node.messages import DecideMsg, Message
 from byzlab.node.validity import valid_decision
@@ -35,11 +36,6 @@ __all__ = ["delivery_log", "native_support", "run_simulator"]
 
 # (time, dst, src, kind, origin, seq, iteration, step, value); a DECIDE is kind 3
 Delivery = tuple[float, int, int, int, int, int, int, int, int]
-
-
-def _protocol_name(sim: Simulator) -> str:
-    protocol: Any = sim.protocol
-    return protocol if isinstance(protocol, str) else str(getattr(protocol, "name", protocol))
 
 
 def _scheduler_args(sim: Simulator, native_names: Sequence[str]) -> dict[str, Any] | str:
@@ -85,9 +81,10 @@ def native_support(sim: Simulator) -> str | None:
     ext = native.extension()
     if ext is None:
         return native.missing_reason()
-    protocol = _protocol_name(sim)
-    if protocol not in ext.PROTOCOLS:
-        return f"the native engine runs {' and '.join(ext.PROTOCOLS)}, not {protocol}, yet"
+    # exactly the built-in objects: a plugin's protocol may share their engine, not its rules
+    protocol = sim.protocol
+    if protocol.name not in ext.PROTOCOLS or protocol is not BUILTIN_PROTOCOLS[protocol.name]:
+        return f"the native engine runs {' and '.join(ext.PROTOCOLS)}, not {protocol.name}, yet"
     if sim.byzantine_ids or any(type(node) is not HonestNode for node in sim.nodes):
         return "corrupted nodes run only on the Python engine, for now"
     if sim.observers:
@@ -110,7 +107,7 @@ def _native(sim: Simulator, *, log: bool) -> dict[str, Any]:
         f=params.f,
         quorum=params.quorum,
         window=params.window,
-        ideal=_protocol_name(sim) == "ideal-coin",
+        ideal=sim.protocol.name == "ideal-coin",
         ideal_seed=nodes[0].ideal_seed,
         inputs=[node.input_value for node in nodes],
         node_states=[native.mt_state(node.rng) for node in nodes],
@@ -162,7 +159,7 @@ def _native_result(sim: Simulator, out: dict[str, Any]) -> SimResult:
         trace_hash=digest,
         seed=sim.seed,
         params=sim.params.to_dict(),
-        protocol=_protocol_name(sim),
+        protocol=sim.protocol.name,
         scheduler=sim.scheduler.describe(),
         byzantine={},
         inputs=sim.inputs,
