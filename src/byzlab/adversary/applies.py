@@ -15,9 +15,18 @@ pairing does not hold, e.g. ``adversary.strategy: "mirror-mimic" does not apply 
 
 from __future__ import annotations
 
+from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.protocol import Protocol
 
-__all__ = ["refusal"]
+__all__ = ["bracha_only", "refusal"]
+
+
+def bracha_only(needs: str | None, protocol: Protocol) -> str | None:
+    """`applies_to` of a built-in that `needs` something of the Bracha family (in words), or
+    None if it needs nothing of it: None when it applies to `protocol`, else the reason."""
+    if needs is None or isinstance(protocol, BrachaProtocol):
+        return None
+    return f"it needs {needs}"
 
 
 def refusal(field: str, name: str, cls: type, protocol: Protocol) -> str | None:

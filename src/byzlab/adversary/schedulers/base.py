@@ -22,10 +22,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from byzlab.adversary.applies import refusal
+from byzlab.adversary.applies import bracha_only, refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.view import AdversaryView
-from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.messages import Message
 from byzlab.node.protocol import Protocol
 
@@ -54,9 +53,7 @@ class Scheduler:
     @classmethod
     def applies_to(cls, protocol: Protocol) -> str | None:
         """None if this scheduler can run on `protocol`, else why not ("it needs ...")."""
-        if cls.needs is None or isinstance(protocol, BrachaProtocol):
-            return None
-        return f"it needs {cls.needs}"
+        return bracha_only(cls.needs, protocol)
 
     def __post_init__(self) -> None:
         refused = refusal("scheduler", self.name, type(self), self.ctx.protocol)

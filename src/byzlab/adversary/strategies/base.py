@@ -30,10 +30,9 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from byzlab.adversary.applies import refusal
+from byzlab.adversary.applies import bracha_only, refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.node.agreement import HonestNode
-from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.effects import Broadcast, Effect, Send
 from byzlab.node.messages import Item, Kind, RbcMsg
 from byzlab.node.params import Params
@@ -90,9 +89,7 @@ class ByzantineNode:
     @classmethod
     def applies_to(cls, protocol: Protocol) -> str | None:
         """None if this strategy can run on `protocol`, else why not ("it needs ...")."""
-        if cls.needs is None or isinstance(protocol, BrachaProtocol):
-            return None
-        return f"it needs {cls.needs}"
+        return bracha_only(cls.needs, protocol)
 
     def __init__(self, spec: NodeSpec, ctx: AdversaryContext) -> None:
         refused = refusal("strategy", self.name, type(self), spec.protocol)
