@@ -21,7 +21,7 @@ from byzlab.orchestration.results import git_commit
 __all__ = ["BENCHMARKS", "Context", "Figure", "Section", "environment", "median", "number"]
 
 # Benchmark keys in the order they run; runner.py maps them to modules.
-BENCHMARKS = ("sim", "transport", "latency", "scaling", "limits", "memory")
+BENCHMARKS = ("sim", "transport", "latency", "scaling", "limits", "memory", "engines")
 BACKENDS = ("sim", "local", "docker")
 
 

@@ -39,6 +39,7 @@ MODULES = {
     "scaling": "scaling",
     "limits": "limits",
     "memory": "memory",
+    "engines": "engines",
 }
 FULL_BUDGET_S = 600.0
 QUICK_BUDGET_S = 20.0
