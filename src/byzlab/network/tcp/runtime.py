@@ -241,6 +241,9 @@ class NodeRuntime:
                     await self._wake.wait()
         self.trace.event("stop", reason=self.stop_reason)
         log.info("node %d: stopping (%s)", self.me, self.stop_reason)
+        # A stopping node takes no more inputs: a node still running the protocol (taken
+        # over by the adversary, or out of time) would otherwise send into the closed batcher.
+        self._tasks[2].cancel()
         # Let the batcher write what is queued (the last DECIDE, the halted snapshot), but
         # do not hang on a dead proxy: its frames would be lost anyway.
         self.batcher.close()
