@@ -50,6 +50,29 @@ def test_first_decider_corrupts_the_first_node_to_decide() -> None:
     assert result.agreed
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_most_influential_corrupts_at_an_epoch_boundary(seed: int) -> None:
+    """T = 1 and the split-vote scheduler: the run reaches iteration 2, the first epoch
+    boundary, where the rule takes the honest node whose coin column weighed most."""
+    scn = parse_scenario(
+        {
+            "run": {"n": 7, "seed": seed},
+            "params": {"T": 1},
+            "adversary": {
+                "scheduler": "split-vote",
+                "byzantine": [{"node": 6, "strategy": "equivocate"}],
+                "corrupt": [{"rule": "most-influential", "strategy": "mirror-mimic"}],
+            },
+        }
+    )
+    sim = build_simulator(scn)
+    result = sim.run()
+    ((at, node, rule, strategy),) = sim.observers[0].corrupted
+    assert rule == "most-influential" and strategy == "mirror-mimic", f"seed={seed}"
+    assert 0 < at < result.latency_delta and result.iterations >= 2, f"seed={seed} at={at}"
+    assert node not in result.honest_decisions and result.agreed, f"seed={seed}"
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
@@ -80,6 +103,12 @@ def test_summary_json_records_who_was_corrupted_when(tmp_path: Path) -> None:
     assert summary["byzantine"]["1"] == "silent (corrupted at t=2.00)"
     assert "1" not in summary["honest_decisions"]
     assert summary["agreed"]
+    static, taken = summary["corrupted"]
+    assert static == {"node": 6, "at": 0.0, "rule": "static", "strategy": "equivocate"}
+    assert taken["node"] == 1 and taken["rule"] == "at-time" and taken["strategy"] == "silent"
+    assert 2.0 <= taken["at"] < summary["latency_delta"], summary
+    rows = (outcome.out_dir / "nodes.csv").read_text().splitlines()
+    assert rows[2].startswith("1,corrupted,silent,"), rows
 
 
 def test_a_corrupt_table_round_trips_through_toml() -> None:
@@ -92,9 +121,26 @@ def test_a_corrupt_table_round_trips_through_toml() -> None:
     assert again.adversary.corrupt == scn.adversary.corrupt
 
 
-def test_real_backends_refuse_adaptive_corruption_until_the_proxy_supports_it() -> None:
+def test_the_proxy_holds_the_keys_of_the_corruptible_nodes_and_no_others() -> None:
     from byzlab.orchestration.plan import RunPlan
 
-    scn = parse_scenario(_scenario({"rule": "first-decider"}))
-    with pytest.raises(ScenarioError, match="simulator only so far"):
-        RunPlan.of(scn).proxy_config(key_dir="k", port=0, stats_file="s", ready_file="r")
+    def proxy_keys(*corrupt: dict[str, object]) -> list[int]:
+        return sorted(RunPlan.of(parse_scenario(_scenario(*corrupt))).key_ids(None))
+
+    # ids 0..6 are nodes, 7 is the proxy's own key, 6 is Byzantine from the start
+    assert proxy_keys() == [6, 7]
+    assert proxy_keys({"rule": "at-time", "nodes": [2]}) == [2, 6, 7]
+    assert proxy_keys({"rule": "at-time"}) == [0, 6, 7]  # the lowest honest id
+    assert proxy_keys({"rule": "first-decider"}) == list(range(8))  # anyone may decide first
+    plan = RunPlan.of(parse_scenario(_scenario({"rule": "at-time", "nodes": [2], "at_time": 1.5})))
+    cfg = plan.proxy_config(key_dir="k", port=0, stats_file="s", ready_file="r")
+    assert cfg["corrupt"] == [
+        {
+            "rule": "at-time",
+            "strategy": "mirror-mimic",
+            "options": {},
+            "count": 1,
+            "at_time": 1.5,
+            "nodes": [2],
+        }
+    ]

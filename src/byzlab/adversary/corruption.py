@@ -30,7 +30,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -39,6 +39,7 @@ from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
 from byzlab.node.agreement import HonestNode
 from byzlab.node.coin import clip
+from byzlab.node.protocol import ProtocolNode
 
 if TYPE_CHECKING:
     from byzlab.network.sim import Simulator
@@ -98,7 +99,7 @@ class Corruption(NamedTuple):
 class CorruptionRule:
     """One [[adversary.corrupt]] entry: when to corrupt whom, and the strategy it then runs.
 
-    `victims(run)` names the nodes to take now; `take_over(node, at)` turns one honest node
+    `due(run)` names the nodes to take now; `take_over(node, at)` turns one honest node
     into the strategy and records it in `corrupted`."""
 
     ctx: AdversaryContext = field(repr=False)
@@ -149,13 +150,18 @@ class CorruptionRule:
         }
         return sorted(honest, key=lambda i: -influence[i])[:1]
 
-    def take_over(self, node: HonestNode, at: float) -> ByzantineNode:
-        """The strategy, continuing from the honest node's state (keys, coins, views); the
-        shared view counts the node as Byzantine from now on, and `corrupted` records it at
-        time `at`."""
-        spec = NodeSpec(
-            node.me, node.params, node.protocol, node.input_value, node.rng, node.ideal_seed
-        )
+    def due(self, run: RunView) -> Iterator[int]:
+        """The victims of `victims`, one at a time, while the rule may still corrupt: the
+        caller takes each over before asking for the next."""
+        for victim in self.victims(run):
+            if self.exhausted(run):
+                return
+            yield victim
+
+    def take_over(self, spec: NodeSpec, node: ProtocolNode, at: float) -> ByzantineNode:
+        """The strategy for the node of `spec`, continuing from its honest state machine
+        `node` (keys, coins, views); the shared view counts the node as Byzantine from now
+        on, and `corrupted` records it at time `at`."""
         options = plugin_kwargs(strategy_class(self.strategy), self.options)
         try:
             strategy = make_strategy(self.strategy, spec, self.ctx, inner=node, **options)
@@ -188,13 +194,13 @@ class AdaptiveCorruption(CorruptionRule):
     simulator (`_SimRun`) and corrupts with `Simulator.replace`."""
 
     def __call__(self, sim: Simulator, now: float) -> None:
-        run = _SimRun(sim, now)
-        for victim in self.victims(run):
-            if self.exhausted(run):
-                return
+        for victim in self.due(_SimRun(sim, now)):
             node = sim.nodes[victim]
             assert isinstance(node, HonestNode)  # run.honest() lists honest node objects only
-            corrupted = self.take_over(node, now)
+            spec = NodeSpec(
+                node.me, node.params, node.protocol, node.input_value, node.rng, node.ideal_seed
+            )
+            corrupted = self.take_over(spec, node, now)
             sim.replace(victim, corrupted, f"{corrupted.name} (corrupted at t={now:.2f})")
 
 

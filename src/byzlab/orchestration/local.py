@@ -332,7 +332,7 @@ class LocalRun(ProcessRun):
         """Write summary.json, nodes.csv, traces/ and proxy-stats.json; return the outcome."""
         results, by_node, stats = self.gather()
         exit_codes: dict[int, int | None] = {i: p.returncode for i, p in self.node_procs().items()}
-        stopped = self.stopped_reason(waited, results, len(self.honest_ids))
+        stopped = self.stopped_reason(waited, results, self.still_honest())
         # A node process killed by a signal before it could report is a crash fault: within
         # the fault budget it counts toward f and is left out of the agreement check.
         crashed = {

@@ -11,8 +11,10 @@ processes, ``/data`` inside a container, ``/run/secrets`` under compose).
 
 Key pairs: a run has n + 1 of them, ids 0..n-1 for the nodes and id n for the proxy's side
 channel, bound to the run id (``network/keys.py``). Honest node i holds only its own; the
-proxy holds its own and those of the Byzantine nodes, which the adversary controls
-(``key_ids``).
+proxy holds its own, those of the Byzantine nodes, which the adversary controls, and, when
+the scenario has ``[[adversary.corrupt]]``, those of the honest nodes a rule could take over
+(``corruptible``: the adversary needs a node's keys to run it after the takeover and to keep
+its shadow replica, ``adversary/proxy/shadows.py``), and no other (``key_ids``).
 
 Live metrics (``[metrics] port = P``, docs/metrics.md): the proxy serves them on port P and
 honest node i on P + 1 + i (``metrics_port``), on the address the backend gives (loopback
@@ -26,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from byzlab.errors import ScenarioError
+from byzlab.adversary.corruption import corruptible
 from byzlab.node.params import Params
 from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
 
@@ -53,15 +55,20 @@ class RunPlan:
     params: Params
     inputs: list[int]
     byzantine: dict[int, str]  # corrupted node -> its strategy
+    corruptible: list[int]  # honest nodes an [[adversary.corrupt]] rule could take over
 
     @classmethod
     def of(cls, scenario: Scenario, *, run_id: str | None = None) -> RunPlan:
+        adversary = scenario.adversary
+        byzantine = {b.node: b.strategy for b in adversary.byzantine}
+        honest = [i for i in range(scenario.n) if i not in byzantine]
         return cls(
             scenario=scenario,
             run_id=run_id or new_run_id(scenario.seed),
             params=build_params(scenario),
             inputs=resolve_inputs(scenario),
-            byzantine={b.node: b.strategy for b in scenario.adversary.byzantine},
+            byzantine=byzantine,
+            corruptible=corruptible(adversary.corrupt, honest),
         )
 
     @property
@@ -103,7 +110,7 @@ class RunPlan:
 
     def key_ids(self, node: int | None) -> list[int]:
         """The ids of the private keys honest node ``node`` holds (the proxy's for None)."""
-        return [self.n, *self.byzantine] if node is None else [node]
+        return [self.n, *self.byzantine, *self.corruptible] if node is None else [node]
 
     def proxy_config(
         self,
@@ -119,15 +126,6 @@ class RunPlan:
         so do its metrics; ``options`` are further ``ProxyConfig`` fields (tests,
         benchmarks)."""
         adversary = self.scenario.adversary
-        if adversary.corrupt:
-            # The proxy does not take over live honest processes yet: refuse rather than
-            # run a different experiment than the scenario describes.
-            raise ScenarioError(
-                [
-                    "adversary.corrupt: adaptive corruption runs in the simulator only so "
-                    "far; run this scenario with --backend sim"
-                ]
-            )
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
             "protocol": self.protocol,
@@ -137,6 +135,7 @@ class RunPlan:
             "key_dir": key_dir,
             "port": port,
             "byzantine": [b.model_dump() for b in adversary.byzantine],
+            "corrupt": [c.model_dump(exclude_none=True) for c in adversary.corrupt],
             "scheduler": adversary.scheduler,
             "scheduler_options": dict(adversary.scheduler_options),
             "delta_s": adversary.delta_s,

@@ -8,12 +8,17 @@ directory and its ``work/`` tree, the run's key pairs, why a run stopped, and ``
 which turns the outputs into the common result files (``results.py``): ``summary.json``,
 ``nodes.csv``, ``traces/node-<i>.jsonl`` and ``proxy-stats.json``. The backends differ in
 how they start and watch their processes, and in what they count as a crash.
+
+Adaptive corruption (``[[adversary.corrupt]]``, ``adversary/proxy/shadows.py``): a node the
+adversary took over mid-run is told so by the proxy, and its process writes its result and
+exits cleanly. The proxy's statistics say who was taken when (``corrupted``); ``gather``
+leaves those nodes' results out (their decisions no longer count, as in the simulator),
+``finish`` counts them as faulty, marks them "corrupted" in ``nodes.csv`` (not "crashed":
+the process was retired, not lost) and lists every corruption in ``summary.json``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,10 +29,14 @@ from byzlab.network.keys import ROSTER_FILE, generate_keys
 from byzlab.orchestration.backend import Backend, RunOutcome
 from byzlab.orchestration.provenance import run_plugins
 from byzlab.orchestration.results import (
+    CORRUPTED_NOTE,
+    adaptive_corruptions,
     build_summary,
+    corrupted_list,
     gather_outputs,
     git_commit,
     mark_complete,
+    mark_role,
     nodes_csv,
     start_run_dir,
 )
@@ -53,6 +62,7 @@ class ProcessRun(Backend):
         self.proxy_options = dict(proxy_options or {})  # further ProxyConfig fields
         self.node_options = dict(node_options or {})  # further NodeConfig fields
         self.force = force
+        self.corrupted: dict[int, str] = {}  # taken over mid-run: node -> strategy (gather)
 
     # ----------------------------------------------------------------- paths
 
@@ -105,10 +115,21 @@ class ProcessRun(Backend):
 
     def gather(self) -> tuple[dict[int, dict[str, Any]], dict[int, bytes], dict[str, Any]]:
         """Every node's result and trace, and the proxy's final statistics (copied into the
-        results directory as ``traces/`` and ``proxy-stats.json``)."""
-        return gather_outputs(
+        results directory as ``traces/`` and ``proxy-stats.json``). The results of nodes the
+        adversary took over mid-run are left out; they are in ``corrupted``."""
+        results, traces, stats = gather_outputs(
             self.out_dir, {i: self.node_dir(i) / "out" for i in self.honest_ids}, self.stats_file
         )
+        self.corrupted = {
+            c["node"]: c["strategy"] for c in adaptive_corruptions(stats, self.honest_ids)
+        }
+        for i in self.corrupted:
+            results.pop(i, None)
+        return results, traces, stats
+
+    def still_honest(self) -> int:
+        """Honest nodes of the plan that the adversary did not take over (after ``gather``)."""
+        return len(self.honest_ids) - len(self.corrupted)
 
     def finish(
         self,
@@ -123,8 +144,10 @@ class ProcessRun(Backend):
         table: str,
         extra: Mapping[str, Any] | None = None,
     ) -> RunOutcome:
-        """Write ``nodes.csv`` (``table``) and ``summary.json`` (``faulty`` nodes are left out of
-        agreement and validity; ``extra`` keys are the backend's own) and return the outcome."""
+        """Write ``nodes.csv`` (``table``) and ``summary.json`` (``faulty`` nodes, and those
+        the adversary took over, are left out of agreement and validity; ``extra`` keys are
+        the backend's own) and return the outcome."""
+        faulty = {**faulty, **self.corrupted}
         summary = build_summary(
             n=self.n,
             seed=self.seed,
@@ -144,10 +167,14 @@ class ProcessRun(Backend):
         )
         summary["crashed"] = {str(k): v for k, v in sorted(crashed.items())}
         summary["plugins"] = run_plugins(self.scenario)
+        summary["corrupted"] = corrupted_list(
+            self.byzantine, adaptive_corruptions(stats, self.honest_ids)
+        )
+        summary.setdefault("notes", {})["corrupted"] = CORRUPTED_NOTE
         summary.update(extra or {})
         summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
         summary["wall_time_s"] = self.wall_time_s()
-        atomic_write_text(self.out_dir / "nodes.csv", table)
+        atomic_write_text(self.out_dir / "nodes.csv", mark_role(table, self.corrupted, "corrupted"))
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)
 
@@ -165,7 +192,7 @@ class ProcessRun(Backend):
         results, by_node, stats = self.gather()
         faulty = {**self.byzantine, **crashed}
         survivors = {i: r for i, r in results.items() if i not in crashed}
-        stopped = self.stopped_reason(waited, survivors, len(self.honest_ids) - len(crashed))
+        stopped = self.stopped_reason(waited, survivors, self.still_honest() - len(crashed))
         table = self.nodes_table(
             byzantine=faulty,
             node_results=results,
@@ -180,7 +207,7 @@ class ProcessRun(Backend):
             faulty=faulty,
             crashed=crashed,
             exit_codes=exit_codes,
-            table=_mark_crashed(table, crashed),
+            table=mark_role(table, crashed, "crashed"),
             extra=extra,
         )
 
@@ -207,17 +234,3 @@ class ProcessRun(Backend):
 
     def wall_time_s(self) -> float:
         return time.monotonic() - self.started_at
-
-
-def _mark_crashed(table: str, crashed: Mapping[int, str]) -> str:
-    """nodes.csv with role "crashed" (not "byzantine") for nodes that were lost."""
-    if not crashed:
-        return table
-    rows = list(csv.reader(io.StringIO(table)))
-    role = rows[0].index("role")
-    for row in rows[1:]:
-        if int(row[0]) in crashed:
-            row[role] = "crashed"
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()

@@ -52,16 +52,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from byzlab.adversary.corruption import STATIC
 from byzlab.atomicio import atomic_write_bytes, atomic_write_json, read_json
 from byzlab.node.validity import valid_decision
 
 __all__ = [
+    "CORRUPTED_NOTE",
     "NODE_CSV_COLUMNS",
     "RUN_SUMMARY_KEYS",
     "SUMMARY_KEYS",
+    "adaptive_corruptions",
     "build_summary",
+    "corrupted_list",
     "gather_outputs",
     "git_commit",
+    "mark_role",
     "nodes_csv",
     "remove_stale_tmp",
     "start_run_dir",
@@ -367,6 +372,54 @@ def build_summary(
     }
 
 
+# --------------------------------------------------------------------------- corruption
+
+CORRUPTED_NOTE = (
+    "every corrupted node as {node, at, rule, strategy}: rule 'static' and at = 0 for "
+    "[[adversary.byzantine]]; for [[adversary.corrupt]] the rule that fired and the time of "
+    "the takeover, in virtual time (units of delta) in the simulator and in seconds since the "
+    "start on real processes"
+)
+
+
+def adaptive_corruptions(
+    stats: Mapping[str, Any], honest_ids: Iterable[int]
+) -> list[dict[str, Any]]:
+    """The takeovers the proxy recorded (``proxy-stats.json``'s ``corrupted``), keeping only
+    well-formed entries about honest nodes of the plan, each node once."""
+    honest = set(honest_ids)
+    entries = stats.get("corrupted") if isinstance(stats, Mapping) else None
+    out: dict[int, dict[str, Any]] = {}
+    for c in entries if isinstance(entries, list) else ():
+        if not isinstance(c, dict):
+            continue
+        node, at, rule, strategy = (c.get(k) for k in ("node", "at", "rule", "strategy"))
+        if (
+            type(node) is int
+            and node in honest
+            and isinstance(at, int | float)
+            and not isinstance(at, bool)
+            and isinstance(rule, str)
+            and isinstance(strategy, str)
+        ):
+            out.setdefault(
+                node, {"node": node, "at": float(at), "rule": rule, "strategy": strategy}
+            )
+    return list(out.values())
+
+
+def corrupted_list(
+    static: Mapping[int, str], adaptive: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """summary.json's ``corrupted``: the nodes corrupted from the start (at 0, rule
+    "static"), then the takeovers in time order (see ``CORRUPTED_NOTE``)."""
+    first = [
+        {"node": i, "at": 0.0, "rule": STATIC, "strategy": s} for i, s in sorted(static.items())
+    ]
+    later = sorted((dict(c) for c in adaptive), key=lambda c: (c["at"], c["node"]))
+    return first + later
+
+
 def nodes_csv(
     n: int,
     *,
@@ -414,4 +467,23 @@ def nodes_csv(
                 "" if exit_codes.get(i) is None else exit_codes[i],
             ]
         )
+    return buf.getvalue()
+
+
+def mark_role(table: str, nodes: Mapping[int, str], role_name: str) -> str:
+    """nodes.csv with role ``role_name`` for ``nodes``: "crashed" (not "byzantine") for
+    nodes that were lost, "corrupted" with their strategy (``nodes``' values) for nodes the
+    adversary took over mid-run."""
+    if not nodes:
+        return table
+    rows = list(csv.reader(io.StringIO(table)))
+    role = rows[0].index("role")
+    strategy = rows[0].index("strategy")
+    for row in rows[1:]:
+        if int(row[0]) in nodes:
+            row[role] = role_name
+            if role_name == "corrupted":
+                row[strategy] = nodes[int(row[0])]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.invariants import check_invariant1, epoch_weights
 from byzlab.network.sim import SimResult, Simulator
 from byzlab.node.agreement import HonestNode
@@ -119,6 +120,16 @@ def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[s
         "delta": sim.delta,
         "honest": list(sim.honest_ids),
         "byzantine": {str(k): v for k, v in sorted(result.byzantine.items())},
+        # adaptive corruptions as {node, at (virtual time), rule, strategy}, in time order
+        "corrupted": [
+            c.to_json()
+            for c in sorted(
+                c
+                for rule in sim.observers
+                if isinstance(rule, AdaptiveCorruption)
+                for c in rule.corrupted
+            )
+        ],
         "inputs": list(result.inputs),
         "stopped": result.stopped,
         "end_time": sim.now,

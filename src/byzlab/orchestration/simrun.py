@@ -3,7 +3,9 @@
 It writes the results directory every backend writes (``backend.RESULT_FILES``):
 ``scenario.toml``, ``nodes.csv`` (one row per node, virtual decision times) and
 ``summary.json`` (the keys of ``byzlab sim --json`` plus the run's id, backend, commit and
-wall time, ``max_time`` and ``decision_times`` in virtual time), and in addition the compact
+wall time, ``max_time``, ``decision_times`` in virtual time, and ``corrupted``: every
+corrupted node, those taken over by ``[[adversary.corrupt]]`` with the virtual time of the
+takeover and marked "corrupted" in ``nodes.csv``), and in addition the compact
 trace ``trace.json`` that plots and replays read (``runtrace.py``). The simulator is built by
 ``runtrace.run_recorded`` from the scenario exactly as ``byzlab sim --scenario`` builds it,
 so a run here, its replay and ``byzlab sim --scenario results/<run-id>/scenario.toml`` have
@@ -19,7 +21,15 @@ from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.orchestration import runtrace
 from byzlab.orchestration.backend import Backend, RunOutcome, StatusHook
 from byzlab.orchestration.provenance import run_plugins
-from byzlab.orchestration.results import git_commit, mark_complete, nodes_csv, start_run_dir
+from byzlab.orchestration.results import (
+    CORRUPTED_NOTE,
+    corrupted_list,
+    git_commit,
+    mark_complete,
+    mark_role,
+    nodes_csv,
+    start_run_dir,
+)
 from byzlab.orchestration.scenario import Scenario
 
 __all__ = ["SimRun"]
@@ -82,22 +92,23 @@ class SimRun(Backend):
                 "latency_s": None,
                 "delta_s": None,
                 "decision_times": {str(d.node): d.time for d in result.decisions},
+                "corrupted": corrupted_list(self.byzantine, rec.trace["corrupted"]),
                 "notes": {
                     "decision_times": "virtual time, in units of delta (the maximum delay)",
+                    "corrupted": CORRUPTED_NOTE,
                 },
             }
         )
         atomic_write_json(self.out_dir / "trace.json", rec.trace)
-        atomic_write_text(
-            self.out_dir / "nodes.csv",
-            nodes_csv(
-                self.n,
-                byzantine=self.byzantine,
-                inputs=self.inputs,
-                node_results=node_results,
-                exit_codes={},
-                start_time=0.0,
-            ),
+        table = nodes_csv(
+            self.n,
+            byzantine=self.byzantine,
+            inputs=self.inputs,
+            node_results=node_results,
+            exit_codes={},
+            start_time=0.0,
         )
+        taken = {c["node"]: c["strategy"] for c in rec.trace["corrupted"]}
+        atomic_write_text(self.out_dir / "nodes.csv", mark_role(table, taken, "corrupted"))
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, result.stopped)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from byzlab.network.auth import REPLAY_WINDOW
 from byzlab.network.framing import MAX_FRAME
 
-__all__ = ["TAMPER_MODES", "ByzantineSpec", "InjectSpec", "ProxyConfig"]
+__all__ = ["TAMPER_MODES", "ByzantineSpec", "CorruptSpec", "InjectSpec", "ProxyConfig"]
 
 TAMPER_MODES = ("none", "flip-byte")
 
@@ -28,6 +28,20 @@ class ByzantineSpec(BaseModel):
     node: int = Field(ge=0)
     strategy: str
     options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CorruptSpec(BaseModel):
+    """One adaptive corruption rule (``byzlab.adversary.corruption``): when it fires, the
+    proxy takes over the node from its shadow replica (``shadows.py``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    rule: str
+    strategy: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    count: int = Field(default=1, ge=1)
+    at_time: float = Field(default=5.0, ge=0)
+    nodes: list[int] | None = None
 
 
 class InjectSpec(BaseModel):
@@ -65,6 +79,7 @@ class ProxyConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)
     byzantine: list[ByzantineSpec] = Field(default_factory=list)
+    corrupt: list[CorruptSpec] = Field(default_factory=list)
     scheduler: str = "fifo"
     scheduler_options: dict[str, Any] = Field(default_factory=dict)
     delta_s: float = Field(default=0.005, ge=0)

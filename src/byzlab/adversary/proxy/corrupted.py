@@ -9,6 +9,10 @@ MAC-checked with the corrupted node's key, like any receiver would; what a corru
 sends is sealed with its own link keys and scheduled like any relayed frame (to another
 corrupted node, the messages themselves, which never leave the proxy).
 
+Nodes taken over mid-run (adaptive corruption, ``shadows.py``) join them with ``adopt``:
+their strategy wraps the node's shadow replica, and their link senders continue after the
+last frame the proxy relayed from the node's own process.
+
 After a restart of the proxy the strategies start over: their link senders continue from a
 sequence number derived from the wall clock, so their new frames are not rejected as
 replays of the previous incarnation's.
@@ -82,6 +86,7 @@ class CorruptedNodes:
         self._clock = clock
         self._schedule = schedule
         self._interpreter = EffectInterpreter(n, self, view)
+        self._view = view
         self._local: deque[Message] = deque()  # the acting strategy's own copies, in order
         self._out: dict[int, list[Message]] = {}  # what it sent the others, per destination
         self._decode = decode
@@ -155,6 +160,24 @@ class CorruptedNodes:
         while local:
             msg = local.popleft()
             perform(b, actor.strategy.receive(b, msg, clock.now()), clock.now())
+        self._send(actor, out)
+
+    def adopt(self, actor: Actor, backlog: dict[int, list[Message]]) -> None:
+        """Adaptive corruption (``shadows.py``): a node taken over mid-run joins the
+        corrupted nodes, its strategy running with its link keys from now on. ``backlog`` is
+        what it had sent as an honest node that its process had not: shown to the view and
+        sent now."""
+        self.actors[actor.node] = actor
+        now = self._clock.now()
+        for msgs in backlog.values():
+            for msg in msgs:
+                self._view.observe(actor.node, msg, now)
+        self._send(actor, backlog)
+
+    def _send(self, actor: Actor, out: dict[int, list[Message]]) -> None:
+        """Schedule what ``actor`` sends, per destination: message objects for another
+        corrupted node, frames sealed with its keys for an honest one."""
+        b = actor.node
         for d, msgs in out.items():
             if d in self.actors:
                 self._schedule(b, d, [], msgs, len(msgs))

@@ -118,7 +118,10 @@ class Delivery:
     """Holds every relayed frame (and every message between corrupted nodes) for the
     scheduler's delay, then puts it in its honest destination's ``Outbox`` or hands it to
     ``to_corrupted``. ``gone(d)``: d halted and disconnected, so frames for it are dropped;
-    ``on_error`` is told about an exception in a delivery (a bug, in a strategy say)."""
+    ``on_error`` is told about an exception in a delivery (a bug, in a strategy say).
+    ``to_honest(pending)``, if given, sees each delivery to an honest node first (adaptive
+    corruption's shadow replicas, ``shadows.py``) and says False once the node has been
+    taken over: the delivery then goes to ``to_corrupted``."""
 
     def __init__(
         self,
@@ -131,6 +134,7 @@ class Delivery:
         to_corrupted: Callable[[Pending], None],
         gone: Callable[[int], bool],
         on_error: Callable[[BaseException], None],
+        to_honest: Callable[[Pending], bool] | None = None,
     ) -> None:
         self.config = config
         self.scheduler = scheduler
@@ -139,6 +143,7 @@ class Delivery:
         self.clock = clock
         self.outboxes: dict[int, Outbox] = {i: Outbox() for i in honest_ids}
         self._to_corrupted = to_corrupted
+        self._to_honest = to_honest
         self._gone = gone
         self._on_error = on_error
         self._directions: dict[tuple[int, int], deque[Pending]] = {}
@@ -276,7 +281,9 @@ class Delivery:
         self.stats.counts["messages_delivered"] += pending.count
         box = self.outboxes.get(pending.dst)
         if box is not None:
-            box.frames.extend(pending.frames)
-            box.ready.set()
-            return
+            if self._to_honest is None or self._to_honest(pending):
+                box.frames.extend(pending.frames)
+                box.ready.set()
+                return
+            box.held -= pending.held  # taken over since: its frames go to its strategy
         self._to_corrupted(pending)

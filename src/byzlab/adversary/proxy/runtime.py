@@ -63,10 +63,11 @@ from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.proxy.clock import RunClock
 from byzlab.adversary.proxy.config import TAMPER_MODES, ProxyConfig
 from byzlab.adversary.proxy.connections import Conn, Connections
-from byzlab.adversary.proxy.corrupted import CorruptedNodes
+from byzlab.adversary.proxy.corrupted import Actor, CorruptedNodes
 from byzlab.adversary.proxy.delivery import Delivery, Pending
 from byzlab.adversary.proxy.inject import Injector
 from byzlab.adversary.proxy.metrics import readings
+from byzlab.adversary.proxy.shadows import Shadows
 from byzlab.adversary.proxy.sidechannel import SideChannel
 from byzlab.adversary.proxy.stats import ProxyStats, StatsFile
 from byzlab.adversary.schedulers import make_scheduler, scheduler_class
@@ -74,7 +75,7 @@ from byzlab.adversary.view import AdversaryView
 from byzlab.atomicio import atomic_write_json
 from byzlab.errors import NodeConfigError
 from byzlab.network.auth import LinkReceiver, link_keys_for
-from byzlab.network.control import DONE, START
+from byzlab.network.control import CORRUPTED, DONE, START
 from byzlab.network.framing import (
     FRAME_HEADER,
     HEADER_SIZE,
@@ -160,12 +161,33 @@ class Proxy:
         # Decode every relayed message when someone may look at it: a scheduler that
         # inspects messages, or corrupted nodes (their strategies read the shared view).
         # Otherwise frames are relayed on their header alone and only counted.
-        self.inspect = bool(self.scheduler.inspects_messages or config.byzantine)
+        # Adaptive corruption's rules read the view too, and shadows compare what they see.
+        self.inspect = bool(self.scheduler.inspects_messages or config.byzantine or config.corrupt)
         # Another family's messages cannot be counted on their header alone (the census
         # reads the Bracha family's), so they are always decoded, by the protocol's decoder.
         self.inspect = self.inspect or not isinstance(protocol, BrachaProtocol)
         self._decoder = protocol.decoder(n)
         self.clock = RunClock(config.delta_s)
+        self.shadows: Shadows | None = None
+        if config.corrupt:
+            if self.record.incarnation > 1:
+                raise NodeConfigError(
+                    "corrupt: a restarted proxy cannot rebuild the shadow replicas of adaptive "
+                    "corruption (they were fed deliveries it never made); the run cannot go on"
+                )
+            self.shadows = Shadows(
+                config,
+                params,
+                adversary,
+                keys=lambda i: link_keys_for(
+                    i, load_private_key(key_dir, i, roster=roster), roster
+                ),
+                honest_ids=self.honest_ids,
+                clock=self.clock,
+                decode=self._decode_unobserved,
+                take_over=self._take_over,
+                on_error=self._on_delivery_error,
+            )
         self.delivery = Delivery(
             config,
             self.scheduler,
@@ -175,6 +197,7 @@ class Proxy:
             to_corrupted=self._to_corrupted,
             gone=self._gone,
             on_error=self._on_delivery_error,
+            to_honest=None if self.shadows is None else self.shadows.to_honest,
         )
         self.byzantine = CorruptedNodes(
             config,
@@ -257,6 +280,10 @@ class Proxy:
             "scheduler": self.scheduler.describe(),
             "delta_s": self.config.delta_s,
             "byzantine": {str(b): a.strategy.name for b, a in self.byzantine.actors.items()},
+            "corrupted": []
+            if self.shadows is None
+            else [c.to_json() for c in self.shadows.corrupted],
+            "shadows": None if self.shadows is None else self.shadows.stats(),
             "snapshots": {str(k): v for k, v in sorted(self.side.snapshots.items())},
         }
 
@@ -346,7 +373,9 @@ class Proxy:
 
     def _on_connected(self, conn: Conn) -> None:
         self._arm_start_grace()
-        if self.done:
+        if self._taken(conn.node):
+            self.connections.send_control(conn, CORRUPTED)
+        elif self.done:
             self.connections.send_control(conn, DONE)
         elif self.started:
             self.connections.send_control(conn, START)
@@ -360,7 +389,22 @@ class Proxy:
 
     def _gone(self, node: int) -> bool:
         """Node halted and disconnected: frames for it are dropped (it processes nothing)."""
-        return node not in self.connections.conns and self.side.halted(node)
+        return (
+            node not in self.connections.conns and self.side.halted(node) and not self._taken(node)
+        )
+
+    def _taken(self, node: int) -> bool:
+        """``node`` was honest and the adversary has taken it over (adaptive corruption)."""
+        return self.shadows is not None and node in self.shadows.taken
+
+    def _take_over(self, actor: Actor, backlog: dict[int, list[Message]]) -> None:
+        """Adaptive corruption (``shadows.py``): the strategy runs the node from now on, and
+        its process is told to stop (again when it reconnects, ``_on_connected``)."""
+        self.byzantine.adopt(actor, backlog)
+        conn = self.connections.conns.get(actor.node)
+        if conn is not None:
+            self.connections.send_control(conn, CORRUPTED)
+        self._check_done()
 
     def _on_delivery_error(self, exc: BaseException) -> None:
         self.errors.append(exc)
@@ -385,6 +429,10 @@ class Proxy:
         if src != node:
             # A node speaks only for itself on its connection (the MAC would fail anyway).
             self.record.drops["wrong-sender"] += 1
+            return True
+        if self._taken(node):
+            # The adversary runs this node now; its old process's late frames are dropped.
+            self.record.drops["from-corrupted-process"] += 1
             return True
         if dst == self.n:
             self.side.on_frame(item)
@@ -428,6 +476,8 @@ class Proxy:
             msgs: list[Message] | None = self._decode_payload(src, payload)
             assert msgs is not None
             count = len(msgs)
+            if self.shadows is not None:
+                self.shadows.relayed(src, body, msgs)
         else:
             msgs = None
             count = self.record.census(payload)
@@ -505,6 +555,8 @@ class Proxy:
         for i in sorted(conns):
             self.connections.send_control(conns[i], START)
         self.byzantine.start()
+        if self.shadows is not None:
+            self.shadows.start()
         if self.injector is not None and self.injector.spec.stall_frames:
             self.injector.stall_flood()
 
@@ -513,7 +565,9 @@ class Proxy:
             return
         # Nodes that never connected are crash faults: nobody waits for them to halt.
         absent = self._never_connected()
-        if all(self.side.halted(i) for i in self.honest_ids if i not in absent):
+        if all(
+            self.side.halted(i) for i in self.honest_ids if i not in absent and not self._taken(i)
+        ):
             self.done = True
             log.info("proxy: every honest node halted; done")
             for conn in self.connections.conns.values():
