@@ -36,11 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.invariants import check_invariant1, epoch_weights
 from byzlab.network.sim import SimResult, Simulator
-from byzlab.node.agreement import HonestNode
 from byzlab.node.messages import Message
+from byzlab.node.protocol import CoinFlips, ProtocolNode
 from byzlab.orchestration.scenario import Scenario, build_simulator
 
 __all__ = ["TRACE_FORMAT", "RecordedRun", "run_recorded"]
@@ -63,11 +62,11 @@ class _IterationRecorder:
         self.halts: dict[int, float] = {}
         for i in sim.honest_ids:
             node = sim.nodes[i]
-            if isinstance(node, HonestNode):
+            if isinstance(node, ProtocolNode):
                 self.starts[i] = [(node.iteration, 0.0)]
                 setattr(node, "receive", self._wrap(i, node))  # noqa: B010 - an instance hook
 
-    def _wrap(self, i: int, node: HonestNode) -> Callable[[int, Message, float], list[Any]]:
+    def _wrap(self, i: int, node: ProtocolNode) -> Callable[[int, Message, float], list[Any]]:
         original = node.receive
         log = self.starts[i]
         halts = self.halts
@@ -102,9 +101,10 @@ def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[s
     honest = sim.honest_nodes()
     byzantine = set(sim.byzantine_ids)
     coins: dict[int, dict[int, int]] = {}
-    for node in honest:
-        for t, v in node.coin_outputs.items():
-            coins.setdefault(t, {})[node.me] = v
+    for node in sim.protocol_nodes():
+        if isinstance(node, CoinFlips):
+            for t, v in node.coin_outputs.items():
+                coins.setdefault(t, {})[node.me] = v
     weights: list[list[float] | None] = []
     invariant1: list[str] = []
     if result.protocol == "hpz" and honest and result.epochs:
@@ -120,16 +120,6 @@ def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[s
         "delta": sim.delta,
         "honest": list(sim.honest_ids),
         "byzantine": {str(k): v for k, v in sorted(result.byzantine.items())},
-        # adaptive corruptions as {node, at (virtual time), rule, strategy}, in time order
-        "corrupted": [
-            c.to_json()
-            for c in sorted(
-                c
-                for rule in sim.observers
-                if isinstance(rule, AdaptiveCorruption)
-                for c in rule.corrupted
-            )
-        ],
         "inputs": list(result.inputs),
         "stopped": result.stopped,
         "end_time": sim.now,
