@@ -310,6 +310,16 @@ def test_every_plugin_error_is_one_line(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path))
 
 
+def test_protocol_plugin_errors_are_one_line() -> None:
+    assert _one_line_error(plugins.protocol, "json:dumps") == (
+        'protocol "json:dumps" is not a byzlab.node.protocol.Protocol (it has no name, node, '
+        "encode, decoder, wire_size, kind, trace_fields, value_of, equivocal)"
+    )
+    assert _one_line_error(plugins.protocol, "no-such-protocol").startswith(
+        "unknown protocol 'no-such-protocol'; choose one of: "
+    )
+
+
 def test_a_broken_entry_point_is_one_line(installed_plugin: Plugin) -> None:
     name = installed_plugin.strategy.replace("oppose-node0", "broken")
     package = installed_plugin.module.split(".")[0]

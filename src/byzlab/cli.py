@@ -172,10 +172,10 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
 )
 @click.option(
     "--protocol",
-    type=click.Choice(list(BUILTIN_PROTOCOLS)),
     default="hpz",
     show_default=True,
-    help="hpz (HPZ weighted coin), bracha-local (private coins), ideal-coin.",
+    help="hpz (HPZ weighted coin), bracha-local (private coins), ideal-coin, an installed "
+    'protocol plugin (`byzlab strategies` lists them) or a "package.module:Name" reference.',
 )
 @click.option(
     "--byzantine",
@@ -299,6 +299,7 @@ def sim(
 
     Example: byzlab sim --n 7 --seed 3 --byzantine equivocate --scheduler random --json
     """
+    from byzlab import plugins
     from byzlab.adversary.applies import refusal
     from byzlab.adversary.assemble import assemble_simulator
     from byzlab.adversary.engine import run_simulator
@@ -384,7 +385,10 @@ def sim(
                 p.replace("--byzantine.options.", "--strategy-option ")
                 for p in strategy_option_problems(entry, "--byzantine")
             ]
-        proto = BUILTIN_PROTOCOLS[protocol]
+        try:
+            proto = plugins.protocol(protocol)
+        except plugins.PluginError as exc:
+            _fail(f"--protocol: {exc}")
         problems += [
             p
             for p in (
@@ -725,24 +729,34 @@ def proxy(config: Path) -> None:
 
 @main.command()
 def strategies() -> None:
-    """List the Byzantine strategies and schedulers, one line each: the built-in ones, then
-    the installed plugins (entry points of byzlab.strategies and byzlab.schedulers), each
-    marked with the distribution it comes from."""
+    """List the Byzantine strategies, schedulers and protocols, one line each: the built-in
+    ones, then the installed plugins (entry points of byzlab.strategies, byzlab.schedulers
+    and byzlab.protocols), each marked with the distribution it comes from."""
     console = Console()
     listings: list[tuple[str, str, dict[str, Any]]] = [
         ("Byzantine strategies", "strategy", dict(STRATEGIES)),
         ("Schedulers", "scheduler", dict(SCHEDULERS)),
+        ("Protocols", "protocol", dict(BUILTIN_PROTOCOLS)),
     ]
     for title, kind, builtins in listings:
         table = Table(title=title)
         table.add_column("name")
         table.add_column("from")
         table.add_column("what it does")
-        for name, cls in sorted(builtins.items()):
-            table.add_row(name, "built in", cls.description)
+        for name, obj in sorted(builtins.items()):
+            table.add_row(name, "built in", _description(obj))
         for name, source, description in _installed_plugins(kind, builtins):
             table.add_row(name, source, description)
         console.print(table)
+
+
+def _description(obj: object) -> str:
+    """What a strategy, scheduler or protocol says it does: its ``description``, else the
+    first line of its docstring."""
+    text = getattr(obj, "description", "") or (
+        type(obj).__doc__ if not isinstance(obj, type) else obj.__doc__
+    )
+    return str(text or "").strip().split("\n")[0]
 
 
 def _installed_plugins(kind: str, builtins: Collection[str]) -> list[tuple[str, str, str]]:
@@ -758,7 +772,7 @@ def _installed_plugins(kind: str, builtins: Collection[str]) -> list[tuple[str, 
             rows.append((ep.name, source, f"(shadowed by the built-in {kind} of that name)"))
             continue
         try:
-            description = str(getattr(plugins.resolve(kind, ep.name), "description", "") or "")
+            description = _description(plugins.resolve(kind, ep.name))
         except plugins.PluginError as exc:
             description = f"(does not load: {exc})"
         rows.append((ep.name, source, description or ep.value))

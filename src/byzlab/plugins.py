@@ -20,7 +20,10 @@ when it came from one, and the sha256 of its source (the module's file, or every
 of the package when the module is a package). Runs record it in ``summary.json`` so that
 ``byzlab replay`` can refuse a run whose plugin code has changed since.
 
-A leaf module (importlib and importlib.metadata only): the node process and the adversary
+Protocols are resolved here too (`protocol`), because the node process needs them and
+imports nothing of the adversary: the built-in ones (``byzlab.node.bracha``), then entry
+points, then references. A leaf module (importlib and importlib.metadata, and the protocol
+core below it): the node process and the adversary
 proxy resolve the same references without importing the experiment layer.
 """
 
@@ -35,7 +38,10 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
+
+from byzlab.node.bracha import BUILTIN_PROTOCOLS
+from byzlab.node.protocol import Protocol
 
 __all__ = [
     "GROUPS",
@@ -45,8 +51,10 @@ __all__ = [
     "import_path_env",
     "installed",
     "is_known",
+    "is_protocol_plugin",
     "is_reference",
     "load_class",
+    "protocol",
     "provenance",
     "resolve",
     "shipped_files",
@@ -321,6 +329,49 @@ def shipped_files(kind: str, name: str) -> dict[str, Path]:
             if entry.parts and entry.parts[0].endswith(".dist-info"):
                 files[entry.as_posix()] = Path(str(dist.locate_file(entry)))
     return files
+
+
+def is_protocol_plugin(name: str) -> bool:
+    """Whether the protocol `name` is a plugin (not one of byzlab's built-in protocols)."""
+    return name not in BUILTIN_PROTOCOLS
+
+
+def protocol(name: str) -> Protocol:
+    """The protocol `name`: a built-in one (``hpz``, ``bracha-local``, ``ideal-coin``), an
+    entry point of ``byzlab.protocols``, or a ``"package.module:Name"`` reference. What a
+    plugin names is a `byzlab.node.protocol.Protocol` object, or a class whose no-argument
+    constructor makes one. Raises `PluginError` (one line) otherwise."""
+    if name in BUILTIN_PROTOCOLS:
+        return BUILTIN_PROTOCOLS[name]
+    if not is_known("protocol", name):
+        choices = sorted({*BUILTIN_PROTOCOLS, *(p.name for p in installed("protocol"))})
+        raise PluginError(
+            f"unknown protocol {name!r}; choose one of: {', '.join(choices)}, or a "
+            '"package.module:Name" reference'
+        )
+    obj = resolve("protocol", name)
+    if isinstance(obj, type):
+        try:
+            obj = obj()
+        except Exception as exc:  # a plugin's constructor can raise anything: one line
+            raise PluginError(f'protocol "{name}": cannot construct it: {_one_line(exc)}') from None
+    # checked by name: on Python 3.11 isinstance() against a typing.Protocol subclass that is
+    # itself named "Protocol" finds no members to check and accepts anything
+    missing = [m for m in _PROTOCOL_MEMBERS if not hasattr(obj, m)]
+    if missing:
+        raise PluginError(
+            f'protocol "{name}" is not a byzlab.node.protocol.Protocol '
+            f"(it has no {', '.join(missing)})"
+        )
+    return cast(Protocol, obj)
+
+
+# what a protocol object must have: the interface's annotated attributes and its methods
+_PROTOCOL_MEMBERS = tuple(
+    dict.fromkeys(
+        [*Protocol.__annotations__, *(m for m in vars(Protocol) if not m.startswith("_"))]
+    )
+)
 
 
 def import_path_env(environ: dict[str, str] | None = None) -> dict[str, str]:

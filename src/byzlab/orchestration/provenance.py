@@ -25,7 +25,7 @@ __all__ = ["plugin_files", "plugin_problems", "run_plugins"]
 def _used(scn: Scenario) -> list[tuple[str, str]]:
     """(kind, name) of every plugin the scenario names, each once, in scenario order."""
     adv = scn.adversary
-    used: list[tuple[str, str]] = []
+    used = [("protocol", scn.run.protocol)] if plugins.is_protocol_plugin(scn.run.protocol) else []
     if adv.scheduler not in SCHEDULERS:
         used.append(("scheduler", adv.scheduler))
     for name in [b.strategy for b in (*adv.byzantine, *scn.pool_byzantine)] + [
