@@ -351,3 +351,16 @@ def test_scenario_errors_name_the_field(ref_plugin: Plugin) -> None:
     assert _problems({"scheduler": ref_plugin.scheduler, "scheduler_options": {"target": -1}}) == [
         "adversary.scheduler_options.target: must be >= 0, got -1"
     ]
+
+
+def test_byzlab_sim_refuses_a_bad_plugin_in_one_line() -> None:
+    result = CliRunner().invoke(main, ["sim", "--byzantine", "no_such_pkg_zz:X"])
+    assert result.exit_code == 2, result.output
+    assert "cannot import \"no_such_pkg_zz:X\": No module named 'no_such_pkg_zz'" in result.output
+    assert "Traceback" not in result.output, result.output
+    result = CliRunner().invoke(main, ["sim", "--scheduler", "fast"])
+    assert result.exit_code == 2, result.output
+    assert "'fast' is not one of " in result.output, result.output
+    assert 'an installed scheduler plugin or a "package.module:Name" reference' in " ".join(
+        result.output.split()
+    )
