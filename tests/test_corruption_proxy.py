@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +166,44 @@ def test_shadows_send_exactly_what_their_nodes_send(
         assert stats["tampered"] == 1, about
     assert summary["agreed"] and summary["valid"], about
     assert len(summary["corrupted"]) == 2, about
+
+
+@pytest.mark.docker
+def test_at_time_takes_over_a_node_in_containers(tmp_path: Path) -> None:
+    """The same takeover with the proxy and the nodes in containers (the docker backend):
+    the node's container stops cleanly, and summary.json says who was corrupted when.
+    Needs a Docker engine and the image (`byzlab image build`); skipped without them
+    unless BYZLAB_REQUIRE_DOCKER=1, as in tests/test_docker_e2e.py."""
+    from byzlab.errors import DockerUnavailable
+    from byzlab.orchestration.docker.engine import connect
+    from byzlab.orchestration.docker.run import run_docker
+    from byzlab.orchestration.scenario import DEFAULT_IMAGE
+
+    require = os.environ.get("BYZLAB_REQUIRE_DOCKER") == "1"
+    try:
+        client = connect(timeout=120)
+        client.images.get(DEFAULT_IMAGE)
+    except Exception as exc:  # no engine (DockerUnavailable) or no image (ImageNotFound)
+        if require:
+            pytest.fail(f"BYZLAB_REQUIRE_DOCKER=1, but {exc}")
+        reason = "no Docker engine" if isinstance(exc, DockerUnavailable) else "no image"
+        pytest.skip(f"{reason}: {exc}")
+    seed = 3
+    scn = parse_scenario(_scenario(seed, {"rule": "at-time", "at_time": 3.0, "nodes": [1]}))
+    outcome = run_docker(scn, out_root=tmp_path, client=client)
+    summary = outcome.summary
+    about = _about(summary, outcome.out_dir)
+    assert summary["agreed"] and summary["valid"], about
+    assert outcome.stopped == "all-honest-halted", about
+    static, taken = summary["corrupted"]
+    assert static["node"] == 6 and static["at"] == 0.0, about
+    assert taken["node"] == 1 and taken["rule"] == "at-time", about
+    assert 3.0 * 0.005 <= taken["at"] < summary["latency_s"], about
+    assert "1" not in summary["honest_decisions"] and summary["crashed"] == {}, about
+    rows = {
+        int(r["node"]): r
+        for r in csv.DictReader((outcome.out_dir / "nodes.csv").read_text().splitlines())
+    }
+    assert rows[1]["role"] == "corrupted", about
+    shadows = _stats(outcome.out_dir)["shadows"]
+    assert shadows["mismatched"] == 0 and shadows["matched"] > 0, (about, shadows)
