@@ -11,8 +11,10 @@ as ``module:Name``; the attacks that need the Bracha family refuse it in one lin
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,8 @@ from byzlab.node.bracha import BUILTIN_PROTOCOLS, HPZ
 from byzlab.node.effects import Broadcast, Decide, Effect, Halt, Send
 from byzlab.node.params import Params
 from byzlab.node.protocol import DecodeError, Protocol, ProtocolNode
+from byzlab.orchestration.dispatch import run_scenario
+from byzlab.orchestration.scenario import ScenarioError, parse_scenario
 from tests.simutil import run_sim
 
 
@@ -215,3 +219,48 @@ def test_a_run_pairing_a_protocol_with_an_attack_it_does_not_fit_is_refused() ->
         run_sim(4, 1, seed=0, protocol=ECHO, scheduler="keepers", inputs=[1] * 4)
     # HPZ itself takes every attack
     assert run_sim(4, 1, seed=0, protocol=HPZ(), strategy="mirror-mimic")[1].agreed
+
+
+def _echo_scenario(strategy: str | None = None, scheduler: str = "random") -> Any:
+    adversary: dict[str, Any] = {"delta_s": 0.05, "scheduler": scheduler}
+    if strategy is not None:
+        adversary["byzantine"] = [{"node": 3, "strategy": strategy}]
+    return parse_scenario(
+        {
+            "run": {"n": 4, "seed": 7, "protocol": ECHO_REF, "inputs": [1, 1, 1, 1]},
+            "adversary": adversary,
+        }
+    )
+
+
+ECHO_REF = f"{__name__}:EchoProtocol"
+
+
+def test_a_scenario_pairing_a_protocol_with_an_attack_it_does_not_fit_is_refused() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        _echo_scenario("mirror-mimic", "keepers")
+    lines = [line.strip() for line in str(caught.value).splitlines()]
+    assert (
+        'adversary.scheduler: "keepers" does not apply to protocol "echo" (it needs the Bracha engine\'s votes)'
+        in lines
+    ), lines
+    assert (
+        'adversary.byzantine[0].strategy: "mirror-mimic" does not apply to protocol "echo" (it needs HPZ\'s coin messages)'
+        in lines
+    ), lines
+    assert len(lines) == 3, lines  # the count and the two pairings, nothing else
+    _echo_scenario("equivocate", "split-vote")  # value-based attacks apply
+
+
+def test_echo_runs_on_local_processes_through_the_proxy(tmp_path: Path) -> None:
+    """The node processes and the proxy load the protocol from its ``module:Name``: they
+    build the nodes, encode, decode and count its messages, and the corrupted node 3
+    equivocates through the protocol's `equivocal`."""
+    outcome = run_scenario(_echo_scenario("equivocate", "split-vote"), "local", out_root=tmp_path)
+    summary = outcome.summary
+    about = f"local run {outcome.run_id}, seed 7: {summary}"
+    assert summary["agreed"] and summary["valid"] and summary["decision"] == 1, about
+    assert summary["protocol"] == ECHO_REF, about
+    stats = json.loads((outcome.out_dir / "proxy-stats.json").read_text())
+    # every honest node's vote to its 3 peers, node 3's 3 equivocal ones, nothing else
+    assert stats["messages_by_kind"] == {"VOTE": 3 * 3 + 3}, about

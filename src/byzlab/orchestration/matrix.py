@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from byzlab import plugins
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
@@ -88,7 +89,7 @@ def run_one(
     bad = list(range(n - f, n))
     sim = assemble_simulator(
         params,
-        protocol=BUILTIN_PROTOCOLS[protocol],
+        protocol=plugins.protocol(protocol),
         inputs=make_inputs(inputs, n, seed),
         seed=seed,
         scheduler=scheduler,
@@ -171,6 +172,12 @@ def write_csv(rows: Sequence[CellSummary], path: Path) -> None:
     tmp.replace(path)
 
 
+def matrix_protocols() -> list[str]:
+    """The protocols the matrix runs: the built-in ones, then the installed plugins."""
+    installed = [p.name for p in plugins.installed("protocol") if p.name not in BUILTIN_PROTOCOLS]
+    return [*BUILTIN_PROTOCOLS, *sorted(installed)]
+
+
 def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
     if value == "all":
         return list(allowed)
@@ -206,7 +213,8 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
     "protocols",
     default="all",
     show_default=True,
-    help="Comma-separated protocols: hpz, bracha-local, ideal-coin, or all.",
+    help="Comma-separated protocols: hpz, bracha-local, ideal-coin, installed protocol "
+    "plugins, or all (every one of them).",
 )
 @click.option(
     "--inputs",
@@ -266,10 +274,18 @@ def matrix_command(
         itertools.product(
             _choices(strategies, sorted(STRATEGIES), "strategies"),
             _choices(schedulers, MATRIX_SCHEDULERS, "schedulers"),
-            _choices(protocols, list(BUILTIN_PROTOCOLS), "protocols"),
+            _choices(protocols, matrix_protocols(), "protocols"),
             range(seeds),
         )
     )
+    # a strategy or scheduler that does not apply to a protocol has no cell for it
+    fits = {p: plugins.protocol(p) for p in {cell[2] for cell in grid}}
+    grid = [
+        cell
+        for cell in grid
+        if STRATEGIES[cell[0]].applies_to(fits[cell[2]]) is None
+        and SCHEDULERS[cell[1]].applies_to(fits[cell[2]]) is None
+    ]
     outcomes: list[RunOutcome] = []
     workers = jobs or os.cpu_count() or 1
     with (

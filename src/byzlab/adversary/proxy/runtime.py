@@ -58,6 +58,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from byzlab import plugins
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.proxy.clock import RunClock
@@ -88,10 +89,11 @@ from byzlab.network.framing import (
 from byzlab.network.keys import load_private_key, load_roster
 from byzlab.network.metrics import MetricsServer
 from byzlab.network.process import cpu_seconds, max_rss_kib
-from byzlab.node.bracha import BUILTIN_PROTOCOLS, BrachaProtocol
+from byzlab.node.bracha import BrachaProtocol
 from byzlab.node.messages import Message
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.protocol import DecodeError
+from byzlab.plugins import PluginError
 from byzlab.seeds import derive_rng
 
 __all__ = ["Proxy"]
@@ -112,12 +114,9 @@ class Proxy:
         self.params = params
         self.n = n
         try:
-            protocol = BUILTIN_PROTOCOLS[config.protocol]
-        except KeyError:
-            raise NodeConfigError(
-                f"protocol: unknown protocol {config.protocol!r}; choose one of: "
-                f"{', '.join(BUILTIN_PROTOCOLS)}"
-            ) from None
+            protocol = plugins.protocol(config.protocol)  # a plugin loads in this process
+        except PluginError as exc:
+            raise NodeConfigError(f"protocol: {exc}") from None
         self.protocol = protocol
         if len(config.inputs) != n or any(v not in (-1, 1) for v in config.inputs):
             raise NodeConfigError(f"inputs: need {n} values of -1/+1, got {config.inputs}")

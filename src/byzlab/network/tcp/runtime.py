@@ -65,6 +65,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from byzlab import plugins
 from byzlab.atomicio import atomic_write_bytes, atomic_write_json, compact_json
 from byzlab.errors import NodeConfigError
 from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
@@ -79,10 +80,10 @@ from byzlab.network.tcp.connection import ProxyConnection
 from byzlab.network.tcp.incarnation import mark_incarnation
 from byzlab.network.tcp.metrics import readings
 from byzlab.network.trace import TraceWriter
-from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.effects import Decide, Effect, Event, Halt
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.protocol import CoinFlips, DecodeError, ProtocolNode, Refusals
+from byzlab.plugins import PluginError
 from byzlab.runtime.interpreter import EffectInterpreter
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
@@ -117,12 +118,9 @@ class NodeRuntime:
         self.peers = [d for d in range(n) if d != me]
         self.link = LinkReceiver(receiver=me, keys={s: keys[s].recv_key for s in self.peers})
         try:
-            protocol = BUILTIN_PROTOCOLS[config.protocol]
-        except KeyError:
-            raise NodeConfigError(
-                f"protocol: unknown protocol {config.protocol!r}; choose one of: "
-                f"{', '.join(BUILTIN_PROTOCOLS)}"
-            ) from None
+            protocol = plugins.protocol(config.protocol)  # a plugin loads in this process
+        except PluginError as exc:
+            raise NodeConfigError(f"protocol: {exc}") from None
         self.protocol = protocol
         self.node: ProtocolNode = protocol.node(
             me,

@@ -10,11 +10,11 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from byzlab import plugins
 from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.schedulers import make_scheduler, scheduler_class
 from byzlab.adversary.strategies import make_strategy, strategy_class
 from byzlab.errors import ScenarioError
-from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params
 from byzlab.orchestration.scenario.model import CorruptEntry, Scenario
 
@@ -98,7 +98,7 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
     _one_instance(scn)
     return assemble_simulator(
         build_params(scn),
-        protocol=BUILTIN_PROTOCOLS[scn.run.protocol],
+        protocol=plugins.protocol(scn.run.protocol),
         inputs=resolve_inputs(scn),
         seed=scn.seed,
         scheduler=scheduler_factory(scn.adversary.scheduler, scn.adversary.scheduler_options),

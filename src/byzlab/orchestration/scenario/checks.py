@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from byzlab import plugins
 from byzlab.adversary.applies import refusal
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.options import option_hints, options_model, options_problems, plugin_kwargs
@@ -25,9 +26,7 @@ from byzlab.adversary.schedulers import make_scheduler, option_fields, scheduler
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
 from byzlab.adversary.view import AdversaryView
 from byzlab.errors import _describe
-from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import ParamsError
-from byzlab.node.protocol import Protocol
 from byzlab.orchestration.scenario.build import build_params, scheduler_kwargs
 from byzlab.orchestration.scenario.model import (
     MAX_ITERATION,
@@ -233,7 +232,7 @@ def cross_check(scn: Scenario) -> list[str]:
         params = build_params(scn)
     except (ParamsError, TypeError) as exc:
         return [_params_problem(str(exc))]
-    protocol = BUILTIN_PROTOCOLS[scn.run.protocol]
+    protocol = plugins.protocol(scn.run.protocol)
     ctx = AdversaryContext(params, AdversaryView(params, scn.byzantine_map()), protocol=protocol)
     try:
         make_scheduler(scn.adversary.scheduler, ctx, **scheduler_kwargs(scn))
@@ -289,7 +288,7 @@ def _byzantine_problems(
 def applicability_problems(scn: Scenario) -> list[str]:
     """The scheduler and every strategy the scenario names must apply to its protocol
     (byzlab.adversary.applies): one line per pairing that does not."""
-    protocol: Protocol = BUILTIN_PROTOCOLS[scn.run.protocol]
+    protocol = plugins.protocol(scn.run.protocol)
     adv = scn.adversary
     named: list[tuple[str, str, type]] = [
         ("adversary.scheduler", adv.scheduler, scheduler_class(adv.scheduler))

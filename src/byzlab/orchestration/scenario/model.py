@@ -64,8 +64,10 @@ class RunSection(_Strict):
     @field_validator("protocol")
     @classmethod
     def _protocol(cls, v: str) -> str:
-        if v not in BUILTIN_PROTOCOLS:
+        # a built-in protocol, else a plugin's that imports and meets the interface
+        if v not in BUILTIN_PROTOCOLS and not plugins.is_known("protocol", v):
             raise ValueError(_one_of(v, list(BUILTIN_PROTOCOLS)))
+        plugins.protocol(v)
         return v
 
     @field_validator("preset")
