@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from byzlab.adversary.assemble import assemble_simulator
-from byzlab.node.bracha import HPZ
+from byzlab.node.bracha import BUILTIN_PROTOCOLS, HPZ
 from byzlab.node.params import Params
 from byzlab.seeds import make_inputs
 
@@ -48,7 +48,7 @@ def measure(n: int, protocol: str, seeds: int) -> dict[str, float]:
     for seed in range(seeds):
         sim = assemble_simulator(
             Params.practical(n, f),
-            protocol=protocol,
+            protocol=BUILTIN_PROTOCOLS[protocol],
             inputs=make_inputs("split", n, seed),
             seed=seed,
             scheduler="split-vote",

@@ -68,6 +68,7 @@ import pytest
 from byzlab.adversary.assemble import assemble_simulator
 from byzlab.network.sim import SimResult, Simulator
 from byzlab.node.agreement import HonestNode
+from byzlab.node.bracha import BrachaLocal
 from byzlab.node.effects import Effect
 from byzlab.node.messages import DecideMsg, Kind, Message, Vote
 from byzlab.node.params import Params
@@ -76,7 +77,7 @@ from tests.scripted import ScriptedByzantine, ScriptedScheduler, hold_script
 from tests.simutil import build_sim, describe
 
 N, F = 7, 2
-PROTOCOL = "bracha-local"
+PROTOCOL = BrachaLocal()
 BYZANTINE = (5, 6)
 HONEST = (0, 1, 2, 3, 4)
 DECIDED_EARLY = (0, 1)
