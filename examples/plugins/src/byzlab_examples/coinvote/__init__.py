@@ -22,6 +22,7 @@ from .wire import KINDS, Msg, decode, encode
 
 class CoinVote:
     name = "coin-vote"
+    description = "Ben-Or's rounds with an ideal common coin, for n > 5f"
 
     class Options(PluginOptions):
         window: int = Field(default=64, ge=8, le=4096, description="rounds a node keeps ahead")
