@@ -43,7 +43,7 @@ from byzlab.runtime.interfaces import SendObserver
 from byzlab.runtime.interpreter import EffectInterpreter
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
-__all__ = ["Actor", "CorruptedNodes"]
+__all__ = ["Actor", "CorruptedNodes", "run_node_spec"]
 
 _BYZ_CHUNK = 128  # messages per frame sealed for a Byzantine node
 
@@ -56,6 +56,21 @@ class Actor:
     strategy: ByzantineNode
     senders: dict[int, LinkSender]
     receiver: LinkReceiver
+
+
+def run_node_spec(
+    config: ProxyConfig, params: Params, adversary: AdversaryContext, node: int
+) -> NodeSpec:
+    """Node ``node`` of the run as every process builds it: its input, its random stream
+    ``derive_rng(seed, "node", node)`` and the ideal coin's seed (``byzlab.seeds``)."""
+    return NodeSpec(
+        node,
+        params,
+        adversary.protocol,
+        config.inputs[node],
+        derive_rng(config.seed, "node", node),
+        ideal_coin_seed(config.seed),
+    )
 
 
 class CorruptedNodes:
@@ -94,7 +109,6 @@ class CorruptedNodes:
         self._drops = drops
         # Byzantine link senders continue past any previous incarnation's sequence numbers.
         seq_base = time.time_ns() // 1000
-        ideal = ideal_coin_seed(config.seed)
         self.actors: dict[int, Actor] = {}
         for spec in config.byzantine:
             b = spec.node
@@ -107,14 +121,7 @@ class CorruptedNodes:
             receiver = LinkReceiver(
                 receiver=b, keys={s: bkeys[s].recv_key for s in range(n) if s != b}
             )
-            node_spec = NodeSpec(
-                b,
-                params,
-                adversary.protocol,
-                config.inputs[b],
-                derive_rng(config.seed, "node", b),
-                ideal,
-            )
+            node_spec = run_node_spec(config, params, adversary, b)
             try:
                 options = plugin_kwargs(strategy_class(spec.strategy), spec.options)
                 strategy = make_strategy(spec.strategy, node_spec, adversary, **options)

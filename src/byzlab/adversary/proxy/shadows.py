@@ -70,7 +70,7 @@ from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.corruption import Corruption, CorruptionRule, corruptible
 from byzlab.adversary.proxy.clock import RunClock
 from byzlab.adversary.proxy.config import ProxyConfig
-from byzlab.adversary.proxy.corrupted import Actor
+from byzlab.adversary.proxy.corrupted import Actor, run_node_spec
 from byzlab.adversary.proxy.delivery import Pending
 from byzlab.adversary.strategies import NodeSpec
 from byzlab.network.auth import LinkKeys, LinkReceiver, LinkSender, Reject
@@ -79,7 +79,6 @@ from byzlab.node.effects import Decide, Event, Halt
 from byzlab.node.messages import Message
 from byzlab.node.params import Params
 from byzlab.runtime.interpreter import EffectInterpreter
-from byzlab.seeds import derive_rng, ideal_coin_seed
 
 __all__ = ["Shadow", "Shadows", "Takeover"]
 
@@ -208,18 +207,10 @@ class Shadows:
         self._take_over = take_over
         self._static = len(config.byzantine)
         self.rules = [CorruptionRule(adversary, **spec.model_dump()) for spec in config.corrupt]
-        ideal = ideal_coin_seed(config.seed)
         self._decided: list[int] = []
         self.shadows: dict[int, Shadow] = {}
         for i in corruptible(self.rules, honest_ids):
-            spec = NodeSpec(
-                i,
-                params,
-                adversary.protocol,
-                config.inputs[i],
-                derive_rng(config.seed, "node", i),
-                ideal,
-            )
+            spec = run_node_spec(config, params, adversary, i)
             self.shadows[i] = Shadow(spec, keys(i), params.n, decode, self._decided.append)
         self._honest = sorted(self.shadows)
         self.taken: set[int] = set()
