@@ -4,6 +4,10 @@ simulator runs judged by agreement and validity. Failure messages name the seed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from byzlab.api import Broadcast, Decide, DecodeError
 from byzlab.protocols.benor import PROPOSE, REPORT, BenOr
 from byzlab.protocols.messages import RoundMsg
@@ -83,3 +87,19 @@ def test_memory_is_bounded_under_a_flood_of_rounds() -> None:
 
 def test_the_decide_gadget() -> None:
     roundproto.check_decide_gadget(BEN_OR)
+
+
+@pytest.mark.parametrize("scheduler", roundproto.SCHEDULERS)
+@pytest.mark.parametrize("n", [6, 7, 10, 13])
+def test_agreement_and_validity_over_200_seeds(n: int, scheduler: str) -> None:
+    """n = 4 is not here: Ben-Or tolerates no fault below n = 6 (n > 5f), and byzlab's
+    parameters have f >= 1; n = 6 is the smallest size with one fault."""
+    roundproto.check_seeds(BEN_OR, n, scheduler)
+
+
+def test_a_scenario_runs_on_local_processes_through_the_proxy(tmp_path: Path) -> None:
+    roundproto.check_local_run(tmp_path, BEN_OR, 6)
+
+
+def test_matrix_and_sweep_include_it(tmp_path: Path) -> None:
+    roundproto.check_matrix_and_sweep(tmp_path, BEN_OR, 7)

@@ -4,6 +4,8 @@ simulator runs judged by agreement and validity. Failure messages name the seed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from byzlab.api import Broadcast, DecodeError, ideal_coin, ideal_coin_seed
@@ -111,3 +113,17 @@ def test_the_state_machine_is_deterministic(n: int) -> None:
         for _ in range(2)
     ]
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("scheduler", roundproto.SCHEDULERS)
+@pytest.mark.parametrize("n", [4, 7, 10, 13])
+def test_agreement_and_validity_over_200_seeds(n: int, scheduler: str) -> None:
+    roundproto.check_seeds(MMR_, n, scheduler)
+
+
+def test_a_scenario_runs_on_local_processes_through_the_proxy(tmp_path: Path) -> None:
+    roundproto.check_local_run(tmp_path, MMR_, 7)
+
+
+def test_matrix_and_sweep_include_it(tmp_path: Path) -> None:
+    roundproto.check_matrix_and_sweep(tmp_path, MMR_, 7)
