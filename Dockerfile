@@ -6,23 +6,40 @@
 # Generated from src/byzlab/orchestration/image.py (registry_dockerfile), which also writes
 # the offline path's Dockerfile with the same tail; a unit test keeps this file in step.
 #
-# Stage 1 builds wheels for byzlab and for the runtime requirements only (what the `byzlab`
-# command, its node and its proxy import: names from image.py, versions from
-# pyproject.toml) and installs them into a venv. Stage 2 copies the venv, so no wheel,
-# compiler or pip cache reaches the final image.
+# Stage 1 builds the native engine's wheel (the optional byzlab-native, a PyO3 abi3
+# extension for CPython >= 3.11) with cargo and maturin on the official Rust image, Debian
+# bookworm like the Python one. Stage 2 builds wheels for byzlab and for the runtime
+# requirements only (what the `byzlab` command, its node and its proxy import: names from
+# image.py, versions from pyproject.toml) and installs them and the native wheel into a
+# venv. Stage 3 copies the venv, so no wheel, compiler or pip cache reaches the final image.
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG RUST_IMAGE=rust:1-slim-bookworm
+
+FROM ${RUST_IMAGE} AS native
+LABEL byzlab.build-stage=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /native
+COPY native/Cargo.toml native/Cargo.lock native/pyproject.toml ./
+COPY native/src ./src
+RUN python3 -m venv /opt/maturin \
+ && /opt/maturin/bin/pip install --no-cache-dir 'maturin>=1.5,<2' \
+ && /opt/maturin/bin/maturin build --release --interpreter python3 --out /wheels
 
 FROM ${PYTHON_IMAGE} AS build
 LABEL byzlab.build-stage=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
+COPY --from=native /wheels /wheels
 RUN pip wheel --no-cache-dir --no-deps -w /wheels . \
  && PYTHONPATH=src python -m byzlab.orchestration.image requirements pyproject.toml \
       > /wheels/runtime.txt \
  && pip wheel --no-cache-dir -w /wheels -r /wheels/runtime.txt \
  && python -m venv /opt/byzlab \
- && /opt/byzlab/bin/pip install --no-cache-dir --no-index --find-links /wheels --no-deps byzlab \
+ && /opt/byzlab/bin/pip install --no-cache-dir --no-index --find-links /wheels --no-deps \
+      byzlab byzlab-native \
  && /opt/byzlab/bin/pip install --no-cache-dir --no-index --find-links /wheels \
       -r /wheels/runtime.txt \
  && /opt/byzlab/bin/python -m pip uninstall --yes --quiet pip setuptools \

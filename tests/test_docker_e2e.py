@@ -521,3 +521,30 @@ def test_unwritable_results_path_is_one_line(client: Any, tmp_path: Path) -> Non
         if "-s7907-" in c.name
     ]
     assert ours == [], ours
+
+
+def test_the_image_carries_the_native_engine(client: Any) -> None:
+    """An image built where cargo and maturin are (CI's) imports byzlab_native, and a
+    bracha-local run in a container goes native with the host's trace hash."""
+    from byzlab.orchestration.image import native_toolchain_missing
+
+    missing = native_toolchain_missing()
+    if missing is not None and os.environ.get("BYZLAB_REQUIRE_NATIVE") != "1":
+        pytest.skip(f"{missing}: the image is built without the native engine")
+    args = ["sim", "--protocol", "bracha-local", "--n", "7", "--seed", "11", "--json"]
+    imported = client.containers.run(
+        DEFAULT_IMAGE,
+        ["-c", "import byzlab_native; print(byzlab_native.__version__)"],
+        entrypoint="python",
+        remove=True,
+    ).decode()
+    assert imported.strip(), "the image has no byzlab_native (seed=11)"
+    container = client.containers.run(
+        DEFAULT_IMAGE, [*args, "--engine", "native"], remove=True, stderr=True
+    ).decode()
+    assert "running the Python engine" not in container, f"seed=11: {container}"
+    host = subprocess.run(
+        [BYZLAB, *args, "--engine", "python"], capture_output=True, text=True, check=True
+    ).stdout
+    hashes = [json.loads(out[out.index("{") :])["trace_hash"] for out in (container, host)]
+    assert hashes[0] == hashes[1], f"seed=11: container (native) {hashes[0]}, host {hashes[1]}"
