@@ -92,6 +92,8 @@ struct Outcome {
     rejected: Vec<(&'static str, u64)>,
     dropped: Vec<(&'static str, u64)>,
     coin_outputs: Vec<Vec<(u32, i8)>>,
+    starts: Vec<Vec<(u32, f64)>>,
+    halts: Vec<Option<f64>>,
     log: Option<Vec<LogEntry>>,
 }
 
@@ -244,6 +246,8 @@ fn run(
             rejected,
             dropped,
             coin_outputs: sim.nodes.iter().map(|n| n.coin_outputs.clone()).collect(),
+            starts: std::mem::take(&mut sim.starts),
+            halts: std::mem::take(&mut sim.halts),
             log: sim.log.take(),
         }
     });
@@ -262,6 +266,8 @@ fn run(
     d.set_item("rejected", outcome.rejected)?;
     d.set_item("dropped", outcome.dropped)?;
     d.set_item("coin_outputs", outcome.coin_outputs)?;
+    d.set_item("starts", outcome.starts)?;
+    d.set_item("halts", outcome.halts)?;
     match outcome.log {
         Some(log) => d.set_item("log", PyList::new(py, log)?)?,
         None => d.set_item("log", py.None())?,

@@ -49,6 +49,11 @@ pub struct Sim {
     pub initials: u64,
     pub log: Option<Vec<LogEntry>>,
     pub violation: Option<String>,
+    /// Per node, (iteration, virtual time entered) from its first iteration on, and when
+    /// it halted: the timeline the recorded run's trace keeps (orchestration/runtrace.py),
+    /// read after each delivery as the Python recorder reads it.
+    pub starts: Vec<Vec<(u32, f64)>>,
+    pub halts: Vec<Option<f64>>,
     effects: Vec<Effect>,
 }
 
@@ -60,6 +65,8 @@ impl Sim {
         limits: Limits,
         log: bool,
     ) -> Sim {
+        let starts = nodes.iter().map(|n| vec![(n.iteration, 0.0)]).collect();
+        let halts = vec![None; nodes.len()];
         Sim {
             nodes,
             sched,
@@ -79,6 +86,8 @@ impl Sim {
             initials: 0,
             log: if log { Some(Vec::new()) } else { None },
             violation: None,
+            starts,
+            halts,
             effects: Vec::new(),
         }
     }
@@ -134,6 +143,14 @@ impl Sim {
                 if self.violation.is_some() {
                     return "invariant";
                 }
+            }
+            let node = &self.nodes[dst];
+            let log = &mut self.starts[dst];
+            if log.last().is_some_and(|&(t, _)| t != node.iteration) {
+                log.push((node.iteration, time));
+            }
+            if node.halted && self.halts[dst].is_none() {
+                self.halts[dst] = Some(time);
             }
         }
         if self.halted == honest {

@@ -11,14 +11,18 @@ hash for every seed. Any other run (HPZ's coin, corrupted nodes, full-informatio
 schedulers, observers) runs in Python, and byzlab says once why when the native engine was
 asked for by name; `native_support` gives that reason.
 
-`delivery_log` runs a simulator on either engine recording every delivery a node receives,
-which is what locates the first difference when two engines disagree.
+`run_native_timeline` is the native run a recorded run (orchestration/runtrace.py) makes:
+its result and the timeline its trace keeps (per node, the iterations entered and when,
+when it halted, its coins), which the native engine reports as the Python recorder reads
+it. `delivery_log` runs a simulator on either engine recording every delivery a node
+receives, which is what locates the first difference when two engines disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from byzlab import native
@@ -32,7 +36,7 @@ from byzlab.node.messages import DecideMsg, Message
 from byzlab.node.validity import valid_decision
 from byzlab.runtime.interfaces import Process
 
-__all__ = ["delivery_log", "native_support", "run_simulator"]
+__all__ = ["Timeline", "delivery_log", "native_support", "run_native_timeline", "run_simulator"]
 
 # (time, dst, src, kind, origin, seq, iteration, step, value); a DECIDE is kind 3
 Delivery = tuple[float, int, int, int, int, int, int, int, int]
@@ -194,6 +198,35 @@ def run_simulator(sim: Simulator, engine: str = "native", *, explain: bool = Tru
         if explain:
             native.warn_once(reason)
     return sim.run()
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What a recorded run keeps of a run besides its result: per honest node the
+    iterations it entered and when (iteration 1 at time 0), when it halted, every node's
+    coin per iteration, and the virtual time the run ended."""
+
+    starts: dict[int, list[tuple[int, float]]]
+    halts: dict[int, float]
+    coins: dict[int, dict[int, int]]
+    end_time: float
+
+
+def run_native_timeline(sim: Simulator) -> tuple[SimResult, Timeline]:
+    """Run `sim` on the native engine (``native_support(sim)`` must be None) and return
+    its result and timeline, the same as the Python run's."""
+    out = _native(sim, log=False)
+    coins: dict[int, dict[int, int]] = {}
+    for i, outputs in zip(sim.honest_ids, out["coin_outputs"], strict=True):
+        for t, v in outputs:
+            coins.setdefault(t, {})[i] = v
+    timeline = Timeline(
+        starts={i: list(log) for i, log in zip(sim.honest_ids, out["starts"], strict=True)},
+        halts={i: at for i, at in zip(sim.honest_ids, out["halts"], strict=True) if at is not None},
+        coins=coins,
+        end_time=out["now"],
+    )
+    return _native_result(sim, out), timeline
 
 
 class _Logged:

@@ -10,7 +10,8 @@ simulator's time limit: every random choice comes from streams derived from the 
 the sweep did (runtrace.py), runs it, and compares the new hash with *every* recorded copy,
 so a run that no longer reproduces (a change in the protocol, nondeterminism) and a record
 that was edited are both caught. A run that raised is replayed too, and must raise the
-same error.
+same error. It replays on the engine that ran it (``summary.json``'s ``engine``, python or
+native, docs/native.md) unless asked for another; both give the same hash.
 
 Only simulator runs replay. A real run's trace hash identifies the recorded traffic of that
 run, which the operating system's scheduling makes unrepeatable (see results.py); asking to
@@ -28,7 +29,7 @@ from typing import Any
 
 from byzlab.errors import ReplayError
 from byzlab.orchestration.provenance import plugin_problems
-from byzlab.orchestration.scenario import ScenarioError, load_scenario
+from byzlab.orchestration.scenario import RUN_ENGINES, ScenarioError, load_scenario
 from byzlab.orchestration.store import RUNS, Store, StoreError
 
 __all__ = ["ReplayError", "ReplayResult", "locate_run", "replay_run"]
@@ -99,8 +100,9 @@ def locate_run(run: str, store_dir: Path) -> tuple[str, Path, dict[str, Any] | N
     return run_id, store.run_dir(run_id), row
 
 
-def replay_run(run: str, store_dir: Path = Path(".")) -> ReplayResult:
-    """Re-run a recorded simulator run and compare its trace hash with the records."""
+def replay_run(run: str, store_dir: Path = Path("."), *, engine: str | None = None) -> ReplayResult:
+    """Re-run a recorded simulator run and compare its trace hash with the records, on
+    ``engine`` (python, native or auto), by default the one that ran it."""
     from byzlab.orchestration.runtrace import run_recorded
 
     run_id, run_dir, row = locate_run(run, store_dir)
@@ -137,8 +139,13 @@ def replay_run(run: str, store_dir: Path = Path(".")) -> ReplayResult:
     if not recorded and recorded_error is None:
         raise ReplayError(f"run {run_id}: no recorded trace hash (store row or summary.json)")
     max_time = summary.get("max_time")
+    engine = engine or summary.get("engine") or "python"
+    if engine not in RUN_ENGINES:
+        raise ReplayError(f"run {run_id}: engine {engine!r} is not one of {', '.join(RUN_ENGINES)}")
     try:
-        rec = run_recorded(scn, max_time=float(max_time) if max_time is not None else None)
+        rec = run_recorded(
+            scn, max_time=float(max_time) if max_time is not None else None, engine=engine
+        )
     except Exception as exc:
         return ReplayResult(
             run_id, scn.seed, recorded, "", f"{type(exc).__name__}: {exc}", recorded_error, problems

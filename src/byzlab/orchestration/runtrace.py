@@ -26,7 +26,9 @@ that calls it unchanged and then compares the node's ``iteration`` with the last
 O(1) per delivery, and it cannot change the run (it reads state after the node has acted),
 so the trace hash is the same with and without the recorder; a test checks this. A node
 enters a new iteration only while handling a delivery, never on its own, so nothing is
-missed.
+missed. A run on the native engine (``engine``, docs/native.md) reports the same timeline
+from the extension (``adversary.engine.run_native_timeline``), so its trace is the Python
+run's; the engine that ran is part of the recorded run.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from byzlab import native
+from byzlab.adversary.engine import Timeline, native_support, run_native_timeline
 from byzlab.invariants import check_invariant1, epoch_weights
 from byzlab.network.sim import SimResult, Simulator
 from byzlab.node.messages import Message
@@ -52,6 +56,7 @@ class RecordedRun:
     result: SimResult
     trace: dict[str, Any]
     wall_s: float
+    engine: str  # the engine that ran: "python" or "native"
 
 
 class _IterationRecorder:
@@ -81,30 +86,49 @@ class _IterationRecorder:
 
         return receive
 
+    def timeline(self, sim: Simulator) -> Timeline:
+        coins: dict[int, dict[int, int]] = {}
+        for node in sim.protocol_nodes():
+            if isinstance(node, CoinFlips):
+                for t, v in node.coin_outputs.items():
+                    coins.setdefault(t, {})[node.me] = v
+        return Timeline(self.starts, self.halts, coins, sim.now)
+
 
 def run_recorded(
-    scn: Scenario, *, max_time: float | None = None, timeout_s: float | None = None
+    scn: Scenario,
+    *,
+    max_time: float | None = None,
+    timeout_s: float | None = None,
+    engine: str | None = None,
 ) -> RecordedRun:
     """Run ``scn`` in the simulator and return its result and compact trace; ``timeout_s``
-    is a wall-clock budget (none by default: a recorded run must replay)."""
+    is a wall-clock budget (none by default: a recorded run must replay). ``engine``
+    (default: the scenario's ``[run] engine``) is python, native or auto; native runs in
+    Python, saying once why, when the native engine cannot run the scenario, and auto falls
+    back quietly."""
     sim = build_simulator(scn, max_time=max_time)
     if timeout_s is not None:
         sim.timeout_s = timeout_s
-    recorder = _IterationRecorder(sim)
+    wanted = engine or scn.run.engine
+    reason = native_support(sim) if wanted != "python" else "the Python engine was asked for"
     started = time.perf_counter()
-    result = sim.run()
+    if reason is None:
+        result, timeline = run_native_timeline(sim)
+    else:
+        if wanted == "native":
+            native.warn_once(reason)
+        recorder = _IterationRecorder(sim)
+        result = sim.run()
+        timeline = recorder.timeline(sim)
     wall = time.perf_counter() - started
-    return RecordedRun(result, _trace(sim, result, recorder), wall)
+    ran = "native" if reason is None else "python"
+    return RecordedRun(result, _trace(sim, result, timeline), wall, ran)
 
 
-def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[str, Any]:
+def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, Any]:
     honest = sim.honest_nodes()
     byzantine = set(sim.byzantine_ids)
-    coins: dict[int, dict[int, int]] = {}
-    for node in sim.protocol_nodes():
-        if isinstance(node, CoinFlips):
-            for t, v in node.coin_outputs.items():
-                coins.setdefault(t, {})[node.me] = v
     weights: list[list[float] | None] = []
     invariant1: list[str] = []
     if result.protocol == "hpz" and honest and result.epochs:
@@ -122,13 +146,13 @@ def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[s
         "byzantine": {str(k): v for k, v in sorted(result.byzantine.items())},
         "inputs": list(result.inputs),
         "stopped": result.stopped,
-        "end_time": sim.now,
+        "end_time": timeline.end_time,
         "latency_delta": result.latency_delta,
         "trace_hash": result.trace_hash,
         "iteration_starts": {
-            str(i): [[t, at] for t, at in log] for i, log in sorted(rec.starts.items())
+            str(i): [[t, at] for t, at in log] for i, log in sorted(timeline.starts.items())
         },
-        "halts": {str(i): at for i, at in sorted(rec.halts.items())},
+        "halts": {str(i): at for i, at in sorted(timeline.halts.items())},
         "decisions": [
             {"node": d.node, "value": d.value, "iteration": d.iteration, "time": d.time}
             for d in result.decisions
@@ -139,7 +163,7 @@ def _trace(sim: Simulator, result: SimResult, rec: _IterationRecorder) -> dict[s
                 "outputs": {str(k): v for k, v in sorted(outs.items())},
                 "unanimous": len(set(outs.values())) == 1,
             }
-            for t, outs in sorted(coins.items())
+            for t, outs in sorted(timeline.coins.items())
         ],
         "epoch_weights": weights,
         "invariant1": invariant1,

@@ -84,6 +84,7 @@ class SimRun(Backend):
         summary.update(
             {
                 "backend": self.name,
+                "engine": rec.engine,  # the engine that ran ([run] engine asks for one)
                 "run_id": self.run_id,
                 "git_commit": git_commit(),
                 "wall_time_s": rec.wall_s,

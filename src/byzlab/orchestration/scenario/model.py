@@ -19,6 +19,7 @@ from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
 
 INPUT_KINDS = ("split", "zeros", "ones", "random")
+RUN_ENGINES = ("python", "native", "auto")
 PRESETS = ("practical", "theory", "proof")
 TAMPER_MODES = ("none", "flip-byte")
 FAULT_ACTIONS = ("kill", "pause", "netem")
@@ -60,6 +61,15 @@ class RunSection(_Strict):
     preset: str = "practical"
     inputs: Any = "split"
     timeout_s: float = Field(default=120.0, gt=0, le=86_400)
+    # the simulator's engine (docs/native.md): the same run either way, native is faster
+    engine: str = "python"
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, v: str) -> str:
+        if v not in RUN_ENGINES:
+            raise ValueError(_one_of(v, RUN_ENGINES))
+        return v
 
     @field_validator("protocol")
     @classmethod
