@@ -4,11 +4,18 @@ simulator runs judged by agreement and validity. Failure messages name the seed.
 
 from __future__ import annotations
 
+import csv
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from byzlab.api import Broadcast, Decide, DecodeError
+from byzlab.adversary.assemble import assemble_simulator
+from byzlab.api import Broadcast, Decide, DecodeError, Params
+from byzlab.cli import main
+from byzlab.orchestration.scenario import ScenarioError, parse_scenario
 from byzlab.protocols.benor import PROPOSE, REPORT, BenOr
 from byzlab.protocols.messages import RoundMsg
 from byzlab.protocols.rounds import AHEAD
@@ -103,3 +110,45 @@ def test_a_scenario_runs_on_local_processes_through_the_proxy(tmp_path: Path) ->
 
 def test_matrix_and_sweep_include_it(tmp_path: Path) -> None:
     roundproto.check_matrix_and_sweep(tmp_path, BEN_OR, 7)
+
+
+def test_more_faults_than_ben_or_tolerates_are_refused_in_one_line_everywhere() -> None:
+    """A scenario, ``byzlab sim`` and the simulator's assembly refuse f > (n - 1) // 5,
+    naming the field and the limit; at n < 6 ben-or tolerates no fault at all."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario({"run": {"n": 11, "f": 3, "protocol": "ben-or"}})
+    assert info.value.problems == [
+        'run.f: f=3 is too large for n=11 under protocol "ben-or" (at most 2)'
+    ]
+    assert parse_scenario({"run": {"n": 11, "f": 2, "protocol": "ben-or"}}).f == 2
+    result = CliRunner().invoke(main, ["sim", "--protocol", "ben-or", "--n", "4"])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        'Error: --f: protocol "ben-or" tolerates no fault at n=4 (f must be at least 1); '
+        "choose a larger n"
+    )
+    with pytest.raises(ValueError, match=r'f=2 is too large for n=7 under protocol "ben-or"'):
+        assemble_simulator(Params.practical(7, 2), protocol=BEN_OR, inputs=[1] * 7, seed=0)
+
+
+def test_byzlab_sim_defaults_to_the_faults_ben_or_tolerates() -> None:
+    result = CliRunner().invoke(
+        main, ["sim", "--protocol", "ben-or", "--n", "11", "--byzantine", "equivocate", "--json"]
+    )
+    summary = json.loads(result.output)
+    assert result.exit_code == 0 and summary["params"]["f"] == 2, result.output
+    assert summary["agreed"] and summary["valid"], summary
+    assert sorted(summary["byzantine"]) == ["10", "9"], summary
+
+
+def test_the_matrix_leaves_ben_or_out_where_it_tolerates_no_fault(tmp_path: Path) -> None:
+    table = tmp_path / "matrix.csv"
+    proc = subprocess.run(
+        [roundproto.BYZLAB, "matrix", "--n", "4", "--seeds", "1", "--protocols", "ben-or,mmr",
+         "--strategies", "silent", "--schedulers", "random", "--jobs", "1", "--out", str(table)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert 'left out: --f: protocol "ben-or" tolerates no fault at n=4' in proc.stderr
+    with table.open() as fh:
+        assert [row["protocol"] for row in csv.DictReader(fh)] == ["mmr"]

@@ -20,6 +20,7 @@ from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import ByzlabError
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_N, Params, ParamsError
+from byzlab.node.protocol import fault_refusal, max_faults
 from byzlab.orchestration.overrides import parse_param_overrides
 
 # Commands whose modules pull in heavy libraries (scipy, pyarrow, matplotlib, the Docker
@@ -154,7 +155,8 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     "f",
     type=int,
     default=None,
-    help="Fault bound f < n/3 (default: the largest, floor((n-1)/3)).",
+    help="Fault bound f < n/3 (default: the largest the protocol tolerates, "
+    "floor((n-1)/3), or floor((n-1)/5) for ben-or).",
 )
 @click.option(
     "--seed",
@@ -358,8 +360,13 @@ def sim(
         protocol, scheduler = scn.run.protocol, scn.adversary.scheduler
     else:
         try:
+            proto = plugins.protocol(protocol)
+        except plugins.PluginError as exc:
+            _fail(f"--protocol: {exc}")
+        try:
             overrides = parse_param_overrides(params_kv)
-            f_value = f if f is not None else max(1, (n - 1) // 3)
+            # by default as many faults as the protocol tolerates (Ben-Or's fewer than n/3)
+            f_value = f if f is not None else max(1, max_faults(proto, n))
             if preset == "theory":
                 params = Params.theory(n, f_value, **overrides)
             elif preset == "proof":
@@ -385,13 +392,10 @@ def sim(
                 p.replace("--byzantine.options.", "--strategy-option ")
                 for p in strategy_option_problems(entry, "--byzantine")
             ]
-        try:
-            proto = plugins.protocol(protocol)
-        except plugins.PluginError as exc:
-            _fail(f"--protocol: {exc}")
         problems += [
             p
             for p in (
+                fault_refusal("--f", proto, n, params.f),
                 refusal("--scheduler", scheduler, scheduler_class(scheduler), proto),
                 ids and refusal("--byzantine", byzantine, strategy_class(byzantine), proto),
             )

@@ -26,7 +26,7 @@ from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy
 from byzlab.adversary.view import AdversaryView
 from byzlab.network.sim import Simulator
 from byzlab.node.params import Params
-from byzlab.node.protocol import Protocol
+from byzlab.node.protocol import Protocol, fault_refusal
 from byzlab.runtime.interfaces import Process
 from byzlab.seeds import derive_rng, ideal_coin_seed
 
@@ -57,6 +57,9 @@ def assemble_simulator(
         raise ValueError(f"inputs has {len(inputs)} values for n={n}")
     if len(byzantine) > params.f:
         raise ValueError(f"{len(byzantine)} Byzantine nodes exceed f={params.f}")
+    refused = fault_refusal("f", protocol, n, params.f)
+    if refused:
+        raise ValueError(refused)
     if any(not 0 <= i < n for i in byzantine):
         raise ValueError(f"Byzantine node ids {sorted(byzantine)} out of range")
     # one full-information view shared by the scheduler and every corrupted node

@@ -65,6 +65,10 @@ checked with ``isinstance`` against these runtime-checkable protocols:
 * `Instances` (a protocol): ``instance(msg)``, the broadcast instance a message opens (a
   reliable broadcast's INITIAL) as a tuple of ints, or None; the simulator and the proxy
   count the instances opened.
+* `Resilience` (a protocol): ``max_faults(n)``, the largest f it tolerates at n when that is
+  less than Byzantine agreement's f < n/3 (Ben-Or's Byzantine protocol needs n > 5f). A
+  scenario, ``byzlab sim`` and the simulator's assembly refuse more (`fault_refusal`); the
+  matrix leaves such a protocol out at that n and f.
 
 Nothing here raises on hostile input: a protocol's decoder filters the network, and its
 nodes drop (and count) whatever the decoder lets through but the protocol cannot use.
@@ -89,7 +93,10 @@ __all__ = [
     "Protocol",
     "ProtocolNode",
     "Refusals",
+    "Resilience",
     "Weighted",
+    "fault_refusal",
+    "max_faults",
 ]
 
 
@@ -167,6 +174,40 @@ class Instances(typing.Protocol):
     """A protocol whose messages open broadcast instances (reliable broadcast's INITIAL)."""
 
     def instance(self, msg: Any) -> tuple[int, ...] | None: ...
+
+
+@runtime_checkable
+class Resilience(typing.Protocol):
+    """A protocol that tolerates fewer faults than f < n/3."""
+
+    def max_faults(self, n: int) -> int:
+        """The largest f the protocol tolerates at n (0 if none)."""
+        ...
+
+
+def max_faults(protocol: object, n: int) -> int:
+    """The largest f `protocol` tolerates at n: its own bound (`Resilience`), else
+    (n - 1) // 3, Byzantine agreement's f < n/3."""
+    if isinstance(protocol, Resilience):
+        return min(protocol.max_faults(n), (n - 1) // 3)
+    return (n - 1) // 3
+
+
+def fault_refusal(field: str, protocol: Protocol, n: int, f: int) -> str | None:
+    """None if `protocol` tolerates f faults at n, else the one line that refuses it,
+    naming `field` (``run.f``, ``--f``) and the limit. An f of n/3 or more is left to the
+    parameters' own check (`Params`), which refuses it for every protocol."""
+    limit = max_faults(protocol, n)
+    if f <= limit or 3 * f >= n:
+        return None
+    if limit == 0:
+        return (
+            f'{field}: protocol "{protocol.name}" tolerates no fault at n={n} (f must be at '
+            f"least 1); choose a larger n"
+        )
+    return (
+        f'{field}: f={f} is too large for n={n} under protocol "{protocol.name}" (at most {limit})'
+    )
 
 
 @runtime_checkable

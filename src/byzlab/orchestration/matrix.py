@@ -35,6 +35,7 @@ from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params, ParamsError
+from byzlab.node.protocol import fault_refusal
 from byzlab.orchestration.overrides import parse_param_overrides
 from byzlab.orchestration.scenario import ParamsSection
 
@@ -278,12 +279,18 @@ def matrix_command(
             range(seeds),
         )
     )
-    # a strategy or scheduler that does not apply to a protocol has no cell for it
+    # a strategy or scheduler that does not apply to a protocol has no cell for it, nor has a
+    # protocol that does not tolerate f faults at n (Ben-Or's needs n > 5f): it is left out
     fits = {p: plugins.protocol(p) for p in {cell[2] for cell in grid}}
+    for _, proto in sorted(fits.items()):
+        refused = fault_refusal("--f", proto, n, f_value)
+        if refused:
+            Console(stderr=True).print(f"left out: {refused}", highlight=False)
     grid = [
         cell
         for cell in grid
-        if STRATEGIES[cell[0]].applies_to(fits[cell[2]]) is None
+        if fault_refusal("--f", fits[cell[2]], n, f_value) is None
+        and STRATEGIES[cell[0]].applies_to(fits[cell[2]]) is None
         and SCHEDULERS[cell[1]].applies_to(fits[cell[2]]) is None
     ]
     outcomes: list[RunOutcome] = []

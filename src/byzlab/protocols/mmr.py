@@ -96,7 +96,7 @@ class MMRNode(DecidingNode):
     def on_round(self, sender: int, msg: RoundMsg, out: list[Effect]) -> None:
         state = self.rounds.get(msg.round)
         if state is None:
-            self.dropped["round-window"] += 1
+            self.dropped[self.rounds.refusal(msg.round)] += 1
             return
         bit = 1 << sender
         if msg.kind == BVAL:

@@ -44,6 +44,10 @@ class RoundWindow(Generic[S]):
             state = self._rounds[rnd] = self.make()
         return state
 
+    def refusal(self, rnd: int) -> str:
+        """Why round `rnd` has no state here: it is behind the window or beyond it."""
+        return "past-round" if rnd < self.current else "round-window"
+
     def advance(self, current: int) -> None:
         """Move the window to `current` and forget every round now behind it."""
         self.current = current

@@ -27,6 +27,7 @@ from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, 
 from byzlab.adversary.view import AdversaryView
 from byzlab.errors import _describe
 from byzlab.node.params import ParamsError
+from byzlab.node.protocol import fault_refusal
 from byzlab.orchestration.scenario.build import build_params, scheduler_kwargs
 from byzlab.orchestration.scenario.model import (
     MAX_ITERATION,
@@ -208,6 +209,10 @@ def cross_check(scn: Scenario) -> list[str]:
             f"run.f: f={f} is too large for n={n}: Byzantine agreement needs f < n/3 "
             f"(the largest allowed f is {(n - 1) // 3})"
         )
+    # a protocol may tolerate fewer faults than n/3 (Ben-Or's needs n > 5f)
+    refused = fault_refusal("run.f", plugins.protocol(scn.run.protocol), n, f)
+    if refused:
+        problems.append(refused)
     inputs = scn.run.inputs
     if isinstance(inputs, tuple) and len(inputs) != n and not scn.multi_instance:
         problems.append(f"run.inputs: the list has {len(inputs)} values but n={n}")
