@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from byzlab import native
+from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.engine import Timeline, native_support, run_native_timeline
 from byzlab.invariants import check_invariant1, epoch_weights
 from byzlab.network.sim import SimResult, Simulator
@@ -144,6 +145,16 @@ def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, A
         "delta": sim.delta,
         "honest": list(sim.honest_ids),
         "byzantine": {str(k): v for k, v in sorted(result.byzantine.items())},
+        # adaptive corruptions as {node, at (virtual time), rule, strategy}, in time order
+        "corrupted": [
+            c.to_json()
+            for c in sorted(
+                c
+                for rule in sim.observers
+                if isinstance(rule, AdaptiveCorruption)
+                for c in rule.corrupted
+            )
+        ],
         "inputs": list(result.inputs),
         "stopped": result.stopped,
         "end_time": timeline.end_time,
