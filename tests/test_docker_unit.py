@@ -33,7 +33,7 @@ from byzlab.orchestration.docker.labels import (
     owner_label,
     run_labels,
 )
-from byzlab.orchestration.processes import _mark_crashed
+from byzlab.orchestration.results import mark_role
 from byzlab.orchestration.scenario import (
     DockerFault,
     ScenarioError,
@@ -319,7 +319,7 @@ def test_archives_carry_owner_and_modes_and_never_escape(tmp_path: Path) -> None
 
 def test_crashed_nodes_get_their_own_role_in_nodes_csv() -> None:
     table = "node,role,strategy\n0,honest,honest\n1,byzantine,container-kill\n2,byzantine,x\n"
-    assert _mark_crashed(table, {1: "container-kill"}).splitlines() == [
+    assert mark_role(table, {1: "container-kill"}, "crashed").splitlines() == [
         "node,role,strategy",
         "0,honest,honest",
         "1,crashed,container-kill",
