@@ -22,7 +22,7 @@ from byzlab.network.framing import FrameError, unpack_batch
 from byzlab.node.validity import valid_decision
 from byzlab.protocols.messages import DECIDE, MAX_ROUND, RoundCodec, RoundMsg
 from byzlab.seeds import derive_rng, ideal_coin_seed
-from tests.simutil import describe, run_sim
+from tests.simutil import build_sim, describe
 
 BYZLAB = str(Path(sys.executable).with_name("byzlab"))
 SEEDS = 200
@@ -174,14 +174,21 @@ def check_decide_gadget(protocol: Any) -> None:
     assert node.receive(2 * f + 2, RoundMsg(DECIDE, 0, 1), 0.0) == []
 
 
+# Virtual time a run may take, in units of delta: about 4x the slowest of 200 seeds x 2
+# schedulers measured at n = 4..13 (mmr: 19.6 delta at n = 11; ben-or: 22.1 at n = 7 among the
+# tested sizes, 48.3 at n = 12), so a run that stops deciding fails instead of running on
+MAX_TIME = 100.0
+
+
 def check_seeds(protocol: Any, n: int, scheduler: str, seeds: range = range(SEEDS)) -> None:
     """`SEEDS` simulator runs at n with f = the protocol's own bound, f nodes equivocating
-    (the same message with opposite values to two halves): every run halts with every honest
-    node decided, in agreement, on a valid value (byzlab.node.validity; the simulator also
-    checks both at every decision, and tests/conftest.py byzlab.invariants after each run)."""
+    (the same message with opposite values to two halves): every run halts within
+    `MAX_TIME` with every honest node decided, in agreement, on a valid value
+    (byzlab.node.validity; the simulator also checks both at every decision, and
+    tests/conftest.py byzlab.invariants after each run)."""
     f = protocol.max_faults(n)
     for seed in seeds:
-        sim, result = run_sim(
+        sim = build_sim(
             n,
             f,
             seed=seed,
@@ -190,6 +197,8 @@ def check_seeds(protocol: Any, n: int, scheduler: str, seeds: range = range(SEED
             scheduler=scheduler,
             inputs=INPUTS[seed % len(INPUTS)],
         )
+        sim.max_time = MAX_TIME
+        result = sim.run()
         what = f"{protocol.name} n={n} f={f} {describe(result)}"
         assert result.stopped == "all-honest-halted", what
         assert result.agreed and result.valid and result.decision is not None, what
