@@ -15,11 +15,13 @@ from click.testing import CliRunner
 from byzlab.adversary.assemble import assemble_simulator
 from byzlab.api import Broadcast, Decide, DecodeError, Params
 from byzlab.cli import main
+from byzlab.errors import InvariantViolation
 from byzlab.orchestration.scenario import ScenarioError, parse_scenario
 from byzlab.protocols.benor import PROPOSE, REPORT, BenOr
 from byzlab.protocols.messages import RoundMsg
 from byzlab.protocols.rounds import AHEAD
 from tests import roundproto
+from tests.simutil import build_sim
 
 BEN_OR = BenOr()
 
@@ -152,3 +154,27 @@ def test_the_matrix_leaves_ben_or_out_where_it_tolerates_no_fault(tmp_path: Path
     assert 'left out: --f: protocol "ben-or" tolerates no fault at n=4' in proc.stderr
     with table.open() as fh:
         assert [row["protocol"] for row in csv.DictReader(fh)] == ["mmr"]
+
+
+class _BenOrAtAThird(BenOr):
+    """Ben-Or with the Bracha family's bound f = (n - 1) // 3, which it does not tolerate."""
+
+    def max_faults(self, n: int) -> int:
+        return (n - 1) // 3
+
+
+def test_at_f_of_a_third_ben_or_breaks_agreement_and_validity() -> None:
+    """Why the bound is n > 5f: lifted to f < n/3, one equivocating node of four makes honest
+    nodes decide differently, or decide against their unanimous input, within 20 seeds (the
+    simulator raises at the violating decision)."""
+    broken: dict[str, int] = {}
+    for seed in range(20):
+        sim = build_sim(
+            4, 1, seed=seed, protocol=_BenOrAtAThird(), strategy="equivocate",
+            scheduler="split-vote", inputs=roundproto.INPUTS[seed % 4],
+        )  # fmt: skip
+        try:
+            sim.run()
+        except InvariantViolation as exc:
+            broken.setdefault(str(exc).split()[0], seed)
+    assert set(broken) == {"agreement", "validity"}, broken
