@@ -364,3 +364,26 @@ def test_byzlab_sim_refuses_a_bad_plugin_in_one_line() -> None:
     assert 'an installed scheduler plugin or a "package.module:Name" reference' in " ".join(
         result.output.split()
     )
+
+
+def test_a_plugin_s_hash_covers_the_package_it_sits_in(tmp_path: Path) -> None:
+    """An edit to a helper beside the plugin module changes the recorded hash (replay then
+    refuses the run), as an edit to the module itself does."""
+    package = tmp_path / "hashpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("DELAY = 1.0\n")
+    (package / "sched.py").write_text(
+        "from hashpkg.helper import DELAY\n\n\nclass Slow:\n    name = 'slow'\n    delay = DELAY\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        before = plugins.provenance("scheduler", "hashpkg.sched:Slow")
+        (package / "helper.py").write_text("DELAY = 0.5\n")
+        after = plugins.provenance("scheduler", "hashpkg.sched:Slow")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "hashpkg" or m.startswith("hashpkg.")]:
+            del sys.modules[name]
+    assert before.module == after.module == "hashpkg.sched"
+    assert before.sha256 != after.sha256

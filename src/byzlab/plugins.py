@@ -16,9 +16,10 @@ message is one line naming the reference and the cause, never a traceback, becau
 scenario names plugins and a bad scenario gets one line per problem.
 
 Each loaded plugin has a `Provenance`: the module named, the distribution and its version
-when it came from one, and the sha256 of its source (the module's file, or every ``.py`` file
-of the package when the module is a package). Runs record it in ``summary.json`` so that
-``byzlab replay`` can refuse a run whose plugin code has changed since.
+when it came from one, and the sha256 of its source: every ``.py`` file of the package the
+module sits in (its helpers count), or the module's own file when it is a top-level module.
+Runs record it in ``summary.json`` so that ``byzlab replay`` can refuse a run whose plugin
+code has changed since.
 
 Protocols are resolved here too (`protocol`), because the node process needs them and
 imports nothing of the adversary: the built-in ones (``byzlab.node.bracha``), then entry
@@ -299,12 +300,22 @@ def provenance(kind: str, name: str) -> Provenance:
     since it was loaded shows). Raises `PluginError` if it cannot be found or imported."""
     obj = resolve(kind, name)
     module_name = _split(_where(kind, name))[0]
-    modules = [sys.modules[module_name]]
+    names = [module_name]
     defined_in = getattr(obj, "__module__", None)
     if isinstance(defined_in, str) and defined_in in sys.modules and defined_in != module_name:
-        modules.append(sys.modules[defined_in])  # a re-export: its defining module counts too
+        names.append(defined_in)  # a re-export: its defining module counts too
     distribution, version = _distribution_of(kind, name, module_name)
+    modules = [sys.modules[_enclosing(n)] for n in names]
     return Provenance(kind, name, module_name, distribution, version, source_hash(modules))
+
+
+def _enclosing(module_name: str) -> str:
+    """What a plugin module's hash covers: the package it sits in (every file of it), since a
+    plugin's helpers usually live beside it (byzlab.protocols.mmr shares its codec, round
+    window and termination gadget with ben-or) and an edit to one of them changes what runs as
+    surely as an edit to the module itself. A top-level module covers itself alone."""
+    parent = module_name.rpartition(".")[0]
+    return parent if parent else module_name
 
 
 def shipped_files(kind: str, name: str) -> dict[str, Path]:
