@@ -35,11 +35,14 @@ import importlib
 import importlib.metadata as metadata
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
+
+from pydantic import BaseModel
 
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.protocol import Protocol
@@ -347,12 +350,19 @@ def is_protocol_plugin(name: str) -> bool:
     return name not in BUILTIN_PROTOCOLS
 
 
-def protocol(name: str) -> Protocol:
+def protocol(name: str, options: Mapping[str, Any] | None = None) -> Protocol:
     """The protocol `name`: a built-in one (``hpz``, ``bracha-local``, ``ideal-coin``), an
     entry point of ``byzlab.protocols``, or a ``"package.module:Name"`` reference. What a
-    plugin names is a `byzlab.node.protocol.Protocol` object, or a class whose no-argument
-    constructor makes one. Raises `PluginError` (one line) otherwise."""
+    plugin names is a `byzlab.node.protocol.Protocol` object, or a class whose constructor
+    makes one from `options` (a scenario's ``[run.protocol_options]``) as keyword arguments,
+    validated first by the class's ``Options`` pydantic model when it declares one, as a
+    strategy's or a scheduler's are. A built-in protocol or a plugin object takes no options.
+    Raises `PluginError` (one line) otherwise; the scenario checks word a bad option per field
+    before any process gets here."""
+    options = dict(options or {})
     if name in BUILTIN_PROTOCOLS:
+        if options:
+            raise PluginError(f'protocol "{name}" takes no options, got {", ".join(options)}')
         return BUILTIN_PROTOCOLS[name]
     if not is_known("protocol", name):
         choices = sorted({*BUILTIN_PROTOCOLS, *(p.name for p in installed("protocol"))})
@@ -363,9 +373,11 @@ def protocol(name: str) -> Protocol:
     obj = resolve("protocol", name)
     if isinstance(obj, type):
         try:
-            obj = obj()
+            obj = obj(**_option_kwargs(obj, options))
         except Exception as exc:  # a plugin's constructor can raise anything: one line
             raise PluginError(f'protocol "{name}": cannot construct it: {_one_line(exc)}') from None
+    elif options:
+        raise PluginError(f'protocol "{name}" is an object, not a class: it takes no options')
     # checked by name: on Python 3.11 isinstance() against a typing.Protocol subclass that is
     # itself named "Protocol" finds no members to check and accepts anything
     missing = [m for m in _PROTOCOL_MEMBERS if not hasattr(obj, m)]
@@ -375,6 +387,16 @@ def protocol(name: str) -> Protocol:
             f"(it has no {', '.join(missing)})"
         )
     return cast(Protocol, obj)
+
+
+def _option_kwargs(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` as the keyword arguments of `cls`: the fields of its ``Options`` model once
+    validated (a ValidationError propagates), else `options` as they are."""
+    model = getattr(cls, "Options", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return options
+    checked = model.model_validate(options)
+    return {field: getattr(checked, field) for field in type(checked).model_fields}
 
 
 # what a protocol object must have: the interface's annotated attributes and its methods

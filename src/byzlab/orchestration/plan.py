@@ -129,6 +129,7 @@ class RunPlan:
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
             "protocol": self.protocol,
+            "protocol_options": dict(self.scenario.run.protocol_options),
             "inputs": self.inputs,
             "seed": self.seed,
             "run_id": self.run_id,
@@ -170,6 +171,7 @@ class RunPlan:
             "node": i,
             "params": self.params.to_dict(),
             "protocol": self.protocol,
+            "protocol_options": dict(self.scenario.run.protocol_options),
             "input": self.inputs[i],
             "seed": self.seed,
             "run_id": self.run_id,

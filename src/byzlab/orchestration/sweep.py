@@ -16,7 +16,8 @@ are scenario fields written as dotted paths and whose values are lists::
 
 The runs are the cartesian product of the lists, seeds innermost; the other tables fix
 everything else. Any field of [run], [params] and [adversary] can be swept, and keys of the
-open table ``adversary.scheduler_options`` too. Two keys are not fields:
+open tables ``adversary.scheduler_options`` and ``run.protocol_options`` too. Two keys are
+not fields:
 
 * ``adversary.strategy``: every corrupted node runs this strategy ("none": no corrupted
   nodes). Without ``adversary.corrupted`` the last f nodes are corrupted (as in ``byzlab
@@ -137,7 +138,7 @@ def _sections() -> dict[str, type[BaseModel]]:
 
 
 # fields whose value is a table of free-form keys: one more path component may follow
-_OPEN_TABLES = ("adversary.scheduler_options",)
+_OPEN_TABLES = ("adversary.scheduler_options", "run.protocol_options")
 _TOML_WORDS = {
     bool: "boolean",
     int: "integer",

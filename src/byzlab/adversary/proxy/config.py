@@ -72,6 +72,8 @@ class ProxyConfig(BaseModel):
 
     params: dict[str, Any]
     protocol: str
+    # a plugin protocol's constructor arguments ([run.protocol_options], checked by the scenario)
+    protocol_options: dict[str, Any] = Field(default_factory=dict)
     inputs: list[int]
     seed: int = Field(ge=0)
     run_id: str = ""

@@ -114,7 +114,8 @@ class Proxy:
         self.params = params
         self.n = n
         try:
-            protocol = plugins.protocol(config.protocol)  # a plugin loads in this process
+            # a plugin loads in this process, built with the scenario's options
+            protocol = plugins.protocol(config.protocol, config.protocol_options)
         except PluginError as exc:
             raise NodeConfigError(f"protocol: {exc}") from None
         self.protocol = protocol

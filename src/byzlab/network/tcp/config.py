@@ -25,6 +25,8 @@ class NodeConfig(BaseModel):
     node: int = Field(ge=0)
     params: dict[str, Any]
     protocol: str
+    # a plugin protocol's constructor arguments ([run.protocol_options], checked by the scenario)
+    protocol_options: dict[str, Any] = Field(default_factory=dict)
     input: int
     seed: int = Field(ge=0)
     run_id: str = ""

@@ -118,7 +118,8 @@ class NodeRuntime:
         self.peers = [d for d in range(n) if d != me]
         self.link = LinkReceiver(receiver=me, keys={s: keys[s].recv_key for s in self.peers})
         try:
-            protocol = plugins.protocol(config.protocol)  # a plugin loads in this process
+            # a plugin loads in this process, built with the scenario's options
+            protocol = plugins.protocol(config.protocol, config.protocol_options)
         except PluginError as exc:
             raise NodeConfigError(f"protocol: {exc}") from None
         self.protocol = protocol

@@ -10,7 +10,6 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from byzlab import plugins
 from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.schedulers import make_scheduler, scheduler_class
 from byzlab.adversary.strategies import make_strategy, strategy_class
@@ -98,7 +97,7 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
     _one_instance(scn)
     return assemble_simulator(
         build_params(scn),
-        protocol=plugins.protocol(scn.run.protocol),
+        protocol=scn.build_protocol(),
         inputs=resolve_inputs(scn),
         seed=scn.seed,
         scheduler=scheduler_factory(scn.adversary.scheduler, scn.adversary.scheduler_options),

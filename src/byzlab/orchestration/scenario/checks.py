@@ -38,7 +38,12 @@ from byzlab.orchestration.scenario.model import (
     Scenario,
 )
 
-__all__ = ["cross_check", "scheduler_option_problems", "strategy_option_problems"]
+__all__ = [
+    "cross_check",
+    "protocol_option_problems",
+    "scheduler_option_problems",
+    "strategy_option_problems",
+]
 
 # Strategy options whose values are node ids (adversary/strategies/).
 _PLAYER_ID_OPTIONS = frozenset({"targets"})
@@ -201,16 +206,37 @@ def scheduler_option_problems(
     return problems
 
 
+def protocol_option_problems(name: str, options: dict[str, Any], where: str) -> list[str]:
+    """A plugin protocol's options (a scenario's ``run.protocol_options``, or ``byzlab sim``'s
+    ``--protocol-option``): one "``where``KEY: message" line per field its ``Options`` model
+    refuses, else the one line of the constructor's refusal (a built-in protocol takes none)."""
+    if not options:
+        return []
+    target = plugins.resolve("protocol", name) if plugins.is_protocol_plugin(name) else None
+    model = options_model(target) if isinstance(target, type) else None
+    problems = options_problems(model, options, where) if model is not None else []
+    if not problems:
+        try:
+            plugins.protocol(name, options)
+        except plugins.PluginError as exc:
+            problems.append(f"{where.rstrip('. ')}: {exc}")
+    return problems
+
+
 def cross_check(scn: Scenario) -> list[str]:
-    problems: list[str] = []
     n, f = scn.run.n, scn.f
+    problems = protocol_option_problems(
+        scn.run.protocol, scn.run.protocol_options, "run.protocol_options."
+    )
+    if problems:  # no protocol to check the rest against
+        return problems
     if 3 * f >= n:
         problems.append(
             f"run.f: f={f} is too large for n={n}: Byzantine agreement needs f < n/3 "
             f"(the largest allowed f is {(n - 1) // 3})"
         )
     # a protocol may tolerate fewer faults than n/3 (Ben-Or's needs n > 5f)
-    refused = fault_refusal("run.f", plugins.protocol(scn.run.protocol), n, f)
+    refused = fault_refusal("run.f", scn.build_protocol(), n, f)
     if refused:
         problems.append(refused)
     inputs = scn.run.inputs
@@ -237,7 +263,7 @@ def cross_check(scn: Scenario) -> list[str]:
         params = build_params(scn)
     except (ParamsError, TypeError) as exc:
         return [_params_problem(str(exc))]
-    protocol = plugins.protocol(scn.run.protocol)
+    protocol = scn.build_protocol()
     ctx = AdversaryContext(params, AdversaryView(params, scn.byzantine_map()), protocol=protocol)
     try:
         make_scheduler(scn.adversary.scheduler, ctx, **scheduler_kwargs(scn))
@@ -293,7 +319,7 @@ def _byzantine_problems(
 def applicability_problems(scn: Scenario) -> list[str]:
     """The scheduler and every strategy the scenario names must apply to its protocol
     (byzlab.adversary.applies): one line per pairing that does not."""
-    protocol = plugins.protocol(scn.run.protocol)
+    protocol = scn.build_protocol()
     adv = scn.adversary
     named: list[tuple[str, str, type]] = [
         ("adversary.scheduler", adv.scheduler, scheduler_class(adv.scheduler))

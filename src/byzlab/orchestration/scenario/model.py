@@ -17,6 +17,7 @@ from byzlab.adversary.schedulers import SCHEDULERS, scheduler_class
 from byzlab.adversary.strategies import STRATEGIES, strategy_class
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
+from byzlab.node.protocol import Protocol
 
 INPUT_KINDS = ("split", "zeros", "ones", "random")
 RUN_ENGINES = ("python", "native", "auto")
@@ -58,6 +59,8 @@ class RunSection(_Strict):
     f: int | None = Field(default=None, ge=1, le=MAX_N)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     protocol: str = "hpz"
+    # a plugin protocol's constructor arguments (its Options model's fields), checked in checks.py
+    protocol_options: dict[str, Any] = Field(default_factory=dict)
     preset: str = "practical"
     inputs: Any = "split"
     timeout_s: float = Field(default=120.0, gt=0, le=86_400)
@@ -440,15 +443,22 @@ class Scenario(_Strict):
             return self
         return self.model_copy(update={"metrics": MetricsSection(port=port)})
 
+    def build_protocol(self) -> Protocol:
+        """The run's protocol object, built with its ``[run.protocol_options]``."""
+        return plugins.protocol(self.run.protocol, self.run.protocol_options)
+
     def byzantine_map(self) -> dict[int, ByzantineEntry]:
         return {b.node: b for b in self.adversary.byzantine}
 
     def to_toml(self) -> str:
         """The scenario as TOML (recorded next to every run's results)."""
         lines = ["[run]"]
-        run = self.run.model_dump()
+        run = self.run.model_dump(exclude={"protocol_options"})
         run["f"] = self.f
         lines += [f"{k} = {_toml_value(v)}" for k, v in run.items()]
+        if self.run.protocol_options:
+            lines += ["", "[run.protocol_options]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in self.run.protocol_options.items()]
         overrides = self.params.overrides()
         if overrides:
             lines += ["", "[params]"] + [f"{k} = {_toml_value(v)}" for k, v in overrides.items()]
