@@ -101,6 +101,12 @@ class RunPlan:
         adversary = self.scenario.adversary
         return {"name": adversary.scheduler, **adversary.scheduler_options}
 
+    def _protocol_options(self) -> dict[str, Any]:
+        """The ``protocol_options`` key of node.json and proxy.json, present only when the
+        scenario sets some, as ``metrics_port`` is only when metrics are on."""
+        options = self.scenario.run.protocol_options
+        return {"protocol_options": dict(options)} if options else {}
+
     def metrics_port(self, node: int | None) -> int:
         """Where ``node`` (the proxy for None) serves its metrics; 0 when they are off."""
         port = self.scenario.metrics.port
@@ -129,7 +135,6 @@ class RunPlan:
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
             "protocol": self.protocol,
-            "protocol_options": dict(self.scenario.run.protocol_options),
             "inputs": self.inputs,
             "seed": self.seed,
             "run_id": self.run_id,
@@ -144,6 +149,7 @@ class RunPlan:
             "stats_file": stats_file,
             "ready_file": ready_file,
         }
+        cfg.update(self._protocol_options())
         if host is not None:
             cfg["host"] = host
         if self.metrics_port(None):
@@ -171,7 +177,6 @@ class RunPlan:
             "node": i,
             "params": self.params.to_dict(),
             "protocol": self.protocol,
-            "protocol_options": dict(self.scenario.run.protocol_options),
             "input": self.inputs[i],
             "seed": self.seed,
             "run_id": self.run_id,
@@ -180,6 +185,7 @@ class RunPlan:
             "proxy_port": proxy_port,
             "out_dir": out_dir,
             "timeout_s": self.scenario.run.timeout_s,
+            **self._protocol_options(),
         }
         if self.metrics_port(i):
             cfg["metrics_port"] = self.metrics_port(i)
