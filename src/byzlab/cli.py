@@ -6,9 +6,9 @@ import json
 import math
 import sys
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -419,18 +419,27 @@ def sim(
         ]
         if problems:
             _fail(problems[0])
+        # each refusal while the run is built names what caused it: the scheduler's or the
+        # strategy's constructor (their flags), else the protocol building its nodes
+        scheduler_flag = "--scheduler-option" if scheduler_options else f"--scheduler {scheduler}"
+        strategy_flag = "--strategy-option" if strategy_options else f"--byzantine {byzantine}"
         try:
             simulator = assemble_simulator(
                 params,
                 protocol=proto,
                 inputs=make_inputs(inputs, n, seed),
                 seed=seed,
-                scheduler=scheduler_factory(scheduler, scheduler_options),
-                byzantine={i: strategy_factory(byzantine, strategy_options) for i in ids},
+                scheduler=_blamed(scheduler_flag, scheduler_factory, scheduler, scheduler_options),
+                byzantine={
+                    i: _blamed(strategy_flag, strategy_factory, byzantine, strategy_options)
+                    for i in ids
+                },
                 max_time=max_time,
             )
+        except _Refused as exc:
+            _fail(str(exc))
         except (TypeError, ValueError) as exc:
-            _fail(f"--scheduler-option/--strategy-option: {exc}")
+            _fail(f"--protocol {protocol} (n={n}, f={params.f}): {exc}")
     simulator.max_deliveries = max_deliveries
     simulator.timeout_s = DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s
     started = time.perf_counter()
@@ -455,6 +464,39 @@ def sim(
         console.print(f"stopped: {result.stopped_detail}", highlight=False, markup=False)
     if not result.agreed:
         sys.exit(1)
+
+
+_Built = TypeVar("_Built")
+
+
+class _Refused(Exception):
+    """A `byzlab sim` argument refused while the run is built; the message names its flag."""
+
+
+def _blamed(
+    flag: str,
+    make: Callable[[str, dict[str, Any]], Callable[..., _Built]],
+    name: str,
+    options: dict[str, Any],
+) -> Callable[..., _Built]:
+    """``make(name, options)``, a scheduler's or strategy's factory, whose refusals (a
+    TypeError or ValueError, at once or when the assembler calls it) become `_Refused`
+    naming ``flag``. A ParamsError is the protocol's (a strategy builds an honest node of
+    it) and passes through."""
+    try:
+        factory = make(name, options)
+    except (TypeError, ValueError) as exc:
+        raise _Refused(f"{flag}: {exc}") from None
+
+    def build(*args: Any) -> _Built:
+        try:
+            return factory(*args)
+        except ParamsError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise _Refused(f"{flag}: {exc}") from None
+
+    return build
 
 
 def _plugin_options(pairs: Sequence[str], flag: str) -> dict[str, Any]:
