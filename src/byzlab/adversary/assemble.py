@@ -11,13 +11,14 @@ A scheduler is named (a registry name, built with no options) or given as a fact
 the context (``functools.partial(make_scheduler, name, **options)``, or a custom scheduler
 class); likewise a strategy is a registry name or a factory taking the node's `NodeSpec` and
 the context. Observers that act for the adversary (adaptive corruption) are factories taking
-the context too. The protocol is an object (byzlab.node.protocol): it builds the honest
-nodes, and a scheduler or strategy that does not apply to it refuses to be built, with one
-line (byzlab.adversary.applies).
+the context and the honest nodes' specs. The protocol is an object (byzlab.node.protocol): it
+builds the honest nodes, and a scheduler or strategy that does not apply to it refuses to be
+built, with one line (byzlab.adversary.applies).
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping, Sequence
 
 from byzlab.adversary.context import AdversaryContext
@@ -33,7 +34,14 @@ from byzlab.seeds import derive_rng, ideal_coin_seed
 SchedulerFactory = Callable[[AdversaryContext], Scheduler]
 StrategyFactory = Callable[[NodeSpec, AdversaryContext], ByzantineNode]
 Observer = Callable[[Simulator, float], None]
-ObserverFactory = Callable[[AdversaryContext], Observer]
+
+
+class ObserverFactory(typing.Protocol):
+    """Makes an observer of the run from the adversary's context and the specs of the honest
+    nodes as the run built them (their live random streams: adaptive corruption continues a
+    node from them)."""
+
+    def __call__(self, ctx: AdversaryContext, *, specs: Mapping[int, NodeSpec]) -> Observer: ...
 
 
 def assemble_simulator(
@@ -69,10 +77,12 @@ def assemble_simulator(
     ideal = ideal_coin_seed(seed)
     nodes: list[Process] = []
     corrupted: dict[int, str] = {}
+    specs: dict[int, NodeSpec] = {}
     for i in range(n):
         spec = NodeSpec(i, params, protocol, inputs[i], derive_rng(seed, "node", i), ideal)
         strategy = byzantine.get(i)
         if strategy is None:
+            specs[i] = spec
             nodes.append(spec.honest())
             continue
         node = (
@@ -93,5 +103,5 @@ def assemble_simulator(
         max_time=max_time,
         max_deliveries=max_deliveries,
         timeout_s=timeout_s,
-        observers=[make(ctx) for make in observers],
+        observers=[make(ctx, specs=specs) for make in observers],
     )

@@ -30,14 +30,13 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.options import plugin_kwargs
 from byzlab.adversary.strategies import ByzantineNode, NodeSpec, make_strategy, strategy_class
-from byzlab.node.agreement import HonestNode
 from byzlab.node.coin import clip
 from byzlab.node.protocol import ProtocolNode
 
@@ -191,16 +190,17 @@ def corruptible(rules: Iterable[CorruptionRule | Any], honest: Sequence[int]) ->
 @dataclass
 class AdaptiveCorruption(CorruptionRule):
     """A rule as a simulator observer: called after every event, it reads the run from the
-    simulator (`_SimRun`) and corrupts with `Simulator.replace`."""
+    simulator (`_SimRun`) and corrupts with `Simulator.replace`. `specs` are the honest
+    nodes' specs as the assembler built them (byzlab.adversary.assemble), so a node of any
+    protocol is taken over with its own random stream, as the proxy's shadows are."""
+
+    specs: Mapping[int, NodeSpec] = field(default_factory=dict)
 
     def __call__(self, sim: Simulator, now: float) -> None:
         for victim in self.due(_SimRun(sim, now)):
             node = sim.nodes[victim]
-            assert isinstance(node, HonestNode)  # run.honest() lists honest node objects only
-            spec = NodeSpec(
-                node.me, node.params, node.protocol, node.input_value, node.rng, node.ideal_seed
-            )
-            corrupted = self.take_over(spec, node, now)
+            assert not isinstance(node, ByzantineNode)  # run.honest() lists honest nodes only
+            corrupted = self.take_over(self.specs[victim], cast(ProtocolNode, node), now)
             sim.replace(victim, corrupted, f"{corrupted.name} (corrupted at t={now:.2f})")
 
 
@@ -218,7 +218,7 @@ class _SimRun:
 
     def honest(self) -> list[int]:
         sim = self._sim
-        return [i for i in sim.honest_ids if isinstance(sim.nodes[i], HonestNode)]
+        return list(sim.honest_ids)
 
     def decided(self) -> list[int]:
         return [d.node for d in self._sim.decisions]
