@@ -254,6 +254,7 @@ def cross_check(scn: Scenario) -> list[str]:
     problems += _corrupt_problems(scn)
     problems += applicability_problems(scn)
     problems += _docker_problems(scn)
+    problems += [p for p in [_fault_count_problem(scn)] if p]
     problems += _swarm_problems(scn)
     problems += _multi_instance_problems(scn)
     if problems:
@@ -338,10 +339,10 @@ def applicability_problems(scn: Scenario) -> list[str]:
 
 def _corrupt_problems(scn: Scenario) -> list[str]:
     """[[adversary.corrupt]] rules: each option fits its rule, named nodes are honest ids,
-    the strategy's options are valid, and initially plus adaptively corrupted nodes are at
-    most f."""
+    and the strategy's options are valid (how many nodes all faults take together is
+    `_fault_count_problem`'s)."""
     adv = scn.adversary
-    n, f = scn.run.n, scn.f
+    n = scn.run.n
     byzantine = {b.node for b in adv.byzantine}
     problems: list[str] = []
     for k, c in enumerate(adv.corrupt):
@@ -358,12 +359,6 @@ def _corrupt_problems(scn: Scenario) -> list[str]:
             problems.append(f"{where}.count: {c.count} corruptions but only {len(c.nodes)} nodes")
         entry = ByzantineEntry(node=0, strategy=c.strategy, options=c.options)
         problems += strategy_option_problems(entry, where)
-    total = len(byzantine) + sum(c.count for c in adv.corrupt)
-    if adv.corrupt and total > f:
-        problems.append(
-            f"adversary.corrupt: {len(byzantine)} initially corrupted plus "
-            f"{total - len(byzantine)} adaptive corruptions are {total} nodes, more than f={f}"
-        )
     if adv.corrupt and scn.multi_instance:
         problems.append(
             "adversary.corrupt: adaptive corruption is not supported in "
@@ -449,10 +444,10 @@ _NETEM_FIELDS = ("delay_ms", "jitter_ms", "loss_pct")
 
 
 def _docker_problems(scn: Scenario) -> list[str]:
-    """[docker] rules: targets are honest nodes, one trigger each, fields fit the action,
-    and crashed plus Byzantine nodes stay within f."""
+    """[docker] rules: targets are honest nodes, one trigger each, and fields fit the action
+    (crashed nodes count toward f in `_fault_count_problem`)."""
     problems: list[str] = []
-    n, f = scn.run.n, scn.f
+    n = scn.run.n
     byzantine = {b.node: k for k, b in enumerate(scn.adversary.byzantine)}
     for k, fault in enumerate(scn.docker.faults):
         where = f"docker.faults[{k}]"
@@ -475,14 +470,36 @@ def _docker_problems(scn: Scenario) -> list[str]:
             problems.append(f"{where}: a netem fault needs delay_ms or loss_pct")
         elif fault.jitter_ms is not None and fault.delay_ms is None:
             problems.append(f"{where}.jitter_ms: jitter needs delay_ms")
-    crashed = [i for i in scn.docker.crashed_nodes() if i < n and i not in byzantine]
-    if crashed and len(crashed) + len(byzantine) > f:
-        problems.append(
-            f"docker.faults: Byzantine nodes {sorted(byzantine)} plus crashed nodes {crashed} "
-            f"are {len(byzantine) + len(crashed)} faulty nodes, more than f={f} (a killed or "
-            "paused container is a crash fault and counts toward f)"
-        )
     return problems
+
+
+def _fault_count_problem(scn: Scenario) -> str | None:
+    """Every fault of the run counted once against f, in one line naming the fields that add
+    up: the Byzantine nodes, the adaptive corruptions ([[adversary.corrupt]]) and the honest
+    nodes whose container [[docker.faults]] kills or pauses (a crash fault). Byzantine nodes
+    alone are adversary.byzantine's own check."""
+    adv, n, f = scn.adversary, scn.run.n, scn.f
+    byzantine = sorted(b.node for b in adv.byzantine)
+    adaptive = sum(c.count for c in adv.corrupt)
+    crashed = [i for i in scn.docker.crashed_nodes() if i < n and i not in byzantine]
+    total = len(byzantine) + adaptive + len(crashed)
+    if total <= f or not (adaptive or crashed):
+        return None
+    if not crashed:
+        return (
+            f"adversary.corrupt: {len(byzantine)} initially corrupted plus {adaptive} "
+            f"adaptive corruptions are {total} nodes, more than f={f}"
+        )
+    counted = (
+        f"Byzantine nodes {byzantine}, {adaptive} adaptive corruptions and crashed nodes "
+        if adaptive
+        else f"Byzantine nodes {byzantine} plus crashed nodes "
+    )
+    return (
+        f"{'adversary.corrupt, ' if adaptive else ''}docker.faults: {counted}{crashed} are "
+        f"{total} faulty nodes, more than f={f} (a killed or paused container is a crash "
+        "fault and counts toward f)"
+    )
 
 
 def _swarm_problems(scn: Scenario) -> list[str]:
