@@ -178,3 +178,14 @@ def test_at_f_of_a_third_ben_or_breaks_agreement_and_validity() -> None:
         except InvariantViolation as exc:
             broken.setdefault(str(exc).split()[0], seed)
     assert set(broken) == {"agreement", "validity"}, broken
+
+
+def test_a_scenario_that_names_ben_or_gets_ben_or_s_own_fault_bound() -> None:
+    """Without run.f a scenario's f is the largest its protocol tolerates: (n - 1) // 5 for
+    Ben-Or, not (n - 1) // 3, which it would refuse; the other protocols keep (n - 1) // 3."""
+    for n, f in ((6, 1), (11, 2), (13, 2), (16, 3)):
+        scn = parse_scenario({"run": {"n": n, "protocol": "ben-or"}})
+        assert scn.f == f, (n, scn.f)
+        assert parse_scenario({"run": {"n": n, "protocol": "mmr"}}).f == (n - 1) // 3
+    with pytest.raises(ScenarioError, match=r"run\.f: .*ben-or.* no fault at n=5"):
+        parse_scenario({"run": {"n": 5, "protocol": "ben-or"}})

@@ -369,10 +369,10 @@ def test_a_run_that_raises_is_recorded_with_its_error(
     from byzlab.orchestration import runtrace
     from byzlab.orchestration.replay import replay_run
 
-    def explode(scn: Any, *, max_time: float | None = None, timeout_s: float | None = None) -> Any:
+    def explode(scn: Any, **kwargs: Any) -> Any:
         if scn.n == 7:
             raise InvariantViolation(f"agreement violated (seed={scn.seed})")
-        return original(scn, max_time=max_time, timeout_s=timeout_s)
+        return original(scn, **kwargs)
 
     original = runtrace.run_recorded
     monkeypatch.setattr(runtrace, "run_recorded", explode)

@@ -17,7 +17,7 @@ from byzlab.adversary.schedulers import SCHEDULERS, scheduler_class
 from byzlab.adversary.strategies import STRATEGIES, strategy_class
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
-from byzlab.node.protocol import Protocol
+from byzlab.node.protocol import Protocol, max_faults
 
 INPUT_KINDS = ("split", "zeros", "ones", "random")
 RUN_ENGINES = ("python", "native", "auto")
@@ -109,7 +109,17 @@ class RunSection(_Strict):
 
     @property
     def f_value(self) -> int:
-        return self.f if self.f is not None else max(1, (self.n - 1) // 3)
+        """``f``, else the largest f the protocol tolerates at n: (n - 1) // 3, or less for a
+        protocol that declares a smaller bound (Ben-Or's n > 5f), so a scenario that only names
+        its protocol gets a fault bound that protocol can meet. At least 1: byzlab's parameters
+        have no f = 0, and a protocol that tolerates none at this n is refused by the checks."""
+        if self.f is not None:
+            return self.f
+        try:
+            protocol = plugins.protocol(self.protocol, self.protocol_options)
+        except plugins.PluginError:  # the checks report it in one line; any f does until then
+            return max(1, (self.n - 1) // 3)
+        return max(1, max_faults(protocol, self.n))
 
 
 class ParamsSection(_Strict):
