@@ -28,9 +28,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.corruption import corruptible
+from byzlab.adversary.schedulers import make_scheduler
+from byzlab.adversary.view import AdversaryView
 from byzlab.node.params import Params
-from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs
+from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs, scheduler_kwargs
+from byzlab.seeds import derive_rng
 
 __all__ = ["NODE_MODULE", "PROXY_MODULE", "RunPlan", "new_run_id"]
 
@@ -97,9 +101,13 @@ class RunPlan:
 
     @property
     def scheduler(self) -> dict[str, Any]:
-        """The scheduler as a run's summary records it: its name and options."""
-        adversary = self.scenario.adversary
-        return {"name": adversary.scheduler, **adversary.scheduler_options}
+        """The scheduler as a run's summary records it on every backend: the ``describe()``
+        of the scheduler built as the simulator builds it (byzlab.adversary.assemble)."""
+        scn = self.scenario
+        view = AdversaryView(self.params, sorted(self.byzantine))
+        rng = derive_rng(self.seed, "scheduler")
+        ctx = AdversaryContext(self.params, view, rng, protocol=scn.build_protocol())
+        return make_scheduler(scn.adversary.scheduler, ctx, **scheduler_kwargs(scn)).describe()
 
     def _protocol_options(self) -> dict[str, Any]:
         """The ``protocol_options`` key of node.json and proxy.json, present only when the

@@ -74,5 +74,9 @@ def make_strategy(
     name: str, spec: NodeSpec, ctx: AdversaryContext, **options: Any
 ) -> ByzantineNode:
     """The strategy `name` (built in or a plugin) for the corrupted node `spec`, in the run
-    `ctx`."""
-    return strategy_class(name)(spec, ctx, **options)
+    `ctx`. The node is named `name`, the reference the scenario or command line gave (a
+    plugin's ``module:Name`` or entry point), so that results name it as the user did on
+    every backend."""
+    node = strategy_class(name)(spec, ctx, **options)
+    node.name = name
+    return node
