@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 A scenario has these tables::
 
-    [run]        n, f, seed, protocol, preset, inputs, timeout_s
+    [run]        n, f, seed, protocol, preset, inputs, timeout_s, engine,
+                 [run.protocol_options] (a plugin protocol's Options fields)
     [params]     overrides of any protocol parameter (m, T, c, window, m0, xmax, ...)
     [adversary]  scheduler, scheduler_options, delta_s, tamper,
                  [[adversary.byzantine]] node, strategy, options
