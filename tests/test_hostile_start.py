@@ -78,3 +78,34 @@ def test_a_node_crashed_before_its_hello_is_tolerated(tmp_path: Path, sig: int) 
     assert s["agreed"] is True and s["valid"] is True, where
     # The proxy counts the absent node as crashed, so it announces the end to the others.
     assert stats["done"] is True, where
+
+
+@pytest.mark.slow
+def test_a_missing_node_is_not_left_out_beyond_the_fault_budget(tmp_path: Path) -> None:
+    """With f = 1 already spent on a corrupted node, the proxy must not start without a
+    crashed honest node: that would be two faults with f = 1, a run the protocol promises
+    nothing about (a swarm run in CI started so and never ended). It keeps waiting, says so
+    once, and the run times out unstarted."""
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 4, "timeout_s": 6},
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.005,
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        }
+    )
+    with _CrashBeforeHello(
+        scn, out_root=tmp_path, sig=signal.SIGKILL, proxy_options={"start_grace_s": 1.0}
+    ) as lr:
+        where = lr.describe()
+        lr.start()
+        time.sleep(3.0)  # three grace periods with node 1 absent
+        stats = lr.status()
+        lr.stop_all()
+        log = (lr.work / "logs" / "proxy.log").read_text()
+    assert stats["started"] is False, (stats, where)
+    assert stats["counts"].get("started_without", 0) == 0, (stats, where)
+    assert log.count("still waiting") == 1, (log[-2000:], where)
+    assert "starting without them" not in log, (log[-2000:], where)

@@ -30,8 +30,10 @@ before its hello (killed or stopped right after it was spawned) must not hold th
 forever, so there is a grace period: once no honest node has said hello for
 ``start_grace_s`` (default 10 s, counted from the later of the proxy's start and the last
 hello, so a slow start-up of many processes, whose hellos keep arriving, is never cut
-short), the run starts as soon as at least n - f nodes can take part: connected honest
-nodes plus the corrupted nodes the proxy runs. The honest nodes still missing are crash
+short), the run starts without the honest nodes still missing if they fit in the fault
+budget: missing + corrupted nodes the proxy runs + nodes the adaptive-corruption rules may
+still take over <= f. Otherwise it keeps waiting (and says so once): with more faults than f
+the protocol promises nothing, not even that the run ends. The nodes left out are crash
 faults: they are listed in the statistics (``started_without``, and ``never_connected``
 while they stay away; they count toward f, and the local backend reports a node killed or
 stopped this way as crashed through its exit status), and the end of the run does not wait
@@ -68,6 +70,7 @@ from byzlab.adversary.proxy.corrupted import Actor, CorruptedNodes
 from byzlab.adversary.proxy.delivery import Delivery, Pending
 from byzlab.adversary.proxy.inject import Injector
 from byzlab.adversary.proxy.metrics import readings
+from byzlab.adversary.proxy.recording import RelayLog
 from byzlab.adversary.proxy.shadows import Shadows
 from byzlab.adversary.proxy.sidechannel import SideChannel
 from byzlab.adversary.proxy.stats import ProxyStats, StatsFile
@@ -188,6 +191,17 @@ class Proxy:
                 take_over=self._take_over,
                 on_error=self._on_delivery_error,
             )
+        # The relayed frames for the message trace (recording.py), when the run records it.
+        self.relay_log = (
+            RelayLog(
+                Path(config.messages_dir),
+                self.record.incarnation,
+                corrupted=lambda i: i in self.byzantine.actors,
+                encode=protocol.encode,
+            )
+            if config.messages_dir
+            else None
+        )
         self.delivery = Delivery(
             config,
             self.scheduler,
@@ -198,6 +212,7 @@ class Proxy:
             gone=self._gone,
             on_error=self._on_delivery_error,
             to_honest=None if self.shadows is None else self.shadows.to_honest,
+            log=self.relay_log,
         )
         self.byzantine = CorruptedNodes(
             config,
@@ -245,6 +260,9 @@ class Proxy:
         self.done = False
         self._grace_over = False  # no hello for start_grace_s (re-armed by every hello)
         self._grace_timer: asyncio.TimerHandle | None = None
+        self._over_budget_logged = False
+        # nodes the adaptive-corruption rules may still take over (each counts toward f)
+        self._to_corrupt = sum(rule.count for rule in config.corrupt)
         self._tampered_this_run = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
@@ -348,6 +366,8 @@ class Proxy:
                 await server.wait_closed()
         self.write_stats(final=True)
         self.stats_file.close()
+        if self.relay_log is not None:
+            self.relay_log.close()
         log.info("proxy: stopped (%s)", self.stop_reason)
         return 1 if self.errors else 0
 
@@ -527,9 +547,26 @@ class Proxy:
         conns = self.connections.conns
         missing = [i for i in self.honest_ids if i not in conns]
         if missing:
-            # Everyone who can take part: connected honest nodes and our corrupted ones.
-            quorum = self.n - self.params.f
-            if not self._grace_over or len(conns) + len(self.byzantine.actors) < quorum:
+            # A node left out is a crash fault, and crash faults share f with the corrupted
+            # nodes we run and the adaptive corruptions still to come: starting with more
+            # faults than f would measure a run the protocol promises nothing about (it may
+            # never end). Counting our corrupted nodes as "taking part" is not enough, they
+            # need not help; so wait for the missing nodes while they would not fit.
+            budget = self.params.f - len(self.byzantine.actors) - self._to_corrupt
+            if not self._grace_over or len(missing) > budget:
+                if self._grace_over and not self._over_budget_logged:
+                    self._over_budget_logged = True
+                    log.warning(
+                        "proxy: no hello from node(s) %s for %.1f s, but leaving them out "
+                        "would make %d faults with f = %d (%d corrupted, %d to corrupt); "
+                        "still waiting",
+                        missing,
+                        self.config.start_grace_s,
+                        len(missing) + self.params.f - budget,
+                        self.params.f,
+                        len(self.byzantine.actors),
+                        self._to_corrupt,
+                    )
                 return
             log.warning(
                 "proxy: no hello from node(s) %s for %.1f s; starting without them (crash faults)",
