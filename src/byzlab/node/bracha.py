@@ -29,8 +29,11 @@ from typing import Final
 from byzlab.node.agreement import HonestNode
 from byzlab.node.coin import CommonCoin, ImmediateCoin, LocalCoin
 from byzlab.node.messages import (
+    Ack,
+    Complete,
     DecideMsg,
     Decoder,
+    Done,
     Kind,
     Message,
     RbcMsg,
@@ -40,11 +43,13 @@ from byzlab.node.messages import (
     wire_size,
 )
 from byzlab.node.params import Params
+from byzlab.node.protocol import Description
 
 __all__ = ["BUILTIN_PROTOCOLS", "HPZ", "BrachaLocal", "BrachaProtocol", "IdealCoin"]
 
 _INITIAL: Final = int(Kind.INITIAL)
 _DECIDE: Final = int(Kind.DECIDE)
+_NO_FIELDS: Final[Description] = (-1, -1, -1, -1, -1, -1, None)
 
 
 class BrachaProtocol:
@@ -89,6 +94,25 @@ class BrachaProtocol:
         if isinstance(msg, RbcMsg):
             return msg.kind | msg.origin << 2 | msg.seq << 12, msg.item.value + 1
         return _DECIDE, msg.value + 1
+
+    def describe(self, msg: object) -> Description:
+        """The message's fields for the trace: an RBC message's instance (origin, seq) and
+        its item's place (a vote's iteration and step; a cell's or a mark's board, in
+        iteration (board + 1) // 2, and a cell's row) and value (a mark has none)."""
+        if isinstance(msg, DecideMsg):
+            return -1, -1, -1, -1, -1, -1, msg.value
+        if not isinstance(msg, RbcMsg):
+            return _NO_FIELDS
+        item: object = msg.item  # a corrupted node's hand-built message may hold anything
+        if isinstance(item, Vote):
+            return msg.origin, msg.seq, item.iteration, item.step, -1, -1, item.value
+        if isinstance(item, Write):
+            board = item.board
+            return msg.origin, msg.seq, (board + 1) // 2, -1, board, item.row, item.value
+        if isinstance(item, Ack | Done | Complete):
+            board = item.board
+            return msg.origin, msg.seq, (board + 1) // 2, -1, board, -1, None
+        return msg.origin, msg.seq, -1, -1, -1, -1, None
 
     def instance(self, msg: Message) -> tuple[int, int] | None:
         """The reliable-broadcast instance (origin, seq) an INITIAL opens."""

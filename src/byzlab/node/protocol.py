@@ -56,7 +56,9 @@ checked with ``isinstance`` against these runtime-checkable protocols:
 
 * `Refusals` (a node): ``rejected`` and ``dropped``, counts by reason of the inputs it
   refused as invalid and of the messages it dropped (bounds, duplicates); the results show
-  them.
+  them, and the message trace reads each delivery's verdict from them: the reasons whose
+  counts one ``receive`` raised (``byzlab.network.messagelog.VerdictWatch``), so a node
+  needs nothing more to have its verdicts traced.
 * `CoinFlips` (a node): ``coin_outputs``, iteration -> the coin it used; the results count
   the iterations whose coin every honest node saw alike.
 * `Weighted` (a node): ``consensus_weights()``, the weight of each node in the current
@@ -65,6 +67,11 @@ checked with ``isinstance`` against these runtime-checkable protocols:
 * `Instances` (a protocol): ``instance(msg)``, the broadcast instance a message opens (a
   reliable broadcast's INITIAL) as a tuple of ints, or None; the simulator and the proxy
   count the instances opened.
+* `Describes` (a protocol): ``describe(msg)``, the fields of a message the message trace
+  shows in columns (``byzlab.network.messagelog``): ``(origin, rbc_seq, iteration, step,
+  board, row, value)``, each -1 where the message has no such field and `value` None when it
+  carries no value (-1 is a value). A protocol without it still gets its messages traced,
+  by kind, size and encoding. Like ``kind``, it must not raise on a hand-built message.
 * `Resilience` (a protocol): ``max_faults(n)``, the largest f it tolerates at n when that is
   less than Byzantine agreement's f < n/3 (Ben-Or's Byzantine protocol needs n > 5f). A
   scenario, ``byzlab sim`` and the simulator's assembly refuse more (`fault_refusal`); the
@@ -89,6 +96,8 @@ __all__ = [
     "CoinFlips",
     "DecodeError",
     "Decoder",
+    "Describes",
+    "Description",
     "Instances",
     "Protocol",
     "ProtocolNode",
@@ -174,6 +183,21 @@ class Instances(typing.Protocol):
     """A protocol whose messages open broadcast instances (reliable broadcast's INITIAL)."""
 
     def instance(self, msg: Any) -> tuple[int, ...] | None: ...
+
+
+# what `Describes.describe` returns: (origin, rbc_seq, iteration, step, board, row, value)
+Description = tuple[int, int, int, int, int, int, int | None]
+
+
+@runtime_checkable
+class Describes(typing.Protocol):
+    """A protocol that names the fields of its messages for the message trace."""
+
+    def describe(self, msg: Any) -> Description:
+        """(origin, rbc_seq, iteration, step, board, row, value) of `msg`: -1 for a field
+        it has not, `value` None when it carries no value. Never raises (a corrupted node
+        may hand the simulator any object)."""
+        ...
 
 
 @runtime_checkable

@@ -123,6 +123,16 @@ class RoundCodec:
         round, and what it carried."""
         return msg.kind | msg.round << 4, msg.value + 1
 
+    def describe(self, msg: object) -> tuple[int, int, int, int, int, int, int | None]:
+        """The message's fields for the trace: no broadcast instance, no blackboard; its
+        round as the iteration and its kind as the step (a DECIDE has neither)."""
+        if self.check(msg) is not None:
+            return -1, -1, -1, -1, -1, -1, None
+        assert isinstance(msg, RoundMsg)
+        if msg.kind == DECIDE:
+            return -1, -1, -1, -1, -1, -1, msg.value
+        return -1, -1, msg.round, msg.kind, -1, -1, msg.value
+
     def value_of(self, msg: object) -> int | None:
         """The value `msg` votes for: -1 or +1, 0 for "?", None if it is not one of these
         messages."""

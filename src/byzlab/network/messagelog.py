@@ -1,0 +1,426 @@
+"""The message trace of a run: what ``messages.parquet`` holds, how it is recorded and read.
+
+One row per transmission (``event == "send"``) and one row per delivery (``"deliver"``), in
+the order they happened, on every backend: the simulator records it exactly (virtual time,
+in units of delta), a real run from what the proxy relayed and what each node did with it
+(wall-clock seconds since the run started). docs/messages.md is the reader's guide.
+
+Columns (ids and positions are -1 where they do not apply; `value` is null where the message
+carries no value, since -1 is a value):
+
+==============  =========  ================================================================
+column          type       meaning
+==============  =========  ================================================================
+event           string     "send" or "deliver"
+time            float64    when it happened (unit: the metadata's ``time_unit``)
+sent            float64    the transmission's send time (on a send row, ``time`` itself),
+                           so an arrow is drawn from one row without a join
+msg_id          int64      the transmission: a send row and its deliveries share it
+src             int32      the sender
+dst             int32      the receiver; -1 on a broadcast's send row
+kind            string     the protocol's ``kind(msg)`` ("ECHO", "bval", ...)
+origin          int32      reliable broadcast instance: its origin
+rbc_seq         int64      ... and its sequence number in the origin's stream
+iteration       int64      the iteration or round the message belongs to
+step            int32      its step within the iteration (a protocol's own numbering)
+board           int64      HPZ blackboard
+row             int32      ... and row in it
+value           int8       the value it carries (-1, +1, 0 for bottom), null if none
+size            int32      its wire bytes (one copy)
+outcome         string     the receiver's verdict on a deliver row: "accepted",
+                           "dropped" (duplicate, stale, out of bounds, halted receiver) or
+                           "rejected" (failed validation); "" on send rows
+reason          string     why dropped or rejected (the receiver's own reason names)
+corrupt_src     bool       sent by a corrupted node
+payload         binary     the message as the protocol encodes it on the wire (msgpack of
+                           ``protocol.encode(msg)``): enough to replay a node from the trace
+==============  =========  ================================================================
+
+The fields origin .. value come from the protocol's optional `Describes` capability
+(byzlab.node.protocol); a protocol without it still gets every row, with kind, size and
+payload. The parquet schema's metadata (key ``byzlab.messages``) holds a JSON object: the
+format version (`MESSAGES_FORMAT`), the run's n, f and protocol, the time unit ("delta" in
+the simulator, "s" on real runs) and the backend.
+
+The recorder is columnar: each transmission's fields are appended once to typed buffers,
+each row appends a few ints (a delivery refers to its transmission by index), and the
+columns are assembled only when the table is built, so recording costs O(1) per row and no
+object per row. The receiver's verdict is read from its `Refusals` counters by
+`VerdictWatch`: no protocol needs a hook of its own, and nothing about the run changes.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import msgpack
+
+from byzlab.errors import RunIOError
+from byzlab.node.protocol import Describes, Protocol, Refusals
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "ACCEPTED",
+    "DROPPED",
+    "FILE_NAME",
+    "MESSAGES_FORMAT",
+    "METADATA_KEY",
+    "REJECTED",
+    "MessageRecorder",
+    "MessagesMeta",
+    "VerdictWatch",
+    "decode_payload",
+    "read_messages",
+    "read_meta",
+    "schema",
+]
+
+MESSAGES_FORMAT: Final = 1
+FILE_NAME: Final = "messages.parquet"
+METADATA_KEY: Final = b"byzlab.messages"
+
+# outcomes of a delivery, as the recorder stores them (a send row has none)
+ACCEPTED: Final = 0
+DROPPED: Final = 1
+REJECTED: Final = 2
+_OUTCOMES: Final = ("accepted", "dropped", "rejected", "")
+_NO_OUTCOME: Final = 3
+_EVENTS: Final = ("send", "deliver")
+
+_NA: Final = -1
+_NO_VALUE: Final = -128  # the buffers' stand-in for a null value
+_INT64: Final = 1 << 63
+_NO_FIELDS: Final = (_NA, _NA, _NA, _NA, _NA, _NA, None)
+
+
+def schema() -> pa.Schema:
+    """The columns of ``messages.parquet`` (without the run's metadata)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("event", pa.string()),
+            ("time", pa.float64()),
+            ("sent", pa.float64()),
+            ("msg_id", pa.int64()),
+            ("src", pa.int32()),
+            ("dst", pa.int32()),
+            ("kind", pa.string()),
+            ("origin", pa.int32()),
+            ("rbc_seq", pa.int64()),
+            ("iteration", pa.int64()),
+            ("step", pa.int32()),
+            ("board", pa.int64()),
+            ("row", pa.int32()),
+            ("value", pa.int8()),
+            ("size", pa.int32()),
+            ("outcome", pa.string()),
+            ("reason", pa.string()),
+            ("corrupt_src", pa.bool_()),
+            ("payload", pa.binary()),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class MessagesMeta:
+    """What the file says about its run (the schema metadata's JSON object)."""
+
+    n: int
+    f: int
+    protocol: str
+    time_unit: str  # "delta" (the simulator) or "s" (wall clock on real runs)
+    backend: str
+    format: int = MESSAGES_FORMAT
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+
+def _fit(x: object) -> int:
+    """`x` as an int64 column value: -1 unless it is an int in range (a corrupted node's
+    hand-built message may hold anything)."""
+    return x if type(x) is int and -_INT64 <= x < _INT64 else _NA
+
+
+def _fit_value(x: object) -> int:
+    return x if type(x) is int and -1 <= x <= 1 else _NO_VALUE
+
+
+_packer: Final = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+
+def encode_payload(protocol: Protocol, msg: object) -> bytes:
+    """`msg` as its protocol puts it on the wire (one msgpack object), or b"" when it has no
+    encoding: a corrupted node in the simulator hands over objects directly, and one that
+    its protocol cannot encode (an arbitrary object, an integer past 64 bits) is still
+    traced, with an empty payload."""
+    try:
+        return _packer.pack(protocol.encode(msg))  # type: ignore[no-any-return]
+    except Exception:  # hostile objects may fail anywhere in encode
+        return b""
+
+
+def decode_payload(payload: bytes, decoder: Callable[[object], Any]) -> Any:
+    """A payload back to a message through the protocol's decoder (``protocol.decoder(n)``):
+    the message, or the decoder's `DecodeError` (an empty or garbled payload gives one too)."""
+    try:
+        obj = msgpack.unpackb(payload, raw=False, use_list=True, strict_map_key=True)
+    except (ValueError, msgpack.UnpackException):
+        obj = None
+    return decoder(obj)
+
+
+class VerdictWatch:
+    """The verdict of each input a node takes, read from its `Refusals` counters.
+
+    `verdict()` after a ``receive`` says what that receive did: "rejected" if it raised a
+    count of `rejected` (the reasons whose counts grew), else "dropped" if it raised one of
+    `dropped`, else "accepted". Exact for a node whose counters change only inside its
+    ``receive``, which is every protocol's node (its input is its only cause of change); a
+    node without the capability accepts whatever it takes. Cost: the two counters' totals
+    per input, and a diff only when one grew."""
+
+    __slots__ = ("_dropped", "_dropped_total", "_rejected", "_rejected_total", "node")
+
+    def __init__(self, node: object) -> None:
+        self.node = node
+        self._rejected: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+        self._rejected_total = self._dropped_total = 0
+        if isinstance(node, Refusals):
+            self._rejected = dict(node.rejected)
+            self._dropped = dict(node.dropped)
+            self._rejected_total = sum(self._rejected.values())
+            self._dropped_total = sum(self._dropped.values())
+
+    def verdict(self) -> tuple[int, str]:
+        """(outcome, reason) of the inputs since the last call: `ACCEPTED`, `DROPPED` or
+        `REJECTED`, and the reasons (comma-separated, sorted) whose counts grew."""
+        node = self.node
+        if not isinstance(node, Refusals):
+            return ACCEPTED, ""
+        rejected = node.rejected
+        total = sum(rejected.values())
+        if total != self._rejected_total:
+            self._rejected_total = total
+            return REJECTED, _grown(self._rejected, rejected)
+        dropped = node.dropped
+        total = sum(dropped.values())
+        if total != self._dropped_total:
+            self._dropped_total = total
+            return DROPPED, _grown(self._dropped, dropped)
+        return ACCEPTED, ""
+
+
+def _grown(seen: dict[str, int], now: Mapping[str, int]) -> str:
+    """The keys whose counts grew since `seen`, which is brought up to date."""
+    grown = sorted(k for k, v in now.items() if v != seen.get(k, 0))
+    for k in grown:
+        seen[k] = now[k]
+    return ",".join(grown)
+
+
+class MessageRecorder:
+    """The rows of one run's message trace, in typed buffers (see the module docstring).
+
+    `send` records a transmission and returns its index; `deliver` records a delivery of
+    transmission `index` and returns its row, whose verdict `settle` sets once it is known
+    (until then it reads "accepted"). `table` assembles the columns, `write` the file."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self._describe = protocol.describe if isinstance(protocol, Describes) else None
+        # one entry per transmission
+        self._m_id = array("q")
+        self._m_time = array("d")
+        self._m_src = array("q")
+        self._m_kind = array("q")
+        self._m_fields = [array("q") for _ in range(6)]  # origin .. row
+        self._m_value = array("q")
+        self._m_size = array("q")
+        self._m_corrupt = array("b")
+        self._m_payload: list[bytes] = []
+        # one entry per row
+        self._r_event = array("b")
+        self._r_time = array("d")
+        self._r_msg = array("q")
+        self._r_dst = array("q")
+        self._r_outcome = array("b")
+        self._r_reason = array("q")
+        self._kinds: dict[str, int] = {}
+        self._reasons: dict[str, int] = {"": 0}
+
+    def __len__(self) -> int:
+        return len(self._r_event)
+
+    @property
+    def transmissions(self) -> int:
+        return len(self._m_id)
+
+    def send(
+        self,
+        time: float,
+        src: int,
+        dst: int,
+        msg: object,
+        *,
+        corrupt: bool,
+        msg_id: int | None = None,
+        payload: bytes | None = None,
+        size: int | None = None,
+    ) -> int:
+        """Record a transmission of `msg` by `src` at `time` (`dst` -1 for a broadcast).
+        `msg_id` defaults to the transmission's index; `payload` and `size` to the
+        protocol's encoding and ``wire_size``. Returns the transmission's index."""
+        protocol = self.protocol
+        index = len(self._m_id)
+        self._m_id.append(index if msg_id is None else msg_id)
+        self._m_time.append(time)
+        self._m_src.append(src)
+        kind = protocol.kind(msg)
+        code = self._kinds.get(kind)
+        if code is None:
+            code = self._kinds[kind] = len(self._kinds)
+        self._m_kind.append(code)
+        fields = self._describe(msg) if self._describe is not None else _NO_FIELDS
+        for column, x in zip(self._m_fields, fields, strict=False):
+            column.append(_fit(x))
+        self._m_value.append(_fit_value(fields[6]))
+        self._m_size.append(protocol.wire_size(msg) if size is None else size)
+        self._m_corrupt.append(corrupt)
+        self._m_payload.append(encode_payload(protocol, msg) if payload is None else payload)
+        self._row(0, time, index, dst, _NO_OUTCOME)
+        return index
+
+    def deliver(self, time: float, index: int, dst: int) -> int:
+        """Record the delivery of transmission `index` to `dst` at `time`; returns its row."""
+        return self._row(1, time, index, dst, ACCEPTED)
+
+    def _row(self, event: int, time: float, index: int, dst: int, outcome: int) -> int:
+        row = len(self._r_event)
+        self._r_event.append(event)
+        self._r_time.append(time)
+        self._r_msg.append(index)
+        self._r_dst.append(dst)
+        self._r_outcome.append(outcome)
+        self._r_reason.append(0)
+        return row
+
+    def settle(self, row: int, outcome: int, reason: str = "") -> None:
+        """Set the verdict of delivery `row`."""
+        self._r_outcome[row] = outcome
+        code = self._reasons.get(reason)
+        if code is None:
+            code = self._reasons[reason] = len(self._reasons)
+        self._r_reason[row] = code
+
+    def drop_last(self) -> None:
+        """Forget the last row (a delivery taken from the queue but never made)."""
+        for column in (
+            self._r_event,
+            self._r_time,
+            self._r_msg,
+            self._r_dst,
+            self._r_outcome,
+            self._r_reason,
+        ):
+            column.pop()
+
+    def table(self, meta: MessagesMeta) -> pa.Table:
+        """The rows as a table with `meta` in its schema."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        msg = np.frombuffer(self._r_msg, dtype=np.int64) if self._r_msg else np.zeros(0, int)
+        take = pa.array(msg, pa.int64())
+
+        def per_msg(buffer: array[int] | array[float], kind: pa.DataType) -> pa.Array:
+            return pa.array(np.asarray(buffer), kind).take(take)
+
+        def labels(codes: pa.Array, names: Mapping[str, int] | tuple[str, ...]) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(codes, pa.array(list(names), pa.string())).cast(
+                pa.string()
+            )
+
+        event = pa.array(np.asarray(self._r_event), pa.int8())
+        value = per_msg(self._m_value, pa.int64())
+        no_value = pc.equal(value, _NO_VALUE)
+        value = pc.if_else(no_value, pa.scalar(None, pa.int64()), value).cast(pa.int8())
+        fields = [per_msg(column, pa.int64()) for column in self._m_fields]
+        columns = {
+            "event": labels(event, _EVENTS),
+            "time": pa.array(np.asarray(self._r_time), pa.float64()),
+            "sent": per_msg(self._m_time, pa.float64()),
+            "msg_id": per_msg(self._m_id, pa.int64()),
+            "src": per_msg(self._m_src, pa.int64()).cast(pa.int32()),
+            "dst": pa.array(np.asarray(self._r_dst), pa.int64()).cast(pa.int32()),
+            "kind": labels(per_msg(self._m_kind, pa.int64()), self._kinds),
+            "origin": fields[0].cast(pa.int32()),
+            "rbc_seq": fields[1],
+            "iteration": fields[2],
+            "step": fields[3].cast(pa.int32()),
+            "board": fields[4],
+            "row": fields[5].cast(pa.int32()),
+            "value": value,
+            "size": per_msg(self._m_size, pa.int64()).cast(pa.int32()),
+            "outcome": labels(pa.array(np.asarray(self._r_outcome), pa.int8()), _OUTCOMES),
+            "reason": labels(pa.array(np.asarray(self._r_reason), pa.int64()), self._reasons),
+            "corrupt_src": per_msg(self._m_corrupt, pa.int8()).cast(pa.bool_()),
+            "payload": pa.array(self._m_payload, pa.binary()).take(take),
+        }
+        target = schema().with_metadata({METADATA_KEY: meta.to_bytes()})
+        return pa.Table.from_arrays(list(columns.values()), schema=target)
+
+    def write(self, path: Path, meta: MessagesMeta) -> None:
+        """Write the rows to `path` (parquet, zstd), atomically: a reader never sees half a
+        file."""
+        import pyarrow.parquet as pq
+
+        table = self.table(meta)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            tmp.replace(path)
+        except OSError as exc:
+            raise RunIOError(f"{path}: cannot write the message trace ({exc.strerror})") from exc
+
+
+def read_messages(path: Path) -> pa.Table:
+    """``messages.parquet`` as a pyarrow table, one row per send and delivery in the order
+    they happened (`value` null where a message carries none); `read_meta` gives the run's
+    metadata. A file of another format version is refused in one line. For pandas,
+    ``read_messages(path).to_pandas()``."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    _meta_of(table.schema, path)
+    return table
+
+
+def read_meta(path: Path) -> MessagesMeta:
+    """The run's metadata of a ``messages.parquet``."""
+    import pyarrow.parquet as pq
+
+    return _meta_of(pq.read_schema(path), path)
+
+
+def _meta_of(target: pa.Schema, path: Path) -> MessagesMeta:
+    raw = (target.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise RunIOError(f"{path}: not a byzlab message trace (no {METADATA_KEY.decode()})")
+    data = json.loads(raw)
+    if data.get("format") != MESSAGES_FORMAT:
+        raise RunIOError(
+            f"{path}: message trace format {data.get('format')!r}, this byzlab reads "
+            f"{MESSAGES_FORMAT}"
+        )
+    return MessagesMeta(**data)
