@@ -28,7 +28,7 @@ BYZLAB = str(Path(sys.executable).with_name("byzlab"))
 SEEDS = 200
 SCHEDULERS = ("random", "split-vote")
 # inputs by seed: split halves, random, and both unanimous cases (where validity bites)
-INPUTS = ("split", "random", "ones", "zeros")
+INPUTS = ("split", "random", "all-plus", "all-minus")
 
 # anything msgpack can hand a decoder, and then some (tuples, floats, bools, huge ints)
 hostile = st.recursive(

@@ -44,10 +44,10 @@ def test_baselines_agree(protocol: str, strategy: str | None) -> None:
         assert result.agreed and result.valid, describe(result)
 
 
-@pytest.mark.parametrize("inputs", ["zeros", "ones"])
+@pytest.mark.parametrize("inputs", ["all-minus", "all-plus"])
 @pytest.mark.parametrize("protocol", ["hpz", "bracha-local", "ideal-coin"])
 def test_validity_unanimous_inputs_decide_that_input(inputs: str, protocol: str) -> None:
-    expected = -1 if inputs == "zeros" else 1
+    expected = -1 if inputs == "all-minus" else 1
     for seed in range(30):
         _, result = run_sim(
             7, 2, seed=seed, protocol=protocol, inputs=inputs, strategy="random-value"

@@ -89,7 +89,7 @@ def test_seeds_chain_through_decisions_and_seats_follow_the_verifiable_draw(tmp_
 
 def test_a_node_with_s_seats_runs_s_players_and_an_instance_replays(tmp_path: Path) -> None:
     out = mi.run_instances(
-        parse_scenario(committee(11, seats=4, instances=2, inputs="ones")),
+        parse_scenario(committee(11, seats=4, instances=2, inputs="all-plus")),
         backend="sim",
         out_root=tmp_path,
     )
@@ -98,7 +98,7 @@ def test_a_node_with_s_seats_runs_s_players_and_an_instance_replays(tmp_path: Pa
     players = [r for r in rows(out.out_dir / "players.csv") if r["instance"] == "1"]
     assert [int(r["owner"]) for r in players] == rec["owners"]
     assert [r["role"] for r in players] == ["byzantine", "honest", "honest", "honest"]
-    # input "ones" per pool node: every player starts with +1, so the decision is +1
+    # input "all-plus" per pool node: every player starts with +1, so the decision is +1
     assert {r["input"] for r in players} == {"1"} and rec["decision"] == 1
     inst = out.out_dir / "instances" / "1"
     replay = build_simulator(parse_scenario(tomllib.loads((inst / "scenario.toml").read_text())))
@@ -227,7 +227,7 @@ def test_examples_run_in_the_simulator(tmp_path: Path, name: str, status: int) -
 def test_committee_run_on_processes_agrees_and_records_seat_shares(tmp_path: Path) -> None:
     """Two instances of 4 players, one process each; pool node 2 holds two seats of the second.
     Inputs are all +1, so the decisions, hence the seeds and the draws, are known in advance."""
-    data = committee(11, seats=4, instances=2, inputs="ones", timeout_s=60)
+    data = committee(11, seats=4, instances=2, inputs="all-plus", timeout_s=60)
     data["adversary"] = {"delta_s": 0.002}
     out = mi.run_instances(parse_scenario(data), backend="local", out_root=tmp_path)
     assert out.exit_code == mi.EXIT_OK, about(out)

@@ -206,7 +206,7 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
         ({"run": {"preset": "huge"}}, "run.preset: 'huge' is not one of practical, proof, theory"),
         (
             {"run": {"inputs": "half"}},
-            "run.inputs: 'half' is not one of ones, random, split, zeros, "
+            "run.inputs: 'half' is not one of all-minus, all-plus, random, split, "
             "nor a list of -1/+1 values",
         ),
         (
@@ -216,8 +216,16 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
         ({"run": {"inputs": [1, -1]}}, "run.inputs: the list has 2 values but n=4"),
         (
             {"run": {"inputs": 7}},
-            "run.inputs: expected one of split, zeros, ones, random or a list of -1/+1 values, "
-            "got int 7",
+            "run.inputs: expected one of split, all-minus, all-plus, random or a list of "
+            "-1/+1 values, got int 7",
+        ),
+        (
+            {"run": {"inputs": "zeros"}},
+            "run.inputs: 'zeros' is now called 'all-minus' (every input -1; inputs are -1 and +1)",
+        ),
+        (
+            {"run": {"inputs": "ones"}},
+            "run.inputs: 'ones' is now called 'all-plus' (every input +1; inputs are -1 and +1)",
         ),
         ({"run": {"timeout_s": 0}}, "run.timeout_s: must be > 0, got 0"),
         ({"run": {"timeout_s": "1m"}}, "run.timeout_s: expected a number, got string '1m'"),

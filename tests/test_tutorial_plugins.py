@@ -194,7 +194,7 @@ def test_coin_vote_agrees_validly_under_attack(
     """What the tutorial argues, run: every seed agrees on a valid value and halts."""
     rounds = []
     for seed in range(40):
-        inputs = "ones" if seed % 4 == 0 else "split"  # unanimous inputs test validity
+        inputs = "all-plus" if seed % 4 == 0 else "split"  # unanimous inputs test validity
         _, result = run_sim(
             n,
             f,

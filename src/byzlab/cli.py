@@ -21,6 +21,7 @@ from byzlab.errors import ByzlabError
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_N, Params, ParamsError
 from byzlab.node.protocol import fault_refusal, max_faults
+from byzlab.orchestration.inputs_option import inputs_option
 from byzlab.orchestration.overrides import parse_param_overrides
 
 # Commands whose modules pull in heavy libraries (scipy, pyarrow, matplotlib, the Docker
@@ -167,13 +168,7 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     show_default=True,
     help="Run seed: the same seed replays the same run (same trace hash).",
 )
-@click.option(
-    "--inputs",
-    type=click.Choice(["split", "zeros", "ones", "random"]),
-    default="split",
-    show_default=True,
-    help="Honest inputs: split alternates +1/-1; zeros = all -1; ones = all +1.",
-)
+@inputs_option
 @click.option(
     "--protocol",
     default="hpz",

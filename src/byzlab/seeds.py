@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import random
 
-INPUT_KINDS = ("split", "zeros", "ones", "random")
+# Inputs are -1 and +1 (``byzlab.node.protocol``): the unanimous kinds say which value they
+# mean. Their former names ("zeros" meant all -1) are refused with the new name, never mapped.
+INPUT_KINDS = ("split", "all-minus", "all-plus", "random")
+RENAMED_INPUT_KINDS = {"zeros": "all-minus", "ones": "all-plus"}
 
 
 def derive_rng(seed: int, *labels: object) -> random.Random:
@@ -26,15 +29,27 @@ def ideal_coin_seed(seed: int) -> bytes:
     return hashlib.blake2b(f"ideal-coin:{seed}".encode(), digest_size=16).digest()
 
 
+def renamed_input_kind(kind: str) -> str | None:
+    """The one-line refusal of a former input kind's name (naming the new one), else None."""
+    new = RENAMED_INPUT_KINDS.get(kind)
+    if new is None:
+        return None
+    value = "-1" if new == "all-minus" else "+1"
+    return f"{kind!r} is now called {new!r} (every input {value}; inputs are -1 and +1)"
+
+
 def make_inputs(kind: str, n: int, seed: int) -> list[int]:
     """The n input values of a run: alternating, all -1, all +1, or drawn from the seed."""
     if kind == "split":
         return [1 if i % 2 == 0 else -1 for i in range(n)]
-    if kind == "zeros":
+    if kind == "all-minus":
         return [-1] * n
-    if kind == "ones":
+    if kind == "all-plus":
         return [1] * n
     if kind == "random":
         rng = derive_rng(seed, "inputs")
         return [rng.choice((-1, 1)) for _ in range(n)]
-    raise ValueError(f"unknown inputs {kind!r}; choose one of: {', '.join(INPUT_KINDS)}")
+    raise ValueError(
+        renamed_input_kind(kind)
+        or f"unknown inputs {kind!r}; choose one of: {', '.join(INPUT_KINDS)}"
+    )

@@ -36,6 +36,7 @@ from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.protocol import fault_refusal
+from byzlab.orchestration.inputs_option import inputs_option
 from byzlab.orchestration.overrides import parse_param_overrides
 from byzlab.orchestration.scenario import ParamsSection
 
@@ -217,12 +218,7 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
     help="Comma-separated protocols: hpz, bracha-local, ideal-coin, installed protocol "
     "plugins, or all (every one of them).",
 )
-@click.option(
-    "--inputs",
-    type=click.Choice(["split", "random", "zeros", "ones"]),
-    default="split",
-    show_default=True,
-)
+@inputs_option
 @click.option("--jobs", type=int, default=0, help="Worker processes (default: all cores).")
 @click.option(
     "--max-time",

@@ -80,7 +80,6 @@ from byzlab.orchestration.scenario.loading import default_scenario, load_scenari
 from byzlab.orchestration.scenario.model import (
     DEFAULT_IMAGE,
     FAULT_ACTIONS,
-    INPUT_KINDS,
     MAX_INSTANCES,
     MAX_ITERATION,
     MAX_N,
@@ -101,6 +100,7 @@ from byzlab.orchestration.scenario.model import (
     SortitionSection,
     SwarmSection,
 )
+from byzlab.seeds import INPUT_KINDS
 
 __all__ = [
     "DEFAULT_IMAGE",

@@ -18,8 +18,8 @@ from byzlab.adversary.strategies import STRATEGIES, strategy_class
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
 from byzlab.node.protocol import Protocol, max_faults
+from byzlab.seeds import INPUT_KINDS, renamed_input_kind
 
-INPUT_KINDS = ("split", "zeros", "ones", "random")
 RUN_ENGINES = ("python", "native", "auto")
 PRESETS = ("practical", "theory", "proof")
 TAMPER_MODES = ("none", "flip-byte")
@@ -95,6 +95,9 @@ class RunSection(_Strict):
     def _inputs(cls, v: object) -> str | tuple[int, ...]:
         if isinstance(v, str):
             if v not in INPUT_KINDS:
+                renamed = renamed_input_kind(v)
+                if renamed:
+                    raise ValueError(renamed)
                 raise ValueError(f"{_one_of(v, INPUT_KINDS)}, nor a list of -1/+1 values")
             return v
         if isinstance(v, list | tuple):
