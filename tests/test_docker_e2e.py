@@ -421,27 +421,16 @@ def _remove_stack(swarm: Any, stack: str) -> None:
     assert not swarm.services.list(filters=flt)
 
 
-def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None:
-    """The compose file for n = 4 deploys unchanged with `docker stack deploy`; the proxy
-    logs that every honest node halted and all three nodes log the same decision.
+def _deploy_until_agreement(swarm: Any, out: Path, honest: list[int]) -> dict[int, str]:
+    """Deploy the compose file `out` as a stack, wait until the proxy logs that every honest
+    node halted, and return each honest node's logged decision; the stack is removed after.
 
     A task the swarm itself could not start (its state "Rejected", or "Failed" before the
     process ran, with the engine's error: e.g. libnetwork's "error creating vxlan interface:
     file exists" on a swarm that was just re-formed) is the engine's fault, not the compose
-    file's: the stack is then deployed once more, and the failure message shows every task's
-    state and error and every service's log either way. (The proxy does not start without
-    that node: the Byzantine node already uses f = 1, see adversary/proxy/runtime.py.)"""
-    if shutil.which("docker") is None:
-        _unavailable("the docker command line is not installed")
-    out = tmp_path / "docker-compose.4.yml"
-    made = subprocess.run(
-        [BYZLAB, "compose", "--n", "4", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
+    file's: the stack is then deployed once more, and a failure shows every task's state
+    and error and every service's log either way. (The proxy does not start without that
+    node when the Byzantine node already uses f, see adversary/proxy/runtime.py.)"""
     engine_failures: list[str] = []
     for attempt in (1, 2):
         stack = f"byzlabtest{os.getpid()}a{attempt}"
@@ -474,14 +463,11 @@ def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None
                 continue
             where = "\n".join(
                 [f"engine failures before: {engine_failures}", *_stack_tasks(stack)]
-                + [
-                    f"--- {svc}:\n{_service_logs(stack, svc)[-1500:]}"
-                    for svc in ("node-0", "node-1", "node-2")
-                ]
+                + [f"--- node-{i}:\n{_service_logs(stack, f'node-{i}')[-1500:]}" for i in honest]
             )
             assert "every honest node halted; done" in proxy_log, (proxy_log[-3000:], where)
             decisions = {}
-            for i in range(3):
+            for i in honest:
                 log = _service_logs(stack, f"node-{i}")
                 found = [
                     line.rsplit("decided ", 1)[1].split()[0]
@@ -490,10 +476,69 @@ def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None
                 ]
                 assert found, (i, log[-2000:], where)
                 decisions[i] = found[0]
-            assert len(set(decisions.values())) == 1, (decisions, where)
-            return
+            return decisions
         finally:
             _remove_stack(swarm, stack)
+    raise AssertionError("unreachable: the second attempt returns or fails")
+
+
+def _compose(out: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    made = subprocess.run(
+        [BYZLAB, "compose", "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+
+
+def test_swarm_stack_of_n4_reaches_agreement(swarm: Any, tmp_path: Path) -> None:
+    """The compose file for n = 4 deploys unchanged with `docker stack deploy`; the proxy
+    logs that every honest node halted and all three nodes log the same decision."""
+    if shutil.which("docker") is None:
+        _unavailable("the docker command line is not installed")
+    out = tmp_path / "docker-compose.4.yml"
+    _compose(out, "--n", "4")
+    decisions = _deploy_until_agreement(swarm, out, [0, 1, 2])
+    assert len(set(decisions.values())) == 1, decisions
+
+
+PLUGIN_PACKAGE = {
+    "__init__.py": (
+        '"""A plugin package that exists only on the host: a strategy and a protocol."""\n'
+        "from byzlab.api import ByzantineNode\n"
+        "from byzlab.protocols.mmr import MMR as Relabelled\n\n\n"
+        "class Quiet(ByzantineNode):\n"
+        '    name = "quiet"\n'
+        '    description = "never sends anything"\n'
+    ),
+}
+
+
+def test_swarm_stack_ships_the_scenarios_plugins(swarm: Any, tmp_path: Path) -> None:
+    """A scenario whose protocol and strategy are plugins found only on the host (a package
+    on the host's PYTHONPATH, not in the image) runs as a stack: the compose file ships
+    their code (plugins.zip, a secret on every container's PYTHONPATH), the nodes run the
+    plugin protocol (mmr under another reference) and the proxy the plugin strategy."""
+    if shutil.which("docker") is None:
+        _unavailable("the docker command line is not installed")
+    root = tmp_path / "plugroot"
+    (root / "hostonlyplug").mkdir(parents=True)
+    for name, text in PLUGIN_PACKAGE.items():
+        (root / "hostonlyplug" / name).write_text(text)
+    scenario = tmp_path / "plug.toml"
+    scenario.write_text(
+        '[run]\nn = 4\nseed = 5\nprotocol = "hostonlyplug:Relabelled"\n'
+        '[adversary]\nscheduler = "random"\n'
+        '[[adversary.byzantine]]\nnode = 3\nstrategy = "hostonlyplug:Quiet"\n'
+    )
+    out = tmp_path / "docker-compose.plug.yml"
+    _compose(out, "--scenario", str(scenario), env={**os.environ, "PYTHONPATH": str(root)})
+    assert (tmp_path / "docker-compose.plug.d" / "plugins.zip").is_file()
+    decisions = _deploy_until_agreement(swarm, out, [0, 1, 2])
+    assert len(set(decisions.values())) == 1, decisions
 
 
 # --------------------------------------------------------------------------- memory

@@ -33,6 +33,7 @@ from byzlab.orchestration.docker.labels import (
     owner_label,
     run_labels,
 )
+from byzlab.orchestration.provenance import plugin_files
 from byzlab.orchestration.results import mark_role
 from byzlab.orchestration.scenario import (
     DockerFault,
@@ -518,6 +519,55 @@ def test_compose_command_writes_file_and_private_material(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["compose", "--n", "10", "--init", "--out", str(out)])
     assert result.exit_code == 2
     assert "was not generated for this scenario (n=10" in result.output
+
+
+def test_compose_ships_plugin_code_as_an_importable_zip(tmp_path: Path) -> None:
+    """A scenario naming a plugin strategy gets plugins.zip in its material, a secret on the
+    PYTHONPATH of every container, and the zip alone imports the plugin in a fresh
+    interpreter; the same code gives the same bytes, and a scenario without plugins has
+    none of it."""
+    root = tmp_path / "root"
+    (root / "zipplug").mkdir(parents=True)
+    (root / "zipplug" / "__init__.py").write_text(
+        "from byzlab.api import ByzantineNode\n\n\n"
+        "class Mute(ByzantineNode):\n"
+        '    name = "mute"\n'
+        '    description = "sends nothing"\n'
+    )
+    sys.path.insert(0, str(root))
+    try:
+        scn = parse_scenario(
+            {
+                "run": {"n": 4},
+                "adversary": {"byzantine": [{"node": 3, "strategy": "zipplug:Mute"}]},
+            }
+        )
+        doc = compose.compose_document(scn, image="byzlab:latest", material="m")
+        first = compose.plugin_zip(plugin_files(scn))
+        again = compose.plugin_zip(plugin_files(scn))
+        compose.write_material(scn, tmp_path / "m")
+    finally:
+        sys.path.remove(str(root))
+        sys.modules.pop("zipplug", None)
+    assert first == again
+    zipped = tmp_path / "m" / compose.PLUGINS_ZIP
+    assert zipped.read_bytes() == first
+    for name, svc in services_of(doc).items():
+        assert svc["environment"]["PYTHONPATH"] == "/run/secrets/plugins.zip", name
+        assert {"source": "plugins", "target": "plugins.zip"} in svc["secrets"], name
+    assert doc["secrets"]["plugins"]["file"] == "./m/plugins.zip"
+    probe = subprocess.run(
+        [sys.executable, "-c", "from zipplug import Mute; print(Mute.name)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(zipped)},
+    )
+    assert probe.stdout.strip() == "mute", probe.stderr
+    plain = compose.compose_document(default_scenario(), image="byzlab:latest", material="m")
+    assert "plugins" not in plain["secrets"]
+    assert all("PYTHONPATH" not in svc.get("environment", {}) for svc in plain["services"].values())
 
 
 def test_compose_command_errors_are_one_line(tmp_path: Path) -> None:

@@ -48,6 +48,16 @@ second (``prometheus.yml`` in the material directory) and serving its UI on the 
 9090. Profiles are a docker-compose feature; ``docker stack deploy`` does not know them, so
 deploy a scenario without ``[metrics]`` on a swarm. See docs/metrics.md.
 
+Plugins: a scenario that names a plugin (a strategy, scheduler or protocol that is not
+built in, ``byzlab.plugins``) gets its code shipped as the docker backend ships it (the
+top-level module or package, and an installed distribution's metadata for its entry
+points), here as one more secret: ``plugins.zip`` in the material directory, mounted at
+``/run/secrets/plugins.zip`` and put on ``PYTHONPATH``. Python imports from a zip file
+directly (``zipimport``) and ``importlib.metadata`` reads a distribution's entry points
+from one, so the same ``module:Name`` reference or entry-point name resolves in every
+container, on any host of a swarm, without a derived image. The archive is deterministic
+(sorted names, fixed timestamps): the same plugin code gives the same bytes.
+
 Outputs stay inside the containers (``/data/out`` of each node): the nodes log their
 decisions (``node 2: decided 1 in iteration 1``) and the proxy logs ``every honest node
 halted; done``, which ``docker-compose logs`` and ``docker service logs`` show.
@@ -55,10 +65,12 @@ halted; done``, which ``docker-compose logs`` and ``docker service logs`` show.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +78,7 @@ from byzlab.atomicio import atomic_write_bytes, atomic_write_text
 from byzlab.errors import ComposeError
 from byzlab.network.keys import ROSTER_FILE, generate_keys, key_file_name
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE, RunPlan
+from byzlab.orchestration.provenance import plugin_files
 from byzlab.orchestration.scenario import Scenario, ScenarioError, parse_scenario
 
 __all__ = [
@@ -74,6 +87,7 @@ __all__ = [
     "compose_document",
     "compose_text",
     "material_dir",
+    "plugin_zip",
     "prometheus_config",
     "resize",
     "to_yaml",
@@ -87,6 +101,7 @@ PROMETHEUS_IMAGE = "prom/prometheus:v2.53.0"
 PROMETHEUS_UI_PORT = 9090
 SECRETS = "/run/secrets"
 DATA = "/data"
+PLUGINS_ZIP = "plugins.zip"
 
 
 def material_dir(compose_file: Path) -> Path:
@@ -135,15 +150,19 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
     honest = [i for i in range(n) if i not in byzantine]
     run_label = f"compose-n{n}"
     restart = {"restart_policy": {"condition": "none"}}
+    # the run's plugin code (see "Plugins" above), for every container that imports it
+    plugins = [_secret("plugins", PLUGINS_ZIP)] if plugin_files(scenario) else []
+    env = {"PYTHONPATH": f"{SECRETS}/{PLUGINS_ZIP}"} if plugins else {}
     services: dict[str, Any] = {
         "proxy": {
             "image": image,
             "entrypoint": ["python", "-m", PROXY_MODULE],
             "command": ["--config", f"{SECRETS}/proxy.json"],
-            "environment": {"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json"},
+            "environment": {"BYZLAB_HEALTH_FILE": f"{DATA}/stats.json", **env},
             "networks": ["byzlab"],
             "secrets": [_secret("proxy-json", "proxy.json"), _secret("roster", ROSTER_FILE)]
-            + [_secret(f"key-{i}", key_file_name(i)) for i in [n, *byzantine]],
+            + [_secret(f"key-{i}", key_file_name(i)) for i in [n, *byzantine]]
+            + plugins,
             "labels": _labels("proxy", run_label),
             # DNS names the proxy task itself, not a virtual IP: one replica needs no load
             # balancing, and a VIP needs IPVS in the kernel of every swarm host.
@@ -156,11 +175,13 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
             # The lean entry point: the full CLI costs a second of CPU per container.
             "entrypoint": ["python", "-m", NODE_MODULE],
             "command": ["--config", f"{SECRETS}/node.json"],
+            **({"environment": env} if env else {}),
             "networks": ["byzlab"],
             "secrets": [
                 _secret(f"node-{i}-json", "node.json"),
                 _secret("roster", ROSTER_FILE),
                 _secret(f"key-{i}", key_file_name(i)),
+                *plugins,
             ],
             # Nodes have no heartbeat file; n health-check processes only cost CPU.
             "healthcheck": {"disable": True},
@@ -183,6 +204,11 @@ def compose_document(scenario: Scenario, *, image: str, material: str) -> dict[s
             for i in honest
         }
     )
+    if plugins:
+        secrets["plugins"] = {
+            "file": f"./{material}/{PLUGINS_ZIP}",
+            "labels": _labels("code", run_label),
+        }
     if scenario.metrics.port:
         services["prometheus"] = {
             "image": PROMETHEUS_IMAGE,
@@ -253,6 +279,9 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
         # other host users out.
         (dest / "keys" / key_file_name(i)).chmod(0o644)
     atomic_write_text(dest / "scenario.toml", scenario.to_toml())
+    shipped = plugin_files(scenario)
+    if shipped:
+        atomic_write_bytes(dest / PLUGINS_ZIP, plugin_zip(shipped))
     plan = RunPlan.of(scenario, run_id=keys.roster.run_id)
     proxy = plan.proxy_config(
         key_dir=SECRETS,
@@ -277,6 +306,19 @@ def write_material(scenario: Scenario, dest: Path, *, run_id: str | None = None)
             ),
         )
     return plan.run_id
+
+
+def plugin_zip(files: dict[str, bytes]) -> bytes:
+    """A zip of plugin files (path relative to an import root -> content) that Python can
+    import from: the same files give the same bytes (sorted, fixed timestamps)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o444 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buf.getvalue()
 
 
 def prometheus_config(plan: RunPlan) -> str:
