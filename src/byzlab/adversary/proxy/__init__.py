@@ -25,6 +25,7 @@ Modules, one concept each:
 * ``sidechannel``: hellos (ordered per run) and the honest nodes' snapshots.
 * ``connections``: accepting nodes, the pre-authentication limits, writing to nodes.
 * ``delivery``: holding frames for the scheduler's delay; ordering and memory bounds.
+* ``recording``: the relayed frames, spooled for the run's message trace.
 * ``corrupted``: the corrupted nodes and their strategies.
 * ``inject``: test-only hostile input written by the proxy itself.
 * ``runtime``: the event loop, the route of every frame, the start and end of a run.

@@ -104,3 +104,6 @@ class ProxyConfig(BaseModel):
     # Live metrics (byzlab.network.metrics): /metrics on this address; port 0 is off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Record the relayed frames for the message trace into this directory (recording.py);
+    # "" is off. The orchestrator writes the key only when it is on.
+    messages_dir: str = ""

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 from byzlab.adversary.proxy.clock import RunClock
 from byzlab.adversary.proxy.config import ProxyConfig
+from byzlab.adversary.proxy.recording import RelayLog
 from byzlab.adversary.proxy.stats import ProxyStats
 from byzlab.node.messages import DecideMsg, Message
 from byzlab.runtime.delay import DelayBound
@@ -80,6 +81,7 @@ class Pending:
     msgs: list[Message] | None  # None: not decoded (nobody inspects them)
     count: int  # messages in the frames (or in msgs)
     held: int
+    link: int = -1  # its rows in the message trace (recording.py), if recorded
     delivered: bool = False
     handle: asyncio.Handle | asyncio.TimerHandle | None = None
 
@@ -121,7 +123,8 @@ class Delivery:
     ``on_error`` is told about an exception in a delivery (a bug, in a strategy say).
     ``to_honest(pending)``, if given, sees each delivery to an honest node first (adaptive
     corruption's shadow replicas, ``shadows.py``) and says False once the node has been
-    taken over: the delivery then goes to ``to_corrupted``."""
+    taken over: the delivery then goes to ``to_corrupted``. ``log``, if given, records
+    every frame scheduled and delivered (the message trace, ``recording.py``)."""
 
     def __init__(
         self,
@@ -135,6 +138,7 @@ class Delivery:
         gone: Callable[[int], bool],
         on_error: Callable[[BaseException], None],
         to_honest: Callable[[Pending], bool] | None = None,
+        log: RelayLog | None = None,
     ) -> None:
         self.config = config
         self.scheduler = scheduler
@@ -144,6 +148,7 @@ class Delivery:
         self.outboxes: dict[int, Outbox] = {i: Outbox() for i in honest_ids}
         self._to_corrupted = to_corrupted
         self._to_honest = to_honest
+        self._log = log
         self._gone = gone
         self._on_error = on_error
         self._directions: dict[tuple[int, int], deque[Pending]] = {}
@@ -185,6 +190,7 @@ class Delivery:
         counts = self.stats.counts
         box = self.outboxes.get(dst)
         held = len(frames[0]) if len(frames) == 1 else sum(len(f) for f in frames)
+        link = -1 if self._log is None else self._log.sent(src, dst, frames, msgs)
         if box is not None and box.held + held > self.config.max_queue_bytes:
             self._over_cap(dst, box, held)
             return
@@ -203,7 +209,7 @@ class Delivery:
             box.held += held
             if box.held > self.stats.queue_peak.get(dst, 0):
                 self.stats.queue_peak[dst] = box.held
-        pending = Pending(src, dst, frames, msgs, count, held)
+        pending = Pending(src, dst, frames, msgs, count, held, link)
         queue = self._directions.get((src, dst))
         if queue is None:
             queue = self._directions[(src, dst)] = deque()
@@ -280,10 +286,15 @@ class Delivery:
         pending.delivered = True
         self.stats.counts["messages_delivered"] += pending.count
         box = self.outboxes.get(pending.dst)
+        log = self._log
         if box is not None:
             if self._to_honest is None or self._to_honest(pending):
                 box.frames.extend(pending.frames)
                 box.ready.set()
+                if log is not None:
+                    log.delivered(pending.link, pending.src, pending.dst, to_corrupted=False)
                 return
             box.held -= pending.held  # taken over since: its frames go to its strategy
+        if log is not None:
+            log.delivered(pending.link, pending.src, pending.dst, to_corrupted=True)
         self._to_corrupted(pending)

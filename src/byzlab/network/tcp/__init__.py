@@ -42,5 +42,6 @@ Modules, one concept each:
 * ``connection``: the one connection to the proxy (connect, hello, re-send, read, write).
 * ``runtime``: the event loop around the ``HonestNode`` (protocol, side channel, outputs).
 * ``incarnation``: a node process started again within a run rejoins as crashed.
+* ``verdicts``: what the node did with each message it took, for the message trace.
 * ``main``: the process entry point (``byzlab node``, ``python -m byzlab.network.tcp``).
 """

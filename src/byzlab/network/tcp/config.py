@@ -47,3 +47,6 @@ class NodeConfig(BaseModel):
     # Live metrics (byzlab.network.metrics): /metrics on this address; port 0 is off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Record this node's half of the message trace (verdicts.py); the orchestrator writes
+    # the key only when it is on, so an image older than it still runs other scenarios.
+    messages: bool = False

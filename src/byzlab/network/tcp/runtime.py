@@ -70,8 +70,9 @@ from byzlab.atomicio import atomic_write_bytes, atomic_write_json, compact_json
 from byzlab.errors import NodeConfigError
 from byzlab.network.auth import LinkReceiver, LinkSender, Reject, link_keys_for
 from byzlab.network.control import SNAPSHOT, START
-from byzlab.network.framing import Batcher, FrameError, unpack_batch
+from byzlab.network.framing import FRAME_HEADER, OVERHEAD, Batcher, FrameError, unpack_batch
 from byzlab.network.keys import load_private_key, load_roster
+from byzlab.network.messagelog import DROPPED, REJECTED, encode_payload
 from byzlab.network.metrics import MetricsServer
 from byzlab.network.process import cpu_seconds, max_rss_kib
 from byzlab.network.tcp.buffers import Inbox
@@ -79,6 +80,7 @@ from byzlab.network.tcp.config import NodeConfig
 from byzlab.network.tcp.connection import ProxyConnection
 from byzlab.network.tcp.incarnation import mark_incarnation
 from byzlab.network.tcp.metrics import readings
+from byzlab.network.tcp.verdicts import FRAME, VerdictLog
 from byzlab.network.trace import TraceWriter
 from byzlab.node.effects import Decide, Effect, Event, Halt
 from byzlab.node.params import Params, ParamsError
@@ -133,6 +135,8 @@ class NodeRuntime:
         self._encode = protocol.encode
         self.out_dir = Path(config.out_dir)
         self.trace = TraceWriter(self.out_dir / "trace.jsonl")
+        # The node's half of the message trace (verdicts.py), when the run records one.
+        self.verdicts = VerdictLog(self.out_dir, me, self.node) if config.messages else None
         self.counters: Counter[str] = Counter()
         self.decoder = protocol.decoder(n)
         self.drops: Counter[str] = Counter()
@@ -275,6 +279,8 @@ class NodeRuntime:
         self.cpu_at_start = round(cpu_seconds(), 4)
         self.start_wall = time.time()
         self._start_loop = asyncio.get_running_loop().time()
+        if self.verdicts is not None:
+            self.verdicts.started(self.start_wall)
         self.trace.event("start", input=self.config.input)
         log.info("node %d: start", self.me)
         if self._apply(self.node.start(0.0), 0.0):
@@ -287,12 +293,18 @@ class NodeRuntime:
         counters["frames_in"] += 1
         counters["bytes_in"] += len(body)
         frame = self.link.open(body)
+        verdicts = self.verdicts
         if isinstance(frame, Reject):
             self._drop(f"link-{frame.value}", size=len(body))
+            if verdicts is not None:
+                self._refused_frame(body, f"link-{frame.value}")
             return False
         batch = unpack_batch(frame.payload)
         if isinstance(batch, FrameError):
-            self._drop(f"batch-{batch.kind.value}", sender=frame.sender, detail=batch.detail)
+            reason = f"batch-{batch.kind.value}"
+            self._drop(reason, sender=frame.sender, detail=batch.detail)
+            if verdicts is not None:
+                verdicts.refused(self._now(), frame.sender, frame.seq, FRAME, REJECTED, reason)
             return False
         counters["frames_accepted"] += 1
         sender = frame.sender
@@ -303,16 +315,22 @@ class NodeRuntime:
         now = self._now()
         full = False
         invalid = 0
-        for obj in batch:
+        for index, obj in enumerate(batch):
             msg = decode(obj)
             if isinstance(msg, DecodeError):
                 invalid += 1
                 self.decode_errors[msg.reason] += 1
                 self.trace.event("invalid-message", sender=sender, reason=msg.reason)
+                if verdicts is not None:
+                    verdicts.refused(now, sender, frame.seq, index, REJECTED, msg.reason)
                 continue
             if node.halted:
+                if verdicts is not None:
+                    verdicts.refused(now, sender, frame.seq, index, DROPPED, "halted")
                 continue
             effects = receive(sender, msg, now)
+            if verdicts is not None:
+                verdicts.received(now, sender, frame.seq, index)
             if effects and apply(effects, now):
                 full = True
         if invalid:
@@ -335,10 +353,15 @@ class NodeRuntime:
         node = self.node
         me = self.me
         perform = self._interpreter.perform
+        verdicts = self.verdicts
         try:
             perform(me, effects, now)
             while local and not node.halted:
-                perform(me, node.receive(me, local.popleft(), now), now)
+                msg = local.popleft()
+                effects = node.receive(me, msg, now)
+                if verdicts is not None:
+                    verdicts.own(now, encode_payload(self.protocol, msg))
+                perform(me, effects, now)
         finally:
             local.clear()  # a node that halted takes no more inputs, its own included
             self.counters["messages_out"] += self._sent
@@ -429,6 +452,18 @@ class NodeRuntime:
 
     # ----------------------------------------------------------------- outputs
 
+    def _refused_frame(self, body: bytes, reason: str) -> None:
+        """A frame the link layer dropped whole, in the message trace, if its header names
+        a peer (its sequence number is read unauthenticated: the proxy's row of the same
+        frame, if any, has the same)."""
+        assert self.verdicts is not None
+        if len(body) < OVERHEAD:
+            return
+        _, sender, _, seq = FRAME_HEADER.unpack_from(body)
+        if sender not in self.peers:
+            return
+        self.verdicts.refused(self._now(), sender, seq, FRAME, DROPPED, reason)
+
     def _drop(self, reason: str, **data: Any) -> None:
         self.counters["frames_dropped"] += 1
         self.drops[reason] += 1
@@ -480,3 +515,5 @@ class NodeRuntime:
         self._result_written = True  # a write at halting still pending must not follow
         self.write_result()
         self.trace.close()
+        if self.verdicts is not None:
+            self.verdicts.close()
