@@ -24,7 +24,14 @@ from tests.nativeutil import requires_native
 def scenario(protocol: str, scheduler: str, seed: int, engine: str = "python") -> Scenario:
     return parse_scenario(
         {
-            "run": {"n": 7, "seed": seed, "protocol": protocol, "engine": engine},
+            # off: a run that records its message trace runs in Python (docs/native.md)
+            "run": {
+                "n": 7,
+                "seed": seed,
+                "protocol": protocol,
+                "engine": engine,
+                "messages": "off",
+            },
             "adversary": {"scheduler": scheduler},
         }
     )

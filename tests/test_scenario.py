@@ -169,8 +169,8 @@ def test_scenario_builds_the_same_simulator_as_the_cli(tmp_path: Path) -> None:
         ),
         (
             {"run": {"nodes": 4}},
-            "run.nodes: unknown key; expected one of: engine, f, inputs, n, preset, protocol, "
-            "protocol_options, seed, timeout_s",
+            "run.nodes: unknown key; expected one of: engine, f, inputs, messages, n, preset, "
+            "protocol, protocol_options, seed, timeout_s",
         ),
         (
             {"params": {"rows": 3}},

@@ -8,8 +8,9 @@ corruption): such a run never needs Python per message. It starts from the simul
 exactly as assembled (the nodes' inputs and the `random.Random` streams of the nodes and the
 scheduler, handed over as Mersenne Twister states), so it gives the Python engine's trace
 hash for every seed. Any other run (HPZ's coin, corrupted nodes, full-information
-schedulers, observers) runs in Python, and byzlab says once why when the native engine was
-asked for by name; `native_support` gives that reason.
+schedulers, observers, a run that records its message trace) runs in Python, and byzlab
+says once why when the native engine was asked for by name; `native_support` gives that
+reason.
 
 `run_native_timeline` is the native run a recorded run (orchestration/runtrace.py) makes:
 its result and the timeline its trace keeps (per node, the iterations entered and when,
@@ -93,6 +94,8 @@ def native_support(sim: Simulator) -> str | None:
         return "corrupted nodes run only on the Python engine, for now"
     if sim.observers:
         return "observers (adaptive corruption) run only on the Python engine"
+    if sim.recording is not None:
+        return "the message trace (messages.parquet) is recorded only by the Python engine"
     if sim.deliveries or sim.messages:
         return "the simulator has already run"
     reason = _scheduler_args(sim, ext.SCHEDULERS)

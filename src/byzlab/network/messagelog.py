@@ -68,9 +68,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCEPTED",
+    "AUTO_MAX_N",
     "DROPPED",
     "FILE_NAME",
     "MESSAGES_FORMAT",
+    "MESSAGES_SETTINGS",
     "METADATA_KEY",
     "REJECTED",
     "MessageRecorder",
@@ -79,6 +81,7 @@ __all__ = [
     "decode_payload",
     "read_messages",
     "read_meta",
+    "records_messages",
     "schema",
 ]
 
@@ -424,3 +427,16 @@ def _meta_of(target: pa.Schema, path: Path) -> MessagesMeta:
             f"{MESSAGES_FORMAT}"
         )
     return MessagesMeta(**data)
+
+
+MESSAGES_SETTINGS: Final = ("auto", "on", "off")
+AUTO_MAX_N: Final = 16
+
+
+def records_messages(setting: str, n: int) -> bool:
+    """Whether a run of `n` nodes records its message trace: ``on``, ``off``, or ``auto``
+    (up to `AUTO_MAX_N` nodes; above that the trace of a run grows as n^2 per broadcast
+    and a long run's would be gigabytes, so it is recorded only when asked for)."""
+    if setting not in MESSAGES_SETTINGS:
+        raise ValueError(f"messages must be one of {', '.join(MESSAGES_SETTINGS)}, got {setting!r}")
+    return setting == "on" or (setting == "auto" and n <= AUTO_MAX_N)

@@ -33,6 +33,16 @@ time (`max_time`), deliveries (`max_deliveries`, 50 M by default) or wall-clock 
 cap 50000000 reached"), so a stopped run is never mistaken for one that failed to agree.
 Every result also records the proofs' margins of its parameters (`params.regime`,
 node/params.py `Params.margins`).
+
+The message trace (byzlab.network.messagelog, docs/messages.md) is recorded into a
+`MessageRecorder` given to `record_messages`: one send row per transmission, as the
+interpreter hands it over, and one deliver row per counted delivery (`deliveries`), a
+self-delivery included (its src is its dst and it arrives when it was sent), with the
+receiver's verdict. `_Recording` sits where it costs nothing when off: it is the
+interpreter's sink in front of the simulator, and the function the event loop pops the queue
+with; without a recorder the sink is the simulator and the pop is heapq's, so the loop is the
+same code at the same speed. Recording reads and changes nothing of the run: the trace hash
+is the same with and without it.
 """
 
 from __future__ import annotations
@@ -40,12 +50,14 @@ from __future__ import annotations
 import hashlib
 import heapq
 import time as _time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from byzlab.errors import InvariantViolation
+from byzlab.network.messagelog import DROPPED, MessageRecorder, VerdictWatch
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Decide, Event, Halt
 from byzlab.node.params import Params
@@ -142,7 +154,8 @@ class Simulator:
     `nodes` are the n processes, node i at index i; `corrupted` names the strategy of each
     corrupted one (every other node is honest and counts for agreement and validity);
     `scheduler` chooses every delay and `adversary` sees every send first. `observers` are
-    called after every delivery (adaptive corruption is one)."""
+    called after every delivery (adaptive corruption is one). `record_messages` makes it
+    record the message trace."""
 
     def __init__(
         self,
@@ -196,7 +209,17 @@ class Simulator:
         self._kind = protocol.kind
         self._instance = protocol.instance if isinstance(protocol, Instances) else None
         self._delays = DelayBound(scheduler, delta).delays
+        self.recording: _Recording | None = None
+        self._pop: Callable[[list[Any]], Any] = heapq.heappop
         self._perform = EffectInterpreter(params.n, self, adversary).perform
+
+    def record_messages(self, recorder: MessageRecorder) -> None:
+        """Record the run's message trace into `recorder` (before `run`)."""
+        if self.deliveries or self.messages:
+            raise ValueError("the message trace is recorded from the start of a run")
+        self.recording = recording = _Recording(self, recorder)
+        self._pop = recording.pop
+        self._perform = EffectInterpreter(self.params.n, recording, self.adversary).perform
 
     # -- the event loop ----------------------------------------------------------------
 
@@ -204,6 +227,8 @@ class Simulator:
         for i, node in enumerate(self.nodes):
             self._perform(i, node.start(0.0), 0.0)
         stopped = self._loop()
+        if self.recording is not None:
+            self.recording.finish(stopped)
         return self._result(stopped)
 
     def _loop(self) -> str:
@@ -211,7 +236,7 @@ class Simulator:
         nodes = self.nodes
         halted = self.halted
         honest_ids = self.honest_ids
-        pop = heapq.heappop
+        pop = self._pop
         max_time, max_deliveries = self.max_time, self.max_deliveries
         observers = self.observers
         h = self._hash
@@ -406,3 +431,78 @@ class Simulator:
                 outcomes.setdefault(t, set()).add(v)
         unanimous = sum(1 for vs in outcomes.values() if len(vs) == 1)
         return unanimous, len(outcomes) - unanimous
+
+
+class _Recording:
+    """The message trace of a simulator run (see the module docstring): the interpreter's
+    sink in front of the simulator, which records each transmission before the simulator
+    queues it, and the event loop's pop, which records each delivery as it is taken from the
+    queue. A delivery's verdict is known only once the receiver has taken it, so it is
+    settled at the next pop (or when the run ends) by the receiver's `VerdictWatch`; the
+    receiver takes nothing else in between."""
+
+    def __init__(self, sim: Simulator, recorder: MessageRecorder) -> None:
+        self.sim = sim
+        self.recorder = recorder
+        self._transmission = array("q")  # queue sequence number - 1 -> transmission index
+        self._watches: list[VerdictWatch | None] = [None] * sim.params.n
+        self._pending: VerdictWatch | None = None
+        self._row = -1
+
+    # -- the EffectSink --------------------------------------------------------------
+
+    def transmit(self, src: int, msg: Any, dsts: Sequence[int], now: float) -> None:
+        sim = self.sim
+        # the interpreter hands a broadcast over as range(n), a Send as (dst,)
+        dst = -1 if type(dsts) is range else dsts[0]
+        index = self.recorder.send(now, src, dst, msg, corrupt=src in sim.strategy_names)
+        self._transmission.extend([index] * len(dsts))
+        sim.transmit(src, msg, dsts, now)
+
+    def decide(self, src: int, decision: Decide, now: float) -> None:
+        self.sim.decide(src, decision, now)
+
+    def halt(self, src: int, halt: Halt, now: float) -> None:
+        self.sim.halt(src, halt, now)
+
+    def event(self, src: int, event: Event, now: float) -> None:
+        self.sim.event(src, event, now)
+
+    # -- the event loop's pop ------------------------------------------------------------
+
+    def pop(self, queue: list[Any]) -> Any:
+        entry = heapq.heappop(queue)
+        self._settle()
+        time, seqno, dst, _, _ = entry
+        self._row = self.recorder.deliver(time, self._transmission[seqno - 1], dst)
+        node = self.sim.nodes[dst]
+        if node.halted:
+            self.recorder.settle(self._row, DROPPED, "halted")
+            return entry
+        watch = self._watches[dst]
+        if watch is None or watch.node is not node:  # first input, or adaptive corruption
+            watch = self._watches[dst] = VerdictWatch(node)
+        self._pending = watch
+        return entry
+
+    def _settle(self) -> None:
+        watch = self._pending
+        if watch is not None:
+            self._pending = None
+            outcome, reason = watch.verdict()
+            if outcome:
+                self.recorder.settle(self._row, outcome, reason)
+
+    def finish(self, stopped: str) -> None:
+        """The run ended with `stopped`. A limit that ends it takes one delivery from the
+        queue and never makes it: past the virtual time limit it is not counted either, so
+        its row goes; past the delivery cap or the wall-clock budget it is counted, and
+        dropped for that reason."""
+        if stopped == "max-time":
+            self._pending = None
+            self.recorder.drop_last()
+        elif stopped in ("max-deliveries", "timeout"):
+            self._pending = None
+            self.recorder.settle(self._row, DROPPED, stopped)
+        else:
+            self._settle()

@@ -15,12 +15,7 @@ stream of a large run would be gigabytes:
 * ``iteration_starts``: per honest node, the virtual times at which it entered each
   iteration (iteration 1 at time 0), and ``halts``: when it halted;
 * ``decisions``: per honest node, value, iteration and time;
-* ``coins``: per iteration, every honest node's coin output and whether they were unanimous,
-  and for HPZ's weighted coin the two terms each node summed (``bias``, the sum of the odd
-  board's cells in its view, and ``sigma``, the weighted clipped column sums of the even
-  board, in units of weight 1; output = sgn(bias + sigma), HPZ Algorithm 2), recomputed after
-  the run from the node's fixed view, store and weights as the invariant checker's
-  coin-recompute does (empty for a coin without terms: a local or common coin);
+* ``coins``: per iteration, every honest node's coin output and whether they were unanimous;
 * ``epoch_weights``: the consensus weight vector of every epoch (``invariants.epoch_weights``,
   HPZ only; the baselines have no weights; null for an epoch whose weights no honest node
   knows, because the run ended as it began) and ``invariant1``: the violations of
@@ -34,6 +29,11 @@ enters a new iteration only while handling a delivery, never on its own, so noth
 missed. A run on the native engine (``engine``, docs/native.md) reports the same timeline
 from the extension (``adversary.engine.run_native_timeline``), so its trace is the Python
 run's; the engine that ran is part of the recorded run.
+
+A run may also record its message trace (``messages.parquet``, network/messagelog.py): as
+the scenario's ``[run] messages`` says (``auto``: up to 16 nodes), unless the caller says
+otherwise. Recording changes nothing of the run (the same trace hash), but only the Python
+engine records, so such a run runs in Python.
 """
 
 from __future__ import annotations
@@ -47,9 +47,8 @@ from byzlab import native
 from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.engine import Timeline, native_support, run_native_timeline
 from byzlab.invariants import check_invariant1, epoch_weights
+from byzlab.network.messagelog import MessageRecorder, records_messages
 from byzlab.network.sim import SimResult, Simulator
-from byzlab.node.agreement import HonestNode
-from byzlab.node.coin import coin_terms
 from byzlab.node.messages import Message
 from byzlab.node.protocol import CoinFlips, ProtocolNode
 from byzlab.orchestration.scenario import Scenario, build_simulator
@@ -65,6 +64,7 @@ class RecordedRun:
     trace: dict[str, Any]
     wall_s: float
     engine: str  # the engine that ran: "python" or "native"
+    messages: MessageRecorder | None = None  # the message trace, if the run recorded it
 
 
 class _IterationRecorder:
@@ -109,15 +109,25 @@ def run_recorded(
     max_time: float | None = None,
     timeout_s: float | None = None,
     engine: str | None = None,
+    messages: str | None = None,
+    max_deliveries: int | None = None,
 ) -> RecordedRun:
     """Run ``scn`` in the simulator and return its result and compact trace; ``timeout_s``
     is a wall-clock budget (none by default: a recorded run must replay). ``engine``
     (default: the scenario's ``[run] engine``) is python, native or auto; native runs in
     Python, saying once why, when the native engine cannot run the scenario, and auto falls
-    back quietly."""
+    back quietly. ``messages`` (default: the scenario's ``[run] messages``) is auto, on or
+    off: whether the run records its message trace (``RecordedRun.messages``).
+    ``max_deliveries`` replaces the simulator's delivery cap."""
     sim = build_simulator(scn, max_time=max_time)
     if timeout_s is not None:
         sim.timeout_s = timeout_s
+    if max_deliveries is not None:
+        sim.max_deliveries = max_deliveries
+    recorder = None
+    if records_messages(messages or scn.run.messages, scn.n):
+        recorder = MessageRecorder(sim.protocol)
+        sim.record_messages(recorder)
     wanted = engine or scn.run.engine
     reason = native_support(sim) if wanted != "python" else "the Python engine was asked for"
     started = time.perf_counter()
@@ -126,27 +136,12 @@ def run_recorded(
     else:
         if wanted == "native":
             native.warn_once(reason)
-        recorder = _IterationRecorder(sim)
+        iterations = _IterationRecorder(sim)
         result = sim.run()
-        timeline = recorder.timeline(sim)
+        timeline = iterations.timeline(sim)
     wall = time.perf_counter() - started
     ran = "native" if reason is None else "python"
-    return RecordedRun(result, _trace(sim, result, timeline), wall, ran)
-
-
-def _coin_terms(sim: Simulator) -> dict[int, dict[int, tuple[int, float]]]:
-    """iteration -> honest node -> (bias, Sigma) of its view fixed after BB_{2t}, for the HPZ
-    coin; read after the run, so it cannot change it."""
-    terms: dict[int, dict[int, tuple[int, float]]] = {}
-    for node in sim.protocol_nodes():
-        if not isinstance(node, HonestNode) or node.protocol.name != "hpz":
-            continue
-        for board, view in node.views.items():
-            if board % 2 == 0:
-                t = board // 2
-                weights = node.know.weights.weights_for_iteration(t)
-                terms.setdefault(t, {})[node.me] = coin_terms(node.know.store, view, t, weights)
-    return terms
+    return RecordedRun(result, _trace(sim, result, timeline), wall, ran, recorder)
 
 
 def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, Any]:
@@ -157,7 +152,6 @@ def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, A
     if result.protocol == "hpz" and honest and result.epochs:
         weights = epoch_weights(honest, byzantine, result.epochs)
         invariant1 = check_invariant1(honest, byzantine, result.epochs)
-    terms = _coin_terms(sim)
     return {
         "format": TRACE_FORMAT,
         "n": sim.params.n,
@@ -196,8 +190,6 @@ def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, A
                 "iteration": t,
                 "outputs": {str(k): v for k, v in sorted(outs.items())},
                 "unanimous": len(set(outs.values())) == 1,
-                "bias": {str(k): b for k, (b, _) in sorted(terms.get(t, {}).items())},
-                "sigma": {str(k): s for k, (_, s) in sorted(terms.get(t, {}).items())},
             }
             for t, outs in sorted(timeline.coins.items())
         ],

@@ -5,11 +5,13 @@ It writes the results directory every backend writes (``backend.RESULT_FILES``):
 ``summary.json`` (the keys of ``byzlab sim --json`` plus the run's id, backend, commit and
 wall time, ``max_time``, ``decision_times`` in virtual time, and ``corrupted``: every
 corrupted node, those taken over by ``[[adversary.corrupt]]`` with the virtual time of the
-takeover and marked "corrupted" in ``nodes.csv``), and in addition the compact
-trace ``trace.json`` that plots and replays read (``runtrace.py``). The simulator is built by
-``runtrace.run_recorded`` from the scenario exactly as ``byzlab sim --scenario`` builds it,
-so a run here, its replay and ``byzlab sim --scenario results/<run-id>/scenario.toml`` have
-the same trace hash.
+takeover and marked "corrupted" in ``nodes.csv``), and in addition the compact trace
+``trace.json`` that plots and replays read (``runtrace.py``) and, when the run records it
+(``[run] messages``; ``auto`` up to 16 nodes), the message trace ``messages.parquet``
+(docs/messages.md), which ``summary.json`` names in ``message_trace``. The simulator is
+built by ``runtrace.run_recorded`` from the scenario exactly as ``byzlab sim --scenario``
+builds it, so a run here, its replay and ``byzlab sim --scenario
+results/<run-id>/scenario.toml`` have the same trace hash.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from byzlab.atomicio import atomic_write_json, atomic_write_text
+from byzlab.network.messagelog import FILE_NAME as MESSAGES_FILE
+from byzlab.network.messagelog import MessagesMeta
 from byzlab.orchestration import runtrace
 from byzlab.orchestration.backend import Backend, RunOutcome, StatusHook
 from byzlab.orchestration.provenance import run_plugins
@@ -36,7 +40,9 @@ __all__ = ["SimRun"]
 
 
 class SimRun(Backend):
-    """One simulator run; ``max_time`` (virtual) and ``timeout_s`` (wall clock) limit it."""
+    """One simulator run; ``max_time`` (virtual), ``max_deliveries`` and ``timeout_s`` (wall
+    clock) limit it; ``messages`` (auto, on, off) overrides the scenario's ``[run] messages``
+    and ``engine`` its ``[run] engine``."""
 
     name = "sim"
 
@@ -48,10 +54,16 @@ class SimRun(Backend):
         run_id: str | None = None,
         max_time: float | None = None,
         timeout_s: float | None = None,
+        max_deliveries: int | None = None,
+        messages: str | None = None,
+        engine: str | None = None,
     ) -> None:
         super().__init__(scenario, out_root=out_root, run_id=run_id)
         self.max_time = max_time
         self.timeout_s = timeout_s
+        self.max_deliveries = max_deliveries
+        self.messages = messages
+        self.engine = engine
         self.record: runtrace.RecordedRun | None = None
 
     def start(self, on_status: StatusHook | None = None) -> None:
@@ -61,7 +73,14 @@ class SimRun(Backend):
     def wait(self, *, timeout: float | None = None, on_status: StatusHook | None = None) -> str:
         budget = timeout if timeout is not None else self.timeout_s
         # looked up at call time, so that a test can stand in for the simulator
-        self.record = runtrace.run_recorded(self.scenario, max_time=self.max_time, timeout_s=budget)
+        self.record = runtrace.run_recorded(
+            self.scenario,
+            max_time=self.max_time,
+            timeout_s=budget,
+            engine=self.engine,
+            messages=self.messages,
+            max_deliveries=self.max_deliveries,
+        )
         return "finished"
 
     def stop_all(self) -> None:
@@ -94,6 +113,7 @@ class SimRun(Backend):
                 "delta_s": None,
                 "decision_times": {str(d.node): d.time for d in result.decisions},
                 "corrupted": corrupted_list(self.byzantine, rec.trace["corrupted"]),
+                "message_trace": MESSAGES_FILE if rec.messages is not None else None,
                 "notes": {
                     "decision_times": "virtual time, in units of delta (the maximum delay)",
                     "corrupted": CORRUPTED_NOTE,
@@ -101,6 +121,9 @@ class SimRun(Backend):
             }
         )
         atomic_write_json(self.out_dir / "trace.json", rec.trace)
+        if rec.messages is not None:
+            meta = MessagesMeta(self.n, self.f, result.protocol, "delta", self.name)
+            rec.messages.write(self.out_dir / MESSAGES_FILE, meta)
         table = nodes_csv(
             self.n,
             byzantine=self.byzantine,

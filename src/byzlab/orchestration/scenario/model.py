@@ -15,6 +15,7 @@ from byzlab import plugins
 from byzlab.adversary.corruption import RULES
 from byzlab.adversary.schedulers import SCHEDULERS, scheduler_class
 from byzlab.adversary.strategies import STRATEGIES, strategy_class
+from byzlab.network.messagelog import MESSAGES_SETTINGS
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_BETA, MAX_C, MAX_K, MAX_ROWS, MAX_T, MAX_W_MIN, MIN_WINDOW
 from byzlab.node.protocol import Protocol, max_faults
@@ -66,12 +67,21 @@ class RunSection(_Strict):
     timeout_s: float = Field(default=120.0, gt=0, le=86_400)
     # the simulator's engine (docs/native.md): the same run either way, native is faster
     engine: str = "python"
+    # whether the run records messages.parquet (docs/messages.md): auto is up to 16 nodes
+    messages: str = "auto"
 
     @field_validator("engine")
     @classmethod
     def _engine(cls, v: str) -> str:
         if v not in RUN_ENGINES:
             raise ValueError(_one_of(v, RUN_ENGINES))
+        return v
+
+    @field_validator("messages")
+    @classmethod
+    def _messages(cls, v: str) -> str:
+        if v not in MESSAGES_SETTINGS:
+            raise ValueError(_one_of(v, MESSAGES_SETTINGS))
         return v
 
     @field_validator("protocol")
