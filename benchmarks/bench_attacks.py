@@ -57,10 +57,11 @@ def measure(n: int, protocol: str, seeds: int) -> dict[str, float]:
         started = time.perf_counter()
         result = sim.run()
         wall += time.perf_counter() - started
-        lat.append(result.latency_delta)
+        if result.latency_delta is not None:  # the agreed runs' latency
+            lat.append(result.latency_delta)
         its.append(result.iterations)
     return {
-        "latency_delta": statistics.median(lat),
+        "latency_delta": _median(lat),
         "iterations": statistics.median(its),
         "iterations_max": max(its),
         "wall_s": wall,
@@ -150,6 +151,8 @@ def blacklisting_table(runs: list[dict[str, object]]) -> list[dict[str, object]]
     for strategy, n, T in keys:
         cell = [r for r in runs if (r["strategy"], r["n"], r["T"]) == (strategy, n, T)]
         zeroed = [int(str(r["zeroed_after"])) for r in cell if r["zeroed_after"] is not None]
+        # a run that did not agree has no latency (None): the latency columns are the agreed runs'
+        lat = [float(str(r["latency_delta"])) for r in cell if r["latency_delta"] is not None]
         rows.append(
             {
                 "attack": strategy,
@@ -166,8 +169,8 @@ def blacklisting_table(runs: list[dict[str, object]]) -> list[dict[str, object]]
                     int(str(r["invariant1_strict_bad_epochs"])) > 0 for r in cell
                 ),
                 "inv1_slack_runs": sum(int(str(r["invariant1_violations"])) > 0 for r in cell),
-                "latency_median": _median([float(str(r["latency_delta"])) for r in cell]),
-                "latency_max": max(float(str(r["latency_delta"])) for r in cell),
+                "latency_median": _median(lat),
+                "latency_max": max(lat, default=float("nan")),
                 "iterations_median": _median([float(str(r["iterations"])) for r in cell]),
                 "iterations_max": max(int(str(r["iterations"])) for r in cell),
                 "outside_regime": sum(r["outside_regime"] is True for r in cell),

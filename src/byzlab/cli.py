@@ -673,8 +673,8 @@ def _print_summary(
     lat_s, lat_d = s.get("latency_s"), s.get("latency_delta")
     if lat_s is not None:
         latency = f"{lat_s * 1e3:.1f} ms" + ("" if lat_d is None else f" ({lat_d:.1f} delta)")
-    else:
-        latency = "-" if lat_d is None else f"{lat_d:.2f} delta"
+    else:  # a run that did not agree has no latency (null in --json), never 0
+        latency = "none (no agreement)" if lat_d is None else f"{lat_d:.2f} delta"
     rows = [
         ("agreed", verdict),
         *([("stopped", s["stopped_detail"])] if s.get("stopped_detail") else []),

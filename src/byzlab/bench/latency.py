@@ -36,6 +36,7 @@ import time
 
 from byzlab.bench.common import Context, Figure, Section
 from byzlab.bench.realrun import Row, Variant, honest_scenario, measure
+from byzlab.errors import RunError
 from byzlab.orchestration.scenario import build_simulator
 
 TARGET_RATIO = 3.0
@@ -63,6 +64,8 @@ def run(ctx: Context) -> Section:
         sim = simulator.run()
         floor = (time.perf_counter() - started) / cores
         depth = sim.latency_delta
+        if depth is None:  # no agreement, no causal depth: nothing to predict from
+            raise RunError(f"n={n}: the honest simulator run did not agree ({sim.stopped_detail})")
         rows = measure(
             ctx.variants,
             ctx.tmp,

@@ -50,7 +50,7 @@ class RunOutcome:
     protocol: str
     seed: int
     agreed: bool
-    latency_delta: float
+    latency_delta: float | None  # None when the run did not agree
     epochs: int
     blacklisted_all: bool
     honest_weight_lost: float
@@ -133,7 +133,7 @@ def summarize(outcomes: Sequence[RunOutcome], params: str = "") -> list[CellSumm
         cells.setdefault((o.strategy, o.scheduler, o.protocol), []).append(o)
     rows = []
     for (strategy, scheduler, protocol), runs in sorted(cells.items()):
-        lat = [o.latency_delta for o in runs if o.agreed]
+        lat = [o.latency_delta for o in runs if o.agreed and o.latency_delta is not None]
         rows.append(
             CellSummary(
                 strategy=strategy,
