@@ -15,7 +15,12 @@ stream of a large run would be gigabytes:
 * ``iteration_starts``: per honest node, the virtual times at which it entered each
   iteration (iteration 1 at time 0), and ``halts``: when it halted;
 * ``decisions``: per honest node, value, iteration and time;
-* ``coins``: per iteration, every honest node's coin output and whether they were unanimous;
+* ``coins``: per iteration, every honest node's coin output and whether they were unanimous,
+  and for HPZ's weighted coin the two terms each node summed (``bias``, the sum of the odd
+  board's cells in its view, and ``sigma``, the weighted clipped column sums of the even
+  board, in units of weight 1; output = sgn(bias + sigma), HPZ Algorithm 2), recomputed after
+  the run from the node's fixed view, store and weights as the invariant checker's
+  coin-recompute does (empty for a coin without terms: a local or common coin);
 * ``epoch_weights``: the consensus weight vector of every epoch (``invariants.epoch_weights``,
   HPZ only; the baselines have no weights; null for an epoch whose weights no honest node
   knows, because the run ended as it began) and ``invariant1``: the violations of
@@ -49,6 +54,8 @@ from byzlab.adversary.engine import Timeline, native_support, run_native_timelin
 from byzlab.invariants import check_invariant1, epoch_weights
 from byzlab.network.messagelog import MessageRecorder, records_messages
 from byzlab.network.sim import SimResult, Simulator
+from byzlab.node.agreement import HonestNode
+from byzlab.node.coin import coin_terms
 from byzlab.node.messages import Message
 from byzlab.node.protocol import CoinFlips, ProtocolNode
 from byzlab.orchestration.scenario import Scenario, build_simulator
@@ -144,6 +151,21 @@ def run_recorded(
     return RecordedRun(result, _trace(sim, result, timeline), wall, ran, recorder)
 
 
+def _coin_terms(sim: Simulator) -> dict[int, dict[int, tuple[int, float]]]:
+    """iteration -> honest node -> (bias, Sigma) of its view fixed after BB_{2t}, for the HPZ
+    coin; read after the run, so it cannot change it."""
+    terms: dict[int, dict[int, tuple[int, float]]] = {}
+    for node in sim.protocol_nodes():
+        if not isinstance(node, HonestNode) or node.protocol.name != "hpz":
+            continue
+        for board, view in node.views.items():
+            if board % 2 == 0:
+                t = board // 2
+                weights = node.know.weights.weights_for_iteration(t)
+                terms.setdefault(t, {})[node.me] = coin_terms(node.know.store, view, t, weights)
+    return terms
+
+
 def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, Any]:
     honest = sim.honest_nodes()
     byzantine = set(sim.byzantine_ids)
@@ -152,6 +174,7 @@ def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, A
     if result.protocol == "hpz" and honest and result.epochs:
         weights = epoch_weights(honest, byzantine, result.epochs)
         invariant1 = check_invariant1(honest, byzantine, result.epochs)
+    terms = _coin_terms(sim)
     return {
         "format": TRACE_FORMAT,
         "n": sim.params.n,
@@ -190,6 +213,8 @@ def _trace(sim: Simulator, result: SimResult, timeline: Timeline) -> dict[str, A
                 "iteration": t,
                 "outputs": {str(k): v for k, v in sorted(outs.items())},
                 "unanimous": len(set(outs.values())) == 1,
+                "bias": {str(k): b for k, (b, _) in sorted(terms.get(t, {}).items())},
+                "sigma": {str(k): s for k, (_, s) in sorted(terms.get(t, {}).items())},
             }
             for t, outs in sorted(timeline.coins.items())
         ],
