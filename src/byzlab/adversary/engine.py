@@ -157,7 +157,7 @@ def _native_result(sim: Simulator, out: dict[str, Any]) -> SimResult:
         decision=decision,
         valid=decision is None or valid_decision(decision, sim.inputs, honest),
         honest_decisions=decided,
-        latency_delta=max((d.time for d in decisions), default=0.0) / sim.delta,
+        latency_delta=max(d.time for d in decisions) / sim.delta if agreed else None,
         iterations=iterations,
         epochs=(iterations - 1) // sim.params.T + 1 if iterations else 0,
         rbc_instances=out["initials"],

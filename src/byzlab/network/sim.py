@@ -92,7 +92,7 @@ class SimResult:
     decision: int | None
     valid: bool
     honest_decisions: dict[int, int]
-    latency_delta: float
+    latency_delta: float | None  # None: the run did not agree, so it has no latency
     iterations: int
     epochs: int
     rbc_instances: int
@@ -361,7 +361,6 @@ class Simulator:
         agreed = len(decided) == len(self.honest_ids) and len(set(decided.values())) == 1
         decision = next(iter(decided.values())) if agreed else None
         valid = decision is None or valid_decision(decision, self.inputs, self.honest_ids)
-        last = max((d.time for d in self.decisions), default=0.0)
         iterations = max((n.iteration for n in honest), default=0)
         rejected: Counter[str] = Counter()
         dropped: Counter[str] = Counter()
@@ -379,7 +378,7 @@ class Simulator:
             decision=decision,
             valid=valid,
             honest_decisions=dict(decided),
-            latency_delta=last / self.delta,
+            latency_delta=max(d.time for d in self.decisions) / self.delta if agreed else None,
             iterations=iterations,
             epochs=(iterations - 1) // self.params.T + 1 if iterations and weighted else 0,
             rbc_instances=len(self.initials),
