@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -18,11 +18,15 @@ from byzlab import __version__
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.errors import ByzlabError
+from byzlab.network.messagelog import MESSAGES_SETTINGS
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import MAX_N, Params, ParamsError
 from byzlab.node.protocol import fault_refusal, max_faults
 from byzlab.orchestration.inputs_option import inputs_option
 from byzlab.orchestration.overrides import parse_param_overrides
+
+if TYPE_CHECKING:
+    from byzlab.orchestration.scenario import Scenario
 
 # Commands whose modules pull in heavy libraries (scipy, pyarrow, matplotlib, the Docker
 # SDK) are imported only when used, so `byzlab node`/`byzlab proxy` start fast and the
@@ -276,6 +280,24 @@ def _byzantine_ids(spec: str | None, n: int, f: int) -> list[int]:
     help="The simulator engine (default: native where it is built and supports the run, "
     "else python; asked for by name, native says why it is not used). docs/native.md",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the run directory DIR (a new directory), as `byzlab run --backend sim` "
+    "does: scenario.toml, summary.json, nodes.csv, trace.json and messages.parquet "
+    "(docs/messages.md); `byzlab trace DIR` shows it.",
+)
+@click.option(
+    "--messages",
+    type=click.Choice(MESSAGES_SETTINGS),
+    default=None,
+    help="Record the message trace (messages.parquet) with --out: auto (the default, or "
+    "the scenario's run.messages) records runs of up to 16 nodes; a run that records "
+    "runs on the Python engine.",
+)
 @click.pass_context
 def sim(
     ctx: click.Context,
@@ -298,6 +320,8 @@ def sim(
     as_json: bool,
     scenario_file: Path | None,
     engine: str | None,
+    out_dir: Path | None,
+    messages: str | None,
 ) -> None:
     """Run one agreement instance in the deterministic simulator.
 
@@ -323,6 +347,10 @@ def sim(
     from byzlab.seeds import make_inputs
 
     _check_run_limits(seed, max_time, max_deliveries, timeout_s)
+    if messages is not None and out_dir is None:
+        _fail("--messages needs --out DIR: without it byzlab sim writes no files")
+    if out_dir is not None and out_dir.exists():
+        _fail(f"--out: {out_dir} already exists (a run directory must be new)")
 
     if scenario_file is not None:
         from byzlab.orchestration.scenario import build_simulator, load_scenario
@@ -436,6 +464,37 @@ def sim(
             _fail(str(exc))
         except (TypeError, ValueError) as exc:
             _fail(f"--protocol {protocol} (n={n}, f={params.f}): {exc}")
+    if out_dir is not None:
+        if scenario_file is None:
+            scn = _flags_scenario(
+                run={
+                    "n": n,
+                    "seed": seed,
+                    "protocol": protocol,
+                    "preset": preset,
+                    "inputs": inputs,
+                    **({"f": f} if f is not None else {}),
+                    **({"protocol_options": protocol_options} if protocol_options else {}),
+                },
+                params=overrides,
+                adversary={
+                    "scheduler": scheduler,
+                    "scheduler_options": scheduler_options,
+                    "byzantine": [
+                        {"node": i, "strategy": byzantine, "options": strategy_options} for i in ids
+                    ],
+                },
+            )
+        _sim_out(
+            scn,
+            out_dir,
+            engine=engine or "auto",
+            messages=messages,
+            max_time=max_time,
+            max_deliveries=max_deliveries,
+            timeout_s=DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s,
+            as_json=as_json,
+        )
     simulator.max_deliveries = max_deliveries
     simulator.timeout_s = DEFAULT_SIM_TIMEOUT_S if timeout_s is None else timeout_s
     started = time.perf_counter()
@@ -460,6 +519,56 @@ def sim(
         console.print(f"stopped: {result.stopped_detail}", highlight=False, markup=False)
     if not result.agreed:
         sys.exit(1)
+
+
+def _flags_scenario(**tables: dict[str, Any]) -> Scenario:
+    """The scenario `byzlab sim`'s flags describe (already checked flag by flag)."""
+    from byzlab.orchestration.scenario import parse_scenario
+
+    return parse_scenario(tables, source="byzlab sim's flags")
+
+
+def _sim_out(
+    scn: Scenario,
+    out_dir: Path,
+    *,
+    engine: str,
+    messages: str | None,
+    max_time: float | None,
+    max_deliveries: int,
+    timeout_s: float,
+    as_json: bool,
+) -> NoReturn:
+    """`byzlab sim --out DIR`: the run as `byzlab run --backend sim` makes it (the sim
+    backend writes the directory), then its summary; the exit status is `byzlab run`'s."""
+    from byzlab.orchestration.backend import execute
+    from byzlab.orchestration.simrun import SimRun
+
+    out_dir = out_dir.resolve()
+    run = SimRun(
+        scn,
+        out_root=out_dir.parent,
+        run_id=out_dir.name,
+        max_time=max_time,
+        timeout_s=timeout_s,
+        max_deliveries=max_deliveries,
+        messages=messages,
+        engine=engine,
+    )
+    outcome = execute(run, None)
+    s = outcome.summary
+    if "agreed" not in s:  # interrupted before there was anything to summarise
+        click.echo(f"interrupted: {outcome.out_dir} is incomplete", err=True)
+    elif as_json:
+        click.echo(json.dumps(s, sort_keys=True))
+    else:
+        _print_summary(
+            Console(),
+            s,
+            title=f"byzlab sim: {s['protocol']}, n={scn.n}, f={scn.f}, seed={s['seed']}",
+            last=[("engine", str(s["engine"])), ("results", str(outcome.out_dir))],
+        )
+    sys.exit(outcome.exit_code)
 
 
 _Built = TypeVar("_Built")
