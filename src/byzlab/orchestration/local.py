@@ -177,6 +177,7 @@ class LocalRun(ProcessRun):
             port=port or 0,
             stats_file=str(self.stats_file),
             ready_file=str(self.ready_file),
+            messages_dir=str(self.proxy_spools) if self.records_messages else "",
             options=self.proxy_options,
         )
         path = self.work / "proxy.json"
@@ -208,6 +209,7 @@ class LocalRun(ProcessRun):
                 proxy_host="127.0.0.1",
                 proxy_port=self.port,
                 out_dir=str(self.node_dir(i) / "out"),
+                messages=self.records_messages,
                 options=self.node_options,
             )
             path = self.node_dir(i) / "node.json"

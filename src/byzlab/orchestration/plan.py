@@ -32,6 +32,7 @@ from byzlab.adversary.context import AdversaryContext
 from byzlab.adversary.corruption import corruptible
 from byzlab.adversary.schedulers import make_scheduler
 from byzlab.adversary.view import AdversaryView
+from byzlab.network.messagelog import records_messages
 from byzlab.node.params import Params
 from byzlab.orchestration.scenario import Scenario, build_params, resolve_inputs, scheduler_kwargs
 from byzlab.seeds import derive_rng
@@ -115,6 +116,12 @@ class RunPlan:
         options = self.scenario.run.protocol_options
         return {"protocol_options": dict(options)} if options else {}
 
+    @property
+    def records_messages(self) -> bool:
+        """Whether the run records its message trace (``[run] messages``: on, off, or auto,
+        which is up to 16 nodes; docs/messages.md)."""
+        return records_messages(self.scenario.run.messages, self.n)
+
     def metrics_port(self, node: int | None) -> int:
         """Where ``node`` (the proxy for None) serves its metrics; 0 when they are off."""
         port = self.scenario.metrics.port
@@ -134,11 +141,13 @@ class RunPlan:
         stats_file: str,
         ready_file: str,
         host: str | None = None,
+        messages_dir: str = "",
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``proxy.json``; ``host`` None listens on the proxy's default (127.0.0.1), and
-        so do its metrics; ``options`` are further ``ProxyConfig`` fields (tests,
-        benchmarks)."""
+        so do its metrics; ``messages_dir``, where the proxy spools its half of the message
+        trace when the backend collects one ("" for none); ``options`` are further
+        ``ProxyConfig`` fields (tests, benchmarks)."""
         adversary = self.scenario.adversary
         cfg: dict[str, Any] = {
             "params": self.params.to_dict(),
@@ -158,6 +167,8 @@ class RunPlan:
             "ready_file": ready_file,
         }
         cfg.update(self._protocol_options())
+        if messages_dir:
+            cfg["messages_dir"] = messages_dir  # only when on, as metrics_port
         if host is not None:
             cfg["host"] = host
         if self.metrics_port(None):
@@ -176,10 +187,12 @@ class RunPlan:
         proxy_port: int,
         out_dir: str,
         metrics_host: str | None = None,
+        messages: bool = False,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Honest node ``i``'s ``node.json``; its metrics (if on) listen on ``metrics_host``
-        (None: the node's default, 127.0.0.1); ``options`` are further ``NodeConfig``
+        (None: the node's default, 127.0.0.1); ``messages``: it spools its half of the
+        message trace (the backend collects one); ``options`` are further ``NodeConfig``
         fields."""
         cfg: dict[str, Any] = {
             "node": i,
@@ -195,6 +208,8 @@ class RunPlan:
             "timeout_s": self.scenario.run.timeout_s,
             **self._protocol_options(),
         }
+        if messages:
+            cfg["messages"] = True
         if self.metrics_port(i):
             cfg["metrics_port"] = self.metrics_port(i)
             if metrics_host is not None:

@@ -6,8 +6,10 @@ adversary proxy and one process per honest node, configured from the run plan
 and the proxy's statistics. ``ProcessRun`` holds what follows from that: the results
 directory and its ``work/`` tree, the run's key pairs, why a run stopped, and ``finish``,
 which turns the outputs into the common result files (``results.py``): ``summary.json``,
-``nodes.csv``, ``traces/node-<i>.jsonl`` and ``proxy-stats.json``. The backends differ in
-how they start and watch their processes, and in what they count as a crash.
+``nodes.csv``, ``traces/node-<i>.jsonl`` and ``proxy-stats.json``, and, when the run records
+it, the message trace ``messages.parquet``, merged from the proxy's and the nodes' spools
+(``realtrace.py``). The backends differ in how they start and watch their processes, and in
+what they count as a crash.
 
 Adaptive corruption (``[[adversary.corrupt]]``, ``adversary/proxy/shadows.py``): a node the
 adversary took over mid-run is told so by the proxy, and its process writes its result and
@@ -22,12 +24,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from byzlab.atomicio import atomic_write_bytes, atomic_write_text
 from byzlab.network.keys import ROSTER_FILE, generate_keys
 from byzlab.orchestration.backend import Backend, RunOutcome
 from byzlab.orchestration.provenance import run_plugins
+from byzlab.orchestration.realtrace import PROXY_SPOOLS, merge_real_trace
 from byzlab.orchestration.results import (
     CORRUPTED_NOTE,
     adaptive_corruptions,
@@ -47,6 +50,10 @@ __all__ = ["ProcessRun"]
 
 class ProcessRun(Backend):
     """The proxy and honest node processes of one plan, on some backend."""
+
+    # The backend brings the spools of the message trace back (the swarm's outputs come
+    # back through its services' logs, which cannot carry them).
+    collects_messages: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -76,6 +83,17 @@ class ProcessRun(Backend):
     @property
     def stats_file(self) -> Path:
         return self.proxy_dir / "stats.json"
+
+    @property
+    def proxy_spools(self) -> Path:
+        """Where the proxy's half of the message trace is (or is copied back to)."""
+        return self.proxy_dir / PROXY_SPOOLS
+
+    @property
+    def records_messages(self) -> bool:
+        """The run records its message trace (``[run] messages``) and this backend
+        collects it."""
+        return self.collects_messages and self.plan.records_messages
 
     # ----------------------------------------------------------------- setup
 
@@ -174,6 +192,22 @@ class ProcessRun(Backend):
         summary.update(extra or {})
         summary["node_exit_codes"] = {str(k): v for k, v in sorted(exit_codes.items())}
         summary["wall_time_s"] = self.wall_time_s()
+        summary["message_trace"] = None
+        if self.records_messages:
+            # After a crash the spools may be missing or cut short: the merge keeps what
+            # is readable and says so (message_trace_sources), it never fails the run.
+            start = stats.get("start_wall")
+            summary["message_trace_sources"] = merge_real_trace(
+                out_dir=self.out_dir,
+                proxy_spools=self.proxy_spools,
+                node_outs={i: self.node_dir(i) / "out" for i in self.honest_ids},
+                protocol=self.scenario.build_protocol(),
+                n=self.n,
+                f=self.params.f,
+                backend=self.name,
+                start_wall=float(start) if isinstance(start, int | float) else None,
+            )
+            summary["message_trace"] = summary["message_trace_sources"].pop("file")
         atomic_write_text(self.out_dir / "nodes.csv", mark_role(table, self.corrupted, "corrupted"))
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)

@@ -120,6 +120,7 @@ from byzlab.orchestration.keydir import PrivateKeyDir
 from byzlab.orchestration.plan import NODE_MODULE, PROXY_MODULE
 from byzlab.orchestration.processes import ProcessRun
 from byzlab.orchestration.provenance import plugin_files
+from byzlab.orchestration.realtrace import PROXY_SPOOLS
 from byzlab.orchestration.resources import available_memory_mib, check_memory, estimate_memory
 from byzlab.orchestration.scenario import Scenario
 
@@ -247,6 +248,7 @@ class DockerRun(ProcessRun):
             port=PROXY_PORT,
             stats_file=f"{DATA}/stats.json",
             ready_file=f"{DATA}/ready.json",
+            messages_dir=f"{DATA}/{PROXY_SPOOLS}" if self.records_messages else "",
             options=self.proxy_options,
         )
         proxy_json = json.dumps(proxy_cfg, indent=2, sort_keys=True).encode() + b"\n"
@@ -406,6 +408,7 @@ class DockerRun(ProcessRun):
             proxy_port=PROXY_PORT,
             out_dir=f"{DATA}/out",
             metrics_host="0.0.0.0",  # reachable on the run's network (docs/metrics.md)
+            messages=self.records_messages,
             options=self.node_options,
         )
         node_json = json.dumps(cfg, indent=2, sort_keys=True).encode() + b"\n"
@@ -667,6 +670,10 @@ class DockerRun(ProcessRun):
             else:
                 chunks, _ = container.get_archive(f"{DATA}/out")
                 untar(chunks, self.node_dir(box.node))
+        if box.node is None and self.records_messages:
+            with contextlib.suppress(Exception):  # absent if the proxy never started a spool
+                chunks, _ = container.get_archive(f"{DATA}/{PROXY_SPOOLS}")
+                untar(chunks, self.proxy_dir)
 
     def remove(self) -> None:
         """Remove every container and the network of this run (idempotent)."""

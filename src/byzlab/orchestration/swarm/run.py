@@ -63,6 +63,7 @@ class SwarmRun(ProcessRun):
     """One run's services, network, secrets and configs on a swarm (package docs)."""
 
     name = "swarm"
+    collects_messages = False  # outputs come back through the services' logs (package docs)
 
     def __init__(
         self,

@@ -1,0 +1,246 @@
+"""The message trace of real runs: real node processes, real TCP, real crypto, no mocks.
+
+A local run records ``messages.parquet`` from the proxy's spool of what it relayed and each
+node's spool of what it did with what it took (byzlab.orchestration.realtrace). What must
+hold: one deliver row per message the proxy delivered (its own count), a verdict on every
+delivery, every delivery's transmission in the trace, and enough in the trace alone to
+rebuild each honest node and reach its decision. A run with ``messages = "off"`` writes
+nothing of it, and a node's spool cut short or followed by garbage is read up to its last
+whole batch and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from byzlab.network.messagelog import read_messages, read_meta
+from byzlab.network.spool import MAGIC, Spool, read_spool
+from byzlab.network.tcp.verdicts import SPOOL_NAME
+from byzlab.orchestration.local import RunOutcome, run_local
+from byzlab.orchestration.plan import RunPlan
+from byzlab.orchestration.realtrace import PROXY_SPOOLS, merge_real_trace
+from byzlab.orchestration.scenario import Scenario, parse_scenario
+from tests.tracereplay import replay_run_dir
+
+N = 4
+BYZANTINE = 3
+SEED = 7
+
+
+def scenario(seed: int, messages: str = "auto", n: int = N) -> Scenario:
+    return parse_scenario(
+        {
+            "run": {
+                "n": n,
+                "seed": seed,
+                "inputs": "split",
+                "timeout_s": 60,
+                "messages": messages,
+            },
+            "adversary": {
+                "scheduler": "random",
+                "delta_s": 0.01,
+                "byzantine": [{"node": BYZANTINE, "strategy": "equivocate"}],
+            },
+        }
+    )
+
+
+def about(outcome: RunOutcome) -> str:
+    s = outcome.summary
+    return (
+        f"seed={s.get('seed')} run_id={outcome.run_id} stopped={outcome.stopped} "
+        f"sources={s.get('message_trace_sources')} logs={outcome.out_dir / 'work' / 'logs'}"
+    )
+
+
+def json_file(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    """One local run that records its messages (n = 4 <= 16: on by default)."""
+    outcome = run_local(scenario(SEED), out_root=tmp_path_factory.mktemp("recorded"))
+    assert outcome.summary["agreed"] is True, about(outcome)
+    return outcome
+
+
+def deliveries(table: pa.Table) -> pa.Table:
+    return table.filter(pc.equal(table["event"], "deliver"))
+
+
+def test_a_local_run_traces_what_the_proxy_relayed_with_every_verdict(
+    recorded: RunOutcome,
+) -> None:
+    out, summary = recorded.out_dir, recorded.summary
+    assert summary["message_trace"] == "messages.parquet", about(recorded)
+    sources = summary["message_trace_sources"]
+    assert sources["proxy_spools"] == {"proxy-1.spool": "complete"}, about(recorded)
+    assert sources["nodes"] == {str(i): "complete" for i in range(N - 1)}, about(recorded)
+    meta = read_meta(out / "messages.parquet")
+    assert (meta.n, meta.backend, meta.time_unit) == (N, "local", "s"), about(recorded)
+    table = read_messages(out / "messages.parquet")
+    stats = json_file(out / "proxy-stats.json")
+    delivered = deliveries(table)
+    relayed = delivered.filter(pc.not_equal(delivered["src"], delivered["dst"]))
+    # one deliver row per message the proxy delivered, by its own count
+    assert relayed.num_rows == stats["messages_delivered"] > 0, about(recorded)
+    assert sources["deliveries"] == delivered.num_rows, about(recorded)
+    sends = table.filter(pc.equal(table["event"], "send"))
+    network_sends = sends.filter(pc.not_equal(sends["src"], sends["dst"]))
+    assert stats["counts"].get("dropped_over_cap", 0) == 0, about(recorded)
+    assert network_sends.num_rows == stats["messages"], about(recorded)
+    # every delivery has a verdict and a transmission that was sent no later
+    outcomes = set(delivered["outcome"].to_pylist())
+    assert outcomes <= {"accepted", "dropped", "rejected"}, (outcomes, about(recorded))
+    assert "accepted" in outcomes, about(recorded)
+    sent_ids = set(sends["msg_id"].to_pylist())
+    assert set(delivered["msg_id"].to_pylist()) <= sent_ids, about(recorded)
+    assert pc.all(pc.less_equal(delivered["sent"], delivered["time"])).as_py(), about(recorded)
+    assert pc.min(table["time"]).as_py() >= 0, about(recorded)
+    # the corrupted node's messages, and only they, are marked so
+    corrupt = sends.filter(sends["corrupt_src"])
+    assert set(corrupt["src"].to_pylist()) == {BYZANTINE}, about(recorded)
+    honest = sends.filter(pc.invert(sends["corrupt_src"]))
+    assert BYZANTINE not in set(honest["src"].to_pylist()), about(recorded)
+    # each honest node's own copies are in the trace (they never cross the network)
+    own = delivered.filter(pc.equal(delivered["src"], delivered["dst"]))
+    assert set(own["dst"].to_pylist()) == set(range(N - 1)), about(recorded)
+
+
+def test_each_honest_nodes_decision_is_rebuilt_from_the_trace_alone(
+    recorded: RunOutcome,
+) -> None:
+    rebuilt = replay_run_dir(recorded.out_dir)
+    assert set(rebuilt) == set(range(N - 1)), about(recorded)
+    for i, node in rebuilt.items():
+        result = json_file(recorded.out_dir / "work" / "nodes" / str(i) / "out" / "result.json")
+        assert node.decision == result["decision"] is not None, (i, about(recorded))
+        assert node.halted == result["halted"], (i, about(recorded))
+
+
+def test_a_run_with_messages_off_writes_no_trace(tmp_path: Path) -> None:
+    outcome = run_local(scenario(SEED + 1, messages="off"), out_root=tmp_path)
+    out = outcome.out_dir
+    assert outcome.summary["agreed"] is True, about(outcome)
+    assert outcome.summary["message_trace"] is None, about(outcome)
+    assert "message_trace_sources" not in outcome.summary, about(outcome)
+    assert not (out / "messages.parquet").exists(), about(outcome)
+    assert not list(out.rglob("*.spool")), about(outcome)
+    assert "messages_dir" not in json_file(out / "work" / "proxy.json"), about(outcome)
+    for i in range(N - 1):
+        assert "messages" not in json_file(out / "work" / "nodes" / str(i) / "node.json")
+
+
+def test_auto_records_up_to_16_nodes_and_the_configs_say_so_only_when_on() -> None:
+    small, large = RunPlan.of(scenario(1)), RunPlan.of(scenario(1, n=17))
+    assert small.records_messages and not large.records_messages
+    assert RunPlan.of(scenario(1, messages="on", n=17)).records_messages
+    assert not RunPlan.of(scenario(1, messages="off")).records_messages
+    node = large.node_config(0, key_dir="k", proxy_host="h", proxy_port=1, out_dir="o")
+    proxy = large.proxy_config(key_dir="k", port=0, stats_file="s", ready_file="r")
+    assert "messages" not in node and "messages_dir" not in proxy
+
+
+def merge_again(run: Path, out_dir: Path) -> dict[str, Any]:
+    """Merge the spools of the run copied to ``run`` again, into ``out_dir``."""
+    stats = json_file(run / "proxy-stats.json")
+    out_dir.mkdir()
+    return merge_real_trace(
+        out_dir=out_dir,
+        proxy_spools=run / "work" / "proxy" / PROXY_SPOOLS,
+        node_outs={i: run / "work" / "nodes" / str(i) / "out" for i in range(N - 1)},
+        protocol=scenario(SEED).build_protocol(),
+        n=N,
+        f=1,
+        backend="local",
+        start_wall=stats["start_wall"],
+    )
+
+
+def test_a_garbled_cut_or_missing_node_spool_is_tolerated_and_reported(
+    recorded: RunOutcome, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(recorded.out_dir, run)
+    before = recorded.summary["message_trace_sources"]
+    spool = run / "work" / "nodes" / "0" / "out" / SPOOL_NAME
+    # garbage after the end record: every row is still read, and the summary says so
+    spool.write_bytes(spool.read_bytes() + b"\x00\x00\x10\x00garbage")
+    report = merge_again(run, tmp_path / "garbled")
+    assert report["nodes"]["0"].startswith("truncated: "), report
+    assert report["deliveries"] == before["deliveries"], (report, before)
+    assert report["deliveries_without_verdict"] == before["deliveries_without_verdict"]
+    # cut in the middle of its batch (a node killed half way through a write), then garbage
+    # where the rest was: the batch is lost, its deliveries are "unrecorded", the rest stands
+    whole = spool.read_bytes()
+    spool.write_bytes(whole[: len(whole) // 2] + b"\xff" * 37)
+    missing = run / "work" / "nodes" / "1" / "out" / SPOOL_NAME
+    missing.unlink()
+    report = merge_again(run, tmp_path / "cut")
+    assert report["nodes"]["0"].startswith("truncated: "), report
+    assert report["nodes"]["1"] == "missing", report
+    assert report["nodes"]["2"] == "complete", report
+    table = read_messages(tmp_path / "cut" / "messages.parquet")
+    delivered = deliveries(table)
+    unrecorded = delivered.filter(pc.equal(delivered["reason"], "unrecorded"))
+    assert set(unrecorded["dst"].to_pylist()) == {0, 1}, report
+    assert set(delivered["outcome"].to_pylist()) <= {"accepted", "dropped", "rejected"}
+    # node 2's verdicts are untouched, so it is still rebuilt from the trace
+    node_two = delivered.filter(pc.equal(delivered["dst"], 2))
+    assert "unrecorded" not in node_two["reason"].to_pylist(), report
+
+
+# --------------------------------------------------------------------------- the spool
+
+
+def test_a_spool_goes_to_disk_in_batches_and_an_unclosed_one_keeps_them(tmp_path: Path) -> None:
+    path = tmp_path / "s.spool"
+    spool = Spool(path, ("a", "b"), meta={"x": 1}, batch_rows=3, binary="b")
+    for i in range(7):
+        spool.add(i, b"%d" % i)
+    # two batches of three are on disk; the seventh row is in memory, as a killed process's
+    contents = read_spool(path)
+    assert contents.data == {"a": [0, 1, 2, 3, 4, 5], "b": [b"0", b"1", b"2", b"3", b"4", b"5"]}
+    assert (contents.complete, contents.truncated, contents.meta) == (False, False, {"x": 1})
+    spool.close()
+    contents = read_spool(path)
+    assert contents.rows == 7 and contents.complete and not contents.truncated
+    # bytes make a batch too
+    big = Spool(tmp_path / "big.spool", ("b",), batch_rows=1000, batch_bytes=10, binary="b")
+    big.add(b"x" * 11)
+    assert read_spool(tmp_path / "big.spool").rows == 1
+    big.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:-3],  # cut inside the end record
+        lambda raw: raw + b"\x00\x00\x00\x02\xc1\xc1",  # a record msgpack refuses
+        # the end record replaced by a batch of two columns where the spool has one
+        lambda raw: raw[:-10] + b"\x00\x00\x00\x05\x92\x91\x01\x91\x02",
+        lambda raw: b"not a spool" + raw,
+    ],
+)
+def test_a_damaged_spool_is_read_up_to_its_last_whole_batch(tmp_path: Path, damage: Any) -> None:
+    path = tmp_path / "s.spool"
+    spool = Spool(path, ("a",), batch_rows=2)
+    for i in range(4):
+        spool.add(i)
+    spool.close()
+    path.write_bytes(damage(path.read_bytes()))
+    contents = read_spool(path)
+    assert contents.truncated and not contents.complete and contents.problem
+    assert contents.data.get("a", [])[: contents.rows] == list(range(contents.rows))
+    assert path.read_bytes().startswith(MAGIC) == (contents.columns == ("a",))
