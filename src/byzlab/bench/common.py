@@ -21,7 +21,16 @@ from byzlab.orchestration.results import git_commit
 __all__ = ["BENCHMARKS", "Context", "Figure", "Section", "environment", "median", "number"]
 
 # Benchmark keys in the order they run; runner.py maps them to modules.
-BENCHMARKS = ("sim", "transport", "latency", "scaling", "limits", "memory", "engines")
+BENCHMARKS = (
+    "sim",
+    "transport",
+    "latency",
+    "scaling",
+    "limits",
+    "memory",
+    "engines",
+    "messages-real",
+)
 BACKENDS = ("sim", "local", "docker")
 
 

@@ -162,11 +162,20 @@ class Sample:
         return {**asdict(self), "msgs_per_s": self.msgs_per_s}
 
 
-def honest_scenario(n: int, delta_s: float, *, timeout_s: float, seed: int = 1) -> Scenario:
-    """n honest nodes, split inputs, the FIFO scheduler: the benchmarks' baseline run."""
+def honest_scenario(
+    n: int, delta_s: float, *, timeout_s: float, seed: int = 1, messages: str = "auto"
+) -> Scenario:
+    """n honest nodes, split inputs, the FIFO scheduler: the benchmarks' baseline run
+    (``messages``: whether it records its message trace, ``[run] messages``)."""
     return parse_scenario(
         {
-            "run": {"n": n, "seed": seed, "inputs": "split", "timeout_s": timeout_s},
+            "run": {
+                "n": n,
+                "seed": seed,
+                "inputs": "split",
+                "timeout_s": timeout_s,
+                "messages": messages,
+            },
             "adversary": {"scheduler": "fifo", "delta_s": delta_s},
         }
     )
@@ -230,10 +239,12 @@ def sample(
     timeout_s: float = 240.0,
     rss_interval: float = 0.25,
     keep_failed: Path | None = None,
+    messages: str = "auto",
 ) -> Sample:
-    """One honest FIFO run of n nodes on local processes, measured. A run that does not
-    agree is moved to ``keep_failed`` (if given), logs and all, for a post-mortem."""
-    scn = honest_scenario(n, delta_s, timeout_s=timeout_s)
+    """One honest FIFO run of n nodes on local processes, measured (``messages``: its
+    ``[run] messages``). A run that does not agree is moved to ``keep_failed`` (if given),
+    logs and all, for a post-mortem."""
+    scn = honest_scenario(n, delta_s, timeout_s=timeout_s, messages=messages)
     run_id = new_run_id(scn.seed)
     sampler = RssSampler(out.resolve() / run_id, rss_interval)
     started = time.monotonic()
