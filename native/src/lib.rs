@@ -89,7 +89,7 @@ struct Outcome {
     decisions: Vec<(u32, i8, u32, f64)>,
     initials: u64,
     iterations: Vec<u32>,
-    rejected: Vec<(&'static str, u64)>,
+    rejected: Vec<Vec<(&'static str, u64)>>, // per node, as its counters have them
     dropped: Vec<(&'static str, u64)>,
     coin_outputs: Vec<Vec<(u32, i8)>>,
     starts: Vec<Vec<(u32, f64)>>,
@@ -221,10 +221,8 @@ fn run(
         };
         let mut sim = Sim::new(nodes, sched, inputs, limits, log);
         let stopped = sim.run();
-        let mut rejected = Vec::new();
         let mut dropped = Vec::new();
         for node in &sim.nodes {
-            merge(&mut rejected, &node.rejected.0);
             merge(&mut dropped, &node.dropped().0);
         }
         Outcome {
@@ -243,7 +241,7 @@ fn run(
             decisions: sim.decisions.clone(),
             initials: sim.initials,
             iterations: sim.nodes.iter().map(|n| n.iteration).collect(),
-            rejected,
+            rejected: sim.nodes.iter().map(|n| n.rejected.0.clone()).collect(),
             dropped,
             coin_outputs: sim.nodes.iter().map(|n| n.coin_outputs.clone()).collect(),
             starts: std::mem::take(&mut sim.starts),

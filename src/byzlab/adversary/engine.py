@@ -22,6 +22,7 @@ receives, which is what locates the first difference when two engines disagree.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -174,8 +175,9 @@ def _native_result(sim: Simulator, out: dict[str, Any]) -> SimResult:
         deliveries=out["deliveries"],
         decisions=decisions,
         messages_by_kind=dict(out["by_kind"]),
-        rejected=dict(out["rejected"]),
+        rejected=dict(sum((Counter(dict(r)) for r in out["rejected"]), Counter())),
         dropped=dict(out["dropped"]),
+        node_rejected={i: dict(r) for i, r in enumerate(out["rejected"])},
         coin_unanimous=unanimous,
         coin_split=split,
         limits={

@@ -111,6 +111,9 @@ class SimResult:
     messages_by_kind: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    # per honest node, its Refusals counters' `rejected`: `rejected` is their sum, nodes.csv
+    # shows each node's total (messages_invalid)
+    node_rejected: dict[int, dict[str, int]] = field(default_factory=dict)
     coin_unanimous: int = 0
     coin_split: int = 0
     limits: dict[str, Any] = field(default_factory=dict)
@@ -364,8 +367,10 @@ class Simulator:
         iterations = max((n.iteration for n in honest), default=0)
         rejected: Counter[str] = Counter()
         dropped: Counter[str] = Counter()
+        node_rejected: dict[int, dict[str, int]] = {}
         for node in honest:
             if isinstance(node, Refusals):
+                node_rejected[node.me] = dict(node.rejected)
                 rejected.update(node.rejected)
                 dropped.update(node.dropped)
         weighted = any(isinstance(n, Weighted) for n in honest)
@@ -397,6 +402,7 @@ class Simulator:
             messages_by_kind=dict(self.by_kind),
             rejected=dict(rejected),
             dropped=dict(dropped),
+            node_rejected=node_rejected,
             coin_unanimous=unanimous,
             coin_split=split,
             limits={

@@ -36,6 +36,13 @@ Two keys change meaning, and the summary says so in ``notes``:
 * ``trace_hash`` hashes the ordered decisions and every node's trace file. Real runs are not
   reproducible (the OS schedules processes), so the hash identifies *this* recorded run; it
   is not expected to repeat for the same seed, unlike the simulator's.
+
+What a node refused has one source, ``node_refusals``: the node's ``Refusals`` counters
+(``rejected``, by reason) and, on real runs, the messages its process could not decode
+(``decode-<reason>``: refused before the state machine saw them). The summary's ``rejected``
+is their sum over the honest nodes, and nodes.csv's ``messages_invalid`` each node's total,
+so the two agree on every backend (they once came from two counters: nodes.csv showed only
+undecodable messages, 0 in the simulator, while the summary counted the state machine's).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ __all__ = [
     "gather_outputs",
     "git_commit",
     "mark_role",
+    "node_refusals",
     "nodes_csv",
     "remove_stale_tmp",
     "start_run_dir",
@@ -320,7 +328,7 @@ def build_summary(
     coins: dict[int, set[int]] = {}
     for i in honest_ids:
         res = node_results.get(i) or {}
-        rejected.update({str(k): int(v) for k, v in (res.get("rejected") or {}).items()})
+        rejected.update(node_refusals(res))
         dropped.update({str(k): int(v) for k, v in (res.get("rbc_dropped") or {}).items()})
         for t, v in (res.get("coin_outputs") or {}).items():
             coins.setdefault(int(t), set()).add(int(v))
@@ -420,6 +428,20 @@ def corrupted_list(
     return first + later
 
 
+def node_refusals(res: Mapping[str, Any]) -> Counter[str]:
+    """What one node refused as invalid, by reason, from its result: its ``Refusals``
+    counters (``rejected``) and the messages its process could not decode (``decode_errors``,
+    as ``decode-<reason>``; real runs only). The one source of the summary's ``rejected`` and
+    nodes.csv's ``messages_invalid``."""
+    out: Counter[str] = Counter()
+    for key, prefix in (("rejected", ""), ("decode_errors", "decode-")):
+        counts = res.get(key)
+        for reason, count in counts.items() if isinstance(counts, Mapping) else ():
+            if type(count) is int and count > 0:
+                out[f"{prefix}{reason}"] += count
+    return out
+
+
 def nodes_csv(
     n: int,
     *,
@@ -429,7 +451,8 @@ def nodes_csv(
     exit_codes: Mapping[int, int | None],
     start_time: float | None,
 ) -> str:
-    """One row per node (honest rows from the node's result, Byzantine rows from the plan)."""
+    """One row per node (honest rows from the node's result, Byzantine rows from the plan);
+    ``messages_invalid`` is the node's total of ``node_refusals``."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(NODE_CSV_COLUMNS)
@@ -453,17 +476,9 @@ def nodes_csv(
                 when,
                 res.get("iteration", ""),
                 res.get("halted", ""),
-                *(
-                    counters.get(k, zero)
-                    for k in (
-                        "frames_in",
-                        "frames_dropped",
-                        "messages_in",
-                        "messages_invalid",
-                        "messages_out",
-                        "reconnects",
-                    )
-                ),
+                *(counters.get(k, zero) for k in ("frames_in", "frames_dropped", "messages_in")),
+                sum(node_refusals(res).values()) if res else "",
+                *(counters.get(k, zero) for k in ("messages_out", "reconnects")),
                 "" if exit_codes.get(i) is None else exit_codes[i],
             ]
         )

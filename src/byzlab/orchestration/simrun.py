@@ -99,6 +99,8 @@ class SimRun(Backend):
         }
         for d in result.decisions:
             node_results[d.node].update(decision=d.value, decision_time=d.time)
+        for i, rejected in result.node_rejected.items():  # the nodes still honest at the end
+            node_results[i]["rejected"] = rejected
         summary = result.summary()
         summary.update(
             {
