@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from byzlab.errors import DockerUnavailable
+from byzlab.network.messagelog import read_messages
 from byzlab.orchestration.backend import RunOutcome
 from byzlab.orchestration.docker.engine import connect
 from byzlab.orchestration.docker.labels import LABEL_RUN
@@ -126,6 +127,16 @@ def test_n4_with_a_byzantine_node_agrees_in_containers(client: Any, tmp_path: Pa
         for line in (out / "traces" / "node-0.jsonl").read_text().splitlines()
     ]
     assert {"start", "decide", "halt"} <= set(events), about(outcome)
+    # n = 4 records its message trace: the spools came out of the containers whole, and
+    # every message the proxy delivered has its deliver row (tests/test_messages_real.py)
+    sources = summary["message_trace_sources"]
+    assert summary["message_trace"] == "messages.parquet", about(outcome)
+    assert set(sources["nodes"].values()) == {"complete"}, (sources, about(outcome))
+    assert set(sources["proxy_spools"].values()) == {"complete"}, (sources, about(outcome))
+    trace = read_messages(out / "messages.parquet").to_pylist()
+    relayed = [r for r in trace if r["event"] == "deliver" and r["src"] != r["dst"]]
+    stats = json.loads((out / "proxy-stats.json").read_text())
+    assert len(relayed) == stats["messages_delivered"] > 0, about(outcome)
     assert not list(out.rglob("*.key")), "private keys must not stay on the host"
     assert labelled(client, run_id) == {"containers": [], "networks": []}, about(outcome)
 
