@@ -29,6 +29,7 @@ BENCHMARKS = (
     "limits",
     "memory",
     "engines",
+    "messages",
     "messages-real",
 )
 BACKENDS = ("sim", "local", "docker")

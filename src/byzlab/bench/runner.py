@@ -40,6 +40,7 @@ MODULES = {
     "limits": "limits",
     "memory": "memory",
     "engines": "engines",
+    "messages": "messages",
     "messages-real": "messages_real",
 }
 FULL_BUDGET_S = 600.0
