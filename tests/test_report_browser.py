@@ -28,7 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-FIGURES = 6  # four sweep-wide figures, plus the featured run's weights and timeline
+# six sweep-wide figures (latency CDF, latency, cost, coins, agreement, decision spread),
+# plus the featured run's weights and timeline; the store has no real runs and no matrix
+FIGURES = 8
 
 
 class _Refs(HTMLParser):
@@ -119,6 +121,9 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
                 "w: i.naturalWidth, h: i.naturalHeight}))"
             )
             headings = page.locator("h2").all_inner_texts()
+            downloads = page.evaluate(
+                "Array.from(document.querySelectorAll('a[download]')).map(a => a.href)"
+            )
         finally:
             context.close()
     assert len(images) == FIGURES, images
@@ -128,3 +133,9 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     assert console_errors == [], console_errors
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == [], requests
     assert "Figures" in headings and "Featured run" in headings
+    assert "Attack matrix" in headings and "Simulator vs real backends" in headings
+    assert len(downloads) == 2 * FIGURES, downloads  # an SVG and a PDF per figure
+    assert all(
+        d.startswith(("data:image/svg+xml;base64,", "data:application/pdf;base64,"))
+        for d in downloads
+    )

@@ -367,18 +367,27 @@ def results_show(store_dir: Path, run_id: str) -> None:
     help="The run whose timeline and weights to show (default: the simulator run "
     "with the most iterations, HPZ first).",
 )
-def report_command(store_dir: Path, out: Path | None, run_id: str | None) -> None:
+@click.option(
+    "--group-by",
+    "group_by",
+    default="protocol",
+    show_default=True,
+    metavar="COLUMN[,COLUMN...]",
+    help="One curve per value of these runs-table columns (scheduler, strategy, backend, "
+    "...); what a curve pools is said in its caption.",
+)
+def report_command(store_dir: Path, out: Path | None, run_id: str | None, group_by: str) -> None:
     """Write a self-contained HTML report of a result store: figures, tables, the sweep.
 
-    The figures are also written to DIR/plots/ as PNG and SVG.
+    The figures are also written to DIR/plots/ as PNG, SVG and PDF.
 
     Example: byzlab report sweeps/small --out small.html
     """
-    from byzlab.orchestration.report import build_report
+    from byzlab.orchestration.report import build_report, parse_group_by
     from byzlab.orchestration.store import StoreError
 
     try:
-        info = build_report(store_dir, out, run_id=run_id)
+        info = build_report(store_dir, out, run_id=run_id, grouping=parse_group_by(group_by))
     except StoreError as exc:
         _fail(str(exc))
     click.echo(
@@ -387,7 +396,7 @@ def report_command(store_dir: Path, out: Path | None, run_id: str | None) -> Non
         + ")"
     )
     for plot in info.figures:
-        click.echo(f"  {plot.png}  {plot.svg.name}")
+        click.echo(f"  {plot.png}  {plot.svg.name}  {plot.pdf.name}")
 
 
 # --------------------------------------------------------------------------- replay

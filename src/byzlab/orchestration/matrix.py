@@ -8,7 +8,10 @@ corrupted node's weight to 0 by the last epoch whose weights are known (HPZ Lemm
 the most honest weight lost there (sum over honest nodes of 1 - w; Invariant 1 bounds it by
 the corrupted loss + eps^4 f). Protocol parameters are `Params.practical` with the same
 overrides a scenario's [params] table takes (`--param T=4`); every CSV row records the
-parameters used. Results go to a CSV (one row per cell) and a readable table.
+parameters used. Results go to a CSV (one row per cell) and a readable table, and with
+`--store DIR` every run's outcome also goes into that result store's matrix table
+(store.py, DIR/matrix.parquet), from which `byzlab report DIR` draws the strategy x
+scheduler heatmaps of agreement rate and median latency.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from byzlab import plugins
+from byzlab import __version__, plugins
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
@@ -39,6 +42,7 @@ from byzlab.node.protocol import fault_refusal
 from byzlab.orchestration.inputs_option import inputs_option
 from byzlab.orchestration.overrides import parse_param_overrides
 from byzlab.orchestration.scenario import ParamsSection
+from byzlab.orchestration.store import Store, StoreError
 
 MATRIX_SCHEDULERS = tuple(sorted(set(SCHEDULERS) - {"rules"}))
 
@@ -153,6 +157,33 @@ def summarize(outcomes: Sequence[RunOutcome], params: str = "") -> list[CellSumm
     return rows
 
 
+def store_rows(
+    outcomes: Sequence[RunOutcome], *, n: int, f: int, inputs: str, params: str, max_time: float
+) -> list[dict[str, Any]]:
+    """The matrix table's rows (store.MATRIX_SCHEMA) of these runs: a run that did not
+    agree has no latency."""
+    return [
+        {
+            "protocol": o.protocol,
+            "n": n,
+            "f": f,
+            "inputs": inputs,
+            "strategy": o.strategy,
+            "scheduler": o.scheduler,
+            "params": params,
+            "max_time": max_time,
+            "seed": o.seed,
+            "agreed": o.agreed,
+            "latency_delta": o.latency_delta if o.agreed else None,
+            "epochs": o.epochs,
+            "blacklisted_all": o.blacklisted_all,
+            "honest_weight_lost": o.honest_weight_lost,
+            "byzlab_version": __version__,
+        }
+        for o in sorted(outcomes, key=lambda o: (o.protocol, o.strategy, o.scheduler, o.seed))
+    ]
+
+
 def parse_params(pairs: Sequence[str], n: int, f: int) -> dict[str, Any]:
     """NAME=VALUE overrides of `Params.practical`: the keys a scenario's [params] takes."""
     overrides = parse_param_overrides(pairs, ParamsSection.model_fields)
@@ -242,6 +273,15 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
     show_default=True,
     help="CSV file for the per-cell summary.",
 )
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also record every run in this result store's matrix table (DIR/matrix.parquet; "
+    "runs with the same key are replaced), so `byzlab report DIR` draws the heatmaps.",
+)
 def matrix_command(
     n: int,
     f: int | None,
@@ -254,6 +294,7 @@ def matrix_command(
     max_time: float,
     params_kv: tuple[str, ...],
     out: Path,
+    store_dir: Path | None,
 ) -> None:
     """Run every strategy x scheduler x protocol over SEEDS seeds in the simulator.
 
@@ -308,8 +349,17 @@ def matrix_command(
         for future in as_completed(futures):
             outcomes.append(future.result())
             progress.advance(task)
-    rows = summarize(outcomes, json.dumps(params.to_dict(), sort_keys=True))
+    params_json = json.dumps(params.to_dict(), sort_keys=True)
+    rows = summarize(outcomes, params_json)
     write_csv(rows, out)
+    if store_dir is not None:
+        record = store_rows(
+            outcomes, n=n, f=f_value, inputs=inputs, params=params_json, max_time=max_time
+        )
+        try:
+            Store(store_dir).write_matrix(record)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
     table = Table(
         title=f"attack matrix: n={n}, f={f_value}, {seeds} seeds per cell, "
         f"m={params.m}, T={params.T}, c={params.c:g}"
@@ -345,3 +395,8 @@ def matrix_command(
         console = Console(width=160)
     console.print(table)
     click.echo(f"wrote {out}")
+    if store_dir is not None:
+        click.echo(
+            f"recorded {len(outcomes)} runs in {Store(store_dir).matrix_path} "
+            f"(byzlab report {store_dir} draws the heatmaps)"
+        )

@@ -2,20 +2,30 @@
 
 Theory of operation
 -------------------
-``build_report`` reads the runs table (store.py), draws the figures (plots.py) into
-``DIR/plots/`` as PNG and SVG, and writes one HTML file that needs nothing else: the PNGs are
-embedded as base64 ``data:`` URIs, the style sheet is inline, there is no script and no link
-to anything outside the page. It can be mailed, attached to an issue or opened from a CI
-artifact, and it renders the same offline. Every string from the store (run ids, errors,
-the sweep file) is HTML-escaped.
+``build_report`` reads the runs table and the attack-matrix table (store.py), draws the
+figures (plots.py) into ``DIR/plots/`` as PNG, SVG and PDF, and writes one HTML file that
+needs nothing else: the PNGs are embedded as base64 ``data:`` URIs, and so are the SVG and
+PDF of each figure, as download links (for a paper: LaTeX takes the PDF); the style sheet is
+inline, there is no script and no link to anything outside the page. It can be mailed,
+attached to an issue or opened from a CI artifact, and it renders the same offline. Every
+string from the store (run ids, errors, the sweep file) is HTML-escaped.
 
 The page has, in order: what the store holds (runs, backends, versions, commits); a summary
-table per configuration (protocol, backend, n, f, scheduler, strategy) with agreement rate,
-latency median and 90th percentile, iterations, messages and coin unanimity; the sweep-wide
-figures; one *featured run* (``--run``, or by default the simulator run that played the most
+table per configuration (protocol, backend, n, f, scheduler, strategy) with the agreement
+rate and its Wilson interval, the latency median with its interval and 90th percentile, how
+many runs had no latency, the decision-time spread, iterations, messages and coin unanimity;
+the sweep-wide figures, one curve per value of the ``--group-by`` columns (default the
+protocol; each caption says what a curve pools); the simulator against real backends for the
+scenarios that ran on both; the strategy x scheduler heatmaps of ``byzlab matrix --store``;
+one *featured run* (``--run``, or by default the simulator run that played the most
 iterations, HPZ first, which is usually the most instructive attack) with its weight vectors
 and timeline; the runs that did not agree or raised, with the command that replays each;
 and the sweep files that wrote to the store.
+
+A run that did not agree has no latency: it is never counted as 0, in a table or a figure;
+every table and legend says how many runs had none. The per-node decision-time spread of a
+run (first to last honest decision) comes from the decision times its summary.json records
+(virtual time in delta in the simulator, seconds on real backends, divided by delta_s).
 """
 
 from __future__ import annotations
@@ -35,9 +45,10 @@ import numpy as np
 from byzlab import __version__
 from byzlab.atomicio import atomic_write_bytes
 from byzlab.orchestration import plots
-from byzlab.orchestration.store import Store, StoreError
+from byzlab.orchestration.intervals import median_interval, wilson_interval
+from byzlab.orchestration.store import COLUMNS, Store, StoreError
 
-__all__ = ["ReportInfo", "build_report", "choose_featured_run"]
+__all__ = ["ReportInfo", "build_report", "choose_featured_run", "parse_group_by"]
 
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"
@@ -111,14 +122,87 @@ def _kv_table(items: Sequence[tuple[str, object]]) -> str:
     return f"<table><tbody>{body}</tbody></table>"
 
 
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
 def _figure(plot: plots.PlotFile) -> str:
-    data = base64.b64encode(plot.png.read_bytes()).decode("ascii")
-    return (
-        f'<figure id="fig-{_e(plot.name)}"><img src="data:image/png;base64,{data}" '
-        f'alt="{_e(plot.title)}"><figcaption><b>{_e(plot.title)}.</b> {_e(plot.caption)} '
-        f'<span class="muted">(PNG and SVG: {_e(PLOTS_DIR)}/{_e(plot.name)}.png, '
-        f".svg)</span></figcaption></figure>"
+    links = " ".join(
+        f'<a href="{_data_uri(path, mime)}" download="{_e(path.name)}">{kind}</a>'
+        for kind, path, mime in (
+            ("SVG", plot.svg, "image/svg+xml"),
+            ("PDF", plot.pdf, "application/pdf"),
+        )
     )
+    return (
+        f'<figure id="fig-{_e(plot.name)}"><img src="{_data_uri(plot.png, "image/png")}" '
+        f'alt="{_e(plot.title)}"><figcaption><b>{_e(plot.title)}.</b> {_e(plot.caption)} '
+        f'<span class="muted">Download: {links} (also {_e(PLOTS_DIR)}/{_e(plot.name)}.png, '
+        f".svg, .pdf beside the report)</span></figcaption></figure>"
+    )
+
+
+def parse_group_by(text: str) -> plots.Grouping:
+    """``--group-by``'s value: comma-separated columns of the runs table."""
+    columns = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in columns if c not in COLUMNS]
+    if not columns or unknown:
+        raise StoreError(
+            f"--group-by {text!r}: {'unknown column ' + repr(unknown[0]) if unknown else 'empty'}"
+            f"; columns: {', '.join(COLUMNS)}"
+        )
+    return plots.Grouping(columns)
+
+
+def decision_spread(summary: Mapping[str, Any]) -> float | None:
+    """First to last honest decision of a run, in delta (None without two decision times)."""
+    times = [float(t) for t in (summary.get("decision_times") or {}).values()]
+    if len(times) < 2:
+        return None
+    spread = max(times) - min(times)
+    if summary.get("backend", "sim") == "sim":
+        return spread
+    delta_s = summary.get("delta_s")
+    return spread / float(delta_s) if isinstance(delta_s, int | float) and delta_s > 0 else None
+
+
+def _with_spreads(rows: Sequence[Mapping[str, Any]], store: Store) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        row = dict(r)
+        path = store.run_dir(str(r["run_id"])) / "summary.json"
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = {}
+        row["decision_spread_delta"] = (
+            decision_spread(summary) if isinstance(summary, dict) else None
+        )
+        out.append(row)
+    return out
+
+
+def _matrix_figures(store: Store, plot_dir: Path) -> list[plots.PlotFile]:
+    table = store.matrix_table()
+    if table is None:
+        return []
+    cells: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in table.to_pylist():
+        cells[(r["protocol"], r["n"], r["f"], r["inputs"], r["params"], r["max_time"])].append(r)
+    figures = []
+    for k, (key, runs) in enumerate(sorted(cells.items(), key=lambda kv: str(kv[0]))):
+        protocol, n, f, inputs, _, _ = key
+        same = [c for c in cells if c[:3] == key[:3]]
+        variant = f" (variant {same.index(key) + 1} of {len(same)})" if len(same) > 1 else ""
+        figures.append(
+            plots.plot_matrix_heatmap(
+                runs,
+                plot_dir,
+                f"matrix_{k + 1}",
+                f"{protocol}, n={n}, f={f}, inputs {inputs}{variant}",
+            )
+        )
+    return figures
 
 
 def choose_featured_run(rows: Sequence[Mapping[str, Any]], store: Store) -> str | None:
@@ -168,23 +252,27 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
 
     for key in sorted(groups, key=order):
         group = groups[key]
-        agreed = [r for r in group if r.get("agreed")]
-        lat = np.array(
-            [
-                float(r["latency_delta"])
-                for r in agreed
-                if isinstance(r.get("latency_delta"), int | float)
-            ]
-        )
+        agreed = sum(1 for r in group if r.get("agreed"))
+        lat = [v for r in group if (v := plots.latency(r)) is not None]
+        spreads = [
+            float(v)
+            for r in group
+            if r.get("agreed") and isinstance(v := r.get("decision_spread_delta"), float)
+        ]
         iters = [int(r["iterations"]) for r in group if isinstance(r.get("iterations"), int)]
         msgs = [int(r["messages"]) for r in group if isinstance(r.get("messages"), int)]
         unanimous = sum(int(r.get("coin_unanimous") or 0) for r in group)
         flips = unanimous + sum(int(r.get("coin_split") or 0) for r in group)
         inv_bad = sum(1 for r in group if r.get("invariant1_ok") is False)
         errors = sum(1 for r in group if r.get("error"))
-        rate = f"{len(agreed)}/{len(group)}"
-        if len(agreed) < len(group):
+        rate = f"{agreed}/{len(group)}"
+        if agreed < len(group):
             rate = f'<span class="bad">{rate}</span>'
+        wilson = wilson_interval(agreed, len(group))
+        if wilson is not None:
+            rate += f' <span class="muted">[{wilson.low:.0%}, {wilson.high:.0%}]</span>'
+        median = median_interval(lat)
+        no_latency = len(group) - len(lat)
         out.append(
             [
                 _e(key[0]),
@@ -194,8 +282,15 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
                 _e(key[4]),
                 _e(key[5]),
                 rate,
-                _fmt(float(np.median(lat))) if lat.size else "-",
-                _fmt(float(np.percentile(lat, 90))) if lat.size else "-",
+                (
+                    f"{_fmt(median.estimate)} "
+                    f'<span class="muted">[{_fmt(median.low)}, {_fmt(median.high)}]</span>'
+                    if median
+                    else "-"
+                ),
+                _fmt(float(np.percentile(lat, 90))) if lat else "-",
+                f'<span class="bad">{no_latency}</span>' if no_latency else "0",
+                _fmt(float(np.median(spreads))) if spreads else "-",
                 _fmt(float(np.mean(iters))) if iters else "-",
                 _fmt(int(np.median(msgs))) if msgs else "-",
                 f"{unanimous}/{flips}" if flips else "-",
@@ -270,15 +365,39 @@ def _sweep_files(store_dir: Path) -> list[str]:
 
 
 def build_report(
-    store_dir: Path, out: Path | None = None, *, run_id: str | None = None
+    store_dir: Path,
+    out: Path | None = None,
+    *,
+    run_id: str | None = None,
+    grouping: plots.Grouping | None = None,
 ) -> ReportInfo:
     """Write the report of the store at ``store_dir`` (default ``DIR/report.html``)."""
+    grouping = grouping or plots.Grouping()
     store = Store(store_dir)
-    table = store.table()
-    rows = table.to_pylist()
+    if not store.exists() and store.matrix_path.exists():
+        rows: list[dict[str, Any]] = []  # a store that holds an attack matrix alone
+    else:
+        rows = _with_spreads(store.table().to_pylist(), store)
     out_path = out if out is not None else store_dir / REPORT_FILE
     plot_dir = store_dir / PLOTS_DIR
-    figures = plots.sweep_plots(rows, plot_dir)
+    figures = [
+        *plots.sweep_plots(rows, plot_dir, grouping),
+        plots.plot_agreement_vs_n(rows, plot_dir, grouping),
+        plots.plot_decision_spread(rows, plot_dir, grouping),
+    ]
+    sim_vs_real = plots.plot_sim_vs_real(rows, plot_dir)
+    real_html = (
+        _figure(sim_vs_real)
+        if sim_vs_real
+        else "<p>No scenario ran both in the simulator and on a real backend.</p>"
+    )
+    matrix_figures = _matrix_figures(store, plot_dir)
+    matrix_html = (
+        "".join(_figure(p) for p in matrix_figures)
+        if matrix_figures
+        else f"<p>No attack matrix in this store (<code>byzlab matrix --store "
+        f"{_e(store_dir)}</code> records one).</p>"
+    )
     featured = store.find(run_id)["run_id"] if run_id else choose_featured_run(rows, store)
     run_figures: list[plots.PlotFile] = []
     featured_html = "<p>No simulator run with a trace in this store.</p>"
@@ -296,7 +415,11 @@ def build_report(
             ("run", featured),
             ("seed", row.get("seed")),
             ("agreed / decision", f"{_fmt(row.get('agreed'))} / {_fmt(row.get('decision'))}"),
-            ("latency (delta)", _fmt(row.get("latency_delta"))),
+            (
+                "latency (delta)",
+                _fmt(plots.latency(row)) if plots.latency(row) else "none (did not agree)",
+            ),
+            ("decision-time spread (delta)", _fmt(row.get("decision_spread_delta"))),
             ("iterations / epochs", f"{row.get('iterations')} / {row.get('epochs')}"),
             ("coins unanimous / split", f"{row.get('coin_unanimous')} / {row.get('coin_split')}"),
             ("Invariant 1", _fmt(row.get("invariant1_ok"))),
@@ -327,8 +450,10 @@ def build_report(
             "scheduler",
             "strategy",
             "agreed",
-            "latency p50",
+            "latency p50 [95% CI]",
             "latency p90",
+            "no latency",
+            "decision spread p50",
             "iterations (mean)",
             "messages (median)",
             "coins unanimous",
@@ -350,13 +475,22 @@ def build_report(
 <body>
 <h1>byzlab report: {_e(store_dir.name or store_dir)}</h1>
 <p class="muted">{len(rows):,} runs from <code>{_e(store_dir)}</code>; generated {generated}
-by byzlab {_e(__version__)}. Latency is in units of delta (the maximum message delay).</p>
+by byzlab {_e(__version__)}. Latency is in units of delta (the maximum message delay): virtual
+time in the simulator, wall time / delta_s on real backends. A run that did not agree has no
+latency; it is counted (column "no latency", and in each legend), never plotted as 0. Intervals
+are 95%: Wilson for rates, order statistics for medians. {_e(plots.NUMBERING)}</p>
 <h2 id="overview">What the store holds</h2>
 {_overview(rows)}
 <h2 id="summary">Summary per configuration</h2>
 {summary if rows else "<p>The store has no runs yet.</p>"}
 <h2 id="figures">Figures</h2>
+<p>Curves are grouped by <b>{_e(grouping.name)}</b> (<code>byzlab report --group-by
+COLUMN[,COLUMN...]</code> picks others); each caption says what a curve pools.</p>
 {"".join(_figure(p) for p in figures)}
+<h2 id="sim-vs-real">Simulator vs real backends</h2>
+{real_html}
+<h2 id="matrix">Attack matrix</h2>
+{matrix_html}
 <h2 id="featured">Featured run</h2>
 {featured_html}
 <h2 id="failures">Runs that did not agree</h2>
@@ -367,4 +501,5 @@ by byzlab {_e(__version__)}. Latency is in units of delta (the maximum message d
 </html>
 """
     atomic_write_bytes(out_path, page.encode("utf-8"))
-    return ReportInfo(out_path, len(rows), [*figures, *run_figures], featured)
+    all_figures = [*figures, *([sim_vs_real] if sim_vs_real else []), *matrix_figures]
+    return ReportInfo(out_path, len(rows), [*all_figures, *run_figures], featured)

@@ -10,6 +10,7 @@ A store is a directory::
                             trace.json (simulator) or nodes.csv and traces/ (real runs)
     DIR/sweep.toml          the sweep file that last wrote to the store
     DIR/sweeps/<hash>.toml  every distinct sweep file that wrote to it (first line: its path)
+    DIR/matrix.parquet      `byzlab matrix --store DIR`: one row per attack-matrix run
     DIR/plots/, report.html written by `byzlab report`
 
 *A run is done once its row is in the journal, and only then.* The per-run files are
@@ -34,8 +35,16 @@ the journal holds the same types the Parquet table has, and a row that does not 
 columns of their own (``m``, ``T``, ``c``, ...), resolved (what the run used, not just what
 the scenario overrode).
 
-Sweeps are the only writers; a lock file (``fcntl.flock`` on ``DIR/.lock``) keeps two
-sweeps from writing one store at the same time. Readers take no lock.
+Sweeps and the attack matrix are the only writers; a lock file (``fcntl.flock`` on
+``DIR/.lock``) keeps two of them from writing one store at the same time. Readers take no lock.
+
+The attack matrix's runs are a table of their own (``MATRIX_SCHEMA``), not rows of the runs
+table: they record no run directory, trace or scenario, only each seed's outcome (agreed,
+latency, epochs, blacklisting), which is what ``byzlab report`` needs for its strategy x
+scheduler heatmaps. ``write_matrix`` merges a new matrix into the one the store holds: a run
+with the same key (``MATRIX_KEY``: protocol, n, f, inputs, strategy, scheduler, parameters,
+time budget, seed) is replaced, every other run is kept, so matrices of several sizes or
+protocols add up in one store.
 """
 
 from __future__ import annotations
@@ -61,6 +70,9 @@ from byzlab.errors import StoreError
 __all__ = [
     "COLUMNS",
     "JOURNAL",
+    "MATRIX",
+    "MATRIX_KEY",
+    "MATRIX_SCHEMA",
     "PARAM_COLUMNS",
     "SCHEMA",
     "STORE_FORMAT",
@@ -76,6 +88,7 @@ __all__ = [
 STORE_FORMAT = "byzlab-store-v1"
 JOURNAL = "runs.jsonl"
 TABLE = "runs.parquet"
+MATRIX = "matrix.parquet"
 RUNS = "runs"
 LOCK = ".lock"
 
@@ -134,6 +147,37 @@ SCHEMA = pa.schema(
 )
 
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+
+MATRIX_SCHEMA = pa.schema(
+    [
+        ("protocol", pa.string()),
+        ("n", pa.int64()),
+        ("f", pa.int64()),
+        ("inputs", pa.string()),
+        ("strategy", pa.string()),
+        ("scheduler", pa.string()),
+        ("params", pa.string()),  # the resolved parameters as sorted JSON
+        ("max_time", pa.float64()),
+        ("seed", pa.int64()),
+        ("agreed", pa.bool_()),
+        ("latency_delta", pa.float64()),  # null when the run did not agree
+        ("epochs", pa.int64()),
+        ("blacklisted_all", pa.bool_()),
+        ("honest_weight_lost", pa.float64()),
+        ("byzlab_version", pa.string()),
+    ]
+)
+MATRIX_KEY = (
+    "protocol",
+    "n",
+    "f",
+    "inputs",
+    "strategy",
+    "scheduler",
+    "params",
+    "max_time",
+    "seed",
+)
 REQUIRED = ("run_id", "backend", "protocol", "n", "f", "seed")  # a run that raised has no hash
 
 
@@ -232,6 +276,10 @@ class Store:
             raise StoreError(f"invalid run id {run_id!r}")
         return self.root / RUNS / run_id
 
+    @property
+    def matrix_path(self) -> Path:
+        return self.root / MATRIX
+
     def exists(self) -> bool:
         return self.journal.exists() or self.table_path.exists()
 
@@ -291,7 +339,39 @@ class Store:
             end = start
         os.ftruncate(fd, 0)
 
+    def write_matrix(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+        """Merge attack-matrix runs into DIR/matrix.parquet (see the module docs); returns
+        the whole table as written."""
+        try:
+            new = pa.Table.from_pylist([dict(r) for r in rows], schema=MATRIX_SCHEMA)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            raise StoreError(f"{self.matrix_path}: a matrix row does not fit: {exc}") from None
+        with self.locked():
+            old = self.matrix_table()
+            if old is not None:
+                fresh = {tuple(r[c] for c in MATRIX_KEY) for r in new.to_pylist()}
+                kept = [r for r in old.to_pylist() if tuple(r[c] for c in MATRIX_KEY) not in fresh]
+                new = pa.concat_tables([pa.Table.from_pylist(kept, schema=MATRIX_SCHEMA), new])
+            new = new.sort_by([(c, "ascending") for c in MATRIX_KEY])
+            _write_parquet(self.matrix_path, new)
+        return new
+
     # ----------------------------------------------------------------- reading
+
+    def matrix_table(self) -> pa.Table | None:
+        """The attack-matrix runs (``byzlab matrix --store``), or None if there are none."""
+        if not self.matrix_path.exists():
+            return None
+        try:
+            table = pq.read_table(self.matrix_path)
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"{self.matrix_path}: not a readable matrix table: {exc}") from None
+        if not MATRIX_SCHEMA.equals(table.schema.remove_metadata()):
+            raise StoreError(
+                f"{self.matrix_path}: columns {', '.join(table.schema.names)} are not the "
+                f"matrix table's ({', '.join(MATRIX_SCHEMA.names)})"
+            )
+        return table
 
     def _stamp(self) -> str:
         """The journal's size and modification time: what a current snapshot was built from."""
@@ -340,9 +420,7 @@ class Store:
         """Rewrite runs.parquet from the journal (atomically) and return the table."""
         rows, stamp = self._journal_rows()
         table = _to_table(rows, stamp)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        atomic_write_bytes(self.table_path, sink.getvalue().to_pybytes())
+        _write_parquet(self.table_path, table)
         return table
 
     def table(self) -> pa.Table:
@@ -375,6 +453,12 @@ class Store:
             raise StoreError(f"{self.root}: no run {run_id!r} (see `byzlab results ls`)")
         ids = ", ".join(sorted(str(r["run_id"]) for r in matches)[:5])
         raise StoreError(f"{self.root}: {run_id!r} matches {len(matches)} runs: {ids}, ...")
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
 def _fsync_dir(path: Path) -> None:
