@@ -1,33 +1,21 @@
 """The HTML report: self-contained, and it renders in a real (headless) browser.
 
-The browser test needs Debian's Chromium at /usr/bin/chromium (scripts/ci-setup.d/30-browser
-installs it). Without it the test is skipped, unless BYZLAB_REQUIRE_BROWSER=1 (as CI sets),
-in which case a missing browser is a failure.
+The browser test needs Debian's Chromium (tests/browser.py says where and when it is skipped).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from byzlab.orchestration.experiments_cli import report_command, sweep_command
+from tests.browser import open_page, require_chromium
 from tests.exputil import EXAMPLES, invoke, make_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # six sweep-wide figures (latency CDF, latency, cost, coins, agreement, decision spread),
 # plus the featured run's weights and timeline; the store has no real runs and no matrix
 FIGURES = 8
@@ -87,45 +75,23 @@ def test_report_is_self_contained(report: Path) -> None:
 
 
 def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("BYZLAB_REQUIRE_BROWSER") == "1":
-            pytest.fail(
-                f"BYZLAB_REQUIRE_BROWSER=1 but {CHROMIUM} is missing; run "
-                "scripts/ci-setup.d/30-browser"
-            )
-        pytest.skip(
-            f"{CHROMIUM} not installed (scripts/ci-setup.d/30-browser installs it; "
-            "set BYZLAB_REQUIRE_BROWSER=1 to make this a failure)"
-        )
-    from playwright.sync_api import sync_playwright
+    require_chromium()
 
-    console_errors: list[str] = []
-    requests: list[str] = []
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    def actions(page: Any) -> tuple[Any, list[str], Any]:
+        assert page.title().startswith("byzlab report")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
+            "w: i.naturalWidth, h: i.naturalHeight}))"
         )
-        try:
-            page = context.new_page()
-            page.on(
-                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
-            )
-            page.on("pageerror", lambda e: console_errors.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(report.as_uri(), wait_until="load")
-            assert page.title().startswith("byzlab report")
-            images = page.evaluate(
-                "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, "
-                "w: i.naturalWidth, h: i.naturalHeight}))"
-            )
-            headings = page.locator("h2").all_inner_texts()
-            downloads = page.evaluate(
-                "Array.from(document.querySelectorAll('a[download]')).map(a => a.href)"
-            )
-        finally:
-            context.close()
+        headings = page.locator("h2").all_inner_texts()
+        downloads = page.evaluate(
+            "Array.from(document.querySelectorAll('a[download]')).map(a => a.href)"
+        )
+        return images, headings, downloads
+
+    (images, headings, downloads), console_errors, requests = open_page(
+        report, tmp_path / "profile", actions
+    )
     assert len(images) == FIGURES, images
     broken = [i for i in images if not i["complete"] or i["w"] <= 0 or i["h"] <= 0]
     assert broken == [], f"images that did not load: {broken}"

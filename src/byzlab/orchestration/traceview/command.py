@@ -8,6 +8,7 @@ import click
 
 from byzlab.atomicio import atomic_write_text
 from byzlab.errors import RunIOError
+from byzlab.network.messagelog import AUTO_MAX_N
 from byzlab.orchestration.traceview.page import render_page
 from byzlab.orchestration.traceview.rundir import load_run_dir
 from byzlab.orchestration.traceview.text import summary_text
@@ -15,8 +16,9 @@ from byzlab.orchestration.traceview.text import summary_text
 __all__ = ["HOW_TO_RECORD", "trace_command"]
 
 HOW_TO_RECORD = (
-    'record one by running the scenario again with [run] messages = "on" in its file (the '
-    'default, "auto", records runs of up to 16 nodes); docs/messages.md'
+    'record one by running the scenario again with [run] messages = "on" (or byzlab sim '
+    f"--out DIR --messages on); the default, auto, records runs of up to {AUTO_MAX_N} nodes "
+    "(docs/messages.md)"
 )
 
 

@@ -100,10 +100,10 @@
 
   // ------------------------------------------------------------------ spacetime diagram
   const diagram = {
-    width: 1100, left: 90, right: 20, top: 28, row: 30, height: 300,
+    width: 1100, left: 130, right: 20, top: 28, row: 30, height: 300,
     full: [0, 1], view: [0, 1],
     nodeOn: [], kindOn: [], outcomeOn: [], iteration: null, origin: null, seq: null,
-    selected: -1, pending: false,
+    selected: -1, pending: false, drawn: [],
   };
 
   function setupDiagram() {
@@ -326,6 +326,7 @@
       banner.hidden = true;
       for (const i of shown) group.appendChild(arrow(i));
     }
+    d.drawn = aggregate ? [] : shown;
     SVG.appendChild(group);
     SVG.setAttribute("data-in-view", String(shown.length));
     SVG.setAttribute("data-arrows", aggregate ? "0" : String(shown.length));
@@ -334,8 +335,10 @@
       " of " + M.count.toLocaleString("en") + " deliveries in view (" +
       M.sends.toLocaleString("en") + " transmissions in the run), " + fmt(t0) + " to " +
       fmt(t1) + " " + UNIT + ".";
-    document.getElementById("t-from").value = fmt(t0);
-    document.getElementById("t-to").value = fmt(t1);
+    for (const [id, t] of [["t-from", t0], ["t-to", t1]]) {
+      const input = document.getElementById(id);
+      if (document.activeElement !== input) input.value = fmt(t); // not while typed into
+    }
   }
 
   function arrow(i) {
@@ -422,6 +425,13 @@
     }
   }
 
+  function segmentDistance(px, py, x1, y1, x2, y2) {
+    const dx = x2 - x1, dy = y2 - y1;
+    const length = dx * dx + dy * dy;
+    const u = length ? Math.max(0, Math.min(1, ((px - x1) * dx + (py - y1) * dy) / length)) : 0;
+    return Math.hypot(px - x1 - u * dx, py - y1 - u * dy);
+  }
+
   function installZoom() {
     let drag = null;
     SVG.addEventListener("wheel", (e) => {
@@ -442,11 +452,13 @@
       redraw();
     }, { passive: false });
     SVG.addEventListener("mousedown", (e) => {
-      drag = { x: e.clientX, view: diagram.view.slice() };
+      drag = { x: e.clientX, view: diagram.view.slice(), moved: false };
       SVG.classList.add("dragging");
     });
     window.addEventListener("mousemove", (e) => {
       if (!drag) return;
+      if (Math.abs(e.clientX - drag.x) < 3 && !drag.moved) return;
+      drag.moved = true;
       const [a, b] = drag.view;
       const dt = (e.clientX - drag.x) / (diagram.width - diagram.left - diagram.right) * (b - a);
       let lo = a - dt;
@@ -455,8 +467,29 @@
       redraw();
     });
     window.addEventListener("mouseup", () => {
-      drag = null;
+      // the click that ends a drag comes after this: let it see that the mouse moved
+      const ended = drag;
+      setTimeout(() => { if (drag === ended) drag = null; }, 0);
       SVG.classList.remove("dragging");
+    });
+    // a click near an arrow selects it: arrows are thin, and a user aims at them roughly
+    SVG.addEventListener("click", (e) => {
+      if (drag && drag.moved) return;
+      const rect = SVG.getBoundingClientRect();
+      const px = e.clientX - rect.left, py = e.clientY - rect.top;
+      let best = -1, bestDistance = 6;
+      for (const i of diagram.drawn) {
+        const dist = segmentDistance(px, py, x(C.sent[i]), y(C.src[i]), x(C.time[i]), y(C.dst[i]));
+        if (dist < bestDistance) {
+          best = i;
+          bestDistance = dist;
+        }
+      }
+      if (best >= 0) {
+        diagram.selected = best;
+        showDetails(best);
+        redraw();
+      }
     });
     SVG.addEventListener("dblclick", () => {
       diagram.view = diagram.full.slice();
