@@ -291,16 +291,7 @@ def test_viewer_draws_one_arrow_per_delivery_in_chromium(
         seen["instance without 3"] = _settle(p)
         p.click("#t-fit")  # zoomed to the instance: the same arrows, spread out
         seen["fitted"] = _settle(p)
-        # a user clicks near an arrow; the diagram picks the arrow within a few pixels
-        point = p.evaluate(
-            "() => { const s = document.getElementById('diagram').getBoundingClientRect();"
-            " for (const a of document.querySelectorAll('#diagram .arrow')) {"
-            " const b = a.getBoundingClientRect();"
-            " if (a.getAttribute('d').includes(' L') && b.height > 5)"
-            " return {x: b.x + b.width / 2 - s.x, y: b.y + b.height / 2 - s.y}; } }"
-        )
-        assert point, "no arrow to click"
-        p.locator("#diagram").click(position=point)
+        click_near_an_arrow(p)
         seen["details"] = p.locator("#details-table").inner_text()
         # back to everything, then a time window without ECHOs, then without node 0
         p.check("#node-3")
@@ -316,7 +307,7 @@ def test_viewer_draws_one_arrow_per_delivery_in_chromium(
         seen["window without 0"] = _settle(p)
         seen["grid"] = p.locator("#grid-table tr").count()
         seen["coins"] = p.locator("#coins table").count()
-        p.screenshot(path=str(shot), full_page=False)
+        screenshot(p, shot)
         return seen
 
     seen, errors, requests = open_page(page, tmp_path / "profile", actions, VIEWPORT)
@@ -339,9 +330,60 @@ def test_viewer_draws_one_arrow_per_delivery_in_chromium(
     assert shot.stat().st_size > 10_000
 
 
+def click_near_an_arrow(p: Any, min_width: int = 0) -> None:
+    """Click where a user would: near a slanted arrow (the diagram picks the arrow within a
+    few pixels of the click)."""
+    point = p.evaluate(
+        "(w) => { const s = document.getElementById('diagram').getBoundingClientRect();"
+        " for (const a of document.querySelectorAll('#diagram .arrow')) {"
+        " const b = a.getBoundingClientRect();"
+        " if (a.getAttribute('d').includes(' L') && b.height > 5 && b.width >= w)"
+        " return {x: b.x + b.width / 2 - s.x, y: b.y + b.height / 2 - s.y}; } }",
+        min_width,
+    )
+    assert point, "no arrow to click"
+    p.locator("#diagram").click(position=point)
+
+
+def screenshot(p: Any, path: Path) -> None:
+    """The viewer as docs/img/trace-viewer.png shows it: the reliable broadcast of node 1's
+    first vote (INITIAL, ECHOs, READYs, the late READYs dropped), one ECHO clicked."""
+    for i in range(7):
+        p.check(f"#node-{i}")
+    for box in p.locator("#diagram-controls input[type=checkbox]").all():
+        box.check()
+    p.select_option("#iteration", "1")
+    p.select_option("#origin", "1")
+    p.fill("#seq", "1")
+    p.fill("#t-from", "0")
+    p.fill("#t-to", "0.45")
+    p.locator("#t-to").dispatch_event("change")
+    _settle(p)
+    click_near_an_arrow(p, min_width=40)
+    _settle(p)
+    p.screenshot(path=str(path), clip={"x": 0, "y": 60, "width": 1280, "height": 760})
+
+
 def seen_kind_index(page: Any, kind: str) -> int:
     """The index of `kind` among the page's kinds (its checkbox is #kind-<index>)."""
     labels: list[str] = page.evaluate(
         "() => JSON.parse(document.getElementById('run-data').textContent).messages.labels.kind"
     )
     return labels.index(kind)
+
+
+if __name__ == "__main__":
+    # python -m tests.test_trace_viewer docs/img/trace-viewer.png: the README's screenshot
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        run = coin_attack_run(Path(scratch))
+        assert invoke(main, ["trace", run]).exit_code == 0
+        _, errors, _ = open_page(
+            run / "trace.html",
+            Path(scratch) / "profile",
+            lambda p: screenshot(p, Path(sys.argv[1])),
+            VIEWPORT,
+        )
+        assert errors == [], errors
