@@ -163,10 +163,13 @@ class Sample:
 
 
 def honest_scenario(
-    n: int, delta_s: float, *, timeout_s: float, seed: int = 1, messages: str = "auto"
+    n: int, delta_s: float, *, timeout_s: float, seed: int = 1, messages: str = "off"
 ) -> Scenario:
     """n honest nodes, split inputs, the FIFO scheduler: the benchmarks' baseline run
-    (``messages``: whether it records its message trace, ``[run] messages``)."""
+    (``messages``: whether it records its message trace, ``[run] messages``; off, so the
+    transport, latency and memory figures stay comparable across sizes and with earlier
+    ones: what the trace costs is measured on its own, ``--only messages`` and
+    ``messages-real``)."""
     return parse_scenario(
         {
             "run": {
@@ -239,7 +242,7 @@ def sample(
     timeout_s: float = 240.0,
     rss_interval: float = 0.25,
     keep_failed: Path | None = None,
-    messages: str = "auto",
+    messages: str = "off",
 ) -> Sample:
     """One honest FIFO run of n nodes on local processes, measured (``messages``: its
     ``[run] messages``). A run that does not agree is moved to ``keep_failed`` (if given),
