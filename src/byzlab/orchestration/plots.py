@@ -194,11 +194,19 @@ class Grouping:
         return dict(sorted(groups.items()))
 
     def pooled(self, rows: Sequence[Row]) -> str:
-        """The caption's sentence on what each curve holds and what it pools."""
+        """The caption's sentence on what each curve holds and what it pools: the columns
+        with more than one value among the runs of one curve at one n."""
         head = f"One curve per {self.name} (--group-by {','.join(self.columns)})."
+        points: dict[tuple[str, object], list[Row]] = defaultdict(list)
+        for r in rows:
+            points[(self.label(r), r.get("n"))].append(r)
         varying = []
         for column in DIMENSIONS:
             if column in self.columns:
+                continue
+            # pooled: two values in one curve at one n (a column that follows n, as the
+            # number of corrupted nodes does with f, is not)
+            if all(len({_text(r.get(column)) for r in point}) < 2 for point in points.values()):
                 continue
             values = sorted({_text(r.get(column)) for r in rows})
             if len(values) > 1:

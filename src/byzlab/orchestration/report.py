@@ -59,7 +59,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
        max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.8rem; display: block;
+        overflow-x: auto; }
+td .muted { white-space: nowrap; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.55rem; text-align: right; }
 th { background: #f4f4f4; }
 td.l, th.l { text-align: left; }
