@@ -24,6 +24,7 @@ these with ``raise ... from exc``, so the cause stays in the traceback.
     +-- BackendUnavailable   a backend that cannot run here at all; RuntimeError
     |   +-- DockerUnavailable  no Docker engine, SDK or image
     |   +-- ImageBuildError    the image could not be built
+    |   +-- ClusterUnavailable  a Dask cluster unreachable, without workers, or running other code
     +-- InvariantViolation   a safety property failed in a run; AssertionError
 
 ``byzlab.node.params.ParamsError`` (a ``ValueError``) is the one exception outside the tree: the
@@ -54,6 +55,7 @@ __all__ = [
     "BackendUnavailable",
     "BatcherClosedError",
     "ByzlabError",
+    "ClusterUnavailable",
     "ComposeError",
     "ConfigError",
     "DockerUnavailable",
@@ -178,6 +180,10 @@ class DockerUnavailable(BackendUnavailable):
 
 class ImageBuildError(BackendUnavailable):
     """The image could not be built; the message says what failed and what to do."""
+
+
+class ClusterUnavailable(BackendUnavailable):
+    """A Dask cluster cannot take byzlab's runs: unreachable, no workers, or other code."""
 
 
 # --------------------------------------------------------------------------- safety
