@@ -24,11 +24,11 @@ from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params
 from byzlab.orchestration.dispatch import run_scenario
 from byzlab.orchestration.matrix import run_one, summarize
-from byzlab.orchestration.results import build_summary
 from byzlab.orchestration.scenario import parse_scenario
 from byzlab.orchestration.sweep import row_from_summary
 from byzlab.seeds import make_inputs
 from tests.nativeutil import requires_native
+from tests.summaryutil import real_summary
 
 SEED = 0
 NO_DECISION, ONE_DECISION = 5.0, 66.3
@@ -97,23 +97,7 @@ def test_a_real_run_with_some_decisions_has_no_latency() -> None:
             | ({"decision": 1, "decision_time": 100.0 + decided[i]} if i in decided else {})
             for i in range(3)
         }
-        return build_summary(
-            n=4,
-            seed=SEED,
-            params={"T": 8},
-            protocol="hpz",
-            scheduler={"name": "fifo"},
-            byzantine={3: "silent"},
-            inputs=[1, 1, 1, 1],
-            delta_s=0.01,
-            node_results=results,
-            proxy_stats=None,
-            traces=[],
-            stopped="timeout",
-            backend="local",
-            run_id="r",
-            commit="",
-        )
+        return real_summary(results)
 
     partial = summary({0: 0.5, 1: 0.7})
     assert partial["agreed"] is False, partial

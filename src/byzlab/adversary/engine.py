@@ -30,7 +30,7 @@ from typing import Any
 from byzlab import native
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.errors import InvariantViolation
-from byzlab.network.sim import DecisionRecord, SimResult, Simulator
+from byzlab.network.sim import DecisionRecord, SimResult, Simulator, iterations_taken
 from byzlab.node.agreement import HonestNode
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.effects import Effect
@@ -147,7 +147,9 @@ def _native_result(sim: Simulator, out: dict[str, Any]) -> SimResult:
     honest = sim.honest_ids
     agreed = len(decided) == len(honest) and len(set(decided.values())) == 1
     decision = next(iter(decided.values())) if agreed else None
-    iterations = max(out["iterations"], default=0)
+    iterations = iterations_taken(
+        dict(enumerate(out["iterations"])), {d.node: d.iteration for d in decisions}
+    )
     stopped = out["stopped"]
     unanimous, split = _coin_agreement(out["coin_outputs"])
     digest = hashlib.blake2b(

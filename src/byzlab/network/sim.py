@@ -86,6 +86,16 @@ class DecisionRecord:
     time: float
 
 
+def iterations_taken(reached: Mapping[int, int], decided_in: Mapping[int, int]) -> int:
+    """A run's ``iterations``, on every backend and for every protocol: the iteration in
+    which its last honest node decided (``Decide.iteration``; node/agreement.py says which
+    iteration a decision counts in), a node that has not decided counting the iteration it
+    reached. `reached` and `decided_in` map honest node ids to those iterations. Not the
+    iteration a node is in at the end: a local-coin node enters t + 1 the moment it decides
+    in t, and an HPZ node does not, which counted the same run as 2 and 1."""
+    return max((decided_in.get(i, t) for i, t in reached.items()), default=0)
+
+
 @dataclass
 class SimResult:
     agreed: bool
@@ -364,7 +374,9 @@ class Simulator:
         agreed = len(decided) == len(self.honest_ids) and len(set(decided.values())) == 1
         decision = next(iter(decided.values())) if agreed else None
         valid = decision is None or valid_decision(decision, self.inputs, self.honest_ids)
-        iterations = max((n.iteration for n in honest), default=0)
+        iterations = iterations_taken(
+            {n.me: n.iteration for n in honest}, {d.node: d.iteration for d in self.decisions}
+        )
         rejected: Counter[str] = Counter()
         dropped: Counter[str] = Counter()
         node_rejected: dict[int, dict[str, int]] = {}

@@ -32,6 +32,14 @@ DECIDEs they need (tests/test_termination.py replays such a schedule at n = 7). 
 messages are point to point and need no relaying, so once 2f + 1 arrived every honest node
 is guaranteed f + 1 of them. A halted node processes nothing more; no process spins forever.
 
+The iteration of a decision (``Decide.iteration``, and from it a run's ``iterations``: the
+iteration in which its last honest node decided) is the iteration whose step 3 the node
+decided at or was heading for: t for a decision at step 3 of t; for one on f + 1 DECIDEs, the
+iteration of the next step 3 it would reach. A node past step 3 of t is in t + 1 at once with
+an immediate coin but still in t during HPZ's Coin-Flip; counting the coin stage toward t + 1
+gives every protocol the same count on the same traffic, and matches Bracha's guarantee above
+(every honest node decides in iteration t + 1 at the latest).
+
 Protocols: the engine is driven by a protocol object (node/bracha.py) whose one difference
 from the others is its coin (`coin`, node/coin.py): None for HPZ's Coin-Flip above ("hpz"),
 or an immediate coin flipped right after step 3 by a node with x_p = 0, with no coin stage
@@ -355,7 +363,9 @@ class HonestNode:
         self._decide_from[value] = mask
         count = mask.bit_count()
         if count >= self.params.f + 1 and self.decision is None:
-            self._decide(value, self.iteration, "f+1 DECIDE", out)
+            # past step 3 of its iteration (HPZ's coin stage), its next step 3 is the next one
+            past_step3 = self.phase is Phase.BOARD or (self.phase is Phase.VOTE and self.step == 4)
+            self._decide(value, self.iteration + past_step3, "f+1 DECIDE", out)
         if count >= 2 * self.params.f + 1 and self.decision == value:
             self._halt("2f+1 DECIDE", out)
 

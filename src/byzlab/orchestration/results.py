@@ -61,6 +61,7 @@ from typing import Any
 
 from byzlab.adversary.corruption import STATIC
 from byzlab.atomicio import atomic_write_bytes, atomic_write_json, read_json
+from byzlab.network.sim import iterations_taken
 from byzlab.node.validity import valid_decision
 
 __all__ = [
@@ -319,9 +320,11 @@ def build_summary(
     valid = all(valid_decision(v, inputs, honest_ids) for v in decided.values())
     times = {i: t - start for i, t in decision_at.items()} if start is not None else {}
     latency_s = max(times.values()) if agreed and times else None
-    iterations = max(
-        (int((node_results.get(i) or {}).get("iteration", 0)) for i in honest_ids), default=0
-    )
+    reached = {i: int((node_results.get(i) or {}).get("iteration", 0)) for i in honest_ids}
+    decided_in = {
+        i: t for i in decided if type(t := node_results[i].get("decided_iteration")) is int
+    }
+    iterations = iterations_taken(reached, decided_in)
     T = int(params.get("T", 1)) or 1
     rejected: Counter[str] = Counter()
     dropped: Counter[str] = Counter()
