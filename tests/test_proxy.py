@@ -551,3 +551,72 @@ async def test_relayed_statistics_do_not_depend_on_decoding(tmp_path: Path, sche
         for c in made:
             await c.close()
         proxy.stop()
+
+
+FRAGILE = '''"""A protocol plugin whose decoder raises on what it should refuse (a test double of a
+careless plugin: mmr, except that a non-list message raises TypeError)."""
+from byzlab.api import DecodeError
+from byzlab.protocols.mmr import MMR
+
+
+class Fragile(MMR):
+    def decoder(self, n):
+        decode = super().decoder(n)
+
+        def careless(obj):
+            if not isinstance(obj, list):
+                raise TypeError("expected a list")
+            return decode(obj)
+
+        return careless
+'''
+
+
+@pytest.mark.slow
+def test_a_plugin_decoder_that_raises_does_not_crash_the_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin's decoder is code byzlab has not seen, fed by peers that may be Byzantine: one
+    that raises on a crafted message (here any non-list) must cost that message, counted as
+    ``decoder-raised-TypeError``, not the node process (byzlab.plugins.decoder)."""
+    (tmp_path / "fragileplug.py").write_text(FRAGILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    done_file = tmp_path / "inject-done.json"
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "seed": 8, "protocol": "fragileplug:Fragile"},
+            "adversary": {
+                "scheduler": "random",
+                "byzantine": [{"node": 3, "strategy": "equivocate"}],
+            },
+        }
+    )
+    inject = {
+        "target": 0,
+        "from_node": 3,
+        "done_file": str(done_file),
+        "garbage_frames": 0,
+        "forged_frames": 0,
+        "invalid_frames": 200,
+        "oversized": False,
+    }
+    with LocalRun(scn, out_root=tmp_path / "r", proxy_options={"inject": inject}) as lr:
+        where = lr.describe()
+        lr.start()
+        deadline = time.monotonic() + 30
+        while lr.status().get("connected") != 3:
+            assert time.monotonic() < deadline, where
+            time.sleep(0.02)
+        lr.signal_proxy(signal.SIGUSR1)  # the hostile frames
+        while not done_file.exists():
+            assert time.monotonic() < deadline, (where, lr.status())
+            time.sleep(0.02)
+        time.sleep(0.3)  # node 0 works through them
+        assert lr.procs["node-0"].poll() is None, f"node 0 died: {where}"
+        lr.signal_proxy(signal.SIGUSR1)  # now run the protocol
+        waited = lr.wait(timeout=60)
+    outcome = lr.collect(waited)
+    s = outcome.summary
+    assert s["agreed"] and s["valid"], (s, where)
+    res = json.loads((lr.node_dir(0) / "out" / "result.json").read_text())
+    assert res["decode_errors"].get("decoder-raised-TypeError", 0) >= 1, (res, where)

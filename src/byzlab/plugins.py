@@ -45,13 +45,14 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
-from byzlab.node.protocol import Protocol
+from byzlab.node.protocol import DecodeError, Decoder, Protocol
 
 __all__ = [
     "GROUPS",
     "Installed",
     "PluginError",
     "Provenance",
+    "decoder",
     "import_path_env",
     "installed",
     "is_known",
@@ -387,6 +388,30 @@ def protocol(name: str, options: Mapping[str, Any] | None = None) -> Protocol:
             f"(it has no {', '.join(missing)})"
         )
     return cast(Protocol, obj)
+
+
+_BUILTIN_TYPES = frozenset(type(p) for p in BUILTIN_PROTOCOLS.values())
+
+
+def decoder(proto: Protocol, n: int) -> Decoder:
+    """`proto`'s wire decoder for n nodes, as every runtime that decodes a peer's bytes
+    uses it. A decoder must answer a `DecodeError` for anything it refuses, never raise
+    (byzlab.node.protocol); the built-in ones are held to that by their own tests, but a
+    plugin's is code we have not seen, and the bytes it decodes come from peers that may be
+    Byzantine. So a plugin's decoder is guarded: an exception becomes a `DecodeError`
+    (``decoder-raised-<ExceptionType>``), dropped and counted like any invalid message,
+    where it would have ended the node process (or the proxy) on one crafted frame."""
+    decode = proto.decoder(n)
+    if type(proto) in _BUILTIN_TYPES:
+        return decode
+
+    def guarded(obj: object) -> Any:
+        try:
+            return decode(obj)
+        except Exception as exc:  # see the docstring: a peer's bytes must not crash us
+            return DecodeError(f"decoder-raised-{type(exc).__name__}")
+
+    return guarded
 
 
 def _option_kwargs(cls: type, options: dict[str, Any]) -> dict[str, Any]:

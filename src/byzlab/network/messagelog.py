@@ -172,7 +172,7 @@ def encode_payload(protocol: Protocol, msg: object) -> bytes:
 
 
 def decode_payload(payload: bytes, decoder: Callable[[object], Any]) -> Any:
-    """A payload back to a message through the protocol's decoder (``protocol.decoder(n)``):
+    """A payload back to a message through the protocol's decoder (``byzlab.plugins.decoder``):
     the message, or the decoder's `DecodeError` (an empty or garbled payload gives one too)."""
     try:
         obj = msgpack.unpackb(payload, raw=False, use_list=True, strict_map_key=True)

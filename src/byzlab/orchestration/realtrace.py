@@ -44,6 +44,7 @@ from typing import Any
 
 import msgpack
 
+from byzlab import plugins
 from byzlab.adversary.proxy.recording import DELIVER, SEND
 from byzlab.network.framing import FrameError, unpack_batch
 from byzlab.network.messagelog import (
@@ -110,7 +111,7 @@ def merge_real_trace(
     summary says about it (see the module docstring). ``proxy_spools`` is the proxy's spool
     directory, ``node_outs`` each honest node's output directory, ``start_wall`` the proxy's
     start of the run (wall clock; None if it never started)."""
-    decoder = protocol.decoder(n)
+    decoder = plugins.decoder(protocol, n)
     report: dict[str, Any] = {"file": FILE_NAME, "time_unit": "s"}
     frames: dict[tuple[int, int], _Frame] = {}
     delivers: list[tuple[float, int, int, int, bool]] = []  # time, file, link, dst, corrupted

@@ -169,7 +169,7 @@ class Proxy:
         # Another family's messages cannot be counted on their header alone (the census
         # reads the Bracha family's), so they are always decoded, by the protocol's decoder.
         self.inspect = self.inspect or not isinstance(protocol, BrachaProtocol)
-        self._decoder = protocol.decoder(n)
+        self._decoder = plugins.decoder(protocol, n)
         self.clock = RunClock(config.delta_s)
         self.shadows: Shadows | None = None
         if config.corrupt:

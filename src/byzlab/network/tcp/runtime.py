@@ -138,7 +138,7 @@ class NodeRuntime:
         # The node's half of the message trace (verdicts.py), when the run records one.
         self.verdicts = VerdictLog(self.out_dir, me, self.node) if config.messages else None
         self.counters: Counter[str] = Counter()
-        self.decoder = protocol.decoder(n)
+        self.decoder = plugins.decoder(protocol, n)
         self.drops: Counter[str] = Counter()
         self.decode_errors: Counter[str] = Counter()
         self.started = False
