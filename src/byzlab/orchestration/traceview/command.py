@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -31,9 +32,27 @@ HOW_TO_RECORD = (
     help="Where to write the page (default: RUN_DIR/trace.html).",
 )
 @click.option(
+    "--from",
+    "t_from",
+    type=float,
+    default=None,
+    metavar="T",
+    help="Keep only the deliveries that arrive at or after T (the run's time unit).",
+)
+@click.option(
+    "--to",
+    "t_to",
+    type=float,
+    default=None,
+    metavar="T",
+    help="Keep only the deliveries sent at or before T.",
+)
+@click.option(
     "--summary", "as_text", is_flag=True, help="Print the same facts as text; write no page."
 )
-def trace_command(run_dir: Path, out: Path | None, as_text: bool) -> None:
+def trace_command(
+    run_dir: Path, out: Path | None, t_from: float | None, t_to: float | None, as_text: bool
+) -> None:
     """Show one run: a self-contained HTML viewer of its messages, coins and weights.
 
     RUN_DIR is a run's results directory (results/<run-id>/, or a run of a result store).
@@ -43,15 +62,24 @@ def trace_command(run_dir: Path, out: Path | None, as_text: bool) -> None:
     blackboards as each node saw them fill, each coin's bias, Sigma and outcome per node,
     the weights per epoch and the iterations; docs/trace-viewer.md explains each panel. It
     loads nothing from the network. A run without messages.parquet still gets the rest.
+    A page holds at most 250,000 single deliveries; a larger run's are aggregated when the
+    page is written, and --from/--to write a page of a time window with every message.
 
     Example: byzlab trace results/20250101-120000-s3-abcdef --summary
     """
+    window = None
+    if t_from is not None or t_to is not None:
+        window = (-math.inf if t_from is None else t_from, math.inf if t_to is None else t_to)
+        if math.isnan(window[0]) or math.isnan(window[1]) or window[0] >= window[1]:
+            raise click.BadParameter(
+                f"--from must be below --to, got {t_from} and {t_to}", param_hint="--from/--to"
+            )
     run = load_run_dir(run_dir)
     if as_text:
         click.echo(summary_text(run, HOW_TO_RECORD), nl=False)
         return
     target = out if out is not None else run_dir / "trace.html"
-    page = render_page(run, HOW_TO_RECORD)
+    page = render_page(run, HOW_TO_RECORD, window)
     try:
         atomic_write_text(target, page)
     except OSError as exc:

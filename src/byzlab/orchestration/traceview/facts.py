@@ -20,7 +20,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from byzlab.orchestration.traceview.messages import MessageTable
+import numpy as np
+
+from byzlab.orchestration.traceview.messages import NO_VALUE, MessageTable
 from byzlab.orchestration.traceview.rundir import RunDir
 
 __all__ = ["BoardFill", "NodeCounts", "board_fill", "message_counts", "node_counts"]
@@ -30,11 +32,13 @@ def message_counts(table: MessageTable) -> dict[str, Counter[str]]:
     """kind -> outcome -> deliveries, plus "sent" (the send rows of that kind)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     kinds, outcomes = table.columns["kind"], table.columns["outcome"]
-    kind_labels, outcome_labels = table.labels["kind"], table.labels["outcome"]
-    for (k, o), count in Counter(zip(kinds, outcomes, strict=True)).items():
-        counts[kind_labels[k]][outcome_labels[o]] = count
-    for kind, sent in table.sends_by_kind.items():
-        counts[kind]["sent"] = sent
+    width = max(len(table.labels["outcome"]), 1)
+    pairs, numbers = np.unique(kinds.astype(np.int64) * width + outcomes, return_counts=True)
+    for pair, count in zip(pairs.tolist(), numbers.tolist(), strict=True):
+        kind, outcome = divmod(pair, width)
+        counts[table.labels["kind"][kind]][table.labels["outcome"][outcome]] = count
+    for kind_name, sent in table.sends_by_kind.items():
+        counts[kind_name]["sent"] = sent
     return dict(sorted(counts.items()))
 
 
@@ -50,22 +54,30 @@ class NodeCounts:
 
 
 def node_counts(table: MessageTable, n: int) -> list[NodeCounts]:
-    nodes = [NodeCounts() for _ in range(n)]
     cols = table.columns
+    received = np.bincount(cols["dst"], minlength=n).tolist()
+    sent = np.bincount(cols["src"], minlength=n).tolist()
+    nodes = [NodeCounts(received=received[i], sent=sent[i]) for i in range(n)]
     outcome_labels, reason_labels = table.labels["outcome"], table.labels["reason"]
-    for src, dst, o, r in zip(
-        cols["src"], cols["dst"], cols["outcome"], cols["reason"], strict=True
+    refused = np.flatnonzero(
+        ~np.isin(
+            cols["outcome"], [outcome_labels.index(o) for o in ("accepted",) if o in outcome_labels]
+        )
+    )
+    for dst, o, r in zip(
+        cols["dst"][refused].tolist(),
+        cols["outcome"][refused].tolist(),
+        cols["reason"][refused].tolist(),
+        strict=True,
     ):
-        nodes[src].sent += 1
-        node = nodes[dst]
-        node.received += 1
         verdict = outcome_labels[o]
-        if verdict == "dropped":
-            node.dropped[reason_labels[r] or "unnamed"] += 1
-        elif verdict == "rejected":
-            node.rejected[reason_labels[r] or "unnamed"] += 1
-        else:
-            node.accepted += 1
+        reason = reason_labels[r] or "unnamed"
+        if verdict == "rejected":
+            nodes[dst].rejected[reason] += 1
+        else:  # dropped (or a verdict this byzlab does not name: not accepted either)
+            nodes[dst].dropped[reason] += 1
+    for node in nodes:
+        node.accepted = node.received - node.dropped.total() - node.rejected.total()
     return nodes
 
 
@@ -94,24 +106,32 @@ def board_fill(run: RunDir) -> BoardFill | None:
     honest = set(run.honest)
     f = int(table.meta["f"])
     cols = table.columns
-    ready = table.labels["kind"].index("READY") if "READY" in table.labels["kind"] else -1
-    accepted = table.labels["outcome"].index("accepted") if table.labels["outcome"] else -1
+    labels = table.labels
+    if "READY" not in labels["kind"] or "accepted" not in labels["outcome"]:
+        return None
+    picked = np.flatnonzero(
+        (cols["kind"] == labels["kind"].index("READY"))
+        & (cols["outcome"] == labels["outcome"].index("accepted"))
+        & np.isin(cols["dst"], sorted(honest))
+        & (cols["origin"] >= 0)
+        & (cols["rbc_seq"] >= 0)
+    )
     readies: Counter[tuple[int, int, int, int]] = Counter()
     # (p, q, l) -> (time p accepted the item, board, row, value); board -1 for a non-cell
     accepted_at: dict[tuple[int, int, int], tuple[float, int, int, int]] = {}
-    for i, kind in enumerate(cols["kind"]):
-        if kind != ready or cols["outcome"][i] != accepted:
+    readies_in_order = zip(
+        *(cols[name][picked].tolist() for name in ("dst", "origin", "rbc_seq", "payload")),
+        *(cols[name][picked].tolist() for name in ("time", "board", "row", "value")),
+        strict=True,
+    )
+    for p, q, seq, payload, at, board, row, value in readies_in_order:
+        if (p, q, seq) in accepted_at:
             continue
-        p, q, seq = cols["dst"][i], cols["origin"][i], cols["rbc_seq"][i]
-        if p not in honest or q < 0 or seq < 0 or (p, q, seq) in accepted_at:
-            continue
-        key = (p, q, seq, cols["payload"][i])
+        key = (p, q, seq, payload)
         readies[key] += 1
         if readies[key] == 2 * f + 1:
-            row = cols["row"][i]
-            board = cols["board"][i] if row >= 1 else -1
-            value = cols["value"][i]
-            accepted_at[(p, q, seq)] = (cols["time"][i], board, row, 0 if value is None else value)
+            cell = board if row >= 1 else -1
+            accepted_at[(p, q, seq)] = (at, cell, row, 0 if value == NO_VALUE else value)
     streams: dict[tuple[int, int], dict[int, tuple[float, int, int, int]]] = defaultdict(dict)
     for (p, q, seq), item in accepted_at.items():
         streams[(p, q)][seq] = item

@@ -25,14 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import numpy as np
 
 from byzlab import plugins
 from byzlab.errors import ConfigError, RunIOError
 from byzlab.network.messagelog import MESSAGES_FORMAT, METADATA_KEY, decode_payload, schema
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
+from byzlab.node.messages import Kind, RbcMsg
 from byzlab.node.protocol import DecodeError
 
-__all__ = ["FIELDS", "MessageTable", "read_messages"]
+__all__ = ["FIELDS", "NO_VALUE", "MessageTable", "read_messages"]
 
 # the delivery columns the viewer carries, in the file's names (payload becomes an index)
 FIELDS = (
@@ -57,16 +59,18 @@ FIELDS = (
 _STRINGS = ("kind", "outcome", "reason")  # dictionary-encoded in the page
 _DIGITS = 6  # times are kept to 1e-6 of their unit (delta or seconds)
 MAX_FIELD_TEXT = 200  # a decoded string longer than this is cut (a hostile payload)
+NO_VALUE = -128  # the value column's stand-in for "carries no value" (-1 is a value)
 
 
 @dataclass(frozen=True)
 class MessageTable:
-    """The delivery rows (``columns[name][i]`` is row i's value; string columns hold codes
-    into ``labels[name]``, ``payload`` codes into ``payloads``), the send rows' count per
-    kind, and the file's metadata."""
+    """The delivery rows as numpy columns (``columns[name][i]`` is row i's value; string
+    columns hold codes into ``labels[name]``, ``payload`` codes into ``payloads``, ``value``
+    holds `NO_VALUE` where the message carries none), the send rows' count per kind, and the
+    file's metadata."""
 
     meta: dict[str, Any]
-    columns: dict[str, list[Any]]
+    columns: dict[str, np.ndarray[Any, Any]]
     labels: dict[str, list[str]]
     payloads: list[dict[str, Any]]
     sends_by_kind: dict[str, int]
@@ -78,6 +82,18 @@ class MessageTable:
     @property
     def sends(self) -> int:
         return sum(self.sends_by_kind.values())
+
+    def rows_json(self, rows: np.ndarray[Any, Any]) -> tuple[dict[str, list[Any]], list[Any]]:
+        """The columns of `rows` as JSON-ready lists (a null value as None), with the payloads
+        they use renumbered from 0."""
+        out: dict[str, list[Any]] = {}
+        for name, column in self.columns.items():
+            if name != "payload":
+                out[name] = column[rows].tolist()
+        out["value"] = [None if v == NO_VALUE else v for v in out["value"]]
+        used, codes = np.unique(self.columns["payload"][rows], return_inverse=True)
+        out["payload"] = codes.tolist()
+        return out, [self.payloads[int(i)] for i in used]
 
 
 def _meta(raw: bytes | None, path: Path, n: int) -> dict[str, Any]:
@@ -104,7 +120,6 @@ def _meta(raw: bytes | None, path: Path, n: int) -> dict[str, Any]:
 
 def read_messages(path: Path, n: int) -> MessageTable:
     """Read and check ``path`` (a run of `n` nodes); one line naming it when it is unusable."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -134,21 +149,25 @@ def read_messages(path: Path, n: int) -> MessageTable:
         if len(ids) and (ids.min() < 0 or ids.max() >= n):
             bad = int(ids[(ids < 0) | (ids >= n)][0])
             raise ConfigError(f"{path}: a delivery's {name} {bad} is out of range for n = {n}")
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, np.ndarray[Any, Any]] = {}
     labels: dict[str, list[str]] = {}
     for name in FIELDS:
         array = delivered[name]
         if name in _STRINGS:
             encoded = pc.dictionary_encode(array.fill_null("")).combine_chunks()
             labels[name] = [str(x)[:MAX_FIELD_TEXT] for x in encoded.dictionary.to_pylist()]
-            columns[name] = encoded.indices.to_pylist()
+            columns[name] = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
         elif name in ("time", "sent"):
-            columns[name] = np.round(array.to_numpy(), _DIGITS).tolist()
+            columns[name] = np.round(array.to_numpy(), _DIGITS)
         elif name == "corrupt_src":
-            columns[name] = [int(bool(x)) for x in array.fill_null(False).to_pylist()]
+            columns[name] = array.fill_null(False).to_numpy(zero_copy_only=False).astype(np.int8)
         else:
-            columns[name] = array.to_pylist()
-    columns["payload"], payloads = _payloads(delivered["payload"].to_pylist(), meta, n)
+            fill = NO_VALUE if name == "value" else -1
+            columns[name] = array.fill_null(fill).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(delivered["payload"].fill_null(b"")).combine_chunks()
+    decoder = _decoder(meta["protocol"], n)
+    payloads = [decode_fields(raw or b"", decoder) for raw in encoded.dictionary.to_pylist()]
+    columns["payload"] = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     kinds = pc.value_counts(sends["kind"].fill_null("")).to_pylist()
     sends_by_kind = {str(k["values"])[:MAX_FIELD_TEXT]: int(k["counts"]) for k in kinds}
     return MessageTable(meta, columns, labels, payloads, dict(sorted(sends_by_kind.items())))
@@ -165,24 +184,6 @@ def _decoder(protocol: str, n: int) -> Callable[[object], Any] | None:
         return plugins.protocol(protocol).decoder(n)
     except Exception:  # a plugin that cannot be built without options: show the raw structure
         return None
-
-
-def _payloads(
-    raw: list[bytes | None], meta: dict[str, Any], n: int
-) -> tuple[list[int], list[dict[str, Any]]]:
-    """One index per row into a list of distinct decoded payloads."""
-    decoder = _decoder(meta["protocol"], n)
-    index: dict[bytes, int] = {}
-    decoded: list[dict[str, Any]] = []
-    codes: list[int] = []
-    for payload in raw:
-        key = payload or b""
-        code = index.get(key)
-        if code is None:
-            code = index[key] = len(decoded)
-            decoded.append(decode_fields(key, decoder))
-        codes.append(code)
-    return codes, decoded
 
 
 def decode_fields(payload: bytes, decoder: Callable[[object], Any] | None) -> dict[str, Any]:
@@ -202,6 +203,8 @@ def decode_fields(payload: bytes, decoder: Callable[[object], Any] | None) -> di
         return {"undecodable": str(msg.reason)[:MAX_FIELD_TEXT]}
     out: dict[str, Any] = {"message": type(msg).__name__}
     _flatten(msg, "", out)
+    if isinstance(msg, RbcMsg) and 0 <= msg.kind < len(Kind):
+        out["kind"] = Kind(msg.kind).name  # the wire's number, named
     return out
 
 

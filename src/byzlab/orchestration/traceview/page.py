@@ -20,14 +20,21 @@ import math
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 from byzlab.orchestration.traceview.facts import board_fill
+from byzlab.orchestration.traceview.messages import MessageTable
 from byzlab.orchestration.traceview.rundir import RunDir
 from byzlab.orchestration.traceview.text import headline
 
-__all__ = ["AGGREGATE_ABOVE", "page_data", "render_page"]
+__all__ = ["AGGREGATE_ABOVE", "EMBED_LIMIT", "page_data", "render_page"]
 
 # more deliveries than this in view are drawn aggregated (per time bucket and node pair)
 AGGREGATE_ABOVE = 2000
+# more deliveries than this are not embedded one by one (a page of 250,000 is about 17 MB):
+# the page gets them aggregated in Python instead, and --from/--to pick a window to embed
+EMBED_LIMIT = 250_000
+BUCKETS = 200  # time buckets of the Python-side aggregation, over the whole window
 
 
 def _asset(name: str) -> str:
@@ -48,8 +55,73 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-def page_data(run: RunDir, how_to_record: str) -> dict[str, Any]:
-    """Everything the script draws, as one JSON-ready object."""
+def _bundles(table: MessageTable, rows: np.ndarray[Any, Any], n: int) -> dict[str, Any]:
+    """`rows` aggregated per time bucket (of the send time) and node pair: each bundle's
+    count, mean arrival, and kind (-1 when it mixes kinds); the script draws them as it draws
+    its own bundles."""
+    cols = table.columns
+    sent, recv = cols["sent"][rows], cols["time"][rows]
+    t0 = float(sent.min()) if len(rows) else 0.0
+    width = max((float(recv.max()) - t0) / BUCKETS, 1e-9) if len(rows) else 1.0
+    bucket = np.minimum(((sent - t0) / width).astype(np.int64), BUCKETS - 1)
+    src, dst, kind = cols["src"][rows], cols["dst"][rows], cols["kind"][rows]
+    keys, inverse, counts = np.unique(
+        (bucket * n + src) * n + dst, return_inverse=True, return_counts=True
+    )
+    mean_recv = np.bincount(inverse, weights=recv) / counts
+    low = np.full(len(keys), np.iinfo(np.int32).max)
+    high = np.full(len(keys), -1)
+    np.minimum.at(low, inverse, kind)
+    np.maximum.at(high, inverse, kind)
+    pair, dst_of = np.divmod(keys, n)
+    bucket_of, src_of = np.divmod(pair, n)
+    return {
+        "t0": t0,
+        "width": width,
+        "bucket": bucket_of.tolist(),
+        "src": src_of.tolist(),
+        "dst": dst_of.tolist(),
+        "count": counts.tolist(),
+        "recv": np.round(mean_recv, 6).tolist(),
+        "kind": np.where(low == high, low, -1).tolist(),
+    }
+
+
+def _messages(
+    run: RunDir, table: MessageTable, window: tuple[float, float] | None, embed_limit: int
+) -> dict[str, Any]:
+    cols = table.columns
+    if window is None:
+        rows = np.arange(table.deliveries)
+    else:
+        rows = np.flatnonzero((cols["time"] >= window[0]) & (cols["sent"] <= window[1]))
+    out: dict[str, Any] = {
+        "count": len(rows),
+        "total": table.deliveries,
+        "sends": table.sends,
+        "sends_by_kind": table.sends_by_kind,
+        "labels": table.labels,
+        "window": window,
+        "embed_limit": embed_limit,
+        "columns": None,
+        "payloads": None,
+        "bundles": None,
+    }
+    if len(rows) <= embed_limit:
+        out["columns"], out["payloads"] = table.rows_json(rows)
+    else:
+        out["bundles"] = _bundles(table, rows, run.n)
+    return out
+
+
+def page_data(
+    run: RunDir,
+    how_to_record: str,
+    window: tuple[float, float] | None = None,
+    embed_limit: int = EMBED_LIMIT,
+) -> dict[str, Any]:
+    """Everything the script draws, as one JSON-ready object; `window` (from, to) keeps only
+    the deliveries that overlap it, and more than `embed_limit` of them are aggregated."""
     s = run.summary
     trace = run.trace
     nodes = [
@@ -88,14 +160,7 @@ def page_data(run: RunDir, how_to_record: str) -> dict[str, Any]:
         }
     table = run.messages
     if table is not None:
-        data["messages"] = {
-            "count": table.deliveries,
-            "sends": table.sends,
-            "sends_by_kind": table.sends_by_kind,
-            "columns": table.columns,
-            "labels": table.labels,
-            "payloads": table.payloads,
-        }
+        data["messages"] = _messages(run, table, window, embed_limit)
         fill = board_fill(run)
         data["boards"] = fill.to_json() if fill is not None else None
     return data
@@ -126,7 +191,9 @@ its send to its receipt, coloured by kind. Wheel: zoom in time; drag: pan; doubl
 whole run. Click an arrow for the message's fields.</p>
 <div id="diagram-controls" class="controls"></div>
 <p><span id="diagram-count"></span> <span id="aggregated" class="aggregated" hidden></span></p>
-<div class="svgbox"><svg id="diagram" width="1100" height="300"></svg></div>
+<div class="svgbox">
+<canvas id="bundles"></canvas><svg id="diagram" width="1100" height="300"></svg>
+</div>
 <div class="legend" id="legend"></div>
 <div id="details"></div>
 
@@ -163,12 +230,17 @@ weighted coin the two terms it summed: bias (the odd board's cells in its view) 
 """
 
 
-def render_page(run: RunDir, how_to_record: str) -> str:
-    """The viewer page of `run`."""
+def render_page(
+    run: RunDir,
+    how_to_record: str,
+    window: tuple[float, float] | None = None,
+    embed_limit: int = EMBED_LIMIT,
+) -> str:
+    """The viewer page of `run` (of the deliveries that overlap `window`, if given)."""
     return _SKELETON.format(
         title=html.escape(run.summary.run_id or run.path.name),
         headline=html.escape(headline(run)),
         css=_asset("viewer.css"),
         js=_asset("viewer.js"),
-        data=_script_json(page_data(run, how_to_record)),
+        data=_script_json(page_data(run, how_to_record, window, embed_limit)),
     )

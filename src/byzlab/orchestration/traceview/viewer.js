@@ -10,7 +10,9 @@
   const N = DATA.n;
   const UNIT = DATA.time_unit;
   const M = DATA.messages;
-  const C = M ? M.columns : null;
+  const C = M ? M.columns : null; // null when the page holds its deliveries pre-aggregated
+  const PRE = M ? M.bundles : null; // ... aggregated in Python: per time bucket and node pair
+  const CANVAS = document.getElementById("bundles");
   const COLOURS = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
     "#17becf", "#bcbd22", "#7f7f7f", "#aec7e8"];
   const CORRUPTED = DATA.nodes.map((n) => n.role === "corrupted");
@@ -114,10 +116,15 @@
       SVG.setAttribute("data-arrows", "0");
       return;
     }
-    let tmax = 0;
-    for (let i = 0; i < M.count; i++) if (C.time[i] > tmax) tmax = C.time[i];
-    if (DATA.trace && DATA.trace.end_time > tmax) tmax = DATA.trace.end_time;
-    diagram.full = [0, tmax > 0 ? tmax : 1];
+    let tmin = 0, tmax = 0;
+    if (C) {
+      for (let i = 0; i < M.count; i++) if (C.time[i] > tmax) tmax = C.time[i];
+    } else {
+      PRE.recv.forEach((t) => { if (t > tmax) tmax = t; });
+    }
+    if (DATA.trace && DATA.trace.end_time > tmax && !M.window) tmax = DATA.trace.end_time;
+    if (M.window) [tmin, tmax] = M.window;
+    diagram.full = [tmin, tmax > tmin ? tmax : tmin + 1];
     diagram.view = diagram.full.slice();
     diagram.row = Math.max(9, Math.min(34, Math.floor(640 / N)));
     diagram.height = diagram.top + diagram.row * N + 10;
@@ -125,6 +132,8 @@
     diagram.width = Math.max(700, Math.min(1600, (box.clientWidth || 1100) - 2));
     SVG.setAttribute("width", diagram.width);
     SVG.setAttribute("height", diagram.height);
+    CANVAS.width = diagram.width;
+    CANVAS.height = diagram.height;
     diagram.nodeOn = new Array(N).fill(true);
     diagram.kindOn = M.labels.kind.map(() => true);
     diagram.outcomeOn = M.labels.outcome.map(() => true);
@@ -148,6 +157,7 @@
     });
     controls.appendChild(kinds);
     const outcomes = fieldset("verdict");
+    if (!C) outcomes.hidden = true; // pre-aggregated bundles carry no verdict
     M.labels.outcome.forEach((o, j) => {
       outcomes.appendChild(checkbox("outcome-" + j, o || "(none)", true, (e) => {
         diagram.outcomeOn[j] = e.target.checked;
@@ -156,8 +166,9 @@
     });
     controls.appendChild(outcomes);
 
-    const iterations = Array.from(new Set(C.iteration)).sort((a, b) => a - b);
+    const iterations = C ? Array.from(new Set(C.iteration)).sort((a, b) => a - b) : [];
     const its = fieldset("iteration");
+    if (!C) its.hidden = true;
     its.appendChild(select("iteration", [["all", "all"]].concat(
       iterations.map((t) => [String(t), t < 0 ? "none" : String(t)])), (e) => {
       diagram.iteration = e.target.value === "all" ? null : Number(e.target.value);
@@ -166,6 +177,7 @@
     controls.appendChild(its);
 
     const rbc = fieldset("RBC instance (origin, seq)");
+    if (!C) rbc.hidden = true;
     const origins = [["all", "all"]];
     for (let i = 0; i < N; i++) origins.push([String(i), String(i)]);
     rbc.appendChild(select("origin", origins, (e) => {
@@ -218,7 +230,7 @@
       diagram.view = [lo - pad, hi + pad];
       redraw();
     });
-    span.appendChild(fit);
+    if (C) span.appendChild(fit);
     controls.appendChild(span);
 
     const legend = document.getElementById("legend");
@@ -317,22 +329,32 @@
     });
     SVG.appendChild(lines);
 
-    const shown = inView();
-    const aggregate = shown.length > DATA.aggregate_above;
     const group = sv("g", { id: "arrows" });
     const banner = document.getElementById("aggregated");
-    if (aggregate) drawBundles(shown, group, banner);
-    else {
-      banner.hidden = true;
-      for (const i of shown) group.appendChild(arrow(i));
+    CANVAS.getContext("2d").clearRect(0, 0, CANVAS.width, CANVAS.height);
+    let count = 0, aggregate = true;
+    if (!C) {
+      count = drawPreBundles(banner);
+      d.drawn = [];
+    } else {
+      const shown = inView();
+      count = shown.length;
+      aggregate = count > DATA.aggregate_above;
+      if (aggregate) drawBundles(shown, banner);
+      else {
+        banner.hidden = true;
+        for (const i of shown) group.appendChild(arrow(i));
+      }
+      d.drawn = aggregate ? [] : shown;
     }
-    d.drawn = aggregate ? [] : shown;
     SVG.appendChild(group);
-    SVG.setAttribute("data-in-view", String(shown.length));
-    SVG.setAttribute("data-arrows", aggregate ? "0" : String(shown.length));
+    SVG.setAttribute("data-in-view", String(count));
+    SVG.setAttribute("data-arrows", aggregate ? "0" : String(count));
     SVG.setAttribute("data-aggregated", aggregate ? "1" : "0");
-    document.getElementById("diagram-count").textContent = shown.length.toLocaleString("en") +
-      " of " + M.count.toLocaleString("en") + " deliveries in view (" +
+    const of = M.window ? " (the window " + fmt(M.window[0]) + " to " + fmt(M.window[1]) +
+      " of the run's " + M.total.toLocaleString("en") + ")" : "";
+    document.getElementById("diagram-count").textContent = count.toLocaleString("en") +
+      " of " + M.count.toLocaleString("en") + " deliveries" + of + " in view (" +
       M.sends.toLocaleString("en") + " transmissions in the run), " + fmt(t0) + " to " +
       fmt(t1) + " " + UNIT + ".";
     for (const [id, t] of [["t-from", t0], ["t-to", t1]]) {
@@ -360,7 +382,27 @@
     return p;
   }
 
-  function drawBundles(shown, group, banner) {
+  // Bundles are drawn on a canvas under the SVG: at n = 64 there may be hundreds of
+  // thousands, too many for SVG elements.
+  function paintBundles(bundles) {
+    const d = diagram;
+    const ctx = CANVAS.getContext("2d");
+    let most = 1;
+    for (const e of bundles) if (e.count > most) most = e.count;
+    ctx.lineWidth = 1.2;
+    for (const e of bundles) {
+      ctx.globalAlpha = 0.08 + 0.92 * Math.log1p(e.count) / Math.log1p(most);
+      ctx.strokeStyle = e.kind < 0 ? "#333" : COLOURS[e.kind % COLOURS.length];
+      ctx.beginPath();
+      ctx.moveTo(x(e.sent), y(e.src));
+      ctx.lineTo(x(e.recv), y(e.dst));
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+    ctx.clearRect(0, 0, d.left - 2, CANVAS.height); // keep the node labels legible
+  }
+
+  function drawBundles(shown, banner) {
     // per time bucket (by send time) and node pair: one line, its opacity the count
     const d = diagram;
     const buckets = Math.max(8, Math.floor((d.width - d.left - d.right) / 8));
@@ -372,30 +414,52 @@
       const key = (b * N + C.src[i]) * N + C.dst[i];
       let e = bundles.get(key);
       if (!e) {
-        e = { b: b, src: C.src[i], dst: C.dst[i], count: 0, recv: 0, kind: C.kind[i], mixed: false };
+        e = { sent: t0 + (b + 0.5) * width, src: C.src[i], dst: C.dst[i], count: 0, recv: 0,
+          kind: C.kind[i] };
         bundles.set(key, e);
       }
       e.count += 1;
       e.recv += C.time[i];
-      if (e.kind !== C.kind[i]) e.mixed = true;
+      if (e.kind !== C.kind[i]) e.kind = -1;
     }
-    let most = 1;
-    bundles.forEach((e) => { if (e.count > most) most = e.count; });
-    bundles.forEach((e) => {
-      const xs = x(t0 + (e.b + 0.5) * width);
-      const xr = x(e.recv / e.count);
-      const alpha = 0.08 + 0.92 * Math.log1p(e.count) / Math.log1p(most);
-      const p = sv("path", { class: "bundle", d: "M" + xs + "," + y(e.src) + " L" + xr + "," + y(e.dst),
-        stroke: e.mixed ? "#333" : COLOURS[e.kind % COLOURS.length], "stroke-opacity": alpha.toFixed(3) });
-      p.appendChild(sv("title", {}, e.count + " deliveries " + e.src + " -> " + e.dst));
-      group.appendChild(p);
-    });
+    const list = Array.from(bundles.values());
+    list.forEach((e) => { e.recv /= e.count; });
+    paintBundles(list);
+    SVG.setAttribute("data-bundles", String(list.length));
     banner.hidden = false;
     banner.textContent = "Aggregated: " + shown.length.toLocaleString("en") +
       " deliveries in view (more than " + DATA.aggregate_above.toLocaleString("en") +
-      ") are drawn as " + bundles.size.toLocaleString("en") + " bundles, one per time bucket of " +
+      ") are drawn as " + list.length.toLocaleString("en") + " bundles, one per time bucket of " +
       fmt(width) + " " + UNIT + " and node pair, darker for more (black: mixed kinds). " +
       "Zoom in or filter to see single messages.";
+  }
+
+  function drawPreBundles(banner) {
+    // the page holds more deliveries than it embeds one by one: Python bundled them
+    const d = diagram;
+    const [t0, t1] = d.view;
+    const list = [];
+    let count = 0;
+    for (let j = 0; j < PRE.count.length; j++) {
+      const sent = PRE.t0 + (PRE.bucket[j] + 0.5) * PRE.width;
+      if (!d.nodeOn[PRE.src[j]] || !d.nodeOn[PRE.dst[j]]) continue;
+      const k = PRE.kind[j];
+      if (k >= 0 ? !d.kindOn[k] : !d.kindOn.some((on) => on)) continue;
+      if (PRE.recv[j] < t0 || sent - PRE.width / 2 > t1) continue;
+      count += PRE.count[j];
+      list.push({ sent: sent, src: PRE.src[j], dst: PRE.dst[j], count: PRE.count[j],
+        recv: PRE.recv[j], kind: k });
+    }
+    paintBundles(list);
+    SVG.setAttribute("data-bundles", String(list.length));
+    banner.hidden = false;
+    banner.textContent = "Aggregated: this page holds " + M.count.toLocaleString("en") +
+      " deliveries, more than it embeds one by one (" + M.embed_limit.toLocaleString("en") +
+      "), so they were bundled when it was written: " + PRE.count.length.toLocaleString("en") +
+      " bundles, one per time bucket of " + fmt(PRE.width) + " " + UNIT + " and node pair, " +
+      "darker for more (black: mixed kinds); node and kind filters apply. For single messages, " +
+      "write a page of a time window: byzlab trace RUN_DIR --from T1 --to T2.";
+    return count;
   }
 
   function showDetails(i) {
@@ -502,8 +566,10 @@
 
   function setupGrid() {
     const controls = document.getElementById("grid-controls");
-    if (!M) {
-      noData(document.getElementById("grid"), "No message trace.");
+    if (!C) {
+      noData(document.getElementById("grid"), M ? "The grid needs single messages: this page " +
+        "holds its deliveries aggregated (write a page of a time window with --from and --to)."
+        : "No message trace.");
       return;
     }
     const origins = [];
@@ -524,7 +590,7 @@
     grid.origin = origin;
     grid.seq = seq;
     const box = document.getElementById("grid");
-    if (!M) return;
+    if (!C) return;
     document.getElementById("grid-origin").value = String(origin);
     document.getElementById("grid-seq").value = String(seq);
     clear(box);
