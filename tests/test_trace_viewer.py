@@ -211,6 +211,30 @@ def test_a_window_keeps_the_deliveries_that_overlap_it(run_dir: Path, tmp_path: 
     assert result.exit_code == 2 and "--from must be below --to" in result.stderr
 
 
+def test_a_real_runs_trace_is_shown_in_seconds(tmp_path: Path) -> None:
+    """A local run (real processes over TCP) has messages.parquet in wall-clock seconds and no
+    trace.json: the summary and the page show what it has and say what it has not."""
+    scn = parse_scenario(
+        {
+            "run": {"n": 4, "f": 1, "seed": SEED, "inputs": "split", "messages": "on"},
+            "adversary": {"byzantine": [{"node": 3, "strategy": "equivocate"}]},
+        }
+    )
+    run = run_scenario(scn, "local", out_root=tmp_path).out_dir
+    rows = deliveries(run)
+    result = invoke(main, ["trace", run, "--summary"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert f"{rows.num_rows:,} delivered; time in s" in text, text
+    assert "no trace.json (only simulator runs have one)" in text
+    assert re.search(r"\(local, hpz, n = 4, f = 1, seed 3\): agreed on .*latency \S+ s ", text)
+    result = invoke(main, ["trace", run])
+    assert result.exit_code == 0, result.output
+    data = page_json(run / "trace.html")
+    assert data["time_unit"] == "s" and data["trace"] is None
+    assert data["messages"]["count"] == rows.num_rows
+
+
 # --------------------------------------------------------------------------- hostile run dirs
 
 

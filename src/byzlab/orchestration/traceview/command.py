@@ -84,6 +84,10 @@ def trace_command(
         atomic_write_text(target, page)
     except OSError as exc:
         raise RunIOError(f"{target}: cannot write the viewer ({exc.strerror or exc})") from exc
-    count = run.messages.deliveries if run.messages is not None else 0
-    note = f"{count:,} deliveries" if run.messages is not None else "no message trace"
+    if run.messages is None:
+        note = "no message trace"
+    elif window is None:
+        note = f"{run.messages.deliveries:,} deliveries"
+    else:
+        note = f"{len(run.messages.rows_in(window)):,} of {run.messages.deliveries:,} deliveries"
     click.echo(f"trace viewer: {target} ({note}, {len(page) / 1e6:.1f} MB)")

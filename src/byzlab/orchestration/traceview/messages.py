@@ -83,6 +83,14 @@ class MessageTable:
     def sends(self) -> int:
         return sum(self.sends_by_kind.values())
 
+    def rows_in(self, window: tuple[float, float] | None) -> np.ndarray[Any, Any]:
+        """The rows that overlap `window` (arrive at or after its start, were sent at or before
+        its end): all of them without one."""
+        if window is None:
+            return np.arange(self.deliveries)
+        cols = self.columns
+        return np.flatnonzero((cols["time"] >= window[0]) & (cols["sent"] <= window[1]))
+
     def rows_json(self, rows: np.ndarray[Any, Any]) -> tuple[dict[str, list[Any]], list[Any]]:
         """The columns of `rows` as JSON-ready lists (a null value as None), with the payloads
         they use renumbered from 0."""

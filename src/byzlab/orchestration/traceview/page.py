@@ -90,11 +90,7 @@ def _bundles(table: MessageTable, rows: np.ndarray[Any, Any], n: int) -> dict[st
 def _messages(
     run: RunDir, table: MessageTable, window: tuple[float, float] | None, embed_limit: int
 ) -> dict[str, Any]:
-    cols = table.columns
-    if window is None:
-        rows = np.arange(table.deliveries)
-    else:
-        rows = np.flatnonzero((cols["time"] >= window[0]) & (cols["sent"] <= window[1]))
+    rows = table.rows_in(window)
     out: dict[str, Any] = {
         "count": len(rows),
         "total": table.deliveries,

@@ -44,7 +44,10 @@ def headline(run: RunDir) -> str:
     s = run.summary
     f = run.trace.f if run.trace is not None else s.params.get("f", "?")
     outcome = f"agreed on {s.decision:+d}" if s.agreed and s.decision else "did not agree"
-    if s.latency_delta is not None:
+    if s.latency_s is not None:  # a real run: wall clock, and in units of its delta
+        latency = f"latency {s.latency_s:.4g} s"
+        latency += f" ({s.latency_delta:.2f} delta)" if s.latency_delta is not None else ""
+    elif s.latency_delta is not None:
         latency = f"latency {s.latency_delta:.2f} delta"
     else:
         latency = "no latency (no agreement)"
