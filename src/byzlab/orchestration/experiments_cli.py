@@ -403,7 +403,7 @@ def report_command(store_dir: Path, out: Path | None, run_id: str | None, group_
 
 
 @click.command("replay", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("run_id", metavar="RUN_ID")
+@click.argument("run_id", metavar="RUN_ID", required=False)
 @click.option(
     "--store",
     "store_dir",
@@ -413,18 +413,34 @@ def report_command(store_dir: Path, out: Path | None, run_id: str | None, group_
     type=click.Path(file_okay=False, path_type=Path),
     help="The result store holding the run (the --out of the sweep).",
 )
-def replay_command(run_id: str, store_dir: Path) -> None:
+@click.option(
+    "--schedule",
+    "schedule_file",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay a schedule file (byzlab search's best.schedule.json, docs/search.md) "
+    "instead of a recorded run.",
+)
+def replay_command(run_id: str | None, store_dir: Path, schedule_file: Path | None) -> None:
     """Re-run a recorded simulator run from its seed and scenario; check its trace hash.
 
-    RUN_ID is a run id (or a unique prefix) in the store, or a run's directory. Exit status
-    0 if the trace hash is reproduced, 1 if not (both hashes are printed).
+    RUN_ID is a run id (or a unique prefix) in the store, or a run's directory; or give
+    --schedule FILE. Exit status 0 if the trace hash is reproduced, 1 if not (both hashes
+    are printed).
 
     Example: byzlab replay sim-hpz-n7-f2-random-equivocate-s1 --store sweeps/small
     """
-    from byzlab.orchestration.replay import ReplayError, replay_run
+    from byzlab.orchestration.replay import ReplayError, replay_run, replay_schedule
 
+    if (run_id is None) == (schedule_file is None):
+        _fail("give either RUN_ID or --schedule FILE")
     try:
-        result = replay_run(run_id, store_dir)
+        if schedule_file is not None:
+            result = replay_schedule(schedule_file)
+        else:
+            assert run_id is not None
+            result = replay_run(run_id, store_dir)
     except ReplayError as exc:
         _fail(str(exc))
     if result.ok:

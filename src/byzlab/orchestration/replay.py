@@ -13,6 +13,11 @@ that was edited are both caught. A run that raised is replayed too, and must rai
 same error. It replays on the engine that ran it (``summary.json``'s ``engine``, python or
 native, docs/native.md) unless asked for another; both give the same hash.
 
+A run made under a schedule (an adversary search's, orchestration/schedules.py) has it beside
+its scenario as ``schedule.json`` and replays with it. ``replay_schedule`` replays a schedule
+file itself (``byzlab replay --schedule FILE``): its run must give the trace hash, and the
+violation if any, that the file records.
+
 Only simulator runs replay. A real run's trace hash identifies the recorded traffic of that
 run, which the operating system's scheduling makes unrepeatable (see results.py); asking to
 replay one is a ``ReplayError``, as is a run that cannot be found, and so is a run whose
@@ -27,12 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byzlab.errors import ReplayError
+from byzlab.adversary.schedule import Schedule
+from byzlab.errors import ConfigError, ReplayError
 from byzlab.orchestration.provenance import plugin_problems
 from byzlab.orchestration.scenario import RUN_ENGINES, ScenarioError, load_scenario
+from byzlab.orchestration.schedules import SCHEDULE_FILE, schedule_scheduler
 from byzlab.orchestration.store import RUNS, Store, StoreError
 
-__all__ = ["ReplayError", "ReplayResult", "locate_run", "replay_run"]
+__all__ = ["ReplayError", "ReplayResult", "locate_run", "replay_run", "replay_schedule"]
 
 
 @dataclass(frozen=True)
@@ -139,12 +146,21 @@ def replay_run(run: str, store_dir: Path = Path("."), *, engine: str | None = No
     if not recorded and recorded_error is None:
         raise ReplayError(f"run {run_id}: no recorded trace hash (store row or summary.json)")
     max_time = summary.get("max_time")
+    scheduler = None
+    if (run_dir / SCHEDULE_FILE).is_file():
+        try:
+            scheduler = schedule_scheduler(Schedule.read(run_dir / SCHEDULE_FILE), scn)
+        except ConfigError as exc:
+            raise ReplayError(f"run {run_id}: {exc}") from None
     engine = engine or summary.get("engine") or "python"
     if engine not in RUN_ENGINES:
         raise ReplayError(f"run {run_id}: engine {engine!r} is not one of {', '.join(RUN_ENGINES)}")
     try:
         rec = run_recorded(
-            scn, max_time=float(max_time) if max_time is not None else None, engine=engine
+            scn,
+            max_time=float(max_time) if max_time is not None else None,
+            engine=engine,
+            scheduler=scheduler,
         )
     except Exception as exc:
         return ReplayResult(
@@ -153,3 +169,34 @@ def replay_run(run: str, store_dir: Path = Path("."), *, engine: str | None = No
     return ReplayResult(
         run_id, scn.seed, recorded, rec.result.trace_hash, None, recorded_error, problems
     )
+
+
+def replay_schedule(path: Path) -> ReplayResult:
+    """Run the schedule in file `path` in the simulator, within the bounds it records, and
+    compare the trace hash and the agreement or validity violation with those it records."""
+    from byzlab.orchestration.search.evaluate import run_schedule
+
+    try:
+        schedule = Schedule.read(path)
+    except ConfigError as exc:
+        raise ReplayError(str(exc)) from None
+    if schedule.trace_hash is None:
+        raise ReplayError(f"{path}: no recorded trace hash (trace_hash is null)")
+    try:
+        _, result, raised = run_schedule(schedule)
+    except ScenarioError as exc:
+        raise ReplayError(str(exc)) from None
+    seed = int(schedule.scenario.get("run", {}).get("seed", 0))
+    recorded = {path.name: schedule.trace_hash}
+    expected = _raised_part(schedule.violation)
+    problems = [] if raised == expected else [f"violation: recorded {expected!r}, got {raised!r}"]
+    return ReplayResult(path.name, seed, recorded, result.trace_hash, problems=problems)
+
+
+def _raised_part(violation: str | None) -> str | None:
+    """The simulator's own message in a recorded agreement or validity violation (the
+    search's "kind: message"), which a replay must raise again; None for other kinds."""
+    if violation is None:
+        return None
+    kind, _, message = violation.partition(": ")
+    return message if kind in ("agreement", "validity") else None

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from byzlab import native
+from byzlab.adversary.assemble import SchedulerFactory
 from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.engine import Timeline, native_support, run_native_timeline
 from byzlab.invariants import check_invariant1, epoch_weights
@@ -118,6 +119,7 @@ def run_recorded(
     engine: str | None = None,
     messages: str | None = None,
     max_deliveries: int | None = None,
+    scheduler: SchedulerFactory | None = None,
 ) -> RecordedRun:
     """Run ``scn`` in the simulator and return its result and compact trace; ``timeout_s``
     is a wall-clock budget (none by default: a recorded run must replay). ``engine``
@@ -125,8 +127,9 @@ def run_recorded(
     Python, saying once why, when the native engine cannot run the scenario, and auto falls
     back quietly. ``messages`` (default: the scenario's ``[run] messages``) is auto, on or
     off: whether the run records its message trace (``RecordedRun.messages``).
-    ``max_deliveries`` replaces the simulator's delivery cap."""
-    sim = build_simulator(scn, max_time=max_time)
+    ``max_deliveries`` replaces the simulator's delivery cap, ``scheduler`` the scenario's
+    scheduler (a schedule over it, orchestration/schedules.py)."""
+    sim = build_simulator(scn, max_time=max_time, scheduler=scheduler)
     if timeout_s is not None:
         sim.timeout_s = timeout_s
     if max_deliveries is not None:

@@ -11,7 +11,9 @@ takeover and marked "corrupted" in ``nodes.csv``), and in addition the compact t
 (docs/messages.md), which ``summary.json`` names in ``message_trace``. The simulator is
 built by ``runtrace.run_recorded`` from the scenario exactly as ``byzlab sim --scenario``
 builds it, so a run here, its replay and ``byzlab sim --scenario
-results/<run-id>/scenario.toml`` have the same trace hash.
+results/<run-id>/scenario.toml`` have the same trace hash. A run under a schedule (an
+adversary search's, orchestration/schedules.py) also writes it as ``schedule.json``, which
+its replay reads.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from byzlab.adversary.schedule import Schedule
 from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.network.messagelog import FILE_NAME as MESSAGES_FILE
 from byzlab.network.messagelog import MessagesMeta
@@ -35,6 +38,7 @@ from byzlab.orchestration.results import (
     start_run_dir,
 )
 from byzlab.orchestration.scenario import Scenario
+from byzlab.orchestration.schedules import SCHEDULE_FILE, schedule_scheduler
 
 __all__ = ["SimRun"]
 
@@ -42,7 +46,7 @@ __all__ = ["SimRun"]
 class SimRun(Backend):
     """One simulator run; ``max_time`` (virtual), ``max_deliveries`` and ``timeout_s`` (wall
     clock) limit it; ``messages`` (auto, on, off) overrides the scenario's ``[run] messages``
-    and ``engine`` its ``[run] engine``."""
+    and ``engine`` its ``[run] engine``; ``schedule`` (over this scenario) chooses the delays."""
 
     name = "sim"
 
@@ -57,6 +61,7 @@ class SimRun(Backend):
         max_deliveries: int | None = None,
         messages: str | None = None,
         engine: str | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         super().__init__(scenario, out_root=out_root, run_id=run_id)
         self.max_time = max_time
@@ -64,11 +69,14 @@ class SimRun(Backend):
         self.max_deliveries = max_deliveries
         self.messages = messages
         self.engine = engine
+        self.schedule = schedule
         self.record: runtrace.RecordedRun | None = None
 
     def start(self, on_status: StatusHook | None = None) -> None:
         start_run_dir(self.out_dir, self.run_id, self.name)
         atomic_write_text(self.out_dir / "scenario.toml", self.scenario.to_toml())
+        if self.schedule is not None:
+            self.schedule.write(self.out_dir / SCHEDULE_FILE)
 
     def wait(self, *, timeout: float | None = None, on_status: StatusHook | None = None) -> str:
         budget = timeout if timeout is not None else self.timeout_s
@@ -80,6 +88,9 @@ class SimRun(Backend):
             engine=self.engine,
             messages=self.messages,
             max_deliveries=self.max_deliveries,
+            scheduler=None
+            if self.schedule is None
+            else schedule_scheduler(self.schedule, self.scenario),
         )
         return "finished"
 

@@ -90,8 +90,11 @@ def resolve_inputs(scn: Scenario) -> list[int]:
     return list(inputs)
 
 
-def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
-    """A ``Simulator`` for this scenario (delta = 1 virtual unit)."""
+def build_simulator(
+    scn: Scenario, *, max_time: float | None = None, scheduler: SchedulerFactory | None = None
+) -> Any:
+    """A ``Simulator`` for this scenario (delta = 1 virtual unit); ``scheduler`` replaces the
+    scenario's (a search's schedule over it, byzlab.adversary.schedule)."""
     from byzlab.adversary.assemble import assemble_simulator
 
     _one_instance(scn)
@@ -100,7 +103,8 @@ def build_simulator(scn: Scenario, *, max_time: float | None = None) -> Any:
         protocol=scn.build_protocol(),
         inputs=resolve_inputs(scn),
         seed=scn.seed,
-        scheduler=scheduler_factory(scn.adversary.scheduler, scn.adversary.scheduler_options),
+        scheduler=scheduler
+        or scheduler_factory(scn.adversary.scheduler, scn.adversary.scheduler_options),
         byzantine={
             b.node: strategy_factory(b.strategy, b.options) for b in scn.adversary.byzantine
         },
