@@ -1,7 +1,7 @@
-"""The facts of one run that both the viewer's page and ``byzlab trace --summary`` show:
-message counts per kind and verdict, per node deliveries and refusals with their reasons, the
-coins (outcome, bias and Sigma per node), the weights per epoch, decisions and times, and the
-blackboards as each node came to hold them.
+"""What the viewer derives from the message trace: message counts per kind and verdict, per
+node deliveries and refusals with their reasons (both for the page and ``--summary``), and the
+blackboards as each honest node came to hold them (for the page). The coins, weights and
+decisions need no deriving: ``trace.json`` holds them (rundir.py reads it).
 
 When a node holds a cell
 ------------------------
