@@ -18,8 +18,9 @@ How to call it::
   generator, consumed lazily: at most ``ex.window`` tasks are in flight, and the next item is
   taken only after a result was handed back, so a search may choose what to evaluate next
   from what it has seen.
-* ``done.error`` is one line, ``"<ExceptionType>: <message>"``; a task whose worker died
-  (killed, out of memory) ends as ``KilledWorker`` rather than hanging. On a LocalCluster a
+* ``done.error`` is one line, ``"<ExceptionType>: <message>"``, and ``done.exception`` what
+  the task raised (None when its worker died: a task whose worker died, killed or out of
+  memory, ends as ``KilledWorker`` rather than hanging). On a LocalCluster a
   task is tried on at most two workers (``allowed-failures`` = 1): the second chance is for a
   task that merely shared a worker with the one that killed it.
 * On ``KeyboardInterrupt`` (or any exception, or a consumer that stops iterating) the tasks
@@ -27,6 +28,9 @@ How to call it::
   LocalCluster, its nannies and worker processes, so Ctrl-C leaves no process behind. The
   workers of a cluster given by address are not ours: they stay, and a task already running
   there runs to its end, its result dropped.
+
+``cluster_option`` is the ``--cluster tcp://HOST:PORT`` option of every command that runs many
+simulations (``byzlab sweep``, ``byzlab matrix``, ``byzlab search``), checked up front.
 
 Which executor (``cluster_executor``):
 
@@ -62,6 +66,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
 
+import click
+
 import byzlab
 from byzlab import __version__
 from byzlab.errors import ClusterUnavailable
@@ -74,6 +80,7 @@ __all__ = [
     "TaskError",
     "check_address",
     "cluster_executor",
+    "cluster_option",
     "code_identity",
 ]
 
@@ -97,6 +104,9 @@ class Finished(Generic[T, R]):
     item: T
     value: R | None
     error: str | None = None
+    # what the task raised, when it raised (not when its worker died): callers that stop on
+    # some kinds of failure look at its type
+    exception: BaseException | None = None
 
     def unwrap(self) -> R:
         """The value; ``TaskError`` when the task failed."""
@@ -114,6 +124,8 @@ class Executor(Protocol):
     @property
     def window(self) -> int: ...
 
+    def describe(self) -> str: ...
+
     def map_unordered(
         self, fn: Callable[[T], R], items: Iterable[T]
     ) -> Iterator[Finished[T, R]]: ...
@@ -130,12 +142,15 @@ class InProcessExecutor:
     workers = 1
     window = 1
 
+    def describe(self) -> str:
+        return "this process"
+
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Finished[T, R]]:
         for item in items:
             try:
                 value = fn(item)
             except Exception as exc:  # data for the caller; KeyboardInterrupt propagates
-                yield Finished(item, None, _one_line(exc))
+                yield Finished(item, None, _one_line(exc), exc)
             else:
                 yield Finished(item, value)
 
@@ -143,8 +158,9 @@ class InProcessExecutor:
 class ClusterExecutor:
     """Tasks on the workers of a ``distributed.Client``, handed back as they finish."""
 
-    def __init__(self, client: Any, window: int | None = None) -> None:
+    def __init__(self, client: Any, where: str, window: int | None = None) -> None:
         self.client = client
+        self.where = where
         threads = int(sum(client.nthreads().values()))
         self._workers = max(1, threads)
         # enough queued per thread that no worker idles while the parent records a result,
@@ -158,6 +174,9 @@ class ClusterExecutor:
     @property
     def window(self) -> int:
         return self._window
+
+    def describe(self) -> str:
+        return f"{self.where} ({self._workers} worker threads)"
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Finished[T, R]]:
         source = iter(items)
@@ -182,9 +201,12 @@ class ClusterExecutor:
                 item = pending.pop(future)
                 if future.status == "finished":
                     done: Finished[T, R] = Finished(item, future.result())
-                else:  # "error" (it raised, or KilledWorker) or "cancelled" by someone else
-                    exc = future.exception() if future.status == "error" else None
-                    done = Finished(item, None, _one_line(exc) if exc else "cancelled")
+                elif future.status == "error":  # it raised, or its workers died (KilledWorker)
+                    exc = future.exception()
+                    killed = isinstance(exc, _distributed().KilledWorker)
+                    done = Finished(item, None, _one_line(exc), None if killed else exc)
+                else:  # "cancelled", by someone else's client on a shared cluster
+                    done = Finished(item, None, "CancelledError: cancelled on the cluster")
                 future.release()
                 yield done
                 top_up()
@@ -225,6 +247,27 @@ def check_address(address: str) -> str:
     return address.strip()
 
 
+def _address_param(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_address(value)
+    except ClusterUnavailable as exc:
+        raise click.BadParameter(str(exc).removeprefix("--cluster: ")) from None
+
+
+cluster_option = click.option(
+    "--cluster",
+    "cluster",
+    metavar="tcp://HOST:PORT",
+    default=None,
+    callback=_address_param,
+    help="Run the simulator runs on this running Dask scheduler's workers (started with "
+    "`dask scheduler` and `dask worker ADDRESS` from byzlab's venv) instead of a "
+    "LocalCluster of --jobs workers on this machine.",
+)
+
+
 def _check_workers(client: Any, address: str) -> None:
     try:
         client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
@@ -255,7 +298,7 @@ def _remote(address: str, window: int | None) -> Iterator[ClusterExecutor]:
         ) from None
     try:
         _check_workers(client, address)
-        yield ClusterExecutor(client, window)
+        yield ClusterExecutor(client, f"the Dask cluster at {address}", window)
     finally:
         client.close()
 
@@ -280,14 +323,16 @@ def _local(workers: int, window: int | None) -> Iterator[ClusterExecutor]:
             processes=True,
             host="127.0.0.1",
             scheduler_port=0,
-            dashboard_address=None,  # nothing to view it with, and a fixed port may clash
+            dashboard_address=None,  # nothing to view it with, and a fixed port may clash;
+            # the scheduler serves its health and metrics routes anyway, by default on 8787
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.WARNING,
             preload=[__name__],  # dask_setup above
         )
     try:
         client = distributed.Client(cluster, set_as_default=False)
         try:
-            yield ClusterExecutor(client, window)
+            yield ClusterExecutor(client, f"a LocalCluster of {workers} workers", window)
         finally:
             client.close()
     finally:

@@ -22,6 +22,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from byzlab.orchestration.cluster import cluster_option
 from byzlab.orchestration.dispatch import BACKENDS
 
 __all__ = ["replay_command", "report_command", "results_command", "sweep_command"]
@@ -104,6 +105,7 @@ def _cell(value: object) -> str:
     help="Worker processes for simulator runs (default: every core). Real "
     "backends run one at a time.",
 )
+@cluster_option
 @click.option(
     "--backend",
     type=click.Choice(BACKENDS),
@@ -129,6 +131,7 @@ def sweep_command(
     sweep_file: Path,
     out_dir: Path,
     jobs: int | None,
+    cluster: str | None,
     backend: str,
     max_time: float | None,
     max_runs: int | None,
@@ -142,9 +145,12 @@ def sweep_command(
 
     Example: byzlab sweep examples/sweep-small.toml --out sweeps/small --jobs 4
     """
+    from byzlab.errors import ClusterUnavailable
     from byzlab.orchestration.store import StoreError
     from byzlab.orchestration.sweep import SweepError, load_sweep, run_sweep
 
+    if cluster is not None and backend != "sim":
+        _fail(f"--cluster runs simulator runs only; --backend {backend} runs one at a time here")
     try:
         sweep = load_sweep(sweep_file)
     except SweepError as exc:
@@ -157,12 +163,13 @@ def sweep_command(
                 out_dir,
                 backend=backend,
                 jobs=jobs,
+                cluster=cluster,
                 max_time=max_time,
                 max_runs=max_runs,
                 show_progress=True,
                 console=console,
             )
-    except StoreError as exc:
+    except (StoreError, ClusterUnavailable) as exc:
         _fail(str(exc))
     rows = outcome.completed
     agreed = sum(1 for r in rows if r.get("agreed"))

@@ -1,6 +1,6 @@
 """The attack matrix: every strategy x scheduler x protocol over many seeds, in the simulator.
 
-Each cell runs `seeds` independent simulations (in parallel across cores; each run is
+Each cell runs `seeds` independent simulations (on Dask workers, cluster.py; each run is
 deterministic from its seed) with f corrupted nodes of the strategy and reports the
 agreement rate, the median and p95 latency in units of delta (nearest rank, over the runs
 that agreed), the epochs used (median and maximum), how often blacklisting drove every
@@ -17,13 +17,13 @@ scheduler heatmaps of agreement rate and median latency.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import math
 import os
 import statistics
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,11 @@ from rich.table import Table
 from byzlab import __version__, plugins
 from byzlab.adversary.schedulers import SCHEDULERS
 from byzlab.adversary.strategies import STRATEGIES
+from byzlab.errors import ClusterUnavailable
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.params import Params, ParamsError
 from byzlab.node.protocol import fault_refusal
+from byzlab.orchestration.cluster import TaskError, cluster_executor, cluster_option
 from byzlab.orchestration.inputs_option import inputs_option
 from byzlab.orchestration.overrides import parse_param_overrides
 from byzlab.orchestration.scenario import ParamsSection
@@ -120,6 +122,19 @@ def run_one(
         blacklisted_all=all(last[i] == 0.0 for i in bad),
         honest_weight_lost=sum(1.0 - last[i] for i in range(n) if i not in bad),
     )
+
+
+def run_cell(
+    cell: tuple[str, str, str, int],
+    *,
+    n: int,
+    f: int,
+    inputs: str,
+    max_time: float,
+    overrides: dict[str, Any],
+) -> RunOutcome:
+    """``run_one`` of one (strategy, scheduler, protocol, seed) of the grid: a cluster task."""
+    return run_one(*cell, n, f, inputs, max_time, overrides)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -251,6 +266,7 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
 )
 @inputs_option
 @click.option("--jobs", type=int, default=0, help="Worker processes (default: all cores).")
+@cluster_option
 @click.option(
     "--max-time",
     type=float,
@@ -291,6 +307,7 @@ def matrix_command(
     protocols: str,
     inputs: str,
     jobs: int,
+    cluster: str | None,
     max_time: float,
     params_kv: tuple[str, ...],
     out: Path,
@@ -331,24 +348,26 @@ def matrix_command(
         and SCHEDULERS[cell[1]].applies_to(fits[cell[2]]) is None
     ]
     outcomes: list[RunOutcome] = []
-    workers = jobs or os.cpu_count() or 1
-    with (
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        ) as progress,
-        ProcessPoolExecutor(max_workers=workers) as pool,
-    ):
-        task = progress.add_task(f"attack matrix n={n} f={f_value}", total=len(grid))
-        futures = [
-            pool.submit(run_one, s, sch, p, seed, n, f_value, inputs, max_time, overrides)
-            for s, sch, p, seed in grid
-        ]
-        for future in as_completed(futures):
-            outcomes.append(future.result())
-            progress.advance(task)
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(grid)))
+    try:
+        with (
+            cluster_executor(cluster, workers) as executor,
+            Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            ) as progress,
+        ):
+            task = progress.add_task(f"attack matrix n={n} f={f_value}", total=len(grid))
+            run = functools.partial(
+                run_cell, n=n, f=f_value, inputs=inputs, max_time=max_time, overrides=overrides
+            )
+            for done in executor.map_unordered(run, grid):
+                outcomes.append(done.unwrap())  # a run that raised is a bug: stop and say so
+                progress.advance(task)
+    except (ClusterUnavailable, TaskError) as exc:
+        raise click.ClickException(str(exc)) from None
     params_json = json.dumps(params.to_dict(), sort_keys=True)
     rows = summarize(outcomes, params_json)
     write_csv(rows, out)

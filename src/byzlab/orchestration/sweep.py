@@ -46,14 +46,19 @@ time limit. A rerun of the same file computes the same ids, finds their rows in 
 grows only runs what is new. The store's journal is the only record of "done": per-run
 files are written first, each atomically, and the row is appended last and fsync'ed.
 
-Simulator runs are independent and deterministic given their scenario, so they go to a
-``ProcessPoolExecutor`` (spawned workers: no fork of a threaded parent) and may finish in any
-order; each worker writes its run's files and returns the row, and only the parent appends
-rows. Workers ignore SIGINT: on Ctrl-C the parent cancels what has not started, terminates
-its workers and leaves every finished row in place. Real backends (``local``, ``docker``) run
-in turn, because each one already uses the machine's cores and its timing is what it
-measures. Every backend runs a point through the one dispatch (``dispatch.run_scenario``) and
-writes its results layout (``backend.RESULT_FILES``) in the store's run directory.
+Simulator runs are independent and deterministic given their scenario, so they go to the
+cluster executor (cluster.py): a Dask ``LocalCluster`` of ``jobs`` worker processes (default
+every core), a running Dask cluster given by ``cluster`` (``tcp://HOST:PORT``), or this process
+alone for ``jobs`` = 1. They may finish in any order; each worker writes its run's files and
+returns the row, and only the parent appends rows, so the trace hash of a run id is the same
+whichever worker ran it. A run whose worker died (killed, out of memory) is recorded in
+``failed``, not waited for. On Ctrl-C the parent cancels what has not finished, closes the
+cluster (a LocalCluster's workers with it) and leaves every finished row in place. Real
+backends (``local``, ``docker``) run in turn in this process, because each one already uses
+the machine's cores and its timing is what it measures; an error other than ``RunFailed``
+there (no Docker engine, say) stops the sweep. Every backend runs a point through the one
+dispatch (``dispatch.run_scenario``) and writes its results layout (``backend.RESULT_FILES``)
+in the store's run directory.
 
 Every run records its full resolved scenario (``scenario.toml`` and the ``scenario``
 column), its seed, the swept values (``point``), the byzlab version and the git commit.
@@ -66,15 +71,11 @@ import difflib
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
 import shutil
-import signal
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +86,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from byzlab import __version__
 from byzlab.atomicio import atomic_write_json, atomic_write_text
 from byzlab.errors import RunFailed, SweepError
+from byzlab.orchestration.cluster import Executor, cluster_executor
 from byzlab.orchestration.dispatch import BACKENDS, run_scenario
 from byzlab.orchestration.results import git_commit, mark_complete
 from byzlab.orchestration.scenario import (
@@ -536,9 +538,15 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     """Run one point on its backend (``dispatch.run_scenario``), add the sweep's keys to its
     summary.json, and return its row. A simulator run that raises is data, not a failure (it
     is deterministic): its exception becomes the row's ``error`` and its summary.json says
-    so. On a real backend ``RunFailed`` (a process that could not start) propagates."""
+    so. ``RunFailed`` propagates: on a real backend a process that could not start, anywhere a
+    store this worker cannot see."""
     scn = parse_scenario(tomllib.loads(task.scenario_toml))
     run_dir = Path(task.run_dir)
+    if not run_dir.parent.parent.is_dir():  # the store, which the parent has created
+        raise RunFailed(
+            f"the result store {run_dir.parent.parent} is not on this worker's filesystem; "
+            "workers on other machines need it shared at the same path"
+        )
     if run_dir.exists():  # what an unfinished attempt left: no row means the run was not done
         shutil.rmtree(run_dir)
     extra = {"byzlab_version": __version__, "point": json.loads(task.point)}
@@ -627,23 +635,13 @@ class SweepOutcome:
 RowHook = Callable[[dict[str, Any]], None]
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    # The executor has no public way to stop running work; its worker processes are ours.
-    for proc in list(getattr(pool, "_processes", {}).values()):
-        if proc.is_alive():
-            proc.terminate()
-
-
 def run_sweep(
     sweep: Sweep,
     out: Path,
     *,
     backend: str = "sim",
     jobs: int | None = None,
+    cluster: str | None = None,
     max_time: float | None = None,
     max_runs: int | None = None,
     on_row: RowHook | None = None,
@@ -652,11 +650,15 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every point of ``sweep`` not yet in the store at ``out`` (see the module docs).
 
-    ``max_runs`` stops after that many new runs; ``on_row`` sees each row once it is durable
+    ``jobs`` worker processes of a LocalCluster (default every core), or ``cluster``, the
+    address of a running Dask scheduler, run simulator runs; ``max_runs`` stops after that
+    many new runs; ``on_row`` sees each row once it is durable
     (a hook for progress and for tests that simulate a crash by raising from it).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if cluster is not None and backend != "sim":
+        raise ValueError(f"a cluster runs simulator runs only, not backend {backend!r}")
     store = Store(out)
     with store.locked():
         commit = git_commit()
@@ -684,7 +686,7 @@ def run_sweep(
                     backend,
                     point.scenario.to_toml(),
                     point.point_json(),
-                    str(store.run_dir(run_id)),
+                    str(store.run_dir(run_id).absolute()),  # a worker's cwd may differ
                     max_time,
                     commit,
                 )
@@ -692,13 +694,15 @@ def run_sweep(
         outcome = SweepOutcome(store, total=len(seen), skipped=len(seen) - len(tasks))
         if max_runs is not None:
             tasks = tasks[: max(0, max_runs)]
-        progress = _Progress(outcome, len(tasks), show_progress, console)
+        # one run, or real runs, in this process: a cluster would only add its start-up
+        workers = 1
+        if backend == "sim" and len(tasks) > 1:
+            workers = min(jobs or os.cpu_count() or 1, len(tasks))
         try:
-            with progress:
-                if backend == "sim" and (jobs or os.cpu_count() or 1) > 1 and len(tasks) > 1:
-                    _run_pool(tasks, jobs or os.cpu_count() or 1, store, outcome, on_row, progress)
-                else:
-                    _run_serial(tasks, store, outcome, on_row, progress)
+            with cluster_executor(cluster, workers) as executor:
+                progress = _Progress(outcome, len(tasks), show_progress, console, executor)
+                with progress:
+                    _run_tasks(tasks, executor, store, outcome, on_row, progress)
         except KeyboardInterrupt:
             outcome.interrupted = True
         finally:
@@ -721,75 +725,33 @@ def _record(
         on_row(typed)
 
 
-def _run_serial(
+def _run_tasks(
     tasks: Sequence[RunTask],
+    executor: Executor,
     store: Store,
     outcome: SweepOutcome,
     on_row: RowHook | None,
     progress: _Progress,
 ) -> None:
-    for task in tasks:
-        try:
-            row = execute_task(task)
-        except RunFailed as exc:
-            outcome.failed.append((task.run_id, str(exc)))
-            progress.advance(None)
+    for done in executor.map_unordered(execute_task, tasks):
+        if done.error is None:
+            _record(done.unwrap(), store, outcome, on_row, progress)
             continue
-        _record(row, store, outcome, on_row, progress)
-
-
-def _run_pool(
-    tasks: Sequence[RunTask],
-    jobs: int,
-    store: Store,
-    outcome: SweepOutcome,
-    on_row: RowHook | None,
-    progress: _Progress,
-) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=_ignore_sigint
-    )
-    pending: dict[Future[dict[str, Any]], RunTask] = {}
-    clean = False
-    try:
-        queue = list(reversed(tasks))
-        # keep a bounded number in flight, so a huge sweep does not pickle everything at once
-        window = max(4 * jobs, 8)
-        while queue or pending:
-            while queue and len(pending) < window:
-                try:
-                    fut = pool.submit(execute_task, queue[-1])
-                except BrokenProcessPool as exc:
-                    # every worker died; what is still queued cannot run in this pool
-                    outcome.failed += [(t.run_id, f"BrokenProcessPool: {exc}") for t in queue]
-                    queue.clear()
-                    break
-                pending[fut] = queue.pop()
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                task = pending.pop(fut)
-                try:
-                    row = fut.result()
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    outcome.failed.append((task.run_id, f"{type(exc).__name__}: {exc}"))
-                    progress.advance(None)
-                    continue
-                _record(row, store, outcome, on_row, progress)
-        clean = True
-    finally:
-        if not clean:
-            for fut in pending:
-                fut.cancel()
-            _terminate(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
+        exc = done.exception
+        if exc is not None and done.item.backend != "sim" and not isinstance(exc, RunFailed):
+            raise exc  # the backend itself cannot run (no Docker engine, ...): stop here
+        outcome.failed.append((done.item.run_id, done.error or "no result"))
+        progress.advance(None)
 
 
 class _Progress:
     """A rich progress bar with an ETA on a terminal; a line every few seconds elsewhere."""
 
-    def __init__(self, outcome: SweepOutcome, count: int, enabled: bool, console: Any) -> None:
+    def __init__(
+        self, outcome: SweepOutcome, count: int, enabled: bool, console: Any, executor: Executor
+    ) -> None:
         self.outcome = outcome
+        self.executor = executor
         self.count = count
         self.enabled = enabled
         self.console = console
@@ -817,7 +779,8 @@ class _Progress:
         self.console = console
         skipped = self.outcome.skipped
         console.print(
-            f"sweep: {self.outcome.total} runs, {skipped} already done, {self.count} to run",
+            f"sweep: {self.outcome.total} runs, {skipped} already done, {self.count} to run"
+            f" on {self.executor.describe()}",
             highlight=False,
         )
         if console.is_terminal:
