@@ -188,8 +188,8 @@ def _decoder(protocol: str, n: int) -> Callable[[object], Any] | None:
         return BUILTIN_PROTOCOLS[protocol].decoder(n)
     if plugins.is_reference(protocol) or not plugins.is_known("protocol", protocol):
         return None
-    try:
-        return plugins.protocol(protocol).decoder(n)
+    try:  # guarded (plugins.decoder): the payloads are a run's data, some a Byzantine peer's
+        return plugins.decoder(plugins.protocol(protocol), n)
     except Exception:  # a plugin that cannot be built without options: show the raw structure
         return None
 
