@@ -709,11 +709,12 @@ def run(
     """Run a scenario on a backend: N nodes over TCP through the adversary proxy (local,
     docker), or the simulator (sim).
 
-    Without a file: n=4, f=1, node 3 equivocates, random scheduler, HPZ, split inputs,
-    delta_s = 0.005. Every backend writes OUT/<run-id>/scenario.toml, nodes.csv and
-    summary.json (the keys of `byzlab sim --json` plus latency_s, decision_times,
-    git_commit, backend, run_id, wall_time_s); real runs add traces/ and
-    proxy-stats.json, the simulator trace.json. Exit status 0 iff the honest nodes
+    Without a file: the scenario defaults (n=4, f=1, HPZ, split inputs, random scheduler,
+    delta_s = 0.005) with node 3 equivocating; a file that sets no [[adversary.byzantine]]
+    runs every node honest, as it says in one line. Every backend writes
+    OUT/<run-id>/scenario.toml, nodes.csv and summary.json (the keys of `byzlab sim --json`
+    plus latency_s, decision_times, git_commit, backend, run_id, wall_time_s); real runs
+    add traces/ and proxy-stats.json, the simulator trace.json. Exit status 0 iff the honest nodes
     agreed on a valid value; 2 for an invalid scenario, or for a run that does not fit
     in memory (refused before anything starts; --force overrides); 4 if a results file
     cannot be written (one line with the path and errno; the run directory keeps
@@ -728,7 +729,7 @@ def run(
     Example: byzlab run my-scenario.toml --seed 3 --out results
     """
     from byzlab.orchestration.dispatch import run_scenario
-    from byzlab.orchestration.scenario import default_scenario, load_scenario
+    from byzlab.orchestration.scenario import default_difference, default_scenario, load_scenario
 
     scn = load_scenario(scenario_file) if scenario_file else default_scenario()
     scn = scn.with_seed(seed).with_metrics_port(metrics_port)
@@ -738,6 +739,8 @@ def run(
         sys.exit(run_command(scn, backend=backend, out_root=out_root, as_json=as_json))
     if backend != "docker" and scn.docker.faults:
         _fail("docker.faults: container faults need --backend docker")
+    if scenario_file and (note := default_difference(scn)):
+        click.echo(note, err=True)  # before the run: the defaults it runs on
     console = Console(stderr=True)
     # The simulator's wall-clock budget as `byzlab sim --scenario` sets it.
     explicit = "timeout_s" in scn.run.model_fields_set

@@ -76,7 +76,12 @@ from byzlab.orchestration.scenario.build import (
     resolve_inputs,
     scheduler_kwargs,
 )
-from byzlab.orchestration.scenario.loading import default_scenario, load_scenario, parse_scenario
+from byzlab.orchestration.scenario.loading import (
+    default_difference,
+    default_scenario,
+    load_scenario,
+    parse_scenario,
+)
 from byzlab.orchestration.scenario.model import (
     DEFAULT_IMAGE,
     FAULT_ACTIONS,
@@ -128,6 +133,7 @@ __all__ = [
     "SwarmSection",
     "build_params",
     "build_simulator",
+    "default_difference",
     "default_scenario",
     "format_validation_error",
     "load_scenario",

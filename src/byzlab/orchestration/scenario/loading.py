@@ -4,6 +4,13 @@ Validation happens in two passes and every problem becomes one line naming the f
 path: pydantic's errors, translated by ``byzlab.errors.format_validation_error`` into TOML
 terms, then the cross-field rules (``checks.py``). All problems are reported together in one
 ``ScenarioError``.
+
+Defaults have one home, the model (``model.py``): an empty file, ``byzlab sim`` without one
+and ``byzlab run`` without one all take them. The one deliberate difference is the demo of
+``byzlab run`` (and ``byzlab compose``) without a file, which corrupts node 3 with equivocate
+(``DEMO_BYZANTINE``) so that the first command shows an attack; a file that leaves
+[[adversary.byzantine]] unset runs every node honest, and those commands say so in one line
+(``default_difference``).
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from byzlab.errors import ScenarioError, format_validation_error
 from byzlab.orchestration.scenario.checks import cross_check
 from byzlab.orchestration.scenario.model import Scenario
 
-__all__ = ["default_scenario", "load_scenario", "parse_scenario", "read_toml"]
+__all__ = [
+    "DEMO_BYZANTINE",
+    "default_difference",
+    "default_scenario",
+    "load_scenario",
+    "parse_scenario",
+    "read_toml",
+]
+
+DEMO_BYZANTINE = {"node": 3, "strategy": "equivocate"}
 
 
 def parse_scenario(data: Mapping[str, Any], *, source: str | None = None) -> Scenario:
@@ -65,14 +81,19 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def default_scenario() -> Scenario:
-    """What `byzlab run` runs without a file: n=4, f=1, node 3 equivocates, random delays."""
-    return parse_scenario(
-        {
-            "run": {"n": 4, "f": 1, "protocol": "hpz", "inputs": "split"},
-            "adversary": {
-                "scheduler": "random",
-                "delta_s": 0.005,
-                "byzantine": [{"node": 3, "strategy": "equivocate"}],
-            },
-        }
+    """What `byzlab run` runs without a file: the model's defaults (n=4, f=1, HPZ, split
+    inputs, random scheduler, delta_s = 0.005) and node 3 equivocating."""
+    return parse_scenario({"adversary": {"byzantine": [DEMO_BYZANTINE]}})
+
+
+def default_difference(scn: Scenario) -> str | None:
+    """The one line `byzlab run FILE` says when the file runs other defaults than `byzlab
+    run` without one: it leaves [[adversary.byzantine]] unset (a single run), so every node
+    is honest where the demo corrupts node 3; None otherwise."""
+    if scn.multi_instance or "byzantine" in scn.adversary.model_fields_set:
+        return None
+    node, strategy = DEMO_BYZANTINE["node"], DEMO_BYZANTINE["strategy"]
+    return (
+        "scenario: no [[adversary.byzantine]], so every node is honest (byzlab run without "
+        f"a file corrupts node {node} with {strategy}; the other defaults are the same)"
     )
