@@ -34,7 +34,8 @@ Writing a protocol (binary agreement, run under the same adversary everywhere)
     the adversary and the results read of its messages); its honest nodes are
     `ProtocolNode`s. Optional capabilities a node or protocol may have, and the runtime then
     reports: `Refusals` (counts of refused and dropped inputs), `CoinFlips` (the coin of each
-    iteration), `Weighted` (HPZ's weights), `Instances` (broadcast instances opened). A
+    iteration), `Weighted` (HPZ's weights), `Instances` (broadcast instances opened),
+    `Describes` (the fields of a message for the message trace, messages.parquet). A
     protocol's `Decoder` turns untrusted data into its messages or a `DecodeError`, never
     raising. A protocol entry point (or reference) names the protocol object or a class whose
     no-argument constructor makes one.
@@ -94,6 +95,7 @@ from byzlab.node.protocol import (
     CoinFlips,
     DecodeError,
     Decoder,
+    Describes,
     Instances,
     Protocol,
     ProtocolNode,
@@ -118,6 +120,7 @@ __all__ = [
     "DecodeError",
     "Decoder",
     "DeliveryPolicy",
+    "Describes",
     "Done",
     "Effect",
     "Event",
