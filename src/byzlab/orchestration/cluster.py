@@ -199,14 +199,13 @@ class ClusterExecutor:
             while pending:
                 future = next(finished)
                 item = pending.pop(future)
-                if future.status == "finished":
+                # result() waits when a finished result was lost with its worker and is
+                # being recomputed: the status alone would say "pending" then
+                try:
                     done: Finished[T, R] = Finished(item, future.result())
-                elif future.status == "error":  # it raised, or its workers died (KilledWorker)
-                    exc = future.exception()
+                except Exception as exc:  # it raised, its workers died, or it was cancelled
                     killed = isinstance(exc, _distributed().KilledWorker)
                     done = Finished(item, None, _one_line(exc), None if killed else exc)
-                else:  # "cancelled", by someone else's client on a shared cluster
-                    done = Finished(item, None, "CancelledError: cancelled on the cluster")
                 future.release()
                 yield done
                 top_up()
