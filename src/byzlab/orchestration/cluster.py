@@ -62,6 +62,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -181,7 +182,9 @@ class ClusterExecutor:
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Finished[T, R]]:
         source = iter(items)
         pending: dict[Any, T] = {}
-        finished = _distributed().as_completed(loop=self.client.loop)
+        finished = _distributed().as_completed(
+            loop=self.client.loop, with_results=True, raise_errors=False
+        )
 
         def top_up() -> None:
             while len(pending) < self._window:
@@ -197,15 +200,18 @@ class ClusterExecutor:
         try:
             top_up()
             while pending:
-                future = next(finished)
+                # the results are gathered on the client's event loop as they finish, a
+                # result lost with its worker recomputed first
+                future, result = next(finished)
                 item = pending.pop(future)
-                # result() waits when a finished result was lost with its worker and is
-                # being recomputed: the status alone would say "pending" then
-                try:
-                    done: Finished[T, R] = Finished(item, future.result())
-                except Exception as exc:  # it raised, its workers died, or it was cancelled
+                if isinstance(result, CancelledError):  # by another client of the cluster
+                    done: Finished[T, R] = Finished(item, None, _one_line(result))
+                elif future.status == "error":  # it raised, or its workers died (KilledWorker)
+                    exc = result[1]  # (type, exception, traceback)
                     killed = isinstance(exc, _distributed().KilledWorker)
                     done = Finished(item, None, _one_line(exc), None if killed else exc)
+                else:
+                    done = Finished(item, result)
                 future.release()
                 yield done
                 top_up()
