@@ -30,7 +30,9 @@ A run ends when every honest node has halted, the queue drains, or a limit is re
 time (`max_time`), deliveries (`max_deliveries`, 50 M by default) or wall-clock seconds
 (`timeout_s`, none by default; `byzlab sim` gives 600 s). `stopped` is then "max-time",
 "max-deliveries" or "timeout", and `stopped_detail` says which limit in words ("delivery
-cap 50000000 reached"), so a stopped run is never mistaken for one that failed to agree.
+cap 50000000 reached"), so a stopped run is never mistaken for one that failed to agree. A
+decision that breaks agreement or validity raises InvariantViolation at once;
+`result_after_violation` then gives the result of the run up to it.
 Every result also records the proofs' margins of its parameters (`params.regime`,
 node/params.py `Params.margins`).
 
@@ -74,6 +76,8 @@ from byzlab.runtime.delay import DelayBound
 from byzlab.runtime.interfaces import DeliveryPolicy, Process, SendObserver
 from byzlab.runtime.interpreter import EffectInterpreter
 
+# the `stopped` of a run that ended by raising an agreement or validity violation
+VIOLATION_STOP = "invariant-violation"
 _MASK = (1 << 64) - 1
 _FNV = 0x100000001B3
 
@@ -368,6 +372,16 @@ class Simulator:
         """Every node that still runs the protocol honestly, in id order."""
         return [n for i in self.honest_ids if isinstance(n := self.nodes[i], ProtocolNode)]
 
+    def result_after_violation(self) -> SimResult:
+        """The result of a run that raised InvariantViolation (an agreement or validity
+        failure, at the offending decision): the run up to that decision, `stopped` =
+        ``VIOLATION_STOP``. Its trace hash folds in every delivery and decision up to the
+        violation, so a replay that raises at the same point has the same hash; a recorded
+        message trace is closed as at the end of a run."""
+        if self.recording is not None:
+            self.recording.finish(VIOLATION_STOP)
+        return self._result(VIOLATION_STOP)
+
     def _result(self, stopped: str) -> SimResult:
         honest = self.protocol_nodes()
         decided = self.honest_decisions
@@ -436,6 +450,7 @@ class Simulator:
         return {
             "queue-empty": "no message left in flight (the honest nodes are stuck)",
             "all-honest-halted": "every honest node halted",
+            VIOLATION_STOP: "an honest decision broke agreement or validity",
         }.get(stopped, stopped)
 
     def coin_agreement(self) -> tuple[int, int]:

@@ -52,6 +52,7 @@ from byzlab import native
 from byzlab.adversary.assemble import SchedulerFactory
 from byzlab.adversary.corruption import AdaptiveCorruption
 from byzlab.adversary.engine import Timeline, native_support, run_native_timeline
+from byzlab.errors import InvariantViolation
 from byzlab.invariants import check_invariant1, epoch_weights
 from byzlab.network.messagelog import MessageRecorder, records_messages
 from byzlab.network.sim import SimResult, Simulator
@@ -73,6 +74,8 @@ class RecordedRun:
     wall_s: float
     engine: str  # the engine that ran: "python" or "native"
     messages: MessageRecorder | None = None  # the message trace, if the run recorded it
+    # the agreement or validity violation that ended the run (with keep_violation)
+    violation: str | None = None
 
 
 class _IterationRecorder:
@@ -120,6 +123,7 @@ def run_recorded(
     messages: str | None = None,
     max_deliveries: int | None = None,
     scheduler: SchedulerFactory | None = None,
+    keep_violation: bool = False,
 ) -> RecordedRun:
     """Run ``scn`` in the simulator and return its result and compact trace; ``timeout_s``
     is a wall-clock budget (none by default: a recorded run must replay). ``engine``
@@ -128,7 +132,10 @@ def run_recorded(
     back quietly. ``messages`` (default: the scenario's ``[run] messages``) is auto, on or
     off: whether the run records its message trace (``RecordedRun.messages``).
     ``max_deliveries`` replaces the simulator's delivery cap, ``scheduler`` the scenario's
-    scheduler (a schedule over it, orchestration/schedules.py)."""
+    scheduler (a schedule over it, orchestration/schedules.py). With ``keep_violation`` an
+    agreement or validity violation ends the run instead of raising: the result and trace
+    are the run's up to the violating decision (``Simulator.result_after_violation``) and
+    ``RecordedRun.violation`` is the simulator's message; such a run runs in Python."""
     sim = build_simulator(scn, max_time=max_time, scheduler=scheduler)
     if timeout_s is not None:
         sim.timeout_s = timeout_s
@@ -140,18 +147,26 @@ def run_recorded(
         sim.record_messages(recorder)
     wanted = engine or scn.run.engine
     reason = native_support(sim) if wanted != "python" else "the Python engine was asked for"
+    if reason is None and keep_violation:
+        reason = "a run that keeps its violation runs in Python"
     started = time.perf_counter()
+    violation = None
     if reason is None:
         result, timeline = run_native_timeline(sim)
     else:
         if wanted == "native":
             native.warn_once(reason)
         iterations = _IterationRecorder(sim)
-        result = sim.run()
+        try:
+            result = sim.run()
+        except InvariantViolation as exc:
+            if not keep_violation:
+                raise
+            result, violation = sim.result_after_violation(), str(exc)
         timeline = iterations.timeline(sim)
     wall = time.perf_counter() - started
     ran = "native" if reason is None else "python"
-    return RecordedRun(result, _trace(sim, result, timeline), wall, ran, recorder)
+    return RecordedRun(result, _trace(sim, result, timeline), wall, ran, recorder, violation)
 
 
 def _coin_terms(sim: Simulator) -> dict[int, dict[int, tuple[int, float]]]:

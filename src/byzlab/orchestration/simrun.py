@@ -46,7 +46,10 @@ __all__ = ["SimRun"]
 class SimRun(Backend):
     """One simulator run; ``max_time`` (virtual), ``max_deliveries`` and ``timeout_s`` (wall
     clock) limit it; ``messages`` (auto, on, off) overrides the scenario's ``[run] messages``
-    and ``engine`` its ``[run] engine``; ``schedule`` (over this scenario) chooses the delays."""
+    and ``engine`` its ``[run] engine``; ``schedule`` (over this scenario) chooses the delays.
+    With ``keep_violation`` a run that breaks agreement or validity is written like any other
+    (the run up to the violating decision), its summary's ``error`` the one its replay
+    raises again."""
 
     name = "sim"
 
@@ -62,6 +65,7 @@ class SimRun(Backend):
         messages: str | None = None,
         engine: str | None = None,
         schedule: Schedule | None = None,
+        keep_violation: bool = False,
     ) -> None:
         super().__init__(scenario, out_root=out_root, run_id=run_id)
         self.max_time = max_time
@@ -70,6 +74,7 @@ class SimRun(Backend):
         self.messages = messages
         self.engine = engine
         self.schedule = schedule
+        self.keep_violation = keep_violation
         self.record: runtrace.RecordedRun | None = None
 
     def start(self, on_status: StatusHook | None = None) -> None:
@@ -91,6 +96,7 @@ class SimRun(Backend):
             scheduler=None
             if self.schedule is None
             else schedule_scheduler(self.schedule, self.scenario),
+            keep_violation=self.keep_violation,
         )
         return "finished"
 
@@ -133,6 +139,8 @@ class SimRun(Backend):
                 },
             }
         )
+        if rec.violation is not None:  # worded as replay.py reports what its replay raised
+            summary["error"] = f"InvariantViolation: {rec.violation}"
         atomic_write_json(self.out_dir / "trace.json", rec.trace)
         if rec.messages is not None:
             meta = MessagesMeta(self.n, self.f, result.protocol, "delta", self.name)

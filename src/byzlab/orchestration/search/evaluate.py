@@ -25,10 +25,7 @@ from byzlab.orchestration.scenario import build_simulator
 from byzlab.orchestration.schedules import schedule_scenario, schedule_scheduler
 from byzlab.orchestration.search.objectives import fitness, objective_value, violations
 
-__all__ = ["RAISED", "Job", "Outcome", "evaluate", "run_schedule", "with_base"]
-
-# the `stopped` of a run that raised a safety violation
-RAISED = "invariant-violation"
+__all__ = ["Job", "Outcome", "evaluate", "run_schedule", "with_base"]
 
 
 def with_base(tables: dict[str, Any], base: str) -> dict[str, Any]:
@@ -95,9 +92,7 @@ def run_schedule(
     try:
         return sim, sim.run(), None
     except InvariantViolation as exc:
-        # the simulator's own result for the run up to the violating decision: the hash of
-        # what was delivered by then (Simulator has no public form of it yet)
-        return sim, sim._result(RAISED), str(exc)
+        return sim, sim.result_after_violation(), str(exc)
 
 
 def evaluate(job: Job) -> Outcome:
@@ -110,7 +105,7 @@ def evaluate(job: Job) -> Outcome:
     queries: int = getattr(sim.scheduler, "queries", 0)
     return Outcome(
         value=value,
-        fitness=fitness(value, result, sim),
+        fitness=fitness(job.objective, value, result, sim),
         violations=tuple(found),
         trace_hash=result.trace_hash,
         iterations=result.iterations,

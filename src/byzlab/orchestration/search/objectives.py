@@ -18,7 +18,13 @@ the safety violation it raised, if any):
 
 A search ranks runs by a *fitness* tuple: the objective's value first, then the run's
 iterations and its virtual end time, so that among runs equal in value (most runs have no
-violation) the search still climbs towards long, undecided runs, where violations live.
+violation) the search still climbs towards long, undecided runs, where violations live. For
+``violation`` a shaping term comes second, the *distance to disagreement*: how many honest
+nodes flipped their coin to the other value in the iteration of the first decision, then
+how many flipped one at all there (`coin_against_decision`). Breaking agreement needs
+exactly that (an honest node decided v while others left the iteration holding not-v), and
+it is rare enough under plain random delays that a search scoring 0 or 1 alone has no slope
+to climb.
 """
 
 from __future__ import annotations
@@ -27,8 +33,16 @@ from collections.abc import Sequence
 
 from byzlab.invariants import check_invariant1, check_nodes, epoch_weights
 from byzlab.network.sim import SimResult, Simulator
+from byzlab.node.protocol import CoinFlips
 
-__all__ = ["OBJECTIVES", "fitness", "objective_value", "violation_kind", "violations"]
+__all__ = [
+    "OBJECTIVES",
+    "coin_against_decision",
+    "fitness",
+    "objective_value",
+    "violation_kind",
+    "violations",
+]
 
 OBJECTIVES = ("iterations", "epochs", "latency", "split-coins", "honest-weight-lost", "violation")
 # the words a violation's description starts with (what a shrink must reproduce)
@@ -90,6 +104,27 @@ def objective_value(
     raise ValueError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
 
 
-def fitness(value: float, result: SimResult, sim: Simulator) -> tuple[float, float, float]:
-    """The search's ranking of a run: its value, then its iterations and virtual end time."""
-    return value, float(result.iterations), sim.now / sim.delta
+def coin_against_decision(sim: Simulator, result: SimResult) -> tuple[int, int]:
+    """In the iteration of the run's first decision: how many honest nodes flipped a coin
+    that came out against the decided value, and how many flipped one at all (0, 0 for a
+    run without decisions). With a local coin only a node that did not see the decided value
+    in its step-3 quorum flips, so for Bracha the first counts the nodes that left that
+    iteration holding the other value, and the second those one coin away from it."""
+    if not result.decisions:
+        return 0, 0
+    first = result.decisions[0]
+    coins = [
+        node.coin_outputs[first.iteration]
+        for node in sim.protocol_nodes()
+        if isinstance(node, CoinFlips) and first.iteration in node.coin_outputs
+    ]
+    return sum(1 for v in coins if v != first.value), len(coins)
+
+
+def fitness(objective: str, value: float, result: SimResult, sim: Simulator) -> tuple[float, ...]:
+    """The search's ranking of a run (see the module docstring)."""
+    ends = float(result.iterations), sim.now / sim.delta
+    if objective == "violation":
+        against, flipped = coin_against_decision(sim, result)
+        return value, float(against), float(flipped), *ends
+    return value, *ends
