@@ -39,6 +39,7 @@ _LAZY_COMMANDS = {
     "results": ("byzlab.orchestration.experiments_cli", "results_command"),
     "report": ("byzlab.orchestration.experiments_cli", "report_command"),
     "replay": ("byzlab.orchestration.experiments_cli", "replay_command"),
+    "search": ("byzlab.orchestration.search.command", "search_command"),
     "trace": ("byzlab.orchestration.traceview.command", "trace_command"),
     "image": ("byzlab.orchestration.docker_cli", "image_command"),
     "docker": ("byzlab.orchestration.docker_cli", "docker_command"),
