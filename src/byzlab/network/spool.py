@@ -19,14 +19,17 @@ Layout::
 
 Memory stays bounded however long the run: rows accumulate in memory and go to
 disk every ``batch_rows`` rows or ``batch_bytes`` bytes of binary values, whichever comes
-first; a record is written with one ``write`` and flushed to the operating system at once,
-so a process killed mid-run loses at most the rows of its current batch. No fsync: the
-rows survive a killed process, only a crash of the machine loses them, and a run stopped
-by one has no trace to speak of.
+first, and whenever the process calls ``flush`` (the proxy and the nodes do on their
+periodic timers, every quarter of a second, so a quiet process does not sit on a batch); a
+record is written with one ``write`` and flushed to the operating system at once, so a
+process killed mid-run loses at most the rows of its current batch: those since the last
+timer. No fsync: the rows survive a killed process, only a crash of the machine loses them,
+and a run stopped by one has no trace to speak of.
 
-Reading (``read_spool``) never raises on what a spool holds: it stops at the first record
-that is cut short, does not decode, or does not have the header's shape (a process killed
-half way through a write, garbage at the end), keeps every batch before it, and says so
+Reading (``read_spool``) goes a record at a time and never raises on what a spool holds: it
+stops at the first record that is cut short, does not decode, is longer than any writer
+makes (``MAX_RECORD``), or does not have the header's shape (a process killed half way
+through a write, garbage at the end), keeps every batch before it, and says so
 (``truncated``); a spool without its end record is ``complete = False``.
 """
 
@@ -39,11 +42,14 @@ from typing import IO, Any
 
 import msgpack
 
-__all__ = ["MAGIC", "Spool", "SpoolContents", "read_spool"]
+__all__ = ["MAGIC", "MAX_RECORD", "Spool", "SpoolContents", "read_spool"]
 
 MAGIC = b"byzlab-spool-1\n"
 _LENGTH = struct.Struct("!I")
-_MAX_RECORD = 1 << 30  # a record longer than this is not one of ours
+# A record longer than this is not one of ours: a batch holds at most batch_bytes (4 MiB
+# by default) of binary values plus the row that crossed it (a frame: at most 1 MiB) and
+# a few small columns of batch_rows rows.
+MAX_RECORD = 64 << 20
 
 
 class Spool:
@@ -143,36 +149,39 @@ class SpoolContents:
 def read_spool(path: Path) -> SpoolContents:
     """The rows of the spool at ``path`` (see the module docstring; never raises on its
     contents, only ``OSError`` for a file that cannot be read; a missing one is
-    ``FileNotFoundError``)."""
-    raw = path.read_bytes()
+    ``FileNotFoundError``). Reads a record at a time: what it holds is the rows, not the
+    file."""
+    with open(path, "rb") as fh:
+        return _read(fh, path.stat().st_size)
+
+
+def _read(fh: IO[bytes], size: int) -> SpoolContents:
     out = SpoolContents()
-    if not raw.startswith(MAGIC):
+    if fh.read(len(MAGIC)) != MAGIC:
         out.truncated = True
         out.problem = "not a spool (no magic line)"
         return out
-    pos = len(MAGIC)
-    header = _next_record(raw, pos)
-    if header is None or not _is_header(header[0]):
+    header = _next_record(fh)
+    if header is None or not _is_header(header):
         out.truncated = True
         out.problem = "header unreadable"
         return out
-    head, pos = header
-    out.columns = tuple(head["columns"])
-    out.meta = head["meta"]
+    out.columns = tuple(header["columns"])
+    out.meta = header["meta"]
     out.data = {c: [] for c in out.columns}
     width = len(out.columns)
-    while pos < len(raw):
-        record = _next_record(raw, pos)
-        if record is None:
+    while (pos := fh.tell()) < size:
+        body = _next_record(fh)
+        if body is None:
             out.truncated = True
-            out.problem = f"unreadable record at byte {pos} of {len(raw)}"
+            out.problem = f"unreadable record at byte {pos} of {size}"
             return out
-        body, after = record
         if isinstance(body, dict) and set(body) == {"end"}:
-            out.complete = after == len(raw)
+            after = fh.tell()
+            out.complete = after == size
             if not out.complete:
                 out.truncated = True
-                out.problem = f"{len(raw) - after} bytes after the end record"
+                out.problem = f"{size - after} bytes after the end record"
             return out
         if (
             not isinstance(body, list)
@@ -186,24 +195,26 @@ def read_spool(path: Path) -> SpoolContents:
         for name, col in zip(out.columns, body, strict=True):
             out.data[name].extend(col)
         out.rows += len(body[0]) if body else 0
-        pos = after
     out.problem = "no end record (the process did not close it)"
     return out
 
 
-def _next_record(raw: bytes, pos: int) -> tuple[Any, int] | None:
-    """The record at ``pos`` and where the next begins, or None if it is not whole."""
-    end = pos + _LENGTH.size
-    if end > len(raw):
+def _next_record(fh: IO[bytes]) -> Any | None:
+    """The record at the file's position (which is left after it), or None if it is not
+    whole, too long or not msgpack."""
+    prefix = fh.read(_LENGTH.size)
+    if len(prefix) < _LENGTH.size:
         return None
-    (length,) = _LENGTH.unpack_from(raw, pos)
-    if length > _MAX_RECORD or end + length > len(raw):
+    (length,) = _LENGTH.unpack(prefix)
+    if length > MAX_RECORD:
+        return None
+    data = fh.read(length)
+    if len(data) < length:
         return None
     try:
-        body = msgpack.unpackb(raw[end : end + length], raw=False, strict_map_key=False)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
     except Exception:  # msgpack raises several types on garbage; all mean "not a record"
         return None
-    return body, end + length
 
 
 def _is_header(body: object) -> bool:

@@ -195,19 +195,24 @@ class ProcessRun(Backend):
         summary["message_trace"] = None
         if self.records_messages:
             # After a crash the spools may be missing or cut short: the merge keeps what
-            # is readable and says so (message_trace_sources), it never fails the run.
+            # is readable and says so (message_trace_sources), it never fails the run; nor
+            # does a bug in it, which is said there too.
             start = stats.get("start_wall")
-            summary["message_trace_sources"] = merge_real_trace(
-                out_dir=self.out_dir,
-                proxy_spools=self.proxy_spools,
-                node_outs={i: self.node_dir(i) / "out" for i in self.honest_ids},
-                protocol=self.scenario.build_protocol(),
-                n=self.n,
-                f=self.params.f,
-                backend=self.name,
-                start_wall=float(start) if isinstance(start, int | float) else None,
-            )
-            summary["message_trace"] = summary["message_trace_sources"].pop("file")
+            try:
+                sources = merge_real_trace(
+                    out_dir=self.out_dir,
+                    proxy_spools=self.proxy_spools,
+                    node_outs={i: self.node_dir(i) / "out" for i in self.honest_ids},
+                    protocol=self.scenario.build_protocol(),
+                    n=self.n,
+                    f=self.params.f,
+                    backend=self.name,
+                    start_wall=float(start) if isinstance(start, int | float) else None,
+                )
+            except Exception as exc:
+                sources = {"file": None, "error": f"merge failed: {type(exc).__name__}: {exc}"}
+            summary["message_trace"] = sources.pop("file")
+            summary["message_trace_sources"] = sources
         atomic_write_text(self.out_dir / "nodes.csv", mark_role(table, self.corrupted, "corrupted"))
         mark_complete(self.out_dir, summary)
         return RunOutcome(self.run_id, self.out_dir, summary, stopped)

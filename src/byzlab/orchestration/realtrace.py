@@ -28,24 +28,40 @@ into the simulator's format (``byzlab.network.messagelog``):
 * a node's own copies give a send and a deliver row each (``src == dst``, ``sent ==
   time``), as in the simulator.
 
+* a tampered copy of a frame (the proxy's ``tamper``) is a frame of its own: its messages
+  get a send and a deliver row each, and the deliver rows take the receiver's verdict on
+  the whole frame (``link-bad_mac``), never the verdicts of the original's messages.
+
 Times are seconds of wall clock since the proxy started the run. Messages whose encoding the
 protocol's decoder refuses (only a hostile sender makes them) get no rows: the trace's
-columns come from a decoded message; the summary counts them. Missing and truncated spools
-are normal after a crash: the merge never fails on one, keeps what is readable, and says
-what it found per node in the summary (``message_trace``).
+columns come from a decoded message; the summary counts them.
+
+Nothing in a spool is trusted, and the merge never fails the run on one. Missing and
+truncated spools are normal after a crash: the merge keeps what is readable and says what it
+found per source in the summary (``message_trace_sources``). A spool without a column the
+merge needs is unusable (its state says which). A row that cannot be one of ours (a time
+that is not a finite number, a node id outside [0, n), a second send row for one link, a
+delivery that does not match its frame, a node's verdict on a frame from itself) is dropped
+and counted per source (``rejected_spool_rows``); a deliver row whose send row is lost
+(``deliveries_without_send``) and a node's verdict that matches no delivery
+(``verdicts_without_delivery``, per node) are counted too. Spools larger together than
+``MAX_SPOOL_BYTES`` are not merged (the merge holds them in memory): the summary says so
+in one line (``refused``) and the run has no ``messages.parquet``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
 from byzlab import plugins
-from byzlab.adversary.proxy.recording import DELIVER, SEND
+from byzlab.adversary.proxy import recording
+from byzlab.adversary.proxy.recording import DELIVER, SEND, TAMPERED
 from byzlab.network.framing import FrameError, unpack_batch
 from byzlab.network.messagelog import (
     ACCEPTED,
@@ -57,12 +73,16 @@ from byzlab.network.messagelog import (
     decode_payload,
 )
 from byzlab.network.spool import SpoolContents, read_spool
+from byzlab.network.tcp import verdicts as node_spool
 from byzlab.network.tcp.verdicts import FRAME, OWN, SPOOL_NAME
 from byzlab.node.protocol import DecodeError, Protocol
 
-__all__ = ["PROXY_SPOOLS", "merge_real_trace"]
+__all__ = ["MAX_SPOOL_BYTES", "PROXY_SPOOLS", "merge_real_trace"]
 
 PROXY_SPOOLS = "messages"  # the proxy's spool directory, beside its statistics
+# The most spool bytes merged: about five million deliveries at ~50 bytes each, which the
+# merge holds in memory as Python objects (some GB) and takes ~15 minutes over.
+MAX_SPOOL_BYTES = 256 << 20
 
 _OUTCOMES = frozenset((ACCEPTED, DROPPED, REJECTED))
 _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
@@ -85,7 +105,9 @@ class _Frame:
     dst: int
     seq: int
     corrupt: bool
+    tampered: bool
     items: list[_Item]
+    delivered: bool = False
 
 
 @dataclass(slots=True)
@@ -94,6 +116,30 @@ class _Verdict:
     order: int
     outcome: int
     reason: str
+
+
+@dataclass(slots=True)
+class _Verdicts:
+    """The nodes' verdicts on their peers' messages, keyed (src, dst, seq, index): one per
+    message (the first wins), and per frame a list in the order they were given (a frame
+    refused at the link layer: each replayed or tampered copy has its own)."""
+
+    messages: dict[tuple[int, int, int, int], _Verdict]
+    frames: dict[tuple[int, int, int, int], list[_Verdict]]
+    duplicates: dict[int, int]  # per node: verdicts on a message that already had one
+
+    def frame(self, key: tuple[int, int, int, int]) -> _Verdict | None:
+        queue = self.frames.get(key)
+        return queue.pop(0) if queue else None
+
+    def left(self, nodes: Mapping[int, Any]) -> dict[str, int]:
+        """Per node: its verdicts no delivery took."""
+        left = dict.fromkeys(nodes, 0)
+        for _, dst, _, _ in self.messages:
+            left[dst] += 1
+        for (_, dst, _, _), queue in self.frames.items():
+            left[dst] += len(queue)
+        return {str(i): count + self.duplicates.get(i, 0) for i, count in left.items()}
 
 
 def merge_real_trace(
@@ -106,45 +152,76 @@ def merge_real_trace(
     f: int,
     backend: str,
     start_wall: float | None,
+    max_spool_bytes: int = MAX_SPOOL_BYTES,
 ) -> dict[str, Any]:
     """Merge the spools of a real run into ``out_dir/messages.parquet`` and return what the
-    summary says about it (see the module docstring). ``proxy_spools`` is the proxy's spool
-    directory, ``node_outs`` each honest node's output directory, ``start_wall`` the proxy's
-    start of the run (wall clock; None if it never started)."""
+    summary says about it (see the module docstring; ``file`` is None if nothing was
+    written). ``proxy_spools`` is the proxy's spool directory, ``node_outs`` each honest
+    node's output directory, ``start_wall`` the proxy's start of the run (wall clock; None
+    if it never started)."""
+    paths = sorted(proxy_spools.glob("proxy-*.spool"), key=_incarnation)
+    total = sum(_size(p) for p in [*paths, *(out / SPOOL_NAME for out in node_outs.values())])
+    if total > max_spool_bytes:
+        return {
+            "file": None,
+            "refused": f"the spools hold {total} bytes, over the merge's limit of "
+            f"{max_spool_bytes}: no messages.parquet",
+        }
     decoder = plugins.decoder(protocol, n)
     report: dict[str, Any] = {"file": FILE_NAME, "time_unit": "s"}
+    rejected: dict[str, int] = {}
     frames: dict[tuple[int, int], _Frame] = {}
     delivers: list[tuple[float, int, int, int, bool]] = []  # time, file, link, dst, corrupted
     proxy_files: dict[str, str] = {}
-    undecodable_frames = 0
-    paths = sorted(proxy_spools.glob("proxy-*.spool"), key=_incarnation)
+    undecodable_frames = without_send = 0
     for fi, path in enumerate(paths):
-        spool = _read(path)
+        spool = _read(path, recording.COLUMNS)
         proxy_files[path.name] = _state(spool)
-        cols = [spool.data.get(c, []) for c in ("event", "time", "link", "src", "dst", "seq")]
-        corrupt, payloads = spool.data.get("corrupt", []), spool.data.get("payload", [])
-        for r, (event, t, link, src, dst, seq) in enumerate(zip(*cols, strict=True)):
-            if not _ints(link, src, dst, seq) or not isinstance(t, float):
-                continue
-            if event == SEND and isinstance(payloads[r], bytes):
+        bad = 0
+        data = spool.data
+        cols = [data[c] for c in ("event", "time", "link", "src", "dst", "corrupt")]
+        seqs, payloads = data["seq"], data["payload"]
+        for r, (event, t, link, src, dst, corrupt) in enumerate(zip(*cols, strict=True)):
+            if (
+                type(t) is not float
+                or not isfinite(t)
+                or type(link) is not int
+                or type(src) is not int
+                or type(dst) is not int
+                or not (0 <= src < n and 0 <= dst < n)
+            ):
+                bad += 1
+            elif event == DELIVER:
+                delivers.append((t, fi, link, dst, corrupt is True))
+            elif (
+                event not in (SEND, TAMPERED)
+                or type(seqs[r]) is not int
+                or not isinstance(payloads[r], bytes)
+                or (fi, link) in frames
+            ):
+                bad += 1
+            else:
                 batch = unpack_batch(payloads[r])
                 if isinstance(batch, FrameError):
                     undecodable_frames += 1
                     batch = []
                 items = [_Item(_packer.pack(obj), decoder(obj)) for obj in batch]
-                frames[(fi, link)] = _Frame(t, src, dst, seq, corrupt[r] is True, items)
-            elif event == DELIVER:
-                delivers.append((t, fi, link, dst, corrupt[r] is True))
+                tampered = event == TAMPERED
+                frames[(fi, link)] = _Frame(t, src, dst, seqs[r], corrupt is True, tampered, items)
+        if bad:
+            rejected[path.name] = bad
     report["proxy_spools"] = proxy_files
     nodes: dict[str, str] = {}
-    verdicts: dict[tuple[int, int, int, int], _Verdict] = {}  # src, dst, seq, index
+    verdicts = _Verdicts({}, {}, {})
     own: dict[int, list[tuple[_Verdict, bytes]]] = {}
     complete: dict[int, bool] = {}
     for i, out in sorted(node_outs.items()):
-        spool = _read(out / SPOOL_NAME)
+        spool = _read(out / SPOOL_NAME, node_spool.COLUMNS)
         nodes[str(i)] = _state(spool)
         complete[i] = spool.complete
-        own[i] = _node_verdicts(spool, i, verdicts)
+        own[i], bad = _node_verdicts(spool, i, n, verdicts)
+        if bad:
+            rejected[f"node {i}"] = bad
     report["nodes"] = nodes
 
     # Every row as (sort key, what to record); the key puts sends before deliveries at the
@@ -157,21 +234,34 @@ def merge_real_trace(
             rows.append(((frame.time, 0, n + 1, order, 0), ("send", fi, link, k)))
             order += 1
     without = 0
+    messages = verdicts.messages
     for t, fi, link, dst, to_corrupted in delivers:
         sent = frames.get((fi, link))
         if sent is None:
-            continue  # its send row was in a batch that was lost
+            without_send += 1  # its send row was in a batch that was lost, or rejected
+            continue
+        if sent.dst != dst or sent.delivered:
+            rejected[paths[fi].name] = rejected.get(paths[fi].name, 0) + 1
+            continue
+        sent.delivered = True
+        # Neither a wall-clock step nor a hostile file puts a delivery before its send.
+        t = max(t, sent.time)
+        taken: list[_Verdict | None] = [None] * len(sent.items)
+        if not to_corrupted:
+            if not sent.tampered:
+                for k in range(len(sent.items)):
+                    taken[k] = messages.pop((sent.src, dst, sent.seq, k), None)
+            if not any(taken):
+                # dropped whole at the link layer (bad MAC, replay): every message with it
+                whole = verdicts.frame((sent.src, dst, sent.seq, FRAME))
+                taken = [whole] * len(sent.items)
         for k, item in enumerate(sent.items):
             if isinstance(item.msg, DecodeError):
                 continue
-            taken = None
-            if not to_corrupted:
-                taken = verdicts.pop((sent.src, dst, sent.seq, k), None) or verdicts.get(
-                    (sent.src, dst, sent.seq, FRAME)
-                )
-            if taken is not None:
-                taken.time = max(taken.time, sent.time)  # a clock step must not reverse it
-                v, key = taken, (taken.time, 1, dst, taken.order, 1)
+            v = taken[k]
+            if v is not None:
+                v.time = max(v.time, sent.time)
+                key = (v.time, 1, dst, v.order, 1)
             else:
                 if to_corrupted:
                     v = _Verdict(t, order, ACCEPTED, "")
@@ -188,7 +278,10 @@ def merge_real_trace(
             rows.append(((v.time, 1, i, v.order, 1), ("own-deliver", i, v.order, v)))
     rows.sort(key=lambda row: row[0])
 
-    t0 = start_wall if start_wall is not None else (rows[0][0][0] if rows else 0.0)
+    if start_wall is not None and isfinite(start_wall):
+        t0 = start_wall
+    else:
+        t0 = rows[0][0][0] if rows else 0.0
     recorder = MessageRecorder(protocol)
     index: dict[tuple[Any, ...], int] = {}
     sends = deliveries = undecodable = 0
@@ -238,6 +331,9 @@ def merge_real_trace(
         sends=sends,
         deliveries=deliveries,
         deliveries_without_verdict=without,
+        deliveries_without_send=without_send,
+        verdicts_without_delivery=verdicts.left(node_outs),
+        rejected_spool_rows=rejected,
         undecodable_messages=undecodable,
         undecodable_frames=undecodable_frames,
     )
@@ -249,14 +345,33 @@ def _incarnation(path: Path) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def _read(path: Path) -> SpoolContents:
-    """A spool's rows; a missing or unreadable file is an empty spool that says why."""
+def _size(path: Path) -> int:
     try:
-        return read_spool(path)
+        return path.stat().st_size
+    except OSError:
+        return 0  # missing: said per source when it is read
+
+
+def _read(path: Path, columns: tuple[str, ...]) -> SpoolContents:
+    """A spool's rows, with every one of ``columns``; a missing or unreadable file, or one
+    without all of ``columns``, is an empty spool that says why."""
+    empty: dict[str, list[Any]] = {c: [] for c in columns}
+    try:
+        spool = read_spool(path)
     except FileNotFoundError:
-        return SpoolContents(problem="missing")
+        return SpoolContents(data=empty, problem="missing")
     except OSError as exc:
-        return SpoolContents(truncated=True, problem=f"unreadable: {exc.strerror}")
+        return SpoolContents(data=empty, truncated=True, problem=f"unreadable: {exc.strerror}")
+    lacking = [c for c in columns if c not in spool.data]
+    if lacking and spool.columns:
+        return SpoolContents(
+            data=empty,
+            truncated=True,
+            problem=f"unusable: no column {', '.join(lacking)} ({spool.rows} rows ignored)",
+        )
+    if lacking:
+        spool.data = empty  # not a spool: nothing was read
+    return spool
 
 
 def _state(spool: SpoolContents) -> str:
@@ -265,40 +380,50 @@ def _state(spool: SpoolContents) -> str:
         return "complete"
     if spool.problem == "missing":
         return "missing"
+    if spool.problem.startswith("unusable"):
+        return spool.problem
     state = "truncated" if spool.truncated else "incomplete"
     return f"{state}: {spool.problem}; {spool.rows} rows kept"
 
 
-def _ints(*values: object) -> bool:
-    return all(type(v) is int for v in values)
-
-
 def _node_verdicts(
-    spool: SpoolContents,
-    node: int,
-    verdicts: dict[tuple[int, int, int, int], _Verdict],
-) -> list[tuple[_Verdict, bytes]]:
+    spool: SpoolContents, node: int, n: int, verdicts: _Verdicts
+) -> tuple[list[tuple[_Verdict, bytes]], int]:
     """Node ``node``'s verdicts on its peers' messages into ``verdicts``; its own copies
-    returned in order. Rows of the wrong shape (a spool cut in the middle of a value cannot
-    give one, but nothing here trusts a file) are skipped."""
+    returned in order, and how many rows were rejected (rows no node writes: a time that is
+    not finite, an id outside [0, n), a frame from itself, an own copy without its
+    payload)."""
     own: list[tuple[_Verdict, bytes]] = []
     data = spool.data
-    columns = [data.get(c, []) for c in ("time", "src", "seq", "index", "outcome", "reason")]
-    payloads = data.get("payload", [])
+    columns = [data[c] for c in ("time", "src", "seq", "index", "outcome", "reason")]
+    payloads = data["payload"]
+    messages, frames, bad = verdicts.messages, verdicts.frames, 0
     for order, (t, src, seq, k, outcome, reason) in enumerate(zip(*columns, strict=True)):
         if (
-            not isinstance(t, float)
-            or not _ints(src, seq, k)
+            type(t) is not float
+            or not isfinite(t)
+            or type(src) is not int
+            or not 0 <= src < n
+            or type(seq) is not int
+            or type(k) is not int
+            or k < FRAME
             or outcome not in _OUTCOMES
             or not isinstance(reason, str)
         ):
+            bad += 1
             continue
         v = _Verdict(t, order, outcome, reason)
-        if seq == OWN and src == node:
-            if isinstance(payloads[order], bytes):
+        if src == node:
+            if seq == OWN and isinstance(payloads[order], bytes):
                 own.append((v, payloads[order]))
-        else:
-            # the first verdict of a message wins: a frame sent again (a redelivery after a
-            # broken connection) is a replay to the receiver, dropped whole at the link
-            verdicts.setdefault((src, node, seq, k), v)
-    return own
+            else:
+                bad += 1
+        elif seq == OWN:
+            bad += 1
+        elif k == FRAME:
+            frames.setdefault((src, node, seq, k), []).append(v)
+        elif messages.setdefault((src, node, seq, k), v) is not v:
+            # a message has one verdict: a frame sent again is a replay to the receiver,
+            # dropped whole at the link (a frame verdict)
+            verdicts.duplicates[node] = verdicts.duplicates.get(node, 0) + 1
+    return own, bad

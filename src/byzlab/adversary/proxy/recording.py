@@ -17,6 +17,12 @@ overwriting it):
 Between two corrupted nodes no frame exists: the messages themselves are passed on, and the
 payload is their encoding, packed as a batch would be, with sequence number -1.
 
+A frame the proxy tampered with (``tamper = "flip-byte"``: a copy with a flipped byte goes
+ahead of the original, see ``runtime.py``) is a frame of its own on the wire: the copy gets
+its own link number and rows, event ``TAMPERED`` for its send, with the original's payload
+(what its messages are: the receiver drops the copy at the MAC check without opening it),
+so the trace shows each of its messages dropped with the receiver's link-layer reason.
+
 The proxy records frames, not messages: it decodes nothing for the trace (the census and
 the scheduler go on as without it), the hot path gains a few list appends per frame, and
 the orchestrator splits the payloads into messages afterwards
@@ -24,7 +30,12 @@ the orchestrator splits the payloads into messages afterwards
 incarnation), and the receiver's verdicts are joined on (sender, receiver, sequence number).
 Frames dropped before delivery (the receiver halted and left, or it stopped reading: see
 ``delivery.py``, "Memory bounds") have a send row and no deliver row. Times are wall-clock
-seconds (``time.time()``), the clock the nodes' verdicts use too.
+seconds on the nodes' scale (``time.time()``) but read from the monotonic clock plus the
+offset between the two at the proxy's start, the way the nodes time their verdicts: a step
+of the wall clock mid-run (NTP) cannot put a frame's delivery before its send.
+
+The spool goes to disk in batches and on the proxy's statistics timer (``flush``), so a
+proxy killed mid-run loses only its last fraction of a second of rows.
 """
 
 from __future__ import annotations
@@ -43,11 +54,12 @@ from byzlab.network.framing import (
 )
 from byzlab.network.spool import Spool
 
-__all__ = ["COLUMNS", "DELIVER", "SEND", "RelayLog", "spool_name"]
+__all__ = ["COLUMNS", "DELIVER", "SEND", "TAMPERED", "RelayLog", "spool_name"]
 
 COLUMNS: Final = ("event", "time", "link", "src", "dst", "seq", "corrupt", "payload")
 SEND: Final = 0
 DELIVER: Final = 1  # ``corrupt`` on a deliver row: the receiver is a corrupted node
+TAMPERED: Final = 2  # the send of a tampered copy of a frame
 
 
 def spool_name(incarnation: int) -> str:
@@ -78,27 +90,46 @@ class RelayLog:
         self._corrupted = corrupted
         self._encode = encode
         self._links = 0
+        # The frame's link -> the link of its first tampered copy (the copies' links come
+        # just before the frame's own).
+        self._copies: dict[int, int] = {}
+        self._offset = time.time() - time.monotonic()
 
     def sent(self, src: int, dst: int, frames: list[bytes], msgs: list[Any] | None) -> int:
         """A frame (the last of ``frames``: the original, after any tampered copy; see
         ``runtime.py``) or, with no frames, ``msgs`` from ``src`` for ``dst`` is scheduled;
         returns its link number."""
-        link = self._links
-        self._links += 1
+        now = time.monotonic() + self._offset
+        corrupt = self._corrupted(src)
         if frames:
             frame = frames[-1]
             seq = FRAME_HEADER.unpack_from(frame, LENGTH_PREFIX_SIZE)[3]
             payload = frame[LENGTH_PREFIX_SIZE + HEADER_SIZE : len(frame) - MAC_SIZE]
+            if len(frames) > 1:
+                self._copies[self._links + len(frames) - 1] = self._links
+                for _ in frames[:-1]:
+                    self._spool.add(TAMPERED, now, self._links, src, dst, seq, corrupt, payload)
+                    self._links += 1
         else:
             seq = -1
             payload = pack_batch([self._encode(m) for m in msgs or ()])
-        self._spool.add(SEND, time.time(), link, src, dst, seq, self._corrupted(src), payload)
+        link = self._links
+        self._links += 1
+        self._spool.add(SEND, now, link, src, dst, seq, corrupt, payload)
         return link
 
     def delivered(self, link: int, src: int, dst: int, *, to_corrupted: bool) -> None:
-        """Frame ``link`` went on to ``dst`` (a corrupted node's strategy if
-        ``to_corrupted``)."""
-        self._spool.add(DELIVER, time.time(), link, src, dst, -1, to_corrupted, None)
+        """Frame ``link`` (and its tampered copies, which go ahead of it) went on to ``dst``
+        (a corrupted node's strategy if ``to_corrupted``)."""
+        now = time.monotonic() + self._offset
+        if self._copies:
+            for copy in range(self._copies.pop(link, link), link):
+                self._spool.add(DELIVER, now, copy, src, dst, -1, to_corrupted, None)
+        self._spool.add(DELIVER, now, link, src, dst, -1, to_corrupted, None)
+
+    def flush(self) -> None:
+        """Put the rows held in memory on disk (the proxy's statistics timer)."""
+        self._spool.flush()
 
     def close(self) -> None:
         self._spool.close()

@@ -387,6 +387,8 @@ class Proxy:
         # The file is written (with an fsync) on a thread: relaying never waits for the disk.
         while True:
             await self.stats_file.write(self.stats())
+            if self.relay_log is not None:
+                self.relay_log.flush()  # a killed proxy loses one interval of its trace
             await asyncio.sleep(self.config.stats_interval_s)
 
     # ----------------------------------------------------------------- connections

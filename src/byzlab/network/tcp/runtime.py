@@ -447,6 +447,8 @@ class NodeRuntime:
     async def _snapshot_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.snapshot_interval_s)
+            if self.verdicts is not None:
+                self.verdicts.flush()  # a killed node loses one interval of its trace
             if self.started and not self.batcher.closed:
                 self._send_snapshot()
 

@@ -4,8 +4,9 @@ message trace of a real run.
 The proxy records what it relayed (``byzlab.adversary.proxy.recording``); only the receiver
 knows what became of it. A node that records (``messages`` in node.json) writes one row per
 message it took, in the order it took them, to ``messages.spool`` in its output directory
-(``byzlab.network.spool``: batches on disk as they fill, so memory stays flat and a killed
-node loses at most its last batch):
+(``byzlab.network.spool``: batches on disk as they fill and on the node's snapshot timer,
+so memory stays flat and a killed node loses at most the rows of its last fraction of a
+second):
 
 * a message of a peer's frame: the frame's sender and link sequence number and the message's
   position in the frame, which is how the orchestrator finds the proxy's row of the same
@@ -74,6 +75,10 @@ class VerdictLog:
         """The node's ``receive`` of its own copy (encoded as ``payload``) just returned."""
         outcome, reason = self._watch.verdict()
         self._spool.add(self.start_wall + now, self.me, OWN, 0, outcome, reason, payload)
+
+    def flush(self) -> None:
+        """Put the rows held in memory on disk (the node's snapshot timer)."""
+        self._spool.flush()
 
     def close(self) -> None:
         self._spool.close()
