@@ -102,8 +102,8 @@ def _cell(value: object) -> str:
     "-j",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes for simulator runs (default: every core). Real "
-    "backends run one at a time.",
+    help="Worker processes of the Dask LocalCluster that runs the simulator runs "
+    "(default: every core; 1 runs them in this process). Real backends run one at a time.",
 )
 @cluster_option
 @click.option(

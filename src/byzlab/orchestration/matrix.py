@@ -265,7 +265,12 @@ def _choices(value: str, allowed: Sequence[str], name: str) -> list[str]:
     "plugins, or all (every one of them).",
 )
 @inputs_option
-@click.option("--jobs", type=int, default=0, help="Worker processes (default: all cores).")
+@click.option(
+    "--jobs",
+    type=int,
+    default=0,
+    help="Worker processes of the Dask LocalCluster (default: all cores; 1: this process).",
+)
 @cluster_option
 @click.option(
     "--max-time",
