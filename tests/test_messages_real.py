@@ -27,9 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from byzlab.adversary.proxy.recording import DELIVER
+from byzlab.adversary.proxy.recording import DELIVER, SEND
 from byzlab.network.messagelog import read_messages, read_meta
-from byzlab.network.spool import MAGIC, Spool, read_spool
+from byzlab.network.spool import MAGIC, Spool, SpoolContents, read_spool
 from byzlab.network.tcp.verdicts import SPOOL_NAME
 from byzlab.orchestration.local import LocalRun, RunOutcome, run_local
 from byzlab.orchestration.plan import RunPlan
@@ -267,15 +267,17 @@ def rewrite(
     """Write the spool at ``path`` again with its rows passed through ``edit`` (and only
     ``columns``, if given), closed as its process would have."""
     contents = read_spool(path)
-    rows = [
-        dict(zip(contents.columns, r, strict=True))
-        for r in zip(*contents.data.values(), strict=True)
-    ]
+    rows = spool_rows(contents)
     keep = columns or contents.columns
     spool = Spool(path, keep, meta=contents.meta)
     for row in edit(rows):
         spool.add(*(row[c] for c in keep))
     spool.close()
+
+
+def spool_rows(contents: SpoolContents) -> Rows:
+    columns = contents.data.values()
+    return [dict(zip(contents.columns, r, strict=True)) for r in zip(*columns, strict=True)]
 
 
 def proxy_spool(run: Path) -> Path:
@@ -408,6 +410,44 @@ def test_verdicts_whose_deliveries_were_lost_are_counted_per_node(
         about(recorded),
     )
     assert report["deliveries_without_send"] > 0, (report, about(recorded))
+
+
+def test_a_frame_relayed_again_by_a_restarted_proxy_takes_its_verdict_by_time(
+    recorded: RunOutcome, tmp_path: Path
+) -> None:
+    """A proxy handed a frame over and died before it left; the node sent it again to the
+    next proxy, whose copy the receiver took. The verdicts go to that copy, the one
+    delivered before them, not to the first copy in the files."""
+    run = tmp_path / "run"
+    shutil.copytree(recorded.out_dir, run)
+    first = proxy_spool(run)
+    contents = read_spool(first)
+    rows = spool_rows(contents)
+    send = next(r for r in rows if r["event"] == SEND and r["dst"] == 0 and r["seq"] >= 0)
+    delivered = next(r for r in rows if r["event"] == DELIVER and r["link"] == send["link"])
+    # the second proxy's copy: the frame as it was; the first's: the same, 50 ms earlier
+    again = Spool(first.with_name("proxy-2.spool"), contents.columns, meta={"incarnation": 2})
+    for row in (send, delivered):
+        again.add(*(row | {"link": 0}).values())
+    again.close()
+    link = send["link"]
+    rewrite(
+        first,
+        lambda rows: [r | {"time": r["time"] - 0.05} if r["link"] == link else r for r in rows],
+    )
+    report = merge_again(run, tmp_path / "merged")
+    table = assert_sound(tmp_path / "merged", report)
+    start = json_file(run / "proxy-stats.json")["start_wall"]
+    by_sent: dict[str, list[str]] = {}
+    for row in deliveries(table).to_pylist():
+        if (row["src"], row["dst"]) != (send["src"], 0):
+            continue
+        for label, at in (("lost", send["time"] - 0.05), ("taken", send["time"])):
+            if abs(row["sent"] - (at - start)) < 1e-6:
+                by_sent.setdefault(label, []).append(row["reason"])
+    assert by_sent["lost"] and set(by_sent["lost"]) == {"not-taken"}, (by_sent, report)
+    assert by_sent["taken"] and "not-taken" not in by_sent["taken"], (by_sent, report)
+    assert report["verdicts_without_delivery"] == {str(i): 0 for i in range(N - 1)}, report
 
 
 def test_spools_too_large_to_hold_are_refused_in_one_line(

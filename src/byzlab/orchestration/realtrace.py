@@ -132,6 +132,14 @@ class _Verdicts:
         queue = self.frames.get(key)
         return queue.pop(0) if queue else None
 
+    def latest_frame(self, key: tuple[int, int, int, int], since: float) -> _Verdict | None:
+        """The last verdict on frame ``key`` given at ``since`` or later (taken)."""
+        queue = self.frames.get(key, [])
+        for i in range(len(queue) - 1, -1, -1):
+            if queue[i].time >= since:
+                return queue.pop(i)
+        return None
+
     def left(self, nodes: Mapping[int, Any]) -> dict[str, int]:
         """Per node: its verdicts no delivery took."""
         left = dict.fromkeys(nodes, 0)
@@ -174,6 +182,10 @@ def merge_real_trace(
     delivers: list[tuple[float, int, int, int, bool]] = []  # time, file, link, dst, corrupted
     proxy_files: dict[str, str] = {}
     undecodable_frames = without_send = 0
+    # (src, dst, seq) of the frames relayed once, and of those relayed more than once (by
+    # proxies one after the other: a node sends its recent frames again after a restart)
+    once: set[tuple[int, int, int]] = set()
+    resent: set[tuple[int, int, int]] = set()
     for fi, path in enumerate(paths):
         spool = _read(path, recording.COLUMNS)
         proxy_files[path.name] = _state(spool)
@@ -208,6 +220,10 @@ def merge_real_trace(
                 items = [_Item(_packer.pack(obj), decoder(obj)) for obj in batch]
                 tampered = event == TAMPERED
                 frames[(fi, link)] = _Frame(t, src, dst, seqs[r], corrupt is True, tampered, items)
+                if not tampered and seqs[r] >= 0:
+                    if (src, dst, seqs[r]) in once:
+                        resent.add((src, dst, seqs[r]))
+                    once.add((src, dst, seqs[r]))
         if bad:
             rejected[path.name] = bad
     report["proxy_spools"] = proxy_files
@@ -234,7 +250,34 @@ def merge_real_trace(
             rows.append(((frame.time, 0, n + 1, order, 0), ("send", fi, link, k)))
             order += 1
     without = 0
+
+    def deliver(
+        t: float, fi: int, link: int, sent: _Frame, taken: list[_Verdict | None], to: bool
+    ) -> None:
+        """The deliver rows of frame ``link`` of proxy spool ``fi`` (``to``: to a corrupted
+        node), with the receiver's verdicts ``taken``."""
+        nonlocal order, without
+        dst = sent.dst
+        for k, item in enumerate(sent.items):
+            if isinstance(item.msg, DecodeError):
+                continue
+            v = taken[k]
+            if v is not None:
+                v.time = max(v.time, sent.time)
+                key = (v.time, 1, dst, v.order, 1)
+            else:
+                if to:
+                    v = _Verdict(t, order, ACCEPTED, "")
+                else:
+                    without += 1
+                    reason = "not-taken" if complete.get(dst) else "unrecorded"
+                    v = _Verdict(t, order, DROPPED, reason)
+                key = (t, 1, n + 1, order, 1)
+            rows.append((key, ("deliver", fi, link, k, dst, v)))
+            order += 1
+
     messages = verdicts.messages
+    again: list[tuple[float, int, int, _Frame]] = []
     for t, fi, link, dst, to_corrupted in delivers:
         sent = frames.get((fi, link))
         if sent is None:
@@ -248,6 +291,9 @@ def merge_real_trace(
         t = max(t, sent.time)
         taken: list[_Verdict | None] = [None] * len(sent.items)
         if not to_corrupted:
+            if resent and (sent.src, dst, sent.seq) in resent and not sent.tampered:
+                again.append((t, fi, link, sent))
+                continue
             if not sent.tampered:
                 for k in range(len(sent.items)):
                     taken[k] = messages.pop((sent.src, dst, sent.seq, k), None)
@@ -255,23 +301,21 @@ def merge_real_trace(
                 # dropped whole at the link layer (bad MAC, replay): every message with it
                 whole = verdicts.frame((sent.src, dst, sent.seq, FRAME))
                 taken = [whole] * len(sent.items)
-        for k, item in enumerate(sent.items):
-            if isinstance(item.msg, DecodeError):
-                continue
-            v = taken[k]
+        deliver(t, fi, link, sent, taken, to_corrupted)
+    # A frame delivered more than once (a proxy died after handing it over, and the node
+    # sent it again to the next): the verdicts go to the copies by time, the latest first,
+    # so a verdict on a message goes to the last copy delivered before it, not to the
+    # first in the files (which may be the one lost with the proxy).
+    for t, fi, link, sent in sorted(again, key=lambda d: d[0], reverse=True):
+        keys = [(sent.src, sent.dst, sent.seq, k) for k in range(len(sent.items))]
+        taken = [v if (v := messages.get(key)) and v.time >= t else None for key in keys]
+        for key, v in zip(keys, taken, strict=True):
             if v is not None:
-                v.time = max(v.time, sent.time)
-                key = (v.time, 1, dst, v.order, 1)
-            else:
-                if to_corrupted:
-                    v = _Verdict(t, order, ACCEPTED, "")
-                else:
-                    without += 1
-                    reason = "not-taken" if complete.get(dst) else "unrecorded"
-                    v = _Verdict(t, order, DROPPED, reason)
-                key = (t, 1, n + 1, order, 1)
-            rows.append((key, ("deliver", fi, link, k, dst, v)))
-            order += 1
+                del messages[key]
+        if not any(taken):
+            whole = verdicts.latest_frame((sent.src, sent.dst, sent.seq, FRAME), t)
+            taken = [whole] * len(sent.items)
+        deliver(t, fi, link, sent, taken, False)
     for i, copies in own.items():
         for v, payload in copies:
             rows.append(((v.time, 1, i, v.order, 0), ("own-send", i, v.order, payload)))
