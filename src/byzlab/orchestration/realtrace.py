@@ -26,11 +26,14 @@ into the simulator's format (``byzlab.network.messagelog``):
 * a deliver row to a corrupted node is "accepted" (its strategy takes whatever it is
   given), at the time the proxy handed it over;
 * a node's own copies give a send and a deliver row each (``src == dst``, ``sent ==
-  time``), as in the simulator.
-
+  time``), as in the simulator;
 * a tampered copy of a frame (the proxy's ``tamper``) is a frame of its own: its messages
   get a send and a deliver row each, and the deliver rows take the receiver's verdict on
-  the whole frame (``link-bad_mac``), never the verdicts of the original's messages.
+  the whole frame (``link-bad_mac``), never the verdicts of the original's messages;
+* a frame relayed more than once (a node sends its recent frames again to a restarted
+  proxy, and the first proxy may have handed its copy over or not) gives the receiver's
+  verdicts to its copies by time, the latest first: each copy takes only verdicts given
+  after it was handed over, so the copy lost with the dead proxy is ``not-taken``.
 
 Times are seconds of wall clock since the proxy started the run. Messages whose encoding the
 protocol's decoder refuses (only a hostile sender makes them) get no rows: the trace's
