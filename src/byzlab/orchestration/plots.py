@@ -25,15 +25,25 @@ wall time / delta_s on real backends) of a run that agreed; a run that did not a
 never drawn as 0: the legend counts them per curve.
 
 Intervals (intervals.py, all 95%): error bars on a median are its distribution-free
-order-statistic interval; on a rate (agreement, unanimous coins), the Wilson interval.
+order-statistic interval; on the agreement rate (one trial per run), the Wilson interval; on
+the share of unanimous coins, whose flips come in runs (up to dozens per run, alike within
+one), the Wilson interval over the effective number of flips the between-run variance
+allows (a cluster interval: a run is the unit of evidence, not a flip).
 
 Axes. Every plotted axis has tick labels: log axes get explicit ticks at 1-2-5 multiples of
 powers of ten (or, over a range narrower than that, evenly spaced ones), printed plainly, and
 n axes get a tick at every size swept. Legends sit outside the axes, where constrained layout
 makes room for them, so they never cover data.
 
-Growth exponents come from ``fit_power_law``: least squares of log y on log n over every run
-(not over per-n medians, so each run weighs the same), with the slope's t-interval. A figure
+Growth exponents come from ``fit_power_law``: least squares of log(median y) on log n, one
+point per size, with the slope's t-interval on sizes - 2 degrees of freedom. Not over every
+run: the runs of one size are not independent draws around the line (a size has its own
+offset from any power law, which more runs do not average away), and a fit over 4 sizes x
+50 runs would claim 198 degrees of freedom and an interval several times too narrow. Runs
+that did not agree have no latency and are left out of the medians; the latency figure says
+so and gives, beside it, the exponent with each of them counted as slower than every run at
+its n (``fit_power_law``'s ``unfinished``), so a bias from failures that are the slow runs
+shows. A figure
 prints an exponent only for a curve with at least ``MIN_SIZES_FOR_EXPONENT`` distinct sizes;
 a line through two or three sizes says little about growth, and the legend says "fewer than
 4 sizes: no exponent" instead. For messages and bytes the plot also draws reference slopes
@@ -72,18 +82,22 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from byzlab.orchestration.intervals import (
     Interval,
+    cluster_proportion_interval,
     median_interval,
     slope_interval,
     wilson_interval,
 )
+from byzlab.orchestration.store import PARAM_COLUMNS
 
 __all__ = [
+    "COIN_INTERVAL",
     "DIMENSIONS",
     "MIN_SIZES_FOR_EXPONENT",
     "NUMBERING",
     "Grouping",
     "PlotFile",
     "PowerFit",
+    "coin_flips",
     "fit_power_law",
     "latency",
     "plot_agreement_vs_n",
@@ -117,12 +131,37 @@ GOOD = "#1f77b4"
 BAD = "#d62728"
 MIN_SIZES_FOR_EXPONENT = 4
 
+#: The protocol parameters a run used, each a column of the store (resolved values).
+PARAMETERS = tuple(name for name, _ in PARAM_COLUMNS)
+
 #: The configuration columns a curve may pool, in the order a caption names them.
-DIMENSIONS = ("protocol", "backend", "scheduler", "strategy", "inputs", "corrupted", "preset")
+DIMENSIONS = (
+    "protocol",
+    "backend",
+    "delta_s",
+    "scheduler",
+    "strategy",
+    "inputs",
+    "corrupted",
+    "preset",
+    *PARAMETERS,
+)
 
 _MEDIAN_BARS = (
     "Error bars: 95% interval of the median (order statistics, distribution-free; at a "
     "point with fewer than 6 runs, the range of its runs)."
+)
+COIN_INTERVAL = (
+    "95% interval over runs, not flips: the flips of one run share its seed, schedule and "
+    "weights, so it is Wilson's interval over the effective number of flips that the "
+    "variance between runs allows (a cluster interval, Korn and Graubard 1998), and one "
+    "flip per run where every flip was unanimous or every one split."
+)
+_FIT_METHOD = (
+    "The legend's growth exponent is the slope of a least-squares line through the "
+    "per-size medians on log-log axes (one point per n, not per run: runs of one size share "
+    "its offset from any power law), with its 95% t-interval on sizes - 2 degrees of "
+    f"freedom; it is given for curves with at least {MIN_SIZES_FOR_EXPONENT} sizes."
 )
 NUMBERING = "Iterations and epochs are numbered from 1 (epoch e = iterations (e-1)T+1 .. eT)."
 
@@ -139,35 +178,50 @@ class PlotFile:
 
 @dataclass(frozen=True)
 class PowerFit:
-    """y ~ coefficient * x ** exponent, by least squares on (log x, log y)."""
+    """y ~ coefficient * x ** exponent, by least squares on (log x, log median y), one point
+    per distinct x."""
 
     exponent: float
     coefficient: float
-    r2: float
-    points: int
-    sizes: int  # distinct x values
-    exponent_ci: tuple[float, float] | None  # 95% t-interval of the slope
+    r2: float  # of the fit to the per-size medians
+    points: int  # runs that made the medians
+    sizes: int  # distinct x values: the points of the fit
+    exponent_ci: tuple[float, float] | None  # 95% t-interval of the slope, sizes - 2 dof
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.coefficient * np.power(x, self.exponent), dtype=np.float64)
 
 
-def fit_power_law(x: Iterable[float], y: Iterable[float]) -> PowerFit | None:
-    """The log-log least-squares fit, or None without two distinct positive x values."""
+def fit_power_law(
+    x: Iterable[float], y: Iterable[float], *, unfinished: Iterable[float] = ()
+) -> PowerFit | None:
+    """The log-log least-squares fit through the median y of each distinct x, or None
+    without two distinct positive x values.
+
+    Points with a non-positive or non-finite x or y are left out. ``unfinished`` holds the x
+    of runs that have no y because they never finished (a run that did not agree has no
+    latency): each counts at its x as slower than every run, which raises that size's
+    median; a size where half of its runs or more did not finish has no median, and then
+    there is no fit."""
     xs = np.asarray(list(x), dtype=np.float64)
     ys = np.asarray(list(y), dtype=np.float64)
     keep = np.isfinite(xs) & np.isfinite(ys) & (xs > 0) & (ys > 0)
-    xs, ys = xs[keep], ys[keep]
-    sizes = len(np.unique(xs))
-    if sizes < 2:
+    late = np.asarray([u for u in unfinished if math.isfinite(u) and u > 0], dtype=np.float64)
+    xs = np.concatenate([xs[keep], late])
+    ys = np.concatenate([ys[keep], np.full(len(late), math.inf)])
+    ns = np.unique(xs)
+    if len(ns) < 2:
         return None
-    lx, ly = np.log(xs), np.log(ys)
+    medians = np.array([np.median(ys[xs == n]) for n in ns])
+    if not np.all(np.isfinite(medians)):
+        return None
+    lx, ly = np.log(ns), np.log(medians)
     slope, intercept = np.polyfit(lx, ly, 1)
     residual = ly - (slope * lx + intercept)
     total = float(np.sum((ly - ly.mean()) ** 2))
     r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else 1.0
     ci = slope_interval(lx, ly, float(slope), float(intercept))
-    return PowerFit(float(slope), float(math.exp(intercept)), r2, len(xs), sizes, ci)
+    return PowerFit(float(slope), float(math.exp(intercept)), r2, len(xs), len(ns), ci)
 
 
 def _text(value: object) -> str:
@@ -226,6 +280,10 @@ def latency(r: Row) -> float | None:
     if not r.get("agreed") or not isinstance(v, int | float) or isinstance(v, bool):
         return None
     return float(v) if math.isfinite(v) and v > 0 else None
+
+
+def _not_agreed(r: Row) -> bool:
+    return not r.get("agreed")
 
 
 def _num(key: str, *, agreed_only: bool = False) -> Value:
@@ -366,6 +424,24 @@ def _fmt_exp(fit: PowerFit | None) -> str:
     return f"∝ n^{fit.exponent:.2f} (95% CI {lo:.2f} to {hi:.2f})"
 
 
+def _if_slowest(
+    group: Sequence[Row], pts: Sequence[tuple[float, float]], unfinished: Callable[[Row], bool]
+) -> str:
+    """The legend's second line for a curve with runs that did not finish: the exponent with
+    each of them counted as slower than every run at its n, which the fit without them
+    cannot see (failures that are the slow runs bias it down)."""
+    late = [float(r["n"]) for r in group if r.get("n") and unfinished(r)]
+    if not late:
+        return ""
+    fit = fit_power_law([p[0] for p in pts], [p[1] for p in pts], unfinished=late)
+    head = f"\n  {len(late)} that did not agree counted as slowest: "
+    if fit is not None:
+        return head + _fmt_exp(fit)
+    # a size's median is infinite once its unfinished runs are as many as its finished ones
+    half = sorted({n for n in late if late.count(n) >= sum(1 for p in pts if p[0] == n)})
+    return head + f"no median at n = {', '.join(f'{n:g}' for n in half)}"
+
+
 def _medians_vs_n(
     ax: Axes,
     groups: Mapping[str, Sequence[Row]],
@@ -374,10 +450,13 @@ def _medians_vs_n(
     *,
     fit: bool,
     positive: bool,
+    unfinished: Callable[[Row], bool] | None = None,
 ) -> dict[str, PowerFit | None]:
     """Per curve: every run as a faint dot, the median per n with its interval, the medians
-    joined, and (with ``fit``) the power law when at least four sizes exist. The legend label
-    counts the runs without a value."""
+    joined, and (with ``fit``) the power law through the medians when at least four sizes
+    exist. The legend label counts the runs without a value, and with ``unfinished`` (which
+    runs lack a value because they never finished) gives the exponent with those counted as
+    slowest too."""
     fits: dict[str, PowerFit | None] = {}
     for k, (label, group) in enumerate(groups.items()):
         pts = [
@@ -402,6 +481,8 @@ def _medians_vs_n(
         the_fit = fit_power_law(xs, ys) if fit else None
         fits[label] = the_fit
         text = f"{label}: {_fmt_exp(the_fit)}" if fit else label
+        if unfinished is not None and the_fit and the_fit.sizes >= MIN_SIZES_FOR_EXPONENT:
+            note += _if_slowest(group, pts, unfinished)
         ax.errorbar(
             ns * shift,
             estimates,
@@ -467,7 +548,9 @@ def plot_latency_vs_n(
     rows: Sequence[Row], out_dir: Path, grouping: Grouping | None = None
 ) -> PlotFile:
     grouping, fig, ax, groups = _grouped(rows, grouping, 9.0, 4.8)
-    fits = _medians_vs_n(ax, groups, latency, _colors(groups), fit=True, positive=True)
+    fits = _medians_vs_n(
+        ax, groups, latency, _colors(groups), fit=True, positive=True, unfinished=_not_agreed
+    )
     if fits:
         _n_axis(ax, rows, log_y=True)
         ax.set_ylabel("latency to agreement (units of delta)")
@@ -480,11 +563,16 @@ def plot_latency_vs_n(
         out_dir,
         "latency_vs_n",
         "Latency vs n",
-        "Latency to agreement against n on log-log axes. " + _MEDIAN_BARS + " The legend "
-        "gives the growth exponent fitted by least squares over every agreed run, with the "
-        f"slope's 95% t-interval, for curves with at least {MIN_SIZES_FOR_EXPONENT} sizes. "
-        "Runs without latency (not agreed) are counted in the legend, not drawn. "
-        + grouping.pooled(rows),
+        "Latency to agreement against n on log-log axes. "
+        + _MEDIAN_BARS
+        + " "
+        + _FIT_METHOD
+        + " Runs that did not agree have no latency: they are counted in the legend, not "
+        "drawn, and left out of the medians and the fit, so the exponent is that of the runs "
+        "that agreed; where failures are the slow runs that biases it down, so a curve with "
+        "such runs also gives, on a second legend line, the exponent with each of them "
+        "counted as slower than every run at its n (the median of all runs; none where half "
+        "of a size's runs or more did not agree). " + grouping.pooled(rows),
     )
 
 
@@ -583,36 +671,41 @@ def plot_cost_vs_n(
         "cost_vs_n",
         "Messages and bytes vs n",
         "Messages and bytes per run, and messages per reliable-broadcast instance, "
-        "against n on log-log axes, with fitted exponents and their 95% intervals where at "
-        f"least {MIN_SIZES_FOR_EXPONENT} sizes exist. " + _MEDIAN_BARS + " Dashed grey: the "
+        "against n on log-log axes. " + _MEDIAN_BARS + " " + _FIT_METHOD + " Dashed grey: the "
         "theory's slopes (RBC O(n²) per broadcast, so O(n³) per iteration; the blackboard "
         "O(m n³) per coin flip). " + grouping.pooled(rows),
     )
+
+
+def coin_flips(r: Row) -> tuple[int, int]:
+    """A run's coin flips: (unanimous, total)."""
+    unanimous = int(r.get("coin_unanimous") or 0)
+    return unanimous, unanimous + int(r.get("coin_split") or 0)
 
 
 def plot_coin_unanimity(
     rows: Sequence[Row], out_dir: Path, grouping: Grouping | None = None
 ) -> PlotFile:
     grouping = grouping or Grouping()
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for label, group in grouping.split(rows).items():
-        for r in group:
-            counts[label][0] += int(r.get("coin_unanimous") or 0)
-            counts[label][1] += int(r.get("coin_split") or 0)
-    keys = [k for k, (u, s) in counts.items() if u + s > 0]
+    shares = {
+        label: share
+        for label, group in grouping.split(rows).items()
+        if (share := cluster_proportion_interval(coin_flips(r) for r in group)) is not None
+    }
+    keys = list(shares)
     fig, (ax,) = _figure(max(6.0, 2.5 + 1.1 * len(keys)), 4.8)
     if not keys:
         _empty(ax, "no coin flips in these runs:\nevery run decided before it needed a coin")
     else:
         colors = _colors(keys)
         xs = np.arange(len(keys))
-        intervals = [wilson_interval(counts[k][0], sum(counts[k])) for k in keys]
-        fractions = [iv.estimate if iv else 0.0 for iv in intervals]
+        intervals = [shares[k].interval for k in keys]
+        fractions = [iv.estimate for iv in intervals]
         ax.bar(xs, fractions, width=0.6, color=[colors[k] for k in keys], alpha=0.85)
         ax.errorbar(
             xs,
             fractions,
-            yerr=np.array([iv.errorbar() if iv else (0.0, 0.0) for iv in intervals]).T,
+            yerr=np.array([iv.errorbar() for iv in intervals]).T,
             fmt="none",
             ecolor="black",
             capsize=4,
@@ -620,9 +713,16 @@ def plot_coin_unanimity(
         pad = 0.5 + 0.5 * max(0, 3 - len(keys))  # a lone bar should not fill the figure
         ax.set_xlim(-pad, len(keys) - 1 + pad)
         for x, k in zip(xs, keys, strict=True):
-            u, s = counts[k]
+            share = shares[k]
             # inside the bar's foot: never on the error bar, never on a neighbour's label
-            ax.text(float(x), 0.02, f"{u}/{u + s}", ha="center", va="bottom", fontsize="small")
+            ax.text(
+                float(x),
+                0.02,
+                f"{share.successes}/{share.trials}\n{share.clusters} runs",
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
         ax.set_xticks(xs)
         ax.set_xticklabels(keys, fontsize="small", rotation=20, ha="right")
         ax.set_xlabel(grouping.name)
@@ -637,7 +737,9 @@ def plot_coin_unanimity(
         "Unanimous coin flips",
         "Per curve: the fraction of coin flips (iterations that needed a coin) whose "
         "outcome every honest node that flipped it saw the same way (bar labels: "
-        "unanimous/total). Error bars: 95% Wilson interval, counting each flip as a trial. "
+        "unanimous/total, and the runs that flipped). Error bars: "
+        + COIN_INTERVAL
+        + " "
         + grouping.pooled(rows),
     )
 
@@ -681,8 +783,19 @@ def sweep_plots(
 
 # --------------------------------------------------------------------------- simulator vs real
 
-#: What makes two runs the same scenario on two backends (the seed aside).
-SCENARIO_KEY = ("protocol", "n", "f", "scheduler", "strategy", "inputs")
+#: What makes two runs the same scenario on two backends (the seed aside): the configuration
+#: columns, the protocol's parameters among them (delta_s only exists on a real backend).
+SCENARIO_KEY = (
+    "protocol",
+    "n",
+    "f",
+    "scheduler",
+    "strategy",
+    "inputs",
+    "corrupted",
+    "preset",
+    *PARAMETERS,
+)
 
 
 def plot_sim_vs_real(rows: Sequence[Row], out_dir: Path) -> PlotFile | None:
@@ -752,7 +865,8 @@ def plot_sim_vs_real(rows: Sequence[Row], out_dir: Path) -> PlotFile | None:
         out_dir,
         "sim_vs_real",
         "Simulator vs real latency",
-        f"{len(pairs)} scenario(s) (same {', '.join(SCENARIO_KEY)}) that ran both in the "
+        f"{len(pairs)} scenario(s) (same {', '.join(SCENARIO_KEY[: -len(PARAMETERS)])} and "
+        f"protocol parameters {', '.join(PARAMETERS)}) that ran both in the "
         "simulator and on a real backend: median latency of the agreed runs on each, virtual "
         "time in delta against wall time / delta. " + _MEDIAN_BARS + " Above the dotted line "
         "the real run was slower than the simulator's causal depth: processing and queueing.",

@@ -11,9 +11,14 @@ attached to an issue or opened from a CI artifact, and it renders the same offli
 string from the store (run ids, errors, the sweep file) is HTML-escaped.
 
 The page has, in order: what the store holds (runs, backends, versions, commits); a summary
-table per configuration (protocol, backend, n, f, scheduler, strategy) with the agreement
-rate and its Wilson interval, the latency median with its interval and 90th percentile, how
-many runs had no latency, the decision-time spread, iterations, messages and coin unanimity;
+table per configuration (``GROUP_KEY``: protocol, backend and its delta_s, preset, n, f,
+scheduler, strategy, corrupted nodes, inputs and the protocol's parameters) with the
+agreement rate and its Wilson interval, the latency median with its interval and 90th
+percentile, how many runs had no latency, the decision-time spread, iterations, messages and
+coin unanimity with its interval over runs; above it, a note on what a row pools: a row's
+runs may still differ in scenario settings that are no column of the store (scheduler or
+strategy options, which nodes are corrupted, the time budget), and the note names them per
+row, compared from each run's scenario.toml, or says that the runs differ in their seed only;
 the sweep-wide figures, one curve per value of the ``--group-by`` columns (default the
 protocol; each caption says what a curve pools); the simulator against real backends for the
 scenarios that ran on both; the strategy x scheduler heatmaps of ``byzlab matrix --store``;
@@ -33,6 +38,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import tomllib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +51,11 @@ import numpy as np
 from byzlab import __version__
 from byzlab.atomicio import atomic_write_bytes
 from byzlab.orchestration import plots
-from byzlab.orchestration.intervals import median_interval, wilson_interval
+from byzlab.orchestration.intervals import (
+    cluster_proportion_interval,
+    median_interval,
+    wilson_interval,
+)
 from byzlab.orchestration.store import COLUMNS, Store, StoreError
 
 __all__ = ["ReportInfo", "build_report", "choose_featured_run", "parse_group_by"]
@@ -53,6 +63,7 @@ __all__ = ["ReportInfo", "build_report", "choose_featured_run", "parse_group_by"
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"
 MAX_LISTED_FAILURES = 50
+MAX_LISTED_POOLS = 12
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -232,27 +243,128 @@ def choose_featured_run(rows: Sequence[Mapping[str, Any]], store: Store) -> str 
     return str(ranked[0]["run_id"])
 
 
+#: What makes a row of the summary table: every configuration column of the store (the
+#: protocol's parameters too); a row's runs differ in their seed, and in whatever their
+#: scenarios set that is no column (``_pooled_note`` says what).
+GROUP_KEY = (
+    "protocol",
+    "backend",
+    "delta_s",
+    "preset",
+    "n",
+    "f",
+    "scheduler",
+    "strategy",
+    "corrupted",
+    "inputs",
+    *plots.PARAMETERS,
+)
+
+
 def _group_key(r: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (
-        r.get("protocol"),
-        r.get("backend"),
-        r.get("n"),
-        r.get("f"),
-        r.get("scheduler"),
-        r.get("strategy"),
+    return tuple(r.get(c) for c in GROUP_KEY)
+
+
+def _order(key: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    return tuple((v is None, 0 if v is None else v) for v in key)
+
+
+def _scenario_settings(r: Mapping[str, Any]) -> dict[str, str]:
+    """The run's scenario (its scenario.toml, kept in the row) as dotted keys and their
+    values, without the seed: two runs with the same settings are one configuration."""
+    try:
+        scenario = tomllib.loads(str(r.get("scenario") or ""))
+    except tomllib.TOMLDecodeError:
+        return {}
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = json.dumps(value, sort_keys=True, default=str)
+
+    walk("", scenario)
+    flat.pop("run.seed", None)
+    return flat
+
+
+def _row_label(key: tuple[Any, ...]) -> str:
+    named = dict(zip(GROUP_KEY, key, strict=True))
+    return ", ".join(
+        f"{c} {_fmt(named[c])}"
+        for c in ("protocol", "backend", "n", "scheduler", "strategy")
+        if named[c] is not None
     )
 
 
-def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+def _pooled_note(groups: Mapping[tuple[Any, ...], Sequence[Mapping[str, Any]]]) -> str:
+    """What the rows pool besides seeds: per row, the scenario settings its runs differ in."""
+    pooled = []
+    for key in sorted(groups, key=_order):
+        settings = [_scenario_settings(r) for r in groups[key]]
+        names = sorted({name for s in settings for name in s})
+        differ = []
+        for name in names:
+            values = sorted({s.get(name, "(unset)") for s in settings})
+            if len(values) > 1:
+                shown = ", ".join(values) if len(values) <= 4 else f"{len(values)} values"
+                differ.append(f"{name} ({shown})")
+        if differ:
+            pooled.append(f"<li>{_e(_row_label(key))}: {_e('; '.join(differ))}</li>")
+    if not pooled:
+        return (
+            "A row holds the runs of one configuration (every column in the row, the "
+            "protocol's parameters included); they differ in their seed only: every other "
+            "setting of their scenario.toml is the same."
+        )
+    more = (
+        f"<li>... and {len(pooled) - MAX_LISTED_POOLS} more rows</li>"
+        if len(pooled) > MAX_LISTED_POOLS
+        else ""
+    )
+    return (
+        f'<span class="bad">{len(pooled)} row(s) pool runs whose scenarios differ in more than '
+        "the seed</span>, in settings the store has no column for (compared from each run's "
+        f"scenario.toml):<ul>{''.join(pooled[:MAX_LISTED_POOLS])}{more}</ul>"
+    )
+
+
+def _shown_parameters(keys: Sequence[tuple[Any, ...]]) -> list[str]:
+    """The protocol parameters that differ between rows of one protocol, preset and n: the
+    ones the table must show to tell those rows apart (the others follow from them)."""
+    at = {c: GROUP_KEY.index(c) for c in ("protocol", "preset", "n", *plots.PARAMETERS)}
+    shown = []
+    for name in plots.PARAMETERS:
+        seen: dict[tuple[Any, ...], set[Any]] = defaultdict(set)
+        for k in keys:
+            seen[(k[at["protocol"]], k[at["preset"]], k[at["n"]])].add(k[at[name]])
+        if any(len(values) > 1 for values in seen.values()):
+            shown.append(name)
+    return shown
+
+
+def _coins(group: Sequence[Mapping[str, Any]]) -> str:
+    share = cluster_proportion_interval(plots.coin_flips(r) for r in group)
+    if share is None:
+        return "-"
+    iv = share.interval
+    return (
+        f"{share.successes}/{share.trials} "
+        f'<span class="muted">[{iv.low:.0%}, {iv.high:.0%}] over {share.clusters} runs</span>'
+    )
+
+
+def _summary(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The summary table, one row per configuration, and the note on what a row pools."""
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[_group_key(r)].append(r)
+    parameters = _shown_parameters(list(groups))
+    named = {c: k for k, c in enumerate(GROUP_KEY)}
     out = []
-
-    def order(k: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (str(k[0]), str(k[1]), k[2] or 0, k[3] or 0, str(k[4]), str(k[5]))
-
-    for key in sorted(groups, key=order):
+    for key in sorted(groups, key=_order):
         group = groups[key]
         agreed = sum(1 for r in group if r.get("agreed"))
         lat = [v for r in group if (v := plots.latency(r)) is not None]
@@ -263,8 +375,6 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         ]
         iters = [int(r["iterations"]) for r in group if isinstance(r.get("iterations"), int)]
         msgs = [int(r["messages"]) for r in group if isinstance(r.get("messages"), int)]
-        unanimous = sum(int(r.get("coin_unanimous") or 0) for r in group)
-        flips = unanimous + sum(int(r.get("coin_split") or 0) for r in group)
         inv_bad = sum(1 for r in group if r.get("invariant1_ok") is False)
         errors = sum(1 for r in group if r.get("error"))
         rate = f"{agreed}/{len(group)}"
@@ -275,14 +385,21 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
             rate += f' <span class="muted">[{wilson.low:.0%}, {wilson.high:.0%}]</span>'
         median = median_interval(lat)
         no_latency = len(group) - len(lat)
+        delta_s = key[named["delta_s"]]
+        backend = _e(key[named["backend"]]) + (
+            f' <span class="muted">delta {_fmt(delta_s, 3)} s</span>' if delta_s else ""
+        )
         out.append(
             [
-                _e(key[0]),
-                _e(key[1]),
-                _fmt(key[2]),
-                _fmt(key[3]),
-                _e(key[4]),
-                _e(key[5]),
+                _e(key[named["protocol"]]),
+                backend,
+                _e(_fmt(key[named["preset"]])),
+                _fmt(key[named["n"]]),
+                _fmt(key[named["f"]]),
+                _e(key[named["scheduler"]]),
+                _e(key[named["strategy"]]) + f" ({_fmt(key[named['corrupted']])})",
+                _e(_fmt(key[named["inputs"]])),
+                _e(" ".join(f"{p}={_fmt(key[named[p]], 3)}" for p in parameters) or "-"),
                 rate,
                 (
                     f"{_fmt(median.estimate)} "
@@ -295,12 +412,44 @@ def _summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
                 _fmt(float(np.median(spreads))) if spreads else "-",
                 _fmt(float(np.mean(iters))) if iters else "-",
                 _fmt(int(np.median(msgs))) if msgs else "-",
-                f"{unanimous}/{flips}" if flips else "-",
+                _coins(group),
                 f'<span class="bad">{inv_bad}</span>' if inv_bad else "0",
                 f'<span class="bad">{errors}</span>' if errors else "0",
             ]
         )
-    return out
+    table = _table(
+        [
+            "protocol",
+            "backend",
+            "preset",
+            "n",
+            "f",
+            "scheduler",
+            "strategy (corrupted)",
+            "inputs",
+            "parameters",
+            "agreed",
+            "latency p50 [95% CI]",
+            "latency p90",
+            "no latency",
+            "decision spread p50",
+            "iterations (mean)",
+            "messages (median)",
+            "coins unanimous [95% CI]",
+            "Invariant 1 fails",
+            "errors",
+        ],
+        out,
+        left=(0, 1, 2, 5, 6, 7, 8),
+    )
+    others = [p for p in plots.PARAMETERS if p not in parameters]
+    return (
+        f"<div>{_pooled_note(groups)} The parameters column names the protocol "
+        "parameters that differ between rows of one protocol, preset and n"
+        + (f" ({', '.join(parameters)})" if parameters else " (none here)")
+        + f"; the others ({', '.join(others)}) follow from those and are in the store's "
+        f"columns of the same names. Coins unanimous: {_e(plots.COIN_INTERVAL)}</div>" + table
+    )
 
 
 def _failures(rows: Sequence[Mapping[str, Any]], store_dir: Path) -> str:
@@ -443,28 +592,7 @@ def build_report(
         sweep_html = (
             f"<p>{len(sweeps)} sweep files wrote to this store, oldest first:</p>" + sweep_html
         )
-    summary = _table(
-        [
-            "protocol",
-            "backend",
-            "n",
-            "f",
-            "scheduler",
-            "strategy",
-            "agreed",
-            "latency p50 [95% CI]",
-            "latency p90",
-            "no latency",
-            "decision spread p50",
-            "iterations (mean)",
-            "messages (median)",
-            "coins unanimous",
-            "Invariant 1 fails",
-            "errors",
-        ],
-        _summary_rows(rows),
-        left=(0, 1, 4, 5),
-    )
+    summary = _summary(rows)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en">
