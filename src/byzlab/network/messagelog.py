@@ -6,7 +6,12 @@ in units of delta), a real run from what the proxy relayed and what each node di
 (wall-clock seconds since the run started). docs/messages.md is the reader's guide.
 
 Columns (ids and positions are -1 where they do not apply; `value` is null where the message
-carries no value, since -1 is a value):
+carries no value, since -1 is a value). A corrupted node's hand-built message may hold any
+field: each is stored as it is when it is an integer in int64 (a vote's value 5, an origin of
+2**40), and as "does not apply" (-1, or a null value) when it is not an integer or needs more
+than 64 bits. Recording never raises on a message, so it never changes how a run ends:
+``kind``, ``describe``, ``wire_size`` and ``encode`` that raise on one give "?", no fields,
+size -1 and an empty payload.
 
 ==============  =========  ================================================================
 column          type       meaning
@@ -19,14 +24,14 @@ msg_id          int64      the transmission: a send row and its deliveries share
 src             int32      the sender
 dst             int32      the receiver; -1 on a broadcast's send row
 kind            string     the protocol's ``kind(msg)`` ("ECHO", "bval", ...)
-origin          int32      reliable broadcast instance: its origin
+origin          int64      reliable broadcast instance: its origin
 rbc_seq         int64      ... and its sequence number in the origin's stream
 iteration       int64      the iteration or round the message belongs to
-step            int32      its step within the iteration (a protocol's own numbering)
+step            int64      its step within the iteration (a protocol's own numbering)
 board           int64      HPZ blackboard
-row             int32      ... and row in it
-value           int8       the value it carries (-1, +1, 0 for bottom), null if none
-size            int32      its wire bytes (one copy)
+row             int64      ... and row in it
+value           int64      the value it carries (-1, +1, 0 for bottom), null if none
+size            int64      its wire bytes (one copy), -1 if unknown
 outcome         string     the receiver's verdict on a deliver row: "accepted",
                            "dropped" (duplicate, stale, out of bounds, halted receiver) or
                            "rejected" (failed validation); "" on send rows
@@ -56,7 +61,7 @@ from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 import msgpack
 
@@ -79,13 +84,16 @@ __all__ = [
     "MessagesMeta",
     "VerdictWatch",
     "decode_payload",
+    "meta_json",
     "read_messages",
     "read_meta",
     "records_messages",
     "schema",
 ]
 
-MESSAGES_FORMAT: Final = 1
+# 2: origin, step, row, value and size widened to int64, so that a hostile message's fields
+# are stored as they are (format 1 cast them to int32 and int8)
+MESSAGES_FORMAT: Final = 2
 FILE_NAME: Final = "messages.parquet"
 METADATA_KEY: Final = b"byzlab.messages"
 
@@ -98,9 +106,10 @@ _NO_OUTCOME: Final = 3
 _EVENTS: Final = ("send", "deliver")
 
 _NA: Final = -1
-_NO_VALUE: Final = -128  # the buffers' stand-in for a null value
 _INT64: Final = 1 << 63
+_INT32: Final = 1 << 31
 _NO_FIELDS: Final = (_NA, _NA, _NA, _NA, _NA, _NA, None)
+_NO_KIND: Final = "?"  # a kind the protocol could not name (its `kind` raised)
 
 
 def schema() -> pa.Schema:
@@ -116,14 +125,14 @@ def schema() -> pa.Schema:
             ("src", pa.int32()),
             ("dst", pa.int32()),
             ("kind", pa.string()),
-            ("origin", pa.int32()),
+            ("origin", pa.int64()),
             ("rbc_seq", pa.int64()),
             ("iteration", pa.int64()),
-            ("step", pa.int32()),
+            ("step", pa.int64()),
             ("board", pa.int64()),
-            ("row", pa.int32()),
-            ("value", pa.int8()),
-            ("size", pa.int32()),
+            ("row", pa.int64()),
+            ("value", pa.int64()),
+            ("size", pa.int64()),
             ("outcome", pa.string()),
             ("reason", pa.string()),
             ("corrupt_src", pa.bool_()),
@@ -147,14 +156,51 @@ class MessagesMeta:
         return json.dumps(asdict(self), sort_keys=True).encode()
 
 
+def _fits(x: object) -> TypeGuard[int]:
+    """Whether `x` can be stored as it is in an int64 column (a corrupted node's hand-built
+    message may hold anything: a string, a bool, an integer of any size)."""
+    return type(x) is int and -_INT64 <= x < _INT64
+
+
 def _fit(x: object) -> int:
-    """`x` as an int64 column value: -1 unless it is an int in range (a corrupted node's
-    hand-built message may hold anything)."""
-    return x if type(x) is int and -_INT64 <= x < _INT64 else _NA
+    """`x` as an int64 column value: itself when it `_fits`, else -1 ("does not apply")."""
+    return x if _fits(x) else _NA
 
 
-def _fit_value(x: object) -> int:
-    return x if type(x) is int and -1 <= x <= 1 else _NO_VALUE
+def _kind_of(protocol: Protocol, msg: object) -> str:
+    """The protocol's name of `msg`'s kind, `_NO_KIND` when `kind` raises on it or names it
+    with something other than a string (a hand-built message, a plugin's bug)."""
+    try:
+        kind = protocol.kind(msg)
+    except Exception:  # hostile objects may fail anywhere in a protocol's code
+        return _NO_KIND
+    return kind if type(kind) is str else _NO_KIND
+
+
+def _fields_of(describe: Callable[[object], object], msg: object) -> tuple[object, ...]:
+    """`describe(msg)`'s seven fields, or none when it raises or returns something else."""
+    try:
+        fields = describe(msg)
+    except Exception:  # hostile objects may fail anywhere in a protocol's code
+        return _NO_FIELDS
+    return fields if type(fields) is tuple and len(fields) == len(_NO_FIELDS) else _NO_FIELDS
+
+
+def _size_of(protocol: Protocol, msg: object) -> int:
+    """The protocol's ``wire_size`` of `msg`, -1 when it raises or is not an int64."""
+    try:
+        return _fit(protocol.wire_size(msg))
+    except Exception:  # hostile objects may fail anywhere in a protocol's code
+        return _NA
+
+
+def _int32(column: pa.Array) -> pa.Array:
+    """An int64 id column as int32, -1 where an id is out of int32's range (ids come from
+    the simulator, or from a real run's spools through the merge, which checks them)."""
+    import pyarrow.compute as pc
+
+    inside = pc.and_(pc.greater_equal(column, -_INT32), pc.less(column, _INT32))
+    return pc.if_else(inside, column, _NA).cast("int32")
 
 
 _packer: Final = msgpack.Packer(use_bin_type=True, autoreset=True)
@@ -258,6 +304,7 @@ class MessageRecorder:
         self._m_kind = array("q")
         self._m_fields = [array("q") for _ in range(6)]  # origin .. row
         self._m_value = array("q")
+        self._m_valued = array("b")  # 0 where the value is null (no value, or not an int64)
         self._m_size = array("q")
         self._m_corrupt = array("b")
         self._m_payload: list[bytes] = []
@@ -298,16 +345,22 @@ class MessageRecorder:
         self._m_id.append(index if msg_id is None else msg_id)
         self._m_time.append(time)
         self._m_src.append(src)
-        kind = protocol.kind(msg)
+        kind = _kind_of(protocol, msg)
         code = self._kinds.get(kind)
         if code is None:
             code = self._kinds[kind] = len(self._kinds)
         self._m_kind.append(code)
-        fields = self._describe(msg) if self._describe is not None else _NO_FIELDS
+        fields = _NO_FIELDS if self._describe is None else _fields_of(self._describe, msg)
         for column, x in zip(self._m_fields, fields, strict=False):
             column.append(_fit(x))
-        self._m_value.append(_fit_value(fields[6]))
-        self._m_size.append(protocol.wire_size(msg) if size is None else size)
+        value = fields[6]
+        if _fits(value):
+            self._m_value.append(value)
+            self._m_valued.append(1)
+        else:
+            self._m_value.append(0)
+            self._m_valued.append(0)
+        self._m_size.append(_size_of(protocol, msg) if size is None else _fit(size))
         self._m_corrupt.append(corrupt)
         self._m_payload.append(encode_payload(protocol, msg) if payload is None else payload)
         self._row(0, time, index, dst, _NO_OUTCOME)
@@ -365,26 +418,25 @@ class MessageRecorder:
             )
 
         event = pa.array(np.asarray(self._r_event), pa.int8())
-        value = per_msg(self._m_value, pa.int64())
-        no_value = pc.equal(value, _NO_VALUE)
-        value = pc.if_else(no_value, pa.scalar(None, pa.int64()), value).cast(pa.int8())
+        valued = per_msg(self._m_valued, pa.int8()).cast(pa.bool_())
+        value = pc.if_else(valued, per_msg(self._m_value, pa.int64()), pa.scalar(None, pa.int64()))
         fields = [per_msg(column, pa.int64()) for column in self._m_fields]
         columns = {
             "event": labels(event, _EVENTS),
             "time": pa.array(np.asarray(self._r_time), pa.float64()),
             "sent": per_msg(self._m_time, pa.float64()),
             "msg_id": per_msg(self._m_id, pa.int64()),
-            "src": per_msg(self._m_src, pa.int64()).cast(pa.int32()),
-            "dst": pa.array(np.asarray(self._r_dst), pa.int64()).cast(pa.int32()),
+            "src": _int32(per_msg(self._m_src, pa.int64())),
+            "dst": _int32(pa.array(np.asarray(self._r_dst), pa.int64())),
             "kind": labels(per_msg(self._m_kind, pa.int64()), self._kinds),
-            "origin": fields[0].cast(pa.int32()),
+            "origin": fields[0],
             "rbc_seq": fields[1],
             "iteration": fields[2],
-            "step": fields[3].cast(pa.int32()),
+            "step": fields[3],
             "board": fields[4],
-            "row": fields[5].cast(pa.int32()),
+            "row": fields[5],
             "value": value,
-            "size": per_msg(self._m_size, pa.int64()).cast(pa.int32()),
+            "size": per_msg(self._m_size, pa.int64()),
             "outcome": labels(pa.array(np.asarray(self._r_outcome), pa.int8()), _OUTCOMES),
             "reason": labels(pa.array(np.asarray(self._r_reason), pa.int64()), self._reasons),
             "corrupt_src": per_msg(self._m_corrupt, pa.int8()).cast(pa.bool_()),
@@ -427,16 +479,34 @@ def read_meta(path: Path) -> MessagesMeta:
 
 
 def _meta_of(target: pa.Schema, path: Path) -> MessagesMeta:
-    raw = (target.metadata or {}).get(METADATA_KEY)
+    try:
+        data = meta_json((target.metadata or {}).get(METADATA_KEY))
+    except ValueError as exc:
+        raise RunIOError(f"{path}: {exc}") from exc
+    try:
+        return MessagesMeta(**data)
+    except TypeError as exc:  # keys missing or unknown
+        raise RunIOError(f"{path}: its metadata is not a message trace's ({exc})") from exc
+
+
+def meta_json(raw: bytes | None) -> dict[str, Any]:
+    """The JSON object of a file's metadata (`METADATA_KEY`'s value), checked to be of this
+    byzlab's format; ValueError saying in one line why it is not (the file is untrusted)."""
     if raw is None:
-        raise RunIOError(f"{path}: not a byzlab message trace (no {METADATA_KEY.decode()})")
-    data = json.loads(raw)
-    if data.get("format") != MESSAGES_FORMAT:
-        raise RunIOError(
-            f"{path}: message trace format {data.get('format')!r}, this byzlab reads "
-            f"{MESSAGES_FORMAT}"
+        raise ValueError(f"not a byzlab message trace (no {METADATA_KEY.decode()})")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"its metadata is not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError("its metadata is not a JSON object")
+    found = data.get("format")
+    if found != MESSAGES_FORMAT:
+        raise ValueError(
+            f"message trace format {found!r}; this byzlab reads format {MESSAGES_FORMAT} only "
+            "(record the run again to read it here)"
         )
-    return MessagesMeta(**data)
+    return data
 
 
 MESSAGES_SETTINGS: Final = ("auto", "on", "off")

@@ -52,6 +52,12 @@ _DECIDE: Final = int(Kind.DECIDE)
 _NO_FIELDS: Final[Description] = (-1, -1, -1, -1, -1, -1, None)
 
 
+def _iteration_of(board: object) -> int:
+    """The iteration of blackboard `board` (boards 2t - 1 and 2t belong to iteration t), -1
+    when a hand-built item's board is not an int."""
+    return (board + 1) // 2 if type(board) is int else -1
+
+
 class BrachaProtocol:
     """A protocol on the Bracha engine; subclasses choose `name` and `coin`."""
 
@@ -108,10 +114,10 @@ class BrachaProtocol:
             return msg.origin, msg.seq, item.iteration, item.step, -1, -1, item.value
         if isinstance(item, Write):
             board = item.board
-            return msg.origin, msg.seq, (board + 1) // 2, -1, board, item.row, item.value
+            return msg.origin, msg.seq, _iteration_of(board), -1, board, item.row, item.value
         if isinstance(item, Ack | Done | Complete):
             board = item.board
-            return msg.origin, msg.seq, (board + 1) // 2, -1, board, -1, None
+            return msg.origin, msg.seq, _iteration_of(board), -1, board, -1, None
         return msg.origin, msg.seq, -1, -1, -1, -1, None
 
     def instance(self, msg: Message) -> tuple[int, int] | None:

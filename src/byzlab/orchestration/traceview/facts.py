@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from byzlab.orchestration.traceview.messages import NO_VALUE, MessageTable
+from byzlab.orchestration.traceview.messages import MessageTable
 from byzlab.orchestration.traceview.rundir import RunDir
 
 __all__ = ["BoardFill", "NodeCounts", "board_fill", "message_counts", "node_counts"]
@@ -131,7 +131,7 @@ def board_fill(run: RunDir) -> BoardFill | None:
         readies[key] += 1
         if readies[key] == 2 * f + 1:
             cell = board if row >= 1 else -1
-            accepted_at[(p, q, seq)] = (at, cell, row, 0 if value == NO_VALUE else value)
+            accepted_at[(p, q, seq)] = (at, cell, row, value)  # a mark's null value reads 0
     streams: dict[tuple[int, int], dict[int, tuple[float, int, int, int]]] = defaultdict(dict)
     for (p, q, seq), item in accepted_at.items():
         streams[(p, q)][seq] = item

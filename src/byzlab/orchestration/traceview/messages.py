@@ -17,24 +17,26 @@ msgpack structure they encode.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import numpy as np
 
 from byzlab import plugins
 from byzlab.errors import ConfigError, RunIOError
-from byzlab.network.messagelog import MESSAGES_FORMAT, METADATA_KEY, decode_payload, schema
+from byzlab.network.messagelog import METADATA_KEY, decode_payload, meta_json, schema
 from byzlab.node.bracha import BUILTIN_PROTOCOLS
 from byzlab.node.messages import Kind, RbcMsg
 from byzlab.node.protocol import DecodeError
 
-__all__ = ["FIELDS", "NO_VALUE", "MessageTable", "read_messages"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["FIELDS", "MessageTable", "read_messages"]
 
 # the delivery columns the viewer carries, in the file's names (payload becomes an index)
 FIELDS = (
@@ -59,18 +61,19 @@ FIELDS = (
 _STRINGS = ("kind", "outcome", "reason")  # dictionary-encoded in the page
 _DIGITS = 6  # times are kept to 1e-6 of their unit (delta or seconds)
 MAX_FIELD_TEXT = 200  # a decoded string longer than this is cut (a hostile payload)
-NO_VALUE = -128  # the value column's stand-in for "carries no value" (-1 is a value)
 
 
 @dataclass(frozen=True)
 class MessageTable:
     """The delivery rows as numpy columns (``columns[name][i]`` is row i's value; string
     columns hold codes into ``labels[name]``, ``payload`` codes into ``payloads``, ``value``
-    holds `NO_VALUE` where the message carries none), the send rows' count per kind, and the
-    file's metadata."""
+    holds 0 where the message carries none, and ``valued`` is false there: -1 and 0 are
+    values, and a hostile message's value may be any int64), the send rows' count per kind,
+    and the file's metadata."""
 
     meta: dict[str, Any]
     columns: dict[str, np.ndarray[Any, Any]]
+    valued: np.ndarray[Any, Any]
     labels: dict[str, list[str]]
     payloads: list[dict[str, Any]]
     sends_by_kind: dict[str, int]
@@ -98,26 +101,18 @@ class MessageTable:
         for name, column in self.columns.items():
             if name != "payload":
                 out[name] = column[rows].tolist()
-        out["value"] = [None if v == NO_VALUE else v for v in out["value"]]
+        valued = self.valued[rows].tolist()
+        out["value"] = [v if ok else None for v, ok in zip(out["value"], valued, strict=True)]
         used, codes = np.unique(self.columns["payload"][rows], return_inverse=True)
         out["payload"] = codes.tolist()
         return out, [self.payloads[int(i)] for i in used]
 
 
 def _meta(raw: bytes | None, path: Path, n: int) -> dict[str, Any]:
-    if raw is None:
-        raise ConfigError(f"{path}: not a byzlab message trace (no {METADATA_KEY.decode()})")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ConfigError(f"{path}: its metadata is not JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: its metadata is not a JSON object")
-    if data.get("format") != MESSAGES_FORMAT:
-        raise ConfigError(
-            f"{path}: message trace format {data.get('format')!r}, this byzlab reads "
-            f"{MESSAGES_FORMAT}"
-        )
+        data = meta_json(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     for key, kind in (("n", int), ("f", int), ("protocol", str), ("time_unit", str)):
         if type(data.get(key)) is not kind:
             raise ConfigError(f"{path}: metadata {key} must be {kind.__name__}")
@@ -152,6 +147,7 @@ def read_messages(path: Path, n: int) -> MessageTable:
         column = delivered[name].fill_null(float("nan")).to_numpy()
         if not np.isfinite(column).all():
             raise ConfigError(f"{path}: a delivery's {name} is not a finite number")
+    _check_causal(table, path)
     for name in ("src", "dst"):
         ids = delivered[name].fill_null(-1).to_numpy()
         if len(ids) and (ids.min() < 0 or ids.max() >= n):
@@ -170,7 +166,7 @@ def read_messages(path: Path, n: int) -> MessageTable:
         elif name == "corrupt_src":
             columns[name] = array.fill_null(False).to_numpy(zero_copy_only=False).astype(np.int8)
         else:
-            fill = NO_VALUE if name == "value" else -1
+            fill = 0 if name == "value" else -1
             columns[name] = array.fill_null(fill).to_numpy().astype(np.int64)
     encoded = pc.dictionary_encode(delivered["payload"].fill_null(b"")).combine_chunks()
     decoder = _decoder(meta["protocol"], n)
@@ -178,7 +174,25 @@ def read_messages(path: Path, n: int) -> MessageTable:
     columns["payload"] = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     kinds = pc.value_counts(sends["kind"].fill_null("")).to_pylist()
     sends_by_kind = {str(k["values"])[:MAX_FIELD_TEXT]: int(k["counts"]) for k in kinds}
-    return MessageTable(meta, columns, labels, payloads, dict(sorted(sends_by_kind.items())))
+    valued = delivered["value"].is_valid().to_numpy(zero_copy_only=False)
+    sends_by_kind = dict(sorted(sends_by_kind.items()))
+    return MessageTable(meta, columns, valued, labels, payloads, sends_by_kind)
+
+
+def _check_causal(table: pa.Table, path: Path) -> None:
+    """Refuse a delivery before its send (an arrow drawn backwards), naming its row (from 0)
+    in the file: the recorder never writes one, so the file was edited or merged wrongly."""
+    import pyarrow.compute as pc
+
+    early = pc.and_(pc.equal(table["event"], "deliver"), pc.less(table["time"], table["sent"]))
+    rows = np.flatnonzero(early.fill_null(False).to_numpy(zero_copy_only=False))
+    if len(rows):
+        row = int(rows[0])
+        time, sent = table["time"][row].as_py(), table["sent"][row].as_py()
+        more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+        raise ConfigError(
+            f"{path}: row {row} is a delivery at time {time} before its send at {sent}{more}"
+        )
 
 
 def _decoder(protocol: str, n: int) -> Callable[[object], Any] | None:

@@ -12,7 +12,6 @@ recorded their messages; without them the viewer shows what the others hold.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -33,6 +32,8 @@ MAX_JSON_BYTES = 256 * 1024 * 1024  # a trace.json of n = 1024 is a few MB; refu
 
 NodeId = Annotated[int, Field(ge=0, lt=MAX_N)]
 Time = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+Duration = Annotated[float, Field(allow_inf_nan=False, ge=0)]  # since the run started
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -45,7 +46,11 @@ class _Lenient(BaseModel):
 
 
 class RunSummary(_Lenient):
-    """The keys of ``summary.json`` the viewer shows (every backend writes them)."""
+    """The keys of ``summary.json`` the viewer shows (every backend writes them), read
+    strictly: a value of another JSON type is refused, not converted ("yes" is not true), and
+    counts, latencies and times cannot be negative."""
+
+    model_config = ConfigDict(strict=True)
 
     run_id: str = ""
     backend: str = ""
@@ -57,16 +62,16 @@ class RunSummary(_Lenient):
     stopped: str = ""
     inputs: list[int]
     byzantine: dict[NodeId, str] = {}
-    iterations: int = 0
-    epochs: int = 0
-    messages: int = 0
-    deliveries: int = 0
-    messages_by_kind: dict[str, int] = {}
-    rejected: dict[str, int] = {}
-    dropped: dict[str, int] = {}
-    latency_delta: Time | None = None
-    latency_s: Time | None = None
-    decision_times: dict[NodeId, Time] = {}
+    iterations: Count = 0
+    epochs: Count = 0
+    messages: Count = 0
+    deliveries: Count = 0
+    messages_by_kind: dict[str, Count] = {}
+    rejected: dict[str, Count] = {}
+    dropped: dict[str, Count] = {}
+    latency_delta: Duration | None = None
+    latency_s: Duration | None = None
+    decision_times: dict[NodeId, Duration] = {}
     honest_decisions: dict[NodeId, int] = {}
     trace_hash: str = ""
     params: dict[str, Any] = {}
@@ -132,24 +137,25 @@ class RunDir:
         return "delta" if self.summary.backend == "sim" or self.trace is not None else "s"
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_JSON_BYTES:
             raise ConfigError(f"{path}: {size} bytes, more than a run's file can hold")
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise RunIOError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not JSON ({exc})") from exc
 
 
-def _validate(path: Path, model: type[_M], data: Any, what: str) -> _M:
+def _validate(path: Path, model: type[_M], raw: bytes, what: str) -> _M:
+    """`raw` validated as JSON of `model`: in JSON mode, where a strict model still takes an
+    object's keys (always strings in JSON) as the node ids they spell."""
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ConfigError(f"{path}: not JSON ({first['msg']})") from exc
         lines = format_validation_error(exc, model)
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         raise ConfigError(f"{path}: not {what}: {lines[0]}{more}") from exc
