@@ -608,7 +608,9 @@ def build_report(
 by byzlab {_e(__version__)}. Latency is in units of delta (the maximum message delay): virtual
 time in the simulator, wall time / delta_s on real backends. A run that did not agree has no
 latency; it is counted (column "no latency", and in each legend), never plotted as 0. Intervals
-are 95%: Wilson for rates, order statistics for medians. {_e(plots.NUMBERING)}</p>
+are 95%: Wilson for the agreement rate, order statistics for medians, over runs (not flips) for
+unanimous coins, and a t-interval on sizes - 2 degrees of freedom for a growth exponent fitted
+through the per-size medians. {_e(plots.NUMBERING)}</p>
 <h2 id="overview">What the store holds</h2>
 {_overview(rows)}
 <h2 id="summary">Summary per configuration</h2>
