@@ -47,8 +47,8 @@ Which executor (``cluster_executor``):
   (a one-worker cluster would only add its start-up and the pickling); ``done.error`` is
   filled the same way. A ``KeyboardInterrupt`` raised inside a task propagates.
 
-What it costs (a sweep of 8 small simulator runs and trivial tasks on this project's 2-core
-test machine) is measured in docs/cluster.md.
+What it costs (cluster start-up, a sweep of 24 small runs, the overhead per task) is
+measured in docs/cluster.md.
 """
 
 from __future__ import annotations
