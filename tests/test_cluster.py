@@ -6,8 +6,10 @@ behind and the sweep resumes; the executor consumes its items lazily."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,16 +68,21 @@ def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
     return out
 
 
-@pytest.fixture
-def dask_cluster(tmp_path: Path) -> Iterator[str]:
-    """A real scheduler and two single-thread workers, started as `dask` commands do."""
+@contextlib.contextmanager
+def dask_processes(tmp_path: Path, pythonpath: Path | None = None) -> Iterator[str]:
+    """A real scheduler and two single-thread workers, started as `dask` commands do; the
+    workers import byzlab from ``pythonpath`` first when it is given."""
     info = tmp_path / "scheduler.json"
     log = (tmp_path / "dask.log").open("w")
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
 
     def start(*args: str | Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [BIN / "dask", *args, "--no-dashboard"],
             cwd=tmp_path,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -96,6 +103,12 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
         for proc in procs:
             proc.wait(30)
         log.close()
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[str]:
+    with dask_processes(tmp_path) as address:
+        yield address
 
 
 def test_one_process_two_local_workers_and_a_real_cluster_give_the_same_runs(
@@ -230,3 +243,21 @@ def test_a_bad_cluster_address_is_one_line(tmp_path: Path) -> None:
         [file, "--out", tmp_path / "s", "--backend", "local", "--cluster", "tcp://127.0.0.1:1"],
     )
     assert result.exit_code == 2 and "--cluster runs simulator runs only" in result.stderr
+
+
+def test_workers_running_other_code_are_refused_by_name(tmp_path: Path) -> None:
+    import byzlab
+
+    other = tmp_path / "other"
+    shutil.copytree(Path(byzlab.__file__).parent, other / "byzlab")
+    with (other / "byzlab" / "seeds.py").open("a") as fh:
+        fh.write("\n# one comment more: other code, as far as trace hashes can tell\n")
+    file = tmp_path / "tiny.toml"
+    file.write_text(TINY_SWEEP)
+    with dask_processes(tmp_path, pythonpath=other) as address:
+        result = invoke(sweep_command, [file, "--out", tmp_path / "s", "--cluster", address])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert line.startswith(f"Error: --cluster {address}: worker tcp://127.0.0.1:"), line
+    assert "start the workers from the same checkout and venv" in line and "\n" not in line
+    assert not Store(tmp_path / "s").done_ids()

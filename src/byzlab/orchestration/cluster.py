@@ -282,12 +282,19 @@ def _check_workers(client: Any, address: str) -> None:
             "start some with `dask worker " + address + "` from byzlab's venv"
         ) from None
     mine = code_identity()
-    for worker, theirs in sorted(client.run(code_identity).items()):
-        if tuple(theirs) != mine:
+    try:
+        reports = client.run(code_identity)
+    except Exception as exc:  # a worker without byzlab cannot even unpickle the call
+        raise ClusterUnavailable(
+            f"--cluster {address}: a worker cannot run byzlab ({_one_line(exc)}); start the "
+            "workers from byzlab's venv"
+        ) from None
+    for worker, theirs in sorted(reports.items()):
+        if not isinstance(theirs, tuple | list) or tuple(theirs) != mine:
             raise ClusterUnavailable(
-                f"--cluster {address}: worker {worker} runs Python {theirs[0]}, byzlab "
-                f"{theirs[1]} (code {theirs[2]}), this process Python {mine[0]}, byzlab "
-                f"{mine[1]} (code {mine[2]}): start the workers from the same checkout and venv"
+                f"--cluster {address}: worker {worker} runs (Python, byzlab, code digest) "
+                f"{theirs!r:.200}, this process {mine!r}: start the workers from the same "
+                "checkout and venv"
             )
 
 
