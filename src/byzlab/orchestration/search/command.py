@@ -32,7 +32,7 @@ from byzlab.orchestration.search.driver import (
     run_search,
     write_search,
 )
-from byzlab.orchestration.search.objectives import OBJECTIVES
+from byzlab.orchestration.search.objectives import KINDS, OBJECTIVES
 
 __all__ = ["search_command"]
 
@@ -149,6 +149,13 @@ def _print(result: SearchResult, out: Path) -> None:
     help="What the search maximises (docs/search.md).",
 )
 @click.option(
+    "--violation",
+    "kinds",
+    multiple=True,
+    type=click.Choice(KINDS),
+    help="With --objective violation, count only this kind (repeat for more; default: every kind).",
+)
+@click.option(
     "--budget",
     type=click.IntRange(1, MAX_BUDGET),
     required=True,
@@ -211,6 +218,7 @@ def search_command(
     seed: int | None,
     strategies: tuple[str, ...],
     objective: str,
+    kinds: tuple[str, ...],
     budget: int,
     out_dir: Path,
     baseline: bool,
@@ -249,6 +257,7 @@ def search_command(
         stop_when_found=objective == "violation" and not keep_going,
         shrink_budget=shrink_budget,
         threshold=threshold,
+        kinds=kinds or KINDS,
     )
     console = Console(stderr=True)
     try:

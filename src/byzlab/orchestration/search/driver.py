@@ -46,7 +46,7 @@ from byzlab.atomicio import atomic_write_json
 from byzlab.orchestration.cluster import Executor
 from byzlab.orchestration.schedules import schedule_scenario
 from byzlab.orchestration.search.evaluate import Job, Outcome, evaluate
-from byzlab.orchestration.search.objectives import violation_kind
+from byzlab.orchestration.search.objectives import KINDS, violation_kind
 from byzlab.orchestration.simrun import SimRun
 
 __all__ = [
@@ -84,8 +84,8 @@ MAX_STREAM_SEED = 2**62
 class SearchSpec:
     """One search: the scenario (its TOML tables), the objective, the budget of
     evaluations, the search's seed, the base schedulers, the bound of every run, whether to
-    stop at the first violation, and the shrink's budget of tests (0: no shrink) and
-    threshold (None: the best value)."""
+    stop at the first violation, the shrink's budget of tests (0: no shrink) and threshold
+    (None: the best value), and which kinds of violation count."""
 
     scenario: dict[str, Any]
     objective: str
@@ -97,6 +97,7 @@ class SearchSpec:
     stop_when_found: bool = False
     shrink_budget: int = 200
     threshold: float | None = None
+    kinds: tuple[str, ...] = KINDS
 
     @property
     def scenario_seed(self) -> int:
@@ -112,6 +113,7 @@ class SearchSpec:
             self.max_time,
             self.max_deliveries,
             keep_log,
+            self.kinds,
         )
 
     def schedule(self, candidate: Candidate, outcome: Outcome) -> Schedule:

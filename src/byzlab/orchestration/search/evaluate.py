@@ -23,7 +23,13 @@ from byzlab.errors import InvariantViolation
 from byzlab.network.sim import SimResult, Simulator
 from byzlab.orchestration.scenario import build_simulator
 from byzlab.orchestration.schedules import schedule_scenario, schedule_scheduler
-from byzlab.orchestration.search.objectives import fitness, objective_value, violations
+from byzlab.orchestration.search.objectives import (
+    KINDS,
+    fitness,
+    objective_value,
+    violation_kind,
+    violations,
+)
 
 __all__ = ["Job", "Outcome", "evaluate", "run_schedule", "with_base"]
 
@@ -41,7 +47,8 @@ def with_base(tables: dict[str, Any], base: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Job:
     """A schedule to run and how to judge it: the bound of the run (virtual time and
-    deliveries; a run that reaches one did not terminate) and whether to keep its query log."""
+    deliveries; a run that reaches one did not terminate), whether to keep its query log,
+    and which kinds of violation count (the others are not reported)."""
 
     scenario: dict[str, Any]
     base: str
@@ -51,6 +58,7 @@ class Job:
     max_time: float
     max_deliveries: int
     keep_log: bool = True
+    kinds: tuple[str, ...] = KINDS  # the violations that count (objectives.KINDS)
 
     def schedule(self) -> Schedule:
         tables = with_base(self.scenario, self.base)
@@ -100,7 +108,7 @@ def evaluate(job: Job) -> Outcome:
     started = time.perf_counter()
     log = QueryLog() if job.keep_log else None
     sim, result, raised = run_schedule(job.schedule(), log)
-    found = violations(sim, result, raised)
+    found = [v for v in violations(sim, result, raised) if violation_kind(v) in job.kinds]
     value = objective_value(job.objective, sim, result, found)
     queries: int = getattr(sim.scheduler, "queries", 0)
     return Outcome(

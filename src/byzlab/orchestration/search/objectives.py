@@ -36,6 +36,7 @@ from byzlab.network.sim import SimResult, Simulator
 from byzlab.node.protocol import CoinFlips
 
 __all__ = [
+    "KINDS",
     "OBJECTIVES",
     "coin_against_decision",
     "fitness",
