@@ -19,7 +19,9 @@ weights); the iteration count is every node's.
 
 The simulator drives `Process`es and knows the adversary only through the runtime's
 interfaces (byzlab.runtime.interfaces): the scheduler as a `DeliveryPolicy`, its
-full-information view as a `SendObserver`. Corrupted nodes are processes like the others;
+full-information view as a `SendObserver`. Corrupted nodes are processes like the others,
+except that their messages are held to the wire (byzlab.network.wire): what their protocol's
+codec cannot carry reaches no honest node, as on a real run;
 byzlab.adversary.assemble builds a run's nodes, scheduler and view and then the simulator,
 and adaptive corruption swaps a process with `replace`. Invariant checkers
 (byzlab.invariants) sit outside the protocol: agreement and validity are checked on every
@@ -58,8 +60,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from byzlab import plugins
 from byzlab.errors import InvariantViolation
 from byzlab.network.messagelog import DROPPED, MessageRecorder, VerdictWatch
+from byzlab.network.wire import WireBound
 from byzlab.node.agreement import HonestNode
 from byzlab.node.effects import Decide, Event, Halt
 from byzlab.node.params import Params
@@ -229,6 +233,10 @@ class Simulator:
         self.recording: _Recording | None = None
         self._pop: Callable[[list[Any]], Any] = heapq.heappop
         self._perform = EffectInterpreter(params.n, self, adversary).perform
+        # what the event loop drives: `nodes`, each corrupted one held to the wire (wire.py)
+        self._wire_refused: Counter[str] = Counter()
+        self._decoder: Callable[[object], Any] | None = None
+        self._procs: list[Process] = []
 
     def record_messages(self, recorder: MessageRecorder) -> None:
         """Record the run's message trace into `recorder` (before `run`)."""
@@ -240,8 +248,17 @@ class Simulator:
 
     # -- the event loop ----------------------------------------------------------------
 
+    def _wire_bound(self, process: Process) -> Process:
+        if self._decoder is None:
+            self._decoder = plugins.decoder(self.protocol, self.params.n)
+        return WireBound(process, self.protocol, self._decoder, self.honest_ids, self._wire_refused)
+
     def run(self) -> SimResult:
-        for i, node in enumerate(self.nodes):
+        corrupted = set(self.byzantine_ids)
+        self._procs = [
+            self._wire_bound(node) if i in corrupted else node for i, node in enumerate(self.nodes)
+        ]
+        for i, node in enumerate(self._procs):
             self._perform(i, node.start(0.0), 0.0)
         stopped = self._loop()
         if self.recording is not None:
@@ -250,7 +267,7 @@ class Simulator:
 
     def _loop(self) -> str:
         queue = self._queue
-        nodes = self.nodes
+        nodes = self._procs
         halted = self.halted
         honest_ids = self.honest_ids
         pop = self._pop
@@ -301,6 +318,7 @@ class Simulator:
         if len(self.byzantine_ids) >= self.params.f:
             raise ValueError(f"cannot corrupt more than f={self.params.f} nodes")
         self.nodes[node] = process
+        self._procs[node] = self._wire_bound(process)
         self.honest_ids.remove(node)
         self.byzantine_ids.append(node)
         self.strategy_names[node] = label
@@ -399,6 +417,7 @@ class Simulator:
                 node_rejected[node.me] = dict(node.rejected)
                 rejected.update(node.rejected)
                 dropped.update(node.dropped)
+        rejected.update(self._wire_refused)
         weighted = any(isinstance(n, Weighted) for n in honest)
         unanimous, split = self.coin_agreement()
         digest = hashlib.blake2b(
