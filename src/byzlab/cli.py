@@ -740,8 +740,8 @@ def run(
         sys.exit(run_command(scn, backend=backend, out_root=out_root, as_json=as_json))
     if backend != "docker" and scn.docker.faults:
         _fail("docker.faults: container faults need --backend docker")
-    if scenario_file and (note := default_difference(scn)):
-        click.echo(note, err=True)  # before the run: the defaults it runs on
+    # what the run ran on, said once it ran: a run refused before it starts keeps its one line
+    note = default_difference(scn) if scenario_file else None
     console = Console(stderr=True)
     # The simulator's wall-clock budget as `byzlab sim --scenario` sets it.
     explicit = "timeout_s" in scn.run.model_fields_set
@@ -757,6 +757,8 @@ def run(
             docker_host=docker_host,
         )
     s = outcome.summary
+    if note:
+        click.echo(note, err=True)
     if "agreed" not in s:  # interrupted before there was anything to summarise
         click.echo(f"interrupted: {outcome.out_dir} is incomplete", err=True)
         sys.exit(outcome.exit_code)
