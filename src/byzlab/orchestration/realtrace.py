@@ -87,6 +87,9 @@ PROXY_SPOOLS = "messages"  # the proxy's spool directory, beside its statistics
 # merge holds in memory as Python objects (some GB) and takes ~15 minutes over.
 MAX_SPOOL_BYTES = 256 << 20
 
+# how far before the proxy's stamp of a handover a node's verdict on it may be stamped
+# (resent frames, in merge_real_trace)
+HANDOVER_SLACK_S = 0.01
 _OUTCOMES = frozenset((ACCEPTED, DROPPED, REJECTED))
 _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
 
@@ -309,14 +312,20 @@ def merge_real_trace(
     # sent it again to the next): the verdicts go to the copies by time, the latest first,
     # so a verdict on a message goes to the last copy delivered before it, not to the
     # first in the files (which may be the one lost with the proxy).
+    # The handover is stamped by the proxy after its write and the verdict by the node on
+    # its own clock: on a loaded machine the node can take the frame and stamp its verdict
+    # a little before the proxy gets to stamp the handover, so a verdict counts as given
+    # after a handover up to HANDOVER_SLACK_S before it (copies of one frame are far more
+    # apart: a proxy's restart and the node's reconnection).
     for t, fi, link, sent in sorted(again, key=lambda d: d[0], reverse=True):
         keys = [(sent.src, sent.dst, sent.seq, k) for k in range(len(sent.items))]
-        taken = [v if (v := messages.get(key)) and v.time >= t else None for key in keys]
+        since = t - HANDOVER_SLACK_S
+        taken = [v if (v := messages.get(key)) and v.time >= since else None for key in keys]
         for key, v in zip(keys, taken, strict=True):
             if v is not None:
                 del messages[key]
         if not any(taken):
-            whole = verdicts.latest_frame((sent.src, sent.dst, sent.seq, FRAME), t)
+            whole = verdicts.latest_frame((sent.src, sent.dst, sent.seq, FRAME), since)
             taken = [whole] * len(sent.items)
         deliver(t, fi, link, sent, taken, False)
     for i, copies in own.items():
