@@ -17,6 +17,7 @@ preset, outside the proofs' regime (see byzlab.invariants).
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -29,6 +30,12 @@ ENV = "BYZLAB_CHECK_INVARIANTS"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The tests of Ctrl-C send SIGINT to byzlab processes they start, which inherit an
+    # ignored SIGINT (and Python then installs no KeyboardInterrupt handler): a suite run
+    # as a background job of a non-interactive shell (`.ci/run &`) starts that way. Give
+    # SIGINT back its default so those tests do not depend on how the suite was started.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers",
         "allow_violations: the test builds runs that break HPZ's certain invariants on purpose; "
